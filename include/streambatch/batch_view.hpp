@@ -1,0 +1,313 @@
+// streambatch/batch_view.hpp: the view every streambatch adaptor returns, and the batch type.
+//
+// In:     a view V of records (any std::ranges::input_range) and a Rule that says where a
+//         batch closes (a count, a byte budget, or a policy asked before every batch).
+// Out:    a range of batches; every batch is a non-empty sized_range; only the last may be short.
+//         - V forward: a batch is std::ranges::subrange<iterator_t<V>, iterator_t<V>, sized>,
+//           a view into V; nothing is copied or moved.
+//         - V single-pass: a batch is streambatch::batch<range_value_t<V>>, a contiguous window
+//           onto a buffer the view owns and reuses; records are moved into it with
+//           std::ranges::iter_move, never copied. batch.take() moves the whole buffer out
+//           (the next batch then allocates a new one).
+// Models: input_range always; forward_range when V is forward and the rule is a pure function
+//         of the records (chunk, adaptive_chunk); sized_range for chunk over a sized V.
+//         Not const-iterable. Single-pass: begin() restarts nothing; iterators and batches
+//         die with the view, and a batch's records are destroyed when the next batch is pulled.
+// Memory: forward V: O(1). Single-pass V: the buffer, which holds one batch of records (and
+//         one carried-over record for byte budgets); its capacity stays at the largest batch.
+// Example:
+//     std::istringstream in("1 2 3 4 5");
+//     for (streambatch::batch<int> b : std::views::istream<int>(in) | streambatch::views::chunk(2))
+//         consume(b.data(), b.size());    // {1,2} {3,4} {5}
+
+#ifndef STREAMBATCH_BATCH_VIEW_HPP_INCLUDED
+#define STREAMBATCH_BATCH_VIEW_HPP_INCLUDED
+
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <optional>
+#include <ranges>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace streambatch {
+
+/// A batch of records moved out of a single-pass source: a contiguous, sized window onto the
+/// buffer of the view that produced it. Cheap to copy (it is a view); valid until the view
+/// pulls the next batch. Records may be moved out of it; take() moves out the whole batch.
+template <class T>
+class batch : public std::ranges::view_interface<batch<T>> {
+    std::vector<T>* buffer_;
+
+public:
+    constexpr explicit batch(std::vector<T>& buffer) noexcept : buffer_(std::addressof(buffer)) {}
+
+    constexpr T* begin() const noexcept { return buffer_->data(); }
+    constexpr T* end() const noexcept { return buffer_->data() + buffer_->size(); }
+    constexpr T* data() const noexcept { return buffer_->data(); }
+    constexpr std::size_t size() const noexcept { return buffer_->size(); }
+
+    /// Moves the batch out (to another thread, a queue, ...). This window becomes empty and the
+    /// view allocates a fresh buffer for the next batch.
+    [[nodiscard]] std::vector<T> take() const { return std::exchange(*buffer_, std::vector<T>{}); }
+};
+
+namespace detail {
+
+struct no_state {};
+
+/// Rules that decide by weighing each record (adaptive_chunk) provide weigh() and admit().
+template <class Rule, class T>
+concept weighing_rule = requires(Rule const& r, T const& t, std::size_t n) {
+    { r.weigh(t) } -> std::same_as<std::size_t>;
+    { r.admit(n, n, n) } -> std::same_as<bool>;
+    { r.max_records() } -> std::same_as<std::size_t>;
+};
+
+/// Advances `it` over the records of one batch; returns how many it took.
+template <class Rule, class It, class S>
+constexpr std::size_t scan_batch(Rule& rule, It& it, S const& end)
+{
+    if constexpr (weighing_rule<Rule, std::iter_value_t<It>>) {
+        std::size_t const max = rule.max_records();
+        std::size_t count = 0, bytes = 0;
+        while (count < max && it != end) {
+            std::size_t const w = rule.weigh(*it);
+            if (!rule.admit(count, bytes, w))
+                break;
+            bytes += w;
+            ++count;
+            ++it;
+        }
+        return count;
+    } else {
+        auto const limit = static_cast<std::iter_difference_t<It>>(rule.limit());
+        return static_cast<std::size_t>(limit - std::ranges::advance(it, limit, end));
+    }
+}
+
+} // namespace detail
+
+template <std::ranges::view V, class Rule>
+    requires std::ranges::input_range<V> && std::move_constructible<Rule>
+class batch_view : public std::ranges::view_interface<batch_view<V, Rule>> {
+    using base_iter = std::ranges::iterator_t<V>;
+    using record = std::ranges::range_value_t<V>;
+    static constexpr bool forward_base = std::ranges::forward_range<V>;
+    // A forward V with a rule that is a pure function of the records gives a forward range of
+    // batches (iterators carry their own position); otherwise the view owns the position.
+    static constexpr bool multipass = forward_base && Rule::multipass;
+
+    template <bool Forward, class = void>
+    struct batch_type {
+        using type = batch<record>;
+    };
+    template <class Void>
+    struct batch_type<true, Void> {
+        using type = std::ranges::subrange<base_iter, base_iter, std::ranges::subrange_kind::sized>;
+    };
+    using batch_t = typename batch_type<forward_base>::type;
+
+    struct input_state {
+        std::vector<record> buffer;
+        std::optional<record> carried; // pulled, but did not fit the previous batch
+    };
+    struct forward_state {
+        std::optional<base_iter> first;
+        std::size_t size = 0;
+    };
+    using state_t = std::conditional_t<multipass, detail::no_state,
+                                       std::conditional_t<forward_base, forward_state, input_state>>;
+
+    V base_;
+    [[no_unique_address]] Rule rule_;
+    std::optional<base_iter> cur_;
+    [[no_unique_address]] state_t state_;
+    bool done_ = false;
+    std::uint64_t records_ = 0;
+    std::uint64_t batches_ = 0;
+
+    // Pulls the next batch into state_ (single-pass outer range only).
+    constexpr void next_batch()
+    {
+        base_iter& it = *cur_;
+        auto const end = std::ranges::end(base_);
+        std::size_t n = 0;
+        if constexpr (forward_base) {
+            if (it == end) {
+                done_ = true;
+                return;
+            }
+            state_.first = it;
+            n = state_.size = detail::scan_batch(rule_, it, end);
+        } else {
+            auto& buf = state_.buffer;
+            buf.clear(); // the previous batch's records die before new ones are pulled
+            if (it == end && !state_.carried) {
+                done_ = true;
+                return;
+            }
+            if constexpr (detail::weighing_rule<Rule, record>) {
+                std::size_t const max = rule_.max_records();
+                std::size_t bytes = 0;
+                if (state_.carried) {
+                    bytes = rule_.weigh(*state_.carried);
+                    buf.push_back(std::move(*state_.carried));
+                    state_.carried.reset();
+                }
+                while (buf.size() < max && it != end) {
+                    buf.push_back(std::ranges::iter_move(it));
+                    ++it;
+                    std::size_t const w = rule_.weigh(buf.back());
+                    if (!rule_.admit(buf.size() - 1, bytes, w)) {
+                        state_.carried.emplace(std::move(buf.back()));
+                        buf.pop_back();
+                        break;
+                    }
+                    bytes += w;
+                }
+            } else {
+                std::size_t const limit = rule_.limit();
+                if (buf.capacity() < limit)
+                    buf.reserve(limit < 4096 ? limit : 4096);
+                while (buf.size() < limit && it != end) {
+                    buf.push_back(std::ranges::iter_move(it));
+                    ++it;
+                }
+            }
+            n = buf.size();
+        }
+        records_ += n;
+        ++batches_;
+    }
+
+    class input_iterator {
+        batch_view* parent_ = nullptr;
+
+    public:
+        using iterator_concept = std::input_iterator_tag;
+        using value_type = batch_t;
+        using difference_type = std::ptrdiff_t;
+
+        input_iterator() = default;
+        constexpr explicit input_iterator(batch_view& p) noexcept : parent_(std::addressof(p)) {}
+
+        constexpr value_type operator*() const
+        {
+            if constexpr (forward_base) {
+                auto const& s = parent_->state_;
+                return batch_t(*s.first, *parent_->cur_, s.size);
+            } else {
+                return value_type(parent_->state_.buffer);
+            }
+        }
+        constexpr input_iterator& operator++()
+        {
+            parent_->next_batch();
+            return *this;
+        }
+        constexpr void operator++(int) { ++*this; }
+        constexpr bool at_end() const noexcept { return parent_->done_; }
+        friend constexpr bool operator==(input_iterator const& i, std::default_sentinel_t) noexcept
+        {
+            return i.at_end();
+        }
+    };
+
+    class forward_iterator {
+        batch_view* parent_ = nullptr;
+        base_iter cur_{}, next_{};
+        std::size_t size_ = 0;
+
+        constexpr void find_end()
+        {
+            next_ = cur_;
+            size_ = detail::scan_batch(parent_->rule_, next_, std::ranges::end(parent_->base_));
+        }
+
+    public:
+        using iterator_concept = std::forward_iterator_tag;
+        using iterator_category = std::input_iterator_tag; // batches are prvalues
+        using value_type = batch_t;
+        using difference_type = std::ptrdiff_t;
+
+        forward_iterator() = default;
+        constexpr forward_iterator(batch_view& p, base_iter first) : parent_(std::addressof(p)), cur_(std::move(first))
+        {
+            find_end();
+        }
+
+        constexpr value_type operator*() const { return batch_t(cur_, next_, size_); }
+        constexpr forward_iterator& operator++()
+        {
+            cur_ = next_;
+            find_end();
+            return *this;
+        }
+        constexpr forward_iterator operator++(int)
+        {
+            auto old = *this;
+            ++*this;
+            return old;
+        }
+        friend constexpr bool operator==(forward_iterator const& a, forward_iterator const& b)
+        {
+            return a.cur_ == b.cur_;
+        }
+        friend constexpr bool operator==(forward_iterator const& a, std::default_sentinel_t)
+        {
+            return a.size_ == 0;
+        }
+    };
+
+public:
+    batch_view() requires std::default_initializable<V> && std::default_initializable<Rule> = default;
+    constexpr batch_view(V base, Rule rule) : base_(std::move(base)), rule_(std::move(rule)) {}
+
+    constexpr V base() const& requires std::copy_constructible<V> { return base_; }
+    constexpr V base() && { return std::move(base_); }
+    constexpr Rule const& rule() const noexcept { return rule_; }
+
+    /// Records handed out in batches so far, and the number of batches (single-pass outer
+    /// range only): the position a checkpoint of "records consumed" records.
+    constexpr std::uint64_t records_consumed() const noexcept requires(!multipass) { return records_; }
+    constexpr std::uint64_t batches_produced() const noexcept requires(!multipass) { return batches_; }
+
+    constexpr auto begin()
+    {
+        if constexpr (multipass) {
+            return forward_iterator(*this, std::ranges::begin(base_));
+        } else {
+            cur_.emplace(std::ranges::begin(base_));
+            done_ = false;
+            next_batch();
+            return input_iterator(*this);
+        }
+    }
+    constexpr std::default_sentinel_t end() const noexcept { return std::default_sentinel; }
+
+    constexpr auto size() const
+        requires std::ranges::sized_range<V const> && requires { Rule::fixed_count; }
+    {
+        auto const n = std::ranges::size(base_);
+        auto const k = static_cast<decltype(n)>(rule_.limit());
+        return n / k + (n % k != 0);
+    }
+    constexpr auto size()
+        requires std::ranges::sized_range<V> && (!std::ranges::sized_range<V const>) &&
+                 requires { Rule::fixed_count; }
+    {
+        auto const n = std::ranges::size(base_);
+        auto const k = static_cast<decltype(n)>(rule_.limit());
+        return n / k + (n % k != 0);
+    }
+};
+
+template <class R, class Rule>
+batch_view(R&&, Rule) -> batch_view<std::views::all_t<R>, Rule>;
+
+} // namespace streambatch
+
+#endif // STREAMBATCH_BATCH_VIEW_HPP_INCLUDED
