@@ -76,7 +76,7 @@ struct bytes_rule {
     {
         if (count == 0)
             return true; // the first record always ships, however heavy
-        if (w > opts.target_bytes || bytes > opts.target_bytes)
+        if (w > opts.target_bytes || (count == 1 && bytes > opts.target_bytes))
             return false; // a record heavier than the budget ships alone
         if (count < opts.min_records)
             return true;

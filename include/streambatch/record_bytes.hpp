@@ -158,7 +158,7 @@ constexpr std::size_t heap_bytes(T const& r)
             own = std::ranges::size(r) * (sizeof(V) + 2 * sizeof(void*)) +
                   static_cast<std::size_t>(r.bucket_count()) * sizeof(void*);
         else if constexpr (requires { typename T::key_type; } ||
-                           requires { r.splice(r.begin(), r); })
+                           requires(T& t) { t.splice(t.begin(), t); })
             own = std::ranges::size(r) * (sizeof(V) + node_overhead); // tree and list nodes
         else
             own = std::ranges::size(r) * sizeof(V); // deque and other block containers
