@@ -1,0 +1,198 @@
+// examples/stream_records.cpp: the main job. Streams generated customer-like records through
+// views::memory_guarded, cleans each one, and prints records/s, batches, peak RSS and the
+// guard's events. Copy it as the template of a job whose source is a single-pass range.
+//
+//     stream_records [--records N] [--record-bytes B] [--batch N]
+//
+// Defaults: 1 000 000 records of about 500 bytes, batches of 1 000. Peak RSS does not grow
+// with --records: only one batch of records is alive at a time.
+//
+// test-args is what CTest runs (small, quick); the README runs the defaults.
+// test-args: --records 20000 --record-bytes 300 --batch 500
+
+#include <streambatch.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <ranges>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sb = streambatch;
+
+namespace {
+
+struct raw_record { // as it comes from the source: text fields
+    std::string id;
+    std::string name;
+    std::string payload;
+};
+
+struct customer { // as the sink wants it
+    std::int64_t id = 0;
+    std::string name;
+    std::string payload;
+};
+
+/// A single-pass source that makes records on the fly, like a file or a cursor would: each
+/// record is built when the iterator reaches it, and nothing is kept.
+class generated_records : public std::ranges::view_interface<generated_records> {
+    std::uint64_t count_ = 0;
+    std::size_t payload_bytes_ = 450;
+
+public:
+    class iterator {
+        generated_records const* src_ = nullptr;
+        std::uint64_t i_ = 0;
+        mutable raw_record current_; // the source's buffer: the batch moves records out of it
+
+        void make()
+        {
+            current_.id = "  " + std::to_string(i_ + 1) + " ";
+            current_.name = "  Customer " + std::to_string((i_ * 2654435761u) % 1000003) + "  ";
+            current_.payload.resize(src_->payload_bytes_);
+            std::uint64_t x = i_ * 0x9E3779B97F4A7C15ull + 1; // every payload distinct
+            for (char& c : current_.payload) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                c = static_cast<char>('a' + x % 26);
+            }
+        }
+
+    public:
+        using value_type = raw_record;
+        using difference_type = std::ptrdiff_t;
+        using iterator_concept = std::input_iterator_tag;
+        iterator() = default;
+        explicit iterator(generated_records const& s) : src_(&s)
+        {
+            if (src_->count_ > 0)
+                make();
+        }
+        raw_record& operator*() const { return current_; }
+        iterator& operator++()
+        {
+            if (++i_ < src_->count_)
+                make();
+            return *this;
+        }
+        void operator++(int) { ++*this; }
+        bool done() const { return i_ >= src_->count_; }
+        friend bool operator==(iterator const& it, std::default_sentinel_t) { return it.done(); }
+    };
+
+    generated_records() = default;
+    generated_records(std::uint64_t count, std::size_t record_bytes)
+        : count_(count), payload_bytes_(record_bytes > 50 ? record_bytes - 50 : 1)
+    {
+    }
+    iterator begin() const { return iterator(*this); }
+    std::default_sentinel_t end() const { return {}; }
+};
+
+/// The light clean step: trim and lower-case the name, parse the id, build a new record.
+customer clean(raw_record&& r)
+{
+    auto trim = [](std::string_view s) {
+        auto const b = s.find_first_not_of(' ');
+        auto const e = s.find_last_not_of(' ');
+        return b == std::string_view::npos ? std::string_view{} : s.substr(b, e - b + 1);
+    };
+    customer c;
+    auto const id = trim(r.id);
+    if (std::from_chars(id.data(), id.data() + id.size(), c.id).ec != std::errc())
+        throw std::runtime_error("bad id '" + r.id + "'");
+    c.name = trim(r.name);
+    std::transform(c.name.begin(), c.name.end(), c.name.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    c.payload = std::move(r.payload);
+    return c;
+}
+
+/// Peak RSS of this process (VmHWM), in KiB.
+long peak_rss_kib()
+{
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("VmHWM:", 0) == 0)
+            return std::strtol(line.c_str() + 6, nullptr, 10);
+    return -1;
+}
+
+std::uint64_t flag(int argc, char** argv, std::string_view name, std::uint64_t fallback)
+{
+    for (int i = 1; i + 1 < argc; ++i)
+        if (argv[i] == name) {
+            std::uint64_t v = 0;
+            std::string_view s = argv[i + 1];
+            if (std::from_chars(s.data(), s.data() + s.size(), v).ec != std::errc() || v == 0) {
+                std::fprintf(stderr, "stream_records: %s wants a positive whole number, got '%s'\n", argv[i],
+                             argv[i + 1]);
+                std::exit(2);
+            }
+            return v;
+        }
+    return fallback;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    for (int i = 1; i < argc; ++i)
+        if (std::string_view(argv[i]) == "--help") {
+            std::puts("usage: stream_records [--records N] [--record-bytes B] [--batch N]");
+            return 0;
+        }
+    std::uint64_t const records = flag(argc, argv, "--records", 1'000'000);
+    std::size_t const record_bytes = flag(argc, argv, "--record-bytes", 500);
+    std::size_t const batch = flag(argc, argv, "--batch", 1'000);
+
+    sb::memory_guard guard; // reads /proc and this process's memory cgroup
+    std::vector<std::string> events;
+    guard.on_event([&](sb::guard_event const& e) { events.push_back(e.describe()); });
+
+    std::uint64_t seen = 0, batches = 0, checksum = 0;
+    std::vector<customer> cleaned; // the sink's buffer: reused, one batch at a time
+    auto const t0 = std::chrono::steady_clock::now();
+
+    for (auto&& b : generated_records(records, record_bytes) | sb::views::memory_guarded(batch, std::ref(guard))) {
+        cleaned.clear();
+        for (auto& r : b)
+            cleaned.push_back(clean(std::move(r)));
+        for (auto const& c : cleaned) // stands in for sink.insert(batch)
+            checksum += static_cast<std::uint64_t>(c.id) + c.name.size() + static_cast<unsigned char>(c.payload[0]);
+        seen += cleaned.size();
+        ++batches;
+    }
+
+    double const secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    auto const& s = guard.last_snapshot();
+    std::printf("records      %llu\n", static_cast<unsigned long long>(seen));
+    std::printf("batches      %llu (starting size %zu)\n", static_cast<unsigned long long>(batches), batch);
+    std::printf("elapsed      %.3f s\n", secs);
+    std::printf("records/s    %.0f\n", secs > 0 ? double(seen) / secs : 0.0);
+    std::printf("peak RSS     %.1f MiB (VmHWM)\n", double(peak_rss_kib()) / 1024);
+    std::printf("memory used  %.1f%% (%s), %llu probe samples\n", 100 * s.used_fraction,
+                s.source == sb::memory_source::cgroup ? "cgroup" : "system",
+                static_cast<unsigned long long>(guard.samples()));
+    std::printf("guard events %zu\n", events.size());
+    for (auto const& e : events)
+        std::printf("  %s\n", e.c_str());
+    std::printf("checksum     %llu\n", static_cast<unsigned long long>(checksum));
+
+    if (seen != records) {
+        std::fprintf(stderr, "stream_records: %llu records in, %llu out\n", static_cast<unsigned long long>(records),
+                     static_cast<unsigned long long>(seen));
+        return 1;
+    }
+    return 0;
+}
