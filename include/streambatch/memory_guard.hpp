@@ -116,8 +116,8 @@ struct guard_event {
 /// Thrown when memory stays critical with batches at the floor (critical_action::throw_exception).
 class memory_exhausted : public std::runtime_error {
 public:
-    memory_exhausted(std::string const& message, memory_snapshot s, std::size_t batch_size)
-        : std::runtime_error(message), snapshot(s), batch_size(batch_size)
+    memory_exhausted(std::string const& message, memory_snapshot s, std::size_t size)
+        : std::runtime_error(message), snapshot(s), batch_size(size)
     {
     }
     memory_snapshot snapshot; ///< the figures at the time

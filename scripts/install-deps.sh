@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs what building, testing and benchmarking streambatch needs: Debian 12 packages only.
+# Safe to run again (apt-get install of installed packages changes nothing).
+set -euo pipefail
+
+packages=(g++ cmake ninja-build pkg-config catch2 librange-v3-dev libfmt-dev libbenchmark-dev
+          clang-16 libclang-rt-16-dev time valgrind)
+
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
+"${sudo[@]}" apt-get update
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y --no-install-recommends "${packages[@]}"

@@ -1,0 +1,9 @@
+// expect: (constraints not satisfied|no match|no matching)
+// views::chunk takes a viewable input range; an int is not one.
+#include <streambatch/chunk.hpp>
+
+int main()
+{
+    auto v = streambatch::views::chunk(42, 3);
+    (void)v;
+}
