@@ -1,0 +1,12 @@
+// expect: (adaptive_chunk_options|no match|no matching|could not convert)
+// adaptive_chunk takes options (a byte budget), not a record count: use chunk(n) for that.
+#include <streambatch/adaptive_chunk.hpp>
+
+#include <vector>
+
+int main()
+{
+    std::vector<int> v(10);
+    auto batches = v | streambatch::views::adaptive_chunk(100);
+    (void)batches;
+}

@@ -1,0 +1,12 @@
+// expect: (integral|constraints not satisfied)
+// A batch size is a whole number of records: chunk(2.5) must not compile (no silent truncation).
+#include <streambatch/chunk.hpp>
+
+#include <vector>
+
+int main()
+{
+    std::vector<int> v(10);
+    auto batches = v | streambatch::views::chunk(2.5);
+    (void)batches;
+}
