@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Keeps README.md true: every ```cpp block in it is a whole program that must compile with
+# -Wall -Wextra -Wpedantic -Werror and run to exit 0.
+#     readme_snippets.sh README.md WORK_DIR CXX "CXXFLAGS" INCLUDE_DIR
+set -euo pipefail
+readme=$1 work=$2 cxx=$3 flags=$4 include=$5
+mkdir -p "$work"
+rm -f "$work"/snippet_*.cpp
+awk -v dir="$work" '
+    /^```cpp[ \t]*$/ { n++; file = sprintf("%s/snippet_%02d.cpp", dir, n); printf "// README.md, line %d\n", NR + 1 > file; inside = 1; next }
+    /^```/ && inside { inside = 0; close(file); next }
+    inside { print > file }
+' "$readme"
+count=0
+for src in "$work"/snippet_*.cpp; do
+    [[ -e "$src" ]] || { echo "no \`\`\`cpp block in $readme" >&2; exit 1; }
+    exe=${src%.cpp}
+    # shellcheck disable=SC2086
+    if ! "$cxx" -std=c++20 -Wall -Wextra -Wpedantic -Werror $flags -I"$include" "$src" -o "$exe" -ldl; then
+        echo "FAILED to compile: $(head -n 1 "$src") ($src)" >&2
+        exit 1
+    fi
+    if ! "$exe" >"$exe.out" 2>&1; then
+        echo "FAILED to run: $(head -n 1 "$src") ($src)" >&2
+        cat "$exe.out" >&2
+        exit 1
+    fi
+    count=$((count + 1))
+done
+echo "$count README snippets compiled and ran"
