@@ -439,10 +439,17 @@ private:
         namespace fs = std::filesystem;
         // The cgroup path is relative to the hierarchy's root; the mount shows m.root of it.
         std::string rel = path;
-        if (m.root != "/" && rel.compare(0, m.root.size(), m.root) == 0)
+        if (m.root != "/" && rel.compare(0, m.root.size(), m.root) == 0 &&
+            (rel.size() == m.root.size() || rel[m.root.size()] == '/'))
             rel = rel.substr(m.root.size());
-        fs::path const top = under(m.point);
-        fs::path dir = (top / fs::path(rel).relative_path()).lexically_normal();
+        fs::path top = fs::path(under(m.point)).lexically_normal();
+        if (!top.has_filename() && top.has_parent_path() && top != top.root_path())
+            top = top.parent_path();
+        fs::path dir = top;
+        if (auto const sub = fs::path(rel).relative_path(); !sub.empty())
+            dir = (top / sub).lexically_normal();
+        if (!dir.has_filename()) // "a/b/" -> "a/b", so the walk below stops at the top
+            dir = dir.parent_path();
         std::string const usage_name = version == 1 ? "memory.usage_in_bytes" : "memory.current";
         std::error_code ec;
         if (!fs::exists(dir / usage_name, ec))
