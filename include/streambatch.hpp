@@ -14,11 +14,15 @@
 
 #include <streambatch/adaptive_chunk.hpp>
 #include <streambatch/batch_view.hpp>
+#include <streambatch/checkpoint.hpp>
 #include <streambatch/chunk.hpp>
+#include <streambatch/for_each_batch.hpp>
 #include <streambatch/memory_guard.hpp>
 #include <streambatch/memory_guarded.hpp>
 #include <streambatch/memory_probe.hpp>
+#include <streambatch/metrics.hpp>
 #include <streambatch/record_bytes.hpp>
+#include <streambatch/run_report.hpp>
 #include <streambatch/version.hpp>
 
 #endif // STREAMBATCH_HPP_INCLUDED

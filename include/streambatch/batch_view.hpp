@@ -52,6 +52,14 @@ public:
     /// Moves the batch out (to another thread, a queue, ...). This window becomes empty and the
     /// view allocates a fresh buffer for the next batch.
     [[nodiscard]] std::vector<T> take() const { return std::exchange(*buffer_, std::vector<T>{}); }
+
+    /// Moves the batch out and gives the view `spare` (cleared; its capacity kept) to fill next,
+    /// so a pipeline that recycles buffers allocates nothing in the steady state.
+    [[nodiscard]] std::vector<T> take(std::vector<T>&& spare) const
+    {
+        spare.clear();
+        return std::exchange(*buffer_, std::move(spare));
+    }
 };
 
 namespace detail {

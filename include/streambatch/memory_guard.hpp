@@ -45,6 +45,7 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include <dlfcn.h>
 #include <time.h>
@@ -262,8 +263,9 @@ public:
         return current;
     }
 
-    /// Calls `fn` with every decision (shrink, grow, critical, waiting, resumed, exhausted).
-    void on_event(observer fn) { observer_ = std::move(fn); }
+    /// Adds `fn` to the observers called with every decision (shrink, grow, critical, waiting,
+    /// resumed, exhausted), in the order they were added.
+    void on_event(observer fn) { observers_.push_back(std::move(fn)); }
     /// Replaces the allocator call made after a shrink (tests count it).
     void on_release(std::function<void()> fn) { release_ = std::move(fn); }
 
@@ -282,7 +284,7 @@ private:
     memory_guard_options opts_;
     Probe probe_;
     Clock clock_;
-    observer observer_;
+    std::vector<observer> observers_;
     std::function<void()> release_ = [] { detail::release_free_memory(); };
     memory_snapshot last_{};
     std::chrono::nanoseconds last_sample_at_{};
@@ -300,8 +302,11 @@ private:
 
     void emit(guard_event::kind k, std::size_t from, std::size_t to, std::chrono::nanoseconds at)
     {
-        if (observer_)
-            observer_(guard_event{k, from, to, batches_, at, last_});
+        if (observers_.empty())
+            return;
+        guard_event const e{k, from, to, batches_, at, last_};
+        for (auto const& fn : observers_)
+            fn(e);
     }
 
     std::string figures() const

@@ -1,0 +1,1460 @@
+// streambatch/io/csv.hpp: a single-pass CSV source of rows that reads fixed-size blocks, and a
+// CSV writer (RFC 4180).
+//
+// In:     a path, a std::istream, a std::FILE* or a file descriptor, and csv::options:
+//         delimiter (','), quote ('"'), has_header (true), strict_field_count (true),
+//         block_size (64 KiB), max_record_bytes (16 MiB), bad_rows (on_error::fail; or
+//         on_error::skip with max_skipped (100) and reject_path or reject_stream), name (the
+//         file name in messages). Optionally a csv::position saved earlier, to resume there.
+// Out:    csv::rows(...) / csv::reader: a view of csv::row. A row owns its bytes: one
+//         allocation holds its line, byte offset, field bounds and field bytes. It has size(),
+//         operator[](i) / at(i) / at("name") -> std::string_view, get<T>(i or "name") for
+//         integers, floats, bool, std::string(_view) and std::optional of those (empty ->
+//         nullopt), line() and byte_offset() where it starts. reader::position() -> {byte_offset,
+//         line, rows, skipped} of the row at the iterator (the first one not yet passed), which
+//         a reader opened with that position continues from. csv::writer quotes what needs it.
+// Syntax: RFC 4180. Fields are separated by the delimiter; a field that begins with the quote
+//         is quoted: it may hold delimiters, CR, LF and doubled quotes (one quote each), and must
+//         end with a quote followed by a delimiter, a line break or the end of input. Records
+//         end at LF, CRLF or a lone CR outside quotes; the last may lack one. Blank lines (no
+//         bytes at all) are skipped; a line of spaces is a record. Spaces are data (no trimming).
+//         A UTF-8 BOM at byte 0 is skipped (byte offsets still count it); elsewhere it is data.
+//         Bytes are not checked as UTF-8. With has_header, an empty file (or one with only a
+//         header) gives no rows and no error. Lines count from 1, columns and bytes from 0.
+// Models: reader: std::ranges::input_range and view (move-only, not copyable, not forward);
+//         begin() once per reader (a second call continues where the first is); end() is
+//         std::default_sentinel; *it is a row& the caller may move from, so the batch adaptors
+//         move rows into batches. Iterators stay valid when the reader is moved. row: regular
+//         value type (copy = one allocation), move = 3 pointers, noexcept; sizeof(row) == 24;
+//         streambatch::record_bytes(row) is its real heap size (found by ADL).
+// Memory: O(block_size + longest record) for the reader's buffer (it grows past 2 x block_size
+//         only for a record longer than a block, and never past max_record_bytes + 2 blocks), plus
+//         the rows the caller keeps. An unclosed quote therefore fails after max_record_bytes
+//         instead of reading the file into memory. Speed: fields are found with SSE2/AVX2
+//         scans over the block, not a byte-at-a-time state machine.
+// Errors: csv::parse_error (a std::runtime_error) with kind(), file(), line(), byte_offset(),
+//         column(), column_name() and reason(); what() reads
+//         "customers.csv:12 (byte 4711): unclosed quote: reached end of file inside a quoted
+//         field that began at line 9 (byte 4530), column 2 ("note")". Kinds: unclosed_quote,
+//         stray_quote (a quote inside an unquoted field), text_after_quote, record_too_long,
+//         field_count (strict: every row has the header's count, or the first row's without a
+//         header), nul_byte, conversion, missing_column, too_many_bad_rows. With
+//         on_error::fail (default) the first bad record throws and the reader ends. With
+//         on_error::skip a bad record (from its start to the end of the line where the error
+//         lies; for an unclosed quote, the line where the quote opened) is written to the reject
+//         CSV (file,line,byte_offset,error,raw), counted in skipped(), and reading goes on; the
+//         (max_skipped + 1)-th bad record is written and then throws too_many_bad_rows. A bad
+//         header always throws. I/O failures throw std::system_error naming the file; invalid
+//         options throw std::invalid_argument.
+// Example:
+//     for (auto&& batch : csv::rows("customers.csv") | streambatch::views::memory_guarded(100))
+//         for (csv::row& r : batch)
+//             total += r.get<double>("amount");   // throws parse_error naming line and column
+
+#ifndef STREAMBATCH_IO_CSV_HPP_INCLUDED
+#define STREAMBATCH_IO_CSV_HPP_INCLUDED
+
+#include <streambatch/io/detail/csv_scan.hpp>
+#include <streambatch/io/detail/csv_source.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <istream>
+#include <iterator>
+#include <limits>
+#include <memory>
+#include <new>
+#include <optional>
+#include <ostream>
+#include <ranges>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace streambatch::csv {
+
+/// What the reader does with a bad record.
+enum class on_error : unsigned char {
+    fail, ///< throw csv::parse_error (the default)
+    skip, ///< write it to the reject file, count it, go on (up to max_skipped)
+};
+
+/// The reader's options; designated initialisers name what you change.
+struct options {
+    char delimiter = ',';
+    char quote = '"';
+    bool has_header = true;         ///< the first record names the columns
+    bool strict_field_count = true; ///< every row has as many fields as the header (first row)
+    std::size_t block_size = std::size_t{64} << 10;        ///< bytes per read
+    std::size_t max_record_bytes = std::size_t{16} << 20;  ///< longest record, terminator excluded
+    on_error bad_rows = on_error::fail;
+    std::size_t max_skipped = 100;       ///< on_error::skip: the next bad record throws
+    std::filesystem::path reject_path;   ///< on_error::skip: bad records go here (CSV) ...
+    std::ostream* reject_stream = nullptr; ///< ... or here (not owned)
+    std::string name;                    ///< the file name in messages (default: path or "<stream>")
+};
+
+/// Where a reader is: the start of the row at its iterator (or of the end of input).
+struct position {
+    std::uint64_t byte_offset = 0; ///< from the start of the input (a BOM counts)
+    std::uint64_t line = 1;        ///< physical line, from 1
+    std::uint64_t rows = 0;        ///< data rows before this one
+    std::uint64_t skipped = 0;     ///< bad records skipped before this one
+    friend bool operator==(position const&, position const&) = default;
+};
+
+enum class error_kind : unsigned char {
+    unclosed_quote,
+    stray_quote,
+    text_after_quote,
+    record_too_long,
+    field_count,
+    nul_byte,
+    conversion,
+    missing_column,
+    too_many_bad_rows,
+};
+
+inline constexpr char const* to_string(error_kind k) noexcept
+{
+    switch (k) {
+    case error_kind::unclosed_quote: return "unclosed_quote";
+    case error_kind::stray_quote: return "stray_quote";
+    case error_kind::text_after_quote: return "text_after_quote";
+    case error_kind::record_too_long: return "record_too_long";
+    case error_kind::field_count: return "field_count";
+    case error_kind::nul_byte: return "nul_byte";
+    case error_kind::conversion: return "conversion";
+    case error_kind::missing_column: return "missing_column";
+    case error_kind::too_many_bad_rows: return "too_many_bad_rows";
+    }
+    return "unknown";
+}
+
+/// A bad record or field, and where: what() is "file:line (byte N): reason".
+class parse_error : public std::runtime_error {
+    error_kind kind_;
+    std::string file_;
+    std::uint64_t line_;
+    std::uint64_t byte_offset_;
+    std::string reason_;
+    std::optional<std::size_t> column_;
+    std::string column_name_;
+
+    static std::string format(std::string const& file, std::uint64_t line, std::uint64_t byte,
+                              std::string const& reason)
+    {
+        return file + ":" + std::to_string(line) + " (byte " + std::to_string(byte) + "): " + reason;
+    }
+
+public:
+    parse_error(error_kind kind, std::string file, std::uint64_t line, std::uint64_t byte_offset,
+                std::string reason, std::optional<std::size_t> column = std::nullopt,
+                std::string column_name = {})
+        : std::runtime_error(format(file, line, byte_offset, reason)), kind_(kind),
+          file_(std::move(file)), line_(line), byte_offset_(byte_offset), reason_(std::move(reason)),
+          column_(column), column_name_(std::move(column_name))
+    {
+    }
+
+    error_kind kind() const noexcept { return kind_; }
+    std::string const& file() const noexcept { return file_; }
+    std::uint64_t line() const noexcept { return line_; }
+    std::uint64_t byte_offset() const noexcept { return byte_offset_; }
+    /// The column (from 0) the error is in, when it is in one.
+    std::optional<std::size_t> column() const noexcept { return column_; }
+    /// The header's name of that column ("" without a header).
+    std::string const& column_name() const noexcept { return column_name_; }
+    /// The message without the location.
+    std::string const& reason() const noexcept { return reason_; }
+};
+
+class row;
+class reader;
+class writer;
+
+namespace detail {
+
+/// What every row of one input shares: the name in messages and the header.
+class file_info {
+    std::unordered_map<std::string_view, std::size_t> index_; // first column of each name
+
+public:
+    std::string name;
+    std::vector<std::string> columns;
+    std::uint64_t header_line = 1;
+    std::uint64_t header_byte = 0;
+
+    file_info() = default;
+    file_info(file_info const&) = delete; // index_ points into columns
+    file_info& operator=(file_info const&) = delete;
+
+    void set_columns(std::vector<std::string> c)
+    {
+        columns = std::move(c);
+        index_.clear();
+        for (std::size_t i = 0; i < columns.size(); ++i)
+            index_.emplace(columns[i], i);
+    }
+    std::optional<std::size_t> find(std::string_view column) const
+    {
+        auto const it = index_.find(column);
+        if (it == index_.end())
+            return std::nullopt;
+        return it->second;
+    }
+    std::string column_name(std::size_t i) const { return i < columns.size() ? columns[i] : std::string(); }
+    /// `column 2 ("age")`, or `column 2` without a header.
+    std::string describe(std::size_t i) const
+    {
+        std::string s = "column " + std::to_string(i);
+        if (i < columns.size())
+            s += " (\"" + columns[i] + "\")";
+        return s;
+    }
+    std::string column_list() const
+    {
+        std::string s;
+        for (std::size_t i = 0; i < columns.size(); ++i) {
+            if (i != 0)
+                s += ", ";
+            s += columns[i];
+        }
+        return s;
+    }
+};
+
+/// A field of the record being parsed: raw bounds relative to the record's first byte.
+struct field_span {
+    std::uint32_t begin;
+    std::uint32_t end;
+    std::uint32_t escapes; ///< doubled quotes inside a quoted field
+    bool quoted;
+};
+
+/// `"text"` for a message: at most 40 bytes, control bytes as \xNN.
+inline std::string quote_for_message(std::string_view s)
+{
+    std::string out = "\"";
+    std::size_t const shown = std::min<std::size_t>(s.size(), 40);
+    for (std::size_t i = 0; i < shown; ++i) {
+        auto const c = static_cast<unsigned char>(s[i]);
+        if (c < 0x20 || c == 0x7f) {
+            char hex[8];
+            std::snprintf(hex, sizeof hex, "\\x%02X", c);
+            out += hex;
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    out += '"';
+    if (shown < s.size())
+        out += "... (" + std::to_string(s.size()) + " bytes)";
+    return out;
+}
+
+inline std::string describe_byte(char c)
+{
+    return quote_for_message(std::string_view(&c, 1));
+}
+
+template <class T>
+struct optional_traits : std::false_type {};
+template <class T>
+struct optional_traits<std::optional<T>> : std::true_type {
+    using value_type = T;
+};
+
+template <class T>
+concept character = std::same_as<T, char> || std::same_as<T, signed char> ||
+                    std::same_as<T, unsigned char> || std::same_as<T, wchar_t> ||
+                    std::same_as<T, char8_t> || std::same_as<T, char16_t> || std::same_as<T, char32_t>;
+
+template <class T>
+concept scalar_field = std::same_as<T, std::string> || std::same_as<T, std::string_view> ||
+                       std::same_as<T, bool> || (std::integral<T> && !character<T>) ||
+                       std::floating_point<T>;
+
+template <class T>
+concept field_type = scalar_field<T> ||
+                     (optional_traits<T>::value && scalar_field<typename optional_traits<T>::value_type>);
+
+template <class T>
+std::string type_name()
+{
+    if constexpr (std::same_as<T, bool>)
+        return "bool";
+    else if constexpr (std::same_as<T, float>)
+        return "float";
+    else if constexpr (std::same_as<T, double>)
+        return "double";
+    else if constexpr (std::same_as<T, long double>)
+        return "long double";
+    else if constexpr (std::integral<T>)
+        return std::string(std::is_signed_v<T> ? "int" : "uint") + std::to_string(8 * sizeof(T));
+    else
+        return "string";
+}
+
+/// Converts `s` to T; returns "" or why it cannot.
+template <scalar_field T>
+std::string convert(std::string_view s, T& out)
+{
+    if constexpr (std::same_as<T, std::string_view>) {
+        out = s;
+        return {};
+    } else if constexpr (std::same_as<T, std::string>) {
+        out.assign(s);
+        return {};
+    } else if constexpr (std::same_as<T, bool>) {
+        auto const eq = [&](std::string_view w) {
+            return s.size() == w.size() && std::equal(s.begin(), s.end(), w.begin(), [](char a, char b) {
+                       return (a >= 'A' && a <= 'Z' ? static_cast<char>(a - 'A' + 'a') : a) == b;
+                   });
+        };
+        if (s == "1" || eq("true")) {
+            out = true;
+            return {};
+        }
+        if (s == "0" || eq("false")) {
+            out = false;
+            return {};
+        }
+        return "expected true, false, 1 or 0";
+    } else {
+        if (s.empty())
+            return "the field is empty";
+        char const* const first = s.data();
+        char const* const last = s.data() + s.size();
+        std::from_chars_result r;
+        if constexpr (std::floating_point<T>)
+            r = std::from_chars(first, last, out, std::chars_format::general);
+        else
+            r = std::from_chars(first, last, out, 10);
+        if (r.ec == std::errc::result_out_of_range)
+            return "out of range for " + type_name<T>();
+        if (r.ec != std::errc{}) {
+            if constexpr (std::unsigned_integral<T>)
+                if (s.front() == '-')
+                    return "negative number for " + type_name<T>();
+            return "not a number";
+        }
+        if (r.ptr != last)
+            return "unexpected " + describe_byte(*r.ptr) + " after the number";
+        return {};
+    }
+}
+
+class reader_state;
+
+} // namespace detail
+
+/// One record. Owns its bytes in a single allocation; moving it moves a pointer.
+class row {
+    struct head {
+        std::uint64_t line;
+        std::uint64_t byte_offset;
+        std::uint32_t fields;
+        std::uint32_t bytes;
+    };
+    static_assert(sizeof(head) == 24 && alignof(head) <= alignof(std::max_align_t));
+
+    head* rep_ = nullptr; // head, then 2 x fields std::uint32_t bounds, then the bytes
+    std::shared_ptr<detail::file_info const> info_;
+
+    friend class detail::reader_state;
+
+    static std::size_t alloc_size(std::uint32_t fields, std::uint32_t bytes) noexcept
+    {
+        return sizeof(head) + 2 * sizeof(std::uint32_t) * std::size_t{fields} + bytes;
+    }
+    std::uint32_t const* bounds() const noexcept
+    {
+        return reinterpret_cast<std::uint32_t const*>(reinterpret_cast<char const*>(rep_) + sizeof(head));
+    }
+    char const* bytes() const noexcept
+    {
+        return reinterpret_cast<char const*>(rep_) + sizeof(head) + 2 * sizeof(std::uint32_t) * rep_->fields;
+    }
+
+    // Builds a row from a record's raw text: one allocation, one copy of the record, then
+    // quoted fields are unquoted in place.
+    row(std::shared_ptr<detail::file_info const> info, std::uint64_t line, std::uint64_t byte_offset,
+        detail::field_span const* spans, std::size_t n, char const* raw, std::size_t len, char quote)
+        : info_(std::move(info))
+    {
+        auto const fields = static_cast<std::uint32_t>(n);
+        auto const nbytes = static_cast<std::uint32_t>(len);
+        void* mem = ::operator new(alloc_size(fields, nbytes));
+        rep_ = ::new (mem) head{line, byte_offset, fields, nbytes};
+        auto* b = reinterpret_cast<std::uint32_t*>(static_cast<char*>(mem) + sizeof(head));
+        char* d = reinterpret_cast<char*>(b + 2 * std::size_t{fields});
+        if (len != 0)
+            std::memcpy(d, raw, len);
+        for (std::size_t i = 0; i < n; ++i) {
+            detail::field_span const& s = spans[i];
+            std::uint32_t fb = s.begin, fe = s.end;
+            if (s.quoted) {
+                ++fb;
+                --fe;
+                if (s.escapes != 0) { // "" -> ": every quote inside is doubled
+                    char* w = d + fb;
+                    char const* r = d + fb;
+                    char const* const e = d + fe;
+                    while (r < e) {
+                        char const c = *r++;
+                        *w++ = c;
+                        if (c == quote)
+                            ++r;
+                    }
+                    fe = static_cast<std::uint32_t>(w - d);
+                }
+            }
+            b[2 * i] = fb;
+            b[2 * i + 1] = fe;
+        }
+    }
+
+    [[noreturn]] void throw_error(error_kind kind, std::size_t column, std::string reason) const
+    {
+        std::string const file = info_ ? info_->name : std::string("<row>");
+        std::string cname = info_ ? info_->column_name(column) : std::string();
+        throw parse_error(kind, file, line(), byte_offset(), std::move(reason), column, std::move(cname));
+    }
+    std::string describe(std::size_t i) const
+    {
+        return info_ ? info_->describe(i) : "column " + std::to_string(i);
+    }
+
+public:
+    /// Iterates the fields as std::string_view (random access).
+    class iterator {
+        row const* r_ = nullptr;
+        std::ptrdiff_t i_ = 0;
+
+    public:
+        using iterator_concept = std::random_access_iterator_tag;
+        using iterator_category = std::random_access_iterator_tag;
+        using value_type = std::string_view;
+        using difference_type = std::ptrdiff_t;
+        using reference = std::string_view;
+        using pointer = void;
+
+        iterator() = default;
+        iterator(row const* r, std::ptrdiff_t i) noexcept : r_(r), i_(i) {}
+        std::string_view operator*() const noexcept { return (*r_)[static_cast<std::size_t>(i_)]; }
+        std::string_view operator[](std::ptrdiff_t n) const noexcept { return *(*this + n); }
+        iterator& operator++() noexcept { return ++i_, *this; }
+        iterator operator++(int) noexcept { return {r_, i_++}; }
+        iterator& operator--() noexcept { return --i_, *this; }
+        iterator operator--(int) noexcept { return {r_, i_--}; }
+        iterator& operator+=(std::ptrdiff_t n) noexcept { return i_ += n, *this; }
+        iterator& operator-=(std::ptrdiff_t n) noexcept { return i_ -= n, *this; }
+        friend iterator operator+(iterator a, std::ptrdiff_t n) noexcept { return a += n; }
+        friend iterator operator+(std::ptrdiff_t n, iterator a) noexcept { return a += n; }
+        friend iterator operator-(iterator a, std::ptrdiff_t n) noexcept { return a -= n; }
+        friend std::ptrdiff_t operator-(iterator const& a, iterator const& b) noexcept { return a.i_ - b.i_; }
+        friend bool operator==(iterator const& a, iterator const& b) noexcept { return a.i_ == b.i_; }
+        friend auto operator<=>(iterator const& a, iterator const& b) noexcept { return a.i_ <=> b.i_; }
+    };
+
+    row() noexcept = default;
+    row(row&& o) noexcept : rep_(std::exchange(o.rep_, nullptr)), info_(std::move(o.info_)) {}
+    row& operator=(row&& o) noexcept
+    {
+        if (this != &o) {
+            ::operator delete(rep_);
+            rep_ = std::exchange(o.rep_, nullptr);
+            info_ = std::move(o.info_);
+        }
+        return *this;
+    }
+    row(row const& o) : info_(o.info_)
+    {
+        if (o.rep_ != nullptr) {
+            std::size_t const n = alloc_size(o.rep_->fields, o.rep_->bytes);
+            void* mem = ::operator new(n);
+            std::memcpy(mem, o.rep_, n);
+            rep_ = std::launder(static_cast<head*>(mem));
+        }
+    }
+    row& operator=(row const& o)
+    {
+        if (this != &o)
+            *this = row(o);
+        return *this;
+    }
+    ~row() { ::operator delete(rep_); }
+
+    /// Number of fields (0 for a default-constructed or moved-from row).
+    std::size_t size() const noexcept { return rep_ ? rep_->fields : 0; }
+    bool empty() const noexcept { return size() == 0; }
+    /// Field i (from 0), unquoted. Precondition: i < size().
+    std::string_view operator[](std::size_t i) const noexcept
+    {
+        std::uint32_t const* b = bounds();
+        return std::string_view(bytes() + b[2 * i], b[2 * i + 1] - b[2 * i]);
+    }
+    /// Field i; std::out_of_range past the end.
+    std::string_view at(std::size_t i) const
+    {
+        if (i >= size())
+            throw std::out_of_range("streambatch::csv::row::at: column " + std::to_string(i) +
+                                    " of a row with " + std::to_string(size()) + " fields");
+        return (*this)[i];
+    }
+    /// The field under header name `column`; parse_error (missing_column) if there is none.
+    std::string_view at(std::string_view column) const { return (*this)[index_of(column)]; }
+    /// The column index of a header name, as at() finds it.
+    std::size_t index_of(std::string_view column) const
+    {
+        std::optional<std::size_t> const i = info_ ? info_->find(column) : std::nullopt;
+        if (!i) {
+            std::string why = "no column named " + detail::quote_for_message(column);
+            why += info_ && !info_->columns.empty() ? "; the header has: " + info_->column_list()
+                                                    : std::string("; the file has no header");
+            throw parse_error(error_kind::missing_column, info_ ? info_->name : "<row>", line(),
+                              byte_offset(), std::move(why));
+        }
+        if (*i >= size())
+            at(*i); // throws std::out_of_range
+        return *i;
+    }
+
+    /// Field i converted to T (integers and floats by std::from_chars, bool, std::string,
+    /// std::string_view, std::optional of those: empty field -> nullopt). The whole field must
+    /// convert: no spaces, no '+'. parse_error (conversion) names file, line, column and text.
+    template <class T>
+    T get(std::size_t i) const
+    {
+        static_assert(detail::field_type<T>,
+                      "csv::row::get<T>: T must be an integer, a floating-point type, bool, "
+                      "std::string, std::string_view, or std::optional of one of those");
+        std::string_view const s = at(i);
+        if constexpr (detail::optional_traits<T>::value) {
+            if (s.empty())
+                return std::nullopt;
+            return T(get<typename detail::optional_traits<T>::value_type>(i));
+        } else {
+            T out{};
+            std::string why = detail::convert(s, out);
+            if (!why.empty())
+                throw_error(error_kind::conversion, i,
+                            describe(i) + ": cannot convert " + detail::quote_for_message(s) + " to " +
+                                detail::type_name<T>() + ": " + why);
+            return out;
+        }
+    }
+    template <class T>
+    T get(std::string_view column) const
+    {
+        return get<T>(index_of(column));
+    }
+
+    /// Physical line (from 1) and byte offset (from 0) where the record begins.
+    std::uint64_t line() const noexcept { return rep_ ? rep_->line : 0; }
+    std::uint64_t byte_offset() const noexcept { return rep_ ? rep_->byte_offset : 0; }
+    /// The header's names (empty without a header) and the name in messages.
+    std::span<std::string const> header() const noexcept
+    {
+        return info_ ? std::span<std::string const>(info_->columns) : std::span<std::string const>();
+    }
+
+    iterator begin() const noexcept { return {this, 0}; }
+    iterator end() const noexcept { return {this, static_cast<std::ptrdiff_t>(size())}; }
+
+    /// Fields equal (line, offset and header are not compared).
+    friend bool operator==(row const& a, row const& b) noexcept { return std::ranges::equal(a, b); }
+
+    /// Heap bytes plus sizeof(row), for streambatch::record_bytes and adaptive_chunk.
+    friend std::size_t record_bytes(row const& r) noexcept
+    {
+        return sizeof(row) + (r.rep_ ? alloc_size(r.rep_->fields, r.rep_->bytes) : 0);
+    }
+};
+
+/// How the writer ends a record.
+enum class line_ending : unsigned char { lf, crlf };
+
+struct writer_options {
+    char delimiter = ',';
+    char quote = '"';
+    csv::line_ending line_ending = line_ending::lf;
+    bool quote_all = false; ///< quote every field, not only those that need it
+};
+
+/// Writes records as RFC 4180 CSV. A field is quoted when it holds the delimiter, the quote,
+/// CR or LF, starts or ends with a space or tab, or would otherwise read back differently (a
+/// record of one empty field, a first field starting with a UTF-8 BOM); quotes are doubled.
+/// Fields are anything convertible to std::string_view, arithmetic values (std::to_chars:
+/// floats round-trip), bool (true/false) and std::optional of those (nullopt: empty).
+/// A NUL byte throws std::invalid_argument (the reader rejects NUL). Write failures throw
+/// std::system_error naming the file.
+class writer {
+    std::unique_ptr<std::ofstream> file_;
+    std::ostream* out_;
+    writer_options opt_;
+    std::string name_;
+    std::string line_;
+    std::uint64_t rows_ = 0;
+    std::size_t fields_in_line_ = 0;
+    bool first_field_empty_ = false;
+
+    void check_options() const
+    {
+        auto const bad = [](char c) { return c == '\n' || c == '\r' || c == '\0'; };
+        if (opt_.delimiter == opt_.quote || bad(opt_.delimiter) || bad(opt_.quote))
+            throw std::invalid_argument("streambatch::csv::writer: the delimiter and the quote must "
+                                        "differ, and be neither CR, LF nor NUL");
+    }
+
+    bool needs_quotes(std::string_view s) const noexcept
+    {
+        if (opt_.quote_all)
+            return true;
+        if (s.empty())
+            return false;
+        if (s.front() == ' ' || s.front() == '\t' || s.back() == ' ' || s.back() == '\t')
+            return true;
+        if (rows_ == 0 && fields_in_line_ == 0 && s.starts_with("\xEF\xBB\xBF"))
+            return true;
+        for (char c : s)
+            if (c == opt_.delimiter || c == opt_.quote || c == '\n' || c == '\r')
+                return true;
+        return false;
+    }
+
+    void append_text(std::string_view s)
+    {
+        if (s.find('\0') != std::string_view::npos)
+            throw std::invalid_argument("streambatch::csv::writer: " + name_ + ": record " +
+                                        std::to_string(rows_ + 1) + ", field " +
+                                        std::to_string(fields_in_line_) +
+                                        " holds a NUL byte, which CSV readers reject");
+        if (fields_in_line_ != 0)
+            line_ += opt_.delimiter;
+        else
+            first_field_empty_ = s.empty();
+        ++fields_in_line_;
+        if (!needs_quotes(s)) {
+            line_ += s;
+            return;
+        }
+        line_ += opt_.quote;
+        for (std::size_t i = 0;;) {
+            std::size_t const q = s.find(opt_.quote, i);
+            if (q == std::string_view::npos) {
+                line_.append(s.substr(i));
+                break;
+            }
+            line_.append(s.substr(i, q + 1 - i));
+            line_ += opt_.quote;
+            i = q + 1;
+        }
+        line_ += opt_.quote;
+    }
+
+    template <class F>
+    void append(F const& f)
+    {
+        using T = std::remove_cvref_t<F>;
+        if constexpr (detail::optional_traits<T>::value) {
+            if (f)
+                append(*f);
+            else
+                append_text({});
+        } else if constexpr (std::same_as<T, bool>) {
+            append_text(f ? "true" : "false");
+        } else if constexpr (std::is_arithmetic_v<T> && !std::same_as<T, char>) {
+            char buf[64];
+            auto const r = std::to_chars(buf, buf + sizeof buf, f);
+            append_text(std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+        } else if constexpr (std::same_as<T, char>) {
+            append_text(std::string_view(&f, 1));
+        } else {
+            static_assert(std::convertible_to<F const&, std::string_view>,
+                          "csv::writer: a field must be convertible to std::string_view, "
+                          "arithmetic, bool, or std::optional of one of those");
+            append_text(std::string_view(f));
+        }
+    }
+
+    void end_line()
+    {
+        if (fields_in_line_ == 1 && first_field_empty_ && !opt_.quote_all) {
+            line_ += opt_.quote; // a lone empty field would read back as a blank line
+            line_ += opt_.quote;
+        }
+        line_ += opt_.line_ending == line_ending::crlf ? std::string_view("\r\n") : std::string_view("\n");
+        out_->write(line_.data(), static_cast<std::streamsize>(line_.size()));
+        line_.clear();
+        fields_in_line_ = 0;
+        if (!*out_)
+            detail::throw_io_error(errno != 0 ? errno : EIO, "streambatch::csv::writer: cannot write " + name_);
+        ++rows_;
+    }
+
+public:
+    /// Writes to `path` (created or truncated).
+    explicit writer(std::filesystem::path const& path, writer_options const& o = {})
+        : file_(std::make_unique<std::ofstream>(path, std::ios::binary | std::ios::trunc)),
+          out_(file_.get()), opt_(o), name_(path.string())
+    {
+        check_options();
+        if (!*file_)
+            detail::throw_io_error(errno != 0 ? errno : EIO, "streambatch::csv::writer: cannot open " + name_);
+    }
+    /// Writes to `out` (not owned); `name` appears in messages.
+    explicit writer(std::ostream& out, writer_options const& o = {}, std::string name = "<stream>")
+        : out_(&out), opt_(o), name_(std::move(name))
+    {
+        check_options();
+    }
+
+    /// One record from a range of fields.
+    template <std::ranges::input_range R>
+    writer& write_row(R&& fields)
+    {
+        for (auto&& f : fields)
+            append(f);
+        end_line();
+        return *this;
+    }
+    writer& write_row(std::initializer_list<std::string_view> fields)
+    {
+        for (std::string_view f : fields)
+            append_text(f);
+        end_line();
+        return *this;
+    }
+    /// One record from its fields: w.write("id", 42, 3.5, std::optional<int>{}).
+    template <class... F>
+    writer& write(F const&... fields)
+    {
+        (append(fields), ...);
+        end_line();
+        return *this;
+    }
+
+    void flush()
+    {
+        out_->flush();
+        if (!*out_)
+            detail::throw_io_error(errno != 0 ? errno : EIO, "streambatch::csv::writer: cannot write " + name_);
+    }
+    std::uint64_t rows_written() const noexcept { return rows_; }
+};
+
+namespace detail {
+
+inline void check(options const& o)
+{
+    auto const fail = [](std::string const& what) {
+        throw std::invalid_argument("streambatch::csv: " + what);
+    };
+    auto const special = [](char c) { return c == '\n' || c == '\r' || c == '\0'; };
+    if (special(o.delimiter))
+        fail("the delimiter must not be CR, LF or NUL");
+    if (special(o.quote))
+        fail("the quote must not be CR, LF or NUL");
+    if (o.delimiter == o.quote)
+        fail("the delimiter and the quote are both " + describe_byte(o.quote));
+    if (o.block_size == 0 || o.block_size > (std::size_t{1} << 30))
+        fail("block_size must be between 1 byte and 1 GiB, got " + std::to_string(o.block_size));
+    if (o.max_record_bytes == 0 || o.max_record_bytes > (std::size_t{1} << 31))
+        fail("max_record_bytes must be between 1 byte and 2 GiB, got " + std::to_string(o.max_record_bytes));
+    if (o.bad_rows == on_error::skip && o.reject_path.empty() && o.reject_stream == nullptr)
+        fail("on_error::skip needs a reject_path or a reject_stream, so that no bad row is lost silently");
+}
+
+/// The parser and its buffer. Lives on the heap so that reader moves keep iterators valid.
+class reader_state {
+public:
+    enum class scan_result { record, end, bad };
+
+    struct bad_record {
+        error_kind kind{};
+        std::size_t at = 0;         ///< relative to the record start
+        std::uint64_t at_line = 1;
+        std::string reason;
+        std::optional<std::size_t> column;
+        std::size_t anchor = 0;     ///< the bad row runs to the first line break from here
+        bool complete = false;      ///< the record was read to its end (field count)
+    };
+
+    options opt_;
+    std::unique_ptr<byte_source> src_;
+    std::shared_ptr<file_info> info_;
+
+    std::unique_ptr<char[]> buf_;
+    std::size_t cap_ = 0;          ///< usable bytes (scan_padding more are allocated)
+    std::size_t beg_ = 0, end_ = 0; ///< [beg_, end_): bytes not consumed
+    std::uint64_t base_ = 0;       ///< input offset of buf_[0]
+    bool eof_ = false;
+
+    std::uint64_t line_ = 1, rows_ = 0, skipped_ = 0;
+    std::size_t expected_fields_ = 0;
+    bool has_expected_ = false;
+
+    std::vector<field_span> spans_;
+    std::size_t rec_len_ = 0, rec_next_ = 0;
+    std::uint64_t rec_line_ = 1, next_line_ = 1;
+    bad_record bad_;
+
+    row current_;
+    position current_pos_;
+    bool has_current_ = false, done_ = false, started_ = false;
+
+    stop_set unquoted_, quoted_, newline_;
+    std::unique_ptr<std::ofstream> reject_file_;
+    std::optional<writer> reject_;
+
+    reader_state(std::unique_ptr<byte_source> src, options const& o, std::string name,
+                 std::optional<position> from)
+        : opt_(o), src_(std::move(src)), info_(std::make_shared<file_info>())
+    {
+        check(opt_);
+        info_->name = std::move(name);
+        unquoted_ = stop_set(opt_.delimiter, opt_.quote, '\n', '\r', '\0');
+        quoted_ = stop_set(opt_.quote, opt_.quote, '\n', '\r', '\0');
+        newline_ = stop_set('\n', '\r', '\n', '\n', '\n');
+        cap_ = 2 * opt_.block_size;
+        buf_.reset(new char[cap_ + scan_padding]());
+        bool const resuming = from && from->byte_offset > 0;
+        open_reject(resuming);
+
+        // A UTF-8 BOM at byte 0.
+        while (end_ - beg_ < 3 && more()) {
+        }
+        if (end_ - beg_ >= 3 && std::memcmp(buf_.get() + beg_, "\xEF\xBB\xBF", 3) == 0)
+            beg_ += 3;
+
+        if (opt_.has_header)
+            read_header();
+        if (resuming)
+            resume(*from);
+    }
+
+    // --- the buffer ------------------------------------------------------------------------
+
+    /// Reads one more block after end_, keeping [beg_, end_); false at the end of input.
+    bool more()
+    {
+        if (eof_)
+            return false;
+        std::size_t const block = opt_.block_size;
+        if (cap_ - end_ < block) {
+            std::size_t const keep = end_ - beg_;
+            if (keep + block > cap_ || keep > cap_ / 2) { // grow: a record longer than the buffer
+                std::size_t const cap = std::max(2 * cap_, keep + 2 * block);
+                std::unique_ptr<char[]> fresh(new char[cap + scan_padding]());
+                std::memcpy(fresh.get(), buf_.get() + beg_, keep);
+                buf_ = std::move(fresh);
+                cap_ = cap;
+            } else if (keep != 0) {
+                std::memmove(buf_.get(), buf_.get() + beg_, keep);
+            }
+            base_ += beg_;
+            beg_ = 0;
+            end_ = keep;
+        }
+        std::size_t const got = src_->read(buf_.get() + end_, block);
+        if (got == 0) {
+            eof_ = true;
+            return false;
+        }
+        end_ += got;
+        return true;
+    }
+
+    std::uint64_t offset_of(std::size_t rel) const noexcept { return base_ + beg_ + rel; }
+
+    // --- one record ------------------------------------------------------------------------
+
+    scan_result set_bad(error_kind kind, std::size_t at, std::uint64_t at_line, std::string reason,
+                        std::optional<std::size_t> column, std::size_t anchor, bool complete = false)
+    {
+        bad_.kind = kind;
+        bad_.at = at;
+        bad_.at_line = at_line;
+        bad_.reason = std::move(reason);
+        bad_.column = column;
+        bad_.anchor = anchor;
+        bad_.complete = complete;
+        return scan_result::bad;
+    }
+
+    std::string where(std::uint64_t line, std::size_t rel) const
+    {
+        return "line " + std::to_string(line) + " (byte " + std::to_string(offset_of(rel)) + ")";
+    }
+
+    scan_result finish(std::size_t len, std::size_t next, std::uint64_t next_line, bool header)
+    {
+        rec_len_ = len;
+        rec_next_ = next;
+        next_line_ = next_line;
+        if (!header && opt_.strict_field_count) {
+            if (!has_expected_) {
+                expected_fields_ = spans_.size();
+                has_expected_ = true;
+            } else if (spans_.size() != expected_fields_) {
+                std::string why = "expected " + std::to_string(expected_fields_) + " field" +
+                                  (expected_fields_ == 1 ? "" : "s") +
+                                  (opt_.has_header ? " (as in the header)" : " (as in the first record)") +
+                                  ", found " + std::to_string(spans_.size());
+                return set_bad(error_kind::field_count, 0, rec_line_, std::move(why), std::nullopt, 0, true);
+            }
+        }
+        return scan_result::record;
+    }
+
+    /// The record ends at the line break at `t` (CR or LF).
+    scan_result terminate(std::size_t t, std::uint64_t line, bool header)
+    {
+        std::size_t next = t + 1;
+        if (buf_[beg_ + t] == '\r') {
+            if (beg_ + next == end_)
+                more();
+            if (beg_ + next < end_ && buf_[beg_ + next] == '\n')
+                ++next;
+        }
+        return finish(t, next, line + 1, header);
+    }
+
+    /// Skips blank lines; then scans one record at beg_ into spans_.
+    scan_result scan_record(bool header)
+    {
+        for (;;) {
+            if (beg_ == end_ && !more())
+                return scan_result::end;
+            char const c = buf_[beg_];
+            if (c == '\n') {
+                ++beg_;
+                ++line_;
+            } else if (c == '\r') {
+                ++beg_;
+                ++line_;
+                if (beg_ == end_)
+                    more();
+                if (beg_ < end_ && buf_[beg_] == '\n')
+                    ++beg_;
+            } else {
+                break;
+            }
+        }
+
+        spans_.clear();
+        rec_line_ = line_;
+        std::uint64_t ln = line_; // the line at pos
+        std::size_t const max = opt_.max_record_bytes;
+        std::size_t const window = max + 1; // content is [0, max); index max may only end it
+        char const d = opt_.delimiter, q = opt_.quote;
+        char const* p = buf_.get() + beg_;
+        std::size_t lim = std::min(end_ - beg_, window);
+        std::size_t pos = 0;
+        auto const refill = [&]() -> bool {
+            if (!more())
+                return false;
+            p = buf_.get() + beg_;
+            lim = std::min(end_ - beg_, window);
+            return true;
+        };
+        auto const too_long = [&](std::uint64_t line, std::optional<std::size_t> qopen,
+                                  std::uint64_t qline) {
+            std::string why = "record longer than max_record_bytes = " + std::to_string(max) +
+                              ": the record that began at " + where(rec_line_, 0) +
+                              " has not ended after " + std::to_string(max) + " bytes";
+            if (qopen)
+                why += "; it is inside a quoted field that began at " + where(qline, *qopen) + " (" +
+                       info_->describe(spans_.size()) + "): is a quote unclosed?";
+            return set_bad(error_kind::record_too_long, max, line, std::move(why), spans_.size(),
+                           qopen ? *qopen : max);
+        };
+        auto const nul = [&](std::size_t at, std::uint64_t line) {
+            return set_bad(error_kind::nul_byte, at, line,
+                           "NUL byte in " + info_->describe(spans_.size()) +
+                               ": CSV text has none (is the file binary, or UTF-16?)",
+                           spans_.size(), at);
+        };
+        auto const push = [&](std::size_t b, std::size_t e, std::uint32_t esc, bool quoted) {
+            spans_.push_back({static_cast<std::uint32_t>(b), static_cast<std::uint32_t>(e), esc, quoted});
+        };
+
+        for (;;) { // one field per turn
+            std::size_t const fstart = pos;
+            if (pos == lim) {
+                if (lim == window)
+                    return too_long(ln, std::nullopt, 0);
+                if (!refill()) { // the input ends after a delimiter: an empty last field
+                    push(pos, pos, 0, false);
+                    return finish(pos, pos, ln, header);
+                }
+            }
+            if (p[pos] == q) {
+                std::size_t const qopen = pos;
+                std::uint64_t const qline = ln;
+                std::uint32_t esc = 0;
+                ++pos;
+                for (;;) {
+                    pos += find_stop(p + pos, lim - pos, quoted_);
+                    if (pos == lim) {
+                        if (lim == window)
+                            return too_long(ln, qopen, qline);
+                        if (!refill())
+                            return set_bad(error_kind::unclosed_quote, pos, ln,
+                                           "unclosed quote: reached end of file inside a quoted "
+                                           "field that began at " +
+                                               where(qline, qopen) + ", " + info_->describe(spans_.size()),
+                                           spans_.size(), qopen);
+                        continue;
+                    }
+                    char const c = p[pos];
+                    if (c == q) {
+                        if (pos + 1 == lim) {
+                            if (lim == window)
+                                return too_long(ln, qopen, qline);
+                            if (!refill()) { // closing quote, then the end of input
+                                push(qopen, pos + 1, esc, true);
+                                return finish(pos + 1, pos + 1, ln, header);
+                            }
+                        }
+                        char const n = p[pos + 1];
+                        if (n == q) {
+                            ++esc;
+                            pos += 2;
+                            continue;
+                        }
+                        if (n == d) {
+                            push(qopen, pos + 1, esc, true);
+                            pos += 2;
+                            break;
+                        }
+                        if (n == '\n' || n == '\r') {
+                            push(qopen, pos + 1, esc, true);
+                            return terminate(pos + 1, ln, header);
+                        }
+                        if (n == '\0')
+                            return nul(pos + 1, ln);
+                        return set_bad(error_kind::text_after_quote, pos + 1, ln,
+                                       "unexpected " + describe_byte(n) + " after the closing quote of " +
+                                           info_->describe(spans_.size()) + ": expected " +
+                                           describe_byte(d) + ", a line break or the end of the file",
+                                       spans_.size(), pos + 1);
+                    }
+                    if (c == '\n') {
+                        if (p[pos - 1] != '\r')
+                            ++ln;
+                        ++pos;
+                        continue;
+                    }
+                    if (c == '\r') {
+                        ++ln;
+                        ++pos;
+                        continue;
+                    }
+                    return nul(pos, ln);
+                }
+                continue;
+            }
+            for (;;) { // an unquoted field
+                pos += find_stop(p + pos, lim - pos, unquoted_);
+                if (pos == lim) {
+                    if (lim == window)
+                        return too_long(ln, std::nullopt, 0);
+                    if (!refill()) {
+                        push(fstart, pos, 0, false);
+                        return finish(pos, pos, ln, header);
+                    }
+                    continue;
+                }
+                char const c = p[pos];
+                if (c == d) {
+                    push(fstart, pos, 0, false);
+                    ++pos;
+                    break;
+                }
+                if (c == '\n' || c == '\r') {
+                    push(fstart, pos, 0, false);
+                    return terminate(pos, ln, header);
+                }
+                if (c == q)
+                    return set_bad(error_kind::stray_quote, pos, ln,
+                                   "quote inside an unquoted field (" + info_->describe(spans_.size()) +
+                                       "): expected the whole field in quotes, with each quote in it "
+                                       "doubled",
+                                   spans_.size(), pos);
+                return nul(pos, ln);
+            }
+        }
+    }
+
+    /// Moves past the record just scanned.
+    void consume() noexcept
+    {
+        beg_ += rec_next_;
+        line_ = next_line_;
+    }
+
+    parse_error error_of(bad_record const& b) const
+    {
+        std::string cname = b.column ? info_->column_name(*b.column) : std::string();
+        return parse_error(b.kind, info_->name, b.at_line, offset_of(b.at), b.reason, b.column, std::move(cname));
+    }
+
+    /// Skip policy: write the bad record to the reject file and move past it.
+    void reject_bad()
+    {
+        parse_error const err = error_of(bad_);
+        std::uint64_t const rec_off = offset_of(0);
+        std::string raw;
+        std::uint64_t total = 0; // raw length before truncation
+        std::size_t next = 0;
+        std::uint64_t lines = 0;
+        std::size_t const max = opt_.max_record_bytes;
+        if (bad_.complete) {
+            raw.assign(buf_.get() + beg_, rec_len_);
+            total = rec_len_;
+            next = rec_next_;
+            lines = next_line_ - rec_line_;
+        } else {
+            // The bad row ends at the first line break at or after the anchor.
+            std::size_t i = bad_.anchor;
+            bool dropped = false;
+            for (;;) {
+                i += find_stop(buf_.get() + beg_ + i, (end_ - beg_) - i, newline_);
+                if (beg_ + i < end_)
+                    break;
+                if (!more())
+                    break;
+                if (end_ - beg_ > max + 2 * opt_.block_size) {
+                    // No line break for a long way: keep the first max bytes, drop the rest.
+                    if (!dropped)
+                        raw.assign(buf_.get() + beg_, std::min(i, max));
+                    dropped = true;
+                    lines += count_line_breaks(buf_.get() + beg_, i);
+                    total += i;
+                    beg_ += i;
+                    i = 0;
+                }
+            }
+            if (!dropped)
+                raw.assign(buf_.get() + beg_, std::min(i, max));
+            total += i;
+            next = i;
+            if (beg_ + next < end_) { // a line break
+                ++next;
+                if (buf_[beg_ + i] == '\r') {
+                    if (beg_ + next == end_)
+                        more();
+                    if (beg_ + next < end_ && buf_[beg_ + next] == '\n')
+                        ++next;
+                }
+            }
+            lines += count_line_breaks(buf_.get() + beg_, next);
+        }
+        std::string error = err.what();
+        if (total > raw.size())
+            error += " [raw text cut to its first " + std::to_string(raw.size()) + " of " +
+                     std::to_string(total) + " bytes]";
+        if (reject_) {
+            reject_->write(info_->name, rec_line_, rec_off, error, raw);
+            reject_->flush();
+        }
+        if (skipped_ + 1 > opt_.max_skipped) {
+            done_ = true;
+            throw parse_error(error_kind::too_many_bad_rows, info_->name, rec_line_, rec_off,
+                              "too many bad rows: this is bad row " + std::to_string(skipped_ + 1) +
+                                  " and max_skipped is " + std::to_string(opt_.max_skipped) +
+                                  "; this one: " + err.reason());
+        }
+        ++skipped_;
+        beg_ += next;
+        line_ = rec_line_ + lines;
+    }
+
+    /// The next good record into spans_ (false at the end of input).
+    bool next_record(bool header)
+    {
+        for (;;) {
+            scan_result const r = scan_record(header);
+            if (r == scan_result::record)
+                return true;
+            if (r == scan_result::end)
+                return false;
+            if (header || opt_.bad_rows == on_error::fail) {
+                done_ = true;
+                throw error_of(bad_);
+            }
+            reject_bad();
+        }
+    }
+
+    row make_row() const
+    {
+        return row(info_, rec_line_, offset_of(0), spans_.data(), spans_.size(), buf_.get() + beg_,
+                   rec_len_, opt_.quote);
+    }
+
+    void read_header()
+    {
+        info_->header_line = line_;
+        info_->header_byte = offset_of(0);
+        if (!next_record(true)) {
+            done_ = true;
+            return;
+        }
+        info_->header_line = rec_line_;
+        info_->header_byte = offset_of(0);
+        row const h = make_row();
+        info_->set_columns(std::vector<std::string>(h.begin(), h.end()));
+        expected_fields_ = h.size();
+        has_expected_ = true;
+        consume();
+    }
+
+    void resume(position const& from)
+    {
+        if (!opt_.has_header && opt_.strict_field_count && !has_expected_ && from.byte_offset > offset_of(0)) {
+            // Without a header, the first record sets the field count: read it again.
+            if (next_record(true)) {
+                expected_fields_ = spans_.size();
+                has_expected_ = true;
+            }
+        }
+        done_ = false;
+        std::uint64_t const target = from.byte_offset;
+        if (target >= base_ && target <= base_ + end_) {
+            beg_ = static_cast<std::size_t>(target - base_);
+        } else if (target > base_ + end_ && src_->seek(target)) {
+            base_ = target;
+            beg_ = end_ = 0;
+            eof_ = false;
+        } else if (target > base_ + end_) {
+            // Not seekable: read forward.
+            for (;;) {
+                beg_ = end_;
+                if (!more() || base_ + end_ >= target)
+                    break;
+            }
+            if (base_ + end_ < target)
+                throw std::invalid_argument("streambatch::csv: cannot resume " + info_->name + " at byte " +
+                                            std::to_string(target) + ": the input has only " +
+                                            std::to_string(base_ + end_) + " bytes");
+            beg_ = static_cast<std::size_t>(target - base_);
+        } else {
+            throw std::invalid_argument("streambatch::csv: cannot resume " + info_->name + " at byte " +
+                                        std::to_string(target) + ": it is inside the header");
+        }
+        line_ = from.line;
+        rows_ = from.rows;
+        skipped_ = from.skipped;
+    }
+
+    void open_reject(bool resuming)
+    {
+        if (opt_.bad_rows != on_error::skip)
+            return;
+        std::ostream* out = opt_.reject_stream;
+        bool write_header = !resuming;
+        if (out == nullptr) {
+            std::error_code ec;
+            bool const had_rows = resuming && std::filesystem::exists(opt_.reject_path, ec) &&
+                                  std::filesystem::file_size(opt_.reject_path, ec) > 0;
+            write_header = !had_rows;
+            reject_file_ = std::make_unique<std::ofstream>(
+                opt_.reject_path, std::ios::binary | (resuming ? std::ios::app : std::ios::trunc));
+            if (!*reject_file_)
+                throw_io_error(errno != 0 ? errno : EIO,
+                               "streambatch::csv: cannot open the reject file " + opt_.reject_path.string());
+            out = reject_file_.get();
+        }
+        reject_.emplace(*out, writer_options{}, out == opt_.reject_stream ? "<reject stream>"
+                                                                           : opt_.reject_path.string());
+        if (write_header) {
+            reject_->write_row({"file", "line", "byte_offset", "error", "raw"});
+            reject_->flush();
+        }
+    }
+
+    // --- the view's side -------------------------------------------------------------------
+
+    void advance()
+    {
+        has_current_ = false;
+        if (done_) {
+            current_ = row();
+            return;
+        }
+        try {
+            if (!next_record(false)) {
+                done_ = true;
+                current_ = row();
+                return;
+            }
+        } catch (...) {
+            done_ = true;
+            current_ = row();
+            throw;
+        }
+        current_pos_ = position{offset_of(0), rec_line_, rows_, skipped_};
+        current_ = make_row();
+        has_current_ = true;
+        ++rows_;
+        consume();
+    }
+
+    position where_now() const noexcept
+    {
+        if (has_current_)
+            return current_pos_;
+        return position{offset_of(0), line_, rows_, skipped_};
+    }
+};
+
+inline std::string default_name(std::string const& given, std::string fallback)
+{
+    return given.empty() ? std::move(fallback) : given;
+}
+
+} // namespace detail
+
+/// A single-pass view of the rows of a CSV input. See the top of this header.
+class reader : public std::ranges::view_interface<reader> {
+    std::unique_ptr<detail::reader_state> s_;
+
+public:
+    class iterator {
+        detail::reader_state* s_ = nullptr;
+
+    public:
+        using iterator_concept = std::input_iterator_tag;
+        using value_type = row;
+        using difference_type = std::ptrdiff_t;
+
+        iterator() = default;
+        explicit iterator(detail::reader_state* s) noexcept : s_(s) {}
+
+        row& operator*() const noexcept { return s_->current_; }
+        row* operator->() const noexcept { return &s_->current_; }
+        iterator& operator++()
+        {
+            s_->advance();
+            return *this;
+        }
+        void operator++(int) { s_->advance(); }
+        friend bool operator==(iterator const& i, std::default_sentinel_t) noexcept
+        {
+            return i.s_ == nullptr || !i.s_->has_current_;
+        }
+    };
+
+    reader() = default;
+    reader(reader&&) noexcept = default;
+    reader& operator=(reader&&) noexcept = default;
+
+    /// Opens `path`; with `from`, continues at a position() saved from a reader of the same file.
+    explicit reader(std::filesystem::path const& path, options const& o = {},
+                    std::optional<csv::position> const& from = std::nullopt)
+        : s_(std::make_unique<detail::reader_state>(detail::open_path(path), o,
+                                                    detail::default_name(o.name, path.string()), from))
+    {
+    }
+    /// Reads `in` from where it is (byte offsets count from there); `in` must outlive the reader.
+    explicit reader(std::istream& in, options const& o = {},
+                    std::optional<csv::position> const& from = std::nullopt)
+        : s_(std::make_unique<detail::reader_state>(std::make_unique<detail::stream_source>(in), o,
+                                                    detail::default_name(o.name, "<stream>"), from))
+    {
+    }
+    /// Reads `f` from where it is; the caller closes it.
+    explicit reader(std::FILE* f, options const& o = {},
+                    std::optional<csv::position> const& from = std::nullopt)
+        : s_(std::make_unique<detail::reader_state>(std::make_unique<detail::file_source>(f, "<FILE>"), o,
+                                                    detail::default_name(o.name, "<FILE>"), from))
+    {
+    }
+    /// Reads the file descriptor `fd` from where it is; the caller closes it.
+    explicit reader(int fd, options const& o = {}, std::optional<csv::position> const& from = std::nullopt)
+        : s_(std::make_unique<detail::reader_state>(
+              std::make_unique<detail::fd_source>(fd, false, "<fd " + std::to_string(fd) + ">"), o,
+              detail::default_name(o.name, "<fd " + std::to_string(fd) + ">"), from))
+    {
+    }
+
+    /// Parses the first row (on the first call); later calls return the current position.
+    iterator begin()
+    {
+        if (!s_)
+            return iterator();
+        if (!s_->started_) {
+            s_->started_ = true;
+            s_->advance();
+        }
+        return iterator(s_.get());
+    }
+    std::default_sentinel_t end() const noexcept { return std::default_sentinel; }
+
+    /// Where the row at the iterator begins (before begin(): where reading starts; at the
+    /// end: the end of input). A reader opened with it yields that row next.
+    csv::position position() const noexcept { return s_ ? s_->where_now() : csv::position{}; }
+    /// The header's names (empty without a header, or for an empty file).
+    std::span<std::string const> header() const noexcept
+    {
+        return s_ ? std::span<std::string const>(s_->info_->columns) : std::span<std::string const>();
+    }
+    /// The index of a header name; parse_error (missing_column) listing the header otherwise.
+    std::size_t column(std::string_view name) const
+    {
+        if (auto i = s_->info_->find(name))
+            return *i;
+        throw parse_error(error_kind::missing_column, s_->info_->name, s_->info_->header_line,
+                          s_->info_->header_byte,
+                          "no column named " + detail::quote_for_message(name) +
+                              (s_->info_->columns.empty() ? std::string("; the file has no header")
+                                                          : "; the header has: " + s_->info_->column_list()));
+    }
+    /// Bad records skipped so far (on_error::skip).
+    std::uint64_t skipped() const noexcept { return s_ ? s_->skipped_ : 0; }
+    /// The name used in messages.
+    std::string const& name() const noexcept { return s_->info_->name; }
+    /// Bytes the block buffer holds now (for memory tests).
+    std::size_t buffer_bytes() const noexcept { return s_ ? s_->cap_ + detail::scan_padding : 0; }
+};
+
+/// The rows of a CSV file: `for (csv::row& r : csv::rows("x.csv")) ...`.
+[[nodiscard]] inline reader rows(std::filesystem::path const& path, options const& o = {})
+{
+    return reader(path, o);
+}
+/// The rows of `path` from a position() saved earlier.
+[[nodiscard]] inline reader rows(std::filesystem::path const& path, options const& o, position const& from)
+{
+    return reader(path, o, from);
+}
+/// The rows of a stream (which must outlive the reader).
+[[nodiscard]] inline reader rows(std::istream& in, options const& o = {}) { return reader(in, o); }
+[[nodiscard]] inline reader rows(std::istream& in, options const& o, position const& from)
+{
+    return reader(in, o, from);
+}
+/// The rows of an open FILE* (the caller closes it).
+[[nodiscard]] inline reader rows(std::FILE* f, options const& o = {}) { return reader(f, o); }
+
+} // namespace streambatch::csv
+
+#endif // STREAMBATCH_IO_CSV_HPP_INCLUDED
