@@ -2,13 +2,15 @@
 // views::memory_guarded, cleans each one, and prints records/s, batches, peak RSS and the
 // guard's events. Copy it as the template of a job whose source is a single-pass range.
 //
-//     stream_records [--records N] [--record-bytes B] [--batch N]
+//     stream_records [--records N] [--record-bytes B] [--batch N] [--jobs K] [--record-dir DIR]
 //
-// Defaults: 1 000 000 records of about 500 bytes, batches of 1 000. Peak RSS does not grow
-// with --records: only one batch of records is alive at a time.
+// Defaults: 1 000 000 records of about 500 bytes, batches of 1 000, one batch in flight.
+// Peak RSS does not grow with --records: only --jobs batches of records are alive at a time.
+// The job runs under streambatch::for_each_batch: cleaning on up to --jobs threads, the sink
+// in batch order, a progress line when stderr is a terminal, run records with --record-dir.
 //
 // test-args is what CTest runs (small, quick); the README runs the defaults.
-// test-args: --records 20000 --record-bytes 300 --batch 500
+// test-args: --records 20000 --record-bytes 300 --batch 500 --jobs 2 --record-dir run
 
 #include <streambatch.hpp>
 
@@ -143,53 +145,83 @@ std::uint64_t flag(int argc, char** argv, std::string_view name, std::uint64_t f
     return fallback;
 }
 
+std::string text_flag(int argc, char** argv, std::string_view name)
+{
+    for (int i = 1; i + 1 < argc; ++i)
+        if (argv[i] == name)
+            return argv[i + 1];
+    return {};
+}
+
 } // namespace
 
 int main(int argc, char** argv)
 {
     for (int i = 1; i < argc; ++i)
         if (std::string_view(argv[i]) == "--help") {
-            std::puts("usage: stream_records [--records N] [--record-bytes B] [--batch N]");
+            std::puts("usage: stream_records [--records N] [--record-bytes B] [--batch N] [--jobs K]\n"
+                      "                      [--record-dir DIR]\n"
+                      "  --jobs K        batches in flight (cleaned on up to K threads); default 1\n"
+                      "  --record-dir D  write run_record.json, memory_profile.json, execution_summary.md\n"
+                      "                  and metrics.prom into D");
             return 0;
         }
     std::uint64_t const records = flag(argc, argv, "--records", 1'000'000);
     std::size_t const record_bytes = flag(argc, argv, "--record-bytes", 500);
     std::size_t const batch = flag(argc, argv, "--batch", 1'000);
+    std::size_t const jobs = flag(argc, argv, "--jobs", 1);
 
     sb::memory_guard guard; // reads /proc and this process's memory cgroup
-    std::vector<std::string> events;
-    guard.on_event([&](sb::guard_event const& e) { events.push_back(e.describe()); });
+    sb::run_options options{.max_in_flight = jobs,
+                            .record_dir = text_flag(argc, argv, "--record-dir"),
+                            .expected_records = records};
+    options.job = "stream_records";
+    options.configuration = {{"records", std::to_string(records)},
+                             {"record_bytes", std::to_string(record_bytes)},
+                             {"batch", std::to_string(batch)}};
+    options.watch(guard); // guard events in the report; fewer batches in flight under pressure
 
-    std::uint64_t seen = 0, batches = 0, checksum = 0;
-    std::vector<customer> cleaned; // the sink's buffer: reused, one batch at a time
-    auto const t0 = std::chrono::steady_clock::now();
+    std::uint64_t seen = 0, checksum = 0; // touched by commit only: one thread at a time
+    sb::run_report const report = sb::for_each_batch(
+        generated_records(records, record_bytes) | sb::views::memory_guarded(batch, std::ref(guard)),
+        // process: on up to --jobs threads
+        [](sb::batch<raw_record>& b) {
+            std::vector<customer> cleaned;
+            cleaned.reserve(b.size());
+            for (auto& r : b)
+                cleaned.push_back(clean(std::move(r)));
+            return cleaned;
+        },
+        // commit: in batch order, one at a time; stands in for sink.insert(batch)
+        [&](std::vector<customer>&& cleaned) {
+            for (auto const& c : cleaned)
+                checksum += static_cast<std::uint64_t>(c.id) + c.name.size() + static_cast<unsigned char>(c.payload[0]);
+            seen += cleaned.size();
+        },
+        options);
 
-    for (auto&& b : generated_records(records, record_bytes) | sb::views::memory_guarded(batch, std::ref(guard))) {
-        cleaned.clear();
-        for (auto& r : b)
-            cleaned.push_back(clean(std::move(r)));
-        for (auto const& c : cleaned) // stands in for sink.insert(batch)
-            checksum += static_cast<std::uint64_t>(c.id) + c.name.size() + static_cast<unsigned char>(c.payload[0]);
-        seen += cleaned.size();
-        ++batches;
-    }
-
-    double const secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     auto const& s = guard.last_snapshot();
-    std::printf("records      %llu\n", static_cast<unsigned long long>(seen));
-    std::printf("batches      %llu (starting size %zu)\n", static_cast<unsigned long long>(batches), batch);
-    std::printf("elapsed      %.3f s\n", secs);
-    std::printf("records/s    %.0f\n", secs > 0 ? double(seen) / secs : 0.0);
+    std::printf("records      %llu\n", static_cast<unsigned long long>(report.records));
+    std::printf("batches      %llu (starting size %zu, %zu in flight at most)\n",
+                static_cast<unsigned long long>(report.batches), batch, jobs);
+    std::printf("elapsed      %.3f s\n", std::chrono::duration<double>(report.elapsed).count());
+    std::printf("records/s    %.0f\n", report.records_per_second);
+    std::printf("batch p50/p95/max  %.3f / %.3f / %.3f ms\n",
+                std::chrono::duration<double, std::milli>(report.latency_p50).count(),
+                std::chrono::duration<double, std::milli>(report.latency_p95).count(),
+                std::chrono::duration<double, std::milli>(report.latency_max).count());
     std::printf("peak RSS     %.1f MiB (VmHWM)\n", double(peak_rss_kib()) / 1024);
     std::printf("memory used  %.1f%% (%s), %llu probe samples\n", 100 * s.used_fraction,
                 s.source == sb::memory_source::cgroup ? "cgroup" : "system",
                 static_cast<unsigned long long>(guard.samples()));
-    std::printf("guard events %zu\n", events.size());
-    for (auto const& e : events)
-        std::printf("  %s\n", e.c_str());
+    std::printf("guard events %zu\n", report.guard_events.size());
+    for (auto const& e : report.guard_events)
+        std::printf("  %s\n", e.describe().c_str());
     std::printf("checksum     %llu\n", static_cast<unsigned long long>(checksum));
+    if (!options.record_dir.empty())
+        std::printf("run records  %s\n", options.record_dir.c_str());
 
-    if (seen != records) {
+    if (seen != records || report.records != records) {
         std::fprintf(stderr, "stream_records: %llu records in, %llu out\n", static_cast<unsigned long long>(records),
                      static_cast<unsigned long long>(seen));
         return 1;

@@ -16,7 +16,7 @@ for src in "$work"/snippet_*.cpp; do
     [[ -e "$src" ]] || { echo "no \`\`\`cpp block in $readme" >&2; exit 1; }
     exe=${src%.cpp}
     # shellcheck disable=SC2086
-    if ! "$cxx" -std=c++20 -Wall -Wextra -Wpedantic -Werror $flags -I"$include" "$src" -o "$exe" -ldl; then
+    if ! "$cxx" -std=c++20 -Wall -Wextra -Wpedantic -Werror $flags -I"$include" "$src" -o "$exe" -ldl -pthread; then
         echo "FAILED to compile: $(head -n 1 "$src") ($src)" >&2
         exit 1
     fi
