@@ -572,6 +572,67 @@ TEST_CASE("memory_guard calls on_release exactly once per shrink", "[memory_guar
     }
 }
 
+// Regression (cgroup case 2): memory freed by batches that drained after the last shrink stays
+// in the allocator; asked only once per shrink, the guard stayed at the floor for good.
+TEST_CASE("memory_guard keeps asking the allocator for memory back while batches stay small", "[memory_guard]")
+{
+    rig r;
+    auto g = r.make(); // release_every 100 ms
+    r.mem.used = 0.9;
+    CHECK(run(r, g, 100, 4) == sizes{50, 25, 12, 10});
+    CHECK(r.released == 4);
+    CHECK(run(r, g, 10, 100) == sizes(100, 10)); // 1 s at the floor, above shrink_at
+    CHECK(r.released == 4 + 10);
+    r.mem.used = 0.7; // in between: still below the starting size, still asking
+    (void)run(r, g, 10, 50);
+    CHECK(r.released == 4 + 10 + 5);
+    r.mem.used = 0.1; // low: growing back, nothing to ask for
+    (void)run(r, g, 10, 50);
+    CHECK(r.released == 4 + 10 + 5);
+    SECTION("release_every = 0: only right after a shrink")
+    {
+        rig r2;
+        sb::memory_guard_options o;
+        o.release_every = 0ns;
+        auto g2 = r2.make(o);
+        r2.mem.used = 0.9;
+        (void)run(r2, g2, 100, 104);
+        CHECK(r2.released == 4);
+    }
+}
+
+// Regression (cgroup case 6d): memory still climbing at the floor is OOM-killed long before
+// critical_for; at exhausted_at the guard acts at once.
+TEST_CASE("memory_guard at the floor acts at once at exhausted_at, without critical_for's grace", "[memory_guard]")
+{
+    rig r;
+    auto g = r.make(); // critical_at 0.95, exhausted_at 0.98, critical_for 2 s
+    r.mem.used = 0.96;
+    CHECK(r.step(g, 20) == 10);
+    CHECK(r.step(g, 10) == 10); // critical: grace begins
+    r.mem.used = 0.985;
+    CHECK_THROWS_WITH(r.step(g, 10, 1ms), Contains("exhausted_at 98%") && Contains("98.5% used"));
+    SECTION("at critical, every batch boundary is sampled, rate limit or not")
+    {
+        rig r2;
+        auto g2 = r2.make();
+        r2.mem.used = 0.96;
+        (void)r2.step(g2, 20);
+        auto const before = g2.samples();
+        (void)r2.step(g2, 10, 0ns);
+        CHECK(g2.samples() == before + 1);
+    }
+    SECTION("carry_on is not hurried")
+    {
+        rig r3;
+        sb::memory_guard_options o;
+        o.on_critical = sb::critical_action::carry_on;
+        auto g3 = r3.make(o);
+        r3.mem.used = 0.99;
+        CHECK(run(r3, g3, 20, 5) == sizes{10, 10, 10, 10, 10});
+    }
+}
+
 // --- options --------------------------------------------------------------------------------
 
 TEST_CASE("memory_guard rejects invalid options with std::invalid_argument naming the option", "[memory_guard]")

@@ -131,23 +131,26 @@ constexpr std::string_view v1_top = "sys/fs/cgroup/memory";
 constexpr std::string_view v1_job = "sys/fs/cgroup/memory/job";
 constexpr std::string_view v1_leaf = "sys/fs/cgroup/memory/job/leaf";
 
-/// v1 memory.stat: the local inactive_file differs from the hierarchical total on purpose.
-std::string v1_stat(std::uint64_t total_inactive_file)
+/// v1 memory.stat holding `file_cache` bytes of page cache on the LRU lists, a quarter active
+/// and the rest inactive (the probe subtracts both); the local (non-total_) figures differ from
+/// the hierarchical totals on purpose, and anon figures are there to be ignored.
+std::string v1_stat(std::uint64_t file_cache)
 {
-    return "cache " + num(total_inactive_file + 4 * MiB) + "\n"
+    std::uint64_t const active = file_cache / 4, inactive = file_cache - active;
+    return "cache " + num(file_cache) + "\n"
            "rss 8388608\n"
            "mapped_file 1048576\n"
            "inactive_anon 0\n"
            "active_anon 8388608\n"
-           "inactive_file " + num(total_inactive_file / 2) + "\n"
-           "active_file 4194304\n"
+           "inactive_file " + num(inactive / 2) + "\n"
+           "active_file " + num(active / 2) + "\n"
            "hierarchical_memory_limit 9223372036854771712\n"
-           "total_cache " + num(total_inactive_file + 4 * MiB) + "\n"
+           "total_cache " + num(file_cache) + "\n"
            "total_rss 8388608\n"
            "total_inactive_anon 0\n"
            "total_active_anon 8388608\n"
-           "total_inactive_file " + num(total_inactive_file) + "\n"
-           "total_active_file 4194304\n";
+           "total_inactive_file " + num(inactive) + "\n"
+           "total_active_file " + num(active) + "\n";
 }
 
 void v1_level(fixture_tree const& t, std::string_view dir, std::string_view limit, std::uint64_t usage,
@@ -181,15 +184,17 @@ constexpr std::string_view v2_top = "sys/fs/cgroup";
 constexpr std::string_view v2_job = "sys/fs/cgroup/job";
 constexpr std::string_view v2_leaf = "sys/fs/cgroup/job/leaf";
 
-std::string v2_stat(std::uint64_t inactive_file)
+/// v2 memory.stat with `file_cache` bytes of page cache, a quarter of it active.
+std::string v2_stat(std::uint64_t file_cache)
 {
+    std::uint64_t const active = file_cache / 4, inactive = file_cache - active;
     return "anon 8388608\n"
-           "file " + num(inactive_file + 4 * MiB) + "\n"
+           "file " + num(file_cache) + "\n"
            "kernel_stack 65536\n"
            "inactive_anon 77777\n"
            "active_anon 8388608\n"
-           "inactive_file " + num(inactive_file) + "\n"
-           "active_file 4194304\n";
+           "inactive_file " + num(inactive) + "\n"
+           "active_file " + num(active) + "\n";
 }
 
 void v2_level(fixture_tree const& t, std::string_view dir, std::string_view max, std::string_view high,
@@ -384,15 +389,30 @@ TEST_CASE("proc_memory_probe uses a v1 leaf limit: working set = usage - total_i
     }
 }
 
-TEST_CASE("proc_memory_probe falls back to inactive_file when v1 memory.stat has no total_", "[memory_probe]")
+TEST_CASE("proc_memory_probe falls back to inactive_file and active_file when v1 memory.stat has no total_",
+          "[memory_probe]")
 {
     fixture_tree t;
     write_v1(t);
     v1_level(t, v1_leaf, num(1 * GiB), 640 * MiB, 0);
     t.write(std::string(v1_leaf) + "/memory.stat", "cache 1\nrss 2\ninactive_file 128974848\nactive_file 3\n");
     sb::memory_snapshot const s = sb::proc_memory_probe(t.root()).sample();
-    CHECK(s.cgroup_working_set_bytes == 640 * MiB - 128974848);
-    CHECK(s.cgroup_used_fraction == double(640 * MiB - 128974848) / double(1 * GiB));
+    CHECK(s.cgroup_working_set_bytes == 640 * MiB - 128974848 - 3);
+    CHECK(s.cgroup_used_fraction == double(640 * MiB - 128974848 - 3) / double(1 * GiB));
+}
+
+// Regression (cgroup case 3b): a file read twice moves to the active list; it is still page
+// cache the kernel reclaims before an OOM kill, not pressure.
+TEST_CASE("proc_memory_probe does not count active page cache as use", "[memory_probe]")
+{
+    fixture_tree t;
+    write_v1(t);
+    v1_level(t, v1_leaf, num(200 * MiB), 200 * MiB, 0);
+    t.write(std::string(v1_leaf) + "/memory.stat",
+            "total_rss 8388608\ntotal_inactive_file 33554432\ntotal_active_file 167772160\n");
+    sb::memory_snapshot const s = sb::proc_memory_probe(t.root()).sample();
+    CHECK(s.cgroup_working_set_bytes == 200 * MiB - 32 * MiB - 160 * MiB);
+    CHECK(s.cgroup_used_fraction == 0.04);
 }
 
 TEST_CASE("proc_memory_probe honours a v1 limit set only on a parent cgroup", "[memory_probe]")

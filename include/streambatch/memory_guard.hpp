@@ -11,7 +11,8 @@
 //         - used <= grow_at (0.60) for grow_after (3) samples in a row: grow by grow_factor
 //           (x1.25, at least +1), never above the size of the first call;
 //         - in between: hold;
-//         - at the floor with used >= critical_at (0.95) for critical_for (2 s): the action -
+//         - at the floor with used >= critical_at (0.95) for critical_for (2 s), or at once
+//           with used >= exhausted_at (0.98): the action -
 //           throw streambatch::memory_exhausted (the figures and the files they came from),
 //           wait (back-pressure: sleep, trim and re-sample until used < critical_at), or carry on.
 //         Every change and every critical action is a streambatch::guard_event for on_event().
@@ -73,10 +74,17 @@ struct memory_guard_options {
     std::chrono::nanoseconds sample_every = std::chrono::milliseconds(5);
     std::chrono::nanoseconds sample_every_near = std::chrono::milliseconds(1); ///< once used >= grow_at
     std::chrono::nanoseconds critical_for = std::chrono::seconds(2); ///< grace at the floor
+    /// At the floor with used at or above this (and critical_at), throw or wait at once, without
+    /// critical_for's grace: memory still climbing at the floor is killed long before that.
+    double exhausted_at = 0.98;
     critical_action on_critical = critical_action::throw_exception;
     std::chrono::nanoseconds wait_poll = std::chrono::milliseconds(50); ///< re-sample period while waiting
     std::chrono::nanoseconds wait_timeout = std::chrono::nanoseconds(0); ///< 0: wait for ever
     bool release_memory = true; ///< ask the allocator to return free memory after a shrink
+    /// While batches are below the starting size and used stays above grow_at (memory freed by
+    /// batches that drained since the last shrink may still sit in the allocator), ask again at
+    /// most this often; 0: only right after a shrink.
+    std::chrono::nanoseconds release_every = std::chrono::milliseconds(100);
 };
 
 /// One decision of the guard.
@@ -187,6 +195,7 @@ inline memory_guard_options const& checked(memory_guard_options const& o)
         fail("grow_at", o.grow_at, "must be below shrink_at");
     if (o.critical_at < o.shrink_at)
         fail("critical_at", o.critical_at, "must not be below shrink_at");
+    fraction("exhausted_at", o.exhausted_at);
     if (o.floor == 0)
         fail("floor", 0, "a batch holds at least one record");
     if (!(o.shrink_factor > 0.0 && o.shrink_factor < 1.0))
@@ -223,7 +232,8 @@ public:
         current = std::max<std::size_t>(current, 1);
         auto const now = clock_.now();
         auto const every = last_.used_fraction >= opts_.grow_at ? opts_.sample_every_near : opts_.sample_every;
-        if (samples_ != 0 && now - last_sample_at_ < every)
+        // At critical, every batch boundary is sampled: a few fast batches can be the kill.
+        if (samples_ != 0 && now - last_sample_at_ < every && last_.used_fraction < opts_.critical_at)
             return current;
         sample(now);
         double const used = last_.used_fraction;
@@ -238,10 +248,12 @@ public:
                 if (opts_.release_memory) {
                     release_();
                     ++releases_;
+                    last_release_at_ = now;
                 }
                 critical_since_.reset();
                 return next;
             }
+            release_again(current, now);
             if (used >= opts_.critical_at)
                 return at_critical(current, now);
             critical_since_.reset();
@@ -260,6 +272,7 @@ public:
             return current;
         }
         low_streak_ = 0;
+        release_again(current, now);
         return current;
     }
 
@@ -288,10 +301,24 @@ private:
     std::function<void()> release_ = [] { detail::release_free_memory(); };
     memory_snapshot last_{};
     std::chrono::nanoseconds last_sample_at_{};
+    std::optional<std::chrono::nanoseconds> last_release_at_;
     std::optional<std::chrono::nanoseconds> critical_since_;
     std::size_t start_ = 0;
     unsigned low_streak_ = 0;
     std::uint64_t batches_ = 0, samples_ = 0, shrinks_ = 0, grows_ = 0, releases_ = 0;
+
+    // Memory freed since the last shrink (in-flight batches that drained) stays in the
+    // allocator's free lists and in RSS; without asking again, used never falls below grow_at
+    // and batches stay at the floor for the rest of the job.
+    void release_again(std::size_t current, std::chrono::nanoseconds now)
+    {
+        if (!opts_.release_memory || opts_.release_every.count() == 0 || current >= start_ || !last_release_at_ ||
+            now - *last_release_at_ < opts_.release_every)
+            return;
+        release_();
+        ++releases_;
+        last_release_at_ = now;
+    }
 
     void sample(std::chrono::nanoseconds now)
     {
@@ -338,13 +365,19 @@ private:
             critical_since_ = now;
             emit(guard_event::kind::critical, current, current, now);
         }
-        if (now - *critical_since_ < opts_.critical_for)
+        bool const urgent = last_.used_fraction >= std::max(opts_.exhausted_at, opts_.critical_at) &&
+                            opts_.on_critical != critical_action::carry_on;
+        if (now - *critical_since_ < opts_.critical_for && !urgent)
             return current;
         switch (opts_.on_critical) {
         case critical_action::throw_exception: {
             auto const secs = std::chrono::duration<double>(now - *critical_since_).count();
             char why[120];
-            std::snprintf(why, sizeof why, "above critical_at %.0f%% for %.1f s", 100.0 * opts_.critical_at, secs);
+            if (urgent)
+                std::snprintf(why, sizeof why, "at or above exhausted_at %.0f%%", 100.0 * opts_.exhausted_at);
+            else
+                std::snprintf(why, sizeof why, "above critical_at %.0f%% for %.1f s", 100.0 * opts_.critical_at,
+                              secs);
             exhausted(current, now, why);
         }
         case critical_action::carry_on:

@@ -9,9 +9,10 @@
 //         estimated as MemFree + Buffers + Cached and available_estimated is set), and the
 //         memory cgroup's: for every level from the process's cgroup up to the root that has a
 //         limit (v1 memory.limit_in_bytes; v2 the smaller of memory.max and memory.high;
-//         "max" or a value >= MemTotal means unlimited), working set = usage - inactive file
-//         cache (v1 memory.usage_in_bytes - total_inactive_file, v2 memory.current -
-//         inactive_file), divided by that limit. used_fraction is the tightest of all.
+//         "max" or a value >= MemTotal means unlimited), working set = usage - file cache on
+//         the LRU lists, inactive and active (v1 memory.usage_in_bytes - total_inactive_file -
+//         total_active_file, v2 memory.current - inactive_file - active_file), divided by that
+//         limit. used_fraction is the tightest of all.
 // Models: a memory probe: anything with `memory_snapshot sample()` and `std::string sources()`.
 //         The cgroup hierarchy is the one that carries the memory controller: v1, v2, or hybrid
 //         (cgroup2 mounted without the memory controller, as on many hosts) - found from
@@ -186,6 +187,8 @@ inline std::optional<std::uint64_t> field_bytes(std::string_view text, std::stri
     auto n = to_u64(trim(num));
     if (!n)
         bad_file(path, "a number after '" + std::string(key) + "'", *v);
+    if (*n > std::numeric_limits<std::uint64_t>::max() / scale)
+        bad_file(path, "a number of bytes that fits in 64 bits after '" + std::string(key) + "'", *v);
     return *n * scale;
 }
 
@@ -370,16 +373,21 @@ private:
         auto usage = detail::to_u64(u);
         if (!usage)
             detail::bad_file(lv.usage.path(), "a byte count", u);
-        std::uint64_t inactive = 0;
+        // Page cache on the LRU lists, inactive *and* active: the kernel reclaims both before it
+        // OOM-kills, and a file read twice sits on the active list (its pages were touched
+        // twice) although nothing about it is pressure.
+        std::uint64_t file_cache = 0;
         if (lv.stat.is_open()) {
             std::string_view t = lv.stat.read(buf_);
-            auto v = detail::field_bytes(t, cgroup_.version == 1 ? "total_inactive_file" : "inactive_file",
-                                         lv.stat.path());
-            if (!v && cgroup_.version == 1)
-                v = detail::field_bytes(t, "inactive_file", lv.stat.path());
-            inactive = v.value_or(0);
+            auto stat = [&](std::string_view total_key, std::string_view local_key) {
+                auto v = cgroup_.version == 1 ? detail::field_bytes(t, total_key, lv.stat.path()) : std::nullopt;
+                if (!v)
+                    v = detail::field_bytes(t, local_key, lv.stat.path());
+                return v.value_or(0);
+            };
+            file_cache = stat("total_inactive_file", "inactive_file") + stat("total_active_file", "active_file");
         }
-        std::uint64_t const ws = *usage > inactive ? *usage - inactive : 0;
+        std::uint64_t const ws = *usage > file_cache ? *usage - file_cache : 0;
         double const frac = *limit == 0 ? 1.0 : double(ws) / double(*limit);
         if (!s.cgroup_limited || frac > s.cgroup_used_fraction) {
             s.cgroup_limited = true;
