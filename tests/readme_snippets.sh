@@ -12,15 +12,32 @@ awk -v dir="$work" '
     inside { print > file }
 ' "$readme"
 count=0
+# Snippets of the I/O components link their libraries (found by their #include); a PostgreSQL
+# snippet needs a server: CTest names the postgres_server fixture's env file (PGHOST, PGPORT, ...).
+if [[ -n ${STREAMBATCH_PG_ENV:-} && -f $STREAMBATCH_PG_ENV ]]; then
+    set -a
+    # shellcheck disable=SC1090
+    . "$STREAMBATCH_PG_ENV"
+    set +a
+fi
 for src in "$work"/snippet_*.cpp; do
     [[ -e "$src" ]] || { echo "no \`\`\`cpp block in $readme" >&2; exit 1; }
     exe=${src%.cpp}
+    libs=()
+    if grep -q '<streambatch/io/sqlite.hpp>' "$src"; then
+        read -ra more <<<"$(pkg-config --cflags --libs sqlite3)"
+        libs+=("${more[@]}")
+    fi
+    if grep -q '<streambatch/io/postgres.hpp>' "$src"; then
+        read -ra more <<<"$(pkg-config --cflags --libs libpq)"
+        libs+=("${more[@]}")
+    fi
     # shellcheck disable=SC2086
-    if ! "$cxx" -std=c++20 -Wall -Wextra -Wpedantic -Werror $flags -I"$include" "$src" -o "$exe" -ldl -pthread; then
+    if ! "$cxx" -std=c++20 -Wall -Wextra -Wpedantic -Werror $flags -I"$include" "$src" -o "$exe" "${libs[@]}" -ldl -pthread; then
         echo "FAILED to compile: $(head -n 1 "$src") ($src)" >&2
         exit 1
     fi
-    if ! "$exe" >"$exe.out" 2>&1; then
+    if ! (cd "$work" && "$exe") >"$exe.out" 2>&1; then # files a snippet writes stay in $work
         echo "FAILED to run: $(head -n 1 "$src") ($src)" >&2
         cat "$exe.out" >&2
         exit 1

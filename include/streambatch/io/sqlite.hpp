@@ -21,8 +21,11 @@
 //         std::optional<T> (NULL -> nullopt); r["name"].as<T>() is the same.
 // Models: query_view: std::ranges::view and input_range, move-only, single-pass; its iterator
 //         is an input iterator whose operator* gives value_type& (so batch adaptors move the
-//         records out), end() is std::default_sentinel. begin() steps the first row; calling
-//         it again continues where iteration stopped. It composes with the core:
+//         records out), end() is std::default_sentinel. A row is stepped when the iterator
+//         is compared or dereferenced, not on ++, so a batch adaptor never reads past its
+//         batch (and an error in row 3 surfaces after the batch of rows 1-2 was handed out).
+//         Calling begin() again continues where iteration stopped; after an exception the
+//         view is at its end. It composes with the core (move the view in; it is move-only):
 //             sqlite::query(db, sql, 10) | streambatch::views::memory_guarded(1000)
 // Memory: the source holds one row; a batch adaptor holds one batch of them. The database must
 //         outlive its views and inserters (they refer to it; sqlite3_close_v2 keeps it alive
@@ -36,18 +39,22 @@
 //         index or npos, column_name(), reason()) from get<T>, e.g.
 //           streambatch::sqlite: query "SELECT id, age FROM people", row 3, column 1 ("age"):
 //           expected a 64-bit signed integer, found text "abc"
-//         Bad-row policy (query_as only; the parse function is where a row is judged):
-//           options.on_error = bad_row_policy::fail (default): the first exception from parse
-//           propagates; a row_error as is, anything else nested (std::throw_with_nested) in a
-//           row_error that names the query and row.
-//           bad_row_policy::skip: the row is skipped and appended to options.reject_path as one
-//           JSON line {"source","database","query","row","column","column_name","error",
-//           "columns","values"}; the file is opened in append mode on the first reject and
-//           flushed after each. view.stats() counts rows read and skipped. Skipping more than
-//           options.max_skipped rows (default 1000) throws sqlite::too_many_bad_rows (a
-//           row_error naming the row that went over, with skipped() and reject_path()). skip
-//           without a reject_path is std::invalid_argument: nothing is dropped silently.
-//           Exceptions that are not bad input (sqlite::error, std::bad_alloc) always propagate.
+//         Bad-row policy (query_as only; the parse function is where a row is judged), in
+//         query_options, named as in csv::options:
+//           bad_rows = on_error::fail (default): the first exception from parse propagates; a
+//           row_error as is, anything else nested (std::throw_with_nested) in a row_error that
+//           names the query and row.
+//           on_error::skip: the row is skipped and appended to reject_path as one JSON line
+//           {"source","database","query","row","column","column_name","error","columns",
+//           "values"} (values as SQLite holds them: numbers, strings, null, blobs as "X'..'");
+//           the file is opened in append mode on the first bad row (earlier runs' rejects are
+//           kept) and flushed after each. view.stats() counts rows read and skipped. The
+//           (max_skipped + 1)-th bad row (default max_skipped: 100) is written too, then throws
+//           sqlite::too_many_bad_rows (a row_error naming that row, with skipped() and
+//           reject_path()). skip without a reject_path is std::invalid_argument: nothing is
+//           dropped silently. Exceptions that are not bad input (sqlite::error, std::bad_alloc)
+//           always propagate. (A rule that is not a conversion, e.g. "amount must be
+//           positive", belongs in parse too: throw, and the policy applies.)
 // Example:
 //     sqlite::database db("shop.db");
 //     sqlite::inserter out(db, "INSERT INTO totals(customer, total) VALUES (?, ?)");
@@ -100,20 +107,23 @@ enum class storage_class : int {
     null = SQLITE_NULL,
 };
 
-/// What a query_as source does with a row its parse function rejects.
-enum class bad_row_policy { fail, skip };
+/// What a query_as source does with a row its parse function rejects (as csv::on_error).
+enum class on_error : unsigned char {
+    fail, ///< throw (the default)
+    skip, ///< write it to the reject file, count it, go on (up to max_skipped)
+};
 
 /// The bad-row policy of query_as.
 struct query_options {
-    bad_row_policy on_error = bad_row_policy::fail;
-    std::uint64_t max_skipped = 1000;  ///< more skipped rows than this: too_many_bad_rows
-    std::filesystem::path reject_path; ///< JSON Lines; required by skip
+    on_error bad_rows = on_error::fail;
+    std::uint64_t max_skipped = 100;       ///< on_error::skip: the next bad row throws
+    std::filesystem::path reject_path{}; ///< JSON Lines; required by skip
 };
 
 /// What a source has done so far; view.stats() shares it, so it outlives the view.
 struct query_stats {
     std::uint64_t rows_read = 0;    ///< rows stepped, bad ones included
-    std::uint64_t rows_skipped = 0; ///< rows rejected under bad_row_policy::skip
+    std::uint64_t rows_skipped = 0; ///< rows rejected under on_error::skip
 };
 
 /// An error the database reported.
@@ -178,7 +188,7 @@ public:
     std::string const& reason() const noexcept { return reason_; }
 };
 
-/// bad_row_policy::skip went over query_options::max_skipped.
+/// on_error::skip went over query_options::max_skipped.
 class too_many_bad_rows : public row_error {
     std::uint64_t skipped_;
     std::filesystem::path reject_path_;
@@ -190,7 +200,7 @@ public:
           skipped_(skipped), reject_path_(std::move(reject_path))
     {
     }
-    /// Rows skipped (and written to reject_path()) before this one.
+    /// Rows skipped before this one (the reject file holds those and this one).
     std::uint64_t skipped() const noexcept { return skipped_; }
     std::filesystem::path const& reject_path() const noexcept { return reject_path_; }
 };
@@ -251,14 +261,51 @@ inline std::string where(std::string_view query, std::uint64_t row, std::size_t 
                     name, reason);
 }
 
+/// "SQLITE_BUSY" for 5 (or 261, SQLITE_BUSY_RECOVERY: the primary code's name).
+inline char const* code_name(int code) noexcept
+{
+    switch (code & 0xff) {
+    case SQLITE_ERROR: return "SQLITE_ERROR";
+    case SQLITE_INTERNAL: return "SQLITE_INTERNAL";
+    case SQLITE_PERM: return "SQLITE_PERM";
+    case SQLITE_ABORT: return "SQLITE_ABORT";
+    case SQLITE_BUSY: return "SQLITE_BUSY";
+    case SQLITE_LOCKED: return "SQLITE_LOCKED";
+    case SQLITE_NOMEM: return "SQLITE_NOMEM";
+    case SQLITE_READONLY: return "SQLITE_READONLY";
+    case SQLITE_INTERRUPT: return "SQLITE_INTERRUPT";
+    case SQLITE_IOERR: return "SQLITE_IOERR";
+    case SQLITE_CORRUPT: return "SQLITE_CORRUPT";
+    case SQLITE_NOTFOUND: return "SQLITE_NOTFOUND";
+    case SQLITE_FULL: return "SQLITE_FULL";
+    case SQLITE_CANTOPEN: return "SQLITE_CANTOPEN";
+    case SQLITE_PROTOCOL: return "SQLITE_PROTOCOL";
+    case SQLITE_SCHEMA: return "SQLITE_SCHEMA";
+    case SQLITE_TOOBIG: return "SQLITE_TOOBIG";
+    case SQLITE_CONSTRAINT: return "SQLITE_CONSTRAINT";
+    case SQLITE_MISMATCH: return "SQLITE_MISMATCH";
+    case SQLITE_MISUSE: return "SQLITE_MISUSE";
+    case SQLITE_NOLFS: return "SQLITE_NOLFS";
+    case SQLITE_AUTH: return "SQLITE_AUTH";
+    case SQLITE_RANGE: return "SQLITE_RANGE";
+    case SQLITE_NOTADB: return "SQLITE_NOTADB";
+    default: return "SQLITE_?";
+    }
+}
+
+/// " (SQLITE_CONSTRAINT, extended code 1555)"
+inline std::string code_text(int code)
+{
+    return std::string(" (") + code_name(code) + ", extended code " + std::to_string(code) + ")";
+}
+
 /// Throws sqlite::error for `rc` (a failed call on `db`, which may be null).
 [[noreturn]] inline void throw_error(sqlite3* db, int rc, std::string const& file, std::string const& sql,
                                      std::string const& doing = {})
 {
     int const code = db ? sqlite3_extended_errcode(db) : rc;
     std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-    std::string what = "streambatch::sqlite: " + msg + " [" + sqlite3_errstr(code) + ", code " +
-                       std::to_string(code) + "] in database " + quote_value(file);
+    std::string what = "streambatch::sqlite: " + msg + code_text(code) + " in database " + quote_value(file);
     if (!doing.empty())
         what += " while " + doing;
     else if (!sql.empty())
@@ -800,7 +847,7 @@ public:
             sqlite3_close_v2(db_);
             db_ = nullptr;
             throw error("streambatch::sqlite: cannot open database " + detail::quote_value(file_) + ": " + msg +
-                            " [" + sqlite3_errstr(code) + ", code " + std::to_string(code) + "]",
+                            detail::code_text(code),
                         code, file_, {}, msg);
         }
         sqlite3_extended_result_codes(db_, 1);
@@ -1005,7 +1052,24 @@ private:
     std::vector<detail::cell> cells_;
     std::optional<value_type> current_;
     bool started_ = false;
+    bool stale_ = true; // current_ is not read yet: rows are read when needed, not on ++
     bool done_ = false;
+
+    // Reads the row the iterator is at, if not read yet. After an exception the view is at
+    // its end (a bad row under on_error::fail, a database error).
+    void sync()
+    {
+        if (!stale_)
+            return;
+        stale_ = false;
+        try {
+            advance();
+        } catch (...) {
+            current_.reset();
+            done_ = true;
+            throw;
+        }
+    }
 
     row read_row()
     {
@@ -1062,7 +1126,7 @@ private:
             reason = e.what();
         }
         std::string const& q = info_->query;
-        if (opts_.on_error == bad_row_policy::fail) {
+        if (opts_.bad_rows == on_error::fail) {
             if (is_row_error)
                 std::rethrow_exception(bad);
             try {
@@ -1072,14 +1136,6 @@ private:
                                                      ": the parse function failed: " + reason,
                                                  q, r.number(), column, column_name, reason));
             }
-        }
-        if (stats_->rows_skipped >= opts_.max_skipped) {
-            row_error const last("", q, r.number(), column, column_name, reason);
-            throw too_many_bad_rows("streambatch::sqlite: " + detail::where(q, r.number(), column, column_name) +
-                                        ": " + reason + "; more than " + std::to_string(opts_.max_skipped) +
-                                        " bad rows (max_skipped), the skipped ones are in " +
-                                        rejects_.path().string(),
-                                    last, stats_->rows_skipped, rejects_.path());
         }
         std::string line = "{\"source\":\"sqlite\",\"database\":";
         detail::json_string(line, info_->file);
@@ -1108,6 +1164,15 @@ private:
         }
         line += "]}";
         rejects_.write(line);
+        if (stats_->rows_skipped >= opts_.max_skipped) {
+            row_error const last("", q, r.number(), column, column_name, reason);
+            throw too_many_bad_rows("streambatch::sqlite: " + detail::where(q, r.number(), column, column_name) +
+                                        ": " + reason + "; too many bad rows: this is bad row " +
+                                        std::to_string(stats_->rows_skipped + 1) + " and max_skipped is " +
+                                        std::to_string(opts_.max_skipped) + "; the bad rows, this one included, " +
+                                        "are in " + rejects_.path().string(),
+                                    last, stats_->rows_skipped, rejects_.path());
+        }
         ++stats_->rows_skipped;
     }
 
@@ -1153,16 +1218,25 @@ public:
 
         iterator() = default;
         explicit iterator(query_view& v) noexcept : view_(std::addressof(v)) {}
-        value_type& operator*() const { return *view_->current_; }
-        value_type* operator->() const { return std::addressof(*view_->current_); }
+        value_type& operator*() const
+        {
+            view_->sync();
+            return *view_->current_;
+        }
+        value_type* operator->() const { return std::addressof(**this); }
         iterator& operator++()
         {
-            view_->advance();
+            view_->sync(); // passing a row nobody looked at still reads it
+            view_->stale_ = true;
             return *this;
         }
         void operator++(int) { ++*this; }
-        bool at_end() const noexcept { return view_->done_; }
-        friend bool operator==(iterator const& i, std::default_sentinel_t) noexcept { return i.at_end(); }
+        bool at_end() const
+        {
+            view_->sync();
+            return view_->done_;
+        }
+        friend bool operator==(iterator const& i, std::default_sentinel_t) { return i.at_end(); }
     };
 
     /// Prepares `sql` on `db` and binds `params`; the rows are stepped as the view is iterated.
@@ -1170,8 +1244,8 @@ public:
     query_view(database const& db, std::string sql, Parse parse, query_options opts, P const&... params)
         : stmt_(db, std::move(sql)), parse_(std::move(parse)), opts_(std::move(opts))
     {
-        if (opts_.on_error == bad_row_policy::skip && opts_.reject_path.empty())
-            throw std::invalid_argument("streambatch::sqlite: bad_row_policy::skip needs a reject_path, so that "
+        if (opts_.bad_rows == on_error::skip && opts_.reject_path.empty())
+            throw std::invalid_argument("streambatch::sqlite: on_error::skip needs a reject_path, so that "
                                         "skipped rows are kept, not lost");
         rejects_ = detail::reject_writer(opts_.reject_path);
         stmt_.bind(params...);
@@ -1190,12 +1264,12 @@ public:
     query_view(query_view&&) = default;
     query_view& operator=(query_view&&) = default;
 
-    /// Steps the first row on the first call; later calls continue where iteration stopped.
+    /// Iteration from where it stopped (the start, the first time). Rows are stepped when the
+    /// iterator is compared or dereferenced, so a batch adaptor never reads past its batch.
     iterator begin()
     {
         if (!started_) {
             started_ = true;
-            advance();
         }
         return iterator(*this);
     }

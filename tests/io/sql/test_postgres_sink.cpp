@@ -1,0 +1,311 @@
+// The PostgreSQL sink: postgres::copy_sink, COPY text-format escaping, a transaction per batch,
+// rollback with SQLSTATE and batch index, the hook. Runs against pg_server.sh's server.
+#include <streambatch/chunk.hpp>
+#include <streambatch/io/postgres.hpp>
+#include <streambatch/memory_guarded.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "sql_test_support.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace sb = streambatch;
+namespace pg = streambatch::postgres;
+
+namespace {
+
+using record = std::tuple<std::int64_t, std::string>;
+template <class Sink, class Batch, class... Hook>
+concept can_write = requires(Sink& sink, Batch const& batch, Hook... hook) { sink.write(batch, hook...); };
+static_assert(can_write<pg::copy_sink<>, std::vector<record>>);
+static_assert(can_write<pg::copy_sink<>, std::vector<record>, decltype([](pg::connection&) {})>);
+static_assert(!can_write<pg::copy_sink<>, std::vector<record>, decltype([](int) {})>);
+
+pg::connection connect()
+{
+    test::use_test_server();
+    return pg::connection();
+}
+
+std::vector<record> records(std::int64_t first, std::int64_t last)
+{
+    std::vector<record> v;
+    for (std::int64_t i = first; i <= last; ++i)
+        v.emplace_back(i, "name " + std::to_string(i));
+    return v;
+}
+
+std::string encode(auto const& v)
+{
+    std::string out;
+    pg::append_copy_field(out, v);
+    return out;
+}
+
+std::vector<std::int64_t> ids(pg::connection& conn, std::string const& table)
+{
+    std::vector<std::int64_t> out;
+    for (auto&& r : pg::query(conn, "SELECT id FROM " + table + " ORDER BY id"))
+        out.push_back(r.get<std::int64_t>(0));
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("postgres: COPY text format escapes backslash, tab, newline and CR, and writes NULL as \\N", "[postgres][sink]")
+{
+    CHECK(encode(std::string_view("plain")) == "plain");
+    CHECK(encode(std::string_view("a\tb\nc\rd\\e")) == "a\\tb\\nc\\rd\\\\e");
+    CHECK(encode(std::string_view("\\N")) == "\\\\N"); // the text, not NULL
+    CHECK(encode(std::string_view("\\.")) == "\\\\.");  // not the end-of-data marker
+    CHECK(encode(nullptr) == "\\N");
+    CHECK(encode(std::optional<int>{}) == "\\N");
+    CHECK(encode(std::optional<int>{-3}) == "-3");
+    CHECK(encode(true) == "t");
+    CHECK(encode(std::numeric_limits<double>::quiet_NaN()) == "NaN");
+    CHECK(encode(-std::numeric_limits<double>::infinity()) == "-Infinity");
+    CHECK(encode(0.1) == "0.1");
+    CHECK(encode(std::vector<std::byte>{std::byte{0}, std::byte{0xfe}}) == "\\\\x00fe");
+    CHECK(encode(std::string_view("\u2603")) == "\u2603");
+}
+
+TEST_CASE("postgres: copy_sink writes each batch with one COPY in one transaction", "[postgres][sink]")
+{
+    pg::connection conn = connect();
+    std::string const table = test::unique_name("copy");
+    conn.exec("CREATE TABLE " + table + "(id bigint PRIMARY KEY, name text NOT NULL, xid bigint DEFAULT txid_current())");
+    pg::copy_sink sink(conn, table, {"id", "name"});
+    CHECK(sink.sql() == "COPY " + table + " (\"id\", \"name\") FROM STDIN (FORMAT text)");
+    std::size_t written = 0;
+    for (auto batch : records(1, 10) | sb::views::chunk(4))
+        written += sink.write(batch);
+    CHECK(written == 10);
+    CHECK(sink.rows_written() == 10);
+    CHECK(sink.batches() == 3);
+    CHECK(!conn.in_transaction());
+    CHECK(ids(conn, table) == std::vector<std::int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10});
+    CHECK(conn.scalar<std::int64_t>("SELECT count(DISTINCT xid) FROM " + table) == 3); // one transaction each
+
+    SECTION("big batches are sent in pieces")
+    {
+        std::string const wide = test::unique_name("wide");
+        conn.exec("CREATE TABLE " + wide + "(id bigint, payload text)");
+        pg::copy_sink big(conn, wide, {}, [](std::int64_t i) { return std::tuple(i, std::string(1000, 'x')); });
+        std::vector<std::int64_t> batch(5000);
+        for (std::size_t i = 0; i < batch.size(); ++i)
+            batch[i] = static_cast<std::int64_t>(i);
+        CHECK(big.write(batch) == 5000);
+        CHECK(conn.scalar<std::int64_t>("SELECT sum(length(payload)) FROM " + wide) == 5'000'000);
+    }
+}
+
+TEST_CASE("postgres: NULLs and special characters round-trip through COPY", "[postgres][sink]")
+{
+    pg::connection conn = connect();
+    std::string const table = test::unique_name("special");
+    conn.exec("CREATE TABLE " + table + "(id int PRIMARY KEY, v text, d float8, b bool, bin bytea)");
+    using rec = std::tuple<int, std::optional<std::string>, std::optional<double>, std::optional<bool>,
+                           std::optional<std::vector<std::byte>>>;
+    std::vector<rec> const batch{
+        {1, "tab\there", 1.5, true, std::vector<std::byte>{std::byte{0}, std::byte{0x5c}, std::byte{0x0a}}},
+        {2, "new\nline and CR\r\n", -0.0, false, std::nullopt},
+        {3, "back\\slash", std::numeric_limits<double>::infinity(), std::nullopt, std::vector<std::byte>{}},
+        {4, "\\N", std::numeric_limits<double>::quiet_NaN(), true, std::nullopt},
+        {5, "\\.", 1e-300, true, std::nullopt},
+        {6, "trailing backslash \\", 0.1, true, std::nullopt},
+        {7, "unicode: na\u00efve \u2603 \U0001F600", 3.0, true, std::nullopt},
+        {8, "", 0.0, true, std::nullopt},
+        {9, std::nullopt, std::nullopt, std::nullopt, std::nullopt},
+        {10, "quotes ' \" , ; and a comma", 2.0, false, std::nullopt},
+    };
+    pg::copy_sink(conn, table, {"id", "v", "d", "b", "bin"}).write(batch);
+    std::size_t i = 0;
+    for (auto&& r : pg::query_as<rec>(conn, "SELECT id, v, d, b, bin FROM " + table + " ORDER BY id")) {
+        INFO("id " << std::get<0>(r));
+        REQUIRE(i < batch.size());
+        CHECK(std::get<0>(r) == std::get<0>(batch[i]));
+        CHECK(std::get<1>(r) == std::get<1>(batch[i]));
+        auto const& want = std::get<2>(batch[i]);
+        auto const& got = std::get<2>(r);
+        REQUIRE(got.has_value() == want.has_value());
+        if (want && std::isnan(*want))
+            CHECK(std::isnan(*got));
+        else if (want)
+            CHECK((*got == *want && std::signbit(*got) == std::signbit(*want)));
+        CHECK(std::get<3>(r) == std::get<3>(batch[i]));
+        CHECK(std::get<4>(r) == std::get<4>(batch[i]));
+        ++i;
+    }
+    CHECK(i == batch.size());
+}
+
+TEST_CASE("postgres: a constraint violation rolls its batch back with SQLSTATE and the batch index", "[postgres][sink]")
+{
+    pg::connection conn = connect();
+    std::string const table = test::unique_name("strict");
+    conn.exec("CREATE TABLE " + table + "(id bigint PRIMARY KEY, name text NOT NULL)");
+    pg::copy_sink sink(conn, table, {"id", "name"});
+    sink.write(records(1, 2));
+    sink.write(records(3, 4));
+
+    SECTION("unique: 23505")
+    {
+        auto bad = records(5, 7);
+        std::get<0>(bad[2]) = 3; // already committed by batch 1
+        try {
+            sink.write(bad);
+            FAIL("no error");
+        } catch (pg::batch_error const& e) {
+            CHECK(e.sqlstate() == "23505");
+            CHECK(e.batch_index() == 2);
+            CHECK(e.row_index() == 2); // from the server's "COPY <table>, line 3"
+            CHECK_THAT(e.server_message(), Catch::StartsWith("duplicate key value violates unique constraint"));
+            CHECK(e.detail() == "Key (id)=(3) already exists.");
+            CHECK_THAT(std::string(e.what()),
+                       Catch::StartsWith("streambatch::postgres: batch 2, row 2 (0-based) into " + table + " on ") &&
+                           Catch::Contains("ERROR 23505: duplicate key value"));
+        }
+    }
+    SECTION("not null: 23502")
+    {
+        std::vector<std::tuple<int, std::optional<std::string>>> const bad{{5, "five"}, {6, std::nullopt}};
+        pg::copy_sink loose(conn, table, {"id", "name"});
+        try {
+            loose.write(bad);
+            FAIL("no error");
+        } catch (pg::batch_error const& e) {
+            CHECK(e.sqlstate() == "23502");
+            CHECK(e.batch_index() == 0); // this sink's first batch
+            CHECK(e.row_index() == 1);
+            CHECK_THAT(e.server_message(), Catch::Contains("\"name\"") && Catch::Contains("violates not-null constraint"));
+        }
+    }
+    SECTION("a value the column cannot take: 22P02")
+    {
+        pg::copy_sink text_ids(conn, table, {"id", "name"},
+                               [](record const& r) { return std::tuple("x" + std::to_string(std::get<0>(r)), std::get<1>(r)); });
+        CHECK_THROWS_MATCHES(text_ids.write(records(5, 6)), pg::batch_error,
+                             Catch::Matchers::Predicate<pg::batch_error>([](pg::batch_error const& e) {
+                                 return e.sqlstate() == "22P02" && e.row_index() == 0;
+                             }));
+    }
+    CHECK(!conn.in_transaction());
+    CHECK(ids(conn, table) == std::vector<std::int64_t>{1, 2, 3, 4}); // only the earlier batches
+    sink.write(records(5, 6));                                          // and the sink goes on
+    CHECK(ids(conn, table).size() == 6);
+}
+
+TEST_CASE("postgres: a record that fails on the client aborts the COPY and rolls back", "[postgres][sink]")
+{
+    pg::connection conn = connect();
+    std::string const table = test::unique_name("client");
+    conn.exec("CREATE TABLE " + table + "(id bigint PRIMARY KEY, name text)");
+
+    SECTION("the mapping function throws")
+    {
+        pg::copy_sink sink(conn, table, {"id", "name"}, [](record const& r) {
+            if (std::get<0>(r) == 3)
+                throw std::invalid_argument("record 3 has no name");
+            return r;
+        });
+        try {
+            sink.write(records(1, 5));
+            FAIL("no error");
+        } catch (pg::batch_error const& e) {
+            CHECK(e.batch_index() == 0);
+            CHECK(e.row_index() == 2);
+            CHECK_THAT(std::string(e.what()), Catch::Contains("record 3 has no name"));
+            CHECK_THROWS_AS(std::rethrow_if_nested(e), std::invalid_argument);
+        }
+    }
+    SECTION("the record maps to the wrong number of columns")
+    {
+        pg::copy_sink sink(conn, table, {"id"});
+        CHECK_THROWS_WITH(sink.write(records(1, 2)), Catch::Contains("has 1 columns, the record maps to 2 values"));
+    }
+    CHECK(!conn.in_transaction());
+    CHECK(conn.scalar<std::int64_t>("SELECT count(*) FROM " + table) == 0);
+}
+
+TEST_CASE("postgres: the hook runs in the batch's transaction: a checkpoint commits with its batch", "[postgres][sink]")
+{
+    pg::connection conn = connect();
+    std::string const table = test::unique_name("events");
+    std::string const checkpoints = test::unique_name("checkpoint");
+    conn.exec("CREATE TABLE " + table + "(id bigint PRIMARY KEY, name text)");
+    conn.exec("CREATE TABLE " + checkpoints + "(job text PRIMARY KEY, last_id bigint)");
+    conn.exec("INSERT INTO " + checkpoints + " VALUES ('load', 0)");
+    pg::copy_sink sink(conn, table, {"id", "name"});
+    auto checkpoint = [&](std::int64_t last) {
+        return [&, last](pg::connection& c) {
+            CHECK(c.in_transaction());
+            c.exec("UPDATE " + checkpoints + " SET last_id = $1 WHERE job = 'load'", last);
+        };
+    };
+    for (auto batch : records(1, 4) | sb::views::chunk(2))
+        sink.write(batch, checkpoint(std::get<0>(batch.back())));
+    CHECK(conn.scalar<std::int64_t>("SELECT last_id FROM " + checkpoints) == 4);
+
+    SECTION("a hook that throws rolls the batch back")
+    {
+        try {
+            sink.write(records(5, 6), [&](pg::connection& c) {
+                c.exec("UPDATE " + checkpoints + " SET last_id = 6");
+                throw std::runtime_error("checkpoint store unavailable");
+            });
+            FAIL("no error");
+        } catch (pg::batch_error const& e) {
+            CHECK(e.batch_index() == 2);
+            CHECK(e.row_index() == pg::batch_error::npos);
+            CHECK_THAT(std::string(e.what()), Catch::Contains("in the hook: checkpoint store unavailable"));
+            CHECK_THROWS_AS(std::rethrow_if_nested(e), std::runtime_error);
+        }
+    }
+    SECTION("a hook whose SQL fails rolls the batch back")
+    {
+        CHECK_THROWS_MATCHES(sink.write(records(5, 6), [](pg::connection& c) { c.exec("UPDATE nope SET x = 1"); }),
+                             pg::batch_error, Catch::Matchers::Predicate<pg::batch_error>([](pg::batch_error const& e) {
+                                 return e.sqlstate() == "42P01" && e.batch_index() == 2;
+                             }));
+    }
+    CHECK(!conn.in_transaction());
+    CHECK(ids(conn, table).size() == 4);
+    CHECK(conn.scalar<std::int64_t>("SELECT last_id FROM " + checkpoints) == 4);
+}
+
+TEST_CASE("postgres: a sink refuses a connection inside a transaction", "[postgres][sink]")
+{
+    pg::connection conn = connect();
+    std::string const table = test::unique_name("busy");
+    conn.exec("CREATE TABLE " + table + "(id bigint, name text)");
+    pg::copy_sink sink(conn, table);
+    auto rows = pg::query(conn, "SELECT 1");
+    (void)rows.begin(); // a cursor holds the transaction
+    CHECK_THROWS_WITH(sink.write(records(1, 2)), Catch::Contains("already in a transaction"));
+}
+
+TEST_CASE("postgres: a cursor's batches flow into a copy_sink on a second connection", "[postgres][sink][source]")
+{
+    pg::connection src = connect();
+    pg::connection dst = connect();
+    std::string const from = test::unique_name("src");
+    std::string const to = test::unique_name("dst");
+    src.exec("CREATE TABLE " + from + " AS SELECT g::bigint AS id, 'row ' || g AS name FROM generate_series(1, 5000) g");
+    dst.exec("CREATE TABLE " + to + "(id bigint PRIMARY KEY, name text)");
+    pg::copy_sink out(dst, to, {"id", "name"});
+    for (auto&& batch : pg::query_as<record>(src, "SELECT id, name FROM " + from + " WHERE id > $1",
+                                             {.fetch_size = 500}, 1000) |
+                            sb::views::memory_guarded(500))
+        out.write(batch);
+    CHECK(out.rows_written() == 4000);
+    CHECK(dst.scalar<std::int64_t>("SELECT sum(id) FROM " + to) == 12'502'500 - 500'500);
+    CHECK(dst.scalar<std::string>("SELECT name FROM " + to + " WHERE id = 4321") == "row 4321");
+}
