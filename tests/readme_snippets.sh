@@ -4,8 +4,8 @@
 #     readme_snippets.sh README.md WORK_DIR CXX "CXXFLAGS" INCLUDE_DIR
 set -euo pipefail
 readme=$1 work=$2 cxx=$3 flags=$4 include=$5
+rm -rf "$work" # a fresh start: snippets write files (shop.db) and must work from nothing
 mkdir -p "$work"
-rm -f "$work"/snippet_*.cpp
 awk -v dir="$work" '
     /^```cpp[ \t]*$/ { n++; file = sprintf("%s/snippet_%02d.cpp", dir, n); printf "// README.md, line %d\n", NR + 1 > file; inside = 1; next }
     /^```/ && inside { inside = 0; close(file); next }
