@@ -5,7 +5,8 @@ set -euo pipefail
 
 packages=(g++ cmake ninja-build pkg-config catch2 librange-v3-dev libfmt-dev libbenchmark-dev
           clang-16 libclang-rt-16-dev time valgrind
-          libsqlite3-dev sqlite3 libpq-dev postgresql-15 libcsv-dev prometheus)
+          libsqlite3-dev sqlite3 libpq-dev postgresql-15 libcsv-dev prometheus
+          libtbb-dev python3 python3-psutil gnuplot-nox)
 
 sudo=()
 if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi

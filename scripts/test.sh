@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The one test command: `bash scripts/test.sh`.
-# Configures, builds and tests four ways, stopping at the first failure:
+# Configures, builds and tests five ways, stopping at the first failure:
 #   dev (g++ Debug, -Werror), clang16 (clang++-16 Debug, -Werror), asan (g++, ASan + UBSan),
-#   tsan (g++, ThreadSanitizer, unit tests: the parallel runner).
+#   tsan (g++, ThreadSanitizer, unit tests: the parallel runner), release (-O3: the tests
+#   again, and every benchmark run once at a tiny size, a smoke run that asserts no time).
 # Each is a CMake workflow preset (CMakePresets.json), so any one can be rerun alone:
 #   cmake --workflow --preset asan
 set -euo pipefail
@@ -21,7 +22,7 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
 total=0
-for preset in dev clang16 asan tsan; do
+for preset in dev clang16 asan tsan release; do
     echo "=== cmake --workflow --preset $preset"
     cmake --workflow --preset "$preset" 2>&1 | tee "$log"
     # ctest's closing line: "100% tests passed, 0 tests failed out of N"
