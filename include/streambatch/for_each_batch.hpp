@@ -62,6 +62,7 @@
 #include <ranges>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -77,6 +78,10 @@ struct batch_info {
     std::uint64_t index = 0;        ///< 0 for the first batch of the job
     std::uint64_t first_record = 0; ///< records before this batch in the job
     std::size_t size = 0;           ///< records in this batch
+    /// The source's position after this batch (run_options::position, asked when the batch was
+    /// pulled); "" without one. A sink that commits it in the batch's own transaction makes the
+    /// job exactly-once for that sink.
+    std::string_view position{};
 };
 
 /// Thrown by for_each_batch when process or commit throws; the original is nested.
@@ -424,8 +429,8 @@ run_report run_sequential(Batches& batches, Process& process, Commit& commit, ru
     for (auto it = std::ranges::begin(batches); it != std::ranges::end(batches); ++it) {
         auto&& b = *it;
         report.peak_in_flight = 1;
-        batch_info const info{index, first, batch_size_of(b)};
         std::string pos = opts.position ? opts.position() : std::string();
+        batch_info const info{index, first, batch_size_of(b), pos};
         double const used = opts.guard_ ? opts.guard_->snapshot().used_fraction : 0.0;
         auto const t0 = std::chrono::steady_clock::now();
         using R = process_result_t<Process, std::remove_reference_t<decltype(b)>>;
@@ -659,6 +664,7 @@ void run_parallel(Batches& batches, Process& process, Commit& commit, run_option
                     }
                 }
                 j->position = opts.position ? opts.position() : std::string();
+                j->info.position = j->position; // j is heap-allocated: the view stays valid
                 j->used = opts.guard_ ? opts.guard_->snapshot().used_fraction : 0.0;
                 ++index;
                 first += j->info.size;
