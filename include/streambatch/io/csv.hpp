@@ -6,50 +6,64 @@
 //         block_size (64 KiB), max_record_bytes (16 MiB), bad_rows (on_error::fail; or
 //         on_error::skip with max_skipped (100) and reject_path or reject_stream), name (the
 //         file name in messages). Optionally a csv::position saved earlier, to resume there.
-// Out:    csv::rows(...) / csv::reader: a view of csv::row. A row owns its bytes: one
-//         allocation holds its line, byte offset, field bounds and field bytes. It has size(),
+// Out:    csv::rows(...) / csv::reader: a view of csv::row. A row owns its bytes in one
+//         allocation (a 32-byte head with line, byte offset and sizes; 8 bytes of bounds per
+//         field; the record's text, unquoted in place; 16 bytes of slack). It has size(),
 //         operator[](i) / at(i) / at("name") -> std::string_view, get<T>(i or "name") for
-//         integers, floats, bool, std::string(_view) and std::optional of those (empty ->
-//         nullopt), line() and byte_offset() where it starts. reader::position() -> {byte_offset,
-//         line, rows, skipped} of the row at the iterator (the first one not yet passed), which
-//         a reader opened with that position continues from. csv::writer quotes what needs it.
+//         integers, floats, bool, std::string(_view) and std::optional of those (empty field ->
+//         nullopt), line() and byte_offset() where it starts, and iterates its fields.
+//         reader::position() -> {byte_offset, line, rows, skipped} of the row at the iterator
+//         (the first one not yet passed); a reader opened with it continues there (it re-reads
+//         the header, then seeks; an unseekable input is read forward). csv::writer writes
+//         records with the quoting they need.
 // Syntax: RFC 4180. Fields are separated by the delimiter; a field that begins with the quote
-//         is quoted: it may hold delimiters, CR, LF and doubled quotes (one quote each), and must
-//         end with a quote followed by a delimiter, a line break or the end of input. Records
-//         end at LF, CRLF or a lone CR outside quotes; the last may lack one. Blank lines (no
-//         bytes at all) are skipped; a line of spaces is a record. Spaces are data (no trimming).
-//         A UTF-8 BOM at byte 0 is skipped (byte offsets still count it); elsewhere it is data.
-//         Bytes are not checked as UTF-8. With has_header, an empty file (or one with only a
-//         header) gives no rows and no error. Lines count from 1, columns and bytes from 0.
-// Models: reader: std::ranges::input_range and view (move-only, not copyable, not forward);
-//         begin() once per reader (a second call continues where the first is); end() is
-//         std::default_sentinel; *it is a row& the caller may move from, so the batch adaptors
-//         move rows into batches. Iterators stay valid when the reader is moved. row: regular
-//         value type (copy = one allocation), move = 3 pointers, noexcept; sizeof(row) == 24;
-//         streambatch::record_bytes(row) is its real heap size (found by ADL).
-// Memory: O(block_size + longest record) for the reader's buffer (it grows past 2 x block_size
-//         only for a record longer than a block, and never past max_record_bytes + 2 blocks), plus
-//         the rows the caller keeps. An unclosed quote therefore fails after max_record_bytes
-//         instead of reading the file into memory. Speed: fields are found with SSE2/AVX2
-//         scans over the block, not a byte-at-a-time state machine.
+//         is quoted: it may hold delimiters, CR, LF and doubled quotes (one quote each), and ends
+//         with a quote followed by a delimiter, a line break or the end of input. Records end at
+//         LF, CRLF or a lone CR outside quotes; the last may lack one. Blank lines (no bytes at
+//         all) are skipped; a line of spaces is a record: spaces are data, never trimmed. A UTF-8
+//         BOM at byte 0 is skipped (byte offsets still count it); elsewhere it is data. Bytes are
+//         not checked as UTF-8. With has_header, an empty file (or one with only a header) gives
+//         no rows and no error. Lines count from 1; columns and byte offsets from 0.
+// Models: reader: std::ranges::input_range and view; move-only, not forward. begin() reads the
+//         first row on its first call (later calls continue where the reader is); end() is
+//         std::default_sentinel; *it is a row& that ++ overwrites, and that the caller may move
+//         from: the batch adaptors move rows into batches, and the next row then gets its own
+//         allocation (a row left in place is reused: a plain loop allocates nearly nothing).
+//         Iterators survive moves of the reader. An lvalue reader is not a viewable_range (it
+//         is a move-only view): to keep it for position() while batching, pipe
+//         std::ranges::ref_view(reader). row: a regular value type; copy = one allocation; move
+//         = three words, noexcept; sizeof(row) == 24; streambatch::record_bytes(row) is its
+//         real heap size (found by ADL), so adaptive_chunk weighs rows right.
+// Memory: the reader's buffer: 2 x block_size, more only for a record longer than a block, and
+//         never more than max_record_bytes + 3 x block_size; plus the header and the rows the
+//         caller keeps. So an unclosed quote fails at max_record_bytes instead of reading the
+//         file into memory. Speed: delimiters and specials are found 64 bytes at a time with
+//         SSE2 (AVX2 when compiled for it) masks, walked a set bit at a time.
 // Errors: csv::parse_error (a std::runtime_error) with kind(), file(), line(), byte_offset(),
 //         column(), column_name() and reason(); what() reads
 //         "customers.csv:12 (byte 4711): unclosed quote: reached end of file inside a quoted
 //         field that began at line 9 (byte 4530), column 2 ("note")". Kinds: unclosed_quote,
 //         stray_quote (a quote inside an unquoted field), text_after_quote, record_too_long,
-//         field_count (strict: every row has the header's count, or the first row's without a
-//         header), nul_byte, conversion, missing_column, too_many_bad_rows. With
-//         on_error::fail (default) the first bad record throws and the reader ends. With
-//         on_error::skip a bad record (from its start to the end of the line where the error
-//         lies; for an unclosed quote, the line where the quote opened) is written to the reject
-//         CSV (file,line,byte_offset,error,raw), counted in skipped(), and reading goes on; the
-//         (max_skipped + 1)-th bad record is written and then throws too_many_bad_rows. A bad
-//         header always throws. I/O failures throw std::system_error naming the file; invalid
-//         options throw std::invalid_argument.
+//         field_count (strict: every row has the header's count, or without a header the first
+//         row's), nul_byte, conversion (get<T>), missing_column (at/get by a name the header
+//         lacks), too_many_bad_rows. on_error::fail (default): the first bad record throws and
+//         the reader ends; position() then points at it. on_error::skip: a bad record (from its
+//         start to the end of the line where the error lies; for an unclosed quote, of the line
+//         where the quote opened) goes to the reject CSV (file,line,byte_offset,error,raw: the
+//         record's start, the full message, the raw bytes - cut to max_record_bytes, or base64
+//         if they hold NUL, each said in the error column), is counted in skipped(), and reading
+//         goes on; the (max_skipped + 1)-th bad record is written, then throws
+//         too_many_bad_rows. The reject file is truncated on a fresh start, appended to on a
+//         resume. A bad header always throws. I/O failures throw std::system_error naming the
+//         file; invalid options, std::invalid_argument.
 // Example:
-//     for (auto&& batch : csv::rows("customers.csv") | streambatch::views::memory_guarded(100))
+//     csv::options const opts{.bad_rows = csv::on_error::skip, .reject_path = "rej.csv"};
+//     csv::reader rows("customers.csv", opts);
+//     for (auto&& batch : std::ranges::ref_view(rows) | streambatch::views::memory_guarded(100)) {
 //         for (csv::row& r : batch)
-//             total += r.get<double>("amount");   // throws parse_error naming line and column
+//             total += r.get<double>("amount"); // parse_error names the line and the column
+//         save(rows.position());                 // csv::reader(path, opts, pos) resumes here
+//     }
 
 #ifndef STREAMBATCH_IO_CSV_HPP_INCLUDED
 #define STREAMBATCH_IO_CSV_HPP_INCLUDED
@@ -58,6 +72,8 @@
 #include <streambatch/io/detail/csv_source.hpp>
 
 #include <algorithm>
+#include <bit>
+#include <cerrno>
 #include <charconv>
 #include <concepts>
 #include <cstddef>
@@ -85,6 +101,14 @@
 #include <utility>
 #include <vector>
 
+#if defined(__GNUC__) || defined(__clang__)
+#    define STREAMBATCH_CSV_INLINE [[gnu::always_inline]] inline
+#    define STREAMBATCH_CSV_COLD [[gnu::noinline, gnu::cold]]
+#else
+#    define STREAMBATCH_CSV_INLINE inline
+#    define STREAMBATCH_CSV_COLD
+#endif
+
 namespace streambatch::csv {
 
 /// What the reader does with a bad record.
@@ -99,13 +123,13 @@ struct options {
     char quote = '"';
     bool has_header = true;         ///< the first record names the columns
     bool strict_field_count = true; ///< every row has as many fields as the header (first row)
-    std::size_t block_size = std::size_t{64} << 10;        ///< bytes per read
-    std::size_t max_record_bytes = std::size_t{16} << 20;  ///< longest record, terminator excluded
+    std::size_t block_size = std::size_t{64} << 10;       ///< bytes per read
+    std::size_t max_record_bytes = std::size_t{16} << 20; ///< longest record, terminator excluded
     on_error bad_rows = on_error::fail;
-    std::size_t max_skipped = 100;       ///< on_error::skip: the next bad record throws
-    std::filesystem::path reject_path;   ///< on_error::skip: bad records go here (CSV) ...
+    std::size_t max_skipped = 100;         ///< on_error::skip: the next bad record throws
+    std::filesystem::path reject_path{};   ///< on_error::skip: bad records go here (CSV) ...
     std::ostream* reject_stream = nullptr; ///< ... or here (not owned)
-    std::string name;                    ///< the file name in messages (default: path or "<stream>")
+    std::string name{}; ///< the file name in messages (default: path or "<stream>")
 };
 
 /// Where a reader is: the start of the row at its iterator (or of the end of input).
@@ -132,15 +156,24 @@ enum class error_kind : unsigned char {
 inline constexpr char const* to_string(error_kind k) noexcept
 {
     switch (k) {
-    case error_kind::unclosed_quote: return "unclosed_quote";
-    case error_kind::stray_quote: return "stray_quote";
-    case error_kind::text_after_quote: return "text_after_quote";
-    case error_kind::record_too_long: return "record_too_long";
-    case error_kind::field_count: return "field_count";
-    case error_kind::nul_byte: return "nul_byte";
-    case error_kind::conversion: return "conversion";
-    case error_kind::missing_column: return "missing_column";
-    case error_kind::too_many_bad_rows: return "too_many_bad_rows";
+    case error_kind::unclosed_quote:
+        return "unclosed_quote";
+    case error_kind::stray_quote:
+        return "stray_quote";
+    case error_kind::text_after_quote:
+        return "text_after_quote";
+    case error_kind::record_too_long:
+        return "record_too_long";
+    case error_kind::field_count:
+        return "field_count";
+    case error_kind::nul_byte:
+        return "nul_byte";
+    case error_kind::conversion:
+        return "conversion";
+    case error_kind::missing_column:
+        return "missing_column";
+    case error_kind::too_many_bad_rows:
+        return "too_many_bad_rows";
     }
     return "unknown";
 }
@@ -158,7 +191,8 @@ class parse_error : public std::runtime_error {
     static std::string format(std::string const& file, std::uint64_t line, std::uint64_t byte,
                               std::string const& reason)
     {
-        return file + ":" + std::to_string(line) + " (byte " + std::to_string(byte) + "): " + reason;
+        return file + ":" + std::to_string(line) + " (byte " + std::to_string(byte) +
+               "): " + reason;
     }
 
 public:
@@ -166,10 +200,9 @@ public:
                 std::string reason, std::optional<std::size_t> column = std::nullopt,
                 std::string column_name = {})
         : std::runtime_error(format(file, line, byte_offset, reason)), kind_(kind),
-          file_(std::move(file)), line_(line), byte_offset_(byte_offset), reason_(std::move(reason)),
-          column_(column), column_name_(std::move(column_name))
-    {
-    }
+          file_(std::move(file)), line_(line), byte_offset_(byte_offset),
+          reason_(std::move(reason)), column_(column), column_name_(std::move(column_name))
+    {}
 
     error_kind kind() const noexcept { return kind_; }
     std::string const& file() const noexcept { return file_; }
@@ -217,7 +250,10 @@ public:
             return std::nullopt;
         return it->second;
     }
-    std::string column_name(std::size_t i) const { return i < columns.size() ? columns[i] : std::string(); }
+    std::string column_name(std::size_t i) const
+    {
+        return i < columns.size() ? columns[i] : std::string();
+    }
     /// `column 2 ("age")`, or `column 2` without a header.
     std::string describe(std::size_t i) const
     {
@@ -238,12 +274,71 @@ public:
     }
 };
 
-/// A field of the record being parsed: raw bounds relative to the record's first byte.
-struct field_span {
-    std::uint32_t begin;
-    std::uint32_t end;
-    std::uint32_t escapes; ///< doubled quotes inside a quoted field
-    bool quoted;
+/// The fields of the record being parsed, as the row stores them: a (begin, end) pair of
+/// offsets from the record's first byte per field, quotes included for quoted fields, which
+/// are listed apart (index, doubled quotes) to be unquoted when the row is made.
+class field_list {
+    struct quoted_field {
+        std::uint32_t index;
+        std::uint32_t escapes;
+    };
+    std::unique_ptr<std::uint32_t[]> bounds_;
+    std::size_t size_ = 0, cap_ = 0;
+    std::vector<quoted_field> quoted_;
+
+    STREAMBATCH_CSV_COLD void grow()
+    {
+        std::size_t const cap = cap_ == 0 ? 128 : 2 * cap_; // always >= 72 free after growing
+        std::unique_ptr<std::uint32_t[]> fresh(
+            new std::uint32_t[2 * cap + 4]()); // + 16 bytes: row::copy16
+        if (size_ != 0)
+            std::memcpy(fresh.get(), bounds_.get(), 2 * size_ * sizeof(std::uint32_t));
+        bounds_ = std::move(fresh);
+        cap_ = cap;
+    }
+
+public:
+    void clear() noexcept
+    {
+        size_ = 0;
+        quoted_.clear();
+    }
+    std::size_t size() const noexcept { return size_; }
+    std::uint32_t const* bounds() const noexcept { return bounds_.get(); }
+    std::span<quoted_field const> quoted() const noexcept { return quoted_; }
+
+    STREAMBATCH_CSV_INLINE void push(std::size_t b, std::size_t e)
+    {
+        if (size_ == cap_)
+            grow();
+        bounds_[2 * size_] = static_cast<std::uint32_t>(b);
+        bounds_[2 * size_ + 1] = static_cast<std::uint32_t>(e);
+        ++size_;
+    }
+    STREAMBATCH_CSV_INLINE void push_delimited(std::uint64_t delims, std::size_t at,
+                                               std::size_t& fstart)
+    {
+        if (cap_ - size_ < 64)
+            grow();
+        std::uint32_t* b = bounds_.get() + 2 * size_;
+        auto f = static_cast<std::uint32_t>(fstart);
+        auto const base = static_cast<std::uint32_t>(at);
+        std::size_t n = 0;
+        for (; delims != 0; delims &= delims - 1) {
+            auto const k = base + static_cast<std::uint32_t>(std::countr_zero(delims));
+            b[2 * n] = f;
+            b[2 * n + 1] = k;
+            f = k + 1;
+            ++n;
+        }
+        size_ += n;
+        fstart = f;
+    }
+    void push_quoted(std::size_t b, std::size_t e, std::uint32_t escapes)
+    {
+        quoted_.push_back({static_cast<std::uint32_t>(size_), escapes});
+        push(b, e);
+    }
 };
 
 /// `"text"` for a message: at most 40 bytes, control bytes as \xNN.
@@ -267,6 +362,35 @@ inline std::string quote_for_message(std::string_view s)
     return out;
 }
 
+/// RFC 4648 base64, for reject rows that hold NUL bytes.
+inline std::string base64(std::string_view in)
+{
+    static constexpr char digits[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    out.reserve((in.size() + 2) / 3 * 4);
+    std::size_t i = 0;
+    for (; i + 2 < in.size(); i += 3) {
+        auto const v = (std::uint32_t{static_cast<unsigned char>(in[i])} << 16) |
+                       (std::uint32_t{static_cast<unsigned char>(in[i + 1])} << 8) |
+                       std::uint32_t{static_cast<unsigned char>(in[i + 2])};
+        out += digits[(v >> 18) & 63];
+        out += digits[(v >> 12) & 63];
+        out += digits[(v >> 6) & 63];
+        out += digits[v & 63];
+    }
+    if (i < in.size()) {
+        std::uint32_t v = std::uint32_t{static_cast<unsigned char>(in[i])} << 16;
+        if (i + 1 < in.size())
+            v |= std::uint32_t{static_cast<unsigned char>(in[i + 1])} << 8;
+        out += digits[(v >> 18) & 63];
+        out += digits[(v >> 12) & 63];
+        out += i + 1 < in.size() ? digits[(v >> 6) & 63] : '=';
+        out += '=';
+    }
+    return out;
+}
+
 inline std::string describe_byte(char c)
 {
     return quote_for_message(std::string_view(&c, 1));
@@ -279,19 +403,19 @@ struct optional_traits<std::optional<T>> : std::true_type {
     using value_type = T;
 };
 
+// Character types are not numbers here (signed and unsigned char are: std::int8_t, std::uint8_t).
 template <class T>
-concept character = std::same_as<T, char> || std::same_as<T, signed char> ||
-                    std::same_as<T, unsigned char> || std::same_as<T, wchar_t> ||
-                    std::same_as<T, char8_t> || std::same_as<T, char16_t> || std::same_as<T, char32_t>;
+concept character = std::same_as<T, char> || std::same_as<T, wchar_t> || std::same_as<T, char8_t> ||
+    std::same_as<T, char16_t> || std::same_as<T, char32_t>;
 
 template <class T>
 concept scalar_field = std::same_as<T, std::string> || std::same_as<T, std::string_view> ||
-                       std::same_as<T, bool> || (std::integral<T> && !character<T>) ||
+                       std::same_as<T, bool> ||(std::integral<T> && !character<T>) ||
                        std::floating_point<T>;
 
 template <class T>
 concept field_type = scalar_field<T> ||
-                     (optional_traits<T>::value && scalar_field<typename optional_traits<T>::value_type>);
+    (optional_traits<T>::value&& scalar_field<typename optional_traits<T>::value_type>);
 
 template <class T>
 std::string type_name()
@@ -322,7 +446,8 @@ std::string convert(std::string_view s, T& out)
         return {};
     } else if constexpr (std::same_as<T, bool>) {
         auto const eq = [&](std::string_view w) {
-            return s.size() == w.size() && std::equal(s.begin(), s.end(), w.begin(), [](char a, char b) {
+            return s.size() == w.size() &&
+                   std::equal(s.begin(), s.end(), w.begin(), [](char a, char b) {
                        return (a >= 'A' && a <= 'Z' ? static_cast<char>(a - 'A' + 'a') : a) == b;
                    });
         };
@@ -369,63 +494,89 @@ class row {
         std::uint64_t line;
         std::uint64_t byte_offset;
         std::uint32_t fields;
-        std::uint32_t bytes;
+        std::uint32_t bytes;    ///< field bytes (raw record length)
+        std::uint64_t capacity; ///< bytes allocated, head included
     };
-    static_assert(sizeof(head) == 24 && alignof(head) <= alignof(std::max_align_t));
+    static_assert(sizeof(head) == 32 && alignof(head) <= alignof(std::max_align_t));
 
     head* rep_ = nullptr; // head, then 2 x fields std::uint32_t bounds, then the bytes
     std::shared_ptr<detail::file_info const> info_;
 
     friend class detail::reader_state;
 
-    static std::size_t alloc_size(std::uint32_t fields, std::uint32_t bytes) noexcept
+    // Copies n bytes in 16-byte steps, so up to 15 bytes past both ends: most records are short,
+    // and a call to memcpy costs more than the copy. The bounds are copied before the bytes,
+    // which overwrite what the bounds' last step wrote past its end.
+    static void copy16(char* dst, char const* src, std::size_t n) noexcept
     {
-        return sizeof(head) + 2 * sizeof(std::uint32_t) * std::size_t{fields} + bytes;
+        for (std::size_t i = 0; i < n; i += 16)
+            std::memcpy(dst + i, src + i, 16);
+    }
+    static std::size_t needed(std::size_t fields, std::size_t bytes) noexcept
+    {
+        return sizeof(head) + 2 * sizeof(std::uint32_t) * fields + bytes;
     }
     std::uint32_t const* bounds() const noexcept
     {
-        return reinterpret_cast<std::uint32_t const*>(reinterpret_cast<char const*>(rep_) + sizeof(head));
+        return reinterpret_cast<std::uint32_t const*>(reinterpret_cast<char const*>(rep_) +
+                                                      sizeof(head));
     }
     char const* bytes() const noexcept
     {
-        return reinterpret_cast<char const*>(rep_) + sizeof(head) + 2 * sizeof(std::uint32_t) * rep_->fields;
+        return reinterpret_cast<char const*>(rep_) + sizeof(head) +
+               2 * sizeof(std::uint32_t) * rep_->fields;
     }
 
-    // Builds a row from a record's raw text: one allocation, one copy of the record, then
-    // quoted fields are unquoted in place.
-    row(std::shared_ptr<detail::file_info const> info, std::uint64_t line, std::uint64_t byte_offset,
-        detail::field_span const* spans, std::size_t n, char const* raw, std::size_t len, char quote)
-        : info_(std::move(info))
+    // Makes this row the record whose raw text is `raw` (fields as in `f`): one copy of the
+    // bounds, one of the text, then quoted fields are unquoted in place. The allocation is
+    // reused when this row still has one that is large enough (the caller did not move the
+    // previous row out); otherwise it is the row's one allocation.
+    void assign(std::shared_ptr<detail::file_info const> const& info, std::uint64_t line,
+                std::uint64_t byte_offset, detail::field_list const& f, char const* raw,
+                std::size_t len, char quote)
     {
-        auto const fields = static_cast<std::uint32_t>(n);
-        auto const nbytes = static_cast<std::uint32_t>(len);
-        void* mem = ::operator new(alloc_size(fields, nbytes));
-        rep_ = ::new (mem) head{line, byte_offset, fields, nbytes};
-        auto* b = reinterpret_cast<std::uint32_t*>(static_cast<char*>(mem) + sizeof(head));
-        char* d = reinterpret_cast<char*>(b + 2 * std::size_t{fields});
-        if (len != 0)
-            std::memcpy(d, raw, len);
-        for (std::size_t i = 0; i < n; ++i) {
-            detail::field_span const& s = spans[i];
-            std::uint32_t fb = s.begin, fe = s.end;
-            if (s.quoted) {
-                ++fb;
-                --fe;
-                if (s.escapes != 0) { // "" -> ": every quote inside is doubled
-                    char* w = d + fb;
-                    char const* r = d + fb;
-                    char const* const e = d + fe;
-                    while (r < e) {
-                        char const c = *r++;
-                        *w++ = c;
-                        if (c == quote)
-                            ++r;
-                    }
-                    fe = static_cast<std::uint32_t>(w - d);
+        std::size_t const n = f.size();
+        // Room for copying in whole 16-byte steps (the sources are padded: the block buffer
+        // and the field list both have spare bytes past what they hold).
+        std::size_t const size = needed(n, len) + 16;
+        if (rep_ == nullptr || rep_->capacity < size) {
+            // Replacing a row the caller kept in place: leave room to reuse it for the next.
+            std::size_t const cap = rep_ == nullptr ? size : size + size / 2;
+            ::operator delete(rep_);
+            rep_ = nullptr;
+            rep_ = ::new (::operator new(cap)) head{0, 0, 0, 0, cap};
+        }
+        if (!info_) // kept from the previous record when it was not moved out: no refcount traffic
+            info_ = info;
+        rep_->line = line;
+        rep_->byte_offset = byte_offset;
+        rep_->fields = static_cast<std::uint32_t>(n);
+        rep_->bytes = static_cast<std::uint32_t>(len);
+        auto* b = reinterpret_cast<std::uint32_t*>(reinterpret_cast<char*>(rep_) + sizeof(head));
+        char* d = reinterpret_cast<char*>(b + 2 * n);
+        copy16(reinterpret_cast<char*>(b), reinterpret_cast<char const*>(f.bounds()),
+               2 * sizeof(std::uint32_t) * n);
+        copy16(d, raw, len);
+        for (auto const& qf : f.quoted()) {
+            std::uint32_t const fb = b[2 * qf.index] + 1;
+            std::uint32_t fe = b[2 * qf.index + 1] - 1;
+            if (qf.escapes != 0) { // "" -> ": every quote inside is doubled; move the runs between
+                char* w = d + fb;
+                char const* r = d + fb;
+                char const* const e = d + fe;
+                for (std::uint32_t k = 0; k < qf.escapes; ++k) {
+                    auto const* q = static_cast<char const*>(
+                        std::memchr(r, quote, static_cast<std::size_t>(e - r)));
+                    auto const run = static_cast<std::size_t>(q - r) + 1; // the run and one quote
+                    std::memmove(w, r, run);
+                    w += run;
+                    r = q + 2;
                 }
+                std::memmove(w, r, static_cast<std::size_t>(e - r));
+                fe = static_cast<std::uint32_t>(w + (e - r) - d);
             }
-            b[2 * i] = fb;
-            b[2 * i + 1] = fe;
+            b[2 * qf.index] = fb;
+            b[2 * qf.index + 1] = fe;
         }
     }
 
@@ -433,7 +584,8 @@ class row {
     {
         std::string const file = info_ ? info_->name : std::string("<row>");
         std::string cname = info_ ? info_->column_name(column) : std::string();
-        throw parse_error(kind, file, line(), byte_offset(), std::move(reason), column, std::move(cname));
+        throw parse_error(kind, file, line(), byte_offset(), std::move(reason), column,
+                          std::move(cname));
     }
     std::string describe(std::size_t i) const
     {
@@ -467,9 +619,18 @@ public:
         friend iterator operator+(iterator a, std::ptrdiff_t n) noexcept { return a += n; }
         friend iterator operator+(std::ptrdiff_t n, iterator a) noexcept { return a += n; }
         friend iterator operator-(iterator a, std::ptrdiff_t n) noexcept { return a -= n; }
-        friend std::ptrdiff_t operator-(iterator const& a, iterator const& b) noexcept { return a.i_ - b.i_; }
-        friend bool operator==(iterator const& a, iterator const& b) noexcept { return a.i_ == b.i_; }
-        friend auto operator<=>(iterator const& a, iterator const& b) noexcept { return a.i_ <=> b.i_; }
+        friend std::ptrdiff_t operator-(iterator const& a, iterator const& b) noexcept
+        {
+            return a.i_ - b.i_;
+        }
+        friend bool operator==(iterator const& a, iterator const& b) noexcept
+        {
+            return a.i_ == b.i_;
+        }
+        friend auto operator<=>(iterator const& a, iterator const& b) noexcept
+        {
+            return a.i_ <=> b.i_;
+        }
     };
 
     row() noexcept = default;
@@ -486,10 +647,11 @@ public:
     row(row const& o) : info_(o.info_)
     {
         if (o.rep_ != nullptr) {
-            std::size_t const n = alloc_size(o.rep_->fields, o.rep_->bytes);
+            std::size_t const n = needed(o.rep_->fields, o.rep_->bytes);
             void* mem = ::operator new(n);
             std::memcpy(mem, o.rep_, n);
             rep_ = std::launder(static_cast<head*>(mem));
+            rep_->capacity = n;
         }
     }
     row& operator=(row const& o)
@@ -554,8 +716,8 @@ public:
             std::string why = detail::convert(s, out);
             if (!why.empty())
                 throw_error(error_kind::conversion, i,
-                            describe(i) + ": cannot convert " + detail::quote_for_message(s) + " to " +
-                                detail::type_name<T>() + ": " + why);
+                            describe(i) + ": cannot convert " + detail::quote_for_message(s) +
+                                " to " + detail::type_name<T>() + ": " + why);
             return out;
         }
     }
@@ -571,7 +733,8 @@ public:
     /// The header's names (empty without a header) and the name in messages.
     std::span<std::string const> header() const noexcept
     {
-        return info_ ? std::span<std::string const>(info_->columns) : std::span<std::string const>();
+        return info_ ? std::span<std::string const>(info_->columns)
+                     : std::span<std::string const>();
     }
 
     iterator begin() const noexcept { return {this, 0}; }
@@ -583,7 +746,7 @@ public:
     /// Heap bytes plus sizeof(row), for streambatch::record_bytes and adaptive_chunk.
     friend std::size_t record_bytes(row const& r) noexcept
     {
-        return sizeof(row) + (r.rep_ ? alloc_size(r.rep_->fields, r.rep_->bytes) : 0);
+        return sizeof(row) + (r.rep_ ? static_cast<std::size_t>(r.rep_->capacity) : 0);
     }
 };
 
@@ -618,11 +781,12 @@ class writer {
     {
         auto const bad = [](char c) { return c == '\n' || c == '\r' || c == '\0'; };
         if (opt_.delimiter == opt_.quote || bad(opt_.delimiter) || bad(opt_.quote))
-            throw std::invalid_argument("streambatch::csv::writer: the delimiter and the quote must "
-                                        "differ, and be neither CR, LF nor NUL");
+            throw std::invalid_argument(
+                "streambatch::csv::writer: the delimiter and the quote must "
+                "differ, and be neither CR, LF nor NUL");
     }
 
-    bool needs_quotes(std::string_view s) const noexcept
+    bool needs_quotes(std::string_view s, bool first_of_file) const noexcept
     {
         if (opt_.quote_all)
             return true;
@@ -630,7 +794,7 @@ class writer {
             return false;
         if (s.front() == ' ' || s.front() == '\t' || s.back() == ' ' || s.back() == '\t')
             return true;
-        if (rows_ == 0 && fields_in_line_ == 0 && s.starts_with("\xEF\xBB\xBF"))
+        if (first_of_file && s.starts_with("\xEF\xBB\xBF")) // a reader would skip it as a BOM
             return true;
         for (char c : s)
             if (c == opt_.delimiter || c == opt_.quote || c == '\n' || c == '\r')
@@ -645,12 +809,13 @@ class writer {
                                         std::to_string(rows_ + 1) + ", field " +
                                         std::to_string(fields_in_line_) +
                                         " holds a NUL byte, which CSV readers reject");
+        bool const first_of_file = rows_ == 0 && fields_in_line_ == 0;
         if (fields_in_line_ != 0)
             line_ += opt_.delimiter;
         else
             first_field_empty_ = s.empty();
         ++fields_in_line_;
-        if (!needs_quotes(s)) {
+        if (!needs_quotes(s, first_of_file)) {
             line_ += s;
             return;
         }
@@ -699,12 +864,14 @@ class writer {
             line_ += opt_.quote; // a lone empty field would read back as a blank line
             line_ += opt_.quote;
         }
-        line_ += opt_.line_ending == line_ending::crlf ? std::string_view("\r\n") : std::string_view("\n");
+        line_ += opt_.line_ending == line_ending::crlf ? std::string_view("\r\n")
+                                                       : std::string_view("\n");
         out_->write(line_.data(), static_cast<std::streamsize>(line_.size()));
         line_.clear();
         fields_in_line_ = 0;
         if (!*out_)
-            detail::throw_io_error(errno != 0 ? errno : EIO, "streambatch::csv::writer: cannot write " + name_);
+            detail::throw_io_error(errno != 0 ? errno : EIO,
+                                   "streambatch::csv::writer: cannot write " + name_);
         ++rows_;
     }
 
@@ -716,7 +883,8 @@ public:
     {
         check_options();
         if (!*file_)
-            detail::throw_io_error(errno != 0 ? errno : EIO, "streambatch::csv::writer: cannot open " + name_);
+            detail::throw_io_error(errno != 0 ? errno : EIO,
+                                   "streambatch::csv::writer: cannot open " + name_);
     }
     /// Writes to `out` (not owned); `name` appears in messages.
     explicit writer(std::ostream& out, writer_options const& o = {}, std::string name = "<stream>")
@@ -754,7 +922,8 @@ public:
     {
         out_->flush();
         if (!*out_)
-            detail::throw_io_error(errno != 0 ? errno : EIO, "streambatch::csv::writer: cannot write " + name_);
+            detail::throw_io_error(errno != 0 ? errno : EIO,
+                                   "streambatch::csv::writer: cannot write " + name_);
     }
     std::uint64_t rows_written() const noexcept { return rows_; }
 };
@@ -776,9 +945,11 @@ inline void check(options const& o)
     if (o.block_size == 0 || o.block_size > (std::size_t{1} << 30))
         fail("block_size must be between 1 byte and 1 GiB, got " + std::to_string(o.block_size));
     if (o.max_record_bytes == 0 || o.max_record_bytes > (std::size_t{1} << 31))
-        fail("max_record_bytes must be between 1 byte and 2 GiB, got " + std::to_string(o.max_record_bytes));
+        fail("max_record_bytes must be between 1 byte and 2 GiB, got " +
+             std::to_string(o.max_record_bytes));
     if (o.bad_rows == on_error::skip && o.reject_path.empty() && o.reject_stream == nullptr)
-        fail("on_error::skip needs a reject_path or a reject_stream, so that no bad row is lost silently");
+        fail("on_error::skip needs a reject_path or a reject_stream, so that no bad row is lost "
+             "silently");
 }
 
 /// The parser and its buffer. Lives on the heap so that reader moves keep iterators valid.
@@ -788,29 +959,30 @@ public:
 
     struct bad_record {
         error_kind kind{};
-        std::size_t at = 0;         ///< relative to the record start
+        std::size_t at = 0; ///< relative to the record start
         std::uint64_t at_line = 1;
         std::string reason;
         std::optional<std::size_t> column;
-        std::size_t anchor = 0;     ///< the bad row runs to the first line break from here
-        bool complete = false;      ///< the record was read to its end (field count)
+        std::size_t anchor = 0; ///< the bad row runs to the first line break from here
+        bool complete = false;  ///< the record was read to its end (field count)
     };
 
     options opt_;
     std::unique_ptr<byte_source> src_;
-    std::shared_ptr<file_info> info_;
+    std::shared_ptr<file_info const> info_;
+    file_info* info_w_ = nullptr; // the same object, while the header is read
 
     std::unique_ptr<char[]> buf_;
-    std::size_t cap_ = 0;          ///< usable bytes (scan_padding more are allocated)
+    std::size_t cap_ = 0;           ///< usable bytes (scan_padding more are allocated)
     std::size_t beg_ = 0, end_ = 0; ///< [beg_, end_): bytes not consumed
-    std::uint64_t base_ = 0;       ///< input offset of buf_[0]
+    std::uint64_t base_ = 0;        ///< input offset of buf_[0]
     bool eof_ = false;
 
     std::uint64_t line_ = 1, rows_ = 0, skipped_ = 0;
     std::size_t expected_fields_ = 0;
     bool has_expected_ = false;
 
-    std::vector<field_span> spans_;
+    field_list spans_;
     std::size_t rec_len_ = 0, rec_next_ = 0;
     std::uint64_t rec_line_ = 1, next_line_ = 1;
     bad_record bad_;
@@ -819,18 +991,24 @@ public:
     position current_pos_;
     bool has_current_ = false, done_ = false, started_ = false;
 
-    stop_set unquoted_, quoted_, newline_;
+    stop_set newline_;
+    // The masks of the 64 bytes from buf_[mask_at_] (absolute index), reused across fields and
+    // records; mask_none after every read, which may change or move the bytes.
+    static constexpr std::size_t mask_none = std::size_t{1} << 63;
+    std::size_t mask_at_ = mask_none;
+    std::uint64_t delims_ = 0, specials_ = 0;
     std::unique_ptr<std::ofstream> reject_file_;
     std::optional<writer> reject_;
 
     reader_state(std::unique_ptr<byte_source> src, options const& o, std::string name,
                  std::optional<position> from)
-        : opt_(o), src_(std::move(src)), info_(std::make_shared<file_info>())
+        : opt_(o), src_(std::move(src))
     {
         check(opt_);
-        info_->name = std::move(name);
-        unquoted_ = stop_set(opt_.delimiter, opt_.quote, '\n', '\r', '\0');
-        quoted_ = stop_set(opt_.quote, opt_.quote, '\n', '\r', '\0');
+        auto info = std::make_shared<file_info>();
+        info_w_ = info.get();
+        info_ = std::move(info);
+        info_w_->name = std::move(name);
         newline_ = stop_set('\n', '\r', '\n', '\n', '\n');
         cap_ = 2 * opt_.block_size;
         buf_.reset(new char[cap_ + scan_padding]());
@@ -859,8 +1037,11 @@ public:
         std::size_t const block = opt_.block_size;
         if (cap_ - end_ < block) {
             std::size_t const keep = end_ - beg_;
-            if (keep + block > cap_ || keep > cap_ / 2) { // grow: a record longer than the buffer
-                std::size_t const cap = std::max(2 * cap_, keep + 2 * block);
+            std::size_t cap = cap_;
+            if (keep + block > cap_ || keep > cap_ / 2) // a long record: grow (doubling, but never
+                cap = std::max(keep + block, // past what the longest record needs: max_buffer())
+                               std::min(std::max(2 * cap_, keep + 2 * block), max_buffer()));
+            if (cap > cap_) {
                 std::unique_ptr<char[]> fresh(new char[cap + scan_padding]());
                 std::memcpy(fresh.get(), buf_.get() + beg_, keep);
                 buf_ = std::move(fresh);
@@ -872,6 +1053,7 @@ public:
             beg_ = 0;
             end_ = keep;
         }
+        mask_at_ = mask_none;
         std::size_t const got = src_->read(buf_.get() + end_, block);
         if (got == 0) {
             eof_ = true;
@@ -883,10 +1065,37 @@ public:
 
     std::uint64_t offset_of(std::size_t rel) const noexcept { return base_ + beg_ + rel; }
 
-    // --- one record ------------------------------------------------------------------------
+    /// The most the buffer needs: a record of max_record_bytes and its line break, plus the
+    /// blocks read while skipping a bad line (reject_bad keeps at most that much).
+    std::size_t max_buffer() const noexcept
+    {
+        return std::max(2 * opt_.block_size, opt_.max_record_bytes + 3 * opt_.block_size + 1);
+    }
+
+    /// The masks of the 64-byte window holding pos (relative to beg_), cut to [pos, lim):
+    /// `at` is the relative position of bit 0. Precondition: pos < lim.
+    STREAMBATCH_CSV_INLINE void window(std::size_t pos, std::size_t lim, std::size_t& at,
+                                       std::uint64_t& delims, std::uint64_t& specials) noexcept
+    {
+        std::size_t const a = beg_ + pos;
+        if (a - mask_at_ >= 64) { // not cached (unsigned: also when a < mask_at_)
+            mask_at_ = a;
+            masks64 const m = classify64(buf_.get() + a, opt_.delimiter, opt_.quote);
+            delims_ = m.delims;
+            specials_ = m.specials;
+        }
+        std::uint64_t keep = ~std::uint64_t{0} << (a - mask_at_);
+        std::size_t const alim = beg_ + lim;
+        if (alim - mask_at_ < 64)
+            keep &= (std::uint64_t{1} << (alim - mask_at_)) - 1;
+        at = mask_at_ - beg_;
+        delims = delims_ & keep;
+        specials = specials_ & keep;
+    }
 
     scan_result set_bad(error_kind kind, std::size_t at, std::uint64_t at_line, std::string reason,
-                        std::optional<std::size_t> column, std::size_t anchor, bool complete = false)
+                        std::optional<std::size_t> column, std::size_t anchor,
+                        bool complete = false)
     {
         bad_.kind = kind;
         bad_.at = at;
@@ -903,7 +1112,63 @@ public:
         return "line " + std::to_string(line) + " (byte " + std::to_string(offset_of(rel)) + ")";
     }
 
-    scan_result finish(std::size_t len, std::size_t next, std::uint64_t next_line, bool header)
+    // The bad records, out of the parser's hot path. `column` is the field being read.
+    STREAMBATCH_CSV_COLD scan_result field_count_error()
+    {
+        std::string why = "expected " + std::to_string(expected_fields_) + " field" +
+                          (expected_fields_ == 1 ? "" : "s") +
+                          (opt_.has_header ? " (as in the header)" : " (as in the first record)") +
+                          ", found " + std::to_string(spans_.size());
+        return set_bad(error_kind::field_count, 0, rec_line_, std::move(why), std::nullopt, 0,
+                       true);
+    }
+    STREAMBATCH_CSV_COLD scan_result too_long_error(std::uint64_t line, bool quoted,
+                                                    std::size_t qopen, std::uint64_t qline)
+    {
+        std::size_t const max = opt_.max_record_bytes;
+        std::string why = "record longer than max_record_bytes = " + std::to_string(max) +
+                          ": the record that began at " + where(rec_line_, 0) +
+                          " has not ended after " + std::to_string(max) + " bytes";
+        if (quoted)
+            why += "; it is inside a quoted field that began at " + where(qline, qopen) + " (" +
+                   info_->describe(spans_.size()) + "): is a quote unclosed?";
+        return set_bad(error_kind::record_too_long, max, line, std::move(why), spans_.size(),
+                       quoted ? qopen : max);
+    }
+    STREAMBATCH_CSV_COLD scan_result nul_error(std::size_t at, std::uint64_t line)
+    {
+        return set_bad(error_kind::nul_byte, at, line,
+                       "NUL byte in " + info_->describe(spans_.size()) +
+                           ": CSV text has none (is the file binary, or UTF-16?)",
+                       spans_.size(), at);
+    }
+    STREAMBATCH_CSV_COLD scan_result stray_quote_error(std::size_t at, std::uint64_t line)
+    {
+        return set_bad(error_kind::stray_quote, at, line,
+                       "quote inside an unquoted field (" + info_->describe(spans_.size()) +
+                           "): expected the whole field in quotes, with each quote in it doubled",
+                       spans_.size(), at);
+    }
+    STREAMBATCH_CSV_COLD scan_result unclosed_error(std::size_t at, std::uint64_t line,
+                                                    std::size_t qopen, std::uint64_t qline)
+    {
+        return set_bad(error_kind::unclosed_quote, at, line,
+                       "unclosed quote: reached end of file inside a quoted field that began at " +
+                           where(qline, qopen) + ", " + info_->describe(spans_.size()),
+                       spans_.size(), qopen);
+    }
+    STREAMBATCH_CSV_COLD scan_result text_after_quote_error(std::size_t at, std::uint64_t line,
+                                                            char c)
+    {
+        return set_bad(error_kind::text_after_quote, at, line,
+                       "unexpected " + describe_byte(c) + " after the closing quote of " +
+                           info_->describe(spans_.size()) + ": expected " +
+                           describe_byte(opt_.delimiter) + ", a line break or the end of the file",
+                       spans_.size(), at);
+    }
+
+    STREAMBATCH_CSV_INLINE scan_result finish(std::size_t len, std::size_t next,
+                                              std::uint64_t next_line, bool header)
     {
         rec_len_ = len;
         rec_next_ = next;
@@ -913,18 +1178,14 @@ public:
                 expected_fields_ = spans_.size();
                 has_expected_ = true;
             } else if (spans_.size() != expected_fields_) {
-                std::string why = "expected " + std::to_string(expected_fields_) + " field" +
-                                  (expected_fields_ == 1 ? "" : "s") +
-                                  (opt_.has_header ? " (as in the header)" : " (as in the first record)") +
-                                  ", found " + std::to_string(spans_.size());
-                return set_bad(error_kind::field_count, 0, rec_line_, std::move(why), std::nullopt, 0, true);
+                return field_count_error();
             }
         }
         return scan_result::record;
     }
 
     /// The record ends at the line break at `t` (CR or LF).
-    scan_result terminate(std::size_t t, std::uint64_t line, bool header)
+    STREAMBATCH_CSV_INLINE scan_result terminate(std::size_t t, std::uint64_t line, bool header)
     {
         std::size_t next = t + 1;
         if (buf_[beg_ + t] == '\r') {
@@ -962,143 +1223,124 @@ public:
         rec_line_ = line_;
         std::uint64_t ln = line_; // the line at pos
         std::size_t const max = opt_.max_record_bytes;
-        std::size_t const window = max + 1; // content is [0, max); index max may only end it
+        std::size_t const window_end = max + 1; // content is [0, max); index max may only end it
         char const d = opt_.delimiter, q = opt_.quote;
         char const* p = buf_.get() + beg_;
-        std::size_t lim = std::min(end_ - beg_, window);
-        std::size_t pos = 0;
+        std::size_t lim = std::min(end_ - beg_, window_end);
         auto const refill = [&]() -> bool {
             if (!more())
                 return false;
             p = buf_.get() + beg_;
-            lim = std::min(end_ - beg_, window);
+            lim = std::min(end_ - beg_, window_end);
             return true;
         };
-        auto const too_long = [&](std::uint64_t line, std::optional<std::size_t> qopen,
-                                  std::uint64_t qline) {
-            std::string why = "record longer than max_record_bytes = " + std::to_string(max) +
-                              ": the record that began at " + where(rec_line_, 0) +
-                              " has not ended after " + std::to_string(max) + " bytes";
-            if (qopen)
-                why += "; it is inside a quoted field that began at " + where(qline, *qopen) + " (" +
-                       info_->describe(spans_.size()) + "): is a quote unclosed?";
-            return set_bad(error_kind::record_too_long, max, line, std::move(why), spans_.size(),
-                           qopen ? *qopen : max);
-        };
-        auto const nul = [&](std::size_t at, std::uint64_t line) {
-            return set_bad(error_kind::nul_byte, at, line,
-                           "NUL byte in " + info_->describe(spans_.size()) +
-                               ": CSV text has none (is the file binary, or UTF-16?)",
-                           spans_.size(), at);
-        };
-        auto const push = [&](std::size_t b, std::size_t e, std::uint32_t esc, bool quoted) {
-            spans_.push_back({static_cast<std::uint32_t>(b), static_cast<std::uint32_t>(e), esc, quoted});
-        };
 
-        for (;;) { // one field per turn
-            std::size_t const fstart = pos;
-            if (pos == lim) {
-                if (lim == window)
-                    return too_long(ln, std::nullopt, 0);
-                if (!refill()) { // the input ends after a delimiter: an empty last field
-                    push(pos, pos, 0, false);
-                    return finish(pos, pos, ln, header);
-                }
-            }
-            if (p[pos] == q) {
-                std::size_t const qopen = pos;
-                std::uint64_t const qline = ln;
-                std::uint32_t esc = 0;
-                ++pos;
-                for (;;) {
-                    pos += find_stop(p + pos, lim - pos, quoted_);
-                    if (pos == lim) {
-                        if (lim == window)
-                            return too_long(ln, qopen, qline);
-                        if (!refill())
-                            return set_bad(error_kind::unclosed_quote, pos, ln,
-                                           "unclosed quote: reached end of file inside a quoted "
-                                           "field that began at " +
-                                               where(qline, qopen) + ", " + info_->describe(spans_.size()),
-                                           spans_.size(), qopen);
-                        continue;
-                    }
-                    char const c = p[pos];
-                    if (c == q) {
-                        if (pos + 1 == lim) {
-                            if (lim == window)
-                                return too_long(ln, qopen, qline);
-                            if (!refill()) { // closing quote, then the end of input
-                                push(qopen, pos + 1, esc, true);
-                                return finish(pos + 1, pos + 1, ln, header);
-                            }
-                        }
-                        char const n = p[pos + 1];
-                        if (n == q) {
-                            ++esc;
-                            pos += 2;
-                            continue;
-                        }
-                        if (n == d) {
-                            push(qopen, pos + 1, esc, true);
-                            pos += 2;
-                            break;
-                        }
-                        if (n == '\n' || n == '\r') {
-                            push(qopen, pos + 1, esc, true);
-                            return terminate(pos + 1, ln, header);
-                        }
-                        if (n == '\0')
-                            return nul(pos + 1, ln);
-                        return set_bad(error_kind::text_after_quote, pos + 1, ln,
-                                       "unexpected " + describe_byte(n) + " after the closing quote of " +
-                                           info_->describe(spans_.size()) + ": expected " +
-                                           describe_byte(d) + ", a line break or the end of the file",
-                                       spans_.size(), pos + 1);
-                    }
-                    if (c == '\n') {
-                        if (p[pos - 1] != '\r')
-                            ++ln;
-                        ++pos;
-                        continue;
-                    }
-                    if (c == '\r') {
-                        ++ln;
-                        ++pos;
-                        continue;
-                    }
-                    return nul(pos, ln);
-                }
-                continue;
-            }
-            for (;;) { // an unquoted field
-                pos += find_stop(p + pos, lim - pos, unquoted_);
+        std::size_t pos = 0;    // where scanning goes on
+        std::size_t fstart = 0; // where the current field began
+        std::size_t at = 0;
+        std::uint64_t dm = 0, sm = 0;
+        for (;;) {
+            // Unquoted fields, until a quote opens a field or the record ends. Every delimiter
+            // before the next special byte closes a field; bytes are never looked at one by one.
+            std::size_t qopen = 0;
+            for (;;) {
                 if (pos == lim) {
-                    if (lim == window)
-                        return too_long(ln, std::nullopt, 0);
-                    if (!refill()) {
-                        push(fstart, pos, 0, false);
+                    if (lim == window_end)
+                        return too_long_error(ln, false, 0, 0);
+                    if (!refill()) { // the end of input ends the record
+                        spans_.push(fstart, pos);
                         return finish(pos, pos, ln, header);
                     }
+                }
+                window(pos, lim, at, dm, sm);
+                if (sm == 0) {
+                    spans_.push_delimited(dm, at, fstart);
+                    pos = std::min(at + 64, lim);
                     continue;
                 }
-                char const c = p[pos];
-                if (c == d) {
-                    push(fstart, pos, 0, false);
-                    ++pos;
-                    break;
-                }
+                std::size_t const s = at + static_cast<std::size_t>(std::countr_zero(sm));
+                spans_.push_delimited(dm & ((std::uint64_t{1} << (s - at)) - 1), at, fstart);
+                pos = s;
+                char const c = p[s];
                 if (c == '\n' || c == '\r') {
-                    push(fstart, pos, 0, false);
-                    return terminate(pos, ln, header);
+                    spans_.push(fstart, s);
+                    return terminate(s, ln, header);
                 }
-                if (c == q)
-                    return set_bad(error_kind::stray_quote, pos, ln,
-                                   "quote inside an unquoted field (" + info_->describe(spans_.size()) +
-                                       "): expected the whole field in quotes, with each quote in it "
-                                       "doubled",
-                                   spans_.size(), pos);
-                return nul(pos, ln);
+                if (s == max) // past the limit, only a line break may come
+                    return too_long_error(ln, false, 0, 0);
+                if (c == q) {
+                    if (s == fstart) {
+                        qopen = s;
+                        break;
+                    }
+                    return stray_quote_error(s, ln);
+                }
+                return nul_error(s, ln);
+            }
+
+            // A quoted field: only quotes, line breaks (counted) and NUL stop the scan.
+            std::uint64_t const qline = ln;
+            std::uint32_t esc = 0;
+            pos = qopen + 1;
+            for (;;) {
+                if (pos == lim) {
+                    if (lim == window_end)
+                        return too_long_error(ln, true, qopen, qline);
+                    if (!refill())
+                        return unclosed_error(pos, ln, qopen, qline);
+                }
+                window(pos, lim, at, dm, sm);
+                if (sm == 0) {
+                    pos = std::min(at + 64, lim);
+                    continue;
+                }
+                pos = at + static_cast<std::size_t>(std::countr_zero(sm));
+                if (pos == max) // inside quotes, nothing may come past the limit
+                    return too_long_error(ln, true, qopen, qline);
+                char const c = p[pos];
+                if (c == q) {
+                    if (pos + 1 == lim) {
+                        if (lim == window_end)
+                            return too_long_error(ln, true, qopen, qline);
+                        if (!refill()) { // closing quote, then the end of input
+                            spans_.push_quoted(qopen, pos + 1, esc);
+                            return finish(pos + 1, pos + 1, ln, header);
+                        }
+                    }
+                    char const n = p[pos + 1];
+                    if (pos + 1 == max && n != '\n' && n != '\r')
+                        return too_long_error(ln, true, qopen, qline);
+                    if (n == q) {
+                        ++esc;
+                        pos += 2;
+                        continue;
+                    }
+                    if (n == d) {
+                        spans_.push_quoted(qopen, pos + 1, esc);
+                        pos += 2;
+                        fstart = pos;
+                        break;
+                    }
+                    if (n == '\n' || n == '\r') {
+                        spans_.push_quoted(qopen, pos + 1, esc);
+                        return terminate(pos + 1, ln, header);
+                    }
+                    if (n == '\0')
+                        return nul_error(pos + 1, ln);
+                    return text_after_quote_error(pos + 1, ln, n);
+                }
+                if (c == '\n') {
+                    if (p[pos - 1] != '\r')
+                        ++ln;
+                    ++pos;
+                    continue;
+                }
+                if (c == '\r') {
+                    ++ln;
+                    ++pos;
+                    continue;
+                }
+                return nul_error(pos, ln);
             }
         }
     }
@@ -1113,7 +1355,8 @@ public:
     parse_error error_of(bad_record const& b) const
     {
         std::string cname = b.column ? info_->column_name(*b.column) : std::string();
-        return parse_error(b.kind, info_->name, b.at_line, offset_of(b.at), b.reason, b.column, std::move(cname));
+        return parse_error(b.kind, info_->name, b.at_line, offset_of(b.at), b.reason, b.column,
+                           std::move(cname));
     }
 
     /// Skip policy: write the bad record to the reject file and move past it.
@@ -1171,6 +1414,10 @@ public:
         if (total > raw.size())
             error += " [raw text cut to its first " + std::to_string(raw.size()) + " of " +
                      std::to_string(total) + " bytes]";
+        if (raw.find('\0') != std::string::npos) { // CSV cannot carry NUL: keep the bytes as base64
+            raw = base64(raw);
+            error += " [raw is base64: it holds NUL bytes]";
+        }
         if (reject_) {
             reject_->write(info_->name, rec_line_, rec_off, error, raw);
             reject_->flush();
@@ -1204,24 +1451,25 @@ public:
         }
     }
 
-    row make_row() const
+    /// The record just scanned, into `r` (reusing its allocation if it has one).
+    void make_row(row& r) const
     {
-        return row(info_, rec_line_, offset_of(0), spans_.data(), spans_.size(), buf_.get() + beg_,
-                   rec_len_, opt_.quote);
+        r.assign(info_, rec_line_, offset_of(0), spans_, buf_.get() + beg_, rec_len_, opt_.quote);
     }
 
     void read_header()
     {
-        info_->header_line = line_;
-        info_->header_byte = offset_of(0);
+        info_w_->header_line = line_;
+        info_w_->header_byte = offset_of(0);
         if (!next_record(true)) {
             done_ = true;
             return;
         }
-        info_->header_line = rec_line_;
-        info_->header_byte = offset_of(0);
-        row const h = make_row();
-        info_->set_columns(std::vector<std::string>(h.begin(), h.end()));
+        info_w_->header_line = rec_line_;
+        info_w_->header_byte = offset_of(0);
+        row h;
+        make_row(h);
+        info_w_->set_columns(std::vector<std::string>(h.begin(), h.end()));
         expected_fields_ = h.size();
         has_expected_ = true;
         consume();
@@ -1229,37 +1477,43 @@ public:
 
     void resume(position const& from)
     {
-        if (!opt_.has_header && opt_.strict_field_count && !has_expected_ && from.byte_offset > offset_of(0)) {
-            // Without a header, the first record sets the field count: read it again.
-            if (next_record(true)) {
-                expected_fields_ = spans_.size();
-                has_expected_ = true;
+        if (!opt_.has_header && opt_.strict_field_count && !has_expected_ &&
+            from.byte_offset > offset_of(0)) {
+            // Without a header, the first record sets the field count: read it again. (If it is
+            // bad, the first record read from here on sets it.)
+            try {
+                if (next_record(true)) {
+                    expected_fields_ = spans_.size();
+                    has_expected_ = true;
+                }
+            } catch (parse_error const&) {
             }
         }
         done_ = false;
         std::uint64_t const target = from.byte_offset;
-        if (target >= base_ && target <= base_ + end_) {
+        if (target < offset_of(0))
+            throw std::invalid_argument("streambatch::csv: cannot resume " + info_->name +
+                                        " at byte " + std::to_string(target) +
+                                        ": it is inside the header, which ends at byte " +
+                                        std::to_string(offset_of(0)));
+        if (target <= base_ + end_) {
             beg_ = static_cast<std::size_t>(target - base_);
-        } else if (target > base_ + end_ && src_->seek(target)) {
+        } else if (src_->seek(target)) {
             base_ = target;
             beg_ = end_ = 0;
             eof_ = false;
-        } else if (target > base_ + end_) {
-            // Not seekable: read forward.
-            for (;;) {
+        } else { // not seekable (or past the end of a file): read forward
+            while (base_ + end_ < target) {
                 beg_ = end_;
-                if (!more() || base_ + end_ >= target)
-                    break;
+                if (!more())
+                    throw std::invalid_argument("streambatch::csv: cannot resume " + info_->name +
+                                                " at byte " + std::to_string(target) +
+                                                ": the input has only " +
+                                                std::to_string(base_ + end_) + " bytes");
             }
-            if (base_ + end_ < target)
-                throw std::invalid_argument("streambatch::csv: cannot resume " + info_->name + " at byte " +
-                                            std::to_string(target) + ": the input has only " +
-                                            std::to_string(base_ + end_) + " bytes");
             beg_ = static_cast<std::size_t>(target - base_);
-        } else {
-            throw std::invalid_argument("streambatch::csv: cannot resume " + info_->name + " at byte " +
-                                        std::to_string(target) + ": it is inside the header");
         }
+        mask_at_ = mask_none;
         line_ = from.line;
         rows_ = from.rows;
         skipped_ = from.skipped;
@@ -1280,11 +1534,12 @@ public:
                 opt_.reject_path, std::ios::binary | (resuming ? std::ios::app : std::ios::trunc));
             if (!*reject_file_)
                 throw_io_error(errno != 0 ? errno : EIO,
-                               "streambatch::csv: cannot open the reject file " + opt_.reject_path.string());
+                               "streambatch::csv: cannot open the reject file " +
+                                   opt_.reject_path.string());
             out = reject_file_.get();
         }
-        reject_.emplace(*out, writer_options{}, out == opt_.reject_stream ? "<reject stream>"
-                                                                           : opt_.reject_path.string());
+        reject_.emplace(*out, writer_options{},
+                        out == opt_.reject_stream ? "<reject stream>" : opt_.reject_path.string());
         if (write_header) {
             reject_->write_row({"file", "line", "byte_offset", "error", "raw"});
             reject_->flush();
@@ -1312,7 +1567,7 @@ public:
             throw;
         }
         current_pos_ = position{offset_of(0), rec_line_, rows_, skipped_};
-        current_ = make_row();
+        make_row(current_);
         has_current_ = true;
         ++rows_;
         consume();
@@ -1370,31 +1625,29 @@ public:
     /// Opens `path`; with `from`, continues at a position() saved from a reader of the same file.
     explicit reader(std::filesystem::path const& path, options const& o = {},
                     std::optional<csv::position> const& from = std::nullopt)
-        : s_(std::make_unique<detail::reader_state>(detail::open_path(path), o,
-                                                    detail::default_name(o.name, path.string()), from))
-    {
-    }
+        : s_(std::make_unique<detail::reader_state>(
+              detail::open_path(path), o, detail::default_name(o.name, path.string()), from))
+    {}
     /// Reads `in` from where it is (byte offsets count from there); `in` must outlive the reader.
     explicit reader(std::istream& in, options const& o = {},
                     std::optional<csv::position> const& from = std::nullopt)
         : s_(std::make_unique<detail::reader_state>(std::make_unique<detail::stream_source>(in), o,
                                                     detail::default_name(o.name, "<stream>"), from))
-    {
-    }
+    {}
     /// Reads `f` from where it is; the caller closes it.
     explicit reader(std::FILE* f, options const& o = {},
                     std::optional<csv::position> const& from = std::nullopt)
-        : s_(std::make_unique<detail::reader_state>(std::make_unique<detail::file_source>(f, "<FILE>"), o,
-                                                    detail::default_name(o.name, "<FILE>"), from))
-    {
-    }
+        : s_(std::make_unique<detail::reader_state>(
+              std::make_unique<detail::file_source>(f, "<FILE>"), o,
+              detail::default_name(o.name, "<FILE>"), from))
+    {}
     /// Reads the file descriptor `fd` from where it is; the caller closes it.
-    explicit reader(int fd, options const& o = {}, std::optional<csv::position> const& from = std::nullopt)
+    explicit reader(int fd, options const& o = {},
+                    std::optional<csv::position> const& from = std::nullopt)
         : s_(std::make_unique<detail::reader_state>(
               std::make_unique<detail::fd_source>(fd, false, "<fd " + std::to_string(fd) + ">"), o,
               detail::default_name(o.name, "<fd " + std::to_string(fd) + ">"), from))
-    {
-    }
+    {}
 
     /// Parses the first row (on the first call); later calls return the current position.
     iterator begin()
@@ -1415,7 +1668,8 @@ public:
     /// The header's names (empty without a header, or for an empty file).
     std::span<std::string const> header() const noexcept
     {
-        return s_ ? std::span<std::string const>(s_->info_->columns) : std::span<std::string const>();
+        return s_ ? std::span<std::string const>(s_->info_->columns)
+                  : std::span<std::string const>();
     }
     /// The index of a header name; parse_error (missing_column) listing the header otherwise.
     std::size_t column(std::string_view name) const
@@ -1425,8 +1679,9 @@ public:
         throw parse_error(error_kind::missing_column, s_->info_->name, s_->info_->header_line,
                           s_->info_->header_byte,
                           "no column named " + detail::quote_for_message(name) +
-                              (s_->info_->columns.empty() ? std::string("; the file has no header")
-                                                          : "; the header has: " + s_->info_->column_list()));
+                              (s_->info_->columns.empty()
+                                   ? std::string("; the file has no header")
+                                   : "; the header has: " + s_->info_->column_list()));
     }
     /// Bad records skipped so far (on_error::skip).
     std::uint64_t skipped() const noexcept { return s_ ? s_->skipped_ : 0; }
@@ -1442,19 +1697,29 @@ public:
     return reader(path, o);
 }
 /// The rows of `path` from a position() saved earlier.
-[[nodiscard]] inline reader rows(std::filesystem::path const& path, options const& o, position const& from)
+[[nodiscard]] inline reader rows(std::filesystem::path const& path, options const& o,
+                                 position const& from)
 {
     return reader(path, o, from);
 }
 /// The rows of a stream (which must outlive the reader).
-[[nodiscard]] inline reader rows(std::istream& in, options const& o = {}) { return reader(in, o); }
+[[nodiscard]] inline reader rows(std::istream& in, options const& o = {})
+{
+    return reader(in, o);
+}
 [[nodiscard]] inline reader rows(std::istream& in, options const& o, position const& from)
 {
     return reader(in, o, from);
 }
 /// The rows of an open FILE* (the caller closes it).
-[[nodiscard]] inline reader rows(std::FILE* f, options const& o = {}) { return reader(f, o); }
+[[nodiscard]] inline reader rows(std::FILE* f, options const& o = {})
+{
+    return reader(f, o);
+}
 
 } // namespace streambatch::csv
+
+#undef STREAMBATCH_CSV_INLINE
+#undef STREAMBATCH_CSV_COLD
 
 #endif // STREAMBATCH_IO_CSV_HPP_INCLUDED

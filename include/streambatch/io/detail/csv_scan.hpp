@@ -3,6 +3,8 @@
 // In:     a byte range [p, p + n) that may be read (not used) up to scan_padding bytes past its
 //         end, and a stop_set of up to five byte values (repeat one to use fewer).
 // Out:    find_stop(p, n, set): the index of the first byte of [p, p + n) in the set, or n.
+//         classify64(p, delim, quote): two 64-bit masks of [p, p + 64), delimiters and the
+//         rest (quote, CR, LF, NUL), which the parser walks a set bit at a time (simdcsv's way).
 //         count_line_breaks(p, n): LF, CRLF and lone CR each count as one line break.
 // Models: plain functions. SSE2 (every x86-64) compares 16 bytes a step, AVX2 32 when the
 //         compiler targets it (-mavx2, -march=native); elsewhere a 256-entry table, a byte a step.
@@ -89,6 +91,66 @@ inline std::size_t find_stop(char const* p, std::size_t n, stop_set const& s) no
         if (s.contains(p[i]))
             return i;
     return n;
+#endif
+}
+
+/// The two masks the parser walks, for the 64 bytes from p: bit i of `delims` is set when
+/// p[i] is the delimiter, bit i of `specials` when it is the quote, LF, CR or NUL.
+struct masks64 {
+    std::uint64_t delims;
+    std::uint64_t specials;
+};
+
+#if defined(__GNUC__) || defined(__clang__)
+[[gnu::always_inline]]
+#endif
+inline masks64
+classify64(char const* p, char delim, char quote) noexcept
+{
+#if defined(__AVX2__)
+    __m256i const vd = _mm256_set1_epi8(delim), vq = _mm256_set1_epi8(quote),
+                  vlf = _mm256_set1_epi8('\n'), vcr = _mm256_set1_epi8('\r'),
+                  vz = _mm256_setzero_si256();
+    masks64 m{0, 0};
+    for (int h = 0; h < 2; ++h) {
+        __m256i const x = _mm256_loadu_si256(reinterpret_cast<__m256i const*>(p + 32 * h));
+        __m256i const s =
+            _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(x, vq), _mm256_cmpeq_epi8(x, vz)),
+                            _mm256_or_si256(_mm256_cmpeq_epi8(x, vlf), _mm256_cmpeq_epi8(x, vcr)));
+        m.delims |= std::uint64_t{static_cast<std::uint32_t>(
+                        _mm256_movemask_epi8(_mm256_cmpeq_epi8(x, vd)))}
+                    << (32 * h);
+        m.specials |= std::uint64_t{static_cast<std::uint32_t>(_mm256_movemask_epi8(s))}
+                      << (32 * h);
+    }
+    return m;
+#elif defined(__SSE2__) || defined(_M_X64)
+    __m128i const vd = _mm_set1_epi8(delim), vq = _mm_set1_epi8(quote), vlf = _mm_set1_epi8('\n'),
+                  vcr = _mm_set1_epi8('\r'), vz = _mm_setzero_si128();
+    auto const x0 = _mm_loadu_si128(reinterpret_cast<__m128i const*>(p));
+    auto const x1 = _mm_loadu_si128(reinterpret_cast<__m128i const*>(p + 16));
+    auto const x2 = _mm_loadu_si128(reinterpret_cast<__m128i const*>(p + 32));
+    auto const x3 = _mm_loadu_si128(reinterpret_cast<__m128i const*>(p + 48));
+    auto const special = [&](__m128i x) {
+        return _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, vq), _mm_cmpeq_epi8(x, vz)),
+                            _mm_or_si128(_mm_cmpeq_epi8(x, vlf), _mm_cmpeq_epi8(x, vcr)));
+    };
+    auto const bits = [](__m128i m) {
+        return std::uint64_t{static_cast<std::uint16_t>(_mm_movemask_epi8(m))};
+    };
+    // Two masks from one movemask each: pack the 16-bit halves.
+    return masks64{bits(_mm_cmpeq_epi8(x0, vd)) | bits(_mm_cmpeq_epi8(x1, vd)) << 16 |
+                       bits(_mm_cmpeq_epi8(x2, vd)) << 32 | bits(_mm_cmpeq_epi8(x3, vd)) << 48,
+                   bits(special(x0)) | bits(special(x1)) << 16 | bits(special(x2)) << 32 |
+                       bits(special(x3)) << 48};
+#else
+    masks64 m{0, 0};
+    for (unsigned i = 0; i < 64; ++i) {
+        char const c = p[i];
+        m.delims |= std::uint64_t{c == delim} << i;
+        m.specials |= std::uint64_t{c == quote || c == '\n' || c == '\r' || c == '\0'} << i;
+    }
+    return m;
 #endif
 }
 

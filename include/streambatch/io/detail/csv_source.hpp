@@ -4,7 +4,8 @@
 //         (borrowed: the caller closes it), or any std::istream (borrowed).
 // Out:    a detail::byte_source: read(buf, n) -> bytes read, 0 only at end of input (a short
 //         read is not the end); seek(offset) -> whether the source could move to `offset`
-//         bytes after where it started (false: not seekable, the reader reads forward).
+//         bytes after where it started (false: not seekable, or past the end of a regular
+//         file; the reader then reads forward).
 // Models: a small virtual interface: one virtual call per block, not per byte.
 // Memory: none beyond the object; blocks go straight into the reader's buffer.
 // Errors: std::system_error naming the file when open or read fails (errno as the code); a
@@ -21,15 +22,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <fcntl.h>
 #include <filesystem>
 #include <ios>
 #include <istream>
 #include <memory>
 #include <string>
-#include <system_error>
-
-#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <system_error>
 #include <unistd.h>
 
 namespace streambatch::csv::detail {
@@ -81,6 +82,10 @@ public:
     }
     bool seek(std::uint64_t offset) override
     {
+        struct stat st {};
+        if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode) &&
+            start_ + static_cast<off_t>(offset) > st.st_size)
+            return false; // past the end: the reader reads forward and says how long the file is
         return ::lseek(fd_, start_ + static_cast<off_t>(offset), SEEK_SET) >= 0;
     }
 };

@@ -1,0 +1,217 @@
+// fuzz/csv/fuzz_csv.cpp: libFuzzer target for streambatch::csv's reader (and writer).
+//
+// Input: byte 0 chooses the options, the rest is the CSV text.
+//   bits 0-2  block size: 1, 2, 3, 5, 7, 16, 64 or 4096 bytes
+//   bit 3     delimiter ';' instead of ','
+//   bit 4     has_header
+//   bit 5     strict_field_count
+//   bit 6     max_record_bytes = 24 (instead of 1 MiB), to reach the limit's paths
+//   bit 7     quote '\'' instead of '"'
+// Checks (a failure aborts, which libFuzzer reports as a crash), besides the sanitizers':
+//   1. The fail policy gives the same rows and the same error (what()) with the chosen block
+//      size, with one block holding the whole input and through short reads: where blocks end
+//      never matters.
+//   2. The skip policy never throws parse_error (max_skipped is large enough), delivers first
+//      the rows the fail policy delivered before its error, and writes one reject row per
+//      skipped record, which read back as CSV with five columns.
+//   3. Every row converts (or fails with a parse_error) to int, double, bool.
+//   4. Rows written by csv::writer read back the same.
+//   5. Rows' lines and byte offsets increase.
+
+#include <streambatch/io/csv.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <istream>
+#include <optional>
+#include <sstream>
+#include <streambuf>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+namespace csv = streambatch::csv;
+using rows_t = std::vector<std::vector<std::string>>;
+
+[[noreturn]] void fail(char const* what)
+{
+    std::fprintf(stderr, "fuzz_csv: invariant broken: %s\n", what);
+    std::abort();
+}
+
+/// A streambuf over memory that hands out reads of 1..7 bytes.
+class short_reads : public std::streambuf {
+    std::string_view data_;
+    std::size_t pos_ = 0;
+    unsigned step_ = 0;
+
+protected:
+    std::streamsize xsgetn(char* s, std::streamsize n) override
+    {
+        std::size_t k = 1 + (step_++ % 7);
+        k = std::min({k, static_cast<std::size_t>(n), data_.size() - pos_});
+        data_.copy(s, k, pos_);
+        pos_ += k;
+        return static_cast<std::streamsize>(k);
+    }
+    int_type underflow() override { return traits_type::eof(); }
+
+public:
+    explicit short_reads(std::string_view d) : data_(d) {}
+};
+
+struct result {
+    rows_t rows;
+    std::optional<std::string> error;
+    std::uint64_t skipped = 0;
+};
+
+std::vector<std::string> fields(csv::row const& r)
+{
+    return {r.begin(), r.end()};
+}
+
+result run(std::istream& in, csv::options const& o)
+{
+    result out;
+    try {
+        csv::reader r(in, o);
+        std::uint64_t last_line = 0, last_byte = 0;
+        bool first = true;
+        for (csv::row& row : r) {
+            if (!first && (row.line() <= last_line || row.byte_offset() <= last_byte))
+                fail("rows' lines and byte offsets must increase");
+            first = false;
+            last_line = row.line();
+            last_byte = row.byte_offset();
+            if (r.position().byte_offset != row.byte_offset() || r.position().line != row.line())
+                fail("position() is where the row at the iterator begins");
+            try {
+                (void)row.get<int>(0);
+            } catch (csv::parse_error const&) {
+            }
+            try {
+                (void)row.get<double>(row.size() - 1);
+            } catch (csv::parse_error const&) {
+            }
+            try {
+                (void)row.get<std::optional<bool>>(0);
+            } catch (csv::parse_error const&) {
+            }
+            if (!r.header().empty()) {
+                try {
+                    (void)row.at(r.header()[0]);
+                } catch (csv::parse_error const&) {
+                } catch (std::out_of_range const&) {
+                }
+            }
+            out.rows.push_back(fields(row));
+        }
+        out.skipped = r.skipped();
+    } catch (csv::parse_error const& e) {
+        out.error = e.what();
+    }
+    return out;
+}
+
+result run_text(std::string_view text, csv::options const& o, bool chunky = false)
+{
+    if (chunky) {
+        short_reads buf(text);
+        std::istream in(&buf);
+        return run(in, o);
+    }
+    std::istringstream in{std::string(text)};
+    return run(in, o);
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size)
+{
+    if (size == 0)
+        return 0;
+    std::uint8_t const cfg = data[0];
+    std::string_view const text(reinterpret_cast<char const*>(data + 1), size - 1);
+    static constexpr std::size_t blocks[] = {1, 2, 3, 5, 7, 16, 64, 4096};
+
+    csv::options o;
+    o.block_size = blocks[cfg & 7];
+    o.delimiter = (cfg & 8) ? ';' : ',';
+    o.has_header = (cfg & 16) != 0;
+    o.strict_field_count = (cfg & 32) != 0;
+    o.max_record_bytes = (cfg & 64) ? 24 : std::size_t{1} << 20;
+    o.quote = (cfg & 128) ? '\'' : '"';
+
+    // 1. Block boundaries never matter.
+    result const a = run_text(text, o);
+    csv::options big = o;
+    big.block_size = 8192; // more than -max_len: the whole input in one block
+    result const b = run_text(text, big);
+    if (a.rows != b.rows || a.error != b.error)
+        fail("the fail policy depends on the block size");
+    result const c = run_text(text, o, true);
+    if (a.rows != c.rows || a.error != c.error)
+        fail("the fail policy depends on short reads");
+
+    // 2. The skip policy: the same good rows first, then more; one reject row per skip.
+    std::ostringstream rejects;
+    csv::options skip = o;
+    skip.bad_rows = csv::on_error::skip;
+    skip.max_skipped = size + 1;
+    skip.reject_stream = &rejects;
+    result const s = run_text(text, skip);
+    bool header_error = false; // a bad header throws under either policy
+    try {
+        std::istringstream in{std::string(text)};
+        csv::reader r(in, o);
+    } catch (csv::parse_error const&) {
+        header_error = true;
+    }
+    if (s.error.has_value() != header_error)
+        fail("the skip policy threw for a data row, or not for a bad header");
+    if (!s.error) {
+        if (s.rows.size() < a.rows.size() ||
+            !std::equal(a.rows.begin(), a.rows.end(), s.rows.begin()))
+            fail("the skip policy lost rows the fail policy delivered");
+        if (!a.error && (s.skipped != 0 || s.rows != a.rows))
+            fail("the skip policy differs on a good file");
+        if (a.error && s.skipped == 0)
+            fail("the skip policy skipped nothing on a bad file");
+        std::istringstream rin(rejects.str());
+        std::uint64_t n = 0;
+        try {
+            for (csv::row& r : csv::rows(rin)) {
+                if (r.size() != 5)
+                    fail("a reject row has five fields");
+                ++n;
+            }
+        } catch (csv::parse_error const&) {
+            fail("the reject file is not valid CSV");
+        }
+        if (n != s.skipped)
+            fail("one reject row per skipped record");
+    }
+
+    // 4. Writer round trip of what was read.
+    if (!a.rows.empty()) {
+        std::ostringstream out;
+        csv::writer w(out, {.delimiter = o.delimiter, .quote = o.quote});
+        for (auto const& r : a.rows)
+            w.write_row(r);
+        csv::options back;
+        back.delimiter = o.delimiter;
+        back.quote = o.quote;
+        back.has_header = false;
+        back.strict_field_count = false;
+        back.block_size = o.block_size;
+        result const rt = run_text(out.str(), back);
+        if (rt.error || rt.rows != a.rows)
+            fail("writer -> reader round trip");
+    }
+    return 0;
+}

@@ -1,0 +1,160 @@
+// tests/io/csv/csv_test_support.hpp: what the CSV tests share.
+//
+// chunky_buf        a streambuf over a string that hands out reads of random length (1..max),
+//                   so the reader sees short reads and records cut anywhere.
+// parse(...)        every row of a CSV text as strings, read with a given block size (and
+//                   optionally through a chunky_buf); a parse_error propagates.
+// parse_until_error rows read before the first error, and the error (if any).
+// temp_dir          a fresh directory under the system's temp dir, removed at the end.
+// slurp             a file's bytes.
+
+#ifndef STREAMBATCH_TESTS_IO_CSV_SUPPORT_HPP
+#define STREAMBATCH_TESTS_IO_CSV_SUPPORT_HPP
+
+#include <streambatch/io/csv.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <streambuf>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace csvtest {
+
+namespace csv = streambatch::csv;
+using rows_t = std::vector<std::vector<std::string>>;
+
+/// Reads of random length from a string.
+class chunky_buf : public std::streambuf {
+    std::string data_;
+    std::size_t pos_ = 0;
+    std::mt19937 rng_;
+    std::size_t max_;
+
+protected:
+    std::streamsize xsgetn(char* s, std::streamsize n) override
+    {
+        if (pos_ >= data_.size() || n <= 0)
+            return 0;
+        std::size_t k = std::uniform_int_distribution<std::size_t>(1, max_)(rng_);
+        k = std::min({k, static_cast<std::size_t>(n), data_.size() - pos_});
+        data_.copy(s, k, pos_);
+        pos_ += k;
+        return static_cast<std::streamsize>(k);
+    }
+    int_type underflow() override
+    {
+        return pos_ < data_.size() ? traits_type::to_int_type(data_[pos_]) : traits_type::eof();
+    }
+    int_type uflow() override
+    {
+        return pos_ < data_.size() ? traits_type::to_int_type(data_[pos_++]) : traits_type::eof();
+    }
+
+public:
+    chunky_buf(std::string data, std::uint32_t seed, std::size_t max_read)
+        : data_(std::move(data)), rng_(seed), max_(max_read < 1 ? 1 : max_read)
+    {}
+};
+
+inline std::vector<std::string> fields(csv::row const& r)
+{
+    return {r.begin(), r.end()};
+}
+
+/// Every row of `text`, read `block` bytes at a time (through random short reads when
+/// `chunky_seed` is given).
+inline rows_t parse(std::string const& text, csv::options o = {}, std::size_t block = 64 << 10,
+                    std::optional<std::uint32_t> chunky_seed = std::nullopt)
+{
+    o.block_size = block;
+    rows_t out;
+    if (chunky_seed) {
+        chunky_buf buf(text, *chunky_seed, block);
+        std::istream in(&buf);
+        for (csv::row& r : csv::rows(in, o))
+            out.push_back(fields(r));
+    } else {
+        std::istringstream in(text);
+        for (csv::row& r : csv::rows(in, o))
+            out.push_back(fields(r));
+    }
+    return out;
+}
+
+struct outcome {
+    rows_t rows;                           ///< rows read before the error
+    std::optional<csv::parse_error> error; ///< the error, if reading failed
+};
+
+inline outcome parse_until_error(std::string const& text, csv::options o = {},
+                                 std::size_t block = 64 << 10,
+                                 std::optional<std::uint32_t> chunky_seed = std::nullopt)
+{
+    o.block_size = block;
+    outcome out;
+    auto run = [&](std::istream& in) {
+        try {
+            csv::reader r(in, o);
+            for (csv::row& row : r)
+                out.rows.push_back(fields(row));
+        } catch (csv::parse_error const& e) {
+            out.error = e;
+        }
+    };
+    if (chunky_seed) {
+        chunky_buf buf(text, *chunky_seed, block);
+        std::istream in(&buf);
+        run(in);
+    } else {
+        std::istringstream in(text);
+        run(in);
+    }
+    return out;
+}
+
+/// A fresh directory, removed with everything in it at the end of the scope.
+class temp_dir {
+    std::filesystem::path path_;
+
+public:
+    temp_dir()
+    {
+        static std::mt19937_64 rng{std::random_device{}()};
+        path_ = std::filesystem::temp_directory_path() /
+                ("streambatch_csv_test_" + std::to_string(rng()));
+        std::filesystem::create_directories(path_);
+    }
+    temp_dir(temp_dir const&) = delete;
+    temp_dir& operator=(temp_dir const&) = delete;
+    ~temp_dir()
+    {
+        std::error_code ec;
+        std::filesystem::remove_all(path_, ec);
+    }
+    std::filesystem::path const& path() const noexcept { return path_; }
+    std::filesystem::path operator/(std::string const& name) const { return path_ / name; }
+};
+
+inline void spit(std::filesystem::path const& p, std::string const& bytes)
+{
+    std::ofstream(p, std::ios::binary)
+        .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+inline std::string slurp(std::filesystem::path const& p)
+{
+    std::ifstream in(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+} // namespace csvtest
+
+#endif
