@@ -3,7 +3,7 @@
 // file-to-database job.
 //
 //     csv_to_sqlite [--csv FILE] [--rows N] [--db FILE] [--batch N] [--jobs K]
-//                   [--record-dir DIR] [--throttle-us U]
+//                   [--record-dir DIR] [--throttle-us U] [--force]
 //
 // - The CSV (default customers.csv) is generated with --rows customer-like rows (default
 //   1 000 000) when it does not exist. It is read in 64 KiB blocks; a malformed record goes to
@@ -13,6 +13,8 @@
 // - The CSV position after each batch (byte offset, line, rows) is written to the table
 //   streambatch_checkpoint in the same transaction as the batch. A restarted job (after a crash,
 //   kill -9, OOM...) opens the CSV at that position: no row is lost and none is loaded twice.
+//   The checkpoint also holds the input's fingerprint (size, hash of its first 64 KiB): a
+//   changed CSV is not resumed from (--force does).
 // - Memory: --jobs batches of --batch rows at most, fewer while memory is tight (the guard).
 //
 // test-args: --rows 20000 --batch 500 --jobs 2 --db test.db --csv test.csv --record-dir run
@@ -28,6 +30,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <ranges>
 #include <string>
@@ -50,6 +53,14 @@ std::string arg(int argc, char** argv, std::string_view name, std::string fallba
         if (argv[i] == name)
             return argv[i + 1];
     return fallback;
+}
+
+bool has_flag(int argc, char** argv, std::string_view name)
+{
+    for (int i = 1; i < argc; ++i)
+        if (argv[i] == name)
+            return true;
+    return false;
 }
 
 std::uint64_t number(int argc, char** argv, std::string_view name, std::uint64_t fallback)
@@ -84,6 +95,23 @@ void generate(std::filesystem::path const& path, std::uint64_t rows)
         }
     }
     std::filesystem::rename(tmp, path);
+}
+
+/// What identifies the input: its size and a hash of its first 64 KiB. A checkpoint taken on
+/// another file (or a rewritten one) must not be resumed from.
+std::string fingerprint(std::filesystem::path const& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    std::string head(64 * 1024, '\0');
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<std::size_t>(in.gcount()));
+    std::uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : head)
+        h = (h ^ c) * 1099511628211ull;
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "size=%llu fnv64=%016llx",
+                  static_cast<unsigned long long>(std::filesystem::file_size(path)), static_cast<unsigned long long>(h));
+    return buf;
 }
 
 customer clean(csv::row const& r)
@@ -127,11 +155,17 @@ int main(int argc, char** argv)
         db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                 "CREATE TABLE IF NOT EXISTS customers(id INTEGER, name TEXT, email TEXT, country TEXT, balance REAL);"
                 "CREATE TABLE IF NOT EXISTS streambatch_checkpoint(job TEXT PRIMARY KEY, byte_offset INTEGER,"
-                " line INTEGER, rows INTEGER, skipped INTEGER);");
+                " line INTEGER, rows INTEGER, skipped INTEGER, fingerprint TEXT);");
+        std::string const input = fingerprint(csv_path);
 
         // Where the last committed batch ended: the checkpoint row, written with that batch.
         std::optional<csv::position> from;
         if (db.scalar<std::int64_t>("SELECT count(*) FROM streambatch_checkpoint WHERE job = 'customers'") > 0) {
+            auto const saved = db.scalar<std::string>("SELECT fingerprint FROM streambatch_checkpoint");
+            if (saved != input && !has_flag(argc, argv, "--force"))
+                throw std::runtime_error("the checkpoint in " + db_path.string() + " was taken on another input (" +
+                                         saved + "; " + csv_path.string() + " is now " + input +
+                                         "): refusing to resume; start with a new --db, or pass --force");
             from = csv::position{
                 static_cast<std::uint64_t>(db.scalar<std::int64_t>("SELECT byte_offset FROM streambatch_checkpoint")),
                 static_cast<std::uint64_t>(db.scalar<std::int64_t>("SELECT line FROM streambatch_checkpoint")),
@@ -174,9 +208,9 @@ int main(int argc, char** argv)
                     std::sscanf(std::string(info.position).c_str(), "%llu %llu %llu %llu",
                                 reinterpret_cast<unsigned long long*>(&p[0]), reinterpret_cast<unsigned long long*>(&p[1]),
                                 reinterpret_cast<unsigned long long*>(&p[2]), reinterpret_cast<unsigned long long*>(&p[3]));
-                    d.exec("INSERT OR REPLACE INTO streambatch_checkpoint VALUES ('customers', ?, ?, ?, ?)",
+                    d.exec("INSERT OR REPLACE INTO streambatch_checkpoint VALUES ('customers', ?, ?, ?, ?, ?)",
                            static_cast<std::int64_t>(p[0]), static_cast<std::int64_t>(p[1]),
-                           static_cast<std::int64_t>(p[2]), static_cast<std::int64_t>(p[3]));
+                           static_cast<std::int64_t>(p[2]), static_cast<std::int64_t>(p[3]), input);
                 });
                 if (throttle.count() > 0)
                     std::this_thread::sleep_for(throttle);
