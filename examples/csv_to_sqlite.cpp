@@ -3,7 +3,7 @@
 // file-to-database job.
 //
 //     csv_to_sqlite [--csv FILE] [--rows N] [--db FILE] [--batch N] [--jobs K]
-//                   [--record-dir DIR] [--throttle-us U] [--force]
+//                   [--record-dir DIR] [--throttle-us U] [--force] [--fresh]
 //
 // - The CSV (default customers.csv) is generated with --rows customer-like rows (default
 //   1 000 000) when it does not exist. It is read in 64 KiB blocks; a malformed record goes to
@@ -17,7 +17,7 @@
 //   changed CSV is not resumed from (--force does).
 // - Memory: --jobs batches of --batch rows at most, fewer while memory is tight (the guard).
 //
-// test-args: --rows 20000 --batch 500 --jobs 2 --db test.db --csv test.csv --record-dir run
+// test-args: --rows 20000 --batch 500 --jobs 2 --db test.db --csv test.csv --record-dir run --fresh
 
 #include <streambatch.hpp>
 #include <streambatch/io/csv.hpp>
@@ -146,6 +146,9 @@ int main(int argc, char** argv)
     auto const throttle = std::chrono::microseconds(number(argc, argv, "--throttle-us", 0)); // for kill tests
 
     try {
+        if (has_flag(argc, argv, "--fresh")) // start over: forget the database (and its checkpoint)
+            for (char const* suffix : {"", "-wal", "-shm"})
+                std::filesystem::remove(db_path.string() + suffix);
         if (!std::filesystem::exists(csv_path)) {
             std::printf("generating %s with %llu rows\n", csv_path.c_str(), static_cast<unsigned long long>(rows));
             generate(csv_path, rows);
