@@ -25,8 +25,10 @@
 //           start, never the highest finished one, with the source position captured when the
 //           last of them was pulled; written every checkpoint_every_batches batches or
 //           checkpoint_every time, and at the end.
-// Models: a blocking call; std::thread workers (the std threads measured as well as
-//         oneTBB's parallel_pipeline for this shape, and need no dependency; see README).
+// Models: a blocking call; std::thread workers, no dependency. oneTBB's parallel_pipeline is
+//         faster on a CPU-bound job with a costly serial source (bench/bench_runner.cpp: 1.5x at
+//         k = 2 on 2 cores), because the thread that pulls a batch also processes it, cache-hot;
+//         here the pulling thread hands each batch to a worker. See README.
 // Memory: k batches; O(1) per batch for statistics (a fixed histogram).
 // Example:
 //     auto report = streambatch::for_each_batch(
