@@ -8,9 +8,9 @@
 //         records of metrics.hpp; with checkpoint_path set, checkpoints (checkpoint.hpp); with
 //         stderr a terminal, a single updating progress line.
 //         - max_in_flight == 1 (the default): process and commit each batch in turn.
-//         - max_in_flight == k > 1: the calling thread pulls batches; up to k worker threads
-//           run `process`; `commit` runs on one thread at a time, in batch order when
-//           `ordered` (the default), else as batches finish. At most k batches are alive at once
+//         - max_in_flight == k > 1: up to k worker threads (at most one per core) each pull a
+//           batch (one at a time) and run `process` on it; `commit` runs on one thread at a
+//           time, in batch order when `ordered` (the default), else as batches finish. At most k batches are alive at once
 //           - being filled, processed, or waiting to be committed - so memory is bounded by k
 //           batches. A batch from a single-pass source is moved out of the view's buffer
 //           (batch<T>::take, with recycled buffers); a batch of a forward source is a view and
@@ -25,10 +25,9 @@
 //           start, never the highest finished one, with the source position captured when the
 //           last of them was pulled; written every checkpoint_every_batches batches or
 //           checkpoint_every time, and at the end.
-// Models: a blocking call; std::thread workers, no dependency. oneTBB's parallel_pipeline is
-//         faster on a CPU-bound job with a costly serial source (bench/bench_runner.cpp: 1.5x at
-//         k = 2 on 2 cores), because the thread that pulls a batch also processes it, cache-hot;
-//         here the pulling thread hands each batch to a worker. See README.
+// Models: a blocking call; std::thread workers, no dependency. A worker takes a slot, pulls
+//         the next batch (one puller at a time), then processes it itself, cache-hot.
+//         oneTBB's parallel_pipeline is still 10-15 % faster on bench/bench_runner.cpp.
 // Memory: k batches; O(1) per batch for statistics (a fixed histogram).
 // Example:
 //     auto report = streambatch::for_each_batch(
@@ -488,12 +487,11 @@ void run_parallel(Batches& batches, Process& process, Commit& commit, run_option
 
     std::size_t const k = opts.max_in_flight;
     std::mutex m;
-    std::condition_variable cv_work, cv_slot;
-    std::deque<std::unique_ptr<job>> queue;
+    std::condition_variable cv_slot;
     std::map<std::uint64_t, std::unique_ptr<job>> finished;
     std::vector<owned_t> spares; // recycled buffers (owning batches only)
     std::size_t in_flight = 0;
-    bool stop = false, producing = true, committing = false;
+    bool stop = false, committing = false;
     std::uint64_t next_commit = 0;
     std::exception_ptr error;
     bool lowered = false;
@@ -503,7 +501,6 @@ void run_parallel(Batches& batches, Process& process, Commit& commit, run_option
         if (!error)
             error = e;
         stop = true;
-        cv_work.notify_all();
         cv_slot.notify_all();
     };
 
@@ -548,17 +545,104 @@ void run_parallel(Batches& batches, Process& process, Commit& commit, run_option
         committing = false;
     };
 
+    // The source: one thread at a time advances it (the `pulling` token), always under a slot,
+    // and the thread that pulled a batch processes it while its records are in its cache
+    // (oneTBB's parallel_pipeline does the same: 1.5x over a hand-off to another thread).
+    std::optional<std::ranges::iterator_t<Batches>> it;
+    bool source_done = false, pulling = false;
+    std::size_t limit_now = k; // k, or 1 while the watched guard reports memory pressure
+    std::uint64_t index = opts.resume_from.batches;
+    std::uint64_t first = opts.resume_from.records;
+    std::uint64_t local = 0;
+
+    // Advances the source to its next batch and moves it into a job; null at the end. The caller
+    // holds the pulling token: nothing else touches the source, the view or the guard meanwhile.
+    auto pull = [&]() -> std::unique_ptr<job> {
+        if (!it)
+            it.emplace(std::ranges::begin(batches)); // fills the first batch
+        else
+            ++*it; // fills the next
+        if (*it == std::ranges::end(batches))
+            return nullptr;
+        auto j = std::make_unique<job>();
+        j->local = local++;
+        {
+            auto&& b = **it;
+            j->info = batch_info{index, first, batch_size_of(b)};
+            if constexpr (owning) {
+                std::optional<owned_t> spare;
+                {
+                    std::lock_guard lock(m);
+                    if (!spares.empty()) {
+                        spare.emplace(std::move(spares.back()));
+                        spares.pop_back();
+                    }
+                }
+                j->data.emplace(spare ? b.take(std::move(*spare)) : b.take());
+            } else {
+                j->data.emplace(b);
+            }
+        }
+        j->position = opts.position ? opts.position() : std::string();
+        j->info.position = j->position; // j is heap-allocated: the view stays valid
+        j->used = opts.guard_ ? opts.guard_->snapshot().used_fraction : 0.0;
+        ++index;
+        first += j->info.size;
+        return j;
+    };
+
     auto worker = [&] {
         std::unique_lock lock(m);
         while (true) {
-            cv_work.wait(lock, [&] { return stop || !queue.empty() || !producing; });
-            if (stop || (queue.empty() && !producing))
+            bool const full = in_flight >= limit_now;
+            auto const t0 = std::chrono::steady_clock::now();
+            cv_slot.wait(lock, [&] { return stop || source_done || (!pulling && in_flight < limit_now); });
+            if (full)
+                report.waited_for_slot += std::chrono::steady_clock::now() - t0;
+            if (stop || source_done)
                 return;
-            std::unique_ptr<job> j = std::move(queue.front());
-            queue.pop_front();
+            pulling = true;
+            ++in_flight;
+            if (limit_now < k)
+                ++report.in_flight_lowered;
+            report.peak_in_flight = std::max(report.peak_in_flight, in_flight);
             lock.unlock();
+
+            std::unique_ptr<job> j;
+            std::size_t lim = k;
             try {
-                auto const t0 = std::chrono::steady_clock::now();
+                j = pull();
+                if (opts.guard_) { // read on the pulling thread: the guard's only user right now
+                    double const used = j ? j->used : opts.guard_->snapshot().used_fraction;
+                    if (used >= opts.guard_->shrink_at)
+                        lowered = true;
+                    else if (used < opts.guard_->grow_at)
+                        lowered = false;
+                    lim = lowered ? 1 : k;
+                }
+            } catch (...) { // the source threw: stop, and rethrow it as it is
+                lock.lock();
+                pulling = false;
+                --in_flight;
+                lock.unlock();
+                fail(std::current_exception());
+                lock.lock();
+                return;
+            }
+            lock.lock();
+            pulling = false;
+            limit_now = lim;
+            if (!j) {
+                source_done = true;
+                --in_flight;
+                cv_slot.notify_all();
+                return;
+            }
+            cv_slot.notify_all(); // another worker may pull now
+            lock.unlock();
+
+            try {
+                auto const t0p = std::chrono::steady_clock::now();
                 try {
                     if constexpr (owning) {
                         batch<T> view(*j->data);
@@ -579,7 +663,7 @@ void run_parallel(Batches& batches, Process& process, Commit& commit, run_option
                 } catch (...) {
                     std::throw_with_nested(batch_failed(j->info, "process", current_what()));
                 }
-                j->took = std::chrono::steady_clock::now() - t0;
+                j->took = std::chrono::steady_clock::now() - t0p;
             } catch (...) {
                 fail(std::current_exception());
                 lock.lock();
@@ -591,99 +675,18 @@ void run_parallel(Batches& batches, Process& process, Commit& commit, run_option
         }
     };
 
-    std::size_t const threads = std::max<std::size_t>(1, std::min<std::size_t>(k, std::max(1u, std::thread::hardware_concurrency())));
+    std::size_t const threads =
+        std::max<std::size_t>(1, std::min<std::size_t>(k, std::max(1u, std::thread::hardware_concurrency())));
     std::vector<std::thread> pool;
     pool.reserve(threads);
-    auto join_all = [&] {
-        {
-            std::lock_guard lock(m);
-            producing = false;
-        }
-        cv_work.notify_all();
-        for (auto& t : pool)
-            t.join();
-    };
-
-    // The limit in force: k, or 1 while the watched guard reports memory pressure.
-    auto limit = [&]() -> std::size_t {
-        if (!opts.guard_)
-            return k;
-        double const used = opts.guard_->snapshot().used_fraction;
-        if (used >= opts.guard_->shrink_at)
-            lowered = true;
-        else if (used < opts.guard_->grow_at)
-            lowered = false;
-        return lowered ? 1 : k;
-    };
-
     try {
         for (std::size_t i = 0; i < threads; ++i)
             pool.emplace_back(worker);
-
-        std::uint64_t index = opts.resume_from.batches;
-        std::uint64_t first = opts.resume_from.records;
-        std::uint64_t local = 0;
-        auto take_slot = [&] {
-            std::unique_lock lock(m);
-            auto const t0 = std::chrono::steady_clock::now();
-            std::size_t lim = limit();
-            cv_slot.wait(lock, [&] { return stop || in_flight < (lim = limit()); });
-            report.waited_for_slot += std::chrono::steady_clock::now() - t0;
-            if (stop)
-                return false;
-            if (lim < k)
-                ++report.in_flight_lowered;
-            ++in_flight;
-            report.peak_in_flight = std::max(report.peak_in_flight, in_flight);
-            return true;
-        };
-
-        if (take_slot()) {
-            auto it = std::ranges::begin(batches); // fills the first batch, under its slot
-            while (true) {
-                if (it == std::ranges::end(batches)) {
-                    std::lock_guard lock(m);
-                    --in_flight;
-                    break;
-                }
-                auto j = std::make_unique<job>();
-                j->local = local++;
-                {
-                    auto&& b = *it;
-                    j->info = batch_info{index, first, batch_size_of(b)};
-                    if constexpr (owning) {
-                        std::optional<owned_t> spare;
-                        {
-                            std::lock_guard lock(m);
-                            if (!spares.empty()) {
-                                spare.emplace(std::move(spares.back()));
-                                spares.pop_back();
-                            }
-                        }
-                        j->data.emplace(spare ? b.take(std::move(*spare)) : b.take());
-                    } else {
-                        j->data.emplace(b);
-                    }
-                }
-                j->position = opts.position ? opts.position() : std::string();
-                j->info.position = j->position; // j is heap-allocated: the view stays valid
-                j->used = opts.guard_ ? opts.guard_->snapshot().used_fraction : 0.0;
-                ++index;
-                first += j->info.size;
-                {
-                    std::lock_guard lock(m);
-                    queue.push_back(std::move(j));
-                }
-                cv_work.notify_one();
-                if (!take_slot())
-                    break;
-                ++it; // fills the next batch, under the slot just taken
-            }
-        }
     } catch (...) {
-        fail(std::current_exception()); // the source threw: stop, then rethrow it as it is
+        fail(std::current_exception());
     }
-    join_all();
+    for (auto& t : pool)
+        t.join();
     if (error)
         std::rethrow_exception(error);
 }
