@@ -33,11 +33,12 @@ rows=60000
 "$exe" --rows "$rows" --csv in.csv --table "$ref" --fresh --batch 50 > reference.log
 q "DROP TABLE IF EXISTS $killed; DELETE FROM streambatch_checkpoint WHERE job = '$killed'"
 
-kills=0 runs=0
+kills=0 runs=0 fresh=
 RANDOM=$(( $(date +%s) % 32768 ))
 while :; do
     runs=$((runs + 1))
-    "$exe" --csv in.csv --table "$killed" --batch 50 --jobs 2 --throttle-us 3000 > run.log 2>&1 &
+    "$exe" --csv in.csv --table "$killed" --batch 50 --jobs 2 --throttle-us 3000 $fresh > run.log 2>&1 &
+    fresh=
     pid=$!
     if (( kills < kills_wanted )); then
         # a random point: 5 to 100 ms after the start (connecting, DDL, mid-COPY, mid-commit, ...)
@@ -49,6 +50,10 @@ while :; do
         fi
     fi
     if wait "$pid"; then
+        if (( kills < kills_wanted )); then
+            fresh=--fresh # finished before enough kills (a fast machine): again from scratch, still killing
+            continue
+        fi
         break
     else
         echo "run $runs failed by itself:"; cat run.log; exit 1
