@@ -21,6 +21,7 @@
 #include <streambatch/memory_guarded.hpp>
 #include <streambatch/memory_probe.hpp>
 #include <streambatch/metrics.hpp>
+#include <streambatch/partition.hpp>
 #include <streambatch/record_bytes.hpp>
 #include <streambatch/run_report.hpp>
 #include <streambatch/version.hpp>
