@@ -30,6 +30,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <iterator>
 #include <optional>
 #include <ranges>
@@ -81,7 +82,7 @@ public:
 namespace detail {
 
 /// getenv, testable: tests pass their own lookup.
-using env_lookup = std::optional<std::string> (*)(char const*);
+using env_lookup = std::function<std::optional<std::string>(char const*)>;
 
 inline std::optional<std::string> real_getenv(char const* name)
 {
@@ -118,7 +119,7 @@ inline partition checked(env_pair const& p)
     return partition{static_cast<std::uint32_t>(p.index), static_cast<std::uint32_t>(p.count)};
 }
 
-inline partition partition_from(env_lookup get, std::optional<std::uint32_t> k8s_count)
+inline partition partition_from(env_lookup const& get, std::optional<std::uint32_t> k8s_count)
 {
     std::vector<env_pair> found;
     // MPI: Open MPI's own variables, then the PMI ones (MPICH, Intel MPI, Slurm's srun).
