@@ -1,10 +1,13 @@
 // streambatch/detail/json.hpp: the little JSON that run records and checkpoints need.
 //
-// In:     strings and numbers to write; the text of a flat JSON object to read.
+// In:     strings and numbers to write; the text of a flat JSON object, or of an object of
+//         objects (a run_record.json), to read.
 // Out:    json_quote(s) -> "s" with JSON escapes; parse_flat_object(text, file) -> the object's
-//         members as name -> raw value (strings unescaped, numbers and literals as written).
-// Models: a writer of escaped strings and a reader of one flat object ({"k": "v", "n": 1}),
-//         which is all a checkpoint file holds. Nested values are rejected.
+//         members as name -> raw value (strings unescaped, numbers and literals as written);
+//         parse_sections(text, file) -> section -> member -> value (deeper arrays and objects
+//         as their raw, checked JSON text).
+// Models: a writer of escaped strings; json_cursor, a reader a value at a time. A checkpoint
+//         is one flat object ({"k": "v", "n": 1}): nested values there are rejected.
 // Memory: the returned map.
 // Errors: json_error naming the file, the byte offset and what was expected.
 // Example:
@@ -70,27 +73,58 @@ inline std::string json_number(double v)
     return buf;
 }
 
-inline std::map<std::string, std::string> parse_flat_object(std::string_view text, std::string const& file)
-{
+/// Reads JSON text a value at a time; errors name the file and the byte offset.
+class json_cursor {
+    std::string_view text_;
+    std::string const& file_;
+
+public:
     std::size_t i = 0;
-    auto fail = [&](std::string const& what) -> void { throw json_error(file, i, what); };
-    auto ws = [&] {
-        while (i < text.size() && (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t'))
+
+    json_cursor(std::string_view text, std::string const& file) : text_(text), file_(file) {}
+
+    [[noreturn]] void fail(std::string const& what) const { throw json_error(file_, i, what); }
+    void ws()
+    {
+        while (i < text_.size() && (text_[i] == ' ' || text_[i] == '\n' || text_[i] == '\r' || text_[i] == '\t'))
             ++i;
-    };
-    auto expect = [&](char c) {
+    }
+    char peek()
+    {
         ws();
-        if (i >= text.size() || text[i] != c)
-            fail(std::string("expected '") + c + "'" + (i >= text.size() ? ", found the end" : ""));
+        if (i >= text_.size())
+            fail("expected a value, found the end");
+        return text_[i];
+    }
+    bool at_end()
+    {
+        ws();
+        return i >= text_.size();
+    }
+    void expect(char c)
+    {
+        ws();
+        if (i >= text_.size() || text_[i] != c)
+            fail(std::string("expected '") + c + "'" + (i >= text_.size() ? ", found the end" : ""));
         ++i;
-    };
-    auto string = [&] {
+    }
+    bool consume(char c)
+    {
+        ws();
+        if (i < text_.size() && text_[i] == c) {
+            ++i;
+            return true;
+        }
+        return false;
+    }
+    std::string string()
+    {
         expect('"');
         std::string out;
         while (true) {
-            if (i >= text.size())
+            if (i >= text_.size())
                 fail("unterminated string");
-            char c = text[i++];
+            char c = text_[i++];
             if (c == '"')
                 return out;
             if (static_cast<unsigned char>(c) < 0x20)
@@ -99,9 +133,9 @@ inline std::map<std::string, std::string> parse_flat_object(std::string_view tex
                 out += c;
                 continue;
             }
-            if (i >= text.size())
+            if (i >= text_.size())
                 fail("unterminated escape");
-            switch (char e = text[i++]) {
+            switch (char e = text_[i++]) {
             case '"': out += '"'; break;
             case '\\': out += '\\'; break;
             case '/': out += '/'; break;
@@ -111,11 +145,11 @@ inline std::map<std::string, std::string> parse_flat_object(std::string_view tex
             case 'b': out += '\b'; break;
             case 'f': out += '\f'; break;
             case 'u': {
-                if (i + 4 > text.size())
+                if (i + 4 > text_.size())
                     fail("truncated \\u escape");
                 unsigned v = 0;
                 for (int k = 0; k < 4; ++k) {
-                    char h = text[i++];
+                    char h = text_[i++];
                     v <<= 4;
                     if (h >= '0' && h <= '9')
                         v |= unsigned(h - '0');
@@ -141,56 +175,113 @@ inline std::map<std::string, std::string> parse_flat_object(std::string_view tex
             default: fail(std::string("unknown escape '\\") + e + "'");
             }
         }
-    };
-    std::map<std::string, std::string> out;
-    expect('{');
-    ws();
-    if (i < text.size() && text[i] == '}') {
-        ++i;
-    } else {
-        while (true) {
-            std::string key = string();
-            if (out.count(key))
-                fail("duplicate member \"" + key + "\"");
-            expect(':');
-            ws();
-            if (i >= text.size())
-                fail("expected a value, found the end");
-            if (text[i] == '"') {
-                out[key] = string();
-            } else if (text[i] == '{' || text[i] == '[') {
-                fail("member \"" + key + "\": nested values are not expected here");
-            } else {
-                std::size_t const b = i;
-                while (i < text.size() && text[i] != ',' && text[i] != '}' && text[i] != ' ' && text[i] != '\n' &&
-                       text[i] != '\r' && text[i] != '\t')
-                    ++i;
-                std::string_view v = text.substr(b, i - b);
-                bool ok = v == "true" || v == "false" || v == "null";
-                if (!ok && !v.empty()) {
-                    ok = true;
-                    for (char c : v)
-                        if (!((c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'))
-                            ok = false;
-                }
-                if (!ok) {
-                    i = b;
-                    fail("member \"" + key + "\": expected a string, a number, true, false or null");
-                }
-                out[key] = std::string(v);
-            }
-            ws();
-            if (i < text.size() && text[i] == ',') {
-                ++i;
-                continue;
-            }
-            expect('}');
-            break;
-        }
     }
-    ws();
-    if (i != text.size())
-        fail("unexpected text after the object");
+    /// A number, true, false or null, as its text.
+    std::string scalar(std::string const& key)
+    {
+        ws();
+        std::size_t const b = i;
+        while (i < text_.size() && text_[i] != ',' && text_[i] != '}' && text_[i] != ']' && text_[i] != ' ' &&
+               text_[i] != '\n' && text_[i] != '\r' && text_[i] != '\t')
+            ++i;
+        std::string_view v = text_.substr(b, i - b);
+        bool ok = v == "true" || v == "false" || v == "null";
+        if (!ok && !v.empty()) {
+            ok = true;
+            for (char c : v)
+                if (!((c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'))
+                    ok = false;
+        }
+        if (!ok) {
+            i = b;
+            fail("member \"" + key + "\": expected a string, a number, true, false or null");
+        }
+        return std::string(v);
+    }
+    /// Any value (an array or object too), checked, as its raw text.
+    std::string raw(std::string const& key)
+    {
+        ws();
+        std::size_t const b = i;
+        char const c = peek();
+        if (c == '"') {
+            (void)string();
+        } else if (c == '{' || c == '[') {
+            char const close = c == '{' ? '}' : ']';
+            ++i;
+            if (!consume(close)) {
+                do {
+                    if (c == '{') {
+                        (void)string();
+                        expect(':');
+                    }
+                    (void)raw(key);
+                } while (consume(','));
+                expect(close);
+            }
+        } else {
+            (void)scalar(key);
+        }
+        return std::string(text_.substr(b, i - b));
+    }
+    /// The members of an object; `value(key)` reads each one's value.
+    template <class F>
+    void members(F&& value)
+    {
+        expect('{');
+        if (consume('}'))
+            return;
+        do {
+            std::string key = string();
+            expect(':');
+            value(key);
+        } while (consume(','));
+        expect('}');
+    }
+};
+
+inline std::map<std::string, std::string> parse_flat_object(std::string_view text, std::string const& file)
+{
+    json_cursor in(text, file);
+    std::map<std::string, std::string> out;
+    in.members([&](std::string const& key) {
+        if (out.count(key))
+            in.fail("duplicate member \"" + key + "\"");
+        char const c = in.peek();
+        if (c == '"')
+            out[key] = in.string();
+        else if (c == '{' || c == '[')
+            in.fail("member \"" + key + "\": nested values are not expected here");
+        else
+            out[key] = in.scalar(key);
+    });
+    if (!in.at_end())
+        in.fail("unexpected text after the object");
+    return out;
+}
+
+/// An object of objects ({"report": {...}, "configuration": {...}}): section -> member -> value
+/// (strings unquoted; numbers, booleans and null as written; arrays and objects as raw JSON).
+inline std::map<std::string, std::map<std::string, std::string>> parse_sections(std::string_view text,
+                                                                                std::string const& file)
+{
+    json_cursor in(text, file);
+    std::map<std::string, std::map<std::string, std::string>> out;
+    in.members([&](std::string const& section) {
+        if (out.count(section))
+            in.fail("duplicate member \"" + section + "\"");
+        auto& m = out[section];
+        if (in.peek() != '{')
+            in.fail("member \"" + section + "\": expected an object");
+        in.members([&](std::string const& key) {
+            if (m.count(key))
+                in.fail("duplicate member \"" + section + "." + key + "\"");
+            char const c = in.peek();
+            m[key] = c == '"' ? in.string() : in.raw(key);
+        });
+    });
+    if (!in.at_end())
+        in.fail("unexpected text after the object");
     return out;
 }
 
