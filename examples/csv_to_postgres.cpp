@@ -4,6 +4,7 @@
 //
 //     csv_to_postgres [--csv FILE] [--rows N] [--table NAME] [--conninfo STR] [--fresh]
 //                     [--batch N] [--jobs K] [--record-dir DIR] [--throttle-us U]
+//                     [--partition I/N | --partition auto] [--setup-only]
 //
 // - The connection: --conninfo ("host=... port=... dbname=..." or a postgresql:// URI), else
 //   libpq's PG* variables (PGHOST, PGPORT, PGUSER, PGDATABASE, ...). When STREAMBATCH_PG_ENV
@@ -21,6 +22,15 @@
 //   together or not at all. A restarted job (after a crash, kill -9, OOM, a lost connection...)
 //   opens the CSV at that position: no row is lost and none is loaded twice.
 // - Memory: --jobs batches of --batch rows at most, fewer while memory is tight (the guard).
+// - Many workers (README, "Running on many machines"): with --partition I/N, or --partition
+//   auto under mpirun, a Slurm job array or a Kubernetes Indexed Job
+//   (streambatch::partition_from_environment), this worker loads only the rows that start in
+//   its share of the CSV's bytes (csv::options::partition). Its checkpoint row is
+//   "TABLE/part-000I-of-000N", its run records go to --record-dir/part-000I-of-000N (merge
+//   them with merge_runs), and a worker restarted alone resumes from its own row. The CSV and
+//   the table must exist before the workers start: run once with --setup-only (with --rows N
+//   and --fresh as wanted); workers never drop the table. A worker refuses to start when the
+//   table has checkpoints of another split (another N): rows would be loaded twice.
 //
 // test-args: --rows 20000 --batch 500 --jobs 2 --table example_customers --fresh --csv test.csv --record-dir run
 
@@ -108,7 +118,8 @@ bool plain_identifier(std::string_view s)
 void generate(std::filesystem::path const& path, std::uint64_t rows)
 {
     static char const* const first[] = {"Ann", "Bob", "Chloé", "Dmitri", "Eve", "Femi", "Grace", "Hiro"};
-    static char const* const last[] = {"O'Neil", "Smith, Jr.", "Müller", "Nakamura", "Okafor", "\"Doc\" Brown"};
+    static char const* const last[] = {"O'Neil", "Smith, Jr.", "Müller", "Nakamura", "Okafor", "\"Doc\" Brown",
+                                       "van der\nBerg"}; // a quoted line break
     static char const* const country[] = {"DE", "FR", "GB", "JP", "NG", "US"};
     auto const tmp = std::filesystem::path(path.string() + ".part");
     {
@@ -117,7 +128,7 @@ void generate(std::filesystem::path const& path, std::uint64_t rows)
         std::uint64_t x = 88172645463325252ull;
         for (std::uint64_t i = 1; i <= rows; ++i) {
             x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-            std::string const name = std::string("  ") + first[x % 8] + " " + last[(x >> 8) % 6] + " ";
+            std::string const name = std::string("  ") + first[x % 8] + " " + last[(x >> 8) % 7] + " ";
             std::string const email = "User" + std::to_string(i) + "@Example.COM";
             char balance[32];
             std::snprintf(balance, sizeof balance, "%.2f", double(x % 1000000) / 100.0);
@@ -147,7 +158,8 @@ int main(int argc, char** argv)
 {
     if (flag(argc, argv, "--help")) {
         std::puts("usage: csv_to_postgres [--csv FILE] [--rows N] [--table NAME] [--conninfo STR] [--fresh]\n"
-                  "                       [--batch N] [--jobs K] [--record-dir DIR] [--throttle-us U]");
+                  "                       [--batch N] [--jobs K] [--record-dir DIR] [--throttle-us U]\n"
+                  "                       [--partition I/N | --partition auto] [--setup-only]");
         return 0;
     }
     std::filesystem::path const csv_path = arg(argc, argv, "--csv", "customers.csv");
@@ -164,7 +176,29 @@ int main(int argc, char** argv)
 
     try {
         load_pg_env();
+        // Which share of the CSV this worker loads: all of it, I/N, or what the launcher says.
+        std::string const part_arg = arg(argc, argv, "--partition", "");
+        std::optional<sb::partition> part;
+        if (part_arg == "auto") {
+            part = sb::partition_from_environment();
+        } else if (!part_arg.empty()) {
+            unsigned i = 0, n = 0;
+            char tail = 0;
+            if (std::sscanf(part_arg.c_str(), "%u/%u%c", &i, &n, &tail) != 2)
+                throw std::invalid_argument("--partition wants I/N or auto, got '" + part_arg + "'");
+            part = sb::partition{i, n};
+            part->check();
+        }
+        bool const setup_only = flag(argc, argv, "--setup-only");
+        if (part && !setup_only && flag(argc, argv, "--fresh"))
+            throw std::invalid_argument("--fresh with --partition would drop the other workers' rows: "
+                                        "run --setup-only --fresh once before starting the workers");
+        // The checkpoint row's key: the table, or the table and the partition.
+        std::string const job = part ? table + "/" + part->name() : table;
         if (!std::filesystem::exists(csv_path)) {
+            if (part && !setup_only)
+                throw std::runtime_error(csv_path.string() + " does not exist: with --partition, generate it "
+                                         "first (--setup-only --rows N), so that every worker splits the same file");
             std::printf("generating %s with %llu rows\n", csv_path.c_str(), static_cast<unsigned long long>(rows));
             generate(csv_path, rows);
         }
@@ -178,7 +212,7 @@ int main(int argc, char** argv)
             db.exec("DROP TABLE IF EXISTS " + table);
             db.exec("CREATE TABLE IF NOT EXISTS streambatch_checkpoint(job text PRIMARY KEY, byte_offset bigint,"
                     " line bigint, rows bigint, skipped bigint)");
-            db.exec("DELETE FROM streambatch_checkpoint WHERE job = $1", table);
+            db.exec("DELETE FROM streambatch_checkpoint WHERE job = $1 OR job LIKE $2", table, table + "/part-%");
             db.exec("COMMIT");
         }
         db.exec("CREATE TABLE IF NOT EXISTS " + table +
@@ -186,29 +220,49 @@ int main(int argc, char** argv)
                 "CREATE TABLE IF NOT EXISTS streambatch_checkpoint(job text PRIMARY KEY, byte_offset bigint,"
                 " line bigint, rows bigint, skipped bigint)");
         db.exec("SELECT pg_advisory_unlock(7305001)");
+        if (setup_only) {
+            std::printf("set up %s and %s; start the workers\n", table.c_str(), csv_path.c_str());
+            return 0;
+        }
+        if (part) { // checkpoints of another split would load rows twice
+            if (auto const other = db.scalar<std::optional<std::string>>(
+                    "SELECT min(job) FROM streambatch_checkpoint WHERE job LIKE $1 AND job NOT LIKE $2",
+                    table + "/part-%", "%" + part->name().substr(part->name().find("-of-"))))
+                throw std::runtime_error("table " + table + " has the checkpoint of " + *other + ", a split into "
+                                         "another number of partitions than " + std::to_string(part->count) +
+                                         ": finish that job with the same count, or start over with --setup-only "
+                                         "--fresh");
+            if (db.scalar<std::int64_t>("SELECT count(*) FROM streambatch_checkpoint WHERE job = $1", table) != 0)
+                throw std::runtime_error("table " + table + " has the checkpoint of an unpartitioned run: finish it "
+                                         "without --partition, or start over with --setup-only --fresh");
+        }
 
         // Where the last committed batch ended: the checkpoint row, committed with that batch.
         std::optional<csv::position> from;
         if (auto const saved = db.scalar<std::optional<std::string>>(
                 "SELECT byte_offset || ' ' || line || ' ' || rows || ' ' || skipped FROM streambatch_checkpoint"
                 " WHERE job = $1",
-                table)) {
+                job)) {
             unsigned long long p[4] = {};
             if (std::sscanf(saved->c_str(), "%llu %llu %llu %llu", &p[0], &p[1], &p[2], &p[3]) != 4)
-                throw std::runtime_error("streambatch_checkpoint: malformed row for job " + table + ": " + *saved);
+                throw std::runtime_error("streambatch_checkpoint: malformed row for job " + job + ": " + *saved);
             from = csv::position{p[0], p[1], p[2], p[3]};
             std::printf("resuming at line %llu (byte %llu, %llu rows done)\n", p[1], p[0], p[2]);
             std::fflush(stdout); // a kill -9 must not eat the line
         }
 
         csv::reader reader(csv_path,
-                           {.bad_rows = csv::on_error::skip, .reject_path = csv_path.string() + ".rejects.csv"},
+                           {.bad_rows = csv::on_error::skip,
+                            .reject_path = csv_path.string() + (part ? "." + part->name() : "") + ".rejects.csv",
+                            .partition = part.value_or(sb::partition{})},
                            from);
         sb::memory_guard guard;
         sb::run_options options{.max_in_flight = jobs, .record_dir = arg(argc, argv, "--record-dir", "")};
-        options.job = "csv_to_postgres";
+        options.job = "csv_to_postgres " + table;
+        if (part)
+            options.set_partition(*part); // run records in --record-dir/part-000I-of-000N
         options.resume_from.records = from ? from->rows : 0;
-        options.expected_records = rows;
+        options.expected_records = part ? 0 : rows; // a partition's share is not known in advance
         // The CSV position after each batch, taken when the batch is pulled.
         options.position = [&reader] {
             auto const p = reader.position();
@@ -234,7 +288,7 @@ int main(int argc, char** argv)
                     c.exec("INSERT INTO streambatch_checkpoint VALUES ($1, $2, $3, $4, $5) ON CONFLICT (job) DO UPDATE"
                            " SET byte_offset = EXCLUDED.byte_offset, line = EXCLUDED.line, rows = EXCLUDED.rows,"
                            " skipped = EXCLUDED.skipped",
-                           table, static_cast<std::int64_t>(p[0]), static_cast<std::int64_t>(p[1]),
+                           job, static_cast<std::int64_t>(p[0]), static_cast<std::int64_t>(p[1]),
                            static_cast<std::int64_t>(p[2]), static_cast<std::int64_t>(p[3]));
                 });
                 if (throttle.count() > 0)

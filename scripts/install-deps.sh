@@ -6,7 +6,8 @@ set -euo pipefail
 packages=(g++ cmake ninja-build pkg-config catch2 librange-v3-dev libfmt-dev libbenchmark-dev
           clang-16 libclang-rt-16-dev time valgrind
           libsqlite3-dev sqlite3 libpq-dev postgresql-15 libcsv-dev prometheus
-          libtbb-dev python3 python3-psutil gnuplot-nox)
+          libtbb-dev python3 python3-psutil gnuplot-nox
+          openmpi-bin)  # mpirun, for the partitioned-workers tests (no MPI library is linked)
 
 sudo=()
 if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi

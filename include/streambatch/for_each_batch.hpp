@@ -118,6 +118,27 @@ struct run_options {
     /// (e.g. the CSV reader's byte offset and line). Stored in checkpoints.
     std::function<std::string()> position{};
     run_configuration configuration{}; ///< extra settings to record in run_record.json
+    partition part{}; ///< set by set_partition; recorded in the report ({0, 1}: the whole input)
+
+    /// Makes this run one partition of a job that N workers share (partition.hpp): its
+    /// checkpoint becomes "<stem>.part-0003-of-0008<ext>" beside checkpoint_path, its run
+    /// records go to record_dir / "part-0003-of-0008", and the partition joins the fingerprint,
+    /// so a worker never resumes from another partition's checkpoint. Call it once, after
+    /// setting those fields and before resume_point(checkpoint_path, job, fingerprint).
+    /// merge_run_records (run_merge.hpp) adds the partitions' records up.
+    void set_partition(partition p)
+    {
+        p.check();
+        if (part != partition{})
+            throw std::logic_error("streambatch::run_options::set_partition: already set to " + part.str());
+        part = p;
+        if (!checkpoint_path.empty())
+            checkpoint_path.replace_filename(checkpoint_path.stem().string() + "." + p.name() +
+                                             checkpoint_path.extension().string());
+        if (!record_dir.empty())
+            record_dir /= p.name();
+        fingerprint += (fingerprint.empty() ? "" : "; ") + std::string("partition ") + p.str();
+    }
 
     /// Lets the runner lower the in-flight limit under memory pressure and report the guard's
     /// events. The guard must outlive the run.
@@ -406,7 +427,8 @@ public:
                                      {"checkpoint_path", opts_.checkpoint_path.string()},
                                      {"checkpoint_every_batches", std::to_string(opts_.checkpoint_every_batches)},
                                      {"checkpoint_every_ms", std::to_string(opts_.checkpoint_every.count())},
-                                     {"fingerprint", opts_.fingerprint}};
+                                     {"fingerprint", opts_.fingerprint},
+                                     {"partition", opts_.part.str()}};
             config.insert(config.end(), opts_.configuration.begin(), opts_.configuration.end());
             recorder_->finish(report_, config);
         }
@@ -702,6 +724,7 @@ run_report for_each_batch(Batches&& batches, Process process, Commit commit, run
         throw std::invalid_argument("streambatch::for_each_batch: max_in_flight must be at least 1, got 0");
     run_report report;
     report.job = opts.job;
+    report.part = opts.part;
     report.max_in_flight = opts.max_in_flight;
     report.resumed_from_records = opts.resume_from.records;
     report.resumed_from_batches = opts.resume_from.batches;

@@ -5,7 +5,8 @@
 // Out:    in that directory:
 //         - memory_profile.json: [{"index", "size", "rss_bytes", "used_fraction", "latency_ms",
 //           "t_s"}, ...] one object per line, streamed while the job runs;
-//         - run_record.json: {"report": {...}, "configuration": {...}};
+//         - run_record.json: {"report": {...}, "configuration": {...}} (the report names the
+//           partition: partition_index, partition_count);
 //         - execution_summary.md: a readable summary with a table;
 //         - metrics.prom: the Prometheus text format for node_exporter's textfile collector.
 //         run_record.json, execution_summary.md and metrics.prom are written atomically
@@ -75,7 +76,11 @@ inline std::string prom_label(std::string const& s)
 /// The report in the Prometheus text exposition format (one gauge family each).
 inline std::string prometheus_text(run_report const& r)
 {
-    std::string const job = "{job=\"" + detail::prom_label(r.job) + "\"}";
+    std::string const job = "{job=\"" + detail::prom_label(r.job) + "\"" +
+                            (r.part.whole() ? std::string()
+                                            : ",partition=\"" + std::to_string(r.part.index) +
+                                                  "\",partitions=\"" + std::to_string(r.part.count) + "\"") +
+                            "}";
     std::string out;
     auto metric = [&](char const* name, char const* help, std::string const& value) {
         out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n" + name + job + " " +
@@ -104,7 +109,8 @@ inline std::string prometheus_text(run_report const& r)
 /// A readable summary with a table.
 inline std::string summary_markdown(run_report const& r, run_configuration const& config)
 {
-    std::string s = "# " + r.job + ": " + (r.completed ? "completed" : "FAILED") + "\n\n";
+    std::string s = "# " + r.job + (r.part.whole() ? std::string() : " (partition " + r.part.str() + ")") + ": " +
+                    (r.completed ? "completed" : "FAILED") + "\n\n";
     if (!r.completed)
         s += "Error: `" + r.error + "`\n\n";
     s += "| figure | value |\n|---|---|\n";
@@ -190,6 +196,8 @@ public:
             j += std::string("    \"") + k + "\": " + v + (last ? "\n" : ",\n");
         };
         field("job", json_quote(r.job));
+        field("partition_index", std::to_string(r.part.index));
+        field("partition_count", std::to_string(r.part.count));
         field("completed", r.completed ? "true" : "false");
         field("error", json_quote(r.error));
         field("records", std::to_string(r.records));

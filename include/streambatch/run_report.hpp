@@ -4,7 +4,8 @@
 // Out:    streambatch::run_report: records, batches, elapsed, records/s, batch latency
 //         p50/p95/max, peak RSS (VmHWM), time the producer waited on the in-flight limit, the
 //         largest number of batches in flight, how often memory pressure lowered that limit, the
-//         guard's events, where the run started (a resumed run) and how it ended.
+//         guard's events, where the run started (a resumed run) and how it ended, and the
+//         partition it processed (run_options::set_partition).
 // Models: a plain aggregate; latency_histogram is a fixed log-scale histogram (12.5 % wide
 //         buckets from 1 ns to ~584 years), so percentiles cost O(1) memory however many batches.
 // Memory: the histogram (512 counters) and the guard events (one per decision; decisions are rare).
@@ -17,6 +18,7 @@
 #define STREAMBATCH_RUN_REPORT_HPP_INCLUDED
 
 #include <streambatch/memory_guard.hpp>
+#include <streambatch/partition.hpp>
 
 #include <array>
 #include <bit>
@@ -83,6 +85,7 @@ public:
 
 struct run_report {
     std::string job;
+    partition part{};                     ///< which share of the input ({0, 1}: all of it)
     std::uint64_t records = 0;            ///< records processed by this run
     std::uint64_t batches = 0;            ///< batches processed by this run
     std::chrono::nanoseconds elapsed{0};

@@ -1,0 +1,317 @@
+// streambatch/run_merge.hpp: the run records of N partitions of one job, added up into one account.
+//
+// In:     a directory holding one sub-directory per partition, as run_options::set_partition
+//         lays them out: <dir>/part-0000-of-0004/run_record.json, ... (each written by
+//         for_each_batch at the end of that worker's last run).
+// Out:    merge_run_records(dir) -> merged_run: per partition its records (those of earlier,
+//         interrupted runs included: resumed_from_records + records), elapsed time, records/s,
+//         peak RSS, p95 and slowest batch; in total the records, the wall time (the slowest
+//         partition's), the combined records/s (records / wall time), the slowest partition and
+//         the highest peak RSS of any worker; and `problems`: every partition missing, failed,
+//         of another job, or disagreeing on the count. merged_run::complete() is true when there
+//         are none. summary_markdown(m) and to_json(m) format it; write_merged(dir, m) writes
+//         merged_summary.md and merged_record.json there, atomically.
+// Models: pure reading and formatting; the command examples/merge_runs.cpp wraps it.
+// Memory: one record per partition.
+// Errors: run_merge_error naming the directory when it holds no partition's record, or the
+//         file and byte offset of a run_record.json that does not parse, or the file and field
+//         that is missing or not a number.
+// Example:
+//     auto m = streambatch::merge_run_records("runs/load");   // after mpirun -np 4 ...
+//     std::puts(streambatch::summary_markdown(m).c_str());
+//     return m.complete() ? 0 : 1;
+
+#ifndef STREAMBATCH_RUN_MERGE_HPP_INCLUDED
+#define STREAMBATCH_RUN_MERGE_HPP_INCLUDED
+
+#include <streambatch/checkpoint.hpp>
+#include <streambatch/detail/json.hpp>
+#include <streambatch/partition.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace streambatch {
+
+/// The records could not be merged at all (as opposed to merged_run::problems).
+class run_merge_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// One partition's run record, as merge_run_records read it.
+struct partition_record {
+    std::filesystem::path file;
+    std::string job;
+    partition part{};
+    bool completed = false;
+    std::string error;
+    std::uint64_t records = 0;              ///< all of the partition's: earlier runs' and the last's
+    std::uint64_t records_last_run = 0;     ///< the last run's alone
+    std::uint64_t resumed_from_records = 0; ///< what earlier runs had committed
+    std::uint64_t batches = 0;
+    double elapsed_s = 0;                   ///< of the last run
+    double records_per_second = 0;          ///< of the last run
+    std::uint64_t peak_rss_bytes = 0;
+    double latency_p95_ms = 0;
+    double latency_max_ms = 0;
+    std::uint64_t guard_events = 0;
+    std::string last_position;
+};
+
+struct merged_run {
+    std::filesystem::path dir;
+    std::string job;
+    std::uint32_t count = 0;                ///< partitions the job was split into
+    std::vector<partition_record> parts;    ///< the ones found, by index
+    std::uint64_t records = 0;
+    double wall_s = 0;                      ///< the slowest partition's elapsed time
+    double records_per_second = 0;          ///< records / wall_s
+    std::optional<std::uint32_t> slowest;   ///< index of the partition with the longest run
+    std::uint64_t peak_rss_bytes = 0;       ///< the highest of any worker
+    std::vector<std::string> problems;      ///< empty when every partition completed
+
+    bool complete() const noexcept { return problems.empty(); }
+};
+
+namespace detail {
+
+inline std::string const& member(std::map<std::string, std::string> const& m, std::string const& key,
+                                 std::filesystem::path const& file)
+{
+    auto it = m.find(key);
+    if (it == m.end())
+        throw run_merge_error("streambatch::merge_run_records: " + file.string() + ": no \"report." + key +
+                              "\" field");
+    return it->second;
+}
+
+inline std::uint64_t member_u64(std::map<std::string, std::string> const& m, std::string const& key,
+                                std::filesystem::path const& file)
+{
+    std::string const& v = member(m, key, file);
+    std::uint64_t out = 0;
+    auto const [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+    if (ec != std::errc{} || p != v.data() + v.size())
+        throw run_merge_error("streambatch::merge_run_records: " + file.string() + ": \"report." + key +
+                              "\" is " + v + ", not a whole number");
+    return out;
+}
+
+inline double member_double(std::map<std::string, std::string> const& m, std::string const& key,
+                            std::filesystem::path const& file)
+{
+    std::string const& v = member(m, key, file);
+    if (v == "null")
+        return 0;
+    try {
+        std::size_t used = 0;
+        double const d = std::stod(v, &used);
+        if (used == v.size())
+            return d;
+    } catch (std::exception const&) {
+    }
+    throw run_merge_error("streambatch::merge_run_records: " + file.string() + ": \"report." + key + "\" is " + v +
+                          ", not a number");
+}
+
+inline std::uint64_t json_array_length(std::string const& raw)
+{
+    // guard_events is an array of flat objects: count the objects.
+    return static_cast<std::uint64_t>(std::count(raw.begin(), raw.end(), '{'));
+}
+
+inline std::string fixed(double v, int digits)
+{
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+    return buf;
+}
+
+} // namespace detail
+
+/// Reads one run_record.json.
+inline partition_record read_partition_record(std::filesystem::path const& file)
+{
+    std::ifstream in(file, std::ios::binary);
+    if (!in)
+        throw run_merge_error("streambatch::merge_run_records: cannot read " + file.string());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::map<std::string, std::map<std::string, std::string>> sections;
+    try {
+        sections = detail::parse_sections(ss.str(), "streambatch::merge_run_records: " + file.string());
+    } catch (detail::json_error const& e) {
+        throw run_merge_error(e.what());
+    }
+    auto const& r = sections["report"];
+    partition_record p;
+    p.file = file;
+    p.job = detail::member(r, "job", file);
+    p.part.index = static_cast<std::uint32_t>(detail::member_u64(r, "partition_index", file));
+    p.part.count = static_cast<std::uint32_t>(detail::member_u64(r, "partition_count", file));
+    p.completed = detail::member(r, "completed", file) == "true";
+    p.error = detail::member(r, "error", file);
+    p.records_last_run = detail::member_u64(r, "records", file);
+    p.resumed_from_records = detail::member_u64(r, "resumed_from_records", file);
+    p.records = p.records_last_run + p.resumed_from_records;
+    p.batches = detail::member_u64(r, "batches", file) + detail::member_u64(r, "resumed_from_batches", file);
+    p.elapsed_s = detail::member_double(r, "elapsed_s", file);
+    p.records_per_second = detail::member_double(r, "records_per_second", file);
+    p.peak_rss_bytes = detail::member_u64(r, "peak_rss_bytes", file);
+    p.latency_p95_ms = detail::member_double(r, "latency_p95_ms", file);
+    p.latency_max_ms = detail::member_double(r, "latency_max_ms", file);
+    p.guard_events = detail::json_array_length(detail::member(r, "guard_events", file));
+    p.last_position = detail::member(r, "last_position", file);
+    return p;
+}
+
+/// Reads <dir>/part-*/run_record.json and adds them up (see the top of this header).
+inline merged_run merge_run_records(std::filesystem::path const& dir)
+{
+    namespace fs = std::filesystem;
+    merged_run m;
+    m.dir = dir;
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec))
+        throw run_merge_error("streambatch::merge_run_records: " + dir.string() + " is not a directory");
+    std::vector<fs::path> files;
+    for (auto const& e : fs::directory_iterator(dir)) {
+        auto const name = e.path().filename().string();
+        if (e.is_directory() && name.rfind("part-", 0) == 0 && fs::exists(e.path() / "run_record.json"))
+            files.push_back(e.path() / "run_record.json");
+        else if (e.is_directory() && name.rfind("part-", 0) == 0)
+            m.problems.push_back(name + " has no run_record.json (its worker never finished a run)");
+    }
+    if (files.empty())
+        throw run_merge_error("streambatch::merge_run_records: " + dir.string() +
+                              " holds no part-*/run_record.json: was the job run with "
+                              "run_options::set_partition and a record_dir?");
+    std::sort(files.begin(), files.end());
+    std::map<std::uint32_t, partition_record> by_index;
+    for (auto const& f : files) {
+        partition_record p = read_partition_record(f);
+        std::string const dir_name = f.parent_path().filename().string();
+        if (m.job.empty())
+            m.job = p.job;
+        else if (p.job != m.job)
+            m.problems.push_back(dir_name + " is a run of job \"" + p.job + "\", not \"" + m.job + "\"");
+        if (m.count == 0)
+            m.count = p.part.count;
+        else if (p.part.count != m.count)
+            m.problems.push_back(dir_name + " says the job has " + std::to_string(p.part.count) +
+                                 " partitions; " + files.front().parent_path().filename().string() + " says " +
+                                 std::to_string(m.count));
+        if (dir_name != p.part.name())
+            m.problems.push_back(dir_name + " holds the record of partition " + p.part.str());
+        if (by_index.count(p.part.index) != 0) {
+            m.problems.push_back("partition " + p.part.str() + " has two records: " +
+                                 by_index[p.part.index].file.string() + " and " + f.string());
+            continue;
+        }
+        by_index.emplace(p.part.index, std::move(p));
+    }
+    std::string missing;
+    for (std::uint32_t i = 0; i < m.count; ++i)
+        if (by_index.count(i) == 0)
+            missing += (missing.empty() ? "" : ", ") + std::to_string(i);
+    if (!missing.empty())
+        m.problems.push_back("no run record for partition(s) " + missing + " of " + std::to_string(m.count));
+    for (auto& [i, p] : by_index) {
+        if (!p.completed)
+            m.problems.push_back("partition " + p.part.str() + " did not complete" +
+                                 (p.error.empty() ? std::string() : ": " + p.error));
+        m.records += p.records;
+        if (!m.slowest || p.elapsed_s > m.wall_s) {
+            m.wall_s = p.elapsed_s;
+            m.slowest = p.part.index;
+        }
+        m.peak_rss_bytes = std::max(m.peak_rss_bytes, p.peak_rss_bytes);
+        m.parts.push_back(std::move(p));
+    }
+    m.records_per_second = m.wall_s > 0 ? double(m.records) / m.wall_s : 0;
+    return m;
+}
+
+/// The merged account as Markdown: a verdict, the totals, a table per partition, the problems.
+inline std::string summary_markdown(merged_run const& m)
+{
+    using detail::fixed;
+    std::string s = "# " + m.job + ": " + std::to_string(m.parts.size()) + " of " + std::to_string(m.count) +
+                    " partitions, " + (m.complete() ? "all completed" : "INCOMPLETE") + "\n\n";
+    s += "| figure | value |\n|---|---|\n";
+    s += "| records | " + std::to_string(m.records) + " |\n";
+    s += "| wall time (slowest partition) | " + fixed(m.wall_s, 3) + " s |\n";
+    s += "| records/s (all workers) | " + fixed(m.records_per_second, 0) + " |\n";
+    if (m.slowest)
+        s += "| slowest partition | " + std::to_string(*m.slowest) + " |\n";
+    s += "| highest peak RSS of a worker | " + fixed(double(m.peak_rss_bytes) / (1 << 20), 1) + " MiB |\n";
+    s += "\n## Partitions\n\n| partition | completed | records | of which earlier runs | batches | last run "
+         "| records/s | peak RSS | p95 batch | slowest batch | guard events |\n"
+         "|---|---|---|---|---|---|---|---|---|---|---|\n";
+    for (auto const& p : m.parts)
+        s += "| " + p.part.str() + " | " + (p.completed ? "yes" : "**no**") + " | " + std::to_string(p.records) +
+             " | " + std::to_string(p.resumed_from_records) + " | " + std::to_string(p.batches) + " | " +
+             fixed(p.elapsed_s, 3) + " s | " + fixed(p.records_per_second, 0) + " | " +
+             fixed(double(p.peak_rss_bytes) / (1 << 20), 1) + " MiB | " + fixed(p.latency_p95_ms, 2) + " ms | " +
+             fixed(p.latency_max_ms, 2) + " ms | " + std::to_string(p.guard_events) + " |\n";
+    if (!m.problems.empty()) {
+        s += "\n## Problems\n\n";
+        for (auto const& p : m.problems)
+            s += "- " + p + "\n";
+    }
+    return s;
+}
+
+/// The merged account as JSON: {"job", "count", "complete", totals, "partitions": [...], "problems"}.
+inline std::string to_json(merged_run const& m)
+{
+    using detail::json_number;
+    using detail::json_quote;
+    std::string j = "{\n  \"job\": " + json_quote(m.job) + ",\n  \"partitions_expected\": " + std::to_string(m.count) +
+                    ",\n  \"partitions_found\": " + std::to_string(m.parts.size()) +
+                    ",\n  \"complete\": " + (m.complete() ? "true" : "false") +
+                    ",\n  \"records\": " + std::to_string(m.records) + ",\n  \"wall_s\": " + json_number(m.wall_s) +
+                    ",\n  \"records_per_second\": " + json_number(m.records_per_second) +
+                    ",\n  \"slowest_partition\": " + (m.slowest ? std::to_string(*m.slowest) : "null") +
+                    ",\n  \"peak_rss_bytes\": " + std::to_string(m.peak_rss_bytes) + ",\n  \"partitions\": [";
+    for (std::size_t i = 0; i < m.parts.size(); ++i) {
+        auto const& p = m.parts[i];
+        j += std::string(i ? "," : "") + "\n    {\"index\": " + std::to_string(p.part.index) +
+             ", \"completed\": " + (p.completed ? "true" : "false") + ", \"records\": " + std::to_string(p.records) +
+             ", \"resumed_from_records\": " + std::to_string(p.resumed_from_records) +
+             ", \"batches\": " + std::to_string(p.batches) + ", \"elapsed_s\": " + json_number(p.elapsed_s) +
+             ", \"records_per_second\": " + json_number(p.records_per_second) +
+             ", \"peak_rss_bytes\": " + std::to_string(p.peak_rss_bytes) +
+             ", \"latency_p95_ms\": " + json_number(p.latency_p95_ms) +
+             ", \"latency_max_ms\": " + json_number(p.latency_max_ms) +
+             ", \"guard_events\": " + std::to_string(p.guard_events) +
+             ", \"last_position\": " + json_quote(p.last_position) + ", \"error\": " + json_quote(p.error) + "}";
+    }
+    j += m.parts.empty() ? "],\n  \"problems\": [" : "\n  ],\n  \"problems\": [";
+    for (std::size_t i = 0; i < m.problems.size(); ++i)
+        j += std::string(i ? ", " : "") + json_quote(m.problems[i]);
+    j += "]\n}\n";
+    return j;
+}
+
+/// Writes merged_summary.md and merged_record.json into `dir`, atomically.
+inline void write_merged(std::filesystem::path const& dir, merged_run const& m)
+{
+    detail::write_file_atomically(dir / "merged_summary.md", summary_markdown(m));
+    detail::write_file_atomically(dir / "merged_record.json", to_json(m));
+}
+
+} // namespace streambatch
+
+#endif // STREAMBATCH_RUN_MERGE_HPP_INCLUDED
