@@ -23,6 +23,7 @@
 #include <streambatch/metrics.hpp>
 #include <streambatch/partition.hpp>
 #include <streambatch/record_bytes.hpp>
+#include <streambatch/run_merge.hpp>
 #include <streambatch/run_report.hpp>
 #include <streambatch/version.hpp>
 
