@@ -10,6 +10,9 @@
 //         NULL), sent as text with PQexecParams (the server infers their types).
 //         Sink: a table, its columns and a function mapping a record to its column values (a
 //         tuple-like of the same kinds; tuple-like records need none).
+//         Partitions: a table (a name, or {schema, name}), its key column and a
+//         streambatch::partition{index, count}; names are quoted for you, as given
+//         ("Orders" is not orders).
 // Out:    postgres::query(conn, sql, [options,] params...)   a postgres::query_view of postgres::row.
 //         postgres::query_as(conn, sql, parse, [options,] params...)
 //                                                  a query_view of parse(row const&)'s type.
@@ -33,6 +36,33 @@
 //         double (NaN, Infinity), bool (t/f), std::string, std::string_view (into the row),
 //         std::vector<std::byte> (from bytea's hex output), std::optional<T> (NULL -> nullopt);
 //         r["name"].as<T>() is the same.
+//         Partitions, one worker's share of a table for N copies of a job (types shared with
+//         sqlite.hpp, in streambatch::sql): a partition_clause, whose .predicate goes into your
+//         query as SQL text with literals (it adds no parameter, so yours stay $1, $2, ...):
+//         postgres::key_range_partition(conn, table, key, part)   asks for the key's min and max
+//         (smallint, integer or bigint) and cuts [min, max] evenly by value: partition i is
+//         b_i <= key < b_i+1 with b_i = min + floor((max - min + 1) * i / count) (128-bit
+//         arithmetic), e.g. ("id" >= 250 AND "id" < 500); partition 0 has no lower bound and
+//         the last no upper one, ("id" < 250) ... ("id" >= 750), so keys added below min or
+//         above max are still read; count 1 is ("id" IS NOT NULL). .lo, .hi (nullopt: no
+//         bound), .bounds, .empty(). key_range_partition(table, key, part, bounds) is the same
+//         from given bounds, without a server; key_bounds_of(conn, table, key) asks for them.
+//         postgres::hash_partition(conn, table, key, part)   (((h % count) + count) % count =
+//         index) with the server's hash h of the key's type, never of a text rendering:
+//         hashint8extended(key::bigint, 0) for integers, hashtextextended(key::text, 0) for text,
+//         varchar, char and name, hash_record_extended(ROW(key), 0) for any other type with a
+//         hash function (uuid, numeric, date, ...). The key need not be unique (equal keys share
+//         a partition).
+//         postgres::keyset_query(clause, "id, name")   {from_start, after_key}: SELECT id, name
+//         FROM "t" WHERE <predicate> ORDER BY "id", and the same with "id" > $1 AND <predicate>,
+//         for the last key read (from_start first: `id > INT64_MIN` would skip INT64_MIN).
+//         The predicates of partitions 0 .. count-1 are disjoint and together are `key IS NOT
+//         NULL`: every row is read by exactly one worker (key ranges: if all workers cut from the
+//         same bounds, so the key's min and max must not change until every worker has asked;
+//         or pass them the bounds). Key ranges are index range scans (Index Cond: ((id >= 250)
+//         AND (id < 500))) but are even by key value, not by row count: skewed keys give skewed
+//         partitions. Hash partitions balance any keys, but no index range can serve them: every
+//         worker scans the whole table and keeps its share.
 // Models: query_view: std::ranges::view and input_range, move-only, single-pass; its iterator
 //         is an input iterator whose operator* gives value_type& (so batch adaptors move the
 //         records out), end() is std::default_sentinel. A row is read (and a FETCH sent) when
@@ -47,7 +77,8 @@
 // Memory: the source holds one fetched PGresult (fetch_size rows; the previous one is freed
 //         before the next FETCH) and one row; a batch adaptor holds one batch of rows. The sink
 //         holds a 64 KiB COPY buffer. The connection must outlive its views and sinks, and not
-//         be moved while they use it (they refer to it).
+//         be moved while they use it (they refer to it). A partition_clause is a few strings;
+//         making one runs three or four small queries.
 // Errors: postgres::error for everything the server or libpq reports: sqlstate() ("42601"
 //         syntax error, "42P01" unknown table, "23505" unique violation, ...; "08001" when the
 //         connection cannot be made, "08006" when it is lost), server_message() (the primary
@@ -75,6 +106,15 @@
 //           dropped silently. Exceptions that are not bad input (postgres::error,
 //           std::bad_alloc) always propagate. (A rule that is not a conversion, e.g. "amount
 //           must be positive", belongs in parse too: throw, and the policy applies.)
+//         Partitions: std::invalid_argument for a bad partition (partition::check) or an empty
+//         name; postgres::error for an unknown table or column ("42P01", "42703", with the
+//         statement) and for a hash key whose type has no hash function. streambatch::
+//         partition_error naming the table, the server and the key when rows have a NULL key
+//         (with their count: a keyset query never reads them, so no partition would; none is
+//         left out silently; NOT NULL keys are not counted) and, for key ranges, when the key is
+//         not an integer type:
+//           streambatch::postgres: key_range_partition: "orders" on db1:5432/shop: the key
+//           "name" is text, not an integer type (smallint, integer, bigint); ...
 // Example:
 //     postgres::connection src("host=db1 dbname=shop"), dst;         // dst: from PG* variables
 //     postgres::copy_sink out(dst, "totals", {"customer", "total"});
@@ -83,6 +123,11 @@
 //                             20240101)
 //                         | streambatch::views::memory_guarded(1000))
 //         out.write(batch);                          // one COPY, one transaction per batch
+//
+//     // Worker 2 of 4 (rank 2 under mpirun, task 2 of a Slurm array, ...), resuming after `last`:
+//     auto part = postgres::key_range_partition(src, "orders", "id", streambatch::partition_from_environment());
+//     auto q = postgres::keyset_query(part, "id, amount");
+//     auto rows = last ? postgres::query(src, q.after_key, *last) : postgres::query(src, q.from_start);
 
 #ifndef STREAMBATCH_IO_POSTGRES_HPP_INCLUDED
 #define STREAMBATCH_IO_POSTGRES_HPP_INCLUDED

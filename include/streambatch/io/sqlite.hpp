@@ -7,6 +7,8 @@
 //         std::vector<std::byte> as a blob, nullptr / std::nullopt / an empty std::optional as
 //         NULL). Sink: an INSERT with `?` parameters and a function mapping a record to its
 //         column values (a tuple-like of the same kinds; tuple-like records need none).
+//         Partitions: a table (a name, or {schema, name} for an attached database), its key
+//         column and a streambatch::partition{index, count}; names are quoted for you.
 // Out:    sqlite::query(db, sql, params...)        a sqlite::query_view of sqlite::row.
 //         sqlite::query_as(db, sql, parse, [options,] params...)
 //                                                  a query_view of parse(row const&)'s type.
@@ -19,6 +21,32 @@
 //         statement; row.get<T>(index or "name") converts: integers (range-checked), double,
 //         bool, std::string, std::string_view (into the row), std::vector<std::byte>,
 //         std::optional<T> (NULL -> nullopt); r["name"].as<T>() is the same.
+//         Partitions, one worker's share of a table for N copies of a job (types shared with
+//         postgres.hpp, in streambatch::sql): a partition_clause, whose .predicate goes into
+//         your query as SQL text with literals (it adds no parameter):
+//         sqlite::key_range_partition(db, table, key, part)   asks for the integer key's min and
+//         max and cuts [min, max] evenly by value: partition i is b_i <= key < b_i+1 with
+//         b_i = min + floor((max - min + 1) * i / count) (128-bit arithmetic), e.g.
+//         ("id" >= 250 AND "id" < 500); partition 0 has no lower bound and the last no upper
+//         one, ("id" < 250) ... ("id" >= 750), so keys added below min or above max are still
+//         read; count 1 is ("id" IS NOT NULL). .lo, .hi (nullopt: no bound), .bounds, .empty().
+//         key_range_partition(table, key, part, bounds) is the same from given bounds, without a
+//         database; key_bounds_of(db, table, key) asks for them.
+//         sqlite::hash_partition(db, table, key, part)   (streambatch_hash("k") % count = index):
+//         a key of any type, unique or not (equal keys share a partition; 5 and 5.0 too).
+//         streambatch_hash is registered on `db` (register_hash_function(db) for another
+//         connection); the hash is fixed (splitmix64 of the integer, of FNV-1a of the bytes).
+//         sqlite::keyset_query(clause, "id, name")   {from_start, after_key}: SELECT id, name
+//         FROM "t" WHERE <predicate> ORDER BY "id", and the same with "id" > ? AND <predicate>,
+//         for the last key read (from_start first: `id > INT64_MIN` would skip INT64_MIN).
+//         Append " LIMIT n" to read a batch a statement.
+//         The predicates of partitions 0 .. count-1 are disjoint and together are `key IS NOT
+//         NULL`: every row is read by exactly one worker (key ranges: if all workers cut from the
+//         same bounds, so the key's min and max must not change until every worker has asked;
+//         or pass them the bounds). Key ranges read an index range (SEARCH ... USING INTEGER PRIMARY KEY
+//         (rowid>? AND rowid<?)) but are even by key value, not by row count: skewed keys give
+//         skewed partitions. Hash partitions balance any keys, but no index range can serve them:
+//         every worker scans the whole table and keeps its share.
 // Models: query_view: std::ranges::view and input_range, move-only, single-pass; its iterator
 //         is an input iterator whose operator* gives value_type& (so batch adaptors move the
 //         records out), end() is std::default_sentinel. A row is stepped when the iterator
@@ -30,6 +58,7 @@
 // Memory: the source holds one row; a batch adaptor holds one batch of them. The database must
 //         outlive its views and inserters (they refer to it; sqlite3_close_v2 keeps it alive
 //         while their statements exist, but error messages name it through the object).
+//         A partition_clause is a few strings; making one runs two or three small queries.
 // Errors: sqlite::error (code(): the extended result code; file(), sql(), sqlite_message()) for
 //         everything the database reports: syntax errors and unknown tables when query() or the
 //         inserter prepares, SQLITE_BUSY naming the file when another connection holds the lock
@@ -55,6 +84,15 @@
 //           dropped silently. Exceptions that are not bad input (sqlite::error, std::bad_alloc)
 //           always propagate. (A rule that is not a conversion, e.g. "amount must be
 //           positive", belongs in parse too: throw, and the policy applies.)
+//         Partitions: std::invalid_argument for a bad partition (partition::check) or an empty
+//         name; sqlite::error for an unknown table or column (SQLite's message, the statement;
+//         a misspelt "column" is an error, not a string: the double-quoted-string fallback is
+//         off while the partition functions prepare their statements). streambatch::
+//         partition_error naming the table, the database and the key when rows have a NULL key
+//         (with their count: a keyset query never reads them, so no partition would; none is
+//         left out silently) and, for key ranges, when the key's min or max is not an integer:
+//           streambatch::sqlite: key_range_partition: "orders" in database "shop.db": 3 rows
+//           have a NULL "id": a keyset query (WHERE "id" > ? ORDER BY "id") never reads them, ...
 // Example:
 //     sqlite::database db("shop.db");
 //     sqlite::inserter out(db, "INSERT INTO totals(customer, total) VALUES (?, ?)");
@@ -62,6 +100,11 @@
 //                             db, "SELECT customer, sum(amount) FROM orders WHERE day > ? GROUP BY 1", 20240101)
 //                         | streambatch::views::memory_guarded(1000))
 //         out.write(batch);                          // one transaction per batch
+//
+//     // Worker 2 of 4 (rank 2 under mpirun, task 2 of a Slurm array, ...), resuming after `last`:
+//     auto part = sqlite::key_range_partition(db, "orders", "id", streambatch::partition_from_environment());
+//     auto q = sqlite::keyset_query(part, "id, amount");
+//     auto rows = last ? sqlite::query(db, q.after_key, *last) : sqlite::query(db, q.from_start);
 
 #ifndef STREAMBATCH_IO_SQLITE_HPP_INCLUDED
 #define STREAMBATCH_IO_SQLITE_HPP_INCLUDED
