@@ -187,7 +187,7 @@ TEST_CASE("postgres: key ranges are cut evenly by value and read through the key
     CHECK(pg::key_bounds_of(conn, four, "k") == pg::key_bounds{-2147483648, 2147483647});
 }
 
-TEST_CASE("postgres: hash partitions take text, uuid and duplicate keys; equal keys share a partition",
+TEST_CASE("postgres: hash partitions take text, uuid and duplicate keys, and equal keys share a partition",
           "[postgres][partition]")
 {
     pg::connection conn = connect();
@@ -313,7 +313,7 @@ TEST_CASE("postgres: rows with a NULL key are refused, with their count, by both
     CHECK(!conn.in_transaction());
 }
 
-TEST_CASE("postgres: partition errors name what is wrong; names are quoted, never spliced",
+TEST_CASE("postgres: partition errors name what is wrong, and names are quoted, never spliced",
           "[postgres][partition][errors]")
 {
     pg::connection conn = connect();

@@ -172,7 +172,7 @@ TEST_CASE("sqlite: key ranges are cut evenly by value, with no bound below parti
     CHECK_THAT(plan, Catch::Contains("SCAN t"));
 }
 
-TEST_CASE("sqlite: key_range_partition from given bounds needs no database; 128-bit cuts of the whole range",
+TEST_CASE("sqlite: key_range_partition from given bounds needs no database and cuts the whole int64 range in 128-bit arithmetic",
           "[sqlite][partition]")
 {
     // What every worker computes from the same bounds, whatever the table holds meanwhile.
@@ -217,7 +217,7 @@ TEST_CASE("sqlite: key_range_partition from given bounds needs no database; 128-
                       "streambatch::sql: the key column name contains a NUL byte");
 }
 
-TEST_CASE("sqlite: hash partitions take text, mixed and duplicate keys; equal keys share a partition",
+TEST_CASE("sqlite: hash partitions take text, mixed and duplicate keys, and equal keys share a partition",
           "[sqlite][partition]")
 {
     test::temp_dir dir;
@@ -345,7 +345,7 @@ TEST_CASE("sqlite: rows with a NULL key are refused, with their count, by both s
     CHECK(sq::key_range_partition(db, "nn", "RID", {1, 2}).key == "\"RID\"");
 }
 
-TEST_CASE("sqlite: partition errors name what is wrong; names are quoted, never spliced", "[sqlite][partition][errors]")
+TEST_CASE("sqlite: partition errors name what is wrong, and names are quoted, never spliced", "[sqlite][partition][errors]")
 {
     test::temp_dir dir;
     auto const file = (dir / "p.db").string();
