@@ -56,6 +56,9 @@
 //         postgres::keyset_query(clause, "id, name")   {from_start, after_key}: SELECT id, name
 //         FROM "t" WHERE <predicate> ORDER BY "id", and the same with "id" > $1 AND <predicate>,
 //         for the last key read (from_start first: `id > INT64_MIN` would skip INT64_MIN).
+//         The key must be unique (after_key skips the rest of the last key's rows): for a hash
+//         partition by a non-unique key, resume on a unique column yourself: "... WHERE id > $1
+//         AND " + part.predicate + " ORDER BY id".
 //         The predicates of partitions 0 .. count-1 are disjoint and together are `key IS NOT
 //         NULL`: every row is read by exactly one worker (key ranges: if all workers cut from the
 //         same bounds, so the key's min and max must not change until every worker has asked;

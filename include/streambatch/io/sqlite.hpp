@@ -39,14 +39,16 @@
 //         sqlite::keyset_query(clause, "id, name")   {from_start, after_key}: SELECT id, name
 //         FROM "t" WHERE <predicate> ORDER BY "id", and the same with "id" > ? AND <predicate>,
 //         for the last key read (from_start first: `id > INT64_MIN` would skip INT64_MIN).
-//         Append " LIMIT n" to read a batch a statement.
+//         Append " LIMIT n" to read a batch a statement. The key must be unique (after_key
+//         skips the rest of the last key's rows): for a hash partition by a non-unique key,
+//         resume on a unique column yourself: "... WHERE id > ? AND " + part.predicate + ...
 //         The predicates of partitions 0 .. count-1 are disjoint and together are `key IS NOT
 //         NULL`: every row is read by exactly one worker (key ranges: if all workers cut from the
 //         same bounds, so the key's min and max must not change until every worker has asked;
-//         or pass them the bounds). Key ranges read an index range (SEARCH ... USING INTEGER PRIMARY KEY
-//         (rowid>? AND rowid<?)) but are even by key value, not by row count: skewed keys give
-//         skewed partitions. Hash partitions balance any keys, but no index range can serve them:
-//         every worker scans the whole table and keeps its share.
+//         or pass them the bounds). Key ranges read an index range (SEARCH t USING INTEGER
+//         PRIMARY KEY (rowid>? AND rowid<?)) but are even by key value, not by row count: skewed
+//         keys give skewed partitions. Hash partitions balance any keys, but no index range can
+//         serve them: every worker scans the whole table and keeps its share.
 // Models: query_view: std::ranges::view and input_range, move-only, single-pass; its iterator
 //         is an input iterator whose operator* gives value_type& (so batch adaptors move the
 //         records out), end() is std::default_sentinel. A row is stepped when the iterator

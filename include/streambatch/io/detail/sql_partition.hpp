@@ -30,7 +30,8 @@ enum class partition_scheme : unsigned char {
 
 /// A table, optionally in a schema (a PostgreSQL schema, an attached SQLite database). Both are
 /// quoted for you, as given: "orders" is the table orders, {"sales", "Orders"} is "sales"."Orders"
-/// (in PostgreSQL, an unquoted Orders in your own SQL is orders).
+/// (in PostgreSQL, an unquoted Orders in your own SQL is orders), and "sales.orders" is one
+/// name with a dot in it, not a table in a schema.
 struct table_name {
     std::string schema; ///< empty: the search path (PostgreSQL), every database (SQLite)
     std::string name;
@@ -90,7 +91,9 @@ struct partition_clause {
 };
 
 /// The two queries of a keyset read of one partition: SELECT <columns> FROM <table> WHERE ...
-/// ORDER BY <key>. Append " LIMIT n" to read a batch at a time.
+/// ORDER BY <key>. Append " LIMIT n" to read a batch at a time. The key must be unique: after_key
+/// skips the rest of the rows of the last key read. (A hash partition by a non-unique key: write
+/// the keyset on a unique column yourself, "... WHERE id > ? AND " + predicate + " ORDER BY id".)
 struct keyset_queries {
     /// ... WHERE <predicate> ORDER BY <key>: the first read, with no parameter.
     std::string from_start;
