@@ -7,7 +7,9 @@
 //         and str() ("3/8"); views::every_nth(p): the records of any range whose position i
 //         (from 0) has i % count == index, with the source's other records read and dropped.
 //         Each source has its own partitioned form that does not read the others' records:
-//         csv::options::partition (byte ranges) and the SQL sources' partition clauses.
+//         csv::options::partition (byte ranges) and the SQL sources' partition clauses
+//         (sqlite:: and postgres::key_range_partition, hash_partition: a predicate for a
+//         keyset query).
 // Models: every_nth is a view adaptor closure (`range | views::every_nth(p)`); the view is an
 //         input range, forward when the source is (never sized or common). partition is a
 //         regular aggregate.
@@ -15,7 +17,9 @@
 // Errors: std::invalid_argument for count == 0 or index >= count; partition_error (a
 //         std::runtime_error) from partition_from_environment naming the variables it read when
 //         it finds none, finds a value that is not a number, or finds an inconsistent pair
-//         (index >= count, MPI and Slurm disagreeing).
+//         (index >= count, MPI and Slurm disagreeing). The SQL partition functions throw it
+//         too, for a table that cannot be partitioned as asked (rows with a NULL key, a key
+//         range over a key that is not an integer).
 // Example:
 //     auto part = streambatch::partition_from_environment();   // rank 2 of 4 under mpirun
 //     auto mine = records | streambatch::views::every_nth(part)
@@ -73,7 +77,8 @@ struct partition {
     friend bool operator==(partition const&, partition const&) = default;
 };
 
-/// partition_from_environment() found no launcher's variables, or inconsistent ones.
+/// partition_from_environment() found no launcher's variables, or inconsistent ones; or a SQL
+/// partition function found a table it cannot partition (NULL keys, a non-integer key range).
 class partition_error : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;

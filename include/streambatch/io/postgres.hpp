@@ -10,6 +10,9 @@
 //         NULL), sent as text with PQexecParams (the server infers their types).
 //         Sink: a table, its columns and a function mapping a record to its column values (a
 //         tuple-like of the same kinds; tuple-like records need none).
+//         Partitions: a table (a name, or {schema, name}), its key column and a
+//         streambatch::partition{index, count}; names are quoted for you, as given
+//         ("Orders" is not orders).
 // Out:    postgres::query(conn, sql, [options,] params...)   a postgres::query_view of postgres::row.
 //         postgres::query_as(conn, sql, parse, [options,] params...)
 //                                                  a query_view of parse(row const&)'s type.
@@ -33,6 +36,36 @@
 //         double (NaN, Infinity), bool (t/f), std::string, std::string_view (into the row),
 //         std::vector<std::byte> (from bytea's hex output), std::optional<T> (NULL -> nullopt);
 //         r["name"].as<T>() is the same.
+//         Partitions, one worker's share of a table for N copies of a job (types shared with
+//         sqlite.hpp, in streambatch::sql): a partition_clause, whose .predicate goes into your
+//         query as SQL text with literals (it adds no parameter, so yours stay $1, $2, ...):
+//         postgres::key_range_partition(conn, table, key, part)   asks for the key's min and max
+//         (smallint, integer or bigint) and cuts [min, max] evenly by value: partition i is
+//         b_i <= key < b_i+1 with b_i = min + floor((max - min + 1) * i / count) (128-bit
+//         arithmetic), e.g. ("id" >= 250 AND "id" < 500); partition 0 has no lower bound and
+//         the last no upper one, ("id" < 250) ... ("id" >= 750), so keys added below min or
+//         above max are still read; count 1 is ("id" IS NOT NULL). .lo, .hi (nullopt: no
+//         bound), .bounds, .empty(). key_range_partition(table, key, part, bounds) is the same
+//         from given bounds, without a server; key_bounds_of(conn, table, key) asks for them.
+//         postgres::hash_partition(conn, table, key, part)   (((h % count) + count) % count =
+//         index) with the server's hash h of the key's type, never of a text rendering:
+//         hashint8extended(key::bigint, 0) for integers, hashtextextended(key::text, 0) for text,
+//         varchar, char and name, hash_record_extended(ROW(key), 0) for any other type with a
+//         hash function (uuid, numeric, date, ...). The key need not be unique (equal keys share
+//         a partition).
+//         postgres::keyset_query(clause, "id, name")   {from_start, after_key}: SELECT id, name
+//         FROM "t" WHERE <predicate> ORDER BY "id", and the same with "id" > $1 AND <predicate>,
+//         for the last key read (from_start first: `id > INT64_MIN` would skip INT64_MIN).
+//         The key must be unique (after_key skips the rest of the last key's rows): for a hash
+//         partition by a non-unique key, resume on a unique column yourself: "... WHERE id > $1
+//         AND " + part.predicate + " ORDER BY id".
+//         The predicates of partitions 0 .. count-1 are disjoint and together are `key IS NOT
+//         NULL`: every row is read by exactly one worker (key ranges: if all workers cut from the
+//         same bounds, so the key's min and max must not change until every worker has asked;
+//         or pass them the bounds). Key ranges are index range scans (Index Cond: ((id >= 250)
+//         AND (id < 500))) but are even by key value, not by row count: skewed keys give skewed
+//         partitions. Hash partitions balance any keys, but no index range can serve them: every
+//         worker scans the whole table and keeps its share.
 // Models: query_view: std::ranges::view and input_range, move-only, single-pass; its iterator
 //         is an input iterator whose operator* gives value_type& (so batch adaptors move the
 //         records out), end() is std::default_sentinel. A row is read (and a FETCH sent) when
@@ -47,7 +80,8 @@
 // Memory: the source holds one fetched PGresult (fetch_size rows; the previous one is freed
 //         before the next FETCH) and one row; a batch adaptor holds one batch of rows. The sink
 //         holds a 64 KiB COPY buffer. The connection must outlive its views and sinks, and not
-//         be moved while they use it (they refer to it).
+//         be moved while they use it (they refer to it). A partition_clause is a few strings;
+//         making one runs three or four small queries.
 // Errors: postgres::error for everything the server or libpq reports: sqlstate() ("42601"
 //         syntax error, "42P01" unknown table, "23505" unique violation, ...; "08001" when the
 //         connection cannot be made, "08006" when it is lost), server_message() (the primary
@@ -75,6 +109,15 @@
 //           dropped silently. Exceptions that are not bad input (postgres::error,
 //           std::bad_alloc) always propagate. (A rule that is not a conversion, e.g. "amount
 //           must be positive", belongs in parse too: throw, and the policy applies.)
+//         Partitions: std::invalid_argument for a bad partition (partition::check) or an empty
+//         name; postgres::error for an unknown table or column ("42P01", "42703", with the
+//         statement) and for a hash key whose type has no hash function. streambatch::
+//         partition_error naming the table, the server and the key when rows have a NULL key
+//         (with their count: a keyset query never reads them, so no partition would; none is
+//         left out silently; NOT NULL keys are not counted) and, for key ranges, when the key is
+//         not an integer type:
+//           streambatch::postgres: key_range_partition: "orders" on db1:5432/shop: the key
+//           "name" is text, not an integer type (smallint, integer, bigint); ...
 // Example:
 //     postgres::connection src("host=db1 dbname=shop"), dst;         // dst: from PG* variables
 //     postgres::copy_sink out(dst, "totals", {"customer", "total"});
@@ -83,9 +126,16 @@
 //                             20240101)
 //                         | streambatch::views::memory_guarded(1000))
 //         out.write(batch);                          // one COPY, one transaction per batch
+//
+//     // Worker 2 of 4 (rank 2 under mpirun, task 2 of a Slurm array, ...), resuming after `last`:
+//     auto part = postgres::key_range_partition(src, "orders", "id", streambatch::partition_from_environment());
+//     auto q = postgres::keyset_query(part, "id, amount");
+//     auto rows = last ? postgres::query(src, q.after_key, *last) : postgres::query(src, q.from_start);
 
 #ifndef STREAMBATCH_IO_POSTGRES_HPP_INCLUDED
 #define STREAMBATCH_IO_POSTGRES_HPP_INCLUDED
+
+#include <streambatch/io/detail/sql_partition.hpp>
 
 #include <libpq-fe.h>
 
@@ -1673,6 +1723,140 @@ template <class Map>
 copy_sink(connection&, std::string, std::vector<std::string>, Map) -> copy_sink<Map>;
 copy_sink(connection&, std::string, std::vector<std::string>) -> copy_sink<detail::same_columns>;
 copy_sink(connection&, std::string) -> copy_sink<detail::same_columns>;
+
+// --- partitions: one worker's share of a table, as a predicate for a keyset query ---------
+
+using sql::key_bounds;
+using sql::key_range_partition; // (table, key_column, part, bounds): no database
+using sql::keyset_queries;
+using sql::partition_clause;
+using sql::partition_scheme;
+using sql::table_name;
+
+namespace detail {
+
+/// "streambatch::postgres: key_range_partition: "orders" on 127.0.0.1:5432/shop"
+inline std::string partition_where(char const* fn, partition_clause const& c, connection const& conn)
+{
+    return std::string("streambatch::postgres: ") + fn + ": " + c.table + " on " + conn.where();
+}
+
+struct key_info {
+    Oid type = 0;
+    std::string type_name; // format_type: "bigint", "character varying", ...
+};
+
+/// The key's type, from a query that names table and key (so an unknown one is the server's
+/// error, with the query); then refuses rows with a NULL key (partition_error), counting them
+/// unless the column is NOT NULL (a primary key is).
+inline key_info check_key(connection const& conn, partition_clause const& c, std::string_view key_name,
+                            char const* fn)
+{
+    result const probe = conn.exec("SELECT " + c.key + " FROM " + c.table + " LIMIT 0");
+    key_info k;
+    k.type = PQftype(probe.handle(), 0);
+    result const info = conn.exec(
+        "SELECT format_type($1::oid, NULL), coalesce((SELECT attnotnull FROM pg_catalog.pg_attribute"
+        " WHERE attrelid = $2::regclass AND attname = $3 AND attnum > 0 AND NOT attisdropped), false)",
+        std::to_string(k.type), c.table, key_name);
+    k.type_name = std::string(info.value(0, 0));
+    if (info.value(0, 1) != "t") {
+        auto const nulls =
+            conn.scalar<std::int64_t>("SELECT count(*) FROM " + c.table + " WHERE " + c.key + " IS NULL");
+        if (nulls > 0)
+            throw partition_error(partition_where(fn, c, conn) + ": " + std::to_string(nulls) +
+                                  (nulls == 1 ? " row has" : " rows have") + " a NULL " + c.key +
+                                  ": a keyset query (WHERE " + c.key + " > $1 ORDER BY " + c.key +
+                                  ") never reads them, so no partition would; give them a key, or "
+                                  "partition by a column without NULLs");
+    }
+    return k;
+}
+
+inline bool integer_type(Oid t) noexcept { return t == 20 || t == 21 || t == 23; } // int8, int2, int4
+
+inline std::optional<key_bounds> key_bounds_of(connection const& conn, table_name const& table,
+                                               std::string_view key_name, char const* fn)
+{
+    partition_clause const c =
+        sql::detail::start_clause(table, key_name, partition{}, partition_scheme::key_range, "postgres");
+    key_info const k = check_key(conn, c, key_name, fn);
+    if (!integer_type(k.type))
+        throw partition_error(partition_where(fn, c, conn) + ": the key " + c.key + " is " + k.type_name +
+                              ", not an integer type (smallint, integer, bigint); key ranges need one "
+                              "(hash_partition takes any type with a hash function)");
+    // Two subqueries, so that each is one step down an index on the key.
+    result const r = conn.exec("SELECT (SELECT min(" + c.key + ") FROM " + c.table + ")::bigint, (SELECT max(" +
+                               c.key + ") FROM " + c.table + ")::bigint");
+    if (r.is_null(0, 0))
+        return std::nullopt;
+    auto const number = [&](int col) {
+        std::string_view const v = r.value(0, col);
+        std::int64_t x = 0;
+        auto const [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+        if (ec != std::errc{} || p != v.data() + v.size())
+            throw std::runtime_error(partition_where(fn, c, conn) + ": the server sent " + quote_value(v) +
+                                     " for a bigint");
+        return x;
+    };
+    return key_bounds{number(0), number(1)};
+}
+
+} // namespace detail
+
+/// The smallest and largest key of `table`.`key_column` (nullopt: no row has a key). Throws
+/// partition_error when the key is not smallint, integer or bigint, or when rows have a NULL
+/// key; postgres::error for an unknown table or column.
+[[nodiscard]] inline std::optional<key_bounds> key_bounds_of(connection const& conn, table_name const& table,
+                                                             std::string_view key_column)
+{
+    return detail::key_bounds_of(conn, table, key_column, "key_bounds_of");
+}
+
+/// Partition `part` of `table` by ranges of its integer `key_column`: asks for the key's min and
+/// max (key_bounds_of) and cuts [min, max] evenly by value (sql::key_range_partition). Each
+/// worker asks when it starts: the table's min and max must not change until all have asked
+/// (otherwise give them all the same bounds: key_range_partition(table, key, part, bounds)).
+[[nodiscard]] inline partition_clause key_range_partition(connection const& conn, table_name const& table,
+                                                          std::string_view key_column, partition part)
+{
+    part.check();
+    return key_range_partition(table, key_column, part,
+                               detail::key_bounds_of(conn, table, key_column, "key_range_partition"));
+}
+
+/// Partition `part` of `table` by a hash of `key_column` modulo the count, with the server's own
+/// hash functions: hashint8extended(key::bigint, 0) for smallint, integer and bigint,
+/// hashtextextended(key::text, 0) for text, varchar, char and name, hash_record_extended(ROW(key),
+/// 0) for any other type with a hash function (uuid, numeric, date, ...; never a text rendering,
+/// which settings such as TimeZone change). The key need not be unique (rows with equal keys
+/// share a partition). Throws partition_error when rows have a NULL key; postgres::error for an
+/// unknown table or column, or a type without a hash function.
+[[nodiscard]] inline partition_clause hash_partition(connection const& conn, table_name const& table,
+                                                     std::string_view key_column, partition part)
+{
+    partition_clause c = sql::detail::start_clause(table, key_column, part, partition_scheme::hash, "postgres");
+    detail::key_info const k = detail::check_key(conn, c, key_column, "hash_partition");
+    std::string hash;
+    if (detail::integer_type(k.type)) {
+        hash = "hashint8extended(" + c.key + "::bigint, 0)";
+    } else if (k.type == 25 || k.type == 1043 || k.type == 1042 || k.type == 19) { // text, varchar, bpchar, name
+        hash = "hashtextextended(" + c.key + "::text, 0)";
+    } else {
+        hash = "hash_record_extended(ROW(" + c.key + "), 0)";
+        // The type's hash function is looked up for a value, not for NULL: try one.
+        conn.exec("SELECT " + hash + " FROM " + c.table + " WHERE " + c.key + " IS NOT NULL LIMIT 1");
+    }
+    c.predicate = part.count == 1 ? sql::detail::whole_predicate(c) : sql::detail::hash_predicate(hash, part, true);
+    return c;
+}
+
+/// The keyset queries of one partition: `from_start` (no parameter), then `after_key` with the
+/// last key read ($1). `columns` is SQL text ("id, name"), used as given.
+[[nodiscard]] inline keyset_queries keyset_query(partition_clause const& part, std::string_view columns)
+{
+    return sql::detail::keyset(part, columns, "$1");
+}
 
 } // namespace streambatch::postgres
 
