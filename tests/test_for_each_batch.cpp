@@ -266,7 +266,7 @@ TEST_CASE("an exception in process stops the job and names the batch and its rec
     }
 }
 
-TEST_CASE("an exception in commit stops the job; later batches are not committed", "[for_each_batch][errors]")
+TEST_CASE("an exception in commit stops the job, and later batches are not committed", "[for_each_batch][errors]")
 {
     auto v = iota_vec(1000);
     std::vector<int> committed;

@@ -86,6 +86,16 @@ EOF
     grep -q "resuming at line" restart.log || { echo "the restarted worker did not resume:"; cat restart.log; exit 1; }
 fi
 
+# A worker of another split is refused: its partitions are not these, rows would load twice.
+if "$exe" --csv in.csv --table "$out" --partition "0/$((np + 1))" > other_n.log 2>&1; then
+    echo "a worker of a $((np + 1))-way split was not refused"; exit 1
+fi
+grep -q "another number of partitions" other_n.log || { cat other_n.log; exit 1; }
+if "$exe" --csv in.csv --table "$out" --partition "0/$np" --fresh > fresh.log 2>&1; then
+    echo "--fresh with --partition was not refused"; exit 1
+fi
+grep -q "would drop the other workers' rows" fresh.log || { cat fresh.log; exit 1; }
+
 "$merge" runs > merged.md || { echo "merge_runs failed:"; cat merged.md; exit 1; }
 cat merged.md
 

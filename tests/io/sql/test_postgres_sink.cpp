@@ -60,7 +60,7 @@ std::vector<std::int64_t> ids(pg::connection& conn, std::string const& table)
 
 } // namespace
 
-TEST_CASE("postgres: COPY text format escapes backslash, tab, newline and CR, and writes NULL as \\N", "[postgres][sink]")
+TEST_CASE("postgres: COPY text format escapes backslash, tab, newline and CR, and writes NULL as backslash-N", "[postgres][sink]")
 {
     CHECK(encode(std::string_view("plain")) == "plain");
     CHECK(encode(std::string_view("a\tb\nc\rd\\e")) == "a\\tb\\nc\\rd\\\\e");
