@@ -1595,9 +1595,10 @@ public:
         if (reject_) {
             // A partition's own line count is no line of the file: its line is left empty (the
             // error column says "line L of partition i/n").
-            std::optional<std::uint64_t> const line =
-                info_->line_partition ? std::nullopt : std::optional<std::uint64_t>(rec_line_);
-            reject_->write(info_->name, line, rec_off, error, raw);
+            if (info_->line_partition)
+                reject_->write(info_->name, std::string_view(), rec_off, error, raw);
+            else
+                reject_->write(info_->name, rec_line_, rec_off, error, raw);
             reject_->flush();
         }
         if (skipped_ + 1 > opt_.max_skipped) {
