@@ -47,9 +47,10 @@
 //         stray_quote (a quote inside an unquoted field), text_after_quote, record_too_long,
 //         field_count (strict: every row has the header's count, or without a header the first
 //         row's), nul_byte, conversion (get<T>), missing_column (at/get by a name the header
-//         lacks), too_many_bad_rows, ambiguous_split and quoted_newline (Partitions, below). on_error::fail (default): the first bad record throws and
-//         the reader ends; position() then points at it. on_error::skip: a bad record (from its
-//         start to the end of the line where the error lies; for an unclosed quote, of the line
+//         lacks), too_many_bad_rows, ambiguous_split and quoted_newline (see Partitions).
+//         on_error::fail (default): the first bad record throws and the reader ends;
+//         position() then points at it. on_error::skip: a bad record (from its start to the
+//         end of the line where the error lies; for an unclosed quote, of the line
 //         where the quote opened) goes to the reject CSV (file,line,byte_offset,error,raw: the
 //         record's start, the full message, the raw bytes - cut to max_record_bytes, or base64
 //         if they hold NUL, each said in the error column), is counted in skipped(), and reading
@@ -83,7 +84,9 @@
 //         one reaches the end of input valid: the first to fail is wrong, and the other says
 //         where the first record begins. Both still valid after max_record_bytes bytes:
 //         parse_error ambiguous_split, naming the file and byte N (its line is unknown) and the
-//         ways out. Both failing: a parse_error of the later failure's kind naming both.
+//         ways out. Both failing (the input is bad there): the one that failed later decides
+//         if it found a record start before failing (reading then meets that error where it
+//         lies); if not, a parse_error of the later failure's kind naming both failures.
 //         quoted_newlines = false (no quoted field holds a line break): the first record begins
 //         after the first line break at or after byte N - 1 (Hadoop's rule), with no second
 //         reading; the promise is checked: a line break inside quotes is a quoted_newline error
@@ -201,8 +204,8 @@ struct position {
 /// begins and ends (a record's first byte, or the end of input) is reader::position() before
 /// the first row and after the last: partition i's end is partition i + 1's beginning.
 struct partition_range {
-    std::uint64_t data_begin = 0;  ///< D: the first byte after the BOM and the header
-    std::uint64_t data_end = 0;    ///< S: the input's size when the reader opened it
+    std::uint64_t data_begin = 0;    ///< D: the first byte after the BOM and the header
+    std::uint64_t data_end = 0;      ///< S: the input's size when the reader opened it
     std::uint64_t nominal_begin = 0; ///< D + (S - D) * index / count
     std::uint64_t nominal_end = 0;   ///< D + (S - D) * (index + 1) / count
     friend bool operator==(partition_range const&, partition_range const&) = default;
@@ -1685,15 +1688,15 @@ public:
             while (base_ + end_ < target) {
                 beg_ = end_;
                 if (!more())
-                    throw std::invalid_argument("streambatch::csv: cannot " + what +
-                                                " " + info_->name + " at byte " +
-                                                std::to_string(target) + ": the input has only " +
+                    throw std::invalid_argument("streambatch::csv: cannot " + what + " " +
+                                                info_->name + " at byte " + std::to_string(target) +
+                                                ": the input has only " +
                                                 std::to_string(base_ + end_) + " bytes");
             }
             beg_ = static_cast<std::size_t>(target - base_);
         } else {
-            throw std::invalid_argument("streambatch::csv: cannot " + what + " " +
-                                        info_->name + " at byte " + std::to_string(target) +
+            throw std::invalid_argument("streambatch::csv: cannot " + what + " " + info_->name +
+                                        " at byte " + std::to_string(target) +
                                         ": the input cannot seek back there");
         }
         mask_at_ = mask_none;
@@ -1740,17 +1743,18 @@ public:
         if (part.index != 0)
             info_w_->line_partition = part;
         // The last partition reads to the end of input, whatever the size was.
-        std::uint64_t const stop =
-            part.index + 1 == part.count ? std::numeric_limits<std::uint64_t>::max()
-                                         : range_.nominal_end;
+        std::uint64_t const stop = part.index + 1 == part.count
+                                       ? std::numeric_limits<std::uint64_t>::max()
+                                       : range_.nominal_end;
         if (from != nullptr) {
             if (from->byte_offset < range_.nominal_begin)
-                throw std::invalid_argument(
-                    "streambatch::csv: cannot resume partition " + part.str() + " of " +
-                    info_->name + " at byte " + std::to_string(from->byte_offset) +
-                    ": the partition's records begin at byte " +
-                    std::to_string(range_.nominal_begin) + " or later (was the position saved "
-                    "by another partition, or with other options?)");
+                throw std::invalid_argument("streambatch::csv: cannot resume partition " +
+                                            part.str() + " of " + info_->name + " at byte " +
+                                            std::to_string(from->byte_offset) +
+                                            ": the partition's records begin at byte " +
+                                            std::to_string(range_.nominal_begin) +
+                                            " or later (was the position saved "
+                                            "by another partition, or with other options?)");
             resume(*from);
             stop_ = stop;
             return;
@@ -1792,12 +1796,16 @@ public:
         h.why = std::move(why);
     }
 
+    /// Field counts judge a reading only where a bad count would stop the whole-input reader
+    /// too (on_error::fail); the record cut by the split point is not counted.
+    bool reading_counts_fields() const noexcept
+    {
+        return opt_.strict_field_count && has_expected_ && opt_.bad_rows == on_error::fail;
+    }
+
     void end_reading_record(split_reading& h, std::uint64_t at)
     {
-        // Field counts judge a reading only where a bad count would stop the whole-input
-        // reader too (on_error::fail); the record cut by the split point is not counted.
-        if (!h.cut && opt_.strict_field_count && has_expected_ && opt_.bad_rows == on_error::fail &&
-            h.fields + 1 != expected_fields_)
+        if (!h.cut && reading_counts_fields() && h.fields + 1 != expected_fields_)
             return fail_reading(h, error_kind::field_count, h.rec_begin,
                                 "the record at byte " + std::to_string(h.rec_begin) + " has " +
                                     std::to_string(h.fields + 1) + " fields, not " +
@@ -1880,21 +1888,33 @@ public:
         }
     }
 
-    /// Runs `h` over buf_[i, to), skipping runs of bytes that change nothing.
+    /// Runs `h` over buf_[i, to), skipping runs of bytes that change nothing: inside quotes,
+    /// all but quotes and NUL; outside, all but quotes, line breaks and NUL (delimiters there
+    /// only end fields: they are counted, and the last byte of the run says whether the next
+    /// one begins a field).
     void run_reading(split_reading& h, std::size_t i, std::size_t to)
     {
         using st = split_reading::state;
-        stop_set const quoted(opt_.quote, '\0', opt_.quote, opt_.quote, opt_.quote);
-        stop_set const unquoted(opt_.delimiter, opt_.quote, '\n', '\r', '\0');
+        char const q = opt_.quote, d = opt_.delimiter;
+        stop_set const quoted(q, '\0', q, q, q);
+        stop_set const unquoted(q, '\n', '\r', '\0', q);
+        bool const counting = reading_counts_fields();
         char const* const p = buf_.get();
         while (i < to && h.alive()) {
-            if (h.st == st::quoted || h.st == st::unquoted) {
+            if (h.st == st::quoted || h.st == st::unquoted || h.st == st::field_start) {
                 std::uint64_t const x = base_ + i;
                 std::uint64_t const limit = h.rec_begin + opt_.max_record_bytes; // first byte over
                 if (limit > x) {
                     std::size_t const lim =
                         static_cast<std::size_t>(std::min<std::uint64_t>(to, limit - base_));
-                    i += find_stop(p + i, lim - i, h.st == st::quoted ? quoted : unquoted);
+                    bool const in_quotes = h.st == st::quoted;
+                    std::size_t const n = find_stop(p + i, lim - i, in_quotes ? quoted : unquoted);
+                    if (!in_quotes && n != 0) {
+                        if (counting)
+                            h.fields += count_byte(p + i, n, d);
+                        h.st = p[i + n - 1] == d ? st::field_start : st::unquoted;
+                    }
+                    i += n;
                     if (i == to)
                         break;
                 }
@@ -1946,8 +1966,8 @@ public:
             if (!eof) {
                 std::size_t to = end_;
                 if (both_before)
-                    to = static_cast<std::size_t>(std::min<std::uint64_t>(
-                        {to, beg_ + step, bound - base_}));
+                    to = static_cast<std::size_t>(
+                        std::min<std::uint64_t>({to, beg_ + step, bound - base_}));
                 for (split_reading& h : r)
                     if (h.alive())
                         run_reading(h, beg_, to);
@@ -1997,7 +2017,8 @@ public:
             error_kind::ambiguous_split, info_->name, 0, split,
             "cannot tell where partition " + opt_.partition.str() + " begins: the " +
                 std::to_string(opt_.max_record_bytes) + " bytes (max_record_bytes) after " +
-                split_text(split) + " (line unknown) read as valid CSV both if that byte is "
+                split_text(split) +
+                " (line unknown) read as valid CSV both if that byte is "
                 "outside a quoted field (the partition's first record would begin " +
                 first(r[0]) + ") and if it is inside one (" + first(r[1]) +
                 "); use fewer partitions, a larger max_record_bytes, or quoted_newlines = false "
@@ -2008,13 +2029,12 @@ public:
                                                             split_reading const (&r)[2]) const
     {
         split_reading const& later = r[1].failed_at > r[0].failed_at ? r[1] : r[0];
-        return parse_error(
-            later.kind, info_->name, 0, later.failed_at,
-            "no record can begin after " + split_text(split) +
-                ": read as outside a quoted field, the text there fails at byte " +
-                std::to_string(r[0].failed_at) + " (" + r[0].why +
-                "); read as inside one, at byte " + std::to_string(r[1].failed_at) + " (" +
-                r[1].why + ")");
+        return parse_error(later.kind, info_->name, 0, later.failed_at,
+                           "no record can begin after " + split_text(split) +
+                               ": read as outside a quoted field, the text there fails at byte " +
+                               std::to_string(r[0].failed_at) + " (" + r[0].why +
+                               "); read as inside one, at byte " + std::to_string(r[1].failed_at) +
+                               " (" + r[1].why + ")");
     }
 
     void open_reject(bool resuming)
