@@ -7,9 +7,9 @@
 // random ones (quoted LF, CRLF and lone CR, doubled quotes, delimiters in quotes, blank lines,
 // a BOM, no final line break, records longer than a block), read in block sizes down to 1.
 
-#include <catch2/catch.hpp>
-
 #include <streambatch/io/csv.hpp>
+
+#include <catch2/catch.hpp>
 
 #include <cstdint>
 #include <cstdio>
@@ -88,16 +88,16 @@ std::string check_count(std::filesystem::path const& path, csv::options const& o
             return where + " starts at " + std::to_string(p.start.byte_offset) +
                    " but the one before ended at " + std::to_string(prev_end->byte_offset);
         if (p.start.rows != 0 || p.end.rows != p.rows.size())
-            return where + ": position().rows counts " + std::to_string(p.end.rows) + " rows, read " +
-                   std::to_string(p.rows.size());
+            return where + ": position().rows counts " + std::to_string(p.end.rows) +
+                   " rows, read " + std::to_string(p.rows.size());
         // Before begin(), position() is the partition's first record (a whole reader's is where
         // the data begin, before any blank lines); under skip, that record may be rejected.
         if (count > 1 && !p.rows.empty() &&
             (o.bad_rows == csv::on_error::fail ? p.rows.front().byte_offset != p.start.byte_offset
                                                : p.rows.front().byte_offset < p.start.byte_offset))
             return where + ": the first row is not at position()";
-        if (p.range.nominal_begin != p.range.data_begin + (p.range.data_end - p.range.data_begin) *
-                                                               i / count)
+        if (p.range.nominal_begin !=
+            p.range.data_begin + (p.range.data_end - p.range.data_begin) * i / count)
             return where + ": nominal_begin is off";
         for (rec const& r : p.rows)
             if (r.byte_offset < p.range.nominal_begin ||
@@ -111,9 +111,9 @@ std::string check_count(std::filesystem::path const& path, csv::options const& o
         for (std::size_t k = 0; exact && k < p.rows.size(); ++k) {
             if (k0 + k >= whole.rows.size())
                 return where + ": more rows than the whole file has";
-            std::uint64_t const want =
-                i == 0 || count == 1 ? whole.rows[k0 + k].line
-                                     : whole.rows[k0 + k].line - whole.rows[k0].line + 1;
+            std::uint64_t const want = i == 0 || count == 1
+                                           ? whole.rows[k0 + k].line
+                                           : whole.rows[k0 + k].line - whole.rows[k0].line + 1;
             if (p.rows[k].line != want)
                 return where + ": row at byte " + std::to_string(p.rows[k].byte_offset) +
                        " has line " + std::to_string(p.rows[k].line) + ", expected " +
@@ -203,8 +203,8 @@ bool check_union(csvtest::temp_dir const& dir, std::string const& text, csv::opt
 std::string generate(std::mt19937_64& rng, char delim, char quote, bool ragged, bool bom,
                      bool quoted_newlines, std::size_t max_rows = 25)
 {
-    static char const* const pieces[] = {"a", "bc", "xyz", "1", "-2.5", " ", "\t",
-                                         "\xC3\xA9", "\xE2\x82\xAC", "#", "'", "\\"};
+    static char const* const pieces[] = {"a",  "bc",       "xyz",          "1", "-2.5", " ",
+                                         "\t", "\xC3\xA9", "\xE2\x82\xAC", "#", "'",    "\\"};
     char const* const breaks[] = {"\n", "\r\n", "\r"};
     std::string text = bom ? "\xEF\xBB\xBF" : "";
     std::size_t const nrows = rng() % (max_rows + 1);
@@ -259,7 +259,10 @@ std::vector<std::string> awkward_texts()
     std::string long_record = "id,note\n1,\"";
     for (int i = 0; i < 60; ++i)
         long_record += std::string(90, static_cast<char>('a' + i % 26)) +
-                       (i % 3 == 0 ? "\r\n" : i % 3 == 1 ? "\n" : "\r") + "\"\"";
+                       (i % 3 == 0   ? "\r\n"
+                        : i % 3 == 1 ? "\n"
+                                     : "\r") +
+                       "\"\"";
     long_record += "\"\n2,short\n3,\"" + std::string(3000, 'z') + "\"\n4,end";
     return {
         "",
@@ -267,16 +270,18 @@ std::vector<std::string> awkward_texts()
         "a,b\n",
         "a,b",
         "a,b\r\n\r\n\n\r",
-        "\xEF\xBB\xBF" "a,b\n1,2\n",
+        "\xEF\xBB\xBF"
+        "a,b\n1,2\n",
         "id,note\r\n1,\"a\r\nb\"\r\n2,\"\"\"\"\r\n3,\"x,\"\"\r\ny\"\"\"\r\n",
-        "\xEF\xBB\xBF" "a,b\n\"\n\",\"\r\"\n\"\"\"\",\",\"\n\n\nx,y",
+        "\xEF\xBB\xBF"
+        "a,b\n\"\n\",\"\r\"\n\"\"\"\",\",\"\n\n\nx,y",
         "\"a\nb\",c\r\n\r\n,\n\"\",\"\"\r",
         "h\r\"x\ry\"\r\"\r\"\r",
-        "h\n\"\n\"\n\"\n\"\n",                 // each record is one field holding LF
-        "h\n\"\"\n\"\"\n\"\"\n",               // empty quoted fields only
-        "h,i\n\"a\",\"\"\"\"\n\"\",\",\"\n",  // quotes right before split points
+        "h\n\"\n\"\n\"\n\"\n",               // each record is one field holding LF
+        "h\n\"\"\n\"\"\n\"\"\n",             // empty quoted fields only
+        "h,i\n\"a\",\"\"\"\"\n\"\",\",\"\n", // quotes right before split points
         "x\n1\n2\n3\n4\n5\n6\n7\n8\n9\n",    // more partitions than records (with 13, 64)
-        "a\n\"\r\n\"\r\n\"\r\n\"\r\n",        // CRLF inside and after quotes
+        "a\n\"\r\n\"\r\n\"\r\n\"\r\n",       // CRLF inside and after quotes
         long_record,
     };
 }
@@ -289,14 +294,13 @@ TEST_CASE("partitions of awkward inputs add up to the whole input, every byte a 
     csvtest::temp_dir dir;
     int checked = 0;
     for (std::string const& text : awkward_texts())
-        for (std::size_t block : {std::size_t{1}, std::size_t{3}, std::size_t{16},
-                                  std::size_t{64} << 10})
+        for (std::size_t block :
+             {std::size_t{1}, std::size_t{3}, std::size_t{16}, std::size_t{64} << 10})
             for (int mode = 0; mode < 3; ++mode) {
                 if (block < 16 && text.size() > 600 && mode != 0)
                     continue; // the long text: block sizes 1 and 3 once (it is slow)
-                csv::options const o{.has_header = mode != 1,
-                                     .strict_field_count = mode != 2,
-                                     .block_size = block};
+                csv::options const o{
+                    .has_header = mode != 1, .strict_field_count = mode != 2, .block_size = block};
                 checked += check_union(dir, text, o) ? 1 : 0;
             }
     CHECK(checked > 100);
@@ -409,7 +413,8 @@ TEST_CASE("partition i ends where partition i + 1 begins, and partition_range sa
           "[csv][partition]")
 {
     csvtest::temp_dir dir;
-    std::string const text = "\xEF\xBB\xBF" "id,v\n1,\"a\nb\"\n\n2,c\n3,d\n";
+    std::string const text = "\xEF\xBB\xBF"
+                             "id,v\n1,\"a\nb\"\n\n2,c\n3,d\n";
     // The BOM is bytes 0-2, the header 3-7, so the data are [8, 25): record 1 at 8 (lines 2-3,
     // its quoted field holds the LF at 12), a blank line at 16, record 2 at 17, 3 at 21.
     // Three partitions cut at 8 + 17 / 3 = 13 (inside the quotes) and 8 + 34 / 3 = 19.
@@ -535,9 +540,8 @@ TEST_CASE("a partitioned reader resumes inside its partition and stops at its en
         for (std::uint32_t count : {2u, 3u, 5u}) {
             for (std::uint32_t i = 0; i < count; ++i) {
                 for (std::size_t block : {std::size_t{1}, std::size_t{5}, std::size_t{1} << 16}) {
-                    csv::options const o{.strict_field_count = false,
-                                         .block_size = block,
-                                         .partition = {i, count}};
+                    csv::options const o{
+                        .strict_field_count = false, .block_size = block, .partition = {i, count}};
                     // Every position the partition passes, and its rows.
                     std::vector<csv::position> at;
                     std::vector<rec> rows;
@@ -557,8 +561,9 @@ TEST_CASE("a partitioned reader resumes inside its partition and stops at its en
                             rest.push_back({csvtest::fields(row), row.byte_offset(), row.line()});
                         INFO("text " << csv::detail::quote_for_message(text) << ", partition " << i
                                      << "/" << count << ", block " << block << ", from row " << k);
-                        CHECK(rest == std::vector<rec>(rows.begin() + static_cast<std::ptrdiff_t>(k),
-                                                       rows.end()));
+                        CHECK(rest ==
+                              std::vector<rec>(rows.begin() + static_cast<std::ptrdiff_t>(k),
+                                               rows.end()));
                         CHECK(r.position() == at.back());
                     }
                 }
@@ -630,10 +635,12 @@ TEST_CASE("a split point where neither reading is valid CSV fails with both read
                                    "one, at byte 17 (unexpected \"b\" after a closing quote)"));
     }
     // The whole reader fails at the same place.
-    CHECK_THROWS_WITH(csvtest::parse(text), Catch::StartsWith("<stream>:2 (byte 16): quote inside"));
+    CHECK_THROWS_WITH(csvtest::parse(text),
+                      Catch::StartsWith("<stream>:2 (byte 16): quote inside"));
 }
 
-TEST_CASE("errors in a partition name the byte and the partition's line", "[csv][partition][errors]")
+TEST_CASE("errors in a partition name the byte and the partition's line",
+          "[csv][partition][errors]")
 {
     csvtest::temp_dir dir;
     std::string const text = "id,n\n1,1\n2,2\n3,3\n4,x\n5,\"y\n";
