@@ -615,6 +615,33 @@ TEST_CASE("an ambiguous split point fails with ambiguous_split, naming file and 
     CHECK_NOTHROW(csv::reader(dir / "amb.csv", o));
 }
 
+TEST_CASE("field counts tell the readings apart where the syntax cannot",
+          "[csv][partition][errors]")
+{
+    // ",\n"\n repeated: outside a quote, records of one field (",\n"); inside one, of two
+    // ("\n" and an empty one). Both are valid CSV to the end; the header's count decides, when
+    // a wrong count would stop the reader (strict_field_count, on_error::fail).
+    csvtest::temp_dir dir;
+    std::string text = "h\n";
+    for (int i = 0; i < 200; ++i)
+        text += "\",\n\"\n";
+    csv::options o{.max_record_bytes = 64};
+    CHECK(check_union(dir, text, o, false));
+    for (std::uint32_t i = 1; i < 4; ++i) {
+        o.partition = {i, 4};
+        CHECK_NOTHROW(csv::reader(dir / "p.csv", o));
+    }
+    o.strict_field_count = false;
+    CHECK_THROWS_MATCHES(csv::reader(dir / "p.csv", o), csv::parse_error,
+                         Catch::Predicate<csv::parse_error>([](csv::parse_error const& e) {
+                             return e.kind() == csv::error_kind::ambiguous_split;
+                         }));
+    // Without a header, the first record's count is read first and serves the same way.
+    std::string const bare = text.substr(2);
+    o = csv::options{.has_header = false, .max_record_bytes = 64};
+    CHECK(check_union(dir, bare, o, false));
+}
+
 TEST_CASE("a split point where neither reading is valid CSV fails with both readings' errors",
           "[csv][partition][errors]")
 {
