@@ -11,6 +11,9 @@
 //                  reader within 4 x of it.
 //   - streambatch_batches: the reader piped into views::chunk(1000): rows moved into batches,
 //                  so one allocation per row (what a job does); shows what batching adds.
+//   - streambatch_partitions/N: csv::options::partition {i, N} for i = 0..N-1, one after the
+//                  other, in one thread: what finding N - 1 split points adds to the whole
+//                  read (the rows must add up to the file's).
 // All cases read the file with read(2) in 64 KiB blocks from the page cache (the file is
 // generated once into $TMPDIR and read once before timing). Counters: bytes/s, rows/s.
 // The file: 8 columns (id, name, email, city, amount, date, note, flag), ~92 bytes a row; 14 in
@@ -170,6 +173,32 @@ void bm_csv_streambatch_batches(benchmark::State& state)
     finish(state, rows);
 }
 
+void bm_csv_streambatch_partitions(benchmark::State& state)
+{
+    auto const& f = file();
+    auto const n = static_cast<std::uint32_t>(state.range(0));
+    std::uint64_t rows = 0;
+    for (auto _ : state) {
+        std::uint64_t fields = 0, bytes = 0, end = 0;
+        rows = 0;
+        for (std::uint32_t i = 0; i < n; ++i) {
+            csv::reader r(f.path, {.partition = {i, n}});
+            if (i > 0 && r.position().byte_offset != end)
+                state.SkipWithError("a partition does not begin where the one before ended");
+            for (csv::row& row : r) {
+                fields += row.size();
+                for (std::string_view s : row)
+                    bytes += s.size();
+                ++rows;
+            }
+            end = r.position().byte_offset;
+        }
+        benchmark::DoNotOptimize(fields);
+        benchmark::DoNotOptimize(bytes);
+    }
+    finish(state, rows);
+}
+
 struct libcsv_counts {
     std::uint64_t fields = 0, bytes = 0, rows = 0;
 };
@@ -235,3 +264,4 @@ BENCHMARK(bm_memchr_lines)->Unit(benchmark::kMillisecond);
 BENCHMARK(bm_csv_libcsv)->Unit(benchmark::kMillisecond);
 BENCHMARK(bm_csv_streambatch)->Unit(benchmark::kMillisecond);
 BENCHMARK(bm_csv_streambatch_batches)->Unit(benchmark::kMillisecond);
+BENCHMARK(bm_csv_streambatch_partitions)->Arg(4)->Arg(64)->Unit(benchmark::kMillisecond);

@@ -17,6 +17,10 @@
 //   3. Every row converts (or fails with a parse_error) to int, double, bool.
 //   4. Rows written by csv::writer read back the same.
 //   5. Rows' lines and byte offsets increase.
+//   6. Partitions: when the fail policy reads the input without error, partitions 0..n-1 of
+//      it (n = 2, 3, 7, and one per byte of a short input) give its rows in order, each
+//      beginning where the one before ended and the last ending where the whole reader does;
+//      the only error allowed is ambiguous_split, and only with max_record_bytes = 24.
 
 #include <streambatch/io/csv.hpp>
 
@@ -118,6 +122,42 @@ result run(std::istream& in, csv::options const& o)
     return out;
 }
 
+/// Partitions 0..n-1 of `text`, checked against the whole reader's rows `whole` (and the byte
+/// where it ended); false when a split point was ambiguous.
+bool check_partitions(std::string_view text, csv::options o, std::uint32_t n, rows_t const& whole,
+                      std::uint64_t whole_end)
+{
+    rows_t all;
+    std::uint64_t prev_end = 0;
+    for (std::uint32_t i = 0; i < n; ++i) {
+        o.partition = {i, n};
+        std::istringstream in{std::string(text)};
+        try {
+            csv::reader r(in, o);
+            std::uint64_t const begin = r.position().byte_offset;
+            if (i > 0 && begin != prev_end)
+                fail("a partition begins where the one before it ended");
+            for (csv::row& row : r) {
+                if (row.byte_offset() < r.partition_range().nominal_begin ||
+                    (i + 1 < n && row.byte_offset() >= r.partition_range().nominal_end))
+                    fail("a partition's rows begin in its nominal range");
+                all.push_back(fields(row));
+            }
+            prev_end = r.position().byte_offset;
+        } catch (csv::parse_error const& e) {
+            if (e.kind() == csv::error_kind::ambiguous_split && o.max_record_bytes == 24)
+                return false;
+            std::fprintf(stderr, "fuzz_csv: partition %u/%u: %s\n", i, n, e.what());
+            fail("a partition of a good input threw");
+        }
+    }
+    if (prev_end != whole_end)
+        fail("the last partition ends where the whole reader does");
+    if (all != whole)
+        fail("the partitions' rows are the whole input's");
+    return true;
+}
+
 result run_text(std::string_view text, csv::options const& o, bool chunky = false)
 {
     if (chunky) {
@@ -195,6 +235,20 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
         }
         if (n != s.skipped)
             fail("one reject row per skipped record");
+    }
+
+    // 6. Partitions add up to the whole input.
+    if (!a.error) {
+        std::istringstream in{std::string(text)};
+        csv::reader r(in, o);
+        for (csv::row& row : r)
+            (void)row;
+        std::uint64_t const end = r.position().byte_offset;
+        std::uint64_t const data = end - r.partition_range().data_begin;
+        for (std::uint32_t n : {2u, 3u, 7u})
+            check_partitions(text, o, n, a.rows, end);
+        if (data > 0 && data < 64)
+            check_partitions(text, o, static_cast<std::uint32_t>(data), a.rows, end);
     }
 
     // 4. Writer round trip of what was read.

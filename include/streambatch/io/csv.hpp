@@ -5,7 +5,8 @@
 //         delimiter (','), quote ('"'), has_header (true), strict_field_count (true),
 //         block_size (64 KiB), max_record_bytes (16 MiB), bad_rows (on_error::fail; or
 //         on_error::skip with max_skipped (100) and reject_path or reject_stream), name (the
-//         file name in messages). Optionally a csv::position saved earlier, to resume there.
+//         file name in messages), partition ({0, 1}: the whole input; see Partitions below),
+//         quoted_newlines (true). Optionally a csv::position saved earlier, to resume there.
 // Out:    csv::rows(...) / csv::reader: a view of csv::row. A row owns its bytes in one
 //         allocation (a 32-byte head with line, byte offset and sizes; 8 bytes of bounds per
 //         field; the record's text, unquoted in place; 16 bytes of slack). It has size(),
@@ -46,9 +47,10 @@
 //         stray_quote (a quote inside an unquoted field), text_after_quote, record_too_long,
 //         field_count (strict: every row has the header's count, or without a header the first
 //         row's), nul_byte, conversion (get<T>), missing_column (at/get by a name the header
-//         lacks), too_many_bad_rows. on_error::fail (default): the first bad record throws and
-//         the reader ends; position() then points at it. on_error::skip: a bad record (from its
-//         start to the end of the line where the error lies; for an unclosed quote, of the line
+//         lacks), too_many_bad_rows, ambiguous_split and quoted_newline (see Partitions).
+//         on_error::fail (default): the first bad record throws and the reader ends;
+//         position() then points at it. on_error::skip: a bad record (from its start to the
+//         end of the line where the error lies; for an unclosed quote, of the line
 //         where the quote opened) goes to the reject CSV (file,line,byte_offset,error,raw: the
 //         record's start, the full message, the raw bytes - cut to max_record_bytes, or base64
 //         if they hold NUL, each said in the error column), is counted in skipped(), and reading
@@ -56,6 +58,54 @@
 //         too_many_bad_rows. The reject file is truncated on a fresh start, appended to on a
 //         resume. A bad header always throws. I/O failures throw std::system_error naming the
 //         file; invalid options, std::invalid_argument.
+// Partitions: options::partition = {i, n} (n > 1) makes a reader of partition i's records
+//         only, which reads (about) only partition i's bytes, so that n copies of a job (MPI
+//         ranks, a Slurm array, a Kubernetes Indexed Job) share one file.
+//         The rule (Hadoop's and Spark's text splits): the data [D, S) (D: the first byte
+//         after the BOM and the header; S: the input's size when the reader opens it) is cut
+//         into n nominal ranges [D + (S - D) * k / n, D + (S - D) * (k + 1) / n); a record is
+//         partition k's iff its first byte (after any blank lines) lies in range k. Partition
+//         i reads the header at byte 0 (for the names), seeks to its nominal begin N, finds the
+//         first record that begins at or after N, and reads records while they begin before
+//         its nominal end, finishing the one that crosses it. position() before the first row
+//         is that first record (or, with none, where the next begins, or the end of input);
+//         after the last row, the first record at or after the nominal end (or the end of
+//         input): partition i's end byte_offset == partition i + 1's beginning, which a merge
+//         step can check; partition_range() gives D, S and the nominal range. Every record is
+//         read by exactly one partition; a partition with no record begin yields nothing.
+//         Finding the first record: a line break after N may be inside a quoted field, so the
+//         bytes from N are read twice, as if byte N were outside quotes and as if it were
+//         inside a quoted field (byte N - 1 says where the first reading stands: after a line
+//         break, a delimiter, a quote, or inside an unquoted field), each by RFC 4180 as the
+//         parser reads it: a quote opens only a field, a closing quote is followed by the
+//         delimiter, a line break or the end of input, no NUL, no record longer than
+//         max_record_bytes, and with on_error::fail and strict_field_count the known field
+//         count. Each quote flips both readings, so they disagree about every byte and at most
+//         one reaches the end of input valid: the first to fail is wrong, and the other says
+//         where the first record begins. Both still valid after max_record_bytes bytes:
+//         parse_error ambiguous_split, naming the file and byte N (its line is unknown) and the
+//         ways out. Both failing (the input is bad there): the one that failed later decides
+//         if it found a record start before failing (reading then meets that error where it
+//         lies); if not, a parse_error of the later failure's kind naming both failures.
+//         quoted_newlines = false (no quoted field holds a line break): the first record begins
+//         after the first line break at or after byte N - 1 (Hadoop's rule), with no second
+//         reading; the promise is checked: a line break inside quotes is a quoted_newline error
+//         (under on_error::skip the bad row ends at that line break, as a partition sees it).
+//         Lines: partition 0 counts the file's lines. A later partition never reads what comes
+//         before its range, so its lines count from its first record, line 1: row.line(),
+//         position().line and parse_error::line() are those, parse_error::line_partition()
+//         says whose, what() reads "f.csv:? (byte 4711; line 3 of partition 2/8): ...", and
+//         its reject rows leave the line empty. Byte offsets are exact everywhere.
+//         Resume: csv::reader(path, same options, saved) goes on at `saved` inside the
+//         partition and still stops at its end. on_error::skip works within each partition
+//         (each needs its own reject file). An input of unknown size or that cannot seek (a
+//         pipe, an unseekable stream) throws std::invalid_argument for n > 1: read it whole,
+//         with views::every_nth. The input must not change while partitions read it.
+//         Cost: the two readings usually part within a record or two; in a file with hardly
+//         any quotes, the reading inside a quote fails only at max_record_bytes, so each
+//         partition scans that far (16 MiB by default, without keeping it) before reading: set
+//         max_record_bytes near the longest record, or quoted_newlines = false. A whole reader
+//         (n == 1) pays one compare per record.
 // Example:
 //     csv::options const opts{.bad_rows = csv::on_error::skip, .reject_path = "rej.csv"};
 //     csv::reader rows("customers.csv", opts);
@@ -70,6 +120,7 @@
 
 #include <streambatch/io/detail/csv_scan.hpp>
 #include <streambatch/io/detail/csv_source.hpp>
+#include <streambatch/partition.hpp>
 
 #include <algorithm>
 #include <bit>
@@ -130,6 +181,13 @@ struct options {
     std::filesystem::path reject_path{};   ///< on_error::skip: bad records go here (CSV) ...
     std::ostream* reject_stream = nullptr; ///< ... or here (not owned)
     std::string name{}; ///< the file name in messages (default: path or "<stream>")
+    /// Read only this share of the records: those that begin in the partition's byte range
+    /// (see "Partitions" at the top of this header). {0, 1}: the whole input.
+    streambatch::partition partition{};
+    /// false: no quoted field holds a line break, so every line break ends a record. A
+    /// partitioned reader then starts after the first line break past its split point instead
+    /// of telling the two readings apart; a line break inside quotes is an error (quoted_newline).
+    bool quoted_newlines = true;
 };
 
 /// Where a reader is: the start of the row at its iterator (or of the end of input).
@@ -139,6 +197,18 @@ struct position {
     std::uint64_t rows = 0;        ///< data rows before this one
     std::uint64_t skipped = 0;     ///< bad records skipped before this one
     friend bool operator==(position const&, position const&) = default;
+};
+
+/// A partitioned reader's share of the input, in byte offsets (see options::partition). The
+/// partition's records are those that begin in [nominal_begin, nominal_end); where it really
+/// begins and ends (a record's first byte, or the end of input) is reader::position() before
+/// the first row and after the last: partition i's end is partition i + 1's beginning.
+struct partition_range {
+    std::uint64_t data_begin = 0;    ///< D: the first byte after the BOM and the header
+    std::uint64_t data_end = 0;      ///< S: the input's size when the reader opened it
+    std::uint64_t nominal_begin = 0; ///< D + (S - D) * index / count
+    std::uint64_t nominal_end = 0;   ///< D + (S - D) * (index + 1) / count
+    friend bool operator==(partition_range const&, partition_range const&) = default;
 };
 
 enum class error_kind : unsigned char {
@@ -151,6 +221,8 @@ enum class error_kind : unsigned char {
     conversion,
     missing_column,
     too_many_bad_rows,
+    ambiguous_split, ///< a partition's first record cannot be told (see options::partition)
+    quoted_newline,  ///< a line break inside quotes with options::quoted_newlines = false
 };
 
 inline constexpr char const* to_string(error_kind k) noexcept
@@ -174,11 +246,17 @@ inline constexpr char const* to_string(error_kind k) noexcept
         return "missing_column";
     case error_kind::too_many_bad_rows:
         return "too_many_bad_rows";
+    case error_kind::ambiguous_split:
+        return "ambiguous_split";
+    case error_kind::quoted_newline:
+        return "quoted_newline";
     }
     return "unknown";
 }
 
-/// A bad record or field, and where: what() is "file:line (byte N): reason".
+/// A bad record or field, and where: what() is "file:line (byte N): reason"; with the line
+/// unknown (0), "file:? (byte N): reason"; with a line counted from a partition's first record,
+/// "file:? (byte N; line L of partition 3/8): reason".
 class parse_error : public std::runtime_error {
     error_kind kind_;
     std::string file_;
@@ -187,26 +265,43 @@ class parse_error : public std::runtime_error {
     std::string reason_;
     std::optional<std::size_t> column_;
     std::string column_name_;
+    std::optional<streambatch::partition> line_partition_;
 
     static std::string format(std::string const& file, std::uint64_t line, std::uint64_t byte,
-                              std::string const& reason)
+                              std::string const& reason,
+                              std::optional<streambatch::partition> const& lp)
     {
-        return file + ":" + std::to_string(line) + " (byte " + std::to_string(byte) +
-               "): " + reason;
+        std::string const b = "byte " + std::to_string(byte);
+        if (line == 0)
+            return file + ":? (" + b + "): " + reason;
+        if (lp)
+            return file + ":? (" + b + "; line " + std::to_string(line) + " of partition " +
+                   lp->str() + "): " + reason;
+        return file + ":" + std::to_string(line) + " (" + b + "): " + reason;
     }
 
 public:
     parse_error(error_kind kind, std::string file, std::uint64_t line, std::uint64_t byte_offset,
                 std::string reason, std::optional<std::size_t> column = std::nullopt,
-                std::string column_name = {})
-        : std::runtime_error(format(file, line, byte_offset, reason)), kind_(kind),
+                std::string column_name = {},
+                std::optional<streambatch::partition> line_partition = std::nullopt)
+        : std::runtime_error(format(file, line, byte_offset, reason, line_partition)), kind_(kind),
           file_(std::move(file)), line_(line), byte_offset_(byte_offset),
-          reason_(std::move(reason)), column_(column), column_name_(std::move(column_name))
+          reason_(std::move(reason)), column_(column), column_name_(std::move(column_name)),
+          line_partition_(line_partition)
     {}
 
     error_kind kind() const noexcept { return kind_; }
     std::string const& file() const noexcept { return file_; }
+    /// The physical line (from 1); 0 when unknown; with line_partition(), the line counted
+    /// from that partition's first record (line 1).
     std::uint64_t line() const noexcept { return line_; }
+    /// Set when line() counts from the first record of this partition, not from the top of the
+    /// input: a partitioned reader after the first never reads what comes before its range.
+    std::optional<streambatch::partition> line_partition() const noexcept
+    {
+        return line_partition_;
+    }
     std::uint64_t byte_offset() const noexcept { return byte_offset_; }
     /// The column (from 0) the error is in, when it is in one.
     std::optional<std::size_t> column() const noexcept { return column_; }
@@ -231,6 +326,8 @@ public:
     std::vector<std::string> columns;
     std::uint64_t header_line = 1;
     std::uint64_t header_byte = 0;
+    /// Set in a partition after the first: its rows' lines count from its first record.
+    std::optional<streambatch::partition> line_partition;
 
     file_info() = default;
     file_info(file_info const&) = delete; // index_ points into columns
@@ -585,7 +682,7 @@ class row {
         std::string const file = info_ ? info_->name : std::string("<row>");
         std::string cname = info_ ? info_->column_name(column) : std::string();
         throw parse_error(kind, file, line(), byte_offset(), std::move(reason), column,
-                          std::move(cname));
+                          std::move(cname), info_ ? info_->line_partition : std::nullopt);
     }
     std::string describe(std::size_t i) const
     {
@@ -690,7 +787,8 @@ public:
             why += info_ && !info_->columns.empty() ? "; the header has: " + info_->column_list()
                                                     : std::string("; the file has no header");
             throw parse_error(error_kind::missing_column, info_ ? info_->name : "<row>", line(),
-                              byte_offset(), std::move(why));
+                              byte_offset(), std::move(why), std::nullopt, std::string(),
+                              info_ ? info_->line_partition : std::nullopt);
         }
         if (*i >= size())
             at(*i); // throws std::out_of_range
@@ -727,7 +825,9 @@ public:
         return get<T>(index_of(column));
     }
 
-    /// Physical line (from 1) and byte offset (from 0) where the record begins.
+    /// Physical line (from 1) and byte offset (from 0) where the record begins. In a partition
+    /// after the first (options::partition), the line counts from the partition's first record
+    /// (line 1): the reader never reads what comes before its range.
     std::uint64_t line() const noexcept { return rep_ ? rep_->line : 0; }
     std::uint64_t byte_offset() const noexcept { return rep_ ? rep_->byte_offset : 0; }
     /// The header's names (empty without a header) and the name in messages.
@@ -950,7 +1050,45 @@ inline void check(options const& o)
     if (o.bad_rows == on_error::skip && o.reject_path.empty() && o.reject_stream == nullptr)
         fail("on_error::skip needs a reject_path or a reject_stream, so that no bad row is lost "
              "silently");
+    if (o.partition.count == 0)
+        fail("options::partition {index " + std::to_string(o.partition.index) +
+             ", count 0}: the count must be at least 1");
+    if (o.partition.index >= o.partition.count)
+        fail("options::partition " + o.partition.str() + " (index " +
+             std::to_string(o.partition.index) + ", count " + std::to_string(o.partition.count) +
+             "): the index must be below the count");
 }
+
+/// `a * k / n` without overflow, for a < 2^64 and k <= n < 2^32.
+constexpr std::uint64_t scale(std::uint64_t a, std::uint32_t k, std::uint32_t n) noexcept
+{
+    return a / n * k + a % n * k / n;
+}
+
+/// One reading of the bytes after a split point: byte `split` outside a quoted field, or inside
+/// one. reader_state runs it as RFC 4180's state machine until it fails (a syntax error, a
+/// record too long, a field count off) or tells where the first record at or after the split
+/// point begins.
+struct split_reading {
+    enum class state : unsigned char {
+        record_start,
+        field_start,
+        unquoted,
+        quoted,
+        after_quote, ///< after a closing quote, or the first of a doubled one
+        failed,
+    };
+    state st = state::record_start;
+    std::uint64_t rec_begin = 0; ///< where the current record began (the cut one: a lower bound)
+    std::size_t fields = 0;      ///< fields ended in the current record
+    bool cut = true;             ///< the current record began before the split point
+    std::optional<std::uint64_t> first; ///< the first record's start found
+    error_kind kind{};                  ///< why it failed, where, and in words
+    std::uint64_t failed_at = 0;
+    std::string why;
+
+    bool alive() const noexcept { return st != state::failed; }
+};
 
 /// The parser and its buffer. Lives on the heap so that reader moves keep iterators valid.
 class reader_state {
@@ -1000,6 +1138,11 @@ public:
     std::unique_ptr<std::ofstream> reject_file_;
     std::optional<writer> reject_;
 
+    // A partitioned reader: records that begin at stop_ or later are another partition's.
+    std::uint64_t stop_ = std::numeric_limits<std::uint64_t>::max();
+    partition_range range_{0, std::numeric_limits<std::uint64_t>::max(), 0,
+                           std::numeric_limits<std::uint64_t>::max()};
+
     reader_state(std::unique_ptr<byte_source> src, options const& o, std::string name,
                  std::optional<position> from)
         : opt_(o), src_(std::move(src))
@@ -1023,7 +1166,10 @@ public:
 
         if (opt_.has_header)
             read_header();
-        if (resuming)
+        range_.data_begin = range_.nominal_begin = offset_of(0);
+        if (!opt_.partition.whole())
+            open_partition(resuming ? &*from : nullptr);
+        else if (resuming)
             resume(*from);
     }
 
@@ -1107,9 +1253,17 @@ public:
         return scan_result::bad;
     }
 
+    /// "line 9", or "line 9 of partition 3/8" where lines count from the partition's start.
+    std::string line_text(std::uint64_t line) const
+    {
+        std::string s = "line " + std::to_string(line);
+        if (info_->line_partition)
+            s += " of partition " + info_->line_partition->str();
+        return s;
+    }
     std::string where(std::uint64_t line, std::size_t rel) const
     {
-        return "line " + std::to_string(line) + " (byte " + std::to_string(offset_of(rel)) + ")";
+        return line_text(line) + " (byte " + std::to_string(offset_of(rel)) + ")";
     }
 
     // The bad records, out of the parser's hot path. `column` is the field being read.
@@ -1157,6 +1311,17 @@ public:
                            where(qline, qopen) + ", " + info_->describe(spans_.size()),
                        spans_.size(), qopen);
     }
+    STREAMBATCH_CSV_COLD scan_result quoted_newline_error(std::size_t at, std::uint64_t line,
+                                                          std::size_t qopen, std::uint64_t qline)
+    {
+        // The bad row ends at this line break: the rest is read as the next record, as a
+        // partitioned reader with quoted_newlines = false reads it.
+        return set_bad(error_kind::quoted_newline, at, line,
+                       "line break inside a quoted field that began at " + where(qline, qopen) +
+                           ", " + info_->describe(spans_.size()) +
+                           ", but options::quoted_newlines is false",
+                       spans_.size(), at);
+    }
     STREAMBATCH_CSV_COLD scan_result text_after_quote_error(std::size_t at, std::uint64_t line,
                                                             char c)
     {
@@ -1197,12 +1362,12 @@ public:
         return finish(t, next, line + 1, header);
     }
 
-    /// Skips blank lines; then scans one record at beg_ into spans_.
-    scan_result scan_record(bool header)
+    /// Moves past blank lines; false at the end of input.
+    STREAMBATCH_CSV_INLINE bool skip_blank_lines()
     {
         for (;;) {
             if (beg_ == end_ && !more())
-                return scan_result::end;
+                return false;
             char const c = buf_[beg_];
             if (c == '\n') {
                 ++beg_;
@@ -1215,9 +1380,17 @@ public:
                 if (beg_ < end_ && buf_[beg_] == '\n')
                     ++beg_;
             } else {
-                break;
+                return true;
             }
         }
+    }
+
+    /// Skips blank lines; then scans one record at beg_ into spans_ (end: the end of input, or
+    /// of a partition: a record that begins at stop_ or later).
+    scan_result scan_record(bool header)
+    {
+        if (!skip_blank_lines() || base_ + beg_ >= stop_)
+            return scan_result::end;
 
         spans_.clear();
         rec_line_ = line_;
@@ -1330,12 +1503,16 @@ public:
                     return text_after_quote_error(pos + 1, ln, n);
                 }
                 if (c == '\n') {
+                    if (!opt_.quoted_newlines)
+                        return quoted_newline_error(pos, ln, qopen, qline);
                     if (p[pos - 1] != '\r')
                         ++ln;
                     ++pos;
                     continue;
                 }
                 if (c == '\r') {
+                    if (!opt_.quoted_newlines)
+                        return quoted_newline_error(pos, ln, qopen, qline);
                     ++ln;
                     ++pos;
                     continue;
@@ -1356,7 +1533,7 @@ public:
     {
         std::string cname = b.column ? info_->column_name(*b.column) : std::string();
         return parse_error(b.kind, info_->name, b.at_line, offset_of(b.at), b.reason, b.column,
-                           std::move(cname));
+                           std::move(cname), info_->line_partition);
     }
 
     /// Skip policy: write the bad record to the reject file and move past it.
@@ -1419,7 +1596,12 @@ public:
             error += " [raw is base64: it holds NUL bytes]";
         }
         if (reject_) {
-            reject_->write(info_->name, rec_line_, rec_off, error, raw);
+            // A partition's own line count is no line of the file: its line is left empty (the
+            // error column says "line L of partition i/n").
+            if (info_->line_partition)
+                reject_->write(info_->name, std::string_view(), rec_off, error, raw);
+            else
+                reject_->write(info_->name, rec_line_, rec_off, error, raw);
             reject_->flush();
         }
         if (skipped_ + 1 > opt_.max_skipped) {
@@ -1427,7 +1609,8 @@ public:
             throw parse_error(error_kind::too_many_bad_rows, info_->name, rec_line_, rec_off,
                               "too many bad rows: this is bad row " + std::to_string(skipped_ + 1) +
                                   " and max_skipped is " + std::to_string(opt_.max_skipped) +
-                                  "; this one: " + err.reason());
+                                  "; this one: " + err.reason(),
+                              std::nullopt, std::string(), info_->line_partition);
         }
         ++skipped_;
         beg_ += next;
@@ -1475,20 +1658,54 @@ public:
         consume();
     }
 
+    /// Without a header, the first record sets the field count: a reader that starts further
+    /// on reads it first. (If it is bad, the first record read from there on sets it.)
+    void learn_field_count()
+    {
+        if (opt_.has_header || !opt_.strict_field_count || has_expected_)
+            return;
+        try {
+            if (next_record(true)) {
+                expected_fields_ = spans_.size();
+                has_expected_ = true;
+            }
+        } catch (parse_error const&) {
+        }
+        done_ = false;
+    }
+
+    /// Moves the buffer to input offset `target`: within the buffer, by seeking, or (a source
+    /// that cannot seek) by reading forward.
+    void jump_to(std::uint64_t target, std::string const& what)
+    {
+        if (target >= base_ && target <= base_ + end_) {
+            beg_ = static_cast<std::size_t>(target - base_);
+        } else if (src_->seek(target)) {
+            base_ = target;
+            beg_ = end_ = 0;
+            eof_ = false;
+        } else if (target > base_ + end_) { // not seekable (or past the end of a file)
+            while (base_ + end_ < target) {
+                beg_ = end_;
+                if (!more())
+                    throw std::invalid_argument("streambatch::csv: cannot " + what + " " +
+                                                info_->name + " at byte " + std::to_string(target) +
+                                                ": the input has only " +
+                                                std::to_string(base_ + end_) + " bytes");
+            }
+            beg_ = static_cast<std::size_t>(target - base_);
+        } else {
+            throw std::invalid_argument("streambatch::csv: cannot " + what + " " + info_->name +
+                                        " at byte " + std::to_string(target) +
+                                        ": the input cannot seek back there");
+        }
+        mask_at_ = mask_none;
+    }
+
     void resume(position const& from)
     {
-        if (!opt_.has_header && opt_.strict_field_count && !has_expected_ &&
-            from.byte_offset > offset_of(0)) {
-            // Without a header, the first record sets the field count: read it again. (If it is
-            // bad, the first record read from here on sets it.)
-            try {
-                if (next_record(true)) {
-                    expected_fields_ = spans_.size();
-                    has_expected_ = true;
-                }
-            } catch (parse_error const&) {
-            }
-        }
+        if (from.byte_offset > offset_of(0))
+            learn_field_count();
         done_ = false;
         std::uint64_t const target = from.byte_offset;
         if (target < offset_of(0))
@@ -1496,27 +1713,328 @@ public:
                                         " at byte " + std::to_string(target) +
                                         ": it is inside the header, which ends at byte " +
                                         std::to_string(offset_of(0)));
-        if (target <= base_ + end_) {
-            beg_ = static_cast<std::size_t>(target - base_);
-        } else if (src_->seek(target)) {
-            base_ = target;
-            beg_ = end_ = 0;
-            eof_ = false;
-        } else { // not seekable (or past the end of a file): read forward
-            while (base_ + end_ < target) {
-                beg_ = end_;
-                if (!more())
-                    throw std::invalid_argument("streambatch::csv: cannot resume " + info_->name +
-                                                " at byte " + std::to_string(target) +
-                                                ": the input has only " +
-                                                std::to_string(base_ + end_) + " bytes");
-            }
-            beg_ = static_cast<std::size_t>(target - base_);
-        }
-        mask_at_ = mask_none;
+        jump_to(target, "resume");
         line_ = from.line;
         rows_ = from.rows;
         skipped_ = from.skipped;
+    }
+
+    // --- partitions ------------------------------------------------------------------------
+
+    /// Sets up partition opt_.partition (count > 1): its byte range, where it begins (or, from
+    /// a saved position, where it goes on), and stop_.
+    void open_partition(position const* from)
+    {
+        partition const part = opt_.partition;
+        std::uint64_t const data_begin = offset_of(0);
+        std::optional<std::uint64_t> const size = src_->size();
+        if (!size)
+            throw std::invalid_argument(
+                "streambatch::csv: " + info_->name + ": partition " + part.str() +
+                " needs an input of known size that can seek (a regular file or a seekable "
+                "stream), and this one is a pipe or an unseekable stream; read it whole "
+                "(partition count 1), with views::every_nth to share its rows, or save it to a "
+                "file first");
+        std::uint64_t const data_end = std::max(*size, data_begin);
+        auto const cut = [&](std::uint32_t k) {
+            return data_begin + scale(data_end - data_begin, k, part.count);
+        };
+        range_ = partition_range{data_begin, data_end, cut(part.index), cut(part.index + 1)};
+        if (part.index != 0)
+            info_w_->line_partition = part;
+        // The last partition reads to the end of input, whatever the size was.
+        std::uint64_t const stop = part.index + 1 == part.count
+                                       ? std::numeric_limits<std::uint64_t>::max()
+                                       : range_.nominal_end;
+        if (from != nullptr) {
+            if (from->byte_offset < range_.nominal_begin)
+                throw std::invalid_argument("streambatch::csv: cannot resume partition " +
+                                            part.str() + " of " + info_->name + " at byte " +
+                                            std::to_string(from->byte_offset) +
+                                            ": the partition's records begin at byte " +
+                                            std::to_string(range_.nominal_begin) +
+                                            " or later (was the position saved "
+                                            "by another partition, or with other options?)");
+            resume(*from);
+            stop_ = stop;
+            return;
+        }
+        if (done_) // an empty input: nothing at all
+            return;
+        if (range_.nominal_begin > data_begin) {
+            learn_field_count();
+            std::uint64_t const split = range_.nominal_begin;
+            jump_to(opt_.quoted_newlines ? resolve_split(split) : after_line_break(split),
+                    "start partition " + part.str() + " of");
+        }
+        skip_blank_lines();
+        if (part.index != 0)
+            line_ = 1;
+        stop_ = stop;
+    }
+
+    /// quoted_newlines = false: every line break ends a record, so the first record at or
+    /// after `split` begins after the first line break at or after split - 1 (the Hadoop rule).
+    std::uint64_t after_line_break(std::uint64_t split)
+    {
+        jump_to(split - 1, "split");
+        for (;;) {
+            if (beg_ == end_ && !more())
+                return base_ + beg_;
+            std::size_t const n = find_stop(buf_.get() + beg_, end_ - beg_, newline_);
+            if (beg_ + n < end_)
+                return base_ + beg_ + n + 1; // a CRLF's LF is skipped as a blank line
+            beg_ = end_;
+        }
+    }
+
+    void fail_reading(split_reading& h, error_kind kind, std::uint64_t at, std::string why)
+    {
+        h.st = split_reading::state::failed;
+        h.kind = kind;
+        h.failed_at = at;
+        h.why = std::move(why);
+    }
+
+    /// Field counts judge a reading only where a bad count would stop the whole-input reader
+    /// too (on_error::fail); the record cut by the split point is not counted.
+    bool reading_counts_fields() const noexcept
+    {
+        return opt_.strict_field_count && has_expected_ && opt_.bad_rows == on_error::fail;
+    }
+
+    void end_reading_record(split_reading& h, std::uint64_t at)
+    {
+        if (!h.cut && reading_counts_fields() && h.fields + 1 != expected_fields_)
+            return fail_reading(h, error_kind::field_count, h.rec_begin,
+                                "the record at byte " + std::to_string(h.rec_begin) + " has " +
+                                    std::to_string(h.fields + 1) + " fields, not " +
+                                    std::to_string(expected_fields_));
+        (void)at;
+        h.st = split_reading::state::record_start;
+    }
+
+    /// One byte at input offset x, as the parser would judge it.
+    void step_reading(split_reading& h, char c, std::uint64_t x)
+    {
+        using st = split_reading::state;
+        bool const nl = c == '\n' || c == '\r';
+        if (h.st == st::record_start) {
+            if (nl) // a blank line
+                return;
+            if (!h.first)
+                h.first = x;
+            h.rec_begin = x;
+            h.fields = 0;
+            h.cut = false;
+            h.st = st::field_start;
+        }
+        // From max_record_bytes on, only the line break that ends the record may come.
+        bool const over = x - h.rec_begin >= opt_.max_record_bytes;
+        auto const too_long = [&] {
+            fail_reading(h, error_kind::record_too_long, x,
+                         "the record has not ended after max_record_bytes = " +
+                             std::to_string(opt_.max_record_bytes) + " bytes");
+        };
+        switch (h.st) {
+        case st::field_start:
+        case st::unquoted:
+            if (nl)
+                return end_reading_record(h, x);
+            if (over)
+                return too_long();
+            if (c == opt_.delimiter) {
+                ++h.fields;
+                h.st = st::field_start;
+            } else if (c == opt_.quote) {
+                if (h.st != st::field_start)
+                    return fail_reading(h, error_kind::stray_quote, x,
+                                        "quote inside an unquoted field");
+                h.st = st::quoted;
+            } else if (c == '\0') {
+                return fail_reading(h, error_kind::nul_byte, x, "NUL byte");
+            } else {
+                h.st = st::unquoted;
+            }
+            return;
+        case st::quoted:
+            if (over)
+                return too_long();
+            if (c == opt_.quote)
+                h.st = st::after_quote;
+            else if (c == '\0')
+                return fail_reading(h, error_kind::nul_byte, x, "NUL byte");
+            return;
+        case st::after_quote:
+            if (nl)
+                return end_reading_record(h, x);
+            if (over)
+                return too_long();
+            if (c == opt_.quote) {
+                h.st = st::quoted; // a doubled quote
+            } else if (c == opt_.delimiter) {
+                ++h.fields;
+                h.st = st::field_start;
+            } else if (c == '\0') {
+                return fail_reading(h, error_kind::nul_byte, x, "NUL byte");
+            } else {
+                return fail_reading(h, error_kind::text_after_quote, x,
+                                    "unexpected " + describe_byte(c) + " after a closing quote");
+            }
+            return;
+        case st::record_start:
+        case st::failed:
+            return;
+        }
+    }
+
+    /// Runs `h` over buf_[i, to), skipping runs of bytes that change nothing: inside quotes,
+    /// all but quotes and NUL; outside, all but quotes, line breaks and NUL (delimiters there
+    /// only end fields: they are counted, and the last byte of the run says whether the next
+    /// one begins a field).
+    void run_reading(split_reading& h, std::size_t i, std::size_t to)
+    {
+        using st = split_reading::state;
+        char const q = opt_.quote, d = opt_.delimiter;
+        stop_set const quoted(q, '\0', q, q, q);
+        stop_set const unquoted(q, '\n', '\r', '\0', q);
+        bool const counting = reading_counts_fields();
+        char const* const p = buf_.get();
+        while (i < to && h.alive()) {
+            if (h.st == st::quoted || h.st == st::unquoted || h.st == st::field_start) {
+                std::uint64_t const x = base_ + i;
+                std::uint64_t const limit = h.rec_begin + opt_.max_record_bytes; // first byte over
+                if (limit > x) {
+                    std::size_t const lim =
+                        static_cast<std::size_t>(std::min<std::uint64_t>(to, limit - base_));
+                    bool const in_quotes = h.st == st::quoted;
+                    std::size_t const n = find_stop(p + i, lim - i, in_quotes ? quoted : unquoted);
+                    if (!in_quotes && n != 0) {
+                        if (counting)
+                            h.fields += count_byte(p + i, n, d);
+                        h.st = p[i + n - 1] == d ? st::field_start : st::unquoted;
+                    }
+                    i += n;
+                    if (i == to)
+                        break;
+                }
+            }
+            step_reading(h, p[i], base_ + i);
+            ++i;
+        }
+    }
+
+    /// The end of input: a record still open ends here, a quoted field still open fails.
+    void end_reading(split_reading& h, std::uint64_t at)
+    {
+        using st = split_reading::state;
+        if (h.st == st::quoted)
+            fail_reading(h, error_kind::unclosed_quote, at, "end of input inside a quoted field");
+        else if (h.st != st::record_start && h.alive())
+            end_reading_record(h, at);
+    }
+
+    /// Where the first record at or after `split` (> data start) begins: the bytes from there
+    /// are read twice, as if byte `split` were outside a quoted field and as if it were inside
+    /// one (byte split - 1 sets each reading's state). Quote parity makes the two readings
+    /// disagree about every byte's quotedness, so at most one of them reaches the end of input
+    /// valid; the first to fail is wrong. See "Partitions" at the top of this header.
+    std::uint64_t resolve_split(std::uint64_t split)
+    {
+        using st = split_reading::state;
+        jump_to(split - 1, "split");
+        if (beg_ == end_ && !more()) // the input is shorter than it was (it shrank)
+            return base_ + beg_;
+        char const before = buf_[beg_++];
+        split_reading r[2]; // outside, inside
+        r[0].rec_begin = r[1].rec_begin = split - 1;
+        if (before == '\n' || before == '\r')
+            r[0].st = st::record_start;
+        else if (before == opt_.delimiter)
+            r[0].st = st::field_start;
+        else if (before == opt_.quote)
+            r[0].st = st::after_quote;
+        else
+            r[0].st = st::unquoted;
+        r[1].st = st::quoted;
+        // Both valid after this: the split point is ambiguous.
+        std::uint64_t const bound = split + opt_.max_record_bytes;
+        std::size_t constexpr step = 4096; // while both live, stop soon after one fails
+        for (;;) {
+            bool const both_before = r[0].alive() && r[1].alive();
+            bool const eof = beg_ == end_ && !more();
+            if (!eof) {
+                std::size_t to = end_;
+                if (both_before)
+                    to = static_cast<std::size_t>(
+                        std::min<std::uint64_t>({to, beg_ + step, bound - base_}));
+                for (split_reading& h : r)
+                    if (h.alive())
+                        run_reading(h, beg_, to);
+                beg_ = to;
+            } else {
+                for (split_reading& h : r)
+                    end_reading(h, base_ + beg_);
+            }
+            if (r[0].alive() && r[1].alive()) {
+                if (eof || base_ + beg_ >= bound)
+                    throw ambiguous_split_error(split, r);
+                continue;
+            }
+            // The reading that is still valid decides; when both failed, the one that failed
+            // later, if it found where a record begins before failing.
+            split_reading const* w = nullptr;
+            if (r[0].alive())
+                w = &r[0];
+            else if (r[1].alive())
+                w = &r[1];
+            else if (r[0].failed_at != r[1].failed_at)
+                w = r[0].failed_at > r[1].failed_at ? &r[0] : &r[1];
+            if (w != nullptr && w->first)
+                return *w->first;
+            if (w != nullptr && w->alive()) {
+                if (eof)
+                    return base_ + beg_; // no record begins at or after the split point
+                continue;
+            }
+            throw unresolved_split_error(split, r);
+        }
+    }
+
+    std::string split_text(std::uint64_t split) const
+    {
+        return "the split point of partition " + opt_.partition.str() + " at byte " +
+               std::to_string(split);
+    }
+
+    STREAMBATCH_CSV_COLD parse_error ambiguous_split_error(std::uint64_t split,
+                                                           split_reading const (&r)[2]) const
+    {
+        auto const first = [](split_reading const& h) {
+            return h.first ? "at byte " + std::to_string(*h.first) : std::string("further on");
+        };
+        return parse_error(
+            error_kind::ambiguous_split, info_->name, 0, split,
+            "cannot tell where partition " + opt_.partition.str() + " begins: the " +
+                std::to_string(opt_.max_record_bytes) + " bytes (max_record_bytes) after " +
+                split_text(split) +
+                " (line unknown) read as valid CSV both if that byte is "
+                "outside a quoted field (the partition's first record would begin " +
+                first(r[0]) + ") and if it is inside one (" + first(r[1]) +
+                "); use fewer partitions, a larger max_record_bytes, or quoted_newlines = false "
+                "if no quoted field holds a line break");
+    }
+
+    STREAMBATCH_CSV_COLD parse_error unresolved_split_error(std::uint64_t split,
+                                                            split_reading const (&r)[2]) const
+    {
+        split_reading const& later = r[1].failed_at > r[0].failed_at ? r[1] : r[0];
+        return parse_error(later.kind, info_->name, 0, later.failed_at,
+                           "no record can begin after " + split_text(split) +
+                               ": read as outside a quoted field, the text there fails at byte " +
+                               std::to_string(r[0].failed_at) + " (" + r[0].why +
+                               "); read as inside one, at byte " + std::to_string(r[1].failed_at) +
+                               " (" + r[1].why + ")");
     }
 
     void open_reject(bool resuming)
@@ -1663,8 +2181,16 @@ public:
     std::default_sentinel_t end() const noexcept { return std::default_sentinel; }
 
     /// Where the row at the iterator begins (before begin(): where reading starts; at the
-    /// end: the end of input). A reader opened with it yields that row next.
+    /// end: the end of input). A reader opened with it yields that row next. Partitioned:
+    /// before begin(), the partition's first record (or where the next one begins, or the end
+    /// of input, when it has none); at the end, the first record that is not the partition's
+    /// (or the end of input): partition i's end byte_offset is partition i + 1's beginning.
     csv::position position() const noexcept { return s_ ? s_->where_now() : csv::position{}; }
+    /// The partition's byte range (options::partition). With count 1: {D, max, D, max}.
+    csv::partition_range partition_range() const noexcept
+    {
+        return s_ ? s_->range_ : csv::partition_range{};
+    }
     /// The header's names (empty without a header, or for an empty file).
     std::span<std::string const> header() const noexcept
     {

@@ -6,6 +6,7 @@
 //         classify64(p, delim, quote): two 64-bit masks of [p, p + 64), delimiters and the
 //         rest (quote, CR, LF, NUL), which the parser walks a set bit at a time (simdcsv's way).
 //         count_line_breaks(p, n): LF, CRLF and lone CR each count as one line break.
+//         count_byte(p, n, c): how many bytes of [p, p + n) are c.
 // Models: plain functions. SSE2 (every x86-64) compares 16 bytes a step, AVX2 32 when the
 //         compiler targets it (-mavx2, -march=native); elsewhere a 256-entry table, a byte a step.
 // Memory: none. The caller owns the padding: the CSV reader's block buffer has scan_padding
@@ -151,6 +152,29 @@ classify64(char const* p, char delim, char quote) noexcept
         m.specials |= std::uint64_t{c == quote || c == '\n' || c == '\r' || c == '\0'} << i;
     }
     return m;
+#endif
+}
+
+/// How many bytes of [p, p + n) equal c. Reads up to 15 bytes past p + n when vectorised.
+inline std::size_t count_byte(char const* p, std::size_t n, char c) noexcept
+{
+#if defined(__SSE2__) || defined(_M_X64)
+    __m128i const v = _mm_set1_epi8(c);
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < n; i += 16) {
+        __m128i const x = _mm_loadu_si128(reinterpret_cast<__m128i const*>(p + i));
+        auto bits = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, v)));
+        if (n - i < 16)
+            bits &= (std::uint32_t{1} << (n - i)) - 1;
+        for (; bits != 0; bits &= bits - 1) // few per 16 bytes; std::popcount is a libgcc call
+            ++total;                        // without -mpopcnt
+    }
+    return total;
+#else
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < n; ++i)
+        total += p[i] == c;
+    return total;
 #endif
 }
 

@@ -5,7 +5,9 @@
 // Out:    a detail::byte_source: read(buf, n) -> bytes read, 0 only at end of input (a short
 //         read is not the end); seek(offset) -> whether the source could move to `offset`
 //         bytes after where it started (false: not seekable, or past the end of a regular
-//         file; the reader then reads forward).
+//         file; the reader then reads forward); size() -> the input's length from where the
+//         source started, when it is a regular file or a seekable stream (nullopt for a pipe,
+//         a socket, a terminal: a partitioned reader needs it).
 // Models: a small virtual interface: one virtual call per block, not per byte.
 // Memory: none beyond the object; blocks go straight into the reader's buffer.
 // Errors: std::system_error naming the file when open or read fails (errno as the code); a
@@ -27,6 +29,7 @@
 #include <ios>
 #include <istream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -42,7 +45,19 @@ public:
     virtual std::size_t read(char* buf, std::size_t n) = 0;
     /// Moves to `offset` bytes after the source's starting point; false if it cannot.
     virtual bool seek(std::uint64_t offset) = 0;
+    /// Bytes from the source's starting point to the end of the input, when that is known
+    /// (a regular file, a seekable stream); nullopt otherwise.
+    virtual std::optional<std::uint64_t> size() = 0;
 };
+
+/// A regular file's size past `start` (nullopt for anything else).
+inline std::optional<std::uint64_t> regular_file_size(int fd, off_t start)
+{
+    struct stat st {};
+    if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        return std::nullopt;
+    return st.st_size > start ? static_cast<std::uint64_t>(st.st_size - start) : 0;
+}
 
 [[noreturn]] inline void throw_io_error(int err, std::string const& what)
 {
@@ -88,6 +103,7 @@ public:
             return false; // past the end: the reader reads forward and says how long the file is
         return ::lseek(fd_, start_ + static_cast<off_t>(offset), SEEK_SET) >= 0;
     }
+    std::optional<std::uint64_t> size() override { return regular_file_size(fd_, start_); }
 };
 
 inline std::unique_ptr<byte_source> open_path(std::filesystem::path const& path)
@@ -123,6 +139,7 @@ public:
     {
         return ::fseeko(f_, start_ + static_cast<off_t>(offset), SEEK_SET) == 0;
     }
+    std::optional<std::uint64_t> size() override { return regular_file_size(::fileno(f_), start_); }
 };
 
 class stream_source final : public byte_source {
@@ -153,6 +170,18 @@ public:
             return false;
         auto const target = std::streampos(start_ + static_cast<std::streamoff>(offset));
         return sb_->pubseekpos(target, std::ios_base::in) == target;
+    }
+    std::optional<std::uint64_t> size() override
+    {
+        if (sb_ == nullptr || start_ < 0)
+            return std::nullopt;
+        std::streampos const here = sb_->pubseekoff(0, std::ios_base::cur, std::ios_base::in);
+        std::streampos const end = sb_->pubseekoff(0, std::ios_base::end, std::ios_base::in);
+        if (here == std::streampos(-1) || end == std::streampos(-1))
+            return std::nullopt;
+        sb_->pubseekpos(here, std::ios_base::in);
+        std::streamoff const n = std::streamoff(end) - start_;
+        return n > 0 ? static_cast<std::uint64_t>(n) : 0;
     }
 };
 
