@@ -374,7 +374,7 @@ TEST_CASE("quoted_newlines = false: the first line break after the split point s
     CHECK(checked > 1400); // the rest have a record longer than max_record_bytes
 }
 
-TEST_CASE("quoted_newlines = false rejects a line break inside quotes; skipped, it still adds up",
+TEST_CASE("quoted_newlines = false rejects a line break inside quotes, and skipped it still adds up",
           "[csv][partition][errors]")
 {
     std::string const text = "id,note\n1,\"a\nb\"\n2,x\n";
