@@ -2,7 +2,8 @@
 # The one benchmark command: `bash scripts/bench.sh`. Builds the benchmarks (the `release`
 # preset: Release, STREAMBATCH_BUILD_BENCHMARKS=ON), runs the micro-benchmarks, the
 # whole-process harness beside the Python design program, and the callgrind cross-checks, and
-# writes bench/RESULTS.md, bench/results.json (every run's raw figures) and bench/plots/*.svg.
+# writes bench/RESULTS.md, bench/results.json (every run's raw figures) and bench/plots/*.svg,
+# and bench_partitions' table to bench/RESULTS-partitions.md.
 # Takes about 10-15 minutes on 2 cores. Options go to bench/run.py, e.g.:
 #   bash scripts/bench.sh --runs 7 --reps 15      # more runs of each figure
 #   bash scripts/bench.sh --smoke --out /tmp/r.md # tiny sizes, one run (seconds)
@@ -33,4 +34,9 @@ fi
 cmake --preset release >/dev/null
 cmake --build --preset release --target \
     bench_chunk bench_adaptive_chunk bench_memory_guarded bench_record_bytes streambatch_harness
+# Partitions: 1 worker against 2 over one CSV (whole processes; about 15 s).
+if [[ " $* " != *" --smoke "* ]]; then
+    cmake --build --preset release --target bench_partitions
+    build/release/bench/bench_partitions --reps 7 --markdown bench/RESULTS-partitions.md
+fi
 exec /usr/bin/python3 bench/run.py --build-dir build/release "$@"
