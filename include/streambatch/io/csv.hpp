@@ -95,7 +95,8 @@
 //         before its range, so its lines count from its first record, line 1: row.line(),
 //         position().line and parse_error::line() are those, parse_error::line_partition()
 //         says whose, what() reads "f.csv:? (byte 4711; line 3 of partition 2/8): ...", and
-//         its reject rows leave the line empty. Byte offsets are exact everywhere.
+//         its reject rows leave the line empty. Byte offsets are exact everywhere;
+//         position().rows and skipped() count the partition's own.
 //         Resume: csv::reader(path, same options, saved) goes on at `saved` inside the
 //         partition and still stops at its end. on_error::skip works within each partition
 //         (each needs its own reject file). An input of unknown size or that cannot seek (a
