@@ -315,7 +315,8 @@ TEST_CASE("the checkpoint is the low-water mark, never the highest finished batc
     std::mutex m;
     sb::run_options o{.max_in_flight = 3, .ordered = false, .checkpoint_path = ck, .checkpoint_every_batches = 1};
     o.job = "lwm";
-    o.position = [n = 0]() mutable { return "after-batch-" + std::to_string(n++); };
+    // Asked once before the first batch, then after each batch is pulled.
+    o.position = [n = -1]() mutable { return n++ < 0 ? std::string("start") : "after-batch-" + std::to_string(n - 1); };
     auto r = sb::for_each_batch(
         v | sb::views::chunk(100),
         [&](auto& b) {
@@ -338,6 +339,8 @@ TEST_CASE("the checkpoint is the low-water mark, never the highest finished batc
     CHECK(c->batches == 5);
     CHECK(c->records == 500);
     CHECK(c->position == "after-batch-4");
+    CHECK(r.first_position == "start");
+    CHECK(r.last_position == "after-batch-4");
     CHECK(c->job == "lwm");
     CHECK(r.checkpoints_written >= 1);
 }

@@ -215,6 +215,33 @@ TEST_CASE("merge_run_records names what is missing, inconsistent or unreadable",
         std::ofstream(f, std::ios::trunc) << text;
         CHECK_THROWS_WITH(sb::merge_run_records(d.path), Contains(f.string()) && Contains("(byte "));
     }
+    SECTION("neighbours that do not meet")
+    {
+        run_worker(input, {0, 2}, d.path);
+        run_worker(input, {1, 2}, d.path);
+        auto edit = [&](char const* part, std::string const& field, std::string const& value) {
+            auto const f = d.path / part / "run_record.json";
+            std::string text = read_all(f);
+            std::string const from = "\"" + field + "\": \"\"";
+            REQUIRE(text.find(from) != std::string::npos);
+            text.replace(text.find(from), from.size(), "\"" + field + "\": \"" + value + "\"");
+            std::ofstream(f, std::ios::trunc) << text;
+        };
+        edit("part-0000-of-0002", "last_position", "4711 120 50 0");
+        edit("part-0001-of-0002", "first_position", "4711 1 0 0");
+        auto m = sb::merge_run_records(d.path);
+        CHECK(m.complete());
+        CHECK(m.boundaries_checked == 1);
+        CHECK_THAT(sb::summary_markdown(m), Contains("| neighbours checked to meet | 1 of 1 |"));
+        edit("part-0001-of-0002", "last_position", "9999 1 0 0"); // harmless: the last has no neighbour
+        run_worker(input, {0, 2}, d.path); // a fresh run of partition 0: empty positions again
+        edit("part-0000-of-0002", "last_position", "4700 119 49 0");
+        m = sb::merge_run_records(d.path);
+        CHECK_FALSE(m.complete());
+        CHECK_THAT(sb::summary_markdown(m), Contains("partition 0/2 ended at \"4700 119 49 0\" but 1/2 began at "
+                                                     "\"4711 1 0 0\": records between them were read twice or "
+                                                     "not at all"));
+    }
     SECTION("a record without the partition fields")
     {
         fs::create_directories(d.path / "part-0000-of-0001");

@@ -115,7 +115,8 @@ struct run_options {
     std::string fingerprint{}; ///< of the input and configuration; stored in checkpoints
     checkpoint resume_from{};  ///< where this run starts (from resume_point())
     /// The source's position, asked on the pulling thread right after each batch is pulled
-    /// (e.g. the CSV reader's byte offset and line). Stored in checkpoints.
+    /// (e.g. the CSV reader's byte offset and line), and once before the first. Stored in
+    /// checkpoints; the first and the last are in the report (first_position, last_position).
     std::function<std::string()> position{};
     run_configuration configuration{}; ///< extra settings to record in run_record.json
     partition part{}; ///< set by set_partition; recorded in the report ({0, 1}: the whole input)
@@ -407,6 +408,7 @@ public:
         progress_.finish();
         auto const now = std::chrono::steady_clock::now();
         write_checkpoint_now(now);
+        report_.last_position = lwm_position_; // also without checkpoint files
         report_.elapsed = now - start_;
         double const secs = std::chrono::duration<double>(report_.elapsed).count();
         report_.records_per_second = secs > 0 ? double(report_.records) / secs : 0;
@@ -725,6 +727,8 @@ run_report for_each_batch(Batches&& batches, Process process, Commit commit, run
     run_report report;
     report.job = opts.job;
     report.part = opts.part;
+    if (opts.position) // where this run's input begins (a partition's start, or the resume point)
+        report.first_position = opts.position();
     report.max_in_flight = opts.max_in_flight;
     report.resumed_from_records = opts.resume_from.records;
     report.resumed_from_batches = opts.resume_from.batches;

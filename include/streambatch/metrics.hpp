@@ -215,6 +215,7 @@ public:
         field("checkpoints_written", std::to_string(r.checkpoints_written));
         field("resumed_from_records", std::to_string(r.resumed_from_records));
         field("resumed_from_batches", std::to_string(r.resumed_from_batches));
+        field("first_position", json_quote(r.first_position));
         field("last_position", json_quote(r.last_position));
         std::string events = "[";
         for (std::size_t i = 0; i < r.guard_events.size(); ++i) {

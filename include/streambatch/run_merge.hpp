@@ -8,7 +8,11 @@
 //         peak RSS, p95 and slowest batch; in total the records, the wall time (the slowest
 //         partition's), the combined records/s (records / wall time), the slowest partition and
 //         the highest peak RSS of any worker; and `problems`: every partition missing, failed,
-//         of another job, or disagreeing on the count. merged_run::complete() is true when there
+//         of another job, or disagreeing on the count, and every pair of neighbours that do
+//         not meet: partition i's last position (the run record's last_position) must begin
+//         with the same field as partition i + 1's first_position (a CSV reader's byte offset:
+//         csv::reader::position() before the first row and after the last), checked where the
+//         later partition's last run started fresh. merged_run::complete() is true when there
 //         are none. summary_markdown(m) and to_json(m) format it; write_merged(dir, m) writes
 //         merged_summary.md and merged_record.json there, atomically.
 // Models: pure reading and formatting; the command examples/merge_runs.cpp wraps it.
@@ -66,7 +70,8 @@ struct partition_record {
     double latency_p95_ms = 0;
     double latency_max_ms = 0;
     std::uint64_t guard_events = 0;
-    std::string last_position;
+    std::string first_position; ///< where the last run began (run_options::position)
+    std::string last_position;  ///< where it ended
 };
 
 struct merged_run {
@@ -80,6 +85,7 @@ struct merged_run {
     std::optional<std::uint32_t> slowest;   ///< index of the partition with the longest run
     std::uint64_t peak_rss_bytes = 0;       ///< the highest of any worker
     std::vector<std::string> problems;      ///< empty when every partition completed
+    std::size_t boundaries_checked = 0;     ///< pairs of neighbours compared (see above)
 
     bool complete() const noexcept { return problems.empty(); }
 };
@@ -172,6 +178,8 @@ inline partition_record read_partition_record(std::filesystem::path const& file)
     p.latency_p95_ms = detail::member_double(r, "latency_p95_ms", file);
     p.latency_max_ms = detail::member_double(r, "latency_max_ms", file);
     p.guard_events = detail::json_array_length(detail::member(r, "guard_events", file));
+    if (auto it = r.find("first_position"); it != r.end())
+        p.first_position = it->second;
     p.last_position = detail::member(r, "last_position", file);
     return p;
 }
@@ -240,6 +248,24 @@ inline merged_run merge_run_records(std::filesystem::path const& dir)
         m.parts.push_back(std::move(p));
     }
     m.records_per_second = m.wall_s > 0 ? double(m.records) / m.wall_s : 0;
+    // Where partitions meet: a partition ends where the next begins. Positions are the
+    // source's own strings; their first field is compared (a CSV job's "byte line rows
+    // skipped": the byte offset; a keyset job's last key does not apply and is not written
+    // first). Checked for each pair whose later partition's last run started fresh (a resumed
+    // run begins at its checkpoint, not at the partition's start).
+    auto first_field = [](std::string const& s) { return s.substr(0, s.find(' ')); };
+    for (std::size_t k = 0; k + 1 < m.parts.size(); ++k) {
+        auto const& a = m.parts[k];
+        auto const& b = m.parts[k + 1];
+        if (b.part.index != a.part.index + 1 || !a.completed || !b.completed || b.resumed_from_records != 0 ||
+            a.last_position.empty() || b.first_position.empty())
+            continue;
+        ++m.boundaries_checked;
+        if (first_field(a.last_position) != first_field(b.first_position))
+            m.problems.push_back("partition " + a.part.str() + " ended at \"" + a.last_position + "\" but " +
+                                 b.part.str() + " began at \"" + b.first_position +
+                                 "\": records between them were read twice or not at all");
+    }
     return m;
 }
 
@@ -256,6 +282,8 @@ inline std::string summary_markdown(merged_run const& m)
     if (m.slowest)
         s += "| slowest partition | " + std::to_string(*m.slowest) + " |\n";
     s += "| highest peak RSS of a worker | " + fixed(double(m.peak_rss_bytes) / (1 << 20), 1) + " MiB |\n";
+    s += "| neighbours checked to meet | " + std::to_string(m.boundaries_checked) + " of " +
+         std::to_string(m.count > 0 ? m.count - 1 : 0) + " |\n";
     s += "\n## Partitions\n\n| partition | completed | records | of which earlier runs | batches | last run "
          "| records/s | peak RSS | p95 batch | slowest batch | guard events |\n"
          "|---|---|---|---|---|---|---|---|---|---|---|\n";
@@ -284,7 +312,8 @@ inline std::string to_json(merged_run const& m)
                     ",\n  \"records\": " + std::to_string(m.records) + ",\n  \"wall_s\": " + json_number(m.wall_s) +
                     ",\n  \"records_per_second\": " + json_number(m.records_per_second) +
                     ",\n  \"slowest_partition\": " + (m.slowest ? std::to_string(*m.slowest) : "null") +
-                    ",\n  \"peak_rss_bytes\": " + std::to_string(m.peak_rss_bytes) + ",\n  \"partitions\": [";
+                    ",\n  \"peak_rss_bytes\": " + std::to_string(m.peak_rss_bytes) +
+                    ",\n  \"boundaries_checked\": " + std::to_string(m.boundaries_checked) + ",\n  \"partitions\": [";
     for (std::size_t i = 0; i < m.parts.size(); ++i) {
         auto const& p = m.parts[i];
         j += std::string(i ? "," : "") + "\n    {\"index\": " + std::to_string(p.part.index) +
@@ -296,6 +325,7 @@ inline std::string to_json(merged_run const& m)
              ", \"latency_p95_ms\": " + json_number(p.latency_p95_ms) +
              ", \"latency_max_ms\": " + json_number(p.latency_max_ms) +
              ", \"guard_events\": " + std::to_string(p.guard_events) +
+             ", \"first_position\": " + json_quote(p.first_position) +
              ", \"last_position\": " + json_quote(p.last_position) + ", \"error\": " + json_quote(p.error) + "}";
     }
     j += m.parts.empty() ? "],\n  \"problems\": [" : "\n  ],\n  \"problems\": [";
