@@ -177,6 +177,16 @@ decltype(auto) call_process(F& f, B& b, batch_info const& i)
 template <class F, class B>
 using process_result_t = decltype(call_process(std::declval<F&>(), std::declval<B&>(), std::declval<batch_info const&>()));
 
+/// Calls process from a function of its own: the caller's per-record loop is compiled (inlined)
+/// here, in a small function, and not into the runner's loop, where the worker's own state takes
+/// the registers the loop needs (bench_runner: a 64-bit constant reloaded on every byte, 8.5 %
+/// more instructions than the same loop in oneTBB's filter or the sequential loop).
+template <class F, class B>
+[[gnu::noinline]] decltype(auto) process_out_of_line(F& f, B& b, batch_info const& i)
+{
+    return call_process(f, b, i);
+}
+
 struct no_commit {
     template <class... A>
     void operator()(A&&...) const noexcept
@@ -437,14 +447,14 @@ run_report run_sequential(Batches& batches, Process& process, Commit& commit, ru
         using R = process_result_t<Process, std::remove_reference_t<decltype(b)>>;
         try {
             if constexpr (std::is_void_v<R>) {
-                call_process(process, b, info);
+                process_out_of_line(process, b, info);
                 try {
                     call_commit(commit, std::monostate{}, info);
                 } catch (...) {
                     std::throw_with_nested(batch_failed(info, "commit", current_what()));
                 }
             } else {
-                R r = call_process(process, b, info);
+                R r = process_out_of_line(process, b, info);
                 try {
                     call_commit(commit, std::move(r), info);
                 } catch (...) {
@@ -534,11 +544,11 @@ void run_parallel(Batches& batches, Process& process, Commit& commit, run_option
                 lock.lock();
                 return;
             }
+            if constexpr (owning)
+                j->data->clear(); // its records die here, outside the lock
             lock.lock();
-            if constexpr (owning) {
-                j->data->clear();
+            if constexpr (owning)
                 spares.push_back(std::move(*j->data));
-            }
             --in_flight;
             cv_slot.notify_all();
         }
@@ -647,17 +657,17 @@ void run_parallel(Batches& batches, Process& process, Commit& commit, run_option
                     if constexpr (owning) {
                         batch<T> view(*j->data);
                         if constexpr (std::is_void_v<R0>) {
-                            call_process(process, view, j->info);
+                            process_out_of_line(process, view, j->info);
                             j->result.emplace();
                         } else {
-                            j->result.emplace(call_process(process, view, j->info));
+                            j->result.emplace(process_out_of_line(process, view, j->info));
                         }
                     } else {
                         if constexpr (std::is_void_v<R0>) {
-                            call_process(process, *j->data, j->info);
+                            process_out_of_line(process, *j->data, j->info);
                             j->result.emplace();
                         } else {
-                            j->result.emplace(call_process(process, *j->data, j->info));
+                            j->result.emplace(process_out_of_line(process, *j->data, j->info));
                         }
                     }
                 } catch (...) {
