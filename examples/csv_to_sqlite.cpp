@@ -4,6 +4,7 @@
 //
 //     csv_to_sqlite [--csv FILE] [--rows N] [--db FILE] [--batch N] [--jobs K]
 //                   [--record-dir DIR] [--throttle-us U] [--force] [--fresh]
+//                   [--no-checkpoint] [--checkpoint-file FILE]
 //
 // - The CSV (default customers.csv) is generated with --rows customer-like rows (default
 //   1 000 000) when it does not exist. It is read in 64 KiB blocks; a malformed record goes to
@@ -16,6 +17,10 @@
 //   The checkpoint also holds the input's fingerprint (size, hash of its first 64 KiB): a
 //   changed CSV is not resumed from (--force does).
 // - Memory: --jobs batches of --batch rows at most, fewer while memory is tight (the guard).
+// - For measuring what checkpoints cost (bench/checkpoint_cost.sh), not for real runs:
+//   --no-checkpoint leaves the checkpoint row out of the batch's transaction (a restart then
+//   loads everything again); --checkpoint-file FILE also writes the runner's own checkpoint
+//   file every 10 batches (run_options::checkpoint_path: temp file, fsync, rename, fsync).
 //
 // test-args: --rows 20000 --batch 500 --jobs 2 --db test.db --csv test.csv --record-dir run --fresh
 
@@ -194,6 +199,11 @@ int main(int argc, char** argv)
                    std::to_string(p.skipped);
         };
         options.watch(guard);
+        bool const checkpoint_rows = !has_flag(argc, argv, "--no-checkpoint");
+        if (std::string const f = arg(argc, argv, "--checkpoint-file", ""); !f.empty()) {
+            options.checkpoint_path = f;
+            options.checkpoint_every_batches = 10;
+        }
 
         sq::inserter out(db, "INSERT INTO customers VALUES (?, ?, ?, ?, ?)");
         sb::run_report const report = sb::for_each_batch(
@@ -207,6 +217,8 @@ int main(int argc, char** argv)
             },
             [&](std::vector<customer>&& cleaned, sb::batch_info const& info) { // load: in order
                 out.write(cleaned, [&](sq::database& d) { // the checkpoint commits with its batch
+                    if (!checkpoint_rows)
+                        return;
                     std::uint64_t p[4] = {};
                     std::sscanf(std::string(info.position).c_str(), "%llu %llu %llu %llu",
                                 reinterpret_cast<unsigned long long*>(&p[0]), reinterpret_cast<unsigned long long*>(&p[1]),
@@ -229,6 +241,10 @@ int main(int argc, char** argv)
         std::printf("records/s    %.0f over %.3f s\n", report.records_per_second,
                     std::chrono::duration<double>(report.elapsed).count());
         std::printf("peak RSS     %.1f MiB\n", double(report.peak_rss_bytes) / (1 << 20));
+        if (report.checkpoints_written != 0)
+            std::printf("checkpoints  %llu files, %.3f s writing them (on a thread of their own)\n",
+                        static_cast<unsigned long long>(report.checkpoints_written),
+                        std::chrono::duration<double>(report.checkpoint_time).count());
         std::printf("guard events %zu\n", report.guard_events.size());
         for (auto const& e : report.guard_events)
             std::printf("  %s\n", e.describe().c_str());

@@ -28,9 +28,11 @@
 //     so the output always holds every row up to the checkpointed id;
 //   - a row may be written twice after a crash: the batches written after the last checkpoint
 //     are written again by the next run. Per crash at most
-//         (checkpoint_every + max_in_flight) x batch rows
-//     are duplicated (--checkpoint-every, --jobs, --batch; the batches between two
-//     checkpoints, plus those committed while the checkpoint was being written). Every copy of
+//         (2 x checkpoint_every + max_in_flight) x batch rows
+//     are duplicated (--checkpoint-every, --jobs, --batch): the batches between two
+//     checkpoints, one more interval while a checkpoint file is being written (on the runner's
+//     writer thread: the job does not wait for it; this holds while a write takes less time
+//     than checkpoint_every batches), and the batches in flight. Every copy of
 //     a row is a complete, identical record; readers that need exactly once drop duplicate ids.
 //   - kill -9 and crashes lose nothing: the rows are in the OS's page cache once flushed. A
 //     power failure can lose data the kernel had not written out (the output is not fsynced).

@@ -24,7 +24,10 @@
 //         - Checkpoints hold the low-water mark: the batches completed contiguously from the
 //           start, never the highest finished one, with the source position captured when the
 //           last of them was pulled; written every checkpoint_every_batches batches or
-//           checkpoint_every time, and at the end.
+//           checkpoint_every time, and at the end. They are written on a thread of their own
+//           (the newest replacing one still waiting), so the job never waits on their fsyncs,
+//           except for the last, written before for_each_batch returns or throws; the file
+//           may lag the job by one more interval.
 // Models: a blocking call; std::thread workers, no dependency. A worker takes a slot, pulls
 //         the next batch (one puller at a time), then processes it itself, cache-hot; process
 //         is called from a small function of its own, so the caller's loop is not compiled
@@ -301,6 +304,102 @@ public:
     }
 };
 
+/// Writes checkpoint files on a thread of its own, so that the job never waits on their fsyncs
+/// (about 1.4 ms each here: 5 % of csv_to_sqlite's time at one checkpoint every 10 batches).
+/// submit() hands over the newest checkpoint and returns at once; one submitted while another
+/// is being written replaces any still waiting (only the newest matters). The file therefore
+/// always holds a low-water mark, at most one interval older than the job's. A failed write
+/// is rethrown by the next submit() or by finish(), which writes the last one itself.
+class checkpoint_writer {
+    std::filesystem::path path_;
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::optional<checkpoint> pending_;
+    bool busy_ = false, stop_ = false;
+    std::exception_ptr error_;
+    std::chrono::nanoseconds time_{0};
+    std::uint64_t written_ = 0;
+    std::thread thread_;
+
+    void loop()
+    {
+        std::unique_lock lock(mutex_);
+        for (;;) {
+            cv_.wait(lock, [&] { return stop_ || pending_.has_value(); });
+            if (!pending_)
+                return; // stopping, nothing left
+            checkpoint c = std::move(*pending_);
+            pending_.reset();
+            busy_ = true;
+            lock.unlock();
+            auto const t0 = std::chrono::steady_clock::now();
+            std::exception_ptr err;
+            try {
+                write_checkpoint(path_, c);
+            } catch (...) {
+                err = std::current_exception();
+            }
+            auto const took = std::chrono::steady_clock::now() - t0;
+            lock.lock();
+            busy_ = false;
+            time_ += took;
+            if (err && !error_)
+                error_ = err;
+            else if (!err)
+                ++written_;
+            cv_.notify_all();
+        }
+    }
+
+public:
+    explicit checkpoint_writer(std::filesystem::path path) : path_(std::move(path)), thread_([this] { loop(); }) {}
+    checkpoint_writer(checkpoint_writer const&) = delete;
+    checkpoint_writer& operator=(checkpoint_writer const&) = delete;
+    ~checkpoint_writer()
+    {
+        {
+            std::lock_guard lock(mutex_);
+            stop_ = true;
+            pending_.reset(); // an abandoned run: what is on disk stays valid
+        }
+        cv_.notify_all();
+        thread_.join();
+    }
+
+    void submit(checkpoint c)
+    {
+        std::lock_guard lock(mutex_);
+        if (error_)
+            std::rethrow_exception(error_);
+        pending_ = std::move(c);
+        cv_.notify_all();
+    }
+
+    /// Waits for the thread to finish what it has, stops it, then writes `last` here.
+    /// Returns the checkpoints written and the time spent writing them.
+    std::pair<std::uint64_t, std::chrono::nanoseconds> finish(std::optional<checkpoint> const& last)
+    {
+        {
+            std::unique_lock lock(mutex_);
+            pending_.reset(); // `last` supersedes it
+            stop_ = true;
+            cv_.notify_all();
+            cv_.wait(lock, [&] { return !busy_; });
+        }
+        thread_.join();
+        thread_ = std::thread([] {}); // the destructor joins something
+        if (error_)
+            std::rethrow_exception(error_);
+        if (last) {
+            auto const t0 = std::chrono::steady_clock::now();
+            write_checkpoint(path_, *last);
+            time_ += std::chrono::steady_clock::now() - t0;
+            ++written_;
+        }
+        return {written_, time_};
+    }
+};
+
 /// Everything done when a batch completes, whichever thread completes it. Not thread-safe:
 /// callers serialise (the committing thread holds the commit role).
 class completion_tracker {
@@ -315,6 +414,7 @@ class completion_tracker {
     std::chrono::steady_clock::time_point start_;
     std::chrono::steady_clock::time_point last_checkpoint_;
     std::uint64_t since_checkpoint_ = 0;
+    std::optional<checkpoint_writer> writer_; // started with the first checkpoint
     std::uint64_t page_size_ = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
     double last_used_ = 0;
     std::chrono::steady_clock::time_point last_probe_{};
@@ -405,10 +505,10 @@ public:
     {
         if (opts_.checkpoint_path.empty() || since_checkpoint_ == 0)
             return;
-        write_checkpoint(opts_.checkpoint_path,
-                         checkpoint{opts_.job, opts_.fingerprint, opts_.resume_from.batches + lwm_,
-                                    opts_.resume_from.records + lwm_records_, lwm_position_, 0});
-        ++report_.checkpoints_written;
+        if (!writer_)
+            writer_.emplace(opts_.checkpoint_path);
+        writer_->submit(checkpoint{opts_.job, opts_.fingerprint, opts_.resume_from.batches + lwm_,
+                                   opts_.resume_from.records + lwm_records_, lwm_position_, 0});
         report_.last_position = lwm_position_;
         since_checkpoint_ = 0;
         last_checkpoint_ = now;
@@ -422,7 +522,20 @@ public:
                          0, true);
         progress_.finish();
         auto const now = std::chrono::steady_clock::now();
-        write_checkpoint_now(now);
+        // The last checkpoint, written here (not on the writer's thread), so that the file is
+        // up to date when for_each_batch returns or throws.
+        std::optional<checkpoint> last;
+        if (!opts_.checkpoint_path.empty() && (since_checkpoint_ != 0 || writer_))
+            last = checkpoint{opts_.job, opts_.fingerprint, opts_.resume_from.batches + lwm_,
+                              opts_.resume_from.records + lwm_records_, lwm_position_, 0};
+        since_checkpoint_ = 0;
+        if (last && !writer_)
+            writer_.emplace(opts_.checkpoint_path);
+        if (writer_) {
+            auto const [written, took] = writer_->finish(last);
+            report_.checkpoints_written = written;
+            report_.checkpoint_time = took;
+        }
         report_.last_position = lwm_position_; // also without checkpoint files
         report_.elapsed = now - start_;
         double const secs = std::chrono::duration<double>(report_.elapsed).count();

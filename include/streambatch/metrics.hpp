@@ -100,6 +100,8 @@ inline std::string prometheus_text(run_report const& r)
            detail::json_number(detail::seconds(r.waited_for_slot)));
     metric("streambatch_guard_events", "Memory guard decisions during the last run.",
            std::to_string(r.guard_events.size()));
+    metric("streambatch_checkpoint_seconds", "Time spent writing checkpoint files (on a writer thread, off the job's path).",
+           detail::json_number(detail::seconds(r.checkpoint_time)));
     metric("streambatch_resumed_from_records", "Records already done by earlier runs (checkpoint).",
            std::to_string(r.resumed_from_records));
     metric("streambatch_completed", "1 if the last run completed, 0 if it failed.", r.completed ? "1" : "0");
@@ -126,7 +128,8 @@ inline std::string summary_markdown(run_report const& r, run_configuration const
     row("batches in flight (limit / peak)", std::to_string(r.max_in_flight) + " / " + std::to_string(r.peak_in_flight));
     row("waited for a slot", detail::fmt("%.3f s", detail::seconds(r.waited_for_slot)));
     row("batches started under a lowered limit", std::to_string(r.in_flight_lowered));
-    row("checkpoints written", std::to_string(r.checkpoints_written));
+    row("checkpoints written", std::to_string(r.checkpoints_written) + " (" +
+                                   detail::fmt("%.3f s", detail::seconds(r.checkpoint_time)) + ")");
     if (r.resumed_from_records != 0)
         row("resumed after", std::to_string(r.resumed_from_records) + " records (" +
                                  std::to_string(r.resumed_from_batches) + " batches)");
@@ -213,6 +216,7 @@ public:
         field("peak_in_flight", std::to_string(r.peak_in_flight));
         field("in_flight_lowered", std::to_string(r.in_flight_lowered));
         field("checkpoints_written", std::to_string(r.checkpoints_written));
+        field("checkpoint_time_s", json_number(detail::seconds(r.checkpoint_time)));
         field("resumed_from_records", std::to_string(r.resumed_from_records));
         field("resumed_from_batches", std::to_string(r.resumed_from_batches));
         field("first_position", json_quote(r.first_position));

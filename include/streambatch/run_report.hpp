@@ -102,6 +102,7 @@ struct run_report {
     std::uint64_t resumed_from_records = 0; ///< where the run started (a checkpoint), 0 if fresh
     std::uint64_t resumed_from_batches = 0;
     std::uint64_t checkpoints_written = 0;
+    std::chrono::nanoseconds checkpoint_time{0}; ///< spent writing them (a writer thread's, but the last)
     std::string first_position;           ///< the source position before the first batch
     std::string last_position;            ///< after the batches completed contiguously (as checkpointed)
     bool completed = false;               ///< false when the run ended with an exception

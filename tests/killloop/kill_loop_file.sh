@@ -3,7 +3,7 @@
 # random points and restarted until it completes. Then the output CSV must parse as a whole
 # (loaded with COPY ... CSV HEADER: a torn or stray record fails), hold every source row (same
 # columns, same values), and its duplicates - rows written again after a kill - must stay within
-# the bound its header comment states: (checkpoint_every + max_in_flight) x batch rows per kill.
+# the bound its header comment states: (2 x checkpoint_every + max_in_flight) x batch rows per kill.
 # Every 5th kill also appends a torn record (as a machine crash mid-write would leave), which the
 # resume must drop.
 #     kill_loop_file.sh POSTGRES_TO_CSV_EXE [KILLS]   (KILLS: at least this many; default 50)
@@ -80,7 +80,7 @@ foreign=$(q "SELECT count(*) FROM (SELECT * FROM $out EXCEPT SELECT * FROM $src)
 ref_bad=$(q "SELECT count(*) FROM (SELECT * FROM $src EXCEPT ALL SELECT * FROM $refout) a") 
 ref_bad=$((ref_bad + $(q "SELECT count(*) FROM (SELECT * FROM $refout EXCEPT ALL SELECT * FROM $src) a")))
 dups=$((lines - distinct))
-per_kill=$(( (every + jobs) * batch ))
+per_kill=$(( (2 * every + jobs) * batch ))
 bound=$(( per_kill * kills ))
 max_run=$(q "SELECT coalesce(max(c), 1) - 1 FROM (SELECT count(*) c FROM $out GROUP BY id) d")
 logs=$(cat killed_runs.log run.log 2>/dev/null || true)
@@ -88,7 +88,7 @@ torn=$(grep -c 'resuming after id .*; [1-9][0-9]* torn bytes dropped' <<<"$logs"
 resumes=$(grep -c 'resuming after id' <<<"$logs" || true)
 echo "kills $kills, runs $runs ($resumes resumed from a checkpoint, $torn of them dropped a torn record; $injected injected): source rows $source_rows, output records $lines, distinct ids $distinct,"
 echo "  missing $missing, not in the source $foreign, reference export mismatches $ref_bad"
-echo "  duplicates $dups (bound ($every + $jobs) x $batch = $per_kill per kill x $kills kills = $bound;" \
+echo "  duplicates $dups (bound (2 x $every + $jobs) x $batch = $per_kill per kill x $kills kills = $bound;" \
      "$(awk -v d="$dups" -v k="$kills" 'BEGIN { printf "%.1f", k ? d / k : 0 }') per kill seen);" \
      "most copies of one row: $((max_run + 1))"
 [[ $kills -ge $kills_wanted && $source_rows -eq $rows && $distinct -eq $rows && $missing -eq 0 && $foreign -eq 0 &&
