@@ -227,8 +227,8 @@ class every_nth_view : public std::ranges::view_interface<every_nth_view<V>> {
 
     class iterator {
         friend every_nth_view;
-        std::ranges::iterator_t<V> it_{};
-        std::ranges::sentinel_t<V> end_{};
+        std::ranges::iterator_t<V> it_;
+        std::ranges::sentinel_t<V> end_;
         std::uint32_t step_ = 1;
 
         void skip(std::uint32_t n)
@@ -244,7 +244,9 @@ class every_nth_view : public std::ranges::view_interface<every_nth_view<V>> {
         using value_type = std::ranges::range_value_t<V>;
         using difference_type = std::ranges::range_difference_t<V>;
 
-        iterator() = default;
+        iterator()
+            requires std::default_initializable<std::ranges::iterator_t<V>>
+        = default; // a forward iterator's; an istream_view's iterator has none
         iterator(std::ranges::iterator_t<V> it, std::ranges::sentinel_t<V> end, std::uint32_t step)
             : it_(std::move(it)), end_(std::move(end)), step_(step)
         {}
