@@ -434,3 +434,21 @@ TEST_CASE("for_each_batch rejects max_in_flight 0", "[for_each_batch][errors]")
     CHECK_THROWS_WITH(sb::for_each_batch(v | sb::views::chunk(5), [](auto&) {}, {.max_in_flight = 0}),
                       Contains("max_in_flight") && Contains("got 0"));
 }
+
+TEST_CASE("a checkpoint file that cannot be written stops the job and names the file", "[for_each_batch][checkpoint][errors]")
+{
+    // Checkpoint files are written on a writer thread; its failure must still reach the caller,
+    // as the checkpoint_error itself, sequential or parallel.
+    for (std::size_t k : {std::size_t{1}, std::size_t{2}}) {
+        INFO("max_in_flight " << k);
+        auto v = iota_vec(1000);
+        sb::run_options o{.max_in_flight = k, .checkpoint_path = "/nonexistent-dir/job.ckpt",
+                          .checkpoint_every_batches = 1};
+        CHECK_THROWS_AS(sb::for_each_batch(v | sb::views::chunk(10), [](auto& b) { return b.size(); },
+                                           [](std::size_t) {}, o),
+                        sb::checkpoint_error);
+        CHECK_THROWS_WITH(sb::for_each_batch(v | sb::views::chunk(10), [](auto& b) { return b.size(); },
+                                             [](std::size_t) {}, o),
+                          Contains("/nonexistent-dir/job.ckpt") && Contains("cannot create"));
+    }
+}
