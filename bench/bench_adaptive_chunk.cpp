@@ -13,8 +13,8 @@
 
 #include "bench_support.hpp"
 
-#include <streambatch/adaptive_chunk.hpp>
-#include <streambatch/chunk.hpp>
+#include <streambatch/views/adaptive_chunk.hpp>
+#include <streambatch/views/chunk.hpp>
 
 #include <algorithm>
 #include <cstddef>

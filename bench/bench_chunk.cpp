@@ -18,7 +18,7 @@
 
 #include "bench_support.hpp"
 
-#include <streambatch/chunk.hpp>
+#include <streambatch/views/chunk.hpp>
 #include <streambatch/interop/range_v3.hpp>
 
 #include <range/v3/view/chunk.hpp>

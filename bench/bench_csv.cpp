@@ -21,7 +21,7 @@
 // quoted with an embedded newline. Run: bench_csv --benchmark_repetitions=5
 //   (--benchmark_report_aggregates_only=true for the medians only).
 
-#include <streambatch/chunk.hpp>
+#include <streambatch/views/chunk.hpp>
 #include <streambatch/io/csv.hpp>
 
 #include <benchmark/benchmark.h>

@@ -19,10 +19,10 @@
 
 #include "bench_support.hpp"
 
-#include <streambatch/chunk.hpp>
-#include <streambatch/memory_guard.hpp>
-#include <streambatch/memory_guarded.hpp>
-#include <streambatch/memory_probe.hpp>
+#include <streambatch/views/chunk.hpp>
+#include <streambatch/guard/memory_guard.hpp>
+#include <streambatch/views/memory_guarded.hpp>
+#include <streambatch/guard/memory_probe.hpp>
 
 #include <cstddef>
 #include <cstdint>

@@ -21,8 +21,8 @@
 
 #include "peak_rss.hpp"
 
-#include <streambatch/chunk.hpp>
-#include <streambatch/for_each_batch.hpp>
+#include <streambatch/views/chunk.hpp>
+#include <streambatch/runner/for_each_batch.hpp>
 
 #include <benchmark/benchmark.h>
 #include <tbb/global_control.h>

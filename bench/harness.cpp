@@ -30,9 +30,9 @@
 #include "peak_rss.hpp"
 #include "records.hpp"
 
-#include <streambatch/chunk.hpp>
-#include <streambatch/memory_guard.hpp>
-#include <streambatch/memory_guarded.hpp>
+#include <streambatch/views/chunk.hpp>
+#include <streambatch/guard/memory_guard.hpp>
+#include <streambatch/views/memory_guarded.hpp>
 
 #include <charconv>
 #include <chrono>

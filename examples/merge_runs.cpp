@@ -15,7 +15,7 @@
 //
 // test: run by tests/mpi (after mpirun) and by the example.parallel_partitions test.
 
-#include <streambatch/run_merge.hpp>
+#include <streambatch/runner/run_merge.hpp>
 
 #include <cstdio>
 #include <exception>

@@ -1,10 +1,13 @@
-// streambatch.hpp: the whole core of streambatch (no I/O components).
+// streambatch.hpp: the whole library but its I/O components (include those one by one:
+// <streambatch/io/csv.hpp>, <streambatch/io/sqlite.hpp>, <streambatch/io/postgres.hpp>).
 //
 // In:     any std::ranges::input_range of records.
-// Out:    views::chunk(n), views::adaptive_chunk(opts), views::memory_guarded(n [, policy]):
-//         ranges of batches (see each header), and the memory guard they can use.
-// Models: see streambatch/batch_view.hpp.
+// Out:    the batch adaptors (views.hpp), the memory guard (guard.hpp), the job runner with its
+//         checkpoints and run records (runner.hpp), partitions for many workers (partition.hpp),
+//         record_bytes (record_bytes.hpp) and the version (version.hpp).
+// Models: see each sub-umbrella.
 // Memory: O(batch) for single-pass sources, O(1) for forward ones.
+// Errors: see each sub-umbrella.
 // Example:
 //     #include <streambatch.hpp>
 //     for (auto&& batch : rows | streambatch::views::memory_guarded(1000)) sink.insert(batch);
@@ -12,19 +15,11 @@
 #ifndef STREAMBATCH_HPP_INCLUDED
 #define STREAMBATCH_HPP_INCLUDED
 
-#include <streambatch/adaptive_chunk.hpp>
-#include <streambatch/batch_view.hpp>
-#include <streambatch/checkpoint.hpp>
-#include <streambatch/chunk.hpp>
-#include <streambatch/for_each_batch.hpp>
-#include <streambatch/memory_guard.hpp>
-#include <streambatch/memory_guarded.hpp>
-#include <streambatch/memory_probe.hpp>
-#include <streambatch/metrics.hpp>
+#include <streambatch/guard.hpp>
 #include <streambatch/partition.hpp>
 #include <streambatch/record_bytes.hpp>
-#include <streambatch/run_merge.hpp>
-#include <streambatch/run_report.hpp>
+#include <streambatch/runner.hpp>
 #include <streambatch/version.hpp>
+#include <streambatch/views.hpp>
 
 #endif // STREAMBATCH_HPP_INCLUDED

@@ -1,4 +1,4 @@
-#include <streambatch/chunk.hpp>
+#include <streambatch/views/chunk.hpp>
 #include <streambatch/partition.hpp>
 
 #include "support/archetypes.hpp"

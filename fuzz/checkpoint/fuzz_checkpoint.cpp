@@ -5,7 +5,7 @@
 //
 //     bash fuzz/run.sh 60 checkpoint
 
-#include <streambatch/checkpoint.hpp>
+#include <streambatch/runner/checkpoint.hpp>
 
 #include <cstddef>
 #include <cstdint>

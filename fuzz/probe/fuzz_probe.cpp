@@ -21,7 +21,7 @@
 // Corpus: fuzz/probe/corpus/ (realistic trees: v1, v2, hybrid, namespaces, old kernels,
 //         garbage); fuzz/probe/make_corpus.sh regenerates it.
 
-#include <streambatch/memory_probe.hpp>
+#include <streambatch/guard/memory_probe.hpp>
 
 #include <cmath>
 #include <cstddef>

@@ -10,7 +10,7 @@
 #define STREAMBATCH_VERSION_HPP_INCLUDED
 
 #define STREAMBATCH_VERSION_MAJOR 0
-#define STREAMBATCH_VERSION_MINOR 1
+#define STREAMBATCH_VERSION_MINOR 2
 #define STREAMBATCH_VERSION_PATCH 0
 
 #define STREAMBATCH_VERSION                                                                        \

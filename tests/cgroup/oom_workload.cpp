@@ -70,9 +70,9 @@
 //   The records are 16 KiB, under glibc's mmap threshold, so freed ones stay in the heap:
 //   the run also shows whether the guard's malloc_trim after a shrink gives them back.
 
-#include <streambatch/memory_guard.hpp>
-#include <streambatch/memory_guarded.hpp>
-#include <streambatch/memory_probe.hpp>
+#include <streambatch/guard/memory_guard.hpp>
+#include <streambatch/views/memory_guarded.hpp>
+#include <streambatch/guard/memory_probe.hpp>
 
 #include <algorithm>
 #include <cerrno>

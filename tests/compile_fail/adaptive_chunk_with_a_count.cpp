@@ -1,6 +1,6 @@
 // expect: (adaptive_chunk_options|no match|no matching|could not convert)
 // adaptive_chunk takes options (a byte budget), not a record count: use chunk(n) for that.
-#include <streambatch/adaptive_chunk.hpp>
+#include <streambatch/views/adaptive_chunk.hpp>
 
 #include <vector>
 

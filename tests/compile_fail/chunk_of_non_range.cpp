@@ -1,6 +1,6 @@
 // expect: (constraints not satisfied|no match|no matching)
 // views::chunk takes a viewable input range; an int is not one.
-#include <streambatch/chunk.hpp>
+#include <streambatch/views/chunk.hpp>
 
 int main()
 {

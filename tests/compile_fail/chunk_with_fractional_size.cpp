@@ -1,6 +1,6 @@
 // expect: (integral|constraints not satisfied)
 // A batch size is a whole number of records: chunk(2.5) must not compile (no silent truncation).
-#include <streambatch/chunk.hpp>
+#include <streambatch/views/chunk.hpp>
 
 #include <vector>
 

@@ -1,6 +1,6 @@
 // expect: batch_size_policy
 // A policy must answer next_batch_size(current); the error names the concept it misses.
-#include <streambatch/memory_guarded.hpp>
+#include <streambatch/views/memory_guarded.hpp>
 
 #include <vector>
 

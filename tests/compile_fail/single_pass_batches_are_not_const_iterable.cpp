@@ -1,6 +1,6 @@
 // expect: (discards qualifiers|passing 'const|no matching|no member named 'begin'|const)
 // The view of a single-pass source owns the position: it cannot be walked through a const&.
-#include <streambatch/chunk.hpp>
+#include <streambatch/views/chunk.hpp>
 
 #include <sstream>
 #include <utility>

@@ -16,7 +16,7 @@
 #ifndef STREAMBATCH_INTEROP_RANGE_V3_HPP_INCLUDED
 #define STREAMBATCH_INTEROP_RANGE_V3_HPP_INCLUDED
 
-#include <streambatch/batch_view.hpp>
+#include <streambatch/views/batch_view.hpp>
 
 #include <range/v3/range/concepts.hpp>
 

@@ -119,8 +119,8 @@
 #ifndef STREAMBATCH_IO_CSV_HPP_INCLUDED
 #define STREAMBATCH_IO_CSV_HPP_INCLUDED
 
-#include <streambatch/io/detail/csv_scan.hpp>
-#include <streambatch/io/detail/csv_source.hpp>
+#include <streambatch/io/csv/scan.hpp>
+#include <streambatch/io/csv/source.hpp>
 #include <streambatch/partition.hpp>
 
 #include <algorithm>

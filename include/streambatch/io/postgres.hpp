@@ -135,7 +135,7 @@
 #ifndef STREAMBATCH_IO_POSTGRES_HPP_INCLUDED
 #define STREAMBATCH_IO_POSTGRES_HPP_INCLUDED
 
-#include <streambatch/io/detail/sql_partition.hpp>
+#include <streambatch/io/sql/partition.hpp>
 
 #include <libpq-fe.h>
 

@@ -111,7 +111,7 @@
 #ifndef STREAMBATCH_IO_SQLITE_HPP_INCLUDED
 #define STREAMBATCH_IO_SQLITE_HPP_INCLUDED
 
-#include <streambatch/io/detail/sql_partition.hpp>
+#include <streambatch/io/sql/partition.hpp>
 
 #include <sqlite3.h>
 

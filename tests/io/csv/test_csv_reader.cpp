@@ -1,9 +1,9 @@
 // The CSV reader: syntax, sources, the row's API, positions and resume, and how it composes
 // with the batch adaptors.
 
-#include <streambatch/adaptive_chunk.hpp>
-#include <streambatch/chunk.hpp>
-#include <streambatch/memory_guarded.hpp>
+#include <streambatch/views/adaptive_chunk.hpp>
+#include <streambatch/views/chunk.hpp>
+#include <streambatch/views/memory_guarded.hpp>
 #include <streambatch/record_bytes.hpp>
 
 #include <catch2/catch.hpp>

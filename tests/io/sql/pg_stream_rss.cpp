@@ -7,7 +7,7 @@
 // The server comes from STREAMBATCH_PG_ENV (see sql_test_support.hpp). check_rss.cmake runs it
 // at 100 k and 1 M rows and compares the peaks: the source holds O(fetch size), not O(N).
 #include <streambatch/io/postgres.hpp>
-#include <streambatch/memory_guarded.hpp>
+#include <streambatch/views/memory_guarded.hpp>
 
 #include "sql_test_support.hpp"
 

@@ -2,7 +2,7 @@
 // one partition, for every count, on awkward tables; keyset reads with resume (LIMIT batches and
 // the cursor source); NULL keys; key types; errors. Runs against the throw-away server of
 // pg_server.sh (CTest fixture postgres_server).
-#include <streambatch/chunk.hpp>
+#include <streambatch/views/chunk.hpp>
 #include <streambatch/io/postgres.hpp>
 
 #include <catch2/catch.hpp>

@@ -1,8 +1,8 @@
 // The PostgreSQL sink: postgres::copy_sink, COPY text-format escaping, a transaction per batch,
 // rollback with SQLSTATE and batch index, the hook. Runs against pg_server.sh's server.
-#include <streambatch/chunk.hpp>
+#include <streambatch/views/chunk.hpp>
 #include <streambatch/io/postgres.hpp>
-#include <streambatch/memory_guarded.hpp>
+#include <streambatch/views/memory_guarded.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -1,8 +1,8 @@
 // The PostgreSQL source: a server-side cursor, rows and conversions, the bad-row policy, errors.
 // Runs against the throw-away server of pg_server.sh (CTest fixture postgres_server).
-#include <streambatch/chunk.hpp>
+#include <streambatch/views/chunk.hpp>
 #include <streambatch/io/postgres.hpp>
-#include <streambatch/memory_guarded.hpp>
+#include <streambatch/views/memory_guarded.hpp>
 
 #include <catch2/catch.hpp>
 

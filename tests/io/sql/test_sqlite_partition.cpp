@@ -1,6 +1,6 @@
 // SQLite partitions: key_range_partition, hash_partition, keyset_query. Every row in exactly one
 // partition, for every count, on awkward tables; keyset reads with resume; NULL keys; errors.
-#include <streambatch/chunk.hpp>
+#include <streambatch/views/chunk.hpp>
 #include <streambatch/io/sqlite.hpp>
 
 #include <catch2/catch.hpp>

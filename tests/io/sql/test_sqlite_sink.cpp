@@ -1,7 +1,7 @@
 // The SQLite sink: sqlite::inserter, one transaction per batch, rollback, the hook, errors.
-#include <streambatch/chunk.hpp>
+#include <streambatch/views/chunk.hpp>
 #include <streambatch/io/sqlite.hpp>
-#include <streambatch/memory_guarded.hpp>
+#include <streambatch/views/memory_guarded.hpp>
 
 #include <catch2/catch.hpp>
 

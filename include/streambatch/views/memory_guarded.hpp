@@ -1,4 +1,4 @@
-// streambatch/memory_guarded.hpp: batches whose size a memory policy decides, batch by batch.
+// streambatch/views/memory_guarded.hpp: batches whose size a memory policy decides, batch by batch.
 //
 // In:     any std::ranges::viewable_range R that is an input_range; a starting size n > 0;
 //         optionally a policy: any object with `std::size_t next_batch_size(std::size_t current)`,
@@ -17,13 +17,13 @@
 //     for (auto&& batch : rows | streambatch::views::memory_guarded(1000))
 //         sink.insert(batch);              // 1000 rows a batch, fewer while memory is tight
 
-#ifndef STREAMBATCH_MEMORY_GUARDED_HPP_INCLUDED
-#define STREAMBATCH_MEMORY_GUARDED_HPP_INCLUDED
+#ifndef STREAMBATCH_VIEWS_MEMORY_GUARDED_HPP_INCLUDED
+#define STREAMBATCH_VIEWS_MEMORY_GUARDED_HPP_INCLUDED
 
-#include <streambatch/batch_view.hpp>
+#include <streambatch/views/batch_view.hpp>
 #include <streambatch/detail/checks.hpp>
 #include <streambatch/detail/closure.hpp>
-#include <streambatch/memory_guard.hpp>
+#include <streambatch/guard/memory_guard.hpp>
 
 #include <concepts>
 #include <cstddef>
@@ -107,4 +107,4 @@ inline constexpr detail::memory_guarded_fn memory_guarded{};
 
 } // namespace streambatch
 
-#endif // STREAMBATCH_MEMORY_GUARDED_HPP_INCLUDED
+#endif // STREAMBATCH_VIEWS_MEMORY_GUARDED_HPP_INCLUDED

@@ -1,4 +1,4 @@
-// streambatch/adaptive_chunk.hpp: batches sized by a byte budget instead of a record count.
+// streambatch/views/adaptive_chunk.hpp: batches sized by a byte budget instead of a record count.
 //
 // In:     any std::ranges::viewable_range R that is an input_range, and
 //         streambatch::adaptive_chunk_options {target_bytes = 50 MiB, min_records = 10,
@@ -17,10 +17,10 @@
 //     for (auto&& batch : rows | streambatch::views::adaptive_chunk({.target_bytes = 1 << 20}))
 //         sink.insert(batch);   // about 1 MiB of rows per insert
 
-#ifndef STREAMBATCH_ADAPTIVE_CHUNK_HPP_INCLUDED
-#define STREAMBATCH_ADAPTIVE_CHUNK_HPP_INCLUDED
+#ifndef STREAMBATCH_VIEWS_ADAPTIVE_CHUNK_HPP_INCLUDED
+#define STREAMBATCH_VIEWS_ADAPTIVE_CHUNK_HPP_INCLUDED
 
-#include <streambatch/batch_view.hpp>
+#include <streambatch/views/batch_view.hpp>
 #include <streambatch/detail/checks.hpp>
 #include <streambatch/detail/closure.hpp>
 #include <streambatch/record_bytes.hpp>
@@ -111,4 +111,4 @@ inline constexpr detail::adaptive_chunk_fn adaptive_chunk{};
 
 } // namespace streambatch
 
-#endif // STREAMBATCH_ADAPTIVE_CHUNK_HPP_INCLUDED
+#endif // STREAMBATCH_VIEWS_ADAPTIVE_CHUNK_HPP_INCLUDED

@@ -1,4 +1,4 @@
-#include <streambatch/chunk.hpp>
+#include <streambatch/views/chunk.hpp>
 #include <streambatch/interop/range_v3.hpp>
 
 #include "support/archetypes.hpp"

@@ -1,4 +1,4 @@
-#include <streambatch/memory_guarded.hpp>
+#include <streambatch/views/memory_guarded.hpp>
 
 #include "support/archetypes.hpp"
 

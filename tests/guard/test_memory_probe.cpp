@@ -1,7 +1,7 @@
 // Tests of streambatch::proc_memory_probe: the live system once, then fixture trees (proc/ and
 // a cgroup file system under a temporary root) built at run time, one per case.
 
-#include <streambatch/memory_probe.hpp>
+#include <streambatch/guard/memory_probe.hpp>
 
 #include <catch2/catch.hpp>
 

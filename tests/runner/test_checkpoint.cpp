@@ -1,4 +1,4 @@
-#include <streambatch/checkpoint.hpp>
+#include <streambatch/runner/checkpoint.hpp>
 
 #include <catch2/catch.hpp>
 

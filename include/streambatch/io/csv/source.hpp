@@ -1,4 +1,4 @@
-// streambatch/io/detail/csv_source.hpp: where the CSV reader's blocks come from.
+// streambatch/io/csv/source.hpp: where the CSV reader's blocks come from.
 //
 // In:     a path (opened here, closed with the source), a POSIX file descriptor or a std::FILE*
 //         (borrowed: the caller closes it), or any std::istream (borrowed).
@@ -17,8 +17,8 @@
 //     char buf[4096];
 //     while (std::size_t n = src->read(buf, sizeof buf)) consume(buf, n);
 
-#ifndef STREAMBATCH_IO_DETAIL_CSV_SOURCE_HPP_INCLUDED
-#define STREAMBATCH_IO_DETAIL_CSV_SOURCE_HPP_INCLUDED
+#ifndef STREAMBATCH_IO_CSV_SOURCE_HPP_INCLUDED
+#define STREAMBATCH_IO_CSV_SOURCE_HPP_INCLUDED
 
 #include <cerrno>
 #include <cstddef>
@@ -187,4 +187,4 @@ public:
 
 } // namespace streambatch::csv::detail
 
-#endif // STREAMBATCH_IO_DETAIL_CSV_SOURCE_HPP_INCLUDED
+#endif // STREAMBATCH_IO_CSV_SOURCE_HPP_INCLUDED

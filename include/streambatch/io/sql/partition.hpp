@@ -1,4 +1,4 @@
-// streambatch/io/detail/sql_partition.hpp: what the SQLite and PostgreSQL partition functions
+// streambatch/io/sql/partition.hpp: what the SQLite and PostgreSQL partition functions
 // share (included by <streambatch/io/sqlite.hpp> and <streambatch/io/postgres.hpp>; use those).
 //
 // The types are in streambatch::sql and named from both components as well: sqlite::
@@ -8,8 +8,8 @@
 // (-9223372036854775808 included), so the text is the same for both but for the hash function
 // and the keyset parameter (? or $1).
 
-#ifndef STREAMBATCH_IO_DETAIL_SQL_PARTITION_HPP_INCLUDED
-#define STREAMBATCH_IO_DETAIL_SQL_PARTITION_HPP_INCLUDED
+#ifndef STREAMBATCH_IO_SQL_PARTITION_HPP_INCLUDED
+#define STREAMBATCH_IO_SQL_PARTITION_HPP_INCLUDED
 
 #include <streambatch/partition.hpp>
 
@@ -213,4 +213,4 @@ inline keyset_queries keyset(partition_clause const& c, std::string_view columns
 
 } // namespace streambatch::sql
 
-#endif // STREAMBATCH_IO_DETAIL_SQL_PARTITION_HPP_INCLUDED
+#endif // STREAMBATCH_IO_SQL_PARTITION_HPP_INCLUDED

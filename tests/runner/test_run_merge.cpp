@@ -1,7 +1,7 @@
-#include <streambatch/chunk.hpp>
-#include <streambatch/for_each_batch.hpp>
+#include <streambatch/views/chunk.hpp>
+#include <streambatch/runner/for_each_batch.hpp>
 #include <streambatch/partition.hpp>
-#include <streambatch/run_merge.hpp>
+#include <streambatch/runner/run_merge.hpp>
 
 #include <catch2/catch.hpp>
 

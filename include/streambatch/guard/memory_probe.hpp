@@ -1,4 +1,4 @@
-// streambatch/memory_probe.hpp: how full memory is, read from /proc and the memory cgroup.
+// streambatch/guard/memory_probe.hpp: how full memory is, read from /proc and the memory cgroup.
 //
 // In:     a root directory ("/" for the live system; a fixture tree in tests) holding
 //         proc/self/statm, proc/meminfo, proc/self/mountinfo, proc/self/cgroup and the
@@ -28,8 +28,8 @@
 //     streambatch::memory_snapshot s = probe.sample();
 //     std::printf("%.0f%% used (%s)\n", 100 * s.used_fraction, probe.sources().c_str());
 
-#ifndef STREAMBATCH_MEMORY_PROBE_HPP_INCLUDED
-#define STREAMBATCH_MEMORY_PROBE_HPP_INCLUDED
+#ifndef STREAMBATCH_GUARD_MEMORY_PROBE_HPP_INCLUDED
+#define STREAMBATCH_GUARD_MEMORY_PROBE_HPP_INCLUDED
 
 #include <algorithm>
 #include <charconv>
@@ -486,4 +486,4 @@ private:
 
 } // namespace streambatch
 
-#endif // STREAMBATCH_MEMORY_PROBE_HPP_INCLUDED
+#endif // STREAMBATCH_GUARD_MEMORY_PROBE_HPP_INCLUDED

@@ -1,4 +1,4 @@
-// streambatch/run_report.hpp: what a job did, as for_each_batch reports it.
+// streambatch/runner/run_report.hpp: what a job did, as for_each_batch reports it.
 //
 // In:     filled in by streambatch::for_each_batch as batches complete.
 // Out:    streambatch::run_report: records, batches, elapsed, records/s, batch latency
@@ -14,10 +14,10 @@
 //     std::printf("%llu records, p95 %.1f ms\n", (unsigned long long)r.records,
 //                 std::chrono::duration<double, std::milli>(r.latency_p95).count());
 
-#ifndef STREAMBATCH_RUN_REPORT_HPP_INCLUDED
-#define STREAMBATCH_RUN_REPORT_HPP_INCLUDED
+#ifndef STREAMBATCH_RUNNER_RUN_REPORT_HPP_INCLUDED
+#define STREAMBATCH_RUNNER_RUN_REPORT_HPP_INCLUDED
 
-#include <streambatch/memory_guard.hpp>
+#include <streambatch/guard/memory_guard.hpp>
 #include <streambatch/partition.hpp>
 
 #include <array>
@@ -111,4 +111,4 @@ struct run_report {
 
 } // namespace streambatch
 
-#endif // STREAMBATCH_RUN_REPORT_HPP_INCLUDED
+#endif // STREAMBATCH_RUNNER_RUN_REPORT_HPP_INCLUDED

@@ -1,4 +1,4 @@
-// streambatch/checkpoint.hpp: where a job got to, written so a crash never leaves half a file.
+// streambatch/runner/checkpoint.hpp: where a job got to, written so a crash never leaves half a file.
 //
 // In:     a streambatch::checkpoint {job, fingerprint, batches, records, position} and a path.
 // Out:    write_checkpoint(path, c): atomically (a temp file beside it, fsync, rename over the
@@ -19,8 +19,8 @@
 //     auto rows = source | std::views::drop(start.records);   // or open the file at start.position
 //     ... streambatch::write_checkpoint("job.ckpt", {.job = "load customers", ...});
 
-#ifndef STREAMBATCH_CHECKPOINT_HPP_INCLUDED
-#define STREAMBATCH_CHECKPOINT_HPP_INCLUDED
+#ifndef STREAMBATCH_RUNNER_CHECKPOINT_HPP_INCLUDED
+#define STREAMBATCH_RUNNER_CHECKPOINT_HPP_INCLUDED
 
 #include <streambatch/detail/json.hpp>
 
@@ -194,4 +194,4 @@ inline checkpoint resume_point(std::filesystem::path const& path, std::string co
 
 } // namespace streambatch
 
-#endif // STREAMBATCH_CHECKPOINT_HPP_INCLUDED
+#endif // STREAMBATCH_RUNNER_CHECKPOINT_HPP_INCLUDED

@@ -1,4 +1,4 @@
-// streambatch/io/detail/csv_scan.hpp: find the next byte that matters to the CSV parser.
+// streambatch/io/csv/scan.hpp: find the next byte that matters to the CSV parser.
 //
 // In:     a byte range [p, p + n) that may be read (not used) up to scan_padding bytes past its
 //         end, and a stop_set of up to five byte values (repeat one to use fewer).
@@ -16,8 +16,8 @@
 //     streambatch::csv::detail::stop_set const s(',', '"', '\n', '\r', '\0');
 //     std::size_t i = streambatch::csv::detail::find_stop(buf, len, s);   // buf is padded
 
-#ifndef STREAMBATCH_IO_DETAIL_CSV_SCAN_HPP_INCLUDED
-#define STREAMBATCH_IO_DETAIL_CSV_SCAN_HPP_INCLUDED
+#ifndef STREAMBATCH_IO_CSV_SCAN_HPP_INCLUDED
+#define STREAMBATCH_IO_CSV_SCAN_HPP_INCLUDED
 
 #include <array>
 #include <bit>
@@ -194,4 +194,4 @@ inline std::uint64_t count_line_breaks(char const* p, std::size_t n) noexcept
 
 } // namespace streambatch::csv::detail
 
-#endif // STREAMBATCH_IO_DETAIL_CSV_SCAN_HPP_INCLUDED
+#endif // STREAMBATCH_IO_CSV_SCAN_HPP_INCLUDED

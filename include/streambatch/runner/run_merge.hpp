@@ -1,4 +1,4 @@
-// streambatch/run_merge.hpp: the run records of N partitions of one job, added up into one account.
+// streambatch/runner/run_merge.hpp: the run records of N partitions of one job, added up into one account.
 //
 // In:     a directory holding one sub-directory per partition, as run_options::set_partition
 //         lays them out: <dir>/part-0000-of-0004/run_record.json, ... (each written by
@@ -25,10 +25,10 @@
 //     std::puts(streambatch::summary_markdown(m).c_str());
 //     return m.complete() ? 0 : 1;
 
-#ifndef STREAMBATCH_RUN_MERGE_HPP_INCLUDED
-#define STREAMBATCH_RUN_MERGE_HPP_INCLUDED
+#ifndef STREAMBATCH_RUNNER_RUN_MERGE_HPP_INCLUDED
+#define STREAMBATCH_RUNNER_RUN_MERGE_HPP_INCLUDED
 
-#include <streambatch/checkpoint.hpp>
+#include <streambatch/runner/checkpoint.hpp>
 #include <streambatch/detail/json.hpp>
 #include <streambatch/partition.hpp>
 
@@ -344,4 +344,4 @@ inline void write_merged(std::filesystem::path const& dir, merged_run const& m)
 
 } // namespace streambatch
 
-#endif // STREAMBATCH_RUN_MERGE_HPP_INCLUDED
+#endif // STREAMBATCH_RUNNER_RUN_MERGE_HPP_INCLUDED

@@ -1,4 +1,4 @@
-#include <streambatch/adaptive_chunk.hpp>
+#include <streambatch/views/adaptive_chunk.hpp>
 
 #include "support/archetypes.hpp"
 

@@ -1,4 +1,4 @@
-// streambatch/memory_guard.hpp: the policy that picks each batch's size from memory pressure.
+// streambatch/guard/memory_guard.hpp: the policy that picks each batch's size from memory pressure.
 //
 // In:     the size the last batch had (`current`), at every batch boundary; a probe (default
 //         proc_memory_probe: /proc + the memory cgroup) and a clock (default: the coarse
@@ -29,10 +29,10 @@
 //     for (auto&& batch : records | streambatch::views::memory_guarded(1000, std::ref(guard)))
 //         sink.insert(batch);
 
-#ifndef STREAMBATCH_MEMORY_GUARD_HPP_INCLUDED
-#define STREAMBATCH_MEMORY_GUARD_HPP_INCLUDED
+#ifndef STREAMBATCH_GUARD_MEMORY_GUARD_HPP_INCLUDED
+#define STREAMBATCH_GUARD_MEMORY_GUARD_HPP_INCLUDED
 
-#include <streambatch/memory_probe.hpp>
+#include <streambatch/guard/memory_probe.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -412,4 +412,4 @@ using memory_guard = basic_memory_guard<proc_memory_probe, coarse_clock>;
 
 } // namespace streambatch
 
-#endif // STREAMBATCH_MEMORY_GUARD_HPP_INCLUDED
+#endif // STREAMBATCH_GUARD_MEMORY_GUARD_HPP_INCLUDED

@@ -1,4 +1,4 @@
-// streambatch/chunk.hpp: split a range of records into batches of n.
+// streambatch/views/chunk.hpp: split a range of records into batches of n.
 //
 // In:     any std::ranges::viewable_range R that is an input_range; n > 0 (any integer type).
 // Out:    a streambatch::chunk_view: batches of n records, the last one possibly short, never
@@ -14,10 +14,10 @@
 //     for (auto batch : v | streambatch::views::chunk(2)) sum += batch.size();  // 2, 2, 1
 //     auto same = streambatch::views::chunk(v, 2);
 
-#ifndef STREAMBATCH_CHUNK_HPP_INCLUDED
-#define STREAMBATCH_CHUNK_HPP_INCLUDED
+#ifndef STREAMBATCH_VIEWS_CHUNK_HPP_INCLUDED
+#define STREAMBATCH_VIEWS_CHUNK_HPP_INCLUDED
 
-#include <streambatch/batch_view.hpp>
+#include <streambatch/views/batch_view.hpp>
 #include <streambatch/detail/checks.hpp>
 #include <streambatch/detail/closure.hpp>
 
@@ -64,4 +64,4 @@ inline constexpr detail::chunk_fn chunk{};
 
 } // namespace streambatch
 
-#endif // STREAMBATCH_CHUNK_HPP_INCLUDED
+#endif // STREAMBATCH_VIEWS_CHUNK_HPP_INCLUDED

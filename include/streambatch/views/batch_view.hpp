@@ -1,4 +1,4 @@
-// streambatch/batch_view.hpp: the view every streambatch adaptor returns, and the batch type.
+// streambatch/views/batch_view.hpp: the view every streambatch adaptor returns, and the batch type.
 //
 // In:     a view V of records (any std::ranges::input_range) and a Rule that says where a
 //         batch closes (a count, a byte budget, or a policy asked before every batch).
@@ -20,8 +20,8 @@
 //     for (streambatch::batch<int> b : std::views::istream<int>(in) | streambatch::views::chunk(2))
 //         consume(b.data(), b.size());    // {1,2} {3,4} {5}
 
-#ifndef STREAMBATCH_BATCH_VIEW_HPP_INCLUDED
-#define STREAMBATCH_BATCH_VIEW_HPP_INCLUDED
+#ifndef STREAMBATCH_VIEWS_BATCH_VIEW_HPP_INCLUDED
+#define STREAMBATCH_VIEWS_BATCH_VIEW_HPP_INCLUDED
 
 #include <cstddef>
 #include <cstdint>
@@ -325,4 +325,4 @@ batch_view(R&&, Rule) -> batch_view<std::views::all_t<R>, Rule>;
 
 } // namespace streambatch
 
-#endif // STREAMBATCH_BATCH_VIEW_HPP_INCLUDED
+#endif // STREAMBATCH_VIEWS_BATCH_VIEW_HPP_INCLUDED

@@ -2,7 +2,7 @@
 // every state (hold, shrink, grow, critical: throw / carry on / wait), plus one run of the
 // default memory_guard on the live system.
 
-#include <streambatch/memory_guard.hpp>
+#include <streambatch/guard/memory_guard.hpp>
 
 #include <catch2/catch.hpp>
 

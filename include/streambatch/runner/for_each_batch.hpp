@@ -1,4 +1,4 @@
-// streambatch/for_each_batch.hpp: run a job over a range of batches, on one thread or several.
+// streambatch/runner/for_each_batch.hpp: run a job over a range of batches, on one thread or several.
 //
 // In:     a range of batches (the result of views::chunk / adaptive_chunk / memory_guarded, or
 //         any input range of sized ranges); `process(batch [, batch_info])`, which may return a
@@ -44,15 +44,15 @@
 //         [&](auto&& out, streambatch::batch_info const&) { sink.insert(out); },  // in order
 //         {.max_in_flight = 2, .record_dir = "runs/today"});
 
-#ifndef STREAMBATCH_FOR_EACH_BATCH_HPP_INCLUDED
-#define STREAMBATCH_FOR_EACH_BATCH_HPP_INCLUDED
+#ifndef STREAMBATCH_RUNNER_FOR_EACH_BATCH_HPP_INCLUDED
+#define STREAMBATCH_RUNNER_FOR_EACH_BATCH_HPP_INCLUDED
 
-#include <streambatch/batch_view.hpp>
-#include <streambatch/checkpoint.hpp>
-#include <streambatch/memory_guard.hpp>
-#include <streambatch/memory_probe.hpp>
-#include <streambatch/metrics.hpp>
-#include <streambatch/run_report.hpp>
+#include <streambatch/views/batch_view.hpp>
+#include <streambatch/runner/checkpoint.hpp>
+#include <streambatch/guard/memory_guard.hpp>
+#include <streambatch/guard/memory_probe.hpp>
+#include <streambatch/runner/run_records.hpp>
+#include <streambatch/runner/run_report.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -888,4 +888,4 @@ run_report for_each_batch(Batches&& batches, Process process, run_options const&
 
 } // namespace streambatch
 
-#endif // STREAMBATCH_FOR_EACH_BATCH_HPP_INCLUDED
+#endif // STREAMBATCH_RUNNER_FOR_EACH_BATCH_HPP_INCLUDED

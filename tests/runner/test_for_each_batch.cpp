@@ -1,6 +1,6 @@
-#include <streambatch/chunk.hpp>
-#include <streambatch/for_each_batch.hpp>
-#include <streambatch/memory_guarded.hpp>
+#include <streambatch/views/chunk.hpp>
+#include <streambatch/runner/for_each_batch.hpp>
+#include <streambatch/views/memory_guarded.hpp>
 
 #include "support/archetypes.hpp"
 

@@ -1,4 +1,4 @@
-// streambatch/metrics.hpp: run records a person and a monitoring system can read.
+// streambatch/runner/run_records.hpp: run records a person and a monitoring system can read.
 //
 // In:     a directory of the user's choosing; per-batch samples while the job runs; the final
 //         streambatch::run_report and the run's configuration (name/value pairs).
@@ -19,12 +19,12 @@
 //     rec.add({.index = 0, .size = 1000, .rss_bytes = 5 << 20, .used_fraction = 0.1});
 //     rec.finish(report, {{"batch", "1000"}});
 
-#ifndef STREAMBATCH_METRICS_HPP_INCLUDED
-#define STREAMBATCH_METRICS_HPP_INCLUDED
+#ifndef STREAMBATCH_RUNNER_RUN_RECORDS_HPP_INCLUDED
+#define STREAMBATCH_RUNNER_RUN_RECORDS_HPP_INCLUDED
 
-#include <streambatch/checkpoint.hpp>
+#include <streambatch/runner/checkpoint.hpp>
 #include <streambatch/detail/json.hpp>
-#include <streambatch/run_report.hpp>
+#include <streambatch/runner/run_report.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -244,4 +244,4 @@ public:
 
 } // namespace streambatch
 
-#endif // STREAMBATCH_METRICS_HPP_INCLUDED
+#endif // STREAMBATCH_RUNNER_RUN_RECORDS_HPP_INCLUDED
