@@ -19,10 +19,12 @@
 // The file: 8 columns (id, name, email, city, amount, date, note, flag), ~92 bytes a row; 14 in
 // 100 notes are quoted with a delimiter inside, 5 in 100 quoted with doubled quotes, 1 in 100
 // quoted with an embedded newline. Run: bench_csv --benchmark_repetitions=5
-//   (--benchmark_report_aggregates_only=true for the medians only).
+//   (--benchmark_report_aggregates_only=true for the medians only). STREAMBATCH_BENCH_CSV_MB
+//   sets another size (scripts/bench.sh --smoke uses 1); the published figures use 50.
 
 #include <streambatch/views/chunk.hpp>
 #include <streambatch/io/csv.hpp>
+#include <streambatch/detail/parse.hpp>
 
 #include <benchmark/benchmark.h>
 
@@ -54,17 +56,23 @@ struct bench_file {
     bench_file()
     {
         char const* tmp = std::getenv("TMPDIR");
-        path = std::filesystem::path(tmp ? tmp : "/tmp") / "streambatch_bench_csv_50mb.csv";
+        char const* mb_env = std::getenv("STREAMBATCH_BENCH_CSV_MB");
+        std::size_t const mb =
+            mb_env ? streambatch::detail::parse_whole<std::size_t>(mb_env).value_or(0) : 50;
+        if (mb == 0 || mb > 4096)
+            throw std::invalid_argument("STREAMBATCH_BENCH_CSV_MB must be 1..4096 (MiB)");
+        path = std::filesystem::path(tmp ? tmp : "/tmp") /
+               ("streambatch_bench_csv_" + std::to_string(mb) + "mb.csv");
         std::mt19937_64 rng(20240601);
         std::string const cities[] = {"Berlin", "Lyon",   "Porto", "Turku",
                                       "Cork",   "Bergen", "Graz",  "Brno"};
         std::string const words[] = {"ok",      "late",    "refund", "gift",
                                      "express", "damaged", "resend", "vip"};
         std::string out;
-        out.reserve(52u << 20);
+        out.reserve((mb + 2) << 20);
         out += "id,name,email,city,amount,date,note,flag\n";
         char buf[64];
-        while (out.size() < (50u << 20)) {
+        while (out.size() < (mb << 20)) {
             std::uint64_t const r = rng();
             std::uint64_t const id = rows + 1;
             out += std::to_string(id);

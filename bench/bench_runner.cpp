@@ -8,16 +8,13 @@
 // comparable; every variant calls the same out-of-line process() (see there). Counters: peak
 // RSS growth during the benchmark against k batches of records (bound_MiB).
 //
-// Answer (2-core KVM guest, quiet: other processes used 0.5 % of the machine during the run;
-// Release, 7 repetitions, median (min-max) records/s): sequential 286 k (275-291 k);
-// for_each_batch k = 2: 536 k (511-558 k) = 1.87x sequential, k = 4: 538 k (494-545 k) = 1.88x;
-// oneTBB k = 2: 498 k (471-557 k) = 1.74x, k = 4: 543 k (526-554 k) = 1.90x. Over three such
-// runs the medians give for_each_batch/oneTBB 1.00-1.08 at k = 2 and 0.96-0.99 at k = 4: on
-// par, so the runner stays on std::thread, with no dependency. Peak RSS, one benchmark per
-// process: sequential +1.00 batch, for_each_batch k = 2 +2.04-2.17 batches (0.95-1.02 MiB; a
-// batch of records is 0.47 MiB), k = 4 +2.0-3.9, oneTBB k = 2 +2.5. The 10-15 % that oneTBB
-// led by before was this file's: process() was inlined into each variant and compiled
-// differently in each.
+// Answer: `bash scripts/bench.sh --only runner` runs this binary with repetitions and writes every
+// repetition's ratios (for_each_batch against sequential and against oneTBB, at k = 2 and 4,
+// whichever way each went) to bench/RESULTS-runner.md; the docs quote that file only. Why the
+// runner stays on std::thread: earlier runs put it on par with oneTBB on this job, which is not
+// worth a dependency; RESULTS-runner.md says whether that still holds. The 10-15 %
+// that oneTBB once led by was this file's: process() was inlined into each variant and
+// compiled differently in each (see process() below).
 
 #include "peak_rss.hpp"
 

@@ -10,6 +10,9 @@
 #     checkpoint_cost.sh CSV_TO_SQLITE [ROWS] [REPS] [OUT]
 set -euo pipefail
 exe=$1 rows=${2:-500000} reps=${3:-7} out=${4:-}
+exe=$(realpath "$exe")
+[[ -z $out ]] || out=$(realpath -m "$out")
+repo=$(pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
@@ -24,7 +27,7 @@ for ((r = 0; r < reps; ++r)); do
     all[file]+=" $("$exe" --csv in.csv --db c.db --fresh --checkpoint-file c.ckpt | rate)"
 done
 
-python3 - "$rows" "$reps" "${all[none]}" "${all[row]}" "${all[file]}" <<'EOF' | tee "${out:-/dev/null}"
+REPO=$repo python3 - "$rows" "$reps" "${all[none]}" "${all[row]}" "${all[file]}" <<'EOF' | tee "${out:-/dev/null}"
 import statistics, sys
 rows, reps = sys.argv[1], sys.argv[2]
 none, row, file = ([float(x) for x in a.split()] for a in sys.argv[3:6])
@@ -39,4 +42,16 @@ print(f"| row in every batch's transaction (as shipped) | {s(row)} | {pairs(row,
 print(f"| row + checkpoint file every 10 batches | {s(file)} | {pairs(file, none)} |")
 print()
 print(f"csv_to_sqlite, {rows} rows, batches of 1 000, {reps} runs each, alternating; target: >= 0.98.")
+print()
+import os, platform, subprocess, time
+def sh(*c):
+    try:
+        return subprocess.run(c, capture_output=True, text=True, cwd=os.environ["REPO"]).stdout.strip()
+    except OSError:
+        return "?"
+dirty = " + uncommitted changes" if sh("git", "status", "--porcelain", "--untracked-files=no") else ""
+print(f"Written by `bash scripts/bench.sh` (bench/checkpoint_cost.sh) on {os.cpu_count()} CPUs, "
+      f"{platform.system()} {platform.release()}; load average {open('/proc/loadavg').read().split()[0]} "
+      f"at the end; commit {sh('git', 'rev-parse', '--short', 'HEAD')}{dirty}; "
+      f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Rerun it rather than edit this file.")
 EOF
