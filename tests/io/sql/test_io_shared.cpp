@@ -67,7 +67,7 @@ TEST_CASE("io: utf8_sequence accepts well-formed UTF-8 and nothing else", "[io][
     CHECK(io::detail::utf8_sequence("a\xC3\xA9", 1) == 2);
 }
 
-TEST_CASE("io: quote shows a value one way: 60 bytes, \\xNN uppercase, UTF-8 kept", "[io][quote]")
+TEST_CASE("io: quote shows a value one way: 60 bytes, hex escapes in uppercase, UTF-8 kept", "[io][quote]")
 {
     using io::detail::quote;
     CHECK(quote("abc") == "\"abc\"");
