@@ -48,10 +48,26 @@ if compgen -G "$here/crashes/*" >/dev/null; then
     "$exe" -runs=1 "$here"/crashes/* || { echo "fuzz/run.sh: a kept crash input still fails" >&2; exit 1; }
 fi
 
+# -max_len: the longest input the fuzzer makes or keeps; a seed longer than it is truncated, so
+# it must hold the committed corpus whole (probe keeps a 22 KiB cgroup memory.stat for the
+# over-16 KiB case). Checked below: a seed that does not fit fails the run instead of silently
+# being cut.
+case $target in
+    probe) max_len=32768 ;;
+    *) max_len=4096 ;;
+esac
+for seed in "$here"/corpus/*; do
+    size=$(wc -c < "$seed")
+    if (( size > max_len )); then
+        echo "fuzz/run.sh: seed $seed is $size bytes, more than -max_len=$max_len: raise max_len for $target" >&2
+        exit 2
+    fi
+done
+
 dict=()
 [[ -f $here/$target.dict ]] && dict=(-dict="$here/$target.dict")
 echo "fuzz/run.sh: fuzzing $target for ${seconds}s"
-"$exe" -max_total_time="$seconds" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+"$exe" -max_total_time="$seconds" -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 \
     "${dict[@]}" -artifact_prefix="$out/artifacts/" -print_final_stats=1 "$out/corpus"
 status=$?
 if [[ $status -ne 0 ]]; then

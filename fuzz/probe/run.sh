@@ -31,8 +31,14 @@ if compgen -G "$here/crashes/*" >/dev/null; then
     "$out/fuzz_probe" -runs=1 "$here"/crashes/* || { echo "fuzz/probe/run.sh: a kept crash still crashes"; exit 1; }
 fi
 
+# -max_len must hold every seed whole (v1_stat_over_16k is 22 KiB): a longer one would be cut.
+for seed in "$here"/corpus/*; do
+    if [ "$(wc -c < "$seed")" -gt 32768 ]; then
+        echo "fuzz/probe/run.sh: seed $seed is longer than -max_len=32768" >&2; exit 2
+    fi
+done
 echo "fuzz/probe/run.sh: fuzzing for ${seconds}s, $jobs job(s)"
-args=(-max_total_time="$seconds" -max_len=20000 -timeout=10 -rss_limit_mb=2048
+args=(-max_total_time="$seconds" -max_len=32768 -timeout=10 -rss_limit_mb=2048
       -dict="$here/probe.dict" -artifact_prefix="$out/artifacts/" -print_final_stats=1)
 if [ "$jobs" -gt 1 ]; then
     args+=(-fork="$jobs" -ignore_crashes=0)
