@@ -15,6 +15,12 @@ fi
 if ! grep -aq 'ETA ' "$work/tty.out"; then
     echo "no ETA although the total is known"; cat -v "$work/tty.out" | head -20; exit 1
 fi
+# 200 000 records in batches of 500 is 400 batches: the line must be redrawn in place more than
+# once (drawn once and never updated would be a broken progress line).
+if (( redraws < 2 )); then
+    echo "the progress line was redrawn $redraws times (want at least 2); output was:"
+    cat -v "$work/tty.out" | head -20; exit 1
+fi
 echo "terminal: progress line redrawn $redraws times"
 
 # Not a terminal: nothing but the summary.

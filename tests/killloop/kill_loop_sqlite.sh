@@ -44,6 +44,10 @@ done
 
 check() { sqlite3 killed.db "ATTACH 'reference.db' AS ref; $1"; }
 want=$(sqlite3 reference.db "SELECT count(*) FROM customers")
+# An empty reference would make an empty killed table "equal": the reference must hold rows.
+if ! [[ $want =~ ^[0-9]+$ ]] || (( want == 0 )); then
+    echo "the reference run loaded '$want' rows (want more than 0); its log:"; cat reference.log; exit 1
+fi
 got=$(check "SELECT count(*) FROM customers")
 distinct=$(check "SELECT count(DISTINCT id) FROM customers")
 missing=$(check "SELECT count(*) FROM (SELECT * FROM ref.customers EXCEPT SELECT * FROM main.customers)")
