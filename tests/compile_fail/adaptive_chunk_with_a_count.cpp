@@ -1,4 +1,4 @@
-// expect: (adaptive_chunk_options|no match|no matching|could not convert)
+// expect: adaptive_chunk_fn\) \(int\)|no known conversion from .int. to .const adaptive_chunk_options.
 // adaptive_chunk takes options (a byte budget), not a record count: use chunk(n) for that.
 #include <streambatch/views/adaptive_chunk.hpp>
 

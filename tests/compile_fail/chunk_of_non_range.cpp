@@ -1,4 +1,4 @@
-// expect: (constraints not satisfied|no match|no matching)
+// expect: detail::chunk_fn\) \(int, int\)|.int. does not satisfy .viewable_range.
 // views::chunk takes a viewable input range; an int is not one.
 #include <streambatch/views/chunk.hpp>
 
