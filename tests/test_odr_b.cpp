@@ -1,7 +1,7 @@
-// The second translation unit of test_odr_a.cpp.
-#include <streambatch.hpp>
-#include <streambatch/interop/range_v3.hpp>
+// The second translation unit of test_odr_a.cpp: the same headers, every one of them.
+#include "odr_all_headers.hpp"
 
+#include <functional>
 #include <vector>
 
 std::size_t odr_batches_b(std::vector<int> const& v)

@@ -1,4 +1,4 @@
-// expect: not_a_policy.* has no member named .*next_batch_size|.not_a_policy. does not satisfy .batch_size_policy.
+// expect: required expression .*p\.next_batch_size\(n\).* is invalid|.not_a_policy. does not satisfy .batch_size_policy.
 // A policy must answer next_batch_size(current); the error names the concept it misses.
 #include <streambatch/views/memory_guarded.hpp>
 
