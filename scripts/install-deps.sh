@@ -1,16 +1,45 @@
 #!/usr/bin/env bash
-# Installs what building, testing and benchmarking streambatch needs: Debian 12 packages only.
-# Safe to run again (apt-get install of installed packages changes nothing).
+# Installs Debian 12 packages, as root or through sudo; installs nothing (and skips apt-get
+# update) when every package is already there.
+#   bash scripts/install-deps.sh            everything: building, testing, benchmarking
+#                                           (scripts/test.sh and .ci/run call this)
+#   bash scripts/install-deps.sh example    only what the main job needs
+#                                           (scripts/run-example.sh calls this)
 set -euo pipefail
 
-packages=(g++ cmake ninja-build pkg-config catch2 librange-v3-dev libfmt-dev libbenchmark-dev
-          clang-16 libclang-rt-16-dev time valgrind
-          libsqlite3-dev sqlite3 libpq-dev postgresql-15 libcsv-dev prometheus
-          libtbb-dev python3 python3-psutil gnuplot-nox
-          openmpi-bin)  # mpirun, for the partitioned-workers tests (no MPI library is linked)
+# The main job (examples/csv_to_sqlite), configured with tests and benchmarks off: a compiler,
+# CMake, Ninja and SQLite. The examples print through fmt and parse their command line with
+# CLI11 (issue 11 items 6 and 7): both are small, and the examples' configure looks them up.
+example=(g++ cmake ninja-build libsqlite3-dev libfmt-dev libcli11-dev)
+
+everything=("${example[@]}"
+            pkg-config catch2 librange-v3-dev libbenchmark-dev
+            clang-16 libclang-rt-16-dev clang-format-16 time valgrind
+            sqlite3 libpq-dev postgresql-15 libcsv-dev prometheus
+            libtbb-dev python3 python3-psutil gnuplot-nox
+            util-linux    # script(1), for the progress line's pseudo-terminal test
+            openmpi-bin)  # mpirun, for the partitioned-workers tests (no MPI library is linked)
+
+case ${1:-all} in
+    example) packages=("${example[@]}") ;;
+    all) packages=("${everything[@]}") ;;
+    *) echo "scripts/install-deps.sh: unknown set '$1' (example or all)" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${packages[@]}"; do
+    if [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) != "install ok installed" ]]; then
+        missing+=("$p")
+    fi
+done
+if ((${#missing[@]} == 0)); then
+    echo "scripts/install-deps.sh: all ${#packages[@]} packages installed"
+    exit 0
+fi
+echo "scripts/install-deps.sh: installing ${missing[*]}"
 
 sudo=()
 if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
 "${sudo[@]}" apt-get update
 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y --no-install-recommends "${packages[@]}"
+    apt-get install -y --no-install-recommends "${missing[@]}"
