@@ -5,6 +5,7 @@
 # once), builds ONE executable of only the test sources it names, runs the named test(s), and
 # asserts that they now FAIL. Registered as the CTest test `mutants` (label mutants, dev preset).
 #
+#   MUTANTS_SPEC   the list of mutants (default: tests/mutants/mutants.txt)
 #   MUTANTS_WORK   scratch directory (default: build/mutants in the repository)
 #   CXX            compiler (default: c++); MUTANTS_FLAGS: extra flags (the preset's)
 #   MUTANTS_JOBS   parallel compile jobs (default 2)
@@ -14,7 +15,7 @@
 # does not exist. The closing line: "mutants: K killed, S survived, P pending, B broken".
 set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-spec=$repo/tests/mutants/mutants.txt
+spec=${MUTANTS_SPEC:-$repo/tests/mutants/mutants.txt}
 work=${MUTANTS_WORK:-$repo/build/mutants}
 jobs=${MUTANTS_JOBS:-2}
 cxx=${CXX:-c++}
