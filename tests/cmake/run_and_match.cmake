@@ -7,12 +7,18 @@
 # then set_tests_properties(<test> ...) as usual (labels, fixtures, timeout).
 # Passes when the command exits 0 and its stdout+stderr match <regex>; its output is printed
 # either way. Runnable alone too:
-#   cmake -D REGEX=<regex> -D COMMAND=<program;arg;...> -P run_and_match.cmake
+#   cmake -D REGEX=<regex> -D ARGC=<n> -D ARG0=<program> -D ARG1=<arg> ... -P run_and_match.cmake
+# (one -D per word; a word may not hold a ";", which CMake would split).
 
 if(CMAKE_SCRIPT_MODE_FILE)
-  if(NOT DEFINED REGEX OR NOT DEFINED COMMAND)
-    message(FATAL_ERROR "run_and_match.cmake: set REGEX and COMMAND")
+  if(NOT DEFINED REGEX OR NOT ARGC OR NOT DEFINED ARG0)
+    message(FATAL_ERROR "run_and_match.cmake: set REGEX, ARGC and ARG0...")
   endif()
+  set(COMMAND "")
+  math(EXPR last "${ARGC} - 1")
+  foreach(i RANGE ${last})
+    list(APPEND COMMAND "${ARG${i}}")
+  endforeach()
   execute_process(COMMAND ${COMMAND} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
   message("${out}")
   if(NOT rc STREQUAL "0")
@@ -39,12 +45,14 @@ function(streambatch_add_output_test)
   if(TARGET ${program})
     set(program $<TARGET_FILE:${program}>)
   endif()
-  set(command "${program}")
+  set(defines "-DARG0=${program}")
+  set(n 1)
   foreach(a IN LISTS arg_COMMAND)
-    string(APPEND command "\\;${a}")   # one -D value; the script splits it again
+    list(APPEND defines "-DARG${n}=${a}")
+    math(EXPR n "${n} + 1")
   endforeach()
   add_test(NAME ${arg_NAME}
-           COMMAND ${CMAKE_COMMAND} "-DREGEX=${arg_REGEX}" "-DCOMMAND=${command}"
+           COMMAND ${CMAKE_COMMAND} "-DREGEX=${arg_REGEX}" -DARGC=${n} ${defines}
                    -P ${_STREAMBATCH_RUN_AND_MATCH}
            WORKING_DIRECTORY ${arg_WORKING_DIRECTORY})
 endfunction()
