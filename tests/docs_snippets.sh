@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Keeps the docs true: every ```cpp block in the given Markdown files is a whole program that
-# must compile with -Wall -Wextra -Wpedantic -Werror and run to exit 0 (README.md's are kept
-# by readme_snippets.sh; this does the same for docs/*.md, or any list of files).
+# must compile with -Wall -Wextra -Wpedantic -Werror and run to exit 0 (README.md, docs/*.md,
+# or any list of files).
 #     docs_snippets.sh WORK_DIR CXX "CXXFLAGS" INCLUDE_DIR FILE.md...
 # Each file's snippets run in WORK_DIR/<file name>/, in order, so a later snippet of a page may
 # use what an earlier one wrote. A snippet that includes an io component's header links its
@@ -42,6 +42,10 @@ for md in "$@"; do
         fi
         if grep -q '<streambatch/io/postgres.hpp>' "$src"; then
             read -ra more <<<"$(pkg-config --cflags --libs libpq)"
+            libs+=("${more[@]}")
+        fi
+        if grep -q '<streambatch/interop/fmt.hpp>' "$src"; then
+            read -ra more <<<"$(pkg-config --cflags --libs fmt)"
             libs+=("${more[@]}")
         fi
         # shellcheck disable=SC2086
