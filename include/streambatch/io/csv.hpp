@@ -57,9 +57,11 @@
 //         on_error::fail (default): the first bad record throws and the reader ends;
 //         position() then points at it. on_error::skip: a bad record (from its start to the
 //         end of the line where the error lies; for an unclosed quote, of the line
-//         where the quote opened) goes to the reject CSV (file,line,byte_offset,error,raw: the
-//         record's start, the full message, the raw bytes - cut to max_record_bytes, or base64
-//         if they hold NUL, each said in the error column), is counted in skipped(), and reading
+//         where the quote opened) goes to the reject file as one JSON Lines record in the io
+//         family's format (docs/rejects.md; source "csv", name, line, byte_offset, row,
+//         partition, column, column_name, error: the reason; raw: the bytes exactly, NUL and
+//         non-UTF-8 included, cut to max_record_bytes with raw_size then the whole length),
+//         is counted in skipped(), and reading
 //         goes on; the (max_skipped + 1)-th bad record is written, then throws
 //         too_many_bad_rows. The reject file is truncated on a fresh start, appended to on a
 //         resume. A bad header always throws. I/O failures throw std::system_error naming the
@@ -101,7 +103,7 @@
 //         before its range, so its lines count from its first record, line 1: row.line(),
 //         position().line and parse_error::line() are those, parse_error::line_partition()
 //         says whose, what() reads "f.csv:? (byte 4711; line 3 of partition 2/8): ...", and
-//         its reject rows leave the line empty. Byte offsets are exact everywhere;
+//         its reject records leave line and row null. Byte offsets are exact everywhere;
 //         position().rows and skipped() count the partition's own.
 //         Resume: csv::reader(path, same options, saved) goes on at `saved` inside the
 //         partition and still stops at its end. on_error::skip works within each partition
@@ -114,7 +116,7 @@
 //         max_record_bytes near the longest record, or quoted_newlines = false. A whole reader
 //         (n == 1) pays one compare per record.
 // Example:
-//     csv::options const opts{.bad_rows = csv::on_error::skip, .reject_path = "rej.csv"};
+//     csv::options const opts{.bad_rows = csv::on_error::skip, .reject_path = "rej.jsonl"};
 //     csv::reader rows("customers.csv", opts);
 //     for (auto&& batch : std::ranges::ref_view(rows) | streambatch::views::memory_guarded(100)) {
 //         for (csv::row& r : batch)

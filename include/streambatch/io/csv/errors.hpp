@@ -4,7 +4,8 @@
 //         kind(), file(), line(), line_partition(), byte_offset(), column(), column_name() and
 //         reason(); what() reads "customers.csv:12 (byte 4711): reason". The scanner's bad
 //         records (detail::bad_record) and the seven functions that word them, one per kind
-//         the scanner finds, kept out of the parser's hot path. See docs/csv.md.
+//         the scanner finds, kept out of the parser's hot path. Values in messages are
+//         quoted as everywhere in the io family (io/detail/quote.hpp). See docs/csv.md.
 // Memory: an error owns its strings.
 // Errors: none thrown here.
 
@@ -13,12 +14,12 @@
 
 #include <streambatch/io/csv/attributes.hpp>
 #include <streambatch/io/csv/file_info.hpp>
+#include <streambatch/io/detail/quote.hpp>
 #include <streambatch/partition.hpp>
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -129,30 +130,10 @@ public:
 
 namespace detail {
 
-/// `"text"` for a message: at most 40 bytes, control bytes as \xNN.
-inline std::string quote_for_message(std::string_view s)
-{
-    std::string out = "\"";
-    std::size_t const shown = std::min<std::size_t>(s.size(), 40);
-    for (std::size_t i = 0; i < shown; ++i) {
-        auto const c = static_cast<unsigned char>(s[i]);
-        if (c < 0x20 || c == 0x7f) {
-            char hex[8];
-            std::snprintf(hex, sizeof hex, "\\x%02X", c);
-            out += hex;
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    out += '"';
-    if (shown < s.size())
-        out += "... (" + std::to_string(s.size()) + " bytes)";
-    return out;
-}
-
+/// One byte as a message shows it: io::detail::quote's style ("\x0A" for a line feed).
 inline std::string describe_byte(char c)
 {
-    return quote_for_message(std::string_view(&c, 1));
+    return io::detail::quote(std::string_view(&c, 1));
 }
 
 /// A bad record as the scanner found it: what, where (relative to the record's first byte), and

@@ -19,6 +19,7 @@
 
 #include <streambatch/detail/parse.hpp>
 #include <streambatch/io/csv/errors.hpp>
+#include <streambatch/io/detail/quote.hpp>
 #include <streambatch/partition.hpp>
 
 #include <cstddef>
@@ -47,8 +48,8 @@ struct options {
     std::size_t max_record_bytes = std::size_t{16} << 20; ///< longest record, terminator excluded
     on_error bad_rows = on_error::fail;
     std::size_t max_skipped = 100;         ///< on_error::skip: the next bad record throws
-    std::filesystem::path reject_path{};   ///< on_error::skip: bad records go here (CSV) ...
-    std::ostream* reject_stream = nullptr; ///< ... or here (not owned)
+    std::filesystem::path reject_path{};   ///< on_error::skip: bad records go here ...
+    std::ostream* reject_stream = nullptr; ///< ... or here (not owned); JSON Lines, docs/rejects.md
     std::string name{}; ///< the file name in messages (default: path or "<stream>")
     /// Read only this share of the records: those that begin in the partition's byte range
     /// (see "Partitions" in streambatch/io/csv.hpp). {0, 1}: the whole input.
@@ -95,7 +96,7 @@ inline position parse_position(std::string_view text)
 {
     auto const fail = [&](std::string const& what) -> position {
         throw std::invalid_argument(
-            "streambatch::csv::parse_position: " + detail::quote_for_message(text) +
+            "streambatch::csv::parse_position: " + io::detail::quote(text) +
             " is not a position (" +
             "\"byte_offset line rows skipped\", e.g. \"4711 12 10 1\"): " + what);
     };
@@ -113,10 +114,10 @@ inline position parse_position(std::string_view text)
         auto const n = streambatch::detail::parse_whole<std::uint64_t>(field);
         if (!n)
             return fail(std::string(names[i]) + " (field " + std::to_string(i + 1) + ") " +
-                        (field.empty() ? std::string("is empty (two spaces in a row, or a space at "
-                                                     "either end?)")
-                                       : detail::quote_for_message(field) +
-                                             " is not a whole number below 2^64"));
+                        (field.empty()
+                             ? std::string("is empty (two spaces in a row, or a space at "
+                                           "either end?)")
+                             : io::detail::quote(field) + " is not a whole number below 2^64"));
         v[i] = *n;
         if (i < 3)
             rest.remove_prefix(sp + 1);

@@ -21,6 +21,8 @@
 #include <streambatch/io/csv/row.hpp>
 #include <streambatch/io/csv/source.hpp>
 #include <streambatch/io/csv/split.hpp>
+#include <streambatch/io/detail/quote.hpp>
+#include <streambatch/io/detail/reject.hpp>
 #include <streambatch/partition.hpp>
 
 #include <algorithm>
@@ -95,12 +97,28 @@ public:
         } else {
             bad = take_bad_line(*this, bad_.anchor, opt_.max_record_bytes);
         }
-        // A partition's own line count is no line of the file: its line is left out (the
-        // message says "line L of partition i/n").
-        reject_.write(info_->name,
-                      info_->line_partition ? std::nullopt
-                                            : std::optional<std::uint64_t>(rec_line_),
-                      rec_off, err.what(), bad);
+        // The io family's reject record (docs/rejects.md). A partition's own line count is no
+        // line of the file: its line is left out, as is its row (counted within the partition).
+        bool const whole = opt_.partition.whole();
+        std::optional<std::string> column_name;
+        if (bad_.column && *bad_.column < info_->columns.size())
+            column_name = info_->columns[*bad_.column];
+        std::optional<std::uint64_t> const raw_size =
+            bad.total > bad.raw.size() ? std::optional<std::uint64_t>(bad.total) : std::nullopt;
+        io::reject rec{
+            .source = "csv",
+            .name = info_->name,
+            .line = info_->line_partition ? std::nullopt : std::optional<std::uint64_t>(rec_line_),
+            .byte_offset = rec_off,
+            .row = whole ? std::optional<std::uint64_t>(rows_ + skipped_ + 1) : std::nullopt,
+            .partition = whole ? std::nullopt : std::optional<std::string>(opt_.partition.str()),
+            .column = bad_.column,
+            .column_name = std::move(column_name),
+            .error = err.what(),
+            .raw = std::move(bad.raw),
+            .raw_size = raw_size,
+        };
+        reject_.write(rec);
         if (skipped_ + 1 > opt_.max_skipped) {
             done_ = true;
             throw parse_error(error_kind::too_many_bad_rows, info_->name, rec_line_, rec_off,
@@ -383,7 +401,7 @@ public:
             return *i;
         throw parse_error(error_kind::missing_column, s_->info_->name, s_->info_->header_line,
                           s_->info_->header_byte,
-                          "no column named " + detail::quote_for_message(name) +
+                          "no column named " + io::detail::quote(name) +
                               (s_->info_->columns.empty()
                                    ? std::string("; the file has no header")
                                    : "; the header has: " + s_->info_->column_list()));

@@ -21,6 +21,7 @@
 #include <streambatch/io/csv/convert.hpp>
 #include <streambatch/io/csv/errors.hpp>
 #include <streambatch/io/csv/file_info.hpp>
+#include <streambatch/io/detail/quote.hpp>
 
 #include <algorithm>
 #include <bit>
@@ -312,7 +313,7 @@ public:
     {
         std::optional<std::size_t> const i = info_ ? info_->find(column) : std::nullopt;
         if (!i) {
-            std::string why = "no column named " + detail::quote_for_message(column);
+            std::string why = "no column named " + io::detail::quote(column);
             why += info_ && !info_->columns.empty() ? "; the header has: " + info_->column_list()
                                                     : std::string("; the file has no header");
             throw parse_error(error_kind::missing_column, info_ ? info_->name : "<row>", line(),
@@ -343,8 +344,8 @@ public:
             std::string why = detail::convert(s, out);
             if (!why.empty())
                 throw_error(error_kind::conversion, i,
-                            describe(i) + ": cannot convert " + detail::quote_for_message(s) +
-                                " to " + detail::type_name<T>() + ": " + why);
+                            describe(i) + ": cannot convert " + io::detail::quote(s) + " to " +
+                                detail::type_name<T>() + ": " + why);
             return out;
         }
     }
