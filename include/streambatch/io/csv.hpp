@@ -58,11 +58,11 @@
 //         position() then points at it. on_error::skip: a bad record (from its start to the
 //         end of the line where the error lies; for an unclosed quote, of the line
 //         where the quote opened) goes to the reject file as one JSON Lines record in the io
-//         family's format (docs/rejects.md; source "csv", name, line, byte_offset, row,
-//         partition, column, column_name, error: the reason; raw: the bytes exactly, NUL and
-//         non-UTF-8 included, cut to max_record_bytes with raw_size then the whole length),
-//         is counted in skipped(), and reading
-//         goes on; the (max_skipped + 1)-th bad record is written, then throws
+//         family's format (docs/rejects.md: source "csv", name, line, byte_offset, row,
+//         partition, column, column_name; error: what() of its parse_error, which says where
+//         the error lies; raw: the bytes exactly, NUL and non-UTF-8 included, cut to
+//         max_record_bytes with raw_size then the whole length), is counted in skipped(), and
+//         reading goes on; the (max_skipped + 1)-th bad record is written, then throws
 //         too_many_bad_rows. The reject file is truncated on a fresh start, appended to on a
 //         resume. A bad header always throws. I/O failures throw std::system_error naming the
 //         file; invalid options, std::invalid_argument.
