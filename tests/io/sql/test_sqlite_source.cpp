@@ -1,5 +1,6 @@
 // The SQLite source: sqlite::query / query_as, rows, conversions, the bad-row policy, errors.
 #include <streambatch/views/chunk.hpp>
+#include <streambatch/io/detail/reject.hpp>
 #include <streambatch/io/sqlite.hpp>
 #include <streambatch/views/memory_guarded.hpp>
 
