@@ -101,11 +101,11 @@ inline partition partition::parse(std::string_view text)
     auto const i = detail::parse_whole<std::uint32_t>(index_text);
     if (!i)
         fail(index_text.empty() ? "the index is missing"
-                                : "the index \"" + std::string(index_text) + "\" is not a whole number");
+                                : "the index \"" + std::string(index_text) + "\" is not a whole number up to 4294967295");
     auto const n = detail::parse_whole<std::uint32_t>(count_text);
     if (!n)
         fail(count_text.empty() ? "the count is missing"
-                                : "the count \"" + std::string(count_text) + "\" is not a whole number");
+                                : "the count \"" + std::string(count_text) + "\" is not a whole number up to 4294967295");
     if (*n == 0)
         fail("the count must be at least 1");
     if (*i >= *n)
@@ -130,7 +130,7 @@ inline std::uint64_t env_number(char const* name, std::string const& value)
     auto const v = parse_whole<std::uint64_t>(value);
     if (!v || *v > UINT32_MAX)
         throw partition_error(std::string("streambatch::partition_from_environment: ") + name +
-                              "=\"" + value + "\" is not a whole number");
+                              "=\"" + value + "\" is not a whole number up to 4294967295");
     return *v;
 }
 
