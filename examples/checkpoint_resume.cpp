@@ -11,8 +11,8 @@
 // What it shows, in one run:
 // 1. The job starts in a child process: it reads N records, writes one output line per record
 //    to DIR/out.txt, and every 10 batches fsyncs it and writes a checkpoint to DIR/job.ckpt
-//    (write_checkpoint: atomic) holding the records done and the output's size. At batch B the child
-//    kills itself with SIGKILL, the way the OOM killer or a node failure would: no destructor
+//    (write_checkpoint: atomic) holding the records done and the output's size. At batch B the
+//    child kills itself with SIGKILL, the way the OOM killer or a node failure would: no destructor
 //    runs, nothing is flushed.
 // 2. The job starts again. resume_point() reads the checkpoint (refusing one of another job or
 //    input: the fingerprint), the source skips the records it holds, and - the part that
@@ -26,9 +26,6 @@
 //
 // test-args: --records 50000 --batch 100 --crash-at-batch 237 --dir run
 
-#include "common/args.hpp"
-
-#include <streambatch.hpp>
 #include <streambatch/interop/fmt.hpp>
 
 #include <fmt/format.h>
@@ -38,15 +35,17 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <ranges>
+#include <streambatch.hpp>
 #include <string>
 #include <string_view>
-
-#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "common/args.hpp"
 
 namespace sb = streambatch;
 namespace fs = std::filesystem;
@@ -66,16 +65,20 @@ void prepare(fs::path const& dir, examples::command_line const& cli)
         for (char const* name : {"out.txt", "job.ckpt", "job.ckpt.tmp"})
             fs::remove(dir / name);
     else if (!fs::is_empty(dir))
-        cli.fail("--dir " + dir.string() + " is not empty and an earlier checkpoint_resume did not make it: "
+        cli.fail("--dir " + dir.string() +
+                 " is not empty and an earlier checkpoint_resume did not make it: "
                  "give a new or an empty directory");
-    std::ofstream(marker) << "made by examples/checkpoint_resume: it may remove out.txt and job.ckpt here\n";
+    std::ofstream(marker)
+        << "made by examples/checkpoint_resume: it may remove out.txt and job.ckpt here\n";
 }
 
 /// The job: returns the number of records this run wrote. crash_at: the batch at which to die.
-std::uint64_t run_job(fs::path const& dir, std::uint64_t records, std::size_t batch, std::uint64_t crash_at)
+std::uint64_t run_job(fs::path const& dir, std::uint64_t records, std::size_t batch,
+                      std::uint64_t crash_at)
 {
     std::string const job = "checkpoint_resume";
-    std::string const fingerprint = "records=" + std::to_string(records) + " batch=" + std::to_string(batch);
+    std::string const fingerprint =
+        "records=" + std::to_string(records) + " batch=" + std::to_string(batch);
     fs::path const ckpt = dir / "job.ckpt", out_path = dir / "out.txt";
 
     sb::checkpoint const start = sb::resume_point(ckpt, job, fingerprint);
@@ -84,7 +87,8 @@ std::uint64_t run_job(fs::path const& dir, std::uint64_t records, std::size_t ba
     if (!start.position.empty()) {
         auto const size = sb::detail::parse_whole<std::uint64_t>(start.position);
         if (!size)
-            throw std::runtime_error(ckpt.string() + ": position '" + start.position + "' is not a file size");
+            throw std::runtime_error(ckpt.string() + ": position '" + start.position +
+                                     "' is not a file size");
         out_size = *size;
     }
     int const fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT, 0644);
@@ -92,7 +96,8 @@ std::uint64_t run_job(fs::path const& dir, std::uint64_t records, std::size_t ba
         ::lseek(fd, static_cast<off_t>(out_size), SEEK_SET) < 0)
         throw std::runtime_error("cannot open or cut back " + out_path.string());
     if (start.records != 0)
-        fmt::print("resuming: the checkpoint covers {} records ({} batches); output cut back to {} bytes\n",
+        fmt::print("resuming: the checkpoint covers {} records ({} batches); output cut back to {} "
+                   "bytes\n",
                    start.records, start.batches, out_size);
 
     // The sink decides when its lines are durable, so it writes the checkpoint itself, every
@@ -118,7 +123,9 @@ std::uint64_t run_job(fs::path const& dir, std::uint64_t records, std::size_t ba
             if ((info.index + 1) % 10 == 0) {
                 if (::fsync(fd) != 0)
                     throw std::runtime_error("cannot fsync " + out_path.string());
-                sb::write_checkpoint(ckpt, {.job = job, .fingerprint = fingerprint, .batches = info.index + 1,
+                sb::write_checkpoint(ckpt, {.job = job,
+                                            .fingerprint = fingerprint,
+                                            .batches = info.index + 1,
                                             .records = info.first_record + info.size,
                                             .position = std::to_string(out_size)});
             }
@@ -133,15 +140,17 @@ std::uint64_t run_job(fs::path const& dir, std::uint64_t records, std::size_t ba
 
 int main(int argc, char** argv)
 {
-    examples::command_line cli("checkpoint_resume", "A job that is killed and resumes, its file sink exactly once.");
+    examples::command_line cli("checkpoint_resume",
+                               "A job that is killed and resumes, its file sink exactly once.");
     std::uint64_t records = 1'000'000, crash_at = 0;
     std::size_t batch = 1000;
     fs::path dir = "checkpoint_resume";
     cli.number("--records", records, "records to write");
     cli.number("--batch", batch, "records per batch");
-    auto* crash = cli.number("--crash-at-batch", crash_at, "the batch at which the first run kills itself",
-                             std::uint64_t{0});
-    cli.path("--dir", dir, "where out.txt and job.ckpt go: a new or empty directory, or one of an earlier run");
+    auto* crash = cli.number("--crash-at-batch", crash_at,
+                             "the batch at which the first run kills itself", std::uint64_t{0});
+    cli.path("--dir", dir,
+             "where out.txt and job.ckpt go: a new or empty directory, or one of an earlier run");
     cli.parse(argc, argv);
     std::uint64_t const batches = (records + batch - 1) / batch;
     if (crash->count() == 0)
@@ -166,8 +175,9 @@ int main(int argc, char** argv)
         int status = 0;
         ::waitpid(child, &status, 0);
         bool const killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-        fmt::print("first run: {}; {} holds {} bytes\n", killed ? "killed by SIGKILL" : "ended by itself",
-                   (dir / "out.txt").string(), fs::file_size(dir / "out.txt"));
+        fmt::print("first run: {}; {} holds {} bytes\n",
+                   killed ? "killed by SIGKILL" : "ended by itself", (dir / "out.txt").string(),
+                   fs::file_size(dir / "out.txt"));
 
         // 2. The second run resumes.
         std::uint64_t const rest = run_job(dir, records, batch, UINT64_MAX);

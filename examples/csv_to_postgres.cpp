@@ -35,12 +35,9 @@
 // What it shares with csv_to_sqlite (options, the CSV, the clean step, the run) is in
 // examples/common/csv_load.hpp; the connection settings are in examples/common/postgres.hpp.
 //
-// test-args: --rows 20000 --batch 500 --jobs 2 --table example_customers --fresh --csv test.csv --record-dir run
+// test-args: --rows 20000 --batch 500 --jobs 2 --table example_customers --fresh --csv test.csv
+// --record-dir run
 
-#include "common/csv_load.hpp"
-#include "common/postgres.hpp"
-
-#include <streambatch.hpp>
 #include <streambatch/interop/fmt.hpp>
 #include <streambatch/io/csv.hpp>
 #include <streambatch/io/postgres.hpp>
@@ -53,8 +50,12 @@
 #include <filesystem>
 #include <optional>
 #include <stdexcept>
+#include <streambatch.hpp>
 #include <string>
 #include <vector>
+
+#include "common/csv_load.hpp"
+#include "common/postgres.hpp"
 
 namespace sb = streambatch;
 namespace csv = streambatch::csv;
@@ -62,15 +63,18 @@ namespace pg = streambatch::postgres;
 
 int main(int argc, char** argv)
 {
-    examples::command_line cli("csv_to_postgres", "Loads a CSV of customers into PostgreSQL, exactly once.");
+    examples::command_line cli("csv_to_postgres",
+                               "Loads a CSV of customers into PostgreSQL, exactly once.");
     examples::csv_load_settings load;
     load.add_to(cli);
     examples::postgres_settings server;
     server.add_to(cli);
     std::string part_arg;
     bool setup_only = false;
-    cli.text("--partition", part_arg, "load only share I of N of the CSV (I/N), or auto: the launcher's");
-    cli.flag("--setup-only", setup_only, "create the CSV and the table, then stop (before starting workers)");
+    cli.text("--partition", part_arg,
+             "load only share I of N of the CSV (I/N), or auto: the launcher's");
+    cli.flag("--setup-only", setup_only,
+             "create the CSV and the table, then stop (before starting workers)");
     cli.parse(argc, argv);
 
     // Which share of the CSV this worker loads: all of it, I/N, or what the launcher says.
@@ -79,12 +83,8 @@ int main(int argc, char** argv)
         if (part_arg == "auto") {
             part = sb::partition_from_environment();
         } else if (!part_arg.empty()) {
-            unsigned i = 0, n = 0;
-            char tail = 0;
-            if (std::sscanf(part_arg.c_str(), "%u/%u%c", &i, &n, &tail) != 2)
-                throw std::invalid_argument("wants I/N or auto, got '" + part_arg + "'");
-            part = sb::partition{i, n};
-            part->check();
+            part =
+                sb::partition::parse(part_arg); // "3/8"; anything else throws, saying what is wrong
         }
     } catch (std::exception const& e) {
         cli.fail(std::string("--partition: ") + e.what());
@@ -99,8 +99,10 @@ int main(int argc, char** argv)
         // The checkpoint row's key: the table, or the table and the partition.
         std::string const job = part ? table + "/" + part->name() : table;
         if (part && !setup_only && !std::filesystem::exists(load.csv))
-            throw std::runtime_error(load.csv.string() + " does not exist: with --partition, generate it "
-                                     "first (--setup-only --rows N), so that every worker splits the same file");
+            throw std::runtime_error(
+                load.csv.string() +
+                " does not exist: with --partition, generate it "
+                "first (--setup-only --rows N), so that every worker splits the same file");
         examples::generate_csv_if_missing(load.csv, load.rows);
 
         pg::connection db(server.conninfo);
@@ -110,14 +112,17 @@ int main(int argc, char** argv)
         if (load.fresh) { // the table and its checkpoint go together
             db.exec("BEGIN");
             db.exec("DROP TABLE IF EXISTS " + table);
-            db.exec("CREATE TABLE IF NOT EXISTS streambatch_checkpoint(job text PRIMARY KEY, byte_offset bigint,"
+            db.exec("CREATE TABLE IF NOT EXISTS streambatch_checkpoint(job text PRIMARY KEY, "
+                    "byte_offset bigint,"
                     " line bigint, rows bigint, skipped bigint)");
-            db.exec("DELETE FROM streambatch_checkpoint WHERE job = $1 OR job LIKE $2", table, table + "/part-%");
+            db.exec("DELETE FROM streambatch_checkpoint WHERE job = $1 OR job LIKE $2", table,
+                    table + "/part-%");
             db.exec("COMMIT");
         }
         db.exec("CREATE TABLE IF NOT EXISTS " + table +
                 "(id bigint, name text, email text, country text, balance double precision);"
-                "CREATE TABLE IF NOT EXISTS streambatch_checkpoint(job text PRIMARY KEY, byte_offset bigint,"
+                "CREATE TABLE IF NOT EXISTS streambatch_checkpoint(job text PRIMARY KEY, "
+                "byte_offset bigint,"
                 " line bigint, rows bigint, skipped bigint)");
         db.exec("SELECT pg_advisory_unlock(7305001)");
         if (setup_only) {
@@ -126,49 +131,64 @@ int main(int argc, char** argv)
         }
         if (part) { // checkpoints of another split would load rows twice
             if (auto const other = db.scalar<std::optional<std::string>>(
-                    "SELECT min(job) FROM streambatch_checkpoint WHERE job LIKE $1 AND job NOT LIKE $2",
+                    "SELECT min(job) FROM streambatch_checkpoint WHERE job LIKE $1 AND job NOT "
+                    "LIKE $2",
                     table + "/part-%", "%" + part->name().substr(part->name().find("-of-"))))
-                throw std::runtime_error("table " + table + " has the checkpoint of " + *other + ", a split into "
-                                         "another number of partitions than " + std::to_string(part->count) +
-                                         ": finish that job with the same count, or start over with --setup-only "
-                                         "--fresh");
-            if (db.scalar<std::int64_t>("SELECT count(*) FROM streambatch_checkpoint WHERE job = $1", table) != 0)
-                throw std::runtime_error("table " + table + " has the checkpoint of an unpartitioned run: finish it "
-                                         "without --partition, or start over with --setup-only --fresh");
+                throw std::runtime_error(
+                    "table " + table + " has the checkpoint of " + *other +
+                    ", a split into "
+                    "another number of partitions than " +
+                    std::to_string(part->count) +
+                    ": finish that job with the same count, or start over with --setup-only "
+                    "--fresh");
+            if (db.scalar<std::int64_t>(
+                    "SELECT count(*) FROM streambatch_checkpoint WHERE job = $1", table) != 0)
+                throw std::runtime_error(
+                    "table " + table +
+                    " has the checkpoint of an unpartitioned run: finish it "
+                    "without --partition, or start over with --setup-only --fresh");
         }
 
         // Where the last committed batch ended: the checkpoint row, committed with that batch.
         std::optional<csv::position> from;
         if (auto const saved = db.scalar<std::optional<std::string>>(
-                "SELECT byte_offset || ' ' || line || ' ' || rows || ' ' || skipped FROM streambatch_checkpoint"
+                "SELECT byte_offset || ' ' || line || ' ' || rows || ' ' || skipped FROM "
+                "streambatch_checkpoint"
                 " WHERE job = $1",
                 job)) {
             try {
                 from = examples::parse_position_text(*saved);
             } catch (std::exception const& e) {
-                throw std::runtime_error("streambatch_checkpoint: malformed row for job " + job + ": " + e.what());
+                throw std::runtime_error("streambatch_checkpoint: malformed row for job " + job +
+                                         ": " + e.what());
             }
             examples::print_resuming(*from);
         }
 
-        csv::reader reader(load.csv,
-                           {.bad_rows = csv::on_error::skip,
-                            .reject_path = load.csv.string() + (part ? "." + part->name() : "") + ".rejects.csv",
-                            .partition = part.value_or(sb::partition{})},
-                           from);
+        csv::reader reader(
+            load.csv,
+            {.bad_rows = csv::on_error::skip,
+             .reject_path = load.csv.string() + (part ? "." + part->name() : "") + ".rejects.csv",
+             .partition = part.value_or(sb::partition{})},
+            from);
         sb::run_options options{.job = "csv_to_postgres " + table};
         if (part)
             options.set_partition(*part); // run records in --record-dir/part-000I-of-000N
-        options.expected_records = part ? 0 : load.rows; // a partition's share is not known in advance
+        options.expected_records =
+            part ? 0 : load.rows; // a partition's share is not known in advance
         pg::copy_sink out(db, table, {"id", "name", "email", "country", "balance"});
         sb::run_report const report = examples::run_load(
-            load, reader, from, options, [&](std::vector<examples::customer> const& cleaned, csv::position const& p) {
+            load, reader, from, options,
+            [&](std::vector<examples::customer> const& cleaned, csv::position const& p) {
                 out.write(cleaned, [&](pg::connection& c) { // the checkpoint commits with its batch
-                    c.exec("INSERT INTO streambatch_checkpoint VALUES ($1, $2, $3, $4, $5) ON CONFLICT (job) DO UPDATE"
-                           " SET byte_offset = EXCLUDED.byte_offset, line = EXCLUDED.line, rows = EXCLUDED.rows,"
+                    c.exec("INSERT INTO streambatch_checkpoint VALUES ($1, $2, $3, $4, $5) ON "
+                           "CONFLICT (job) DO UPDATE"
+                           " SET byte_offset = EXCLUDED.byte_offset, line = EXCLUDED.line, rows = "
+                           "EXCLUDED.rows,"
                            " skipped = EXCLUDED.skipped",
-                           job, static_cast<std::int64_t>(p.byte_offset), static_cast<std::int64_t>(p.line),
-                           static_cast<std::int64_t>(p.rows), static_cast<std::int64_t>(p.skipped));
+                           job, static_cast<std::int64_t>(p.byte_offset),
+                           static_cast<std::int64_t>(p.line), static_cast<std::int64_t>(p.rows),
+                           static_cast<std::int64_t>(p.skipped));
                 });
             });
 

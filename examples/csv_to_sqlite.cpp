@@ -27,9 +27,6 @@
 //
 // test-args: --rows 20000 --batch 500 --jobs 2 --db test.db --csv test.csv --record-dir run --fresh
 
-#include "common/csv_load.hpp"
-
-#include <streambatch.hpp>
 #include <streambatch/io/csv.hpp>
 #include <streambatch/io/sqlite.hpp>
 
@@ -42,7 +39,10 @@
 #include <fstream>
 #include <optional>
 #include <stdexcept>
+#include <streambatch.hpp>
 #include <string>
+
+#include "common/csv_load.hpp"
 
 namespace sb = streambatch;
 namespace csv = streambatch::csv;
@@ -68,15 +68,18 @@ std::string fingerprint(std::filesystem::path const& path)
 
 int main(int argc, char** argv)
 {
-    examples::command_line cli("csv_to_sqlite", "Loads a CSV of customers into SQLite, exactly once.");
+    examples::command_line cli("csv_to_sqlite",
+                               "Loads a CSV of customers into SQLite, exactly once.");
     examples::csv_load_settings load;
     load.add_to(cli);
     std::filesystem::path db_path = "customers.db", checkpoint_file;
     bool force = false, no_checkpoint = false;
     cli.path("--db", db_path, "the SQLite database");
-    cli.flag("--force", force, "resume even when the CSV is not the one the checkpoint was taken on");
+    cli.flag("--force", force,
+             "resume even when the CSV is not the one the checkpoint was taken on");
     cli.flag("--no-checkpoint", no_checkpoint, "no checkpoint row (for measuring its cost only)");
-    cli.path("--checkpoint-file", checkpoint_file, "also write the runner's checkpoint file every 10 batches");
+    cli.path("--checkpoint-file", checkpoint_file,
+             "also write the runner's checkpoint file every 10 batches");
     cli.parse(argc, argv);
 
     try {
@@ -84,30 +87,39 @@ int main(int argc, char** argv)
         sq::database db(db_path);
         db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
         db.exec(std::string(load.fresh ? "BEGIN; DROP TABLE IF EXISTS customers;" : "BEGIN;") +
-                "CREATE TABLE IF NOT EXISTS customers(id INTEGER, name TEXT, email TEXT, country TEXT, balance REAL);"
-                "CREATE TABLE IF NOT EXISTS streambatch_checkpoint(job TEXT PRIMARY KEY, byte_offset INTEGER,"
+                "CREATE TABLE IF NOT EXISTS customers(id INTEGER, name TEXT, email TEXT, country "
+                "TEXT, balance REAL);"
+                "CREATE TABLE IF NOT EXISTS streambatch_checkpoint(job TEXT PRIMARY KEY, "
+                "byte_offset INTEGER,"
                 " line INTEGER, rows INTEGER, skipped INTEGER, fingerprint TEXT);" +
-                (load.fresh ? "DELETE FROM streambatch_checkpoint WHERE job = 'customers';" : "") + "COMMIT;");
+                (load.fresh ? "DELETE FROM streambatch_checkpoint WHERE job = 'customers';" : "") +
+                "COMMIT;");
         std::string const input = fingerprint(load.csv);
 
         // Where the last committed batch ended: the checkpoint row, written with that batch.
         std::optional<csv::position> from;
-        if (db.scalar<std::int64_t>("SELECT count(*) FROM streambatch_checkpoint WHERE job = 'customers'") > 0) {
-            auto const saved = db.scalar<std::string>("SELECT fingerprint FROM streambatch_checkpoint");
+        if (db.scalar<std::int64_t>(
+                "SELECT count(*) FROM streambatch_checkpoint WHERE job = 'customers'") > 0) {
+            auto const saved =
+                db.scalar<std::string>("SELECT fingerprint FROM streambatch_checkpoint");
             if (saved != input && !force)
-                throw std::runtime_error("the checkpoint in " + db_path.string() + " was taken on another input (" +
-                                         saved + "; " + load.csv.string() + " is now " + input +
-                                         "): refusing to resume; start with a new --db, or pass --force");
+                throw std::runtime_error(
+                    "the checkpoint in " + db_path.string() + " was taken on another input (" +
+                    saved + "; " + load.csv.string() + " is now " + input +
+                    "): refusing to resume; start with a new --db, or pass --force");
             auto const column = [&](char const* name) {
-                return static_cast<std::uint64_t>(
-                    db.scalar<std::int64_t>(std::string("SELECT ") + name + " FROM streambatch_checkpoint"));
+                return static_cast<std::uint64_t>(db.scalar<std::int64_t>(
+                    std::string("SELECT ") + name + " FROM streambatch_checkpoint"));
             };
-            from = csv::position{column("byte_offset"), column("line"), column("rows"), column("skipped")};
+            from = csv::position{column("byte_offset"), column("line"), column("rows"),
+                                 column("skipped")};
             examples::print_resuming(*from);
         }
 
-        csv::reader reader(load.csv, {.bad_rows = csv::on_error::skip, .reject_path = load.csv.string() + ".rejects.csv"},
-                           from);
+        csv::reader reader(
+            load.csv,
+            {.bad_rows = csv::on_error::skip, .reject_path = load.csv.string() + ".rejects.csv"},
+            from);
         sb::run_options options{.job = "csv_to_sqlite", .expected_records = load.rows};
         if (!checkpoint_file.empty()) {
             options.checkpoint_path = checkpoint_file;
@@ -115,17 +127,21 @@ int main(int argc, char** argv)
         }
         sq::inserter out(db, "INSERT INTO customers VALUES (?, ?, ?, ?, ?)");
         sb::run_report const report = examples::run_load(
-            load, reader, from, options, [&](std::vector<examples::customer> const& cleaned, csv::position const& p) {
+            load, reader, from, options,
+            [&](std::vector<examples::customer> const& cleaned, csv::position const& p) {
                 out.write(cleaned, [&](sq::database& d) { // the checkpoint commits with its batch
                     if (!no_checkpoint)
-                        d.exec("INSERT OR REPLACE INTO streambatch_checkpoint VALUES ('customers', ?, ?, ?, ?, ?)",
-                               static_cast<std::int64_t>(p.byte_offset), static_cast<std::int64_t>(p.line),
-                               static_cast<std::int64_t>(p.rows), static_cast<std::int64_t>(p.skipped), input);
+                        d.exec("INSERT OR REPLACE INTO streambatch_checkpoint VALUES ('customers', "
+                               "?, ?, ?, ?, ?)",
+                               static_cast<std::int64_t>(p.byte_offset),
+                               static_cast<std::int64_t>(p.line), static_cast<std::int64_t>(p.rows),
+                               static_cast<std::int64_t>(p.skipped), input);
                 });
             });
 
         fmt::print("loaded       {} rows this run ({} in the table), {} rejected\n", report.records,
-                   db.scalar<std::int64_t>("SELECT count(*) FROM customers"), reader.position().skipped);
+                   db.scalar<std::int64_t>("SELECT count(*) FROM customers"),
+                   reader.position().skipped);
         examples::print_summary(report, load);
         return 0;
     } catch (std::exception const& e) {

@@ -13,10 +13,6 @@
 //
 // test-args: --records 20000 --batch 500 --jobs 2 --passes 2 --compare
 
-#include "common/args.hpp"
-#include "common/data.hpp"
-
-#include <streambatch.hpp>
 #include <streambatch/interop/fmt.hpp>
 
 #include <fmt/format.h>
@@ -26,9 +22,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ranges>
+#include <streambatch.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "common/args.hpp"
+#include "common/data.hpp"
 
 namespace sb = streambatch;
 
@@ -88,28 +88,32 @@ outcome run(std::uint64_t records, std::size_t batch, std::size_t jobs, int pass
 
 void print(std::string const& what, outcome const& o)
 {
-    fmt::print("{:<12} {} records, {:.0f} records/s, p95 batch {:.2f} ms, peak RSS {:.1f} MiB, {} guard events, "
+    fmt::print("{:<12} {} records, {:.0f} records/s, p95 batch {:.2f} ms, peak RSS {:.1f} MiB, {} "
+               "guard events, "
                "checksum {:016x}\n",
                what, o.report.records, o.report.records_per_second,
                std::chrono::duration<double, std::milli>(o.report.latency_p95).count(),
-               double(o.report.peak_rss_bytes) / (1 << 20), o.report.guard_events.size(), o.checksum);
+               double(o.report.peak_rss_bytes) / (1 << 20), o.report.guard_events.size(),
+               o.checksum);
 }
 
 } // namespace
 
 int main(int argc, char** argv)
 {
-    examples::command_line cli("parallel_transform", "A CPU-bound clean step on several threads, under the memory guard.");
+    examples::command_line cli(
+        "parallel_transform", "A CPU-bound clean step on several threads, under the memory guard.");
     std::uint64_t records = 2'000'000;
     std::size_t batch = 1000, jobs = 2;
     int passes = 4;
     bool compare = false;
     cli.number("--records", records, "records to make");
     cli.number("--batch", batch, "records per batch (fewer while memory is tight)");
-    cli.number("--jobs", jobs, "batches in flight, cleaned on up to this many threads", std::size_t{1},
-               std::size_t{1024});
+    cli.number("--jobs", jobs, "batches in flight, cleaned on up to this many threads",
+               std::size_t{1}, std::size_t{1024});
     cli.number("--passes", passes, "hash passes over each record (the CPU work)", 1, 1000);
-    cli.flag("--compare", compare, "run with 1 batch in flight, then with --jobs, and print the speed-up");
+    cli.flag("--compare", compare,
+             "run with 1 batch in flight, then with --jobs, and print the speed-up");
     cli.parse(argc, argv);
     try {
         if (compare) {

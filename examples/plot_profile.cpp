@@ -11,8 +11,6 @@
 //
 // test-args: --self-test
 
-#include "common/args.hpp"
-
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -24,6 +22,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "common/args.hpp"
 
 namespace {
 
@@ -47,7 +47,8 @@ std::vector<point> read_profile(std::string const& path)
         if (line.find_first_not_of(" \t\r") == std::string::npos)
             continue;
         if (closed)
-            throw std::runtime_error(path + ":" + std::to_string(line_no) + ": text after the closing ']'");
+            throw std::runtime_error(path + ":" + std::to_string(line_no) +
+                                     ": text after the closing ']'");
         if (!opened) {
             if (line != "[")
                 throw std::runtime_error(path + ":" + std::to_string(line_no) +
@@ -63,20 +64,24 @@ std::vector<point> read_profile(std::string const& path)
         double used = 0, latency = 0, t = 0;
         bool const whole = line.ends_with("}") || line.ends_with("},");
         if (!whole ||
-            std::sscanf(line.c_str(),
-                        " {\"index\": %llu, \"size\": %llu, \"rss_bytes\": %llu, \"used_fraction\": %lf, "
-                        "\"latency_ms\": %lf, \"t_s\": %lf}",
-                        &index, &size, &rss, &used, &latency, &t) != 6)
-            throw std::runtime_error(path + ":" + std::to_string(line_no) +
-                                     ": expected a batch object with index, size, rss_bytes, used_fraction, "
-                                     "latency_ms and t_s");
+            std::sscanf(
+                line.c_str(),
+                " {\"index\": %llu, \"size\": %llu, \"rss_bytes\": %llu, \"used_fraction\": %lf, "
+                "\"latency_ms\": %lf, \"t_s\": %lf}",
+                &index, &size, &rss, &used, &latency, &t) != 6)
+            throw std::runtime_error(
+                path + ":" + std::to_string(line_no) +
+                ": expected a batch object with index, size, rss_bytes, used_fraction, "
+                "latency_ms and t_s");
         pts.push_back({t, double(size), double(rss) / (1 << 20), used});
     }
     if (!opened)
-        throw std::runtime_error(path + ": is empty; a run writes memory_profile.json when it has a record_dir");
+        throw std::runtime_error(
+            path + ": is empty; a run writes memory_profile.json when it has a record_dir");
     if (!closed)
-        throw std::runtime_error(path + ":" + std::to_string(line_no) +
-                                 ": torn: the file ends without the closing ']' (was the run killed?)");
+        throw std::runtime_error(
+            path + ":" + std::to_string(line_no) +
+            ": torn: the file ends without the closing ']' (was the run killed?)");
     if (pts.empty())
         throw std::runtime_error(path + ": holds no batches; nothing to draw");
     return pts;
@@ -90,8 +95,8 @@ std::string tick_label(double v)
 }
 
 /// One panel: a polyline of y against t, with axes and labels.
-void panel(std::ostringstream& svg, std::vector<point> const& pts, double point::*y, std::string const& title,
-           std::string const& colour, int top)
+void panel(std::ostringstream& svg, std::vector<point> const& pts, double point::*y,
+           std::string const& title, std::string const& colour, int top)
 {
     int const left = 70, width = 760, height = 220;
     double tmax = 0, ymax = 0;
@@ -107,12 +112,12 @@ void panel(std::ostringstream& svg, std::vector<point> const& pts, double point:
     for (int i = 0; i <= 4; ++i) {
         double const v = ymax * i / 4;
         int const yy = top + height - height * i / 4;
-        svg << "<text x='" << left - 6 << "' y='" << yy + 4 << "' font-size='11' text-anchor='end'>" << tick_label(v)
-            << "</text>\n";
+        svg << "<text x='" << left - 6 << "' y='" << yy + 4 << "' font-size='11' text-anchor='end'>"
+            << tick_label(v) << "</text>\n";
         double const tv = tmax * i / 4;
         int const xx = left + width * i / 4;
-        svg << "<text x='" << xx << "' y='" << top + height + 14 << "' font-size='11' text-anchor='middle'>"
-            << tick_label(tv) << " s</text>\n";
+        svg << "<text x='" << xx << "' y='" << top + height + 14
+            << "' font-size='11' text-anchor='middle'>" << tick_label(tv) << " s</text>\n";
     }
     svg << "<polyline fill='none' stroke='" << colour << "' stroke-width='1.5' points='";
     for (auto const& p : pts)
@@ -139,7 +144,8 @@ std::string render(std::vector<point> const& pts, std::string const& name)
     std::ostringstream svg;
     svg << "<?xml version='1.0' encoding='UTF-8'?>\n"
         << marker << "\n"
-        << "<svg xmlns='http://www.w3.org/2000/svg' width='860' height='600' font-family='sans-serif'>\n"
+        << "<svg xmlns='http://www.w3.org/2000/svg' width='860' height='600' "
+           "font-family='sans-serif'>\n"
         << "<rect width='100%' height='100%' fill='white'/>\n"
         << "<text x='70' y='24' font-size='16' font-weight='bold'>" << name << ": " << pts.size()
         << " batches</text>\n";
@@ -158,7 +164,8 @@ int self_test()
         f << "[\n";
         for (int i = 0; i < 50; ++i)
             f << (i ? ",\n" : "") << "{\"index\": " << i << ", \"size\": " << (i < 25 ? 1000 : 500)
-              << ", \"rss_bytes\": " << (5 << 20) + i * 4096 << ", \"used_fraction\": 0.5, \"latency_ms\": 1.0, "
+              << ", \"rss_bytes\": " << (5 << 20) + i * 4096
+              << ", \"used_fraction\": 0.5, \"latency_ms\": 1.0, "
               << "\"t_s\": " << i * 0.01 << "}";
         f << "\n]\n";
     }
@@ -191,10 +198,12 @@ int self_test()
     };
     std::filesystem::create_directories(dir + "_dir");
     std::ofstream(dir + "_empty.json").flush();
-    std::ofstream(dir + "_torn.json") << "[\n{\"index\": 0, \"size\": 1, \"rss_bytes\": 1, \"used_fraction\": 0.5, "
-                                         "\"latency_ms\": 1.0, \"t_s\": 0.0},\n";
-    std::ofstream(dir + "_cut.json") << "[\n{\"index\": 0, \"size\": 1, \"rss_bytes\": 1, \"used_fraction\": 0.5, "
-                                        "\"latency_ms\": 1.0, \"t_s\": 0.0";
+    std::ofstream(dir + "_torn.json")
+        << "[\n{\"index\": 0, \"size\": 1, \"rss_bytes\": 1, \"used_fraction\": 0.5, "
+           "\"latency_ms\": 1.0, \"t_s\": 0.0},\n";
+    std::ofstream(dir + "_cut.json")
+        << "[\n{\"index\": 0, \"size\": 1, \"rss_bytes\": 1, \"used_fraction\": 0.5, "
+           "\"latency_ms\": 1.0, \"t_s\": 0.0";
     std::ofstream(dir + "_none.json") << "[\n]\n";
     std::filesystem::remove(dir + "_missing.json");
     ok = refused(dir + "_dir", "is a directory") && ok;
@@ -211,12 +220,16 @@ int self_test()
 
 int main(int argc, char** argv)
 {
-    examples::command_line cli("plot_profile", "Draws a run's memory_profile.json as an SVG chart.");
+    examples::command_line cli("plot_profile",
+                               "Draws a run's memory_profile.json as an SVG chart.");
     std::string in, out;
     bool test = false;
     cli.app().add_option("profile", in, "RUN_DIR/memory_profile.json")->type_name("FILE");
-    cli.app().add_option("out", out, "the SVG to write (default: beside the input, .svg)")->type_name("OUT.svg");
-    cli.flag("--self-test", test, "check the reader and the drawing on files of its own, then exit");
+    cli.app()
+        .add_option("out", out, "the SVG to write (default: beside the input, .svg)")
+        ->type_name("OUT.svg");
+    cli.flag("--self-test", test,
+             "check the reader and the drawing on files of its own, then exit");
     cli.parse(argc, argv);
     if (test)
         return self_test();
@@ -227,7 +240,8 @@ int main(int argc, char** argv)
     try {
         auto const pts = read_profile(in);
         if (!ours_or_absent(out))
-            throw std::runtime_error(out + " exists and plot_profile did not draw it: not overwriting it");
+            throw std::runtime_error(
+                out + " exists and plot_profile did not draw it: not overwriting it");
         std::ofstream file(out);
         file << render(pts, in);
         if (!file.flush())

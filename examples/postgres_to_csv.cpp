@@ -41,13 +41,9 @@
 // - Memory: --jobs batches of --batch rows at most (fewer while memory is tight) and the cursor's
 //   one fetch; the resume scans the output once (64 KiB at a time) to find its last record.
 //
-// test-args: --rows 20000 --batch 500 --jobs 2 --table example_source --fresh --out test.csv --record-dir run
+// test-args: --rows 20000 --batch 500 --jobs 2 --table example_source --fresh --out test.csv
+// --record-dir run
 
-#include "common/args.hpp"
-#include "common/data.hpp"
-#include "common/postgres.hpp"
-
-#include <streambatch.hpp>
 #include <streambatch/interop/fmt.hpp>
 #include <streambatch/io/csv.hpp>
 #include <streambatch/io/postgres.hpp>
@@ -63,6 +59,7 @@
 #include <limits>
 #include <sstream>
 #include <stdexcept>
+#include <streambatch.hpp>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -70,13 +67,18 @@
 #include <utility>
 #include <vector>
 
+#include "common/args.hpp"
+#include "common/data.hpp"
+#include "common/postgres.hpp"
+
 namespace sb = streambatch;
 namespace csv = streambatch::csv;
 namespace pg = streambatch::postgres;
 
 namespace {
 
-using customer = std::tuple<std::int64_t, std::string, std::string, std::string, double>; // id, name, email, country, balance
+using customer = std::tuple<std::int64_t, std::string, std::string, std::string,
+                            double>; // id, name, email, country, balance
 
 /// Creates and fills the source table: filled under another name and renamed when complete, so
 /// a killed seed leaves no half-filled table under this one.
@@ -84,15 +86,17 @@ void seed(pg::connection& db, std::string const& table, std::uint64_t rows)
 {
     std::string const staging = table.substr(0, 50) + "_seeding";
     db.exec("DROP TABLE IF EXISTS " + staging);
-    db.exec("CREATE TABLE " + staging +
-            "(id bigint PRIMARY KEY, name text, email text, country text, balance double precision)");
+    db.exec(
+        "CREATE TABLE " + staging +
+        "(id bigint PRIMARY KEY, name text, email text, country text, balance double precision)");
     pg::copy_sink out(db, staging);
     std::vector<customer> chunk;
     for (std::uint64_t i = 1; i <= rows;) {
         chunk.clear();
         for (; i <= rows && chunk.size() < 10'000; ++i) {
             examples::customer_fields const c = examples::make_customer(i);
-            chunk.emplace_back(static_cast<std::int64_t>(2 * i + 5), c.name, c.email, c.country, std::stod(c.balance));
+            chunk.emplace_back(static_cast<std::int64_t>(2 * i + 5), c.name, c.email, c.country,
+                               std::stod(c.balance));
         }
         out.write(chunk);
     }
@@ -129,7 +133,8 @@ struct formatted {
 
 int main(int argc, char** argv)
 {
-    examples::command_line cli("postgres_to_csv", "Exports a PostgreSQL table to a CSV file; resumes after a crash.");
+    examples::command_line cli("postgres_to_csv",
+                               "Exports a PostgreSQL table to a CSV file; resumes after a crash.");
     examples::postgres_settings server;
     server.add_to(cli);
     std::filesystem::path out_path, ckpt_path;
@@ -141,11 +146,11 @@ int main(int argc, char** argv)
     cli.path("--checkpoint", ckpt_path, "the checkpoint file (default: OUT.ckpt)");
     cli.number("--rows", rows, "rows to create when the table does not exist");
     cli.number("--batch", batch, "rows per batch (and per fetch)");
-    cli.number("--jobs", jobs, "batches in flight, formatted on up to this many threads", std::size_t{1},
-               std::size_t{1024});
+    cli.number("--jobs", jobs, "batches in flight, formatted on up to this many threads",
+               std::size_t{1}, std::size_t{1024});
     cli.number("--checkpoint-every", every, "batches between checkpoints");
-    cli.number("--throttle-us", throttle_us, "pause after each batch, in microseconds (kill tests)", std::uint64_t{0},
-               std::uint64_t{60'000'000});
+    cli.number("--throttle-us", throttle_us, "pause after each batch, in microseconds (kill tests)",
+               std::uint64_t{0}, std::uint64_t{60'000'000});
     cli.text("--record-dir", record_dir, "write the run records into this directory");
     cli.flag("--fresh", fresh, "start over: drop the table, the output and the checkpoint first");
     cli.parse(argc, argv);
@@ -161,16 +166,19 @@ int main(int argc, char** argv)
         // The output is this job's when its checkpoint is: refuse to touch any other file.
         bool const ours = std::filesystem::exists(ckpt_path);
         if (ours)
-            sb::resume_point(ckpt_path, "postgres_to_csv", fingerprint); // throws for another job's checkpoint
+            sb::resume_point(ckpt_path, "postgres_to_csv",
+                             fingerprint); // throws for another job's checkpoint
         else if (std::filesystem::exists(out_path))
-            throw std::runtime_error(out_path.string() + " exists and " + ckpt_path.string() +
-                                     " (the checkpoint that says this job wrote it) does not: not overwriting it; "
-                                     "move it away or give another --out");
+            throw std::runtime_error(
+                out_path.string() + " exists and " + ckpt_path.string() +
+                " (the checkpoint that says this job wrote it) does not: not overwriting it; "
+                "move it away or give another --out");
 
         examples::postgres_settings::load_env();
         pg::connection db(server.conninfo);
         db.exec("SET client_min_messages = warning"); // no NOTICEs for IF [NOT] EXISTS
-        db.exec("SELECT pg_advisory_lock(7305002)"); // jobs started together must not race on the DDL
+        db.exec(
+            "SELECT pg_advisory_lock(7305002)"); // jobs started together must not race on the DDL
         if (fresh) {
             db.exec("DROP TABLE IF EXISTS " + table);
             if (ours) { // both ours: see above
@@ -186,33 +194,39 @@ int main(int argc, char** argv)
         auto const total = db.scalar<std::int64_t>("SELECT count(*) FROM " + table);
 
         // Where the last checkpoint got to; none: start over.
-        std::string const sql = "SELECT id, name, email, country, balance FROM " + table + " WHERE id > $1 ORDER BY id";
+        std::string const sql =
+            "SELECT id, name, email, country, balance FROM " + table + " WHERE id > $1 ORDER BY id";
         sb::checkpoint const start = sb::resume_point(ckpt_path, "postgres_to_csv", fingerprint);
         std::int64_t from = std::numeric_limits<std::int64_t>::min();
         bool const resuming = !start.position.empty();
         if (resuming) {
             auto const id = sb::detail::parse_whole<std::int64_t>(start.position);
             if (!id)
-                throw std::runtime_error(ckpt_path.string() + ": position '" + start.position + "' is not an id");
+                throw std::runtime_error(ckpt_path.string() + ": position '" + start.position +
+                                         "' is not an id");
             from = *id;
             // Drop a torn record; everything up to the checkpointed id is before it.
-            std::uintmax_t const size = std::filesystem::exists(out_path) ? std::filesystem::file_size(out_path) : 0;
+            std::uintmax_t const size =
+                std::filesystem::exists(out_path) ? std::filesystem::file_size(out_path) : 0;
             std::uintmax_t const keep = size ? last_record_end(out_path) : 0;
             if (keep == 0)
-                throw std::runtime_error(out_path.string() + " is missing or empty but " + ckpt_path.string() +
-                                         " says " + std::to_string(start.records) +
-                                         " rows were written: delete the checkpoint (or use --fresh) to start over");
+                throw std::runtime_error(
+                    out_path.string() + " is missing or empty but " + ckpt_path.string() +
+                    " says " + std::to_string(start.records) +
+                    " rows were written: delete the checkpoint (or use --fresh) to start over");
             if (keep < size)
                 std::filesystem::resize_file(out_path, keep);
-            fmt::print("resuming after id {} ({} rows done; {} torn bytes dropped)\n", from, start.records,
-                       size - keep);
+            fmt::print("resuming after id {} ({} rows done; {} torn bytes dropped)\n", from,
+                       start.records, size - keep);
             std::fflush(stdout); // a kill -9 must not eat the line
         } else {
-            // The checkpoint first, then the output: a file is only ever written under its checkpoint.
+            // The checkpoint first, then the output: a file is only ever written under its
+            // checkpoint.
             sb::write_checkpoint(ckpt_path, {.job = "postgres_to_csv", .fingerprint = fingerprint});
         }
 
-        std::ofstream file(out_path, std::ios::binary | (resuming ? std::ios::app : std::ios::trunc));
+        std::ofstream file(out_path,
+                           std::ios::binary | (resuming ? std::ios::app : std::ios::trunc));
         if (!file)
             throw std::runtime_error("cannot open " + out_path.string() + " for writing");
         if (!resuming) {
@@ -249,14 +263,17 @@ int main(int argc, char** argv)
                 csv::writer w(text, {}, out_path.string());
                 std::int64_t last = 0;
                 for (customer const& c : b) {
-                    w.write(std::get<0>(c), std::get<1>(c), std::get<2>(c), std::get<3>(c), std::get<4>(c));
+                    w.write(std::get<0>(c), std::get<1>(c), std::get<2>(c), std::get<3>(c),
+                            std::get<4>(c));
                     last = std::get<0>(c);
                 }
                 w.flush();
                 return formatted{std::move(text).str(), last};
             },
-            [&](formatted&& f, sb::batch_info const& info) { // append: in order, flushed before it counts
-                if (info.position != std::to_string(f.last_id)) // the checkpoint would skip or repeat rows
+            [&](formatted&& f,
+                sb::batch_info const& info) { // append: in order, flushed before it counts
+                if (info.position !=
+                    std::to_string(f.last_id)) // the checkpoint would skip or repeat rows
                     throw std::logic_error("batch " + std::to_string(info.index) + " ends at id " +
                                            std::to_string(f.last_id) + " but its position is " +
                                            std::string(info.position));
@@ -269,10 +286,11 @@ int main(int argc, char** argv)
             },
             options);
 
-        fmt::print("exported     {} rows this run ({} of {} in all) from {} on {} to {}\n", report.records,
-                   start.records + report.records, total, table, db.where(), out_path.string());
-        fmt::print("batches      {} (starting size {}, {} in flight at most), {} checkpoints\n", report.batches, batch,
-                   jobs, report.checkpoints_written);
+        fmt::print("exported     {} rows this run ({} of {} in all) from {} on {} to {}\n",
+                   report.records, start.records + report.records, total, table, db.where(),
+                   out_path.string());
+        fmt::print("batches      {} (starting size {}, {} in flight at most), {} checkpoints\n",
+                   report.batches, batch, jobs, report.checkpoints_written);
         fmt::print("records/s    {:.0f} over {:.3f} s\n", report.records_per_second,
                    std::chrono::duration<double>(report.elapsed).count());
         fmt::print("peak RSS     {:.1f} MiB\n", double(report.peak_rss_bytes) / (1 << 20));

@@ -12,10 +12,6 @@
 // test-args is what CTest runs (small, quick); the README runs the defaults.
 // test-args: --records 20000 --record-bytes 300 --batch 500 --jobs 2 --record-dir run
 
-#include "common/args.hpp"
-#include "common/data.hpp"
-
-#include <streambatch.hpp>
 #include <streambatch/interop/fmt.hpp>
 
 #include <fmt/format.h>
@@ -30,9 +26,13 @@
 #include <fstream>
 #include <iterator>
 #include <ranges>
+#include <streambatch.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "common/args.hpp"
+#include "common/data.hpp"
 
 namespace sb = streambatch;
 
@@ -95,8 +95,7 @@ public:
     generated_records() = default;
     generated_records(std::uint64_t count, std::size_t record_bytes)
         : count_(count), payload_bytes_(record_bytes > 50 ? record_bytes - 50 : 1)
-    {
-    }
+    {}
     iterator begin() const { return iterator(*this); }
     std::default_sentinel_t end() const { return {}; }
 };
@@ -135,22 +134,25 @@ long peak_rss_kib()
 
 int main(int argc, char** argv)
 {
-    examples::command_line cli("stream_records", "Streams generated customer-like records through a memory guard.");
+    examples::command_line cli("stream_records",
+                               "Streams generated customer-like records through a memory guard.");
     std::uint64_t records = 1'000'000;
     std::size_t record_bytes = 500, batch = 1'000, jobs = 1;
     std::string record_dir;
     cli.number("--records", records, "records to generate");
-    cli.number("--record-bytes", record_bytes, "bytes per record, about", std::size_t{1}, std::size_t{1} << 30);
+    cli.number("--record-bytes", record_bytes, "bytes per record, about", std::size_t{1},
+               std::size_t{1} << 30);
     cli.number("--batch", batch, "records per batch (fewer while memory is tight)");
-    cli.number("--jobs", jobs, "batches in flight (cleaned on up to K threads)", std::size_t{1}, std::size_t{1024});
+    cli.number("--jobs", jobs, "batches in flight (cleaned on up to K threads)", std::size_t{1},
+               std::size_t{1024});
     cli.text("--record-dir", record_dir,
-             "write run_record.json, memory_profile.json, execution_summary.md and metrics.prom into this directory");
+             "write run_record.json, memory_profile.json, execution_summary.md and metrics.prom "
+             "into this directory");
     cli.parse(argc, argv);
 
     sb::memory_guard guard; // reads /proc and this process's memory cgroup
-    sb::run_options options{.max_in_flight = jobs,
-                            .record_dir = record_dir,
-                            .expected_records = records};
+    sb::run_options options{
+        .max_in_flight = jobs, .record_dir = record_dir, .expected_records = records};
     options.job = "stream_records";
     options.configuration = {{"records", std::to_string(records)},
                              {"record_bytes", std::to_string(record_bytes)},
@@ -159,7 +161,8 @@ int main(int argc, char** argv)
 
     std::uint64_t seen = 0, checksum = 0; // touched by commit only: one thread at a time
     sb::run_report const report = sb::for_each_batch(
-        generated_records(records, record_bytes) | sb::views::memory_guarded(batch, std::ref(guard)),
+        generated_records(records, record_bytes) |
+            sb::views::memory_guarded(batch, std::ref(guard)),
         // process: on up to --jobs threads
         [](sb::batch<raw_record>& b) {
             std::vector<customer> cleaned;
@@ -171,13 +174,15 @@ int main(int argc, char** argv)
         // commit: in batch order, one at a time; stands in for sink.insert(batch)
         [&](std::vector<customer>&& cleaned) {
             for (auto const& c : cleaned)
-                checksum += static_cast<std::uint64_t>(c.id) + c.name.size() + static_cast<unsigned char>(c.payload[0]);
+                checksum += static_cast<std::uint64_t>(c.id) + c.name.size() +
+                            static_cast<unsigned char>(c.payload[0]);
             seen += cleaned.size();
         },
         options);
 
     fmt::print("records      {}\n", report.records);
-    fmt::print("batches      {} (starting size {}, {} in flight at most)\n", report.batches, batch, jobs);
+    fmt::print("batches      {} (starting size {}, {} in flight at most)\n", report.batches, batch,
+               jobs);
     fmt::print("elapsed      {:.3f} s\n", std::chrono::duration<double>(report.elapsed).count());
     fmt::print("records/s    {:.0f}\n", report.records_per_second);
     fmt::print("batch p50/p95/max  {:.3f} / {:.3f} / {:.3f} ms\n",

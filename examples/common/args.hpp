@@ -17,7 +17,6 @@
 #include <streambatch/detail/parse.hpp>
 
 #include <CLI/CLI.hpp>
-
 #include <concepts>
 #include <cstdio>
 #include <cstdlib>
@@ -50,10 +49,12 @@ public:
                 [flag, &value, min, max](std::string const& text) {
                     auto const v = streambatch::detail::parse_whole<T>(text);
                     if (!v)
-                        throw CLI::ValidationError(flag, "wants a whole number, got '" + text + "'");
+                        throw CLI::ValidationError(flag,
+                                                   "wants a whole number, got '" + text + "'");
                     if (*v < min || *v > max)
-                        throw CLI::ValidationError(flag, text + " is out of range: " + std::to_string(min) +
-                                                             " to " + std::to_string(max));
+                        throw CLI::ValidationError(
+                            flag, text + " is out of range: " + std::to_string(min) + " to " +
+                                      std::to_string(max));
                     value = *v;
                 },
                 help + " (" + std::to_string(min) + " to " + std::to_string(max) + ")")
@@ -64,11 +65,15 @@ public:
     /// --flag TEXT: any non-empty text.
     CLI::Option* text(std::string const& flag, std::string& value, std::string const& help)
     {
-        return app_.add_option(flag, value, help)->type_name("TEXT")->capture_default_str()->check(non_empty());
+        return app_.add_option(flag, value, help)
+            ->type_name("TEXT")
+            ->capture_default_str()
+            ->check(non_empty());
     }
 
     /// --flag PATH: a non-empty path.
-    CLI::Option* path(std::string const& flag, std::filesystem::path& value, std::string const& help)
+    CLI::Option* path(std::string const& flag, std::filesystem::path& value,
+                      std::string const& help)
     {
         return app_
             .add_option_function<std::string>(
@@ -111,7 +116,9 @@ private:
     static CLI::Validator non_empty()
     {
         return CLI::Validator(
-            [](std::string& s) { return s.empty() ? std::string("wants a value, got an empty one") : std::string(); },
+            [](std::string& s) {
+                return s.empty() ? std::string("wants a value, got an empty one") : std::string();
+            },
             "", "non-empty");
     }
 };

@@ -6,10 +6,6 @@
 #ifndef STREAMBATCH_EXAMPLES_COMMON_CSV_LOAD_HPP
 #define STREAMBATCH_EXAMPLES_COMMON_CSV_LOAD_HPP
 
-#include "args.hpp"
-#include "data.hpp"
-
-#include <streambatch.hpp>
 #include <streambatch/interop/fmt.hpp>
 #include <streambatch/io/csv.hpp>
 
@@ -25,11 +21,15 @@
 #include <optional>
 #include <ranges>
 #include <stdexcept>
+#include <streambatch.hpp>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <tuple>
 #include <vector>
+
+#include "args.hpp"
+#include "data.hpp"
 
 namespace examples {
 
@@ -52,10 +52,11 @@ struct csv_load_settings {
         cli.path("--csv", csv, "the CSV of customers; generated when it does not exist");
         cli.number("--rows", rows, "rows to generate when the CSV does not exist");
         cli.number("--batch", batch, "records per batch (fewer while memory is tight)");
-        cli.number("--jobs", jobs, "batches in flight, cleaned on up to this many threads", std::size_t{1},
-                   std::size_t{1024});
-        cli.number("--throttle-us", throttle_us, "pause after each batch, in microseconds (kill tests)",
-                   std::uint64_t{0}, std::uint64_t{60'000'000});
+        cli.number("--jobs", jobs, "batches in flight, cleaned on up to this many threads",
+                   std::size_t{1}, std::size_t{1024});
+        cli.number("--throttle-us", throttle_us,
+                   "pause after each batch, in microseconds (kill tests)", std::uint64_t{0},
+                   std::uint64_t{60'000'000});
         cli.text("--record-dir", record_dir, "write the run records into this directory");
         cli.flag("--fresh", fresh, "start over: drop the table and its checkpoint first");
     }
@@ -91,8 +92,8 @@ inline customer clean(csv::row const& r)
     std::string email(r.at("email"));
     std::transform(email.begin(), email.end(), email.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return {r.get<std::int64_t>("id"), std::string(name), std::move(email), std::string(r.at("country")),
-            r.get<double>("balance")};
+    return {r.get<std::int64_t>("id"), std::string(name), std::move(email),
+            std::string(r.at("country")), r.get<double>("balance")};
 }
 
 /// The CSV position as the runner's position text, "BYTE LINE ROWS SKIPPED", and back.
@@ -109,7 +110,8 @@ inline csv::position parse_position_text(std::string_view text)
         auto const end = i < 3 ? rest.find(' ') : rest.size();
         auto const n = streambatch::detail::parse_whole<std::uint64_t>(rest.substr(0, end));
         if (!n || end == std::string_view::npos)
-            throw std::runtime_error("'" + std::string(text) + "' is not a CSV position (BYTE LINE ROWS SKIPPED)");
+            throw std::runtime_error("'" + std::string(text) +
+                                     "' is not a CSV position (BYTE LINE ROWS SKIPPED)");
         v[i] = *n;
         rest.remove_prefix(std::min(rest.size(), end + 1));
     }
@@ -118,7 +120,8 @@ inline csv::position parse_position_text(std::string_view text)
 
 inline void print_resuming(csv::position const& from)
 {
-    fmt::print("resuming at line {} (byte {}, {} rows done)\n", from.line, from.byte_offset, from.rows);
+    fmt::print("resuming at line {} (byte {}, {} rows done)\n", from.line, from.byte_offset,
+               from.rows);
     std::fflush(stdout); // a kill -9 must not eat the line
 }
 
@@ -128,15 +131,17 @@ inline void print_resuming(csv::position const& from)
 /// `options` brings the job's name, expected records and the like; this sets the rest.
 template <class Load>
 streambatch::run_report run_load(csv_load_settings const& settings, csv::reader& reader,
-                                 std::optional<csv::position> const& from, streambatch::run_options options,
-                                 Load&& load)
+                                 std::optional<csv::position> const& from,
+                                 streambatch::run_options options, Load&& load)
 {
     namespace sb = streambatch;
     sb::memory_guard guard;
     options.max_in_flight = settings.jobs;
     options.record_dir = settings.record_dir;
     options.resume_from.records = from ? from->rows : 0;
-    options.position = [&reader] { return position_text(reader.position()); }; // when a batch is pulled
+    options.position = [&reader] {
+        return position_text(reader.position());
+    }; // when a batch is pulled
     options.watch(guard);
     auto const pause = std::chrono::microseconds(settings.throttle_us);
     return sb::for_each_batch(
@@ -159,13 +164,14 @@ streambatch::run_report run_load(csv_load_settings const& settings, csv::reader&
 /// The lines after "loaded ...": batches, records/s, peak RSS, checkpoint files, guard events.
 inline void print_summary(streambatch::run_report const& r, csv_load_settings const& settings)
 {
-    fmt::print("batches      {} (starting size {}, {} in flight at most)\n", r.batches, settings.batch, settings.jobs);
+    fmt::print("batches      {} (starting size {}, {} in flight at most)\n", r.batches,
+               settings.batch, settings.jobs);
     fmt::print("records/s    {:.0f} over {:.3f} s\n", r.records_per_second,
                std::chrono::duration<double>(r.elapsed).count());
     fmt::print("peak RSS     {:.1f} MiB\n", double(r.peak_rss_bytes) / (1 << 20));
     if (r.checkpoints_written != 0)
-        fmt::print("checkpoints  {} files, {:.3f} s writing them (on a thread of their own)\n", r.checkpoints_written,
-                   std::chrono::duration<double>(r.checkpoint_time).count());
+        fmt::print("checkpoints  {} files, {:.3f} s writing them (on a thread of their own)\n",
+                   r.checkpoints_written, std::chrono::duration<double>(r.checkpoint_time).count());
     fmt::print("guard events {}\n", r.guard_events.size());
     for (auto const& e : r.guard_events)
         fmt::print("  {}\n", e);

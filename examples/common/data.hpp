@@ -32,8 +32,10 @@ inline std::uint64_t mix(std::uint64_t x) noexcept // splitmix64's finaliser
 /// "  First Last " with blanks to trim; every 997th has a second line.
 inline std::string customer_name(std::uint64_t id)
 {
-    static char const* const first[] = {"Ann", "Bob", "Chloé", "Dmitri", "Eve", "Femi", "Grace", "Hiro"};
-    static char const* const last[] = {"O'Neil", "Smith, Jr.", "Müller", "Nakamura", "Okafor", "\"Doc\" Brown"};
+    static char const* const first[] = {"Ann", "Bob",  "Chloé", "Dmitri",
+                                        "Eve", "Femi", "Grace", "Hiro"};
+    static char const* const last[] = {"O'Neil",   "Smith, Jr.", "Müller",
+                                       "Nakamura", "Okafor",     "\"Doc\" Brown"};
     std::uint64_t const x = mix(id);
     std::string name = "  ";
     name += first[x % 8];

@@ -8,14 +8,14 @@
 #ifndef STREAMBATCH_EXAMPLES_COMMON_POSTGRES_HPP
 #define STREAMBATCH_EXAMPLES_COMMON_POSTGRES_HPP
 
-#include "args.hpp"
-
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+
+#include "args.hpp"
 
 namespace examples {
 
@@ -26,14 +26,18 @@ struct postgres_settings {
     void add_to(command_line& cli)
     {
         cli.app()
-            .add_option("--conninfo", conninfo, "libpq connection string or URI (default: the PG* variables)")
+            .add_option("--conninfo", conninfo,
+                        "libpq connection string or URI (default: the PG* variables)")
             ->type_name("STR");
-        cli.text("--table", table, "the table: a plain lower-case identifier")->check(CLI::Validator(
-            [](std::string& s) {
-                return plain_identifier(s) ? std::string()
-                                           : "wants a plain lower-case identifier ([a-z_][a-z0-9_]*), got '" + s + "'";
-            },
-            "IDENT", "identifier"));
+        cli.text("--table", table, "the table: a plain lower-case identifier")
+            ->check(CLI::Validator(
+                [](std::string& s) {
+                    return plain_identifier(s)
+                               ? std::string()
+                               : "wants a plain lower-case identifier ([a-z_][a-z0-9_]*), got '" +
+                                     s + "'";
+                },
+                "IDENT", "identifier"));
     }
 
     /// Sets STREAMBATCH_PG_ENV's variables (the test server's), when it names a file.
@@ -54,7 +58,8 @@ struct postgres_settings {
     {
         if (s.empty() || s.size() > 63 || (s.front() >= '0' && s.front() <= '9'))
             return false;
-        return std::ranges::all_of(s, [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
+        return std::ranges::all_of(
+            s, [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
     }
 };
 

@@ -36,7 +36,8 @@ TEST_CASE("guard_event: the same text as describe(), and its kind alone")
     e.new_size = 500;
     e.batch = 12;
     e.snapshot = pressed();
-    CHECK(fmt::format("{}", e) == "shrink 1000 -> 500 at batch 12: 83.1% used (cgroup), rss 201.3 MiB");
+    CHECK(fmt::format("{}", e) ==
+          "shrink 1000 -> 500 at batch 12: 83.1% used (cgroup), rss 201.3 MiB");
     CHECK(fmt::format("{}", e) == e.describe());
     e.what = sb::guard_event::kind::exhausted;
     CHECK(fmt::format("{}", e) == e.describe());
@@ -54,7 +55,8 @@ TEST_CASE("partition: I/N, and a string's spec applies")
 
 TEST_CASE("csv::position: line, byte, rows and skipped")
 {
-    CHECK(fmt::format("{}", sb::csv::position{3456, 12, 10, 1}) == "line 12, byte 3456 (10 rows, 1 skipped)");
+    CHECK(fmt::format("{}", sb::csv::position{3456, 12, 10, 1}) ==
+          "line 12, byte 3456 (10 rows, 1 skipped)");
     CHECK(fmt::format("{}", sb::csv::position{}) == "line 1, byte 0 (0 rows, 0 skipped)");
 }
 
@@ -71,26 +73,30 @@ TEST_CASE("run_report: one line with the figures a log wants")
     r.latency_max = 3ms;
     r.peak_rss_bytes = 12 * (1 << 20) + 314573;
     r.completed = true;
-    CHECK(fmt::format("{}", r) == "load: 20000 records in 40 batches, 0.125 s, 160000 records/s, batch p50/p95/max "
-                                  "1.000/2.500/3.000 ms, peak RSS 12.3 MiB, 0 guard events");
+    CHECK(fmt::format("{}", r) ==
+          "load: 20000 records in 40 batches, 0.125 s, 160000 records/s, batch p50/p95/max "
+          "1.000/2.500/3.000 ms, peak RSS 12.3 MiB, 0 guard events");
 
     r.part = sb::partition{3, 8};
     r.guard_events.resize(2);
     r.resumed_from_records = 100;
     r.checkpoints_written = 3;
-    CHECK(fmt::format("{}", r) == "load part 3/8: 20000 records in 40 batches, 0.125 s, 160000 records/s, batch "
-                                  "p50/p95/max 1.000/2.500/3.000 ms, peak RSS 12.3 MiB, 2 guard events, resumed "
-                                  "after 100 records, 3 checkpoints");
+    CHECK(fmt::format("{}", r) ==
+          "load part 3/8: 20000 records in 40 batches, 0.125 s, 160000 records/s, batch "
+          "p50/p95/max 1.000/2.500/3.000 ms, peak RSS 12.3 MiB, 2 guard events, resumed "
+          "after 100 records, 3 checkpoints");
 
     r.job.clear();
     r.completed = false;
     r.error = "disk full";
-    CHECK(fmt::format("{}", r) == "part 3/8: 20000 records in 40 batches, 0.125 s, 160000 records/s, batch "
-                                  "p50/p95/max 1.000/2.500/3.000 ms, peak RSS 12.3 MiB, 2 guard events, resumed "
-                                  "after 100 records, 3 checkpoints; failed: disk full");
+    CHECK(fmt::format("{}", r) ==
+          "part 3/8: 20000 records in 40 batches, 0.125 s, 160000 records/s, batch "
+          "p50/p95/max 1.000/2.500/3.000 ms, peak RSS 12.3 MiB, 2 guard events, resumed "
+          "after 100 records, 3 checkpoints; failed: disk full");
 
-    CHECK(fmt::format("{}", sb::run_report{}) == "0 records in 0 batches, 0.000 s, 0 records/s, batch p50/p95/max "
-                                                 "0.000/0.000/0.000 ms, peak RSS 0.0 MiB, 0 guard events");
+    CHECK(fmt::format("{}", sb::run_report{}) ==
+          "0 records in 0 batches, 0.000 s, 0 records/s, batch p50/p95/max "
+          "0.000/0.000/0.000 ms, peak RSS 0.0 MiB, 0 guard events");
 }
 
 TEST_CASE("a spec a string would refuse is a format_error")

@@ -3,7 +3,8 @@
 // In:     nothing; include it (fmt 9 or later available, link fmt::fmt) where you log with fmt.
 // Out:    fmt::formatter specialisations, each one line of text:
 //           memory_snapshot     "83.1% used (cgroup), rss 201.3 MiB"
-//           guard_event         "shrink 1000 -> 500 at batch 12: 83.1% used (cgroup), rss 201.3 MiB"
+//           guard_event         "shrink 1000 -> 500 at batch 12: 83.1% used (cgroup), rss 201.3
+//           MiB"
 //                               (the same text as guard_event::describe())
 //           guard_event::kind   "shrink"
 //           partition           "3/8"
@@ -18,7 +19,8 @@
 // Errors: fmt::format_error for a spec a string would refuse.
 // Example:
 //     fmt::print("{}\n", report);
-//     guard.on_event([](streambatch::guard_event const& e) { fmt::print(stderr, "guard: {}\n", e); });
+//     guard.on_event([](streambatch::guard_event const& e) { fmt::print(stderr, "guard: {}\n", e);
+//     });
 // See docs/runner.md.
 
 #ifndef STREAMBATCH_INTEROP_FMT_HPP_INCLUDED
@@ -38,14 +40,21 @@
 
 namespace streambatch::detail::fmt_interop {
 
-inline double mib(std::uint64_t bytes) noexcept { return double(bytes) / (1 << 20); }
-inline double ms(std::chrono::nanoseconds d) noexcept { return std::chrono::duration<double, std::milli>(d).count(); }
+inline double mib(std::uint64_t bytes) noexcept
+{
+    return double(bytes) / (1 << 20);
+}
+inline double ms(std::chrono::nanoseconds d) noexcept
+{
+    return std::chrono::duration<double, std::milli>(d).count();
+}
 
 template <class Out>
 Out snapshot(Out out, memory_snapshot const& s)
 {
     return fmt::format_to(out, "{:.1f}% used ({}), rss {:.1f} MiB", 100.0 * s.used_fraction,
-                          s.source == memory_source::cgroup ? "cgroup" : "system", mib(s.rss_bytes));
+                          s.source == memory_source::cgroup ? "cgroup" : "system",
+                          mib(s.rss_bytes));
 }
 
 /// Formats T as text with one of the functions below, then applies a string's spec to it.
@@ -56,7 +65,8 @@ struct text_formatter : fmt::formatter<fmt::string_view> {
     {
         fmt::memory_buffer buf;
         write(std::back_inserter(buf), value);
-        return fmt::formatter<fmt::string_view>::format(fmt::string_view(buf.data(), buf.size()), ctx);
+        return fmt::formatter<fmt::string_view>::format(fmt::string_view(buf.data(), buf.size()),
+                                                        ctx);
     }
 
 private:
@@ -73,8 +83,8 @@ private:
     template <class Out>
     static void write(Out out, guard_event const& e)
     {
-        out = fmt::format_to(out, "{} {} -> {} at batch {}: ", guard_event::name(e.what), e.old_size, e.new_size,
-                             e.batch);
+        out = fmt::format_to(out, "{} {} -> {} at batch {}: ", guard_event::name(e.what),
+                             e.old_size, e.new_size, e.batch);
         snapshot(out, e.snapshot);
     }
     template <class Out>
@@ -85,7 +95,8 @@ private:
     template <class Out>
     static void write(Out out, csv::position const& p)
     {
-        fmt::format_to(out, "line {}, byte {} ({} rows, {} skipped)", p.line, p.byte_offset, p.rows, p.skipped);
+        fmt::format_to(out, "line {}, byte {} ({} rows, {} skipped)", p.line, p.byte_offset, p.rows,
+                       p.skipped);
     }
     template <class Out>
     static void write(Out out, run_report const& r)
@@ -93,15 +104,17 @@ private:
         if (!r.job.empty())
             out = fmt::format_to(out, "{}", r.job);
         if (!r.part.whole())
-            out = fmt::format_to(out, "{}part {}/{}", r.job.empty() ? "" : " ", r.part.index, r.part.count);
+            out = fmt::format_to(out, "{}part {}/{}", r.job.empty() ? "" : " ", r.part.index,
+                                 r.part.count);
         if (!r.job.empty() || !r.part.whole())
             out = fmt::format_to(out, ": ");
-        out = fmt::format_to(out,
-                             "{} records in {} batches, {:.3f} s, {:.0f} records/s, batch p50/p95/max "
-                             "{:.3f}/{:.3f}/{:.3f} ms, peak RSS {:.1f} MiB, {} guard events",
-                             r.records, r.batches, std::chrono::duration<double>(r.elapsed).count(),
-                             r.records_per_second, ms(r.latency_p50), ms(r.latency_p95), ms(r.latency_max),
-                             mib(r.peak_rss_bytes), r.guard_events.size());
+        out = fmt::format_to(
+            out,
+            "{} records in {} batches, {:.3f} s, {:.0f} records/s, batch p50/p95/max "
+            "{:.3f}/{:.3f}/{:.3f} ms, peak RSS {:.1f} MiB, {} guard events",
+            r.records, r.batches, std::chrono::duration<double>(r.elapsed).count(),
+            r.records_per_second, ms(r.latency_p50), ms(r.latency_p95), ms(r.latency_max),
+            mib(r.peak_rss_bytes), r.guard_events.size());
         if (r.resumed_from_records != 0)
             out = fmt::format_to(out, ", resumed after {} records", r.resumed_from_records);
         if (r.checkpoints_written != 0)
