@@ -22,7 +22,7 @@
 // 3. It checks DIR/out.txt: every record exactly once, in order.
 //
 // A sink that cannot be cut back (an HTTP endpoint, a queue) is at-least-once instead: after a
-// crash it sees again at most what followed the last checkpoint (README, "Guarantees").
+// crash it sees again at most what followed the last checkpoint (docs/guarantees.md).
 //
 // test-args: --records 50000 --batch 100 --crash-at-batch 237 --dir run
 

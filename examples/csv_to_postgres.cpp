@@ -22,7 +22,7 @@
 //   together or not at all. A restarted job (after a crash, kill -9, OOM, a lost connection...)
 //   opens the CSV at that position: no row is lost and none is loaded twice.
 // - Memory: --jobs batches of --batch rows at most, fewer while memory is tight (the guard).
-// - Many workers (README, "Running on many machines"): with --partition I/N, or --partition
+// - Many workers (docs/partitions.md): with --partition I/N, or --partition
 //   auto under mpirun, a Slurm job array or a Kubernetes Indexed Job
 //   (streambatch::partition_from_environment), this worker loads only the rows that start in
 //   its share of the CSV's bytes (csv::options::partition). Its checkpoint row is
@@ -171,7 +171,7 @@ int main(int argc, char** argv)
              .reject_path = load.csv.string() + (part ? "." + part->name() : "") + ".rejects.csv",
              .partition = part.value_or(sb::partition{})},
             from);
-        sb::run_options options{.job = "csv_to_postgres " + table};
+        sb::run_options options{.job = "csv_to_postgres " + table, .record_dir = load.record_dir};
         if (part)
             options.set_partition(*part); // run records in --record-dir/part-000I-of-000N
         options.expected_records =

@@ -120,7 +120,8 @@ int main(int argc, char** argv)
             load.csv,
             {.bad_rows = csv::on_error::skip, .reject_path = load.csv.string() + ".rejects.csv"},
             from);
-        sb::run_options options{.job = "csv_to_sqlite", .expected_records = load.rows};
+        sb::run_options options{
+            .job = "csv_to_sqlite", .record_dir = load.record_dir, .expected_records = load.rows};
         if (!checkpoint_file.empty()) {
             options.checkpoint_path = checkpoint_file;
             options.checkpoint_every_batches = 10;

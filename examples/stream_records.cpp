@@ -9,7 +9,7 @@
 // The job runs under streambatch::for_each_batch: cleaning on up to --jobs threads, the sink
 // in batch order, a progress line when stderr is a terminal, run records with --record-dir.
 //
-// test-args is what CTest runs (small, quick); the README runs the defaults.
+// test-args is what CTest runs (small, quick); docs/examples.md runs the defaults.
 // test-args: --records 20000 --record-bytes 300 --batch 500 --jobs 2 --record-dir run
 
 #include <streambatch/interop/fmt.hpp>

@@ -128,7 +128,9 @@ inline void print_resuming(csv::position const& from)
 /// The job: `reader`'s rows in batches of settings.batch under a memory guard, cleaned on up to
 /// settings.jobs threads; each cleaned batch goes, in batch order, to load(cleaned, position):
 /// `position` is where the CSV stands after that batch (what a checkpoint must hold).
-/// `options` brings the job's name, expected records and the like; this sets the rest.
+/// `options` brings the job's name, record_dir (set it before set_partition, which appends the
+/// partition's name to it), expected records and the like; this sets in-flight, resume and
+/// position.
 template <class Load>
 streambatch::run_report run_load(csv_load_settings const& settings, csv::reader& reader,
                                  std::optional<csv::position> const& from,
@@ -137,7 +139,6 @@ streambatch::run_report run_load(csv_load_settings const& settings, csv::reader&
     namespace sb = streambatch;
     sb::memory_guard guard;
     options.max_in_flight = settings.jobs;
-    options.record_dir = settings.record_dir;
     options.resume_from.records = from ? from->rows : 0;
     options.position = [&reader] {
         return position_text(reader.position());
