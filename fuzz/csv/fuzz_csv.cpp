@@ -12,8 +12,9 @@
 //      size, with one block holding the whole input and through short reads: where blocks end
 //      never matters.
 //   2. The skip policy never throws parse_error (max_skipped is large enough), delivers first
-//      the rows the fail policy delivered before its error, and writes one reject row per
-//      skipped record, which read back as CSV with five columns.
+//      the rows the fail policy delivered before its error, and writes one reject record per
+//      skipped record: a JSON line (docs/rejects.md) that io::parse_reject reads back, whose
+//      raw bytes are the input's at its byte offset.
 //   3. Every row converts (or fails with a parse_error) to int, double, bool.
 //   4. Rows written by csv::writer read back the same.
 //   5. Rows' lines and byte offsets increase.
@@ -23,11 +24,13 @@
 //      the only error allowed is ambiguous_split, and only with max_record_bytes = 24.
 
 #include <streambatch/io/csv.hpp>
+#include <streambatch/io/detail/reject.hpp>
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <istream>
 #include <optional>
 #include <sstream>
@@ -222,19 +225,36 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
             fail("the skip policy differs on a good file");
         if (a.error && s.skipped == 0)
             fail("the skip policy skipped nothing on a bad file");
-        std::istringstream rin(rejects.str());
+        // One JSON line per skipped record (docs/rejects.md), each holding the record's bytes
+        // exactly as they stand in the input at its byte offset (NUL and non-UTF-8 included).
+        std::string const lines = rejects.str();
+        if (!lines.empty() && lines.back() != '\n')
+            fail("the reject file does not end with a line break");
         std::uint64_t n = 0;
-        try {
-            for (csv::row& r : csv::rows(rin)) {
-                if (r.size() != 5)
-                    fail("a reject row has five fields");
-                ++n;
+        std::uint64_t last = 0;
+        for (std::size_t at = 0; at < lines.size(); ++n) {
+            std::size_t const nl = lines.find('\n', at);
+            streambatch::io::reject j;
+            try {
+                j = streambatch::io::parse_reject(std::string_view(lines).substr(at, nl - at));
+            } catch (std::exception const&) {
+                fail("a reject line is not a reject record");
             }
-        } catch (csv::parse_error const&) {
-            fail("the reject file is not valid CSV");
+            at = nl + 1;
+            if (j.source != "csv" || !j.byte_offset || !j.line || !j.row || !j.raw)
+                fail("a reject record lacks its source, position or raw bytes");
+            if (*j.byte_offset < last || *j.byte_offset > text.size())
+                fail("the reject records' byte offsets do not increase within the input");
+            last = *j.byte_offset;
+            if (text.substr(static_cast<std::size_t>(*j.byte_offset), j.raw->size()) != *j.raw)
+                fail("a reject record's raw bytes are not the input's at its byte offset");
+            if (j.raw_size && *j.raw_size <= j.raw->size())
+                fail("raw_size is set though raw holds the whole record");
+            if (j.error.empty())
+                fail("a reject record has no error");
         }
         if (n != s.skipped)
-            fail("one reject row per skipped record");
+            fail("one reject record per skipped record");
     }
 
     // 6. Partitions add up to the whole input.

@@ -7,11 +7,14 @@
 // parse_until_error rows read before the first error, and the error (if any).
 // temp_dir          a fresh directory under the system's temp dir, removed at the end.
 // slurp             a file's bytes.
+// read_rejects      the records of a reject file (JSON Lines, docs/rejects.md), each line read
+//                   back with io::parse_reject; every line must end with a line break.
 
 #ifndef STREAMBATCH_TESTS_IO_CSV_SUPPORT_HPP
 #define STREAMBATCH_TESTS_IO_CSV_SUPPORT_HPP
 
 #include <streambatch/io/csv.hpp>
+#include <streambatch/io/detail/reject.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -21,6 +24,7 @@
 #include <optional>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <streambuf>
 #include <string>
 #include <system_error>
@@ -153,6 +157,21 @@ inline std::string slurp(std::filesystem::path const& p)
 {
     std::ifstream in(p, std::ios::binary);
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+/// The reject records in `text`, one JSON line each (a line cut short is an error).
+inline std::vector<streambatch::io::reject> read_rejects(std::string const& text)
+{
+    std::vector<streambatch::io::reject> out;
+    if (!text.empty() && text.back() != '\n')
+        throw std::runtime_error("the reject text does not end with a line break");
+    std::size_t at = 0;
+    while (at < text.size()) {
+        std::size_t const nl = text.find('\n', at);
+        out.push_back(streambatch::io::parse_reject(text.substr(at, nl - at), "rejects"));
+        at = nl + 1;
+    }
+    return out;
 }
 
 } // namespace csvtest

@@ -4,12 +4,14 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <optional>
 #include <sstream>
 #include <streambuf>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "csv_test_support.hpp"
@@ -329,10 +331,8 @@ std::uint64_t at(std::string const& needle)
     return mixed.find(needle);
 }
 
-rows_t read_rejects(std::string const& text)
-{
-    return csvtest::parse(text, {.has_header = true});
-}
+using csvtest::read_rejects;
+using streambatch::io::reject;
 
 } // namespace
 
@@ -346,7 +346,7 @@ TEST_CASE("on_error::skip writes each bad row with its location to the reject fi
         csv::reader r(in, {.block_size = block,
                            .bad_rows = csv::on_error::skip,
                            .max_skipped = 10,
-                           .reject_path = dir / "rejects.csv",
+                           .reject_path = dir / "rejects.jsonl",
                            .name = "mixed.csv"});
         rows_t good;
         std::vector<std::uint64_t> lines;
@@ -359,34 +359,64 @@ TEST_CASE("on_error::skip writes each bad row with its location to the reject fi
         CHECK(r.skipped() == 4);
         CHECK(r.position() == csv::position{mixed.size(), 11, 3, 4});
 
-        rows_t const rejects = read_rejects(csvtest::slurp(dir / "rejects.csv"));
-        rows_t const want = {
-            {"mixed.csv", "3", std::to_string(at("2,x")),
-             "mixed.csv:3 (byte " + std::to_string(at("\"y")) +
-                 "): quote inside an unquoted field (column 1 (\"name\")): expected the whole "
-                 "field in "
-                 "quotes, with each quote in it doubled",
-             "2,x\"y"},
-            {"mixed.csv", "6", std::to_string(at("4,")),
-             "mixed.csv:6 (byte " + std::to_string(at("b\n")) +
-                 "): unexpected \"b\" after the closing quote of column 1 (\"name\"): expected "
-                 "\",\", a line "
-                 "break or the end of the file",
-             "4,\"a\"b"},
-            {"mixed.csv", "7", std::to_string(at("5,")),
-             "mixed.csv:7 (byte " + std::to_string(at("5,")) +
-                 "): expected 2 fields (as in the header), found 3",
-             "5,ok,extra"},
-            {"mixed.csv", "9", std::to_string(at("7,")),
-             "mixed.csv:10 (byte " + std::to_string(mixed.size() - 4) +
-                 "): unexpected \"o\" after the closing quote of column 1 (\"name\"): expected "
-                 "\",\", a line "
-                 "break or the end of the file",
-             "7,\"never closed\n8,\"ok\""},
+        // One JSON line per bad record, in the io family's format: where the record begins
+        // (line, byte_offset, and row: its number among the data records, good and bad), the
+        // column to blame, the whole message (where the error lies), the raw bytes.
+        std::vector<reject> const rejects = read_rejects(csvtest::slurp(dir / "rejects.jsonl"));
+        std::vector<reject> const want = {
+            {.source = "csv",
+             .name = "mixed.csv",
+             .line = 3,
+             .byte_offset = at("2,x"),
+             .row = 2,
+             .column = 1,
+             .column_name = "name",
+             .error = "mixed.csv:3 (byte " + std::to_string(at("\"y")) +
+                      "): quote inside an unquoted field (column 1 (\"name\")): expected the "
+                      "whole field in quotes, with each quote in it doubled",
+             .raw = "2,x\"y"},
+            {.source = "csv",
+             .name = "mixed.csv",
+             .line = 6,
+             .byte_offset = at("4,"),
+             .row = 4,
+             .column = 1,
+             .column_name = "name",
+             .error = "mixed.csv:6 (byte " + std::to_string(at("b\n")) +
+                      "): unexpected \"b\" after the closing quote of column 1 (\"name\"): "
+                      "expected \",\", a line break or the end of the file",
+             .raw = "4,\"a\"b"},
+            {.source = "csv",
+             .name = "mixed.csv",
+             .line = 7,
+             .byte_offset = at("5,"),
+             .row = 5,
+             .error = "mixed.csv:7 (byte " + std::to_string(at("5,")) +
+                      "): expected 2 fields (as in the header), found 3",
+             .raw = "5,ok,extra"},
+            {.source = "csv",
+             .name = "mixed.csv",
+             .line = 9,
+             .byte_offset = at("7,"),
+             .row = 7,
+             .column = 1,
+             .column_name = "name",
+             .error = "mixed.csv:10 (byte " + std::to_string(mixed.size() - 4) +
+                      "): unexpected \"o\" after the closing quote of column 1 (\"name\"): "
+                      "expected \",\", a line break or the end of the file",
+             .raw = "7,\"never closed\n8,\"ok\""},
         };
         CHECK(rejects.size() == want.size());
-        for (std::size_t i = 0; i < std::min(rejects.size(), want.size()); ++i)
+        for (std::size_t i = 0; i < std::min(rejects.size(), want.size()); ++i) {
+            INFO("reject " << i);
             CHECK(rejects[i] == want[i]);
+            CHECK(rejects[i].error == want[i].error);
+            CHECK(rejects[i].raw == want[i].raw);
+        }
+        // The file is JSON Lines: one object a line, the version first.
+        std::string const text = csvtest::slurp(dir / "rejects.jsonl");
+        CHECK(text.starts_with("{\"streambatch_reject\":1,\"source\":\"csv\",\"name\":\"mixed.csv\""));
+        CHECK(static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) == 4);
     }
 }
 
@@ -401,13 +431,19 @@ TEST_CASE("on_error::skip: an unclosed quote costs only the line where it opened
     for (csv::row& row : r)
         good.push_back(csvtest::fields(row));
     CHECK(good == rows_t{{"2", "b"}, {"3", "c"}, {"4", "d"}});
-    rows_t const rej = read_rejects(rejects.str());
+    std::vector<reject> const rej = read_rejects(rejects.str());
     REQUIRE(rej.size() == 1);
-    CHECK(rej[0] == std::vector<std::string>{
-                        "<stream>", "2", "5",
-                        "<stream>:6 (byte 25): unclosed quote: reached end of file inside "
-                        "a quoted field that began at line 2 (byte 7), column 1 (\"v\")",
-                        "1,\"open"});
+    CHECK(rej[0] == reject{.source = "csv",
+                           .name = "<stream>",
+                           .line = 2,
+                           .byte_offset = 5,
+                           .row = 1,
+                           .column = 1,
+                           .column_name = "v",
+                           .error = "<stream>:6 (byte 25): unclosed quote: reached end of file "
+                                    "inside a quoted field that began at line 2 (byte 7), "
+                                    "column 1 (\"v\")",
+                           .raw = "1,\"open"});
 }
 
 TEST_CASE("on_error::skip: more bad rows than max_skipped fails, after writing the last one",
@@ -431,8 +467,10 @@ TEST_CASE("on_error::skip: more bad rows than max_skipped fails, after writing t
     }
     CHECK(good == rows_t{{"1", "ok"}, {"3", "multi\nline"}});
     CHECK(r.skipped() == 2);
-    CHECK(read_rejects(rejects.str()).size() == 3);
-    CHECK(r.begin() == r.end()); // the reader has ended
+    std::vector<reject> const rej = read_rejects(rejects.str());
+    REQUIRE(rej.size() == 3);
+    CHECK(rej[2].raw == "5,ok,extra"); // the one that failed is written too
+    CHECK(r.begin() == r.end());       // the reader has ended
 }
 
 TEST_CASE("on_error::skip with max_skipped = 0 fails at the first bad row", "[csv][errors][skip]")
@@ -445,22 +483,49 @@ TEST_CASE("on_error::skip with max_skipped = 0 fails at the first bad row", "[cs
     CHECK((*it)[0] == "1");
     CHECK_THROWS_WITH(
         ++it, Catch::StartsWith("<stream>:3 (byte 4): too many bad rows: this is bad row 1"));
-    CHECK(read_rejects(rejects.str()).size() == 1);
+    std::vector<reject> const rej = read_rejects(rejects.str());
+    REQUIRE(rej.size() == 1);
+    CHECK(rej[0].line == 3);
+    CHECK(rej[0].byte_offset == 4);
+    CHECK(rej[0].raw == "\"");
 }
 
-TEST_CASE("on_error::skip: a bad row holding NUL bytes is kept as base64", "[csv][errors][skip]")
+TEST_CASE("on_error::skip keeps a bad row's bytes exactly: NUL bytes and invalid UTF-8",
+          "[csv][errors][skip]")
 {
     std::ostringstream rejects;
-    std::istringstream in(std::string("a,b\n1,x\0y\n2,ok\n", 15));
+    // Line 2 holds a NUL byte; line 3 a byte that is no UTF-8 (FF) and a stray quote; line 4
+    // is good UTF-8 (é) with a stray quote.
+    std::string const text("a,b\n1,x\0y\n3,\xFF\"z\n4,\xC3\xA9\"\n2,ok\n", 27);
+    std::istringstream in(text);
     csv::reader r(in, {.bad_rows = csv::on_error::skip, .reject_stream = &rejects});
     rows_t good;
     for (csv::row& row : r)
         good.push_back(csvtest::fields(row));
     CHECK(good == rows_t{{"2", "ok"}});
-    rows_t const rej = read_rejects(rejects.str());
-    REQUIRE(rej.size() == 1);
-    CHECK(rej[0][4] == "MSx4AHk="); // base64 of "1,x\0y"
-    CHECK_THAT(rej[0][3], Catch::EndsWith("[raw is base64: it holds NUL bytes]"));
+    std::vector<reject> const rej = read_rejects(rejects.str());
+    REQUIRE(rej.size() == 3);
+    CHECK(rej[0].raw == std::string("1,x\0y", 5));
+    CHECK(rej[0].line == 2);
+    CHECK(rej[0].byte_offset == 4);
+    CHECK(rej[0].column == 1);
+    CHECK(rej[0].error == "<stream>:2 (byte 7): NUL byte in column 1 (\"b\"): CSV text has none "
+                          "(is the file binary, or UTF-16?)");
+    CHECK(rej[1].raw == "3,\xFF\"z");
+    CHECK(rej[1].line == 3);
+    CHECK(rej[1].byte_offset == 10);
+    CHECK(rej[1].error == "<stream>:3 (byte 13): quote inside an unquoted field (column 1 "
+                          "(\"b\")): expected the whole field in quotes, with each quote in it "
+                          "doubled");
+    CHECK(rej[2].raw == "4,\xC3\xA9\"");
+    CHECK(rej[2].line == 4);
+    CHECK(!rej[0].raw_size);
+    // As JSON: NUL is escaped in a string, bytes that are not UTF-8 go whole as base64, good
+    // UTF-8 stays as it is.
+    std::string const lines = rejects.str();
+    CHECK(lines.find("\"raw\":\"1,x\\u0000y\"") != std::string::npos);
+    CHECK(lines.find("\"raw\":{\"base64\":\"Myz/Ino=\"}") != std::string::npos); // 3,\xFF"z
+    CHECK(lines.find("\"raw\":\"4,\xC3\xA9\\\"\"") != std::string::npos);
 }
 
 TEST_CASE("a bad header fails even with on_error::skip", "[csv][errors][skip]")
@@ -469,6 +534,7 @@ TEST_CASE("a bad header fails even with on_error::skip", "[csv][errors][skip]")
     std::istringstream in("a,\"b\n1,2\n");
     CHECK_THROWS_AS(csv::reader(in, {.bad_rows = csv::on_error::skip, .reject_stream = &rejects}),
                     csv::parse_error);
+    CHECK(rejects.str().empty());
 }
 
 TEST_CASE("on_error::skip keeps a long bad line's first max_record_bytes bytes",
@@ -487,10 +553,10 @@ TEST_CASE("on_error::skip keeps a long bad line's first max_record_bytes bytes",
     CHECK(good == rows_t{{"2", "ok"}});
     CHECK(r.position().line == 4);
     CHECK(r.buffer_bytes() <= 100 + 3 * 64 + 1 + streambatch::csv::detail::scan_padding);
-    rows_t const rej = read_rejects(rejects.str());
+    std::vector<reject> const rej = read_rejects(rejects.str());
     REQUIRE(rej.size() == 1);
-    CHECK(rej[0][4] == "1,x\"" + std::string(96, 'y'));
-    CHECK_THAT(rej[0][3], Catch::EndsWith("[raw text cut to its first 100 of 5004 bytes]"));
+    CHECK(rej[0].raw == "1,x\"" + std::string(96, 'y'));
+    CHECK(rej[0].raw_size == 5004); // the whole row's length: raw holds its first 100 bytes
 }
 
 TEST_CASE("the reject file is truncated on a fresh start and appended to on resume",
@@ -498,11 +564,12 @@ TEST_CASE("the reject file is truncated on a fresh start and appended to on resu
 {
     csvtest::temp_dir dir;
     csvtest::spit(dir / "in.csv", "a\n1\nx\"\n2\n3\"\n4\n");
-    csvtest::spit(dir / "rej.csv", "old content\n");
-    csv::options const o{.bad_rows = csv::on_error::skip, .reject_path = dir / "rej.csv"};
+    csvtest::spit(dir / "rej.jsonl", "old content\n");
+    csv::options const o{.bad_rows = csv::on_error::skip, .reject_path = dir / "rej.jsonl"};
     csv::position mid;
     {
         csv::reader r(dir / "in.csv", o);
+        CHECK(csvtest::slurp(dir / "rej.jsonl").empty()); // truncated when the reader opens
         auto it = r.begin();
         CHECK((*it)[0] == "1");
         ++it; // skips line 3 (a stray quote) and reads "2"
@@ -510,19 +577,38 @@ TEST_CASE("the reject file is truncated on a fresh start and appended to on resu
         mid = r.position();
         CHECK(mid.skipped == 1);
     }
-    CHECK(read_rejects(csvtest::slurp(dir / "rej.csv")).size() == 1);
+    CHECK(read_rejects(csvtest::slurp(dir / "rej.jsonl")).size() == 1);
     {
-        csv::reader r(dir / "in.csv", o, mid);
+        csv::reader r(dir / "in.csv", o, csv::parse_position(csv::to_string(mid)));
         rows_t rest;
         for (csv::row& row : r)
             rest.push_back(csvtest::fields(row));
         CHECK(rest == rows_t{{"2"}, {"4"}});
         CHECK(r.skipped() == 2);
     }
-    rows_t const rej = read_rejects(csvtest::slurp(dir / "rej.csv"));
+    std::vector<reject> const rej = read_rejects(csvtest::slurp(dir / "rej.jsonl"));
     REQUIRE(rej.size() == 2);
-    CHECK(rej[0][1] == "3");
-    CHECK(rej[1][1] == "5");
+    CHECK(rej[0].line == 3);
+    CHECK(rej[0].row == 2);
+    CHECK(rej[0].raw == "x\"");
+    CHECK(rej[1].line == 5);
+    CHECK(rej[1].row == 4); // counted on from the saved position's rows and skipped
+    CHECK(rej[1].raw == "3\"");
+}
+
+TEST_CASE("a reject file that cannot be opened fails when the reader opens, naming it",
+          "[csv][errors][skip]")
+{
+    csvtest::temp_dir dir;
+    std::istringstream in("a\n1\n");
+    auto const bad = dir / "no" / "such" / "dir" / "rej.jsonl";
+    try {
+        csv::reader r(in, {.bad_rows = csv::on_error::skip, .reject_path = bad});
+        FAIL("no error");
+    } catch (std::system_error const& e) {
+        CHECK_THAT(e.what(), Catch::Contains("streambatch::csv: cannot open the reject file " +
+                                             bad.string()));
+    }
 }
 
 namespace {
@@ -607,7 +693,8 @@ TEST_CASE("invalid options are rejected by name", "[csv][errors][options]")
         csv::reader r(in, o);
     };
     CHECK_THROWS_WITH(make({.delimiter = '"'}),
-                      "streambatch::csv: the delimiter and the quote are both \"\"\"");
+                      // the shared quoter (io/detail/quote.hpp) escapes a quote inside
+                      "streambatch::csv: the delimiter and the quote are both \"\\\"\"");
     CHECK_THROWS_WITH(make({.delimiter = '\n'}),
                       "streambatch::csv: the delimiter must not be CR, LF or NUL");
     CHECK_THROWS_WITH(make({.quote = '\r'}),

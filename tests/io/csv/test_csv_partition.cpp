@@ -61,7 +61,7 @@ std::string show(std::vector<rec> const& rows)
     for (rec const& r : rows) {
         s += "@" + std::to_string(r.byte_offset) + " l" + std::to_string(r.line) + ":";
         for (auto const& f : r.fields)
-            s += " " + csv::detail::quote_for_message(f);
+            s += " " + streambatch::io::detail::quote(f);
         s += "\n";
     }
     return s;
@@ -183,7 +183,7 @@ bool check_union(csvtest::temp_dir const& dir, std::string const& text, csv::opt
             why = std::string("threw: ") + e.what();
         }
         if (!why.empty()) {
-            INFO("text: " << csv::detail::quote_for_message(text) << " (" << text.size()
+            INFO("text: " << streambatch::io::detail::quote(text) << " (" << text.size()
                           << " bytes)");
             INFO("options: block_size " << o.block_size << ", has_header " << o.has_header
                                         << ", strict " << o.strict_field_count << ", max "
@@ -559,7 +559,7 @@ TEST_CASE("a partitioned reader resumes inside its partition and stops at its en
                         std::vector<rec> rest;
                         for (csv::row& row : r)
                             rest.push_back({csvtest::fields(row), row.byte_offset(), row.line()});
-                        INFO("text " << csv::detail::quote_for_message(text) << ", partition " << i
+                        INFO("text " << streambatch::io::detail::quote(text) << ", partition " << i
                                      << "/" << count << ", block " << block << ", from row " << k);
                         CHECK(rest ==
                               std::vector<rec>(rows.begin() + static_cast<std::ptrdiff_t>(k),
@@ -741,11 +741,25 @@ TEST_CASE("on_error::skip in partitions: the rows and the rejects add up to the 
             for (csv::row& row : r)
                 rows.push_back(row.byte_offset());
             skipped = r.skipped();
-            // The reject rows' byte offsets (column 3).
+            // The reject records' byte offsets; each says its partition, and a partition after
+            // the first leaves line and row out (its own count is no line of the file).
             std::vector<std::uint64_t> bad;
-            std::istringstream back(rejects.str());
-            for (csv::row& row : csv::rows(back))
-                bad.push_back(row.get<std::uint64_t>("byte_offset"));
+            for (streambatch::io::reject const& j : csvtest::read_rejects(rejects.str())) {
+                REQUIRE(j.byte_offset);
+                bad.push_back(*j.byte_offset);
+                CHECK(j.source == "csv");
+                CHECK(j.name == (dir / "s.csv").string());
+                CHECK(j.raw);
+                if (p.whole()) {
+                    CHECK(!j.partition);
+                    CHECK(j.line);
+                    CHECK(j.row);
+                } else {
+                    CHECK(j.partition == p.str());
+                    CHECK(!j.row);
+                    CHECK(j.line.has_value() == (p.index == 0));
+                }
+            }
             CHECK(bad.size() == skipped);
             return std::pair{rows, bad};
         };

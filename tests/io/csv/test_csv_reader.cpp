@@ -363,6 +363,83 @@ TEST_CASE("a reader opened at a saved position continues there", "[csv][position
                     std::invalid_argument);
 }
 
+TEST_CASE("a position goes to text and back: \"byte_offset line rows skipped\"",
+          "[csv][position][resume]")
+{
+    csv::position const p{4711, 12, 10, 1};
+    CHECK(csv::to_string(p) == "4711 12 10 1");
+    CHECK(csv::parse_position("4711 12 10 1") == p);
+    // The largest values, and the default position, round-trip.
+    std::uint64_t const big = std::numeric_limits<std::uint64_t>::max();
+    for (csv::position const q : {csv::position{}, csv::position{big, big, big, big},
+                                  csv::position{0, 1, 0, 0}, csv::position{3, 7, 0, 99}})
+        CHECK(csv::parse_position(csv::to_string(q)) == q);
+    // What the examples' checkpoints stored before parse_position existed (printed field by
+    // field with std::to_string, read back with sscanf "%llu %llu %llu %llu") still reads.
+    CHECK(csv::parse_position(std::to_string(std::uint64_t{52428800}) + " " +
+                              std::to_string(570001) + " " + std::to_string(570000) + " " +
+                              std::to_string(0)) == csv::position{52428800, 570001, 570000, 0});
+
+    // A position read back from a reader resumes there.
+    csvtest::temp_dir dir;
+    csvtest::spit(dir / "p.csv", "id,v\n1,a\n2,b\n3,c\n");
+    std::string saved;
+    {
+        csv::reader r(dir / "p.csv");
+        auto it = r.begin();
+        ++it;
+        saved = csv::to_string(r.position());
+    }
+    CHECK(saved == "9 3 1 0");
+    csv::reader again(dir / "p.csv", {}, csv::parse_position(saved));
+    CHECK(csvtest::fields(*again.begin()) == std::vector<std::string>{"2", "b"});
+}
+
+TEST_CASE("parse_position refuses every kind of bad text, naming it and what is wrong",
+          "[csv][position]")
+{
+    struct bad_case {
+        std::string text;
+        std::string what; // a part of the message
+    };
+    std::vector<bad_case> const cases = {
+        {"", "has 1 field, not 4"},
+        {"4711", "has 1 field, not 4"},
+        {"4711 12", "has 2 fields, not 4"},
+        {"4711 12 10", "has 3 fields, not 4"},
+        {"4711 12 10 1 5", "more than 4 fields"},
+        {"4711 12 10 1 ", "more than 4 fields"},
+        {" 4711 12 10 1", "byte_offset (field 1) is empty"},
+        {"4711  12 10 1", "line (field 2) is empty"},
+        {"4711 12 10 ", "skipped (field 4) is empty"},
+        {"x 12 10 1", "byte_offset (field 1) \"x\" is not a whole number"},
+        {"4711 12x 10 1", "line (field 2) \"12x\" is not a whole number"},
+        {"4711 12 -10 1", "rows (field 3) \"-10\" is not a whole number"},
+        {"4711 12 10 +1", "skipped (field 4) \"+1\" is not a whole number"},
+        {"4711 1e3 10 1", "line (field 2) \"1e3\" is not a whole number"},
+        {"4711 12 10 18446744073709551616", "\"18446744073709551616\" is not a whole number below 2^64"},
+        {"4711\t12 10 1", "byte_offset (field 1) \"4711\\x0912\" is not a whole number"},
+        {"4711 12 10 1\n", "skipped (field 4) \"1\\x0A\" is not a whole number"},
+        {"4711 0 10 1", "line is 0; lines count from 1"},
+    };
+    for (auto const& c : cases) {
+        INFO("text: \"" << c.text << "\"");
+        try {
+            (void)csv::parse_position(c.text);
+            FAIL("parse_position accepted it");
+        } catch (std::invalid_argument const& e) {
+            std::string const what = e.what();
+            CHECK_THAT(what, Catch::Matchers::StartsWith("streambatch::csv::parse_position: "));
+            CHECK_THAT(what, Catch::Matchers::Contains(" is not a position"));
+            CHECK_THAT(what, Catch::Matchers::Contains(c.what));
+        }
+    }
+    // The text itself is named, as a message quotes it.
+    CHECK_THROWS_WITH(csv::parse_position("4711 12"),
+                      Catch::Matchers::StartsWith(
+                          "streambatch::csv::parse_position: \"4711 12\" is not a position"));
+}
+
 TEST_CASE("resuming without a header keeps the field count of the first record",
           "[csv][position][resume]")
 {

@@ -1,0 +1,162 @@
+// streambatch/io/sql/source.hpp: the part of sqlite::query_view and postgres::query_view that is
+// the same: an input view that reads a row only when the iterator is compared or dereferenced
+// (so a batch adaptor never reads past its batch), judges it with the parse function under the
+// bad-row policy (io/detail/bad_rows.hpp) and ends after an exception.
+//
+// A database supplies only its step, as Derived (CRTP), with Traits naming its row, error
+// (never bad input: it always propagates, as std::bad_alloc does), stats and error tag:
+//     void start();                        first begin(): prepare nothing more, or open a cursor
+//     bool step();                         move to the next row; false at the end
+//     row  make_row(std::uint64_t number); the row stepped to, numbered from 1
+//     void fill_reject(row const&, io::reject&);  source, name, columns and values of a reject
+//     void stop() noexcept;                after an exception: release what the source holds
+
+#ifndef STREAMBATCH_IO_SQL_SOURCE_HPP_INCLUDED
+#define STREAMBATCH_IO_SQL_SOURCE_HPP_INCLUDED
+
+#include <streambatch/io/detail/bad_rows.hpp>
+#include <streambatch/io/sql/traits.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <filesystem>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <new>
+#include <optional>
+#include <ranges>
+#include <type_traits>
+#include <utility>
+
+namespace streambatch::sql::detail {
+
+template <class Derived, class Traits, class Parse>
+class source_base : public std::ranges::view_interface<Derived> {
+    using row_type = typename Traits::row;
+
+public:
+    using value_type = std::remove_cvref_t<std::invoke_result_t<Parse&, row_type const&>>;
+
+    class iterator {
+        source_base* view_ = nullptr;
+
+    public:
+        using iterator_concept = std::input_iterator_tag;
+        using value_type = source_base::value_type;
+        using difference_type = std::ptrdiff_t;
+
+        iterator() = default;
+        explicit iterator(source_base& v) noexcept : view_(std::addressof(v)) {}
+        value_type& operator*() const
+        {
+            view_->sync();
+            return *view_->current_;
+        }
+        value_type* operator->() const { return std::addressof(**this); }
+        iterator& operator++()
+        {
+            view_->sync(); // passing a row nobody looked at still reads it
+            view_->stale_ = true;
+            return *this;
+        }
+        void operator++(int) { ++*this; }
+        bool at_end() const
+        {
+            view_->sync();
+            return view_->done_;
+        }
+        friend bool operator==(iterator const& i, std::default_sentinel_t) { return i.at_end(); }
+    };
+
+    /// Iteration from where it stopped (the start, the first time). Rows are read when the
+    /// iterator is compared or dereferenced, so a batch adaptor never reads past its batch.
+    iterator begin()
+    {
+        if (!started_) {
+            started_ = true;
+            self().start();
+        }
+        return iterator(*this);
+    }
+    std::default_sentinel_t end() const noexcept { return std::default_sentinel; }
+
+    /// Counters shared with the caller; valid after the view is gone.
+    std::shared_ptr<typename Traits::stats const> stats() const noexcept { return stats_; }
+
+protected:
+    static constexpr bool raw = std::is_same_v<Parse, raw_rows<row_type>>;
+
+    source_base(Parse parse, bool skip, std::uint64_t max_skipped, std::filesystem::path reject_path)
+        : parse_(std::move(parse)), policy_(skip, max_skipped, std::move(reject_path))
+    {
+    }
+    source_base(source_base&&) = default;
+    source_base& operator=(source_base&&) = default;
+    ~source_base() = default;
+
+    typename Traits::stats& counters() noexcept { return *stats_; }
+
+private:
+    Derived& self() noexcept { return static_cast<Derived&>(*this); }
+
+    // Reads the row the iterator is at, if not read yet. After an exception the view is at
+    // its end (a bad row under on_error::fail, a database error).
+    void sync()
+    {
+        if (!stale_)
+            return;
+        stale_ = false;
+        try {
+            advance();
+        } catch (...) {
+            current_.reset();
+            done_ = true;
+            self().stop(); // the connection is usable again at once, not when the view dies
+            throw;
+        }
+    }
+
+    void advance()
+    {
+        current_.reset();
+        for (;;) {
+            if (!self().step()) {
+                done_ = true;
+                return;
+            }
+            row_type r = self().make_row(++stats_->rows_read);
+            if constexpr (raw) {
+                current_.emplace(std::move(r));
+                return;
+            } else {
+                std::exception_ptr bad;
+                try {
+                    current_.emplace(std::invoke(parse_.get(), std::as_const(r)));
+                    return;
+                } catch (typename Traits::error const&) {
+                    throw; // the database's, not the row's
+                } catch (std::bad_alloc const&) {
+                    throw;
+                } catch (std::exception const&) {
+                    bad = std::current_exception();
+                }
+                policy_.judge(r.query(), r.number(), bad, stats_->rows_skipped,
+                              [&](io::reject& j) { self().fill_reject(r, j); });
+            }
+        }
+    }
+
+    movable_box<Parse> parse_;
+    std::shared_ptr<typename Traits::stats> stats_ = std::make_shared<typename Traits::stats>();
+    io::detail::bad_row_policy<typename Traits::tag> policy_;
+    std::optional<value_type> current_;
+    bool started_ = false;
+    bool stale_ = true; // current_ is not read yet: rows are read when needed, not on ++
+    bool done_ = false;
+};
+
+} // namespace streambatch::sql::detail
+
+#endif // STREAMBATCH_IO_SQL_SOURCE_HPP_INCLUDED

@@ -1,0 +1,208 @@
+// streambatch/io/sqlite/source.hpp: the SQLite source: sqlite::query, sqlite::query_as and the
+// view they return, which steps a prepared statement as it is iterated. Part of
+// <streambatch/io/sqlite.hpp>; include that. The view's loop and bad-row policy are the io
+// family's (io/sql/source.hpp); this file supplies the step. See docs/sql.md.
+
+#ifndef STREAMBATCH_IO_SQLITE_SOURCE_HPP_INCLUDED
+#define STREAMBATCH_IO_SQLITE_SOURCE_HPP_INCLUDED
+
+#include <streambatch/io/sql/source.hpp>
+#include <streambatch/io/sqlite/database.hpp>
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace streambatch::sqlite {
+
+/// What a query_as source does with a row its parse function rejects (as csv::on_error).
+enum class on_error : unsigned char {
+    fail, ///< throw (the default)
+    skip, ///< write it to the reject file, count it, go on (up to max_skipped)
+};
+
+/// The bad-row policy of query_as.
+struct query_options {
+    on_error bad_rows = on_error::fail;
+    std::uint64_t max_skipped = 100;       ///< on_error::skip: the next bad row throws
+    std::filesystem::path reject_path{}; ///< JSON Lines; required by skip
+};
+
+/// What a source has done so far; view.stats() shares it, so it outlives the view.
+struct query_stats {
+    std::uint64_t rows_read = 0;    ///< rows stepped, bad ones included
+    std::uint64_t rows_skipped = 0; ///< rows rejected under on_error::skip
+};
+
+namespace detail {
+
+/// query()'s parse function: the row itself.
+using raw_rows = sql::detail::raw_rows<row>;
+template <class T>
+using tuple_parse = sql::detail::tuple_parse<T>;
+
+struct source_traits {
+    using tag = detail::tag;
+    using row = sqlite::row;
+    using error = sqlite::error;
+    using stats = query_stats;
+};
+
+} // namespace detail
+
+/// A function query_as can judge rows with.
+template <class F>
+concept parse_function = sql::detail::parse_function_of<F, row>;
+
+/// The source: steps a prepared statement; yields rows, or parse(row) for query_as.
+template <parse_function Parse = detail::raw_rows>
+class query_view : public sql::detail::source_base<query_view<Parse>, detail::source_traits, Parse> {
+    using base = sql::detail::source_base<query_view<Parse>, detail::source_traits, Parse>;
+    friend base;
+
+    statement stmt_;
+    std::shared_ptr<sql::detail::result_info> info_;
+    std::vector<detail::cell> cells_;
+
+    void start() noexcept {}
+    void stop() noexcept {}
+    bool step()
+    {
+        if (stmt_.step())
+            return true;
+        stmt_.reset(); // ends the read transaction now, not when the view dies
+        return false;
+    }
+    row make_row(std::uint64_t number)
+    {
+        sqlite3_stmt* s = stmt_.handle();
+        std::size_t const count = info_->columns.size();
+        cells_.resize(count);
+        for (std::size_t i = 0; i < count; ++i) {
+            int const c = static_cast<int>(i);
+            detail::cell& cell = cells_[i];
+            cell.kind = sqlite3_column_type(s, c);
+            cell.data = nullptr;
+            cell.size = 0;
+            switch (cell.kind) {
+            case SQLITE_INTEGER:
+                cell.integer = sqlite3_column_int64(s, c);
+                cell.data = &cell.integer;
+                cell.size = 8;
+                break;
+            case SQLITE_FLOAT:
+                cell.real = sqlite3_column_double(s, c);
+                cell.data = &cell.real;
+                cell.size = 8;
+                break;
+            case SQLITE_TEXT:
+                cell.data = sqlite3_column_text(s, c);
+                cell.size = static_cast<std::size_t>(sqlite3_column_bytes(s, c));
+                break;
+            case SQLITE_BLOB:
+                cell.data = sqlite3_column_blob(s, c);
+                cell.size = static_cast<std::size_t>(sqlite3_column_bytes(s, c));
+                break;
+            default: break;
+            }
+            if (cell.kind != SQLITE_NULL && cell.kind != SQLITE_INTEGER && cell.kind != SQLITE_FLOAT &&
+                !cell.data && sqlite3_errcode(sqlite3_db_handle(s)) == SQLITE_NOMEM)
+                throw std::bad_alloc();
+        }
+        return row(info_, cells_, number);
+    }
+
+    void fill_reject(row const& r, io::reject& j) const
+    {
+        j.source = "sqlite";
+        j.name = info_->source;
+        j.columns = info_->columns;
+        std::vector<io::reject_value> values;
+        for (std::size_t i = 0; i < r.size(); ++i)
+            values.push_back(r.reject_value(i));
+        j.values = std::move(values);
+    }
+
+public:
+    /// Prepares `sql` on `db` and binds `params`; the rows are stepped as the view is iterated.
+    template <bindable... P>
+    query_view(database const& db, std::string sql, Parse parse, query_options opts, P const&... params)
+        : base(std::move(parse), opts.bad_rows == on_error::skip, opts.max_skipped, std::move(opts.reject_path)),
+          stmt_(db, std::move(sql))
+    {
+        stmt_.bind(params...);
+        auto info = std::make_shared<sql::detail::result_info>();
+        info->query = stmt_.sql();
+        info->source = db.file();
+        int const count = sqlite3_column_count(stmt_.handle());
+        for (int i = 0; i < count; ++i) {
+            char const* name = sqlite3_column_name(stmt_.handle(), i);
+            if (!name)
+                throw std::bad_alloc();
+            info->columns.emplace_back(name);
+        }
+        info_ = std::move(info);
+    }
+    query_view(query_view&&) = default;
+    query_view& operator=(query_view&&) = default;
+
+    std::string const& sql() const noexcept { return stmt_.sql(); }
+    std::vector<std::string> const& column_names() const noexcept { return info_->columns; }
+};
+
+/// `for (row& r : sqlite::query(db, "SELECT ... WHERE id > ?", 10))`.
+template <bindable... P>
+[[nodiscard]] query_view<> query(database const& db, std::string sql, P const&... params)
+{
+    return query_view<>(db, std::move(sql), detail::raw_rows{}, query_options{}, params...);
+}
+
+/// parse(row const&) -> T per row, under the bad-row policy in `opts`.
+template <parse_function F, bindable... P>
+[[nodiscard]] query_view<F> query_as(database const& db, std::string sql, F parse, query_options opts,
+                                     P const&... params)
+{
+    return query_view<F>(db, std::move(sql), std::move(parse), std::move(opts), params...);
+}
+template <parse_function F, bindable... P>
+[[nodiscard]] query_view<F> query_as(database const& db, std::string sql, F parse, P const&... params)
+{
+    return query_view<F>(db, std::move(sql), std::move(parse), query_options{}, params...);
+}
+/// Rows as a tuple-like T: element i from column i with row::get.
+template <sql::detail::tuple_like T, bindable... P>
+[[nodiscard]] query_view<sql::detail::tuple_parse<T>> query_as(database const& db, std::string sql, query_options opts,
+                                                          P const&... params)
+{
+    return query_view<sql::detail::tuple_parse<T>>(db, std::move(sql), {}, std::move(opts), params...);
+}
+template <sql::detail::tuple_like T, bindable... P>
+[[nodiscard]] query_view<sql::detail::tuple_parse<T>> query_as(database const& db, std::string sql, P const&... params)
+{
+    return query_view<sql::detail::tuple_parse<T>>(db, std::move(sql), {}, query_options{}, params...);
+}
+
+template <gettable T, bindable... P>
+T database::scalar(std::string_view sql, P const&... params) const
+{
+    auto rows = query(*this, std::string(sql), params...);
+    auto it = rows.begin();
+    if (it == rows.end()) {
+        if constexpr (sql::detail::is_optional<T>::value)
+            return std::nullopt;
+        else
+            throw std::runtime_error("streambatch::sqlite: " + detail::quote(sql) +
+                                     " returned no row");
+    }
+    return (*it).template get<T>(0);
+}
+
+} // namespace streambatch::sqlite
+
+#endif // STREAMBATCH_IO_SQLITE_SOURCE_HPP_INCLUDED
