@@ -11,7 +11,8 @@
 //   names a file of KEY=VALUE lines (the test server's env file), those are set first.
 // - The CSV (default customers.csv) is generated with --rows customer-like rows (default
 //   1 000 000) when it does not exist. It is read in 64 KiB blocks; a malformed record goes to
-//   FILE.rejects.csv with its line and byte offset (up to 100 of them), not into the table.
+//   FILE.rejects.jsonl (JSON Lines, docs/rejects.md) with its line and byte offset (up to 100
+//   of them), not into the table.
 // - Each row is cleaned (id parsed, name trimmed, email lower-cased, balance parsed) on up to
 //   --jobs threads; each batch is sent with postgres::copy_sink (COPY NAME FROM STDIN), one
 //   transaction per batch, in batch order. The table (default customers; a plain lower-case
@@ -157,7 +158,7 @@ int main(int argc, char** argv)
                 " WHERE job = $1",
                 job)) {
             try {
-                from = examples::parse_position_text(*saved);
+                from = csv::parse_position(*saved);
             } catch (std::exception const& e) {
                 throw std::runtime_error("streambatch_checkpoint: malformed row for job " + job +
                                          ": " + e.what());
@@ -168,7 +169,7 @@ int main(int argc, char** argv)
         csv::reader reader(
             load.csv,
             {.bad_rows = csv::on_error::skip,
-             .reject_path = load.csv.string() + (part ? "." + part->name() : "") + ".rejects.csv",
+             .reject_path = load.csv.string() + (part ? "." + part->name() : "") + ".rejects.jsonl",
              .partition = part.value_or(sb::partition{})},
             from);
         sb::run_options options{.job = "csv_to_postgres " + table, .record_dir = load.record_dir};

@@ -8,7 +8,8 @@
 //
 // - The CSV (default customers.csv) is generated with --rows customer-like rows (default
 //   1 000 000) when it does not exist. It is read in 64 KiB blocks; a malformed record goes to
-//   FILE.rejects.csv with its line and byte offset (up to 100 of them), not into the table.
+//   FILE.rejects.jsonl (JSON Lines, docs/rejects.md) with its line and byte offset (up to 100
+//   of them), not into the table.
 // - Each row is cleaned (id parsed, name trimmed, email lower-cased, balance parsed) on up to
 //   --jobs threads; each batch is inserted in one transaction, in batch order.
 // - The CSV position after each batch (byte offset, line, rows) is written to the table
@@ -118,7 +119,7 @@ int main(int argc, char** argv)
 
         csv::reader reader(
             load.csv,
-            {.bad_rows = csv::on_error::skip, .reject_path = load.csv.string() + ".rejects.csv"},
+            {.bad_rows = csv::on_error::skip, .reject_path = load.csv.string() + ".rejects.jsonl"},
             from);
         sb::run_options options{
             .job = "csv_to_sqlite", .record_dir = load.record_dir, .expected_records = load.rows};

@@ -96,28 +96,6 @@ inline customer clean(csv::row const& r)
             std::string(r.at("country")), r.get<double>("balance")};
 }
 
-/// The CSV position as the runner's position text, "BYTE LINE ROWS SKIPPED", and back.
-inline std::string position_text(csv::position const& p)
-{
-    return fmt::format("{} {} {} {}", p.byte_offset, p.line, p.rows, p.skipped);
-}
-
-inline csv::position parse_position_text(std::string_view text)
-{
-    std::uint64_t v[4] = {};
-    std::string_view rest = text;
-    for (int i = 0; i < 4; ++i) {
-        auto const end = i < 3 ? rest.find(' ') : rest.size();
-        auto const n = streambatch::detail::parse_whole<std::uint64_t>(rest.substr(0, end));
-        if (!n || end == std::string_view::npos)
-            throw std::runtime_error("'" + std::string(text) +
-                                     "' is not a CSV position (BYTE LINE ROWS SKIPPED)");
-        v[i] = *n;
-        rest.remove_prefix(std::min(rest.size(), end + 1));
-    }
-    return {v[0], v[1], v[2], v[3]};
-}
-
 inline void print_resuming(csv::position const& from)
 {
     fmt::print("resuming at line {} (byte {}, {} rows done)\n", from.line, from.byte_offset,
@@ -141,7 +119,7 @@ streambatch::run_report run_load(csv_load_settings const& settings, csv::reader&
     options.max_in_flight = settings.jobs;
     options.resume_from.records = from ? from->rows : 0;
     options.position = [&reader] {
-        return position_text(reader.position());
+        return csv::to_string(reader.position());
     }; // when a batch is pulled
     options.watch(guard);
     auto const pause = std::chrono::microseconds(settings.throttle_us);
@@ -155,7 +133,7 @@ streambatch::run_report run_load(csv_load_settings const& settings, csv::reader&
             return cleaned;
         },
         [&](std::vector<customer>&& cleaned, sb::batch_info const& info) { // load: in order
-            load(cleaned, parse_position_text(info.position));
+            load(cleaned, csv::parse_position(info.position));
             if (pause.count() > 0)
                 std::this_thread::sleep_for(pause);
         },

@@ -28,7 +28,7 @@
 
 #include <streambatch/guard/memory_guard.hpp>
 #include <streambatch/guard/memory_probe.hpp>
-#include <streambatch/io/csv.hpp>
+#include <streambatch/io/csv/options.hpp>
 #include <streambatch/partition.hpp>
 #include <streambatch/runner/run_report.hpp>
 
