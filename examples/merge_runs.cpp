@@ -23,7 +23,8 @@
 int main(int argc, char** argv)
 {
     if (argc != 2 || argv[1][0] == '-') {
-        std::fputs("usage: merge_runs RECORD_DIR   (the record_dir given to the workers)\n", stderr);
+        std::fputs("usage: merge_runs RECORD_DIR   (the record_dir given to the workers)\n",
+                   stderr);
         return 2;
     }
     try {

@@ -13,16 +13,22 @@
 //
 // test-args: --records 20000 --batch 500 --jobs 2 --passes 2 --compare
 
-#include <streambatch.hpp>
+#include <streambatch/interop/fmt.hpp>
+
+#include <fmt/format.h>
 
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <ranges>
+#include <streambatch.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "common/args.hpp"
+#include "common/data.hpp"
 
 namespace sb = streambatch;
 
@@ -36,11 +42,7 @@ struct record {
 record make_record(std::uint64_t id)
 {
     record r{id, std::string(300, ' ')};
-    std::uint64_t x = id * 0x9E3779B97F4A7C15ull + 1;
-    for (char& c : r.text) {
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        c = static_cast<char>('a' + x % 26);
-    }
+    examples::fill_payload(r.text, id);
     return r;
 }
 
@@ -52,22 +54,6 @@ std::uint64_t clean(record const& r, int passes)
         for (unsigned char c : r.text)
             h = (h ^ c) * 1099511628211ull;
     return h;
-}
-
-std::uint64_t number(int argc, char** argv, std::string_view name, std::uint64_t fallback)
-{
-    for (int i = 1; i + 1 < argc; ++i)
-        if (argv[i] == name) {
-            std::uint64_t v = 0;
-            std::string_view const s = argv[i + 1];
-            if (std::from_chars(s.data(), s.data() + s.size(), v).ec != std::errc() || v == 0) {
-                std::fprintf(stderr, "parallel_transform: %s wants a positive whole number, got '%s'\n",
-                             argv[i], argv[i + 1]);
-                std::exit(2);
-            }
-            return v;
-        }
-    return fallback;
 }
 
 struct outcome {
@@ -100,42 +86,50 @@ outcome run(std::uint64_t records, std::size_t batch, std::size_t jobs, int pass
     return out;
 }
 
-void print(char const* what, outcome const& o)
+void print(std::string const& what, outcome const& o)
 {
-    std::printf("%-12s %llu records, %.0f records/s, p95 batch %.2f ms, peak RSS %.1f MiB, "
-                "%zu guard events, checksum %016llx\n",
-                what, static_cast<unsigned long long>(o.report.records), o.report.records_per_second,
-                std::chrono::duration<double, std::milli>(o.report.latency_p95).count(),
-                double(o.report.peak_rss_bytes) / (1 << 20), o.report.guard_events.size(),
-                static_cast<unsigned long long>(o.checksum));
+    fmt::print("{:<12} {} records, {:.0f} records/s, p95 batch {:.2f} ms, peak RSS {:.1f} MiB, {} "
+               "guard events, "
+               "checksum {:016x}\n",
+               what, o.report.records, o.report.records_per_second,
+               std::chrono::duration<double, std::milli>(o.report.latency_p95).count(),
+               double(o.report.peak_rss_bytes) / (1 << 20), o.report.guard_events.size(),
+               o.checksum);
 }
 
 } // namespace
 
 int main(int argc, char** argv)
 {
-    std::uint64_t const records = number(argc, argv, "--records", 2'000'000);
-    std::size_t const batch = number(argc, argv, "--batch", 1000);
-    std::size_t const jobs = number(argc, argv, "--jobs", 2);
-    int const passes = static_cast<int>(number(argc, argv, "--passes", 4));
+    examples::command_line cli(
+        "parallel_transform", "A CPU-bound clean step on several threads, under the memory guard.");
+    std::uint64_t records = 2'000'000;
+    std::size_t batch = 1000, jobs = 2;
+    int passes = 4;
     bool compare = false;
-    for (int i = 1; i < argc; ++i)
-        compare = compare || std::string_view(argv[i]) == "--compare";
+    cli.number("--records", records, "records to make");
+    cli.number("--batch", batch, "records per batch (fewer while memory is tight)");
+    cli.number("--jobs", jobs, "batches in flight, cleaned on up to this many threads",
+               std::size_t{1}, std::size_t{1024});
+    cli.number("--passes", passes, "hash passes over each record (the CPU work)", 1, 1000);
+    cli.flag("--compare", compare,
+             "run with 1 batch in flight, then with --jobs, and print the speed-up");
+    cli.parse(argc, argv);
     try {
         if (compare) {
             outcome const one = run(records, batch, 1, passes);
             print("1 in flight", one);
             outcome const k = run(records, batch, jobs, passes);
-            print((std::to_string(jobs) + " in flight").c_str(), k);
-            std::printf("speed-up     %.2fx with %zu batches in flight\n",
-                        k.report.records_per_second / one.report.records_per_second, jobs);
+            print(std::to_string(jobs) + " in flight", k);
+            fmt::print("speed-up     {:.2f}x with {} batches in flight\n",
+                       k.report.records_per_second / one.report.records_per_second, jobs);
             if (one.checksum != k.checksum) {
                 std::fprintf(stderr, "parallel_transform: the two runs disagree\n");
                 return 1;
             }
             return 0;
         }
-        print((std::to_string(jobs) + " in flight").c_str(), run(records, batch, jobs, passes));
+        print(std::to_string(jobs) + " in flight", run(records, batch, jobs, passes));
         return 0;
     } catch (std::exception const& e) {
         std::fprintf(stderr, "parallel_transform: %s\n", e.what());

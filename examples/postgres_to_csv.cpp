@@ -11,8 +11,10 @@
 //   server's env file), those are set first.
 // - The table (default customers; a plain lower-case identifier) with columns id (bigint, the
 //   key), name, email, country, balance is created and filled with --rows customer-like rows
-//   (default 100 000; quotes, commas, accents and an embedded line break now and then) when it
-//   does not exist; --fresh drops it, the output and the checkpoint first.
+//   (default 100 000; examples/common/data.hpp's customers, ids 7, 9, 11, ...: keys with gaps)
+//   when it does not exist; --fresh drops it, the output and the checkpoint first.
+// - It never overwrites a file it did not make: before it writes --out it writes the checkpoint
+//   (naming this job); an existing --out without that checkpoint is refused, --fresh included.
 // - It is read with postgres::query_as and a keyset query, `... WHERE id > $1 ORDER BY id`,
 //   fetch size = --batch, under views::memory_guarded(--batch); the batches are formatted as
 //   CSV on up to --jobs threads and appended to --out (default NAME.csv) with csv::writer, in
@@ -39,26 +41,25 @@
 // - Memory: --jobs batches of --batch rows at most (fewer while memory is tight) and the cursor's
 //   one fetch; the resume scans the output once (64 KiB at a time) to find its last record.
 //
-// test-args: --rows 20000 --batch 500 --jobs 2 --table example_source --fresh --out test.csv --record-dir run
+// test-args: --rows 20000 --batch 500 --jobs 2 --table example_source --fresh --out test.csv
+// --record-dir run
 
-#include <streambatch.hpp>
+#include <streambatch/interop/fmt.hpp>
 #include <streambatch/io/csv.hpp>
 #include <streambatch/io/postgres.hpp>
 
-#include <algorithm>
-#include <cctype>
-#include <charconv>
+#include <fmt/format.h>
+
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <limits>
-#include <optional>
 #include <sstream>
 #include <stdexcept>
+#include <streambatch.hpp>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -66,81 +67,40 @@
 #include <utility>
 #include <vector>
 
+#include "common/args.hpp"
+#include "common/data.hpp"
+#include "common/postgres.hpp"
+
 namespace sb = streambatch;
 namespace csv = streambatch::csv;
 namespace pg = streambatch::postgres;
 
 namespace {
 
-using customer = std::tuple<std::int64_t, std::string, std::string, std::string, double>; // id, name, email, country, balance
+using customer = std::tuple<std::int64_t, std::string, std::string, std::string,
+                            double>; // id, name, email, country, balance
 
-std::string arg(int argc, char** argv, std::string_view name, std::string fallback)
-{
-    for (int i = 1; i + 1 < argc; ++i)
-        if (argv[i] == name)
-            return argv[i + 1];
-    return fallback;
-}
-
-bool flag(int argc, char** argv, std::string_view name)
-{
-    for (int i = 1; i < argc; ++i)
-        if (argv[i] == name)
-            return true;
-    return false;
-}
-
-std::uint64_t number(int argc, char** argv, std::string_view name, std::uint64_t fallback)
-{
-    std::string const s = arg(argc, argv, name, std::to_string(fallback));
-    std::uint64_t v = 0;
-    if (std::from_chars(s.data(), s.data() + s.size(), v).ec != std::errc()) {
-        std::fprintf(stderr, "postgres_to_csv: %s wants a whole number, got '%s'\n", std::string(name).c_str(),
-                     s.c_str());
-        std::exit(2);
-    }
-    return v;
-}
-
-/// The test server's variables: STREAMBATCH_PG_ENV names a file of KEY=VALUE lines.
-void load_pg_env()
-{
-    char const* env = std::getenv("STREAMBATCH_PG_ENV");
-    if (!env || !*env)
-        return;
-    std::ifstream in(env);
-    if (!in)
-        throw std::runtime_error(std::string("cannot read STREAMBATCH_PG_ENV=") + env);
-    for (std::string line; std::getline(in, line);)
-        if (auto const eq = line.find('='); eq != std::string::npos && eq > 0)
-            ::setenv(line.substr(0, eq).c_str(), line.substr(eq + 1).c_str(), 1);
-}
-
-/// The table's name goes into SQL text: a plain lower-case identifier only.
-bool plain_identifier(std::string_view s)
-{
-    if (s.empty() || s.size() > 63 || std::isdigit(static_cast<unsigned char>(s.front())))
-        return false;
-    return std::ranges::all_of(s, [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
-}
-
-/// Creates and fills the source table in one transaction (a killed seed leaves nothing).
+/// Creates and fills the source table: filled under another name and renamed when complete, so
+/// a killed seed leaves no half-filled table under this one.
 void seed(pg::connection& db, std::string const& table, std::uint64_t rows)
 {
-    db.exec("BEGIN");
-    db.exec("CREATE TABLE " + table +
-            "(id bigint PRIMARY KEY, name text, email text, country text, balance double precision)");
-    db.exec("INSERT INTO " + table +
-                " SELECT 2 * i + 5,"
-                "   (ARRAY['Ann','Bob','Chloé','Dmitri','Eve','Femi','Grace','Hiro'])[1 + i % 8] || ' ' ||"
-                "   (ARRAY['O''Neil','Smith, Jr.','Müller','Nakamura','Okafor','\"Doc\" Brown'])[1 + i / 8 % 6] ||"
-                "   CASE WHEN i % 997 = 0 THEN E'\\nsecond line' ELSE '' END,"
-                "   'user' || i || '@example.com',"
-                "   (ARRAY['DE','FR','GB','JP','NG','US'])[1 + i / 48 % 6],"
-                "   (i * 7919 % 1000000) / 100.0"
-                " FROM generate_series(1, $1::int) AS i",
-            static_cast<std::int64_t>(rows));
-    db.exec("COMMIT");
+    std::string const staging = table.substr(0, 50) + "_seeding";
+    db.exec("DROP TABLE IF EXISTS " + staging);
+    db.exec(
+        "CREATE TABLE " + staging +
+        "(id bigint PRIMARY KEY, name text, email text, country text, balance double precision)");
+    pg::copy_sink out(db, staging);
+    std::vector<customer> chunk;
+    for (std::uint64_t i = 1; i <= rows;) {
+        chunk.clear();
+        for (; i <= rows && chunk.size() < 10'000; ++i) {
+            examples::customer_fields const c = examples::make_customer(i);
+            chunk.emplace_back(static_cast<std::int64_t>(2 * i + 5), c.name, c.email, c.country,
+                               std::stod(c.balance));
+        }
+        out.write(chunk);
+    }
+    db.exec("ALTER TABLE " + staging + " RENAME TO " + table);
 }
 
 /// The end of the last complete record of a CSV file (after its line break; quoted line breaks
@@ -173,72 +133,100 @@ struct formatted {
 
 int main(int argc, char** argv)
 {
-    if (flag(argc, argv, "--help")) {
-        std::puts("usage: postgres_to_csv [--table NAME] [--out FILE] [--rows N] [--conninfo STR] [--fresh]\n"
-                  "                       [--batch N] [--jobs K] [--checkpoint FILE] [--checkpoint-every N]\n"
-                  "                       [--record-dir DIR] [--throttle-us U]");
-        return 0;
-    }
-    std::string const table = arg(argc, argv, "--table", "customers");
-    std::filesystem::path const out_path = arg(argc, argv, "--out", table + ".csv");
-    std::filesystem::path const ckpt_path = arg(argc, argv, "--checkpoint", out_path.string() + ".ckpt");
-    std::uint64_t const rows = number(argc, argv, "--rows", 100'000);
-    std::size_t const batch = number(argc, argv, "--batch", 1000);
-    std::size_t const jobs = number(argc, argv, "--jobs", 1);
-    std::uint64_t const every = number(argc, argv, "--checkpoint-every", 10);
-    auto const throttle = std::chrono::microseconds(number(argc, argv, "--throttle-us", 0)); // for kill tests
-    if (!plain_identifier(table)) {
-        std::fprintf(stderr, "postgres_to_csv: --table wants a plain lower-case identifier, got '%s'\n",
-                     table.c_str());
-        return 2;
-    }
-    if (batch == 0 || jobs == 0 || every == 0) {
-        std::fprintf(stderr, "postgres_to_csv: --batch, --jobs and --checkpoint-every must be at least 1\n");
-        return 2;
-    }
+    examples::command_line cli("postgres_to_csv",
+                               "Exports a PostgreSQL table to a CSV file; resumes after a crash.");
+    examples::postgres_settings server;
+    server.add_to(cli);
+    std::filesystem::path out_path, ckpt_path;
+    std::uint64_t rows = 100'000, every = 10, throttle_us = 0;
+    std::size_t batch = 1000, jobs = 1;
+    std::string record_dir;
+    bool fresh = false;
+    cli.path("--out", out_path, "the CSV to write (default: TABLE.csv)");
+    cli.path("--checkpoint", ckpt_path, "the checkpoint file (default: OUT.ckpt)");
+    cli.number("--rows", rows, "rows to create when the table does not exist");
+    cli.number("--batch", batch, "rows per batch (and per fetch)");
+    cli.number("--jobs", jobs, "batches in flight, formatted on up to this many threads",
+               std::size_t{1}, std::size_t{1024});
+    cli.number("--checkpoint-every", every, "batches between checkpoints");
+    cli.number("--throttle-us", throttle_us, "pause after each batch, in microseconds (kill tests)",
+               std::uint64_t{0}, std::uint64_t{60'000'000});
+    cli.text("--record-dir", record_dir, "write the run records into this directory");
+    cli.flag("--fresh", fresh, "start over: drop the table, the output and the checkpoint first");
+    cli.parse(argc, argv);
+    std::string const& table = server.table;
+    if (out_path.empty())
+        out_path = table + ".csv";
+    if (ckpt_path.empty())
+        ckpt_path = out_path.string() + ".ckpt";
+    auto const throttle = std::chrono::microseconds(throttle_us);
 
     try {
-        load_pg_env();
-        pg::connection db(arg(argc, argv, "--conninfo", ""));
+        std::string const fingerprint = table + " | " + out_path.filename().string();
+        // The output is this job's when its checkpoint is: refuse to touch any other file.
+        bool const ours = std::filesystem::exists(ckpt_path);
+        if (ours)
+            sb::resume_point(ckpt_path, "postgres_to_csv",
+                             fingerprint); // throws for another job's checkpoint
+        else if (std::filesystem::exists(out_path))
+            throw std::runtime_error(
+                out_path.string() + " exists and " + ckpt_path.string() +
+                " (the checkpoint that says this job wrote it) does not: not overwriting it; "
+                "move it away or give another --out");
+
+        examples::postgres_settings::load_env();
+        pg::connection db(server.conninfo);
         db.exec("SET client_min_messages = warning"); // no NOTICEs for IF [NOT] EXISTS
-        db.exec("SELECT pg_advisory_lock(7305002)"); // jobs started together must not race on the DDL
-        if (flag(argc, argv, "--fresh")) {
+        db.exec(
+            "SELECT pg_advisory_lock(7305002)"); // jobs started together must not race on the DDL
+        if (fresh) {
             db.exec("DROP TABLE IF EXISTS " + table);
-            std::filesystem::remove(ckpt_path);
-            std::filesystem::remove(out_path);
+            if (ours) { // both ours: see above
+                std::filesystem::remove(out_path);
+                std::filesystem::remove(ckpt_path);
+            }
         }
         if (db.scalar<bool>("SELECT to_regclass($1) IS NULL", table)) {
-            std::printf("creating %s with %llu rows\n", table.c_str(), static_cast<unsigned long long>(rows));
+            fmt::print("creating {} with {} rows\n", table, rows);
             seed(db, table, rows);
         }
         db.exec("SELECT pg_advisory_unlock(7305002)");
         auto const total = db.scalar<std::int64_t>("SELECT count(*) FROM " + table);
 
         // Where the last checkpoint got to; none: start over.
-        std::string const sql = "SELECT id, name, email, country, balance FROM " + table + " WHERE id > $1 ORDER BY id";
-        std::string const fingerprint = table + " | " + out_path.filename().string();
+        std::string const sql =
+            "SELECT id, name, email, country, balance FROM " + table + " WHERE id > $1 ORDER BY id";
         sb::checkpoint const start = sb::resume_point(ckpt_path, "postgres_to_csv", fingerprint);
         std::int64_t from = std::numeric_limits<std::int64_t>::min();
         bool const resuming = !start.position.empty();
         if (resuming) {
-            if (std::from_chars(start.position.data(), start.position.data() + start.position.size(), from).ec !=
-                std::errc())
-                throw std::runtime_error(ckpt_path.string() + ": position '" + start.position + "' is not an id");
+            auto const id = sb::detail::parse_whole<std::int64_t>(start.position);
+            if (!id)
+                throw std::runtime_error(ckpt_path.string() + ": position '" + start.position +
+                                         "' is not an id");
+            from = *id;
             // Drop a torn record; everything up to the checkpointed id is before it.
-            std::uintmax_t const size = std::filesystem::exists(out_path) ? std::filesystem::file_size(out_path) : 0;
+            std::uintmax_t const size =
+                std::filesystem::exists(out_path) ? std::filesystem::file_size(out_path) : 0;
             std::uintmax_t const keep = size ? last_record_end(out_path) : 0;
             if (keep == 0)
-                throw std::runtime_error(out_path.string() + " is missing or empty but " + ckpt_path.string() +
-                                         " says " + std::to_string(start.records) +
-                                         " rows were written: delete the checkpoint (or use --fresh) to start over");
+                throw std::runtime_error(
+                    out_path.string() + " is missing or empty but " + ckpt_path.string() +
+                    " says " + std::to_string(start.records) +
+                    " rows were written: delete the checkpoint (or use --fresh) to start over");
             if (keep < size)
                 std::filesystem::resize_file(out_path, keep);
-            std::printf("resuming after id %lld (%llu rows done; %llu torn bytes dropped)\n", static_cast<long long>(from),
-                        static_cast<unsigned long long>(start.records), static_cast<unsigned long long>(size - keep));
+            fmt::print("resuming after id {} ({} rows done; {} torn bytes dropped)\n", from,
+                       start.records, size - keep);
             std::fflush(stdout); // a kill -9 must not eat the line
+        } else {
+            // The checkpoint first, then the output: a file is only ever written under its
+            // checkpoint.
+            sb::write_checkpoint(ckpt_path, {.job = "postgres_to_csv", .fingerprint = fingerprint});
         }
 
-        std::ofstream file(out_path, std::ios::binary | (resuming ? std::ios::app : std::ios::trunc));
+        std::ofstream file(out_path,
+                           std::ios::binary | (resuming ? std::ios::app : std::ios::trunc));
         if (!file)
             throw std::runtime_error("cannot open " + out_path.string() + " for writing");
         if (!resuming) {
@@ -257,7 +245,7 @@ int main(int argc, char** argv)
         };
 
         sb::memory_guard guard;
-        sb::run_options options{.max_in_flight = jobs, .record_dir = arg(argc, argv, "--record-dir", "")};
+        sb::run_options options{.max_in_flight = jobs, .record_dir = record_dir};
         options.job = "postgres_to_csv";
         options.fingerprint = fingerprint;
         options.resume_from = start;
@@ -275,14 +263,17 @@ int main(int argc, char** argv)
                 csv::writer w(text, {}, out_path.string());
                 std::int64_t last = 0;
                 for (customer const& c : b) {
-                    w.write(std::get<0>(c), std::get<1>(c), std::get<2>(c), std::get<3>(c), std::get<4>(c));
+                    w.write(std::get<0>(c), std::get<1>(c), std::get<2>(c), std::get<3>(c),
+                            std::get<4>(c));
                     last = std::get<0>(c);
                 }
                 w.flush();
                 return formatted{std::move(text).str(), last};
             },
-            [&](formatted&& f, sb::batch_info const& info) { // append: in order, flushed before it counts
-                if (info.position != std::to_string(f.last_id)) // the checkpoint would skip or repeat rows
+            [&](formatted&& f,
+                sb::batch_info const& info) { // append: in order, flushed before it counts
+                if (info.position !=
+                    std::to_string(f.last_id)) // the checkpoint would skip or repeat rows
                     throw std::logic_error("batch " + std::to_string(info.index) + " ends at id " +
                                            std::to_string(f.last_id) + " but its position is " +
                                            std::string(info.position));
@@ -295,19 +286,17 @@ int main(int argc, char** argv)
             },
             options);
 
-        std::printf("exported     %llu rows this run (%llu of %lld in all) from %s on %s to %s\n",
-                    static_cast<unsigned long long>(report.records),
-                    static_cast<unsigned long long>(start.records + report.records), static_cast<long long>(total),
-                    table.c_str(), db.where().c_str(), out_path.c_str());
-        std::printf("batches      %llu (starting size %zu, %zu in flight at most), %llu checkpoints\n",
-                    static_cast<unsigned long long>(report.batches), batch, jobs,
-                    static_cast<unsigned long long>(report.checkpoints_written));
-        std::printf("records/s    %.0f over %.3f s\n", report.records_per_second,
-                    std::chrono::duration<double>(report.elapsed).count());
-        std::printf("peak RSS     %.1f MiB\n", double(report.peak_rss_bytes) / (1 << 20));
-        std::printf("guard events %zu\n", report.guard_events.size());
+        fmt::print("exported     {} rows this run ({} of {} in all) from {} on {} to {}\n",
+                   report.records, start.records + report.records, total, table, db.where(),
+                   out_path.string());
+        fmt::print("batches      {} (starting size {}, {} in flight at most), {} checkpoints\n",
+                   report.batches, batch, jobs, report.checkpoints_written);
+        fmt::print("records/s    {:.0f} over {:.3f} s\n", report.records_per_second,
+                   std::chrono::duration<double>(report.elapsed).count());
+        fmt::print("peak RSS     {:.1f} MiB\n", double(report.peak_rss_bytes) / (1 << 20));
+        fmt::print("guard events {}\n", report.guard_events.size());
         for (auto const& e : report.guard_events)
-            std::printf("  %s\n", e.describe().c_str());
+            fmt::print("  {}\n", e);
         return 0;
     } catch (std::exception const& e) {
         std::fprintf(stderr, "postgres_to_csv: %s\n", e.what());

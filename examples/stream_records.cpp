@@ -9,10 +9,12 @@
 // The job runs under streambatch::for_each_batch: cleaning on up to --jobs threads, the sink
 // in batch order, a progress line when stderr is a terminal, run records with --record-dir.
 //
-// test-args is what CTest runs (small, quick); the README runs the defaults.
+// test-args is what CTest runs (small, quick); docs/examples.md runs the defaults.
 // test-args: --records 20000 --record-bytes 300 --batch 500 --jobs 2 --record-dir run
 
-#include <streambatch.hpp>
+#include <streambatch/interop/fmt.hpp>
+
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
@@ -24,9 +26,13 @@
 #include <fstream>
 #include <iterator>
 #include <ranges>
+#include <streambatch.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "common/args.hpp"
+#include "common/data.hpp"
 
 namespace sb = streambatch;
 
@@ -59,13 +65,9 @@ public:
         void make()
         {
             current_.id = "  " + std::to_string(i_ + 1) + " ";
-            current_.name = "  Customer " + std::to_string((i_ * 2654435761u) % 1000003) + "  ";
+            current_.name = examples::customer_name(i_ + 1);
             current_.payload.resize(src_->payload_bytes_);
-            std::uint64_t x = i_ * 0x9E3779B97F4A7C15ull + 1; // every payload distinct
-            for (char& c : current_.payload) {
-                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-                c = static_cast<char>('a' + x % 26);
-            }
+            examples::fill_payload(current_.payload, i_); // every payload distinct
         }
 
     public:
@@ -93,8 +95,7 @@ public:
     generated_records() = default;
     generated_records(std::uint64_t count, std::size_t record_bytes)
         : count_(count), payload_bytes_(record_bytes > 50 ? record_bytes - 50 : 1)
-    {
-    }
+    {}
     iterator begin() const { return iterator(*this); }
     std::default_sentinel_t end() const { return {}; }
 };
@@ -129,52 +130,29 @@ long peak_rss_kib()
     return -1;
 }
 
-std::uint64_t flag(int argc, char** argv, std::string_view name, std::uint64_t fallback)
-{
-    for (int i = 1; i + 1 < argc; ++i)
-        if (argv[i] == name) {
-            std::uint64_t v = 0;
-            std::string_view s = argv[i + 1];
-            if (std::from_chars(s.data(), s.data() + s.size(), v).ec != std::errc() || v == 0) {
-                std::fprintf(stderr, "stream_records: %s wants a positive whole number, got '%s'\n", argv[i],
-                             argv[i + 1]);
-                std::exit(2);
-            }
-            return v;
-        }
-    return fallback;
-}
-
-std::string text_flag(int argc, char** argv, std::string_view name)
-{
-    for (int i = 1; i + 1 < argc; ++i)
-        if (argv[i] == name)
-            return argv[i + 1];
-    return {};
-}
-
 } // namespace
 
 int main(int argc, char** argv)
 {
-    for (int i = 1; i < argc; ++i)
-        if (std::string_view(argv[i]) == "--help") {
-            std::puts("usage: stream_records [--records N] [--record-bytes B] [--batch N] [--jobs K]\n"
-                      "                      [--record-dir DIR]\n"
-                      "  --jobs K        batches in flight (cleaned on up to K threads); default 1\n"
-                      "  --record-dir D  write run_record.json, memory_profile.json, execution_summary.md\n"
-                      "                  and metrics.prom into D");
-            return 0;
-        }
-    std::uint64_t const records = flag(argc, argv, "--records", 1'000'000);
-    std::size_t const record_bytes = flag(argc, argv, "--record-bytes", 500);
-    std::size_t const batch = flag(argc, argv, "--batch", 1'000);
-    std::size_t const jobs = flag(argc, argv, "--jobs", 1);
+    examples::command_line cli("stream_records",
+                               "Streams generated customer-like records through a memory guard.");
+    std::uint64_t records = 1'000'000;
+    std::size_t record_bytes = 500, batch = 1'000, jobs = 1;
+    std::string record_dir;
+    cli.number("--records", records, "records to generate");
+    cli.number("--record-bytes", record_bytes, "bytes per record, about", std::size_t{1},
+               std::size_t{1} << 30);
+    cli.number("--batch", batch, "records per batch (fewer while memory is tight)");
+    cli.number("--jobs", jobs, "batches in flight (cleaned on up to K threads)", std::size_t{1},
+               std::size_t{1024});
+    cli.text("--record-dir", record_dir,
+             "write run_record.json, memory_profile.json, execution_summary.md and metrics.prom "
+             "into this directory");
+    cli.parse(argc, argv);
 
     sb::memory_guard guard; // reads /proc and this process's memory cgroup
-    sb::run_options options{.max_in_flight = jobs,
-                            .record_dir = text_flag(argc, argv, "--record-dir"),
-                            .expected_records = records};
+    sb::run_options options{
+        .max_in_flight = jobs, .record_dir = record_dir, .expected_records = records};
     options.job = "stream_records";
     options.configuration = {{"records", std::to_string(records)},
                              {"record_bytes", std::to_string(record_bytes)},
@@ -183,7 +161,8 @@ int main(int argc, char** argv)
 
     std::uint64_t seen = 0, checksum = 0; // touched by commit only: one thread at a time
     sb::run_report const report = sb::for_each_batch(
-        generated_records(records, record_bytes) | sb::views::memory_guarded(batch, std::ref(guard)),
+        generated_records(records, record_bytes) |
+            sb::views::memory_guarded(batch, std::ref(guard)),
         // process: on up to --jobs threads
         [](sb::batch<raw_record>& b) {
             std::vector<customer> cleaned;
@@ -195,35 +174,33 @@ int main(int argc, char** argv)
         // commit: in batch order, one at a time; stands in for sink.insert(batch)
         [&](std::vector<customer>&& cleaned) {
             for (auto const& c : cleaned)
-                checksum += static_cast<std::uint64_t>(c.id) + c.name.size() + static_cast<unsigned char>(c.payload[0]);
+                checksum += static_cast<std::uint64_t>(c.id) + c.name.size() +
+                            static_cast<unsigned char>(c.payload[0]);
             seen += cleaned.size();
         },
         options);
 
-    auto const& s = guard.last_snapshot();
-    std::printf("records      %llu\n", static_cast<unsigned long long>(report.records));
-    std::printf("batches      %llu (starting size %zu, %zu in flight at most)\n",
-                static_cast<unsigned long long>(report.batches), batch, jobs);
-    std::printf("elapsed      %.3f s\n", std::chrono::duration<double>(report.elapsed).count());
-    std::printf("records/s    %.0f\n", report.records_per_second);
-    std::printf("batch p50/p95/max  %.3f / %.3f / %.3f ms\n",
-                std::chrono::duration<double, std::milli>(report.latency_p50).count(),
-                std::chrono::duration<double, std::milli>(report.latency_p95).count(),
-                std::chrono::duration<double, std::milli>(report.latency_max).count());
-    std::printf("peak RSS     %.1f MiB (VmHWM)\n", double(peak_rss_kib()) / 1024);
-    std::printf("memory used  %.1f%% (%s), %llu probe samples\n", 100 * s.used_fraction,
-                s.source == sb::memory_source::cgroup ? "cgroup" : "system",
-                static_cast<unsigned long long>(guard.samples()));
-    std::printf("guard events %zu\n", report.guard_events.size());
+    fmt::print("records      {}\n", report.records);
+    fmt::print("batches      {} (starting size {}, {} in flight at most)\n", report.batches, batch,
+               jobs);
+    fmt::print("elapsed      {:.3f} s\n", std::chrono::duration<double>(report.elapsed).count());
+    fmt::print("records/s    {:.0f}\n", report.records_per_second);
+    fmt::print("batch p50/p95/max  {:.3f} / {:.3f} / {:.3f} ms\n",
+               std::chrono::duration<double, std::milli>(report.latency_p50).count(),
+               std::chrono::duration<double, std::milli>(report.latency_p95).count(),
+               std::chrono::duration<double, std::milli>(report.latency_max).count());
+    fmt::print("peak RSS     {:.1f} MiB (VmHWM)\n", double(peak_rss_kib()) / 1024);
+    fmt::print("memory       {}, {} probe samples\n", guard.last_snapshot(), guard.samples());
+    fmt::print("guard events {}\n", report.guard_events.size());
     for (auto const& e : report.guard_events)
-        std::printf("  %s\n", e.describe().c_str());
-    std::printf("checksum     %llu\n", static_cast<unsigned long long>(checksum));
-    if (!options.record_dir.empty())
-        std::printf("run records  %s\n", options.record_dir.c_str());
+        fmt::print("  {}\n", e);
+    fmt::print("checksum     {}\n", checksum);
+    if (!record_dir.empty())
+        fmt::print("run records  {}\n", record_dir);
+    fmt::print("report       {}\n", report);
 
     if (seen != records || report.records != records) {
-        std::fprintf(stderr, "stream_records: %llu records in, %llu out\n", static_cast<unsigned long long>(records),
-                     static_cast<unsigned long long>(seen));
+        fmt::print(stderr, "stream_records: {} records in, {} out\n", records, seen);
         return 1;
     }
     return 0;

@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sb = streambatch;
@@ -55,6 +56,42 @@ TEST_CASE("partition: names sort in index order and bad pairs are refused", "[pa
     std::vector<int> v{1, 2, 3};
     CHECK_THROWS_AS(sb::views::every_nth(sb::partition{2, 2}), std::invalid_argument);
     CHECK_THROWS_AS(sb::views::every_nth(v, sb::partition{0, 0}), std::invalid_argument);
+}
+
+TEST_CASE("partition::parse reads back what str() writes, and names what is wrong otherwise", "[partition]")
+{
+    CHECK(sb::partition::parse("3/8") == sb::partition{3, 8});
+    CHECK(sb::partition::parse("0/1") == sb::partition{});
+    CHECK(sb::partition::parse("4294967294/4294967295") == sb::partition{4294967294u, 4294967295u});
+    for (sb::partition p : {sb::partition{0, 1}, sb::partition{3, 8}, sb::partition{12345, 20000}})
+        CHECK(sb::partition::parse(p.str()) == p);
+
+    auto error = [](std::string_view text) -> std::string {
+        try {
+            (void)sb::partition::parse(text);
+        } catch (sb::partition_error const& e) {
+            return e.what();
+        }
+        return "no partition_error";
+    };
+    // Every message names the text and the expected form.
+    for (std::string_view bad : {"", "3", "3/", "/8", "8/8", "3/0", "a/b", "3/8x", "-1/8", " 3/8", "+3/8", "3/8/2",
+                                 "1/4294967296"}) {
+        INFO("'" << bad << "'");
+        std::string const e = error(bad);
+        CHECK_THAT(e, Contains("streambatch::partition::parse: \"" + std::string(bad) + "\"") &&
+                          Contains("expected \"index/count\", e.g. \"3/8\""));
+    }
+    CHECK_THAT(error(""), Contains(": empty"));
+    CHECK_THAT(error("3"), Contains("no '/'"));
+    CHECK_THAT(error("3/"), Contains("the count is missing"));
+    CHECK_THAT(error("/8"), Contains("the index is missing"));
+    CHECK_THAT(error("8/8"), Contains("the index 8 is not below the count 8"));
+    CHECK_THAT(error("3/0"), Contains("the count must be at least 1"));
+    CHECK_THAT(error("a/b"), Contains("the index \"a\" is not a whole number"));
+    CHECK_THAT(error("3/8x"), Contains("the count \"8x\" is not a whole number"));
+    CHECK_THAT(error("-1/8"), Contains("the index \"-1\" is not a whole number"));
+    CHECK_THAT(error("1/4294967296"), Contains("the count \"4294967296\" is not a whole number"));
 }
 
 TEST_CASE("partition_from_environment: MPI, Slurm arrays and Kubernetes Indexed Jobs",

@@ -4,7 +4,7 @@
 // In:     partition{index, count} (0 <= index < count), given by the user or read from the
 //         environment the launcher sets: partition_from_environment([k8s_count]).
 // Out:    a partition, with name() ("part-0003-of-0008", for checkpoint and run-record names)
-//         and str() ("3/8"); views::every_nth(p): the records of any range whose position i
+//         and str() ("3/8"), and partition::parse("3/8") back; views::every_nth(p): the records of any range whose position i
 //         (from 0) has i % count == index, with the source's other records read and dropped.
 //         Each source has its own partitioned form that does not read the others' records:
 //         csv::options::partition (byte ranges) and the SQL sources' partition clauses
@@ -15,7 +15,8 @@
 //         regular aggregate.
 // Memory: every_nth holds the source view and an iterator; nothing per record.
 // Errors: std::invalid_argument for count == 0 or index >= count; partition_error (a
-//         std::runtime_error) from partition_from_environment naming the variables it read when
+//         std::runtime_error) from partition::parse naming the text and what is wrong, and from
+//         partition_from_environment naming the variables it read when
 //         it finds none, finds a value that is not a number, or finds an inconsistent pair
 //         (index >= count, MPI and Slurm disagreeing). The SQL partition functions throw it
 //         too, for a table that cannot be partitioned as asked (rows with a NULL key, a key
@@ -29,8 +30,8 @@
 #define STREAMBATCH_PARTITION_HPP_INCLUDED
 
 #include <streambatch/detail/closure.hpp>
+#include <streambatch/detail/parse.hpp>
 
-#include <charconv>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -65,6 +66,9 @@ struct partition {
     bool whole() const noexcept { return count == 1; }
     /// "3/8"
     std::string str() const { return std::to_string(index) + "/" + std::to_string(count); }
+    /// The inverse of str(): "3/8" -> {3, 8}. Throws partition_error naming the text and what is
+    /// wrong with it unless it is two whole numbers "index/count" with index < count.
+    static partition parse(std::string_view text);
     /// "part-0003-of-0008": sorts in index order; used in checkpoint and run-record names.
     std::string name() const
     {
@@ -84,6 +88,31 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+inline partition partition::parse(std::string_view text)
+{
+    auto fail = [&](std::string const& why) {
+        throw partition_error("streambatch::partition::parse: \"" + std::string(text) + "\": " + why +
+                              " (expected \"index/count\", e.g. \"3/8\")");
+    };
+    auto const slash = text.find('/');
+    if (slash == std::string_view::npos)
+        fail(text.empty() ? "empty" : "no '/'");
+    auto const index_text = text.substr(0, slash), count_text = text.substr(slash + 1);
+    auto const i = detail::parse_whole<std::uint32_t>(index_text);
+    if (!i)
+        fail(index_text.empty() ? "the index is missing"
+                                : "the index \"" + std::string(index_text) + "\" is not a whole number up to 4294967295");
+    auto const n = detail::parse_whole<std::uint32_t>(count_text);
+    if (!n)
+        fail(count_text.empty() ? "the count is missing"
+                                : "the count \"" + std::string(count_text) + "\" is not a whole number up to 4294967295");
+    if (*n == 0)
+        fail("the count must be at least 1");
+    if (*i >= *n)
+        fail("the index " + std::to_string(*i) + " is not below the count " + std::to_string(*n));
+    return partition{*i, *n};
+}
+
 namespace detail {
 
 /// getenv, testable: tests pass their own lookup.
@@ -98,12 +127,11 @@ inline std::optional<std::string> real_getenv(char const* name)
 
 inline std::uint64_t env_number(char const* name, std::string const& value)
 {
-    std::uint64_t v = 0;
-    auto const [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
-    if (value.empty() || ec != std::errc{} || p != value.data() + value.size() || v > UINT32_MAX)
+    auto const v = parse_whole<std::uint64_t>(value);
+    if (!v || *v > UINT32_MAX)
         throw partition_error(std::string("streambatch::partition_from_environment: ") + name +
-                              "=\"" + value + "\" is not a whole number");
-    return v;
+                              "=\"" + value + "\" is not a whole number up to 4294967295");
+    return *v;
 }
 
 struct env_pair {

@@ -258,6 +258,43 @@ TEST_CASE("proc_memory_probe reads the live system's /proc", "[memory_probe]")
     }
 }
 
+TEST_CASE("rss_reader and peak_rss_bytes read statm and VmHWM, live and from a fixture", "[memory_probe]")
+{
+    SECTION("the live process")
+    {
+        sb::rss_reader rss;
+        std::uint64_t const now = rss.bytes();
+        CHECK(now > 0);
+        CHECK(now % page_size() == 0);
+        std::uint64_t const peak = sb::peak_rss_bytes();
+        CHECK(peak >= now - std::min(now, std::uint64_t(1) << 20)); // the peak is at least about now
+        CHECK(peak % 1024 == 0);
+    }
+    SECTION("a fixture")
+    {
+        fixture_tree t;
+        t.write("proc/self/statm", statm(300));
+        t.write("proc/self/status", "Name:\tjob\nVmPeak:\t  99999 kB\nVmHWM:\t   12345 kB\nVmRSS:\t  1200 kB\n");
+        sb::rss_reader rss(t.root());
+        CHECK(rss.bytes() == 300 * page_size());
+        t.write("proc/self/statm", statm(7)); // re-read on every call
+        CHECK(rss.bytes() == 7 * page_size());
+        CHECK(sb::peak_rss_bytes(t.root()) == 12345u * 1024);
+    }
+    SECTION("missing or garbage: 0, not an exception")
+    {
+        fixture_tree t;
+        CHECK(sb::rss_reader(t.root()).bytes() == 0);
+        CHECK(sb::peak_rss_bytes(t.root()) == 0);
+        t.write("proc/self/statm", "52000 lots 3100\n");
+        t.write("proc/self/status", "VmHWM:\t 12x45 kB\n");
+        CHECK(sb::rss_reader(t.root()).bytes() == 0);
+        CHECK(sb::peak_rss_bytes(t.root()) == 0);
+        t.write("proc/self/status", "VmHWM:\t 12345\n"); // no unit
+        CHECK(sb::peak_rss_bytes(t.root()) == 0);
+    }
+}
+
 // --- /proc/self/statm and /proc/meminfo -----------------------------------------------------
 
 TEST_CASE("proc_memory_probe computes the system fraction as 1 - MemAvailable / MemTotal", "[memory_probe]")

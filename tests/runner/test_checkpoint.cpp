@@ -2,7 +2,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <iterator>
 #include <fstream>
 #include <string>
 
@@ -79,4 +82,57 @@ TEST_CASE("writing a checkpoint into a missing directory says so", "[checkpoint]
 {
     CHECK_THROWS_WITH(sb::write_checkpoint("/nonexistent-dir/job.ckpt", {}),
                       Contains("/nonexistent-dir/job.ckpt") && Contains("cannot create"));
+}
+
+TEST_CASE("the atomic file writer names the file and the step, and leaves no temp file behind", "[checkpoint][errors]")
+{
+    temp_file t;
+    SECTION("a missing directory: atomic_file_error with errno's text")
+    {
+        try {
+            sb::detail::write_file_atomically(t.dir / "missing" / "f.json", "{}");
+            FAIL("no atomic_file_error");
+        } catch (sb::atomic_file_error const& e) {
+            CHECK(e.file() == t.dir / "missing" / "f.json");
+            CHECK(e.error_number() == ENOENT);
+            CHECK_THAT(e.what(), Contains((t.dir / "missing" / "f.json").string()) && Contains("cannot create") &&
+                                     Contains(std::strerror(ENOENT)));
+        }
+    }
+    SECTION("a rename that fails (the target is a directory) removes the temp file")
+    {
+        fs::create_directory(t.path); // job.ckpt is a non-empty directory: rename onto it fails
+        std::ofstream(t.path / "inside") << "x";
+        CHECK_THROWS_AS(sb::detail::write_file_atomically(t.path, "{}"), sb::atomic_file_error);
+        CHECK_THROWS_WITH(sb::detail::write_file_atomically(t.path, "{}"),
+                          Contains(t.path.string()) && Contains("rename from " + t.path.string() + ".tmp failed"));
+        CHECK_FALSE(fs::exists(t.path.string() + ".tmp"));
+        // A checkpoint written there reports checkpoint_error, not the writer's own type.
+        CHECK_THROWS_AS(sb::write_checkpoint(t.path, {}), sb::checkpoint_error);
+        CHECK_THROWS_WITH(sb::write_checkpoint(t.path, {}),
+                          Contains("streambatch: checkpoint " + t.path.string() + ": rename from"));
+        CHECK_FALSE(fs::exists(t.path.string() + ".tmp"));
+    }
+    SECTION("success replaces the file and leaves only it")
+    {
+        sb::detail::write_file_atomically(t.path, "one");
+        sb::detail::write_file_atomically(t.path, "two");
+        std::ifstream in(t.path);
+        std::string s;
+        std::getline(in, s);
+        CHECK(s == "two");
+        CHECK(std::distance(fs::directory_iterator(t.dir), fs::directory_iterator()) == 1);
+    }
+}
+
+TEST_CASE("checkpoint members are whole numbers, as detail::parse_whole reads them", "[checkpoint][errors]")
+{
+    temp_file t;
+    for (std::string bad : {"-2", "2.0", "1e3", "+2", "18446744073709551616"}) {
+        INFO(bad);
+        std::string text = good;
+        text.replace(text.find("\"batches\": 2"), 12, "\"batches\": " + bad);
+        t.write(text);
+        CHECK_THROWS_AS(sb::read_checkpoint(t.path), sb::checkpoint_error);
+    }
 }

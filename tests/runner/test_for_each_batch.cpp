@@ -120,6 +120,68 @@ std::string slurp(fs::path const& p)
     return s.str();
 }
 
+/// Waits until `done()` holds or `limit` passes; true when it held.
+template <class F>
+bool wait_until(F done, std::chrono::milliseconds limit = 10s)
+{
+    auto const until = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > until)
+            return false;
+        std::this_thread::sleep_for(1ms);
+    }
+    return true;
+}
+
+/// A single-pass range of batch<int> that refills one buffer, as views::chunk does over a
+/// single-pass source, and counts the refills that found a buffer with room (one the runner
+/// recycled) and those that found none (a fresh buffer, allocated).
+class refill_source : public std::ranges::view_interface<refill_source> {
+public:
+    struct counts {
+        std::vector<int> buf;
+        int next = 0, total = 0, size = 0;
+        int fresh = 0, recycled = 0;
+    };
+
+    class iterator {
+        counts* c_ = nullptr;
+        void fill()
+        {
+            auto& c = *c_;
+            c.buf.clear();
+            if (c.next >= c.total)
+                return;
+            ++(c.buf.capacity() >= static_cast<std::size_t>(c.size) ? c.recycled : c.fresh);
+            c.buf.reserve(static_cast<std::size_t>(c.size));
+            for (int i = 0; i < c.size && c.next < c.total; ++i)
+                c.buf.push_back(c.next++);
+        }
+
+    public:
+        using value_type = sb::batch<int>;
+        using difference_type = std::ptrdiff_t;
+        iterator() = default;
+        explicit iterator(counts* c) : c_(c) { fill(); }
+        sb::batch<int> operator*() const { return sb::batch<int>(c_->buf); }
+        iterator& operator++()
+        {
+            fill();
+            return *this;
+        }
+        void operator++(int) { fill(); }
+        friend bool operator==(iterator const& it, std::default_sentinel_t) { return it.c_->buf.empty(); }
+    };
+
+    refill_source() = default;
+    explicit refill_source(counts* c) : c_(c) {}
+    iterator begin() const { return iterator(c_); }
+    std::default_sentinel_t end() const { return {}; }
+
+private:
+    counts* c_ = nullptr;
+};
+
 /// A guard stand-in whose used fraction the test sets.
 struct fake_probe {
     double* used;
@@ -200,11 +262,30 @@ TEST_CASE("for_each_batch commits in batch order when ordered, as they finish ot
                            {.max_in_flight = 3});
         CHECK(order == std::vector<int>{0, 100, 200, 300});
     }
-    SECTION("unordered: all committed, once each")
+    SECTION("unordered: as they finish, all committed, once each")
     {
+        // Batch 0 is held until batch 1 is committed: only a runner that commits as batches
+        // finish gets there (an ordered one waits for batch 0, and the wait times out).
         std::vector<int> order;
-        sb::for_each_batch(v | sb::views::chunk(100), slow_first, [&](int first) { order.push_back(first); },
-                           {.max_in_flight = 3, .ordered = false});
+        std::atomic<bool> one_committed{false};
+        std::atomic<bool> held_until_one = false;
+        sb::for_each_batch(
+            v | sb::views::chunk(100),
+            [&](auto& b) {
+                if (b[0] == 0)
+                    held_until_one = wait_until([&] { return one_committed.load(); }, 5s);
+                return b[0];
+            },
+            [&](int first) {
+                order.push_back(first);
+                if (first == 100)
+                    one_committed = true;
+            },
+            {.max_in_flight = 3, .ordered = false});
+        CHECK(held_until_one);
+        REQUIRE(order.size() == 4);
+        auto const at = [&](int first) { return std::find(order.begin(), order.end(), first) - order.begin(); };
+        CHECK(at(100) < at(0)); // batch 1 committed before batch 0
         std::sort(order.begin(), order.end());
         CHECK(order == std::vector<int>{0, 100, 200, 300});
     }
@@ -228,6 +309,34 @@ TEST_CASE("for_each_batch moves single-pass batches to workers and recycles thei
     std::sort(ids.begin(), ids.end());
     CHECK(ids == iota_vec(300));
     CHECK(test::counted::copies == 0);
+}
+
+TEST_CASE("for_each_batch recycles the buffers of committed single-pass batches", "[for_each_batch][parallel]")
+{
+    // At most k batches are alive and a committed batch's buffer goes back to the view as a
+    // spare, so at most k + 1 buffers are ever allocated (the view's first, and one for each
+    // batch pulled while no spare was back yet); the other refills find a recycled one.
+    for (std::size_t k : {std::size_t{2}, std::size_t{3}}) {
+        INFO("max_in_flight " << k);
+        refill_source::counts c;
+        c.total = 1200;
+        c.size = 50;
+        std::mutex m;
+        std::vector<int> ids;
+        auto r = sb::for_each_batch(refill_source(&c),
+                                    [&](sb::batch<int>& b) {
+                                        std::lock_guard lock(m);
+                                        ids.insert(ids.end(), b.begin(), b.end());
+                                    },
+                                    {.max_in_flight = k});
+        CHECK(r.batches == 24);
+        std::sort(ids.begin(), ids.end());
+        CHECK(ids == iota_vec(1200));
+        CHECK(c.fresh + c.recycled == 24);
+        CHECK(c.fresh >= 1);
+        CHECK(c.fresh <= static_cast<int>(k) + 1);
+        CHECK(c.recycled >= 24 - static_cast<int>(k) - 1);
+    }
 }
 
 TEST_CASE("an exception in process stops the job and names the batch and its records", "[for_each_batch][errors]")
@@ -306,43 +415,87 @@ TEST_CASE("an exception from the source is rethrown as it is", "[for_each_batch]
     }
 }
 
+TEST_CASE("the checkpoint is the low-water mark while batches finish out of order", "[for_each_batch][checkpoint]")
+{
+    // The completion tracker alone, so the test can wait for the writer thread's files.
+    temp_dir d;
+    auto const ck = d.path / "job.ckpt";
+    sb::run_options o{.progress = sb::progress_mode::never, .checkpoint_path = ck, .checkpoint_every_batches = 1};
+    o.job = "lwm";
+    sb::run_report report;
+    sb::detail::completion_tracker done(o, report);
+    auto finish = [&](std::uint64_t b) { // batch b (100 records) completes; what does the file say?
+        done.complete(b, sb::batch_info{b, b * 100, 100}, 1ms, "after-batch-" + std::to_string(b), 0.0);
+        done.flush_checkpoints();
+        return sb::read_checkpoint(ck);
+    };
+    for (std::uint64_t b : {1, 2, 4}) { // batch 0 still running: nothing contiguous from the start
+        INFO("batch " << b << " finished before batch 0");
+        auto c = finish(b);
+        CHECK((!c || c->batches == 0));
+    }
+    auto c = finish(0); // the mark moves over 0, 1 and 2, not over 4 (3 is missing)
+    REQUIRE(c);
+    CHECK(c->batches == 3);
+    CHECK(c->records == 300);
+    CHECK(c->position == "after-batch-2");
+    c = finish(3);
+    REQUIRE(c);
+    CHECK(c->batches == 5);
+    CHECK(c->records == 500);
+    CHECK(c->position == "after-batch-4");
+    done.finish(true, {});
+    CHECK(report.last_position == "after-batch-4");
+    CHECK(sb::read_checkpoint(ck)->batches == 5);
+}
+
 TEST_CASE("the checkpoint is the low-water mark, never the highest finished batch", "[for_each_batch][checkpoint]")
 {
     temp_dir d;
     auto const ck = d.path / "job.ckpt";
     auto v = iota_vec(500);
-    std::vector<std::uint64_t> seen_in_checkpoint; // what the file said while batch 0 was still running
-    std::mutex m;
     sb::run_options o{.max_in_flight = 3, .ordered = false, .checkpoint_path = ck, .checkpoint_every_batches = 1};
     o.job = "lwm";
     // Asked once before the first batch, then after each batch is pulled.
     o.position = [n = -1]() mutable { return n++ < 0 ? std::string("start") : "after-batch-" + std::to_string(n - 1); };
-    auto r = sb::for_each_batch(
-        v | sb::views::chunk(100),
-        [&](auto& b) {
-            if (b[0] == 0)
-                std::this_thread::sleep_for(50ms); // batch 0 finishes last
-            return b[0];
-        },
-        [&](int first) {
-            std::lock_guard lock(m);
-            if (first != 0) {
-                auto c = sb::read_checkpoint(ck);
-                seen_in_checkpoint.push_back(c ? c->batches : 0);
-            }
-        },
-        o);
-    for (auto b : seen_in_checkpoint)
-        CHECK(b == 0); // nothing contiguous from the start until batch 0 completes
-    auto c = sb::read_checkpoint(ck);
-    REQUIRE(c);
-    CHECK(c->batches == 5);
-    CHECK(c->records == 500);
-    CHECK(c->position == "after-batch-4");
-    CHECK(r.first_position == "start");
-    CHECK(r.last_position == "after-batch-4");
-    CHECK(c->job == "lwm");
-    CHECK(r.checkpoints_written >= 1);
+    std::atomic<int> committed{0};
+    std::atomic<bool> held = false;
+    auto last_first = [&](auto& b) { // batch 0 finishes after the four others are committed
+        if (b[0] == 0)
+            held = wait_until([&] { return committed.load() == 4; }, 5s);
+        return b[0];
+    };
+    SECTION("a run that completes: every batch")
+    {
+        auto r = sb::for_each_batch(v | sb::views::chunk(100), last_first, [&](int) { ++committed; }, o);
+        CHECK(held);
+        auto c = sb::read_checkpoint(ck);
+        REQUIRE(c);
+        CHECK(c->batches == 5);
+        CHECK(c->records == 500);
+        CHECK(c->position == "after-batch-4");
+        CHECK(r.first_position == "start");
+        CHECK(r.last_position == "after-batch-4");
+        CHECK(c->job == "lwm");
+        CHECK(r.checkpoints_written >= 1);
+    }
+    SECTION("a run whose first batch fails last: nothing is done from the start")
+    {
+        CHECK_THROWS_AS(sb::for_each_batch(
+                            v | sb::views::chunk(100),
+                            [&](auto& b) {
+                                last_first(b);
+                                if (b[0] == 0)
+                                    throw std::runtime_error("batch 0 fails after the others");
+                                return b[0];
+                            },
+                            [&](int) { ++committed; }, o),
+                        sb::batch_failed);
+        CHECK(held);
+        CHECK(committed == 4);
+        auto c = sb::read_checkpoint(ck); // batches 1-4 are committed, but a resume must redo 0
+        CHECK((!c || (c->batches == 0 && c->records == 0)));
+    }
 }
 
 TEST_CASE("a resumed run continues the indices and refuses another job's checkpoint", "[for_each_batch][checkpoint]")
@@ -437,18 +590,39 @@ TEST_CASE("for_each_batch rejects max_in_flight 0", "[for_each_batch][errors]")
 
 TEST_CASE("a checkpoint file that cannot be written stops the job and names the file", "[for_each_batch][checkpoint][errors]")
 {
-    // Checkpoint files are written on a writer thread; its failure must still reach the caller,
+    // Checkpoint files are written on a writer thread; its failure must reach the job and stop
+    // it then, not only at the end (where the last checkpoint is written on the job's thread),
     // as the checkpoint_error itself, sequential or parallel.
     for (std::size_t k : {std::size_t{1}, std::size_t{2}}) {
         INFO("max_in_flight " << k);
         auto v = iota_vec(1000);
         sb::run_options o{.max_in_flight = k, .checkpoint_path = "/nonexistent-dir/job.ckpt",
                           .checkpoint_every_batches = 1};
-        CHECK_THROWS_AS(sb::for_each_batch(v | sb::views::chunk(10), [](auto& b) { return b.size(); },
-                                           [](std::size_t) {}, o),
+        auto slow = [](auto& b) {
+            std::this_thread::sleep_for(2ms); // 100 batches: 0.2 s, the writer fails in microseconds
+            return b.size();
+        };
+        std::atomic<int> committed{0};
+        CHECK_THROWS_AS(sb::for_each_batch(v | sb::views::chunk(10), slow, [&](std::size_t) { ++committed; }, o),
                         sb::checkpoint_error);
-        CHECK_THROWS_WITH(sb::for_each_batch(v | sb::views::chunk(10), [](auto& b) { return b.size(); },
-                                             [](std::size_t) {}, o),
+        CHECK(committed < 100); // stopped by the writer's error, before the end
+        CHECK_THROWS_WITH(sb::for_each_batch(v | sb::views::chunk(10), slow, [](std::size_t) {}, o),
                           Contains("/nonexistent-dir/job.ckpt") && Contains("cannot create"));
     }
+}
+
+TEST_CASE("a run record that cannot be written is a run_record_error naming the file", "[for_each_batch][metrics][errors]")
+{
+    temp_dir d;
+    auto v = iota_vec(100);
+    auto run = [&] { return sb::for_each_batch(v | sb::views::chunk(10), [](auto&) {}, {.record_dir = d.path}); };
+    fs::create_directories(d.path / "memory_profile.json" / "in-the-way");
+    CHECK_THROWS_AS(run(), sb::run_record_error);
+    CHECK_THROWS_WITH(run(), Contains("run record " + (d.path / "memory_profile.json").string()) &&
+                                 Contains("cannot create"));
+    fs::remove_all(d.path / "memory_profile.json");
+    fs::create_directories(d.path / "run_record.json" / "in-the-way"); // written atomically at the end
+    CHECK_THROWS_AS(run(), sb::run_record_error);
+    CHECK_THROWS_WITH(run(), Contains("run record " + (d.path / "run_record.json").string()) && Contains("rename from"));
+    CHECK_FALSE(fs::exists(d.path / "run_record.json.tmp"));
 }

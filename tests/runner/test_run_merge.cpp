@@ -142,6 +142,15 @@ TEST_CASE("merge_run_records adds up the partitions of a job", "[partition][merg
                Contains("\"complete\": true") && Contains("\"records\": 1003") &&
                    Contains("\"partitions_found\": 4"));
     CHECK(fs::exists(d.path / "merged_summary.md"));
+
+    // A merged record that cannot be written is the merge's own error, naming the file.
+    fs::remove(d.path / "merged_record.json");
+    fs::create_directories(d.path / "merged_record.json" / "in-the-way");
+    CHECK_THROWS_AS(sb::write_merged(d.path, m), sb::run_merge_error);
+    CHECK_THROWS_WITH(sb::write_merged(d.path, m),
+                      Contains("streambatch::write_merged: " + (d.path / "merged_record.json").string()) &&
+                          Contains("rename from"));
+    CHECK_FALSE(fs::exists(d.path / "merged_record.json.tmp"));
 }
 
 TEST_CASE("merge_run_records: a crashed worker restarted alone still adds up", "[partition][merge]")

@@ -13,6 +13,8 @@
 //         the LRU lists, inactive and active (v1 memory.usage_in_bytes - total_inactive_file -
 //         total_active_file, v2 memory.current - inactive_file - active_file), divided by that
 //         limit. used_fraction is the tightest of all.
+//         rss_reader::bytes(): the RSS alone (statm only); peak_rss_bytes(): VmHWM from
+//         /proc/self/status. This file is the one place the library reads /proc.
 // Models: a memory probe: anything with `memory_snapshot sample()` and `std::string sources()`.
 //         The cgroup hierarchy is the one that carries the memory controller: v1, v2, or hybrid
 //         (cgroup2 mounted without the memory controller, as on many hosts) - found from
@@ -31,8 +33,9 @@
 #ifndef STREAMBATCH_GUARD_MEMORY_PROBE_HPP_INCLUDED
 #define STREAMBATCH_GUARD_MEMORY_PROBE_HPP_INCLUDED
 
+#include <streambatch/detail/parse.hpp>
+
 #include <algorithm>
-#include <charconv>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -141,16 +144,6 @@ inline std::string_view trim(std::string_view s)
     return s;
 }
 
-/// Parses a whole unsigned decimal, or nothing.
-inline std::optional<std::uint64_t> to_u64(std::string_view s)
-{
-    std::uint64_t v = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc() || p != s.data() + s.size() || s.empty())
-        return std::nullopt;
-    return v;
-}
-
 /// The value of `key` in a "key value" or "key: value kB" file (meminfo, memory.stat).
 inline std::optional<std::string_view> field(std::string_view text, std::string_view key)
 {
@@ -184,7 +177,7 @@ inline std::optional<std::uint64_t> field_bytes(std::string_view text, std::stri
         num.remove_suffix(3);
         scale = 1024;
     }
-    auto n = to_u64(trim(num));
+    auto n = parse_whole<std::uint64_t>(trim(num));
     if (!n)
         bad_file(path, "a number after '" + std::string(key) + "'", *v);
     if (*n > std::numeric_limits<std::uint64_t>::max() / scale)
@@ -230,7 +223,56 @@ inline std::string slurp(std::filesystem::path const& p)
     return ss.str();
 }
 
+/// Resident pages: the second field of statm ("size resident shared ..."); nullopt otherwise.
+inline std::optional<std::uint64_t> statm_resident_pages(std::string_view statm)
+{
+    auto const f = split(trim(statm), ' ');
+    if (f.size() < 2)
+        return std::nullopt;
+    return parse_whole<std::uint64_t>(f[1]);
+}
+
+inline std::uint64_t page_size() noexcept
+{
+    long const ps = ::sysconf(_SC_PAGESIZE);
+    return ps > 0 ? static_cast<std::uint64_t>(ps) : 4096;
+}
+
 } // namespace detail
+
+/// This process's resident set alone, from /proc/self/statm (one pread, ~1 us): for callers
+/// that sample RSS often and need nothing else (the runner's progress line and run records).
+class rss_reader {
+    detail::proc_file statm_;
+    std::vector<char> buf_ = std::vector<char>(256);
+    std::uint64_t page_size_ = detail::page_size();
+
+public:
+    explicit rss_reader(std::filesystem::path const& root = "/")
+        : statm_(root == "/" ? std::string("/proc/self/statm") : (root / "proc/self/statm").string())
+    {
+    }
+    /// Bytes resident now; 0 when statm cannot be opened or does not hold page counts.
+    std::uint64_t bytes()
+    {
+        if (!statm_.is_open())
+            return 0;
+        auto const pages = detail::statm_resident_pages(statm_.read(buf_));
+        return pages ? *pages * page_size_ : 0;
+    }
+};
+
+/// This process's peak resident set, VmHWM in /proc/self/status (under `root`), in bytes; 0
+/// when the file or the line is missing or unreadable.
+inline std::uint64_t peak_rss_bytes(std::filesystem::path const& root = "/")
+{
+    std::string const text = detail::slurp(root / "proc/self/status");
+    auto const v = detail::field(text, "VmHWM");
+    if (!v || v->size() <= 3 || v->substr(v->size() - 3) != " kB")
+        return 0;
+    auto const kib = detail::parse_whole<std::uint64_t>(detail::trim(v->substr(0, v->size() - 3)));
+    return kib && *kib <= std::numeric_limits<std::uint64_t>::max() / 1024 ? *kib * 1024 : 0;
+}
 
 /// Reads memory use from /proc and the process's memory cgroup (v1, v2 or hybrid).
 class proc_memory_probe {
@@ -252,8 +294,7 @@ public:
             throw probe_error("streambatch: " + statm_.path() + ": cannot open (expected this process's page counts)");
         if (!meminfo_.is_open())
             throw probe_error("streambatch: " + meminfo_.path() + ": cannot open (expected MemTotal and MemAvailable)");
-        long const ps = ::sysconf(_SC_PAGESIZE);
-        page_size_ = ps > 0 ? static_cast<std::uint64_t>(ps) : 4096;
+        page_size_ = detail::page_size();
         find_cgroup();
         (void)sample(); // fail now, not in the middle of a job, if a file is garbage
     }
@@ -314,10 +355,7 @@ private:
     void read_statm(memory_snapshot& s)
     {
         std::string_view t = statm_.read(buf_);
-        auto f = detail::split(detail::trim(t), ' ');
-        std::optional<std::uint64_t> pages;
-        if (f.size() >= 2)
-            pages = detail::to_u64(f[1]);
+        auto const pages = detail::statm_resident_pages(t);
         if (!pages)
             detail::bad_file(statm_.path(), "page counts 'size resident shared ...'", t);
         s.rss_bytes = *pages * page_size_;
@@ -354,7 +392,7 @@ private:
         std::string_view t = detail::trim(f.read(buf_));
         if (t == "max")
             return std::nullopt;
-        auto v = detail::to_u64(t);
+        auto v = detail::parse_whole<std::uint64_t>(t);
         if (!v)
             detail::bad_file(f.path(), "a byte count or 'max'", t);
         if (*v >= total)
@@ -370,7 +408,7 @@ private:
         if (!limit || !lv.usage.is_open())
             return;
         std::string_view u = detail::trim(lv.usage.read(buf_));
-        auto usage = detail::to_u64(u);
+        auto usage = detail::parse_whole<std::uint64_t>(u);
         if (!usage)
             detail::bad_file(lv.usage.path(), "a byte count", u);
         // Page cache on the LRU lists, inactive *and* active: the kernel reclaims both before it

@@ -1,9 +1,9 @@
 // streambatch/runner/checkpoint.hpp: where a job got to, written so a crash never leaves half a file.
 //
 // In:     a streambatch::checkpoint {job, fingerprint, batches, records, position} and a path.
-// Out:    write_checkpoint(path, c): atomically (a temp file beside it, fsync, rename over the
-//         old one, fsync of the directory), so after a crash the file holds the old checkpoint
-//         or the new one, never a mix. read_checkpoint(path): the checkpoint, or nullopt when
+// Out:    write_checkpoint(path, c): atomically (detail/atomic_file.hpp: a temp file beside it,
+//         fsync, rename over the old one, fsync of the directory), so after a crash the file
+//         holds the old checkpoint or the new one, never a mix. read_checkpoint(path): the checkpoint, or nullopt when
 //         there is none. resume_point(path, job, fingerprint): where a run of that job should
 //         start (zero when there is no checkpoint); a checkpoint of another job or another
 //         fingerprint (other input or configuration) is refused unless `force`.
@@ -13,7 +13,8 @@
 //         key; empty: skip `records` records).
 // Memory: the strings of one checkpoint.
 // Errors: checkpoint_error naming the file (and byte offset for a malformed file, or the field
-//         and both values for a mismatch); system errors carry errno's text.
+//         and both values for a mismatch); system errors carry errno's text (a failed write
+//         is the atomic writer's atomic_file_error, rewrapped). See docs/runner.md.
 // Example:
 //     auto start = streambatch::resume_point("job.ckpt", "load customers", fingerprint);
 //     auto rows = source | std::views::drop(start.records);   // or open the file at start.position
@@ -22,10 +23,11 @@
 #ifndef STREAMBATCH_RUNNER_CHECKPOINT_HPP_INCLUDED
 #define STREAMBATCH_RUNNER_CHECKPOINT_HPP_INCLUDED
 
+#include <streambatch/detail/atomic_file.hpp>
 #include <streambatch/detail/json.hpp>
+#include <streambatch/detail/parse.hpp>
 
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -36,9 +38,6 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
-
-#include <fcntl.h>
-#include <unistd.h>
 
 namespace streambatch {
 
@@ -72,54 +71,18 @@ inline std::string to_json(checkpoint const& c)
            std::to_string(c.written_unix_ms) + "}\n";
 }
 
-/// Writes `text` to `path` atomically: temp file in the same directory, fsync, rename, fsync(dir).
-inline void write_file_atomically(std::filesystem::path const& path, std::string const& text)
-{
-    auto const dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-    auto const tmp = std::filesystem::path(path.string() + ".tmp");
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        checkpoint_system_error("cannot create " + tmp.string(), path);
-    std::size_t done = 0;
-    while (done < text.size()) {
-        ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            ::close(fd);
-            checkpoint_system_error("write failed", path);
-        }
-        done += static_cast<std::size_t>(n);
-    }
-    if (::fsync(fd) != 0) {
-        ::close(fd);
-        checkpoint_system_error("fsync failed", path);
-    }
-    ::close(fd);
-    if (::rename(tmp.c_str(), path.c_str()) != 0)
-        checkpoint_system_error("rename from " + tmp.string() + " failed", path);
-    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        checkpoint_system_error("cannot open directory " + dir.string(), path);
-    int const rc = ::fsync(dfd);
-    ::close(dfd);
-    if (rc != 0)
-        checkpoint_system_error("fsync of directory " + dir.string() + " failed", path);
-}
-
 inline std::uint64_t checkpoint_u64(std::map<std::string, std::string> const& m, char const* key,
                                     std::filesystem::path const& p)
 {
     auto it = m.find(key);
     if (it == m.end())
         throw checkpoint_error("streambatch: checkpoint " + p.string() + ": missing member \"" + key + "\"");
-    std::uint64_t v = 0;
     auto const& s = it->second;
-    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc() || end != s.data() + s.size())
+    auto const v = parse_whole<std::uint64_t>(s);
+    if (!v)
         throw checkpoint_error("streambatch: checkpoint " + p.string() + ": member \"" + key +
                                "\" must be a whole number, found '" + s + "'");
-    return v;
+    return *v;
 }
 
 } // namespace detail
@@ -130,7 +93,11 @@ inline void write_checkpoint(std::filesystem::path const& path, checkpoint c)
     c.written_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();
-    detail::write_file_atomically(path, detail::to_json(c));
+    try {
+        detail::write_file_atomically(path, detail::to_json(c));
+    } catch (atomic_file_error const& e) {
+        throw checkpoint_error("streambatch: checkpoint " + path.string() + ": " + e.reason());
+    }
 }
 
 /// The checkpoint in `path`, or nullopt when the file does not exist.

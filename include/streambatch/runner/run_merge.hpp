@@ -19,7 +19,8 @@
 // Memory: one record per partition.
 // Errors: run_merge_error naming the directory when it holds no partition's record, or the
 //         file and byte offset of a run_record.json that does not parse, or the file and field
-//         that is missing or not a number.
+//         that is missing or not a number; write_merged: run_merge_error naming the file,
+//         with errno's text. See docs/partitions.md.
 // Example:
 //     auto m = streambatch::merge_run_records("runs/load");   // after mpirun -np 4 ...
 //     std::puts(streambatch::summary_markdown(m).c_str());
@@ -28,12 +29,12 @@
 #ifndef STREAMBATCH_RUNNER_RUN_MERGE_HPP_INCLUDED
 #define STREAMBATCH_RUNNER_RUN_MERGE_HPP_INCLUDED
 
-#include <streambatch/runner/checkpoint.hpp>
+#include <streambatch/detail/atomic_file.hpp>
 #include <streambatch/detail/json.hpp>
+#include <streambatch/detail/parse.hpp>
 #include <streambatch/partition.hpp>
 
 #include <algorithm>
-#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -106,12 +107,11 @@ inline std::uint64_t member_u64(std::map<std::string, std::string> const& m, std
                                 std::filesystem::path const& file)
 {
     std::string const& v = member(m, key, file);
-    std::uint64_t out = 0;
-    auto const [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-    if (ec != std::errc{} || p != v.data() + v.size())
+    auto const out = detail::parse_whole<std::uint64_t>(v);
+    if (!out)
         throw run_merge_error("streambatch::merge_run_records: " + file.string() + ": \"report." + key +
                               "\" is " + v + ", not a whole number");
-    return out;
+    return *out;
 }
 
 inline double member_double(std::map<std::string, std::string> const& m, std::string const& key,
@@ -335,11 +335,19 @@ inline std::string to_json(merged_run const& m)
     return j;
 }
 
-/// Writes merged_summary.md and merged_record.json into `dir`, atomically.
+/// Writes merged_summary.md and merged_record.json into `dir`, atomically; run_merge_error
+/// naming the file when one cannot be written.
 inline void write_merged(std::filesystem::path const& dir, merged_run const& m)
 {
-    detail::write_file_atomically(dir / "merged_summary.md", summary_markdown(m));
-    detail::write_file_atomically(dir / "merged_record.json", to_json(m));
+    auto write = [](std::filesystem::path const& p, std::string const& text) {
+        try {
+            detail::write_file_atomically(p, text);
+        } catch (atomic_file_error const& e) {
+            throw run_merge_error("streambatch::write_merged: " + p.string() + ": " + e.reason());
+        }
+    };
+    write(dir / "merged_summary.md", summary_markdown(m));
+    write(dir / "merged_record.json", to_json(m));
 }
 
 } // namespace streambatch

@@ -13,7 +13,8 @@
 //         (temp file, fsync, rename), so a collector never reads half a file.
 // Models: run_recorder writes; prometheus_text() and summary_markdown() only format.
 // Memory: one open file (the profile); nothing per batch is kept in memory.
-// Errors: checkpoint_error (the atomic writer's) naming the file, with errno's text.
+// Errors: run_record_error naming the file, with errno's text (the atomic writer's
+//         atomic_file_error, detail/atomic_file.hpp, rewrapped). See docs/runner.md.
 // Example:
 //     streambatch::run_recorder rec("runs/2026-11-25", "load customers");
 //     rec.add({.index = 0, .size = 1000, .rss_bytes = 5 << 20, .used_fraction = 0.1});
@@ -22,19 +23,29 @@
 #ifndef STREAMBATCH_RUNNER_RUN_RECORDS_HPP_INCLUDED
 #define STREAMBATCH_RUNNER_RUN_RECORDS_HPP_INCLUDED
 
-#include <streambatch/runner/checkpoint.hpp>
+#include <streambatch/detail/atomic_file.hpp>
 #include <streambatch/detail/json.hpp>
 #include <streambatch/runner/run_report.hpp>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace streambatch {
+
+/// A run record (memory_profile.json, run_record.json, ...) could not be written; what() names
+/// the file and gives errno's text.
+class run_record_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
 
 /// One completed batch, as memory_profile.json records it.
 struct batch_sample {
@@ -49,6 +60,21 @@ struct batch_sample {
 using run_configuration = std::vector<std::pair<std::string, std::string>>;
 
 namespace detail {
+[[noreturn]] inline void run_record_system_error(std::string const& what, std::filesystem::path const& p)
+{
+    throw run_record_error("streambatch: run record " + p.string() + ": " + what + ": " + std::strerror(errno));
+}
+
+/// write_file_atomically, reporting a failure as a run_record_error.
+inline void write_run_record(std::filesystem::path const& p, std::string const& text)
+{
+    try {
+        write_file_atomically(p, text);
+    } catch (atomic_file_error const& e) {
+        throw run_record_error("streambatch: run record " + p.string() + ": " + e.reason());
+    }
+}
+
 inline double ms(std::chrono::nanoseconds d) { return std::chrono::duration<double, std::milli>(d).count(); }
 inline double seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
 inline std::string fmt(char const* f, double v)
@@ -161,7 +187,7 @@ public:
         auto const p = dir_ / "memory_profile.json";
         profile_ = std::fopen(p.c_str(), "w");
         if (!profile_)
-            detail::checkpoint_system_error("cannot create", p);
+            detail::run_record_system_error("cannot create", p);
         std::fputs("[\n", profile_);
     }
     run_recorder(run_recorder const&) = delete;
@@ -236,9 +262,9 @@ public:
         for (std::size_t i = 0; i < config.size(); ++i)
             j += std::string(i ? ", " : "") + "\n    " + json_quote(config[i].first) + ": " + json_quote(config[i].second);
         j += config.empty() ? "}\n}\n" : "\n  }\n}\n";
-        detail::write_file_atomically(dir_ / "run_record.json", j);
-        detail::write_file_atomically(dir_ / "execution_summary.md", summary_markdown(r, config));
-        detail::write_file_atomically(dir_ / "metrics.prom", prometheus_text(r));
+        detail::write_run_record(dir_ / "run_record.json", j);
+        detail::write_run_record(dir_ / "execution_summary.md", summary_markdown(r, config));
+        detail::write_run_record(dir_ / "metrics.prom", prometheus_text(r));
     }
 };
 

@@ -1,0 +1,300 @@
+// streambatch/runner/detail/scheduler.hpp: for_each_batch with max_in_flight = k > 1.
+//
+// Up to k batches alive at once, on up to k worker threads (at most one per core). A worker
+// takes a slot, pulls the next batch (one puller at a time: the `pulling_` token), processes
+// it itself while its records are in its cache, then hands it to the commit step, which one
+// thread at a time runs (the `committing_` role), in batch order when ordered. A batch of a
+// single-pass source is moved out of the view's buffer, and its buffer comes back as a spare
+// for a later batch. The first exception stops the job. See docs/runner.md.
+
+#ifndef STREAMBATCH_RUNNER_DETAIL_SCHEDULER_HPP_INCLUDED
+#define STREAMBATCH_RUNNER_DETAIL_SCHEDULER_HPP_INCLUDED
+
+#include <streambatch/runner/detail/calls.hpp>
+#include <streambatch/runner/detail/completion_tracker.hpp>
+#include <streambatch/runner/run_options.hpp>
+#include <streambatch/runner/run_report.hpp>
+#include <streambatch/views/batch_view.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <ranges>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace streambatch::detail {
+
+/// Runs one parallel for_each_batch: construct, then run() once.
+template <class Batches, class Process, class Commit>
+class parallel_scheduler {
+    using B = std::remove_cvref_t<std::ranges::range_reference_t<Batches>>;
+    static constexpr bool owning = is_batch_v<B>;
+    using T = typename batch_record<B>::type;
+    using owned_t = std::conditional_t<owning, std::vector<std::conditional_t<owning, T, int>>, B>;
+    using R0 = process_result_t<Process, std::conditional_t<owning, batch<std::conditional_t<owning, T, int>>, B>>;
+    using R = std::conditional_t<std::is_void_v<R0>, std::monostate, R0>;
+
+    /// One batch on its way from the source to commit.
+    struct job {
+        std::uint64_t local;
+        batch_info info;
+        std::optional<owned_t> data;
+        std::string position;
+        std::optional<R> result;
+        std::chrono::nanoseconds took{0};
+        double used = 0; ///< the watched guard's used fraction when pulled
+    };
+
+    // What the caller gave.
+    Batches& batches_;
+    Process& process_;
+    Commit& commit_;
+    run_options const& opts_;
+    run_report& report_;
+    completion_tracker& done_;
+    std::size_t const k_;
+
+    // Guarded by m_.
+    std::mutex m_;
+    std::condition_variable cv_slot_;
+    std::map<std::uint64_t, std::unique_ptr<job>> finished_; // processed, waiting to be committed
+    std::vector<owned_t> spares_;                            // recycled buffers (owning batches only)
+    std::size_t in_flight_ = 0;
+    bool stop_ = false, committing_ = false;
+    std::uint64_t next_commit_ = 0;
+    std::exception_ptr error_;
+    bool source_done_ = false, pulling_ = false;
+    std::size_t limit_now_; // k, or 1 while the watched guard reports memory pressure
+
+    // Touched only by the thread holding the pulling token.
+    std::optional<std::ranges::iterator_t<Batches>> it_;
+    bool lowered_ = false;
+    std::uint64_t index_;
+    std::uint64_t first_;
+    std::uint64_t local_ = 0;
+
+    void fail(std::exception_ptr e)
+    {
+        std::lock_guard lock(m_);
+        if (!error_)
+            error_ = e;
+        stop_ = true;
+        cv_slot_.notify_all();
+    }
+
+    // Commits what is ready; only one thread holds the commit role at a time.
+    void drain(std::unique_lock<std::mutex>& lock)
+    {
+        if (committing_)
+            return;
+        committing_ = true;
+        while (!stop_) {
+            auto it = opts_.ordered ? finished_.find(next_commit_) : finished_.begin();
+            if (it == finished_.end())
+                break;
+            std::unique_ptr<job> j = std::move(it->second);
+            finished_.erase(it);
+            ++next_commit_;
+            lock.unlock();
+            try {
+                auto const t0 = std::chrono::steady_clock::now();
+                try {
+                    call_commit(commit_, std::move(*j->result), j->info);
+                } catch (...) {
+                    std::throw_with_nested(batch_failed(j->info, "commit", current_what()));
+                }
+                j->took += std::chrono::steady_clock::now() - t0;
+                done_.complete(j->local, j->info, j->took, std::move(j->position), j->used);
+            } catch (...) {
+                lock.lock();
+                committing_ = false;
+                lock.unlock();
+                fail(std::current_exception());
+                lock.lock();
+                return;
+            }
+            if constexpr (owning)
+                j->data->clear(); // its records die here, outside the lock
+            lock.lock();
+            if constexpr (owning)
+                spares_.push_back(std::move(*j->data));
+            --in_flight_;
+            cv_slot_.notify_all();
+        }
+        committing_ = false;
+    }
+
+    // Advances the source to its next batch and moves it into a job; null at the end. The caller
+    // holds the pulling token: nothing else touches the source, the view or the guard meanwhile.
+    std::unique_ptr<job> pull()
+    {
+        if (!it_)
+            it_.emplace(std::ranges::begin(batches_)); // fills the first batch
+        else
+            ++*it_; // fills the next
+        if (*it_ == std::ranges::end(batches_))
+            return nullptr;
+        auto j = std::make_unique<job>();
+        j->local = local_++;
+        {
+            auto&& b = **it_;
+            j->info = batch_info{index_, first_, batch_size_of(b)};
+            if constexpr (owning) {
+                std::optional<owned_t> spare;
+                {
+                    std::lock_guard lock(m_);
+                    if (!spares_.empty()) {
+                        spare.emplace(std::move(spares_.back()));
+                        spares_.pop_back();
+                    }
+                }
+                j->data.emplace(spare ? b.take(std::move(*spare)) : b.take());
+            } else {
+                j->data.emplace(b);
+            }
+        }
+        j->position = opts_.position ? opts_.position() : std::string();
+        j->info.position = j->position; // j is heap-allocated: the view stays valid
+        j->used = opts_.guard_ ? opts_.guard_->snapshot().used_fraction : 0.0;
+        ++index_;
+        first_ += j->info.size;
+        return j;
+    }
+
+    // Runs process on a pulled batch; its result goes into the job.
+    void process(job& j)
+    {
+        if constexpr (owning) {
+            batch<T> view(*j.data);
+            if constexpr (std::is_void_v<R0>) {
+                process_out_of_line(process_, view, j.info);
+                j.result.emplace();
+            } else {
+                j.result.emplace(process_out_of_line(process_, view, j.info));
+            }
+        } else {
+            if constexpr (std::is_void_v<R0>) {
+                process_out_of_line(process_, *j.data, j.info);
+                j.result.emplace();
+            } else {
+                j.result.emplace(process_out_of_line(process_, *j.data, j.info));
+            }
+        }
+    }
+
+    void worker()
+    {
+        std::unique_lock lock(m_);
+        while (true) {
+            bool const full = in_flight_ >= limit_now_;
+            auto const t0 = std::chrono::steady_clock::now();
+            cv_slot_.wait(lock, [&] { return stop_ || source_done_ || (!pulling_ && in_flight_ < limit_now_); });
+            if (full)
+                report_.waited_for_slot += std::chrono::steady_clock::now() - t0;
+            if (stop_ || source_done_)
+                return;
+            pulling_ = true;
+            ++in_flight_;
+            if (limit_now_ < k_)
+                ++report_.in_flight_lowered;
+            report_.peak_in_flight = std::max(report_.peak_in_flight, in_flight_);
+            lock.unlock();
+
+            std::unique_ptr<job> j;
+            std::size_t lim = k_;
+            try {
+                j = pull();
+                if (opts_.guard_) { // read on the pulling thread: the guard's only user right now
+                    double const used = j ? j->used : opts_.guard_->snapshot().used_fraction;
+                    if (used >= opts_.guard_->shrink_at)
+                        lowered_ = true;
+                    else if (used < opts_.guard_->grow_at)
+                        lowered_ = false;
+                    lim = lowered_ ? 1 : k_;
+                }
+            } catch (...) { // the source threw: stop, and rethrow it as it is
+                lock.lock();
+                pulling_ = false;
+                --in_flight_;
+                lock.unlock();
+                fail(std::current_exception());
+                lock.lock();
+                return;
+            }
+            lock.lock();
+            pulling_ = false;
+            limit_now_ = lim;
+            if (!j) {
+                source_done_ = true;
+                --in_flight_;
+                cv_slot_.notify_all();
+                return;
+            }
+            cv_slot_.notify_all(); // another worker may pull now
+            lock.unlock();
+
+            try {
+                auto const t0p = std::chrono::steady_clock::now();
+                try {
+                    process(*j);
+                } catch (...) {
+                    std::throw_with_nested(batch_failed(j->info, "process", current_what()));
+                }
+                j->took = std::chrono::steady_clock::now() - t0p;
+            } catch (...) {
+                fail(std::current_exception());
+                lock.lock();
+                continue;
+            }
+            lock.lock();
+            finished_.emplace(j->local, std::move(j));
+            drain(lock);
+        }
+    }
+
+public:
+    parallel_scheduler(Batches& batches, Process& process, Commit& commit, run_options const& opts,
+                       run_report& report, completion_tracker& done)
+        : batches_(batches), process_(process), commit_(commit), opts_(opts), report_(report), done_(done),
+          k_(opts.max_in_flight), limit_now_(opts.max_in_flight), index_(opts.resume_from.batches),
+          first_(opts.resume_from.records)
+    {
+    }
+    parallel_scheduler(parallel_scheduler const&) = delete;
+    parallel_scheduler& operator=(parallel_scheduler const&) = delete;
+
+    /// Starts the workers, joins them, and rethrows the first exception.
+    void run()
+    {
+        std::size_t const threads =
+            std::max<std::size_t>(1, std::min<std::size_t>(k_, std::max(1u, std::thread::hardware_concurrency())));
+        std::vector<std::thread> pool;
+        pool.reserve(threads);
+        try {
+            for (std::size_t i = 0; i < threads; ++i)
+                pool.emplace_back([this] { worker(); });
+        } catch (...) {
+            fail(std::current_exception());
+        }
+        for (auto& t : pool)
+            t.join();
+        if (error_)
+            std::rethrow_exception(error_);
+    }
+};
+
+} // namespace streambatch::detail
+
+#endif // STREAMBATCH_RUNNER_DETAIL_SCHEDULER_HPP_INCLUDED

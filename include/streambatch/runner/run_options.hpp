@@ -1,0 +1,140 @@
+// streambatch/runner/run_options.hpp: what for_each_batch is told (run_options) and tells back
+// about a batch (batch_info, batch_failed).
+//
+// In:     run_options: max_in_flight, ordered, job, record_dir, progress, checkpoint_path and
+//         its intervals, fingerprint, resume_from, position, configuration; set_partition(p);
+//         watch(guard).
+// Out:    batch_info, handed to process and commit; batch_failed, thrown by for_each_batch.
+// Models: plain aggregates (designated initialisers: {.max_in_flight = 2, .record_dir = d}).
+// Memory: the options' strings and callbacks.
+// Errors: set_partition: std::invalid_argument for a bad partition, std::logic_error when
+//         called twice. See docs/runner.md.
+// Example:
+//     streambatch::run_options o{.max_in_flight = 2, .checkpoint_path = "job.ckpt"};
+//     o.set_partition(streambatch::partition::parse("3/8"));
+
+#ifndef STREAMBATCH_RUNNER_RUN_OPTIONS_HPP_INCLUDED
+#define STREAMBATCH_RUNNER_RUN_OPTIONS_HPP_INCLUDED
+
+#include <streambatch/guard/memory_guard.hpp>
+#include <streambatch/partition.hpp>
+#include <streambatch/runner/checkpoint.hpp>
+#include <streambatch/runner/run_records.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace streambatch {
+
+/// Which batch a call is about. Indices and record numbers continue across resumed runs.
+struct batch_info {
+    std::uint64_t index = 0;        ///< 0 for the first batch of the job
+    std::uint64_t first_record = 0; ///< records before this batch in the job
+    std::size_t size = 0;           ///< records in this batch
+    /// The source's position after this batch (run_options::position, asked when the batch was
+    /// pulled); "" without one. A sink that commits it in the batch's own transaction makes the
+    /// job exactly-once for that sink.
+    std::string_view position{};
+};
+
+/// Thrown by for_each_batch when process or commit throws; the original is nested.
+class batch_failed : public std::runtime_error, public std::nested_exception {
+public:
+    batch_failed(batch_info i, char const* stage, std::string const& cause)
+        : std::runtime_error("streambatch: batch " + std::to_string(i.index) + " (records " +
+                             std::to_string(i.first_record) + ".." +
+                             std::to_string(i.first_record + (i.size ? i.size - 1 : 0)) + ") failed in " + stage +
+                             ": " + cause),
+          info(i)
+    {
+    }
+    batch_info info;
+};
+
+enum class progress_mode { automatic, always, never };
+
+struct run_options {
+    std::size_t max_in_flight = 1;  ///< batches alive at once; 1 = sequential
+    bool ordered = true;            ///< commit in batch order (else as batches finish)
+    std::string job = "streambatch job";
+    std::filesystem::path record_dir{}; ///< run records go here ("" = none)
+    progress_mode progress = progress_mode::automatic; ///< automatic: only when stderr is a terminal
+    std::uint64_t expected_records = 0; ///< for the progress line's ETA (0 = unknown)
+
+    std::filesystem::path checkpoint_path{}; ///< "" = no checkpoints
+    std::uint64_t checkpoint_every_batches = 10;
+    std::chrono::milliseconds checkpoint_every{5000};
+    std::string fingerprint{}; ///< of the input and configuration; stored in checkpoints
+    checkpoint resume_from{};  ///< where this run starts (from resume_point())
+    /// The source's position, asked on the pulling thread right after each batch is pulled
+    /// (e.g. the CSV reader's byte offset and line), and once before the first. Stored in
+    /// checkpoints; the first and the last are in the report (first_position, last_position).
+    std::function<std::string()> position{};
+    run_configuration configuration{}; ///< extra settings to record in run_record.json
+    partition part{}; ///< set by set_partition; recorded in the report ({0, 1}: the whole input)
+
+    /// Makes this run one partition of a job that N workers share (partition.hpp): its
+    /// checkpoint becomes "<stem>.part-0003-of-0008<ext>" beside checkpoint_path, its run
+    /// records go to record_dir / "part-0003-of-0008", and the partition joins the fingerprint,
+    /// so a worker never resumes from another partition's checkpoint. Call it once, after
+    /// setting those fields and before resume_point(checkpoint_path, job, fingerprint).
+    /// merge_run_records (run_merge.hpp) adds the partitions' records up.
+    void set_partition(partition p)
+    {
+        p.check();
+        if (part != partition{})
+            throw std::logic_error("streambatch::run_options::set_partition: already set to " + part.str());
+        part = p;
+        if (!checkpoint_path.empty())
+            checkpoint_path.replace_filename(checkpoint_path.stem().string() + "." + p.name() +
+                                             checkpoint_path.extension().string());
+        if (!record_dir.empty())
+            record_dir /= p.name();
+        fingerprint += (fingerprint.empty() ? "" : "; ") + std::string("partition ") + p.str();
+    }
+
+    /// Lets the runner lower the in-flight limit under memory pressure and report the guard's
+    /// events. The guard must outlive the run.
+    template <class Probe, class Clock>
+    void watch(basic_memory_guard<Probe, Clock>& guard)
+    {
+        auto log = std::make_shared<guard_log>();
+        guard.on_event([log](guard_event const& e) {
+            std::lock_guard lock(log->mutex);
+            if (log->active)
+                log->events.push_back(e);
+        });
+        guard_ = guard_link{[&guard] { return guard.last_snapshot(); }, guard.options().shrink_at,
+                            guard.options().grow_at, std::move(log)};
+    }
+
+    // -- used by for_each_batch --
+    struct guard_log {
+        std::mutex mutex;
+        bool active = false;
+        std::vector<guard_event> events;
+    };
+    struct guard_link {
+        std::function<memory_snapshot()> snapshot;
+        double shrink_at = 0.8;
+        double grow_at = 0.6;
+        std::shared_ptr<guard_log> log;
+    };
+    std::optional<guard_link> guard_{};
+};
+
+} // namespace streambatch
+
+#endif // STREAMBATCH_RUNNER_RUN_OPTIONS_HPP_INCLUDED
