@@ -20,7 +20,7 @@
 //         it finds none, finds a value that is not a number, or finds an inconsistent pair
 //         (index >= count, MPI and Slurm disagreeing). The SQL partition functions throw it
 //         too, for a table that cannot be partitioned as asked (rows with a NULL key, a key
-//         range over a key that is not an integer).
+//         range over a key that is not an integer). See docs/partitions.md.
 // Example:
 //     auto part = streambatch::partition_from_environment();   // rank 2 of 4 under mpirun
 //     auto mine = records | streambatch::views::every_nth(part)

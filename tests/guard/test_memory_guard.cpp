@@ -762,11 +762,14 @@ TEST_CASE("detail::release_free_memory() returns freed heap memory to the system
     constexpr std::size_t block = 1024, count = 64 * 1024;
     std::vector<char*> blocks;
     blocks.reserve(count);
-    for (std::size_t i = 0; i < count; ++i) {
+    bool allocated = true;
+    for (std::size_t i = 0; i < count && allocated; ++i) {
         blocks.push_back(static_cast<char*>(std::malloc(block)));
-        REQUIRE(blocks.back() != nullptr);
-        std::memset(blocks.back(), 'x', block);
+        allocated = blocks.back() != nullptr;
+        if (allocated)
+            std::memset(blocks.back(), 'x', block);
     }
+    REQUIRE(allocated);
     char* pin = static_cast<char*>(std::malloc(block));
     REQUIRE(pin != nullptr);
     std::memset(pin, 'p', block);

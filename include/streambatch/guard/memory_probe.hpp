@@ -25,6 +25,8 @@
 // Errors: streambatch::probe_error naming the file and what was expected: a missing statm or
 //         meminfo, a number that is not one, meminfo without MemTotal, ... A missing cgroup
 //         file system is not an error: the snapshot then has cgroup_limited == false.
+//         rss_reader::bytes() and peak_rss_bytes() return 0 for a missing or garbled file.
+//         See docs/memory-guard.md.
 // Example:
 //     streambatch::proc_memory_probe probe;            // or probe("tests/fixtures/v2-max")
 //     streambatch::memory_snapshot s = probe.sample();

@@ -9,6 +9,7 @@
 // Models: a plain aggregate; latency_histogram is a fixed log-scale histogram (12.5 % wide
 //         buckets from 1 ns to ~584 years), so percentiles cost O(1) memory however many batches.
 // Memory: the histogram (512 counters) and the guard events (one per decision; decisions are rare).
+// Errors: none thrown. See docs/runner.md.
 // Example:
 //     streambatch::run_report r = streambatch::for_each_batch(batches, fn);
 //     std::printf("%llu records, p95 %.1f ms\n", (unsigned long long)r.records,
