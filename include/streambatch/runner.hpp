@@ -5,7 +5,8 @@
 //         records (run_recorder) and their merge over partitions (merge_run_records).
 // Models: sequential, or at most max_in_flight batches at once (runner/for_each_batch.hpp).
 // Memory: O(max_in_flight batches); run records stream to disk.
-// Errors: the first exception of the job's function, rethrown with its batch; checkpoint_error.
+// Errors: the first exception of the job's function, rethrown with its batch (batch_failed);
+//         checkpoint_error, run_record_error, run_merge_error, each naming its file.
 // Example:
 //     #include <streambatch/runner.hpp>
 //     auto report = streambatch::for_each_batch(rows | streambatch::views::chunk(1000), load);
@@ -16,6 +17,7 @@
 #include <streambatch/runner/checkpoint.hpp>
 #include <streambatch/runner/for_each_batch.hpp>
 #include <streambatch/runner/run_merge.hpp>
+#include <streambatch/runner/run_options.hpp>
 #include <streambatch/runner/run_records.hpp>
 #include <streambatch/runner/run_report.hpp>
 
