@@ -101,52 +101,39 @@ inline std::optional<key_bounds> key_bounds_of(connection const& conn, table_nam
 
 } // namespace detail
 
-/// The smallest and largest key of `table`.`key_column` (nullopt: no row has a key). Throws
-/// partition_error when the key is not smallint, integer or bigint, or when rows have a NULL
-/// key; postgres::error for an unknown table or column.
-[[nodiscard]] inline std::optional<key_bounds> key_bounds_of(connection const& conn, table_name const& table,
-                                                             std::string_view key_column)
-{
-    return detail::key_bounds_of(conn, table, key_column, "key_bounds_of");
-}
+} // namespace streambatch::postgres
 
-/// Partition `part` of `table` by ranges of its integer `key_column`: asks for the key's min and
-/// max (key_bounds_of) and cuts [min, max] evenly by value (sql::key_range_partition). Each
-/// worker asks when it starts: the table's min and max must not change until all have asked
-/// (otherwise give them all the same bounds: key_range_partition(table, key, part, bounds)).
-[[nodiscard]] inline partition_clause key_range_partition(connection const& conn, table_name const& table,
-                                                          std::string_view key_column, partition part)
-{
-    part.check();
-    return key_range_partition(table, key_column, part,
-                               detail::key_bounds_of(conn, table, key_column, "key_range_partition"));
-}
-
-/// Partition `part` of `table` by a hash of `key_column` modulo the count, with the server's own
-/// hash functions: hashint8extended(key::bigint, 0) for smallint, integer and bigint,
-/// hashtextextended(key::text, 0) for text, varchar, char and name, hash_record_extended(ROW(key),
-/// 0) for any other type with a hash function (uuid, numeric, date, ...; never a text rendering,
-/// which settings such as TimeZone change). The key need not be unique (rows with equal keys
-/// share a partition). Throws partition_error when rows have a NULL key; postgres::error for an
-/// unknown table or column, or a type without a hash function.
-[[nodiscard]] inline partition_clause hash_partition(connection const& conn, table_name const& table,
-                                                     std::string_view key_column, partition part)
-{
-    partition_clause c = sql::detail::start_clause(table, key_column, part, partition_scheme::hash, "postgres");
-    detail::key_info const k = detail::check_key(conn, c, key_column, "hash_partition");
-    std::string hash;
-    if (detail::integer_type(k.type)) {
-        hash = "hashint8extended(" + c.key + "::bigint, 0)";
-    } else if (k.type == 25 || k.type == 1043 || k.type == 1042 || k.type == 19) { // text, varchar, bpchar, name
-        hash = "hashtextextended(" + c.key + "::text, 0)";
-    } else {
-        hash = "hash_record_extended(ROW(" + c.key + "), 0)";
+template <>
+struct streambatch::sql::detail::partitioner<streambatch::postgres::connection> {
+    static constexpr char const* component = "postgres";
+    static constexpr bool hash_may_be_negative = true; // the server's hash functions are signed
+    static std::optional<key_bounds> bounds(postgres::connection const& conn, table_name const& table,
+                                                std::string_view key_column, char const* fn)
+    {
+        return postgres::detail::key_bounds_of(conn, table, key_column, fn);
+    }
+    static std::string hash(postgres::connection const& conn, table_name const&, std::string_view key_column,
+                            partition_clause const& c)
+    {
+        postgres::detail::key_info const k = postgres::detail::check_key(conn, c, key_column, "hash_partition");
+        if (postgres::detail::integer_type(k.type))
+            return "hashint8extended(" + c.key + "::bigint, 0)";
+        if (k.type == 25 || k.type == 1043 || k.type == 1042 || k.type == 19) // text, varchar, bpchar, name
+            return "hashtextextended(" + c.key + "::text, 0)";
+        std::string hash = "hash_record_extended(ROW(" + c.key + "), 0)";
         // The type's hash function is looked up for a value, not for NULL: try one.
         conn.exec("SELECT " + hash + " FROM " + c.table + " WHERE " + c.key + " IS NOT NULL LIMIT 1");
+        return hash;
     }
-    c.predicate = part.count == 1 ? sql::detail::whole_predicate(c) : sql::detail::hash_predicate(hash, part, true);
-    return c;
-}
+};
+
+namespace streambatch::postgres {
+
+/// key_bounds_of(conn, table, key_column), key_range_partition(conn, table, key_column, part)
+/// and hash_partition(conn, table, key_column, part) (the server's hash functions):
+/// io/sql/partition.hpp.
+using sql::hash_partition;
+using sql::key_bounds_of;
 
 /// The keyset queries of one partition: `from_start` (no parameter), then `after_key` with the
 /// last key read ($1). `columns` is SQL text ("id, name"), used as given.

@@ -25,11 +25,9 @@
 
 namespace streambatch::postgres {
 
-/// What a query_as source does with a row its parse function rejects (as csv::on_error).
-enum class on_error : unsigned char {
-    fail, ///< throw (the default)
-    skip, ///< write it to the reject file, count it, go on (up to max_skipped)
-};
+/// What a query_as source does with a row its parse function rejects: fail or skip (the io/sql
+/// layer's enum; sqlite::on_error is the same type).
+using sql::on_error;
 
 /// The cursor's fetch size and the bad-row policy of query_as.
 struct query_options {
@@ -246,42 +244,31 @@ public:
     std::string const& cursor_name() const noexcept { return cursor_; }
 };
 
-/// `for (row& r : postgres::query(conn, "SELECT ... WHERE id > $1", 10))`.
-template <bindable... P>
-[[nodiscard]] query_view<> query(connection& conn, std::string sql, P const&... params)
-{
-    return query_view<>(conn, std::move(sql), detail::raw_rows{}, query_options{}, params...);
-}
-/// The same with a fetch size (options.fetch_size; the bad-row policy needs query_as).
+} // namespace streambatch::postgres
+
+template <>
+struct streambatch::sql::detail::source_of<streambatch::postgres::connection> {
+    using connection_ref = postgres::connection&;
+    using row = postgres::row;
+    using options = postgres::query_options;
+    template <class Parse>
+    using view = postgres::query_view<Parse>;
+};
+
+namespace streambatch::postgres {
+
+/// query(conn, sql, params...): `for (row& r : postgres::query(conn, "SELECT ... WHERE id > $1",
+/// 10))`. query_as(conn, sql, parse[, opts], params...): parse(row const&) -> T per row, under the
+/// bad-row policy in `opts`. query_as<Tuple>(conn, sql[, opts], params...): rows as a tuple-like
+/// T, element i from column i with row::get. (io/sql/source.hpp; the same for SQLite.)
+using sql::query;
+using sql::query_as;
+/// The same as query(conn, sql, params...) with a fetch size (options.fetch_size; the bad-row
+/// policy needs query_as).
 template <bindable... P>
 [[nodiscard]] query_view<> query(connection& conn, std::string sql, query_options opts, P const&... params)
 {
     return query_view<>(conn, std::move(sql), detail::raw_rows{}, std::move(opts), params...);
-}
-
-/// parse(row const&) -> T per row, under the bad-row policy in `opts`.
-template <parse_function F, bindable... P>
-[[nodiscard]] query_view<F> query_as(connection& conn, std::string sql, F parse, query_options opts,
-                                     P const&... params)
-{
-    return query_view<F>(conn, std::move(sql), std::move(parse), std::move(opts), params...);
-}
-template <parse_function F, bindable... P>
-[[nodiscard]] query_view<F> query_as(connection& conn, std::string sql, F parse, P const&... params)
-{
-    return query_view<F>(conn, std::move(sql), std::move(parse), query_options{}, params...);
-}
-/// Rows as a tuple-like T: element i from column i with row::get.
-template <sql::detail::tuple_like T, bindable... P>
-[[nodiscard]] query_view<sql::detail::tuple_parse<T>> query_as(connection& conn, std::string sql, query_options opts,
-                                                          P const&... params)
-{
-    return query_view<sql::detail::tuple_parse<T>>(conn, std::move(sql), {}, std::move(opts), params...);
-}
-template <sql::detail::tuple_like T, bindable... P>
-[[nodiscard]] query_view<sql::detail::tuple_parse<T>> query_as(connection& conn, std::string sql, P const&... params)
-{
-    return query_view<sql::detail::tuple_parse<T>>(conn, std::move(sql), {}, query_options{}, params...);
 }
 
 template <gettable T, bindable... P>

@@ -10,6 +10,11 @@
 //     row  make_row(std::uint64_t number); the row stepped to, numbered from 1
 //     void fill_reject(row const&, io::reject&);  source, name, columns and values of a reject
 //     void stop() noexcept;                after an exception: release what the source holds
+//
+// It also holds what the two components' query functions share: on_error (sqlite::on_error and
+// postgres::on_error name it) and the query / query_as overloads, which each component names with
+// `using sql::query; using sql::query_as;` after it specializes sql::detail::source_of for its
+// connection type.
 
 #ifndef STREAMBATCH_IO_SQL_SOURCE_HPP_INCLUDED
 #define STREAMBATCH_IO_SQL_SOURCE_HPP_INCLUDED
@@ -27,8 +32,19 @@
 #include <new>
 #include <optional>
 #include <ranges>
+#include <string>
 #include <type_traits>
 #include <utility>
+
+namespace streambatch::sql {
+
+/// What a query_as source does with a row its parse function rejects (as csv::on_error).
+enum class on_error : unsigned char {
+    fail, ///< throw (the default)
+    skip, ///< write it to the reject file, count it, go on (up to max_skipped)
+};
+
+} // namespace streambatch::sql
 
 namespace streambatch::sql::detail {
 
@@ -157,6 +173,74 @@ private:
     bool done_ = false;
 };
 
+/// What a database's source is made of, for the query functions below; each component
+/// specializes it for its connection type:
+///     using connection_ref = ...;                  what query() takes (database const&, connection&)
+///     using row = ...;  using options = ...;       its row and query_options
+///     template <class Parse> using view = ...;     its query_view
+template <class Connection>
+struct source_of {};
+
+template <class C>
+using source_of_t = source_of<std::remove_cvref_t<C>>;
+
+/// A connection the query functions take: one whose component specialized source_of, passed as
+/// that component's query() takes it (postgres: a non-const lvalue).
+template <class C>
+concept source_connection = requires { typename source_of_t<C>::connection_ref; } &&
+                            std::is_convertible_v<C &&, typename source_of_t<C>::connection_ref>;
+
+template <class C, class Parse>
+using view_t = typename source_of_t<C>::template view<Parse>;
+template <class C>
+using raw_view_t = view_t<C, raw_rows<typename source_of_t<C>::row>>;
+
 } // namespace streambatch::sql::detail
+
+namespace streambatch::sql {
+
+/// `for (row& r : sqlite::query(db, "SELECT ... WHERE id > ?", 10))`, `postgres::query(conn,
+/// "SELECT ... WHERE id > $1", 10)`: the rows of `sql` with `params` bound.
+template <class C, class... P>
+    requires detail::source_connection<C> && (detail::bindable_v<P> && ...)
+[[nodiscard]] detail::raw_view_t<C> query(C&& conn, std::string sql, P const&... params)
+{
+    return detail::raw_view_t<C>(std::forward<C>(conn), std::move(sql), {}, {}, params...);
+}
+
+/// parse(row const&) -> T per row, under the bad-row policy in `opts`.
+template <class F, class C, class... P>
+    requires detail::source_connection<C> && detail::parse_function_of<F, typename detail::source_of_t<C>::row> &&
+             (detail::bindable_v<P> && ...)
+[[nodiscard]] detail::view_t<C, F> query_as(C&& conn, std::string sql, F parse,
+                                            typename detail::source_of_t<C>::options opts, P const&... params)
+{
+    return detail::view_t<C, F>(std::forward<C>(conn), std::move(sql), std::move(parse), std::move(opts), params...);
+}
+template <class F, class C, class... P>
+    requires detail::source_connection<C> && detail::parse_function_of<F, typename detail::source_of_t<C>::row> &&
+             (detail::bindable_v<P> && ...)
+[[nodiscard]] detail::view_t<C, F> query_as(C&& conn, std::string sql, F parse, P const&... params)
+{
+    return detail::view_t<C, F>(std::forward<C>(conn), std::move(sql), std::move(parse), {}, params...);
+}
+/// Rows as a tuple-like T: element i from column i with row::get.
+template <detail::tuple_like T, class C, class... P>
+    requires detail::source_connection<C> && (detail::bindable_v<P> && ...)
+[[nodiscard]] detail::view_t<C, detail::tuple_parse<T>> query_as(C&& conn, std::string sql,
+                                                                 typename detail::source_of_t<C>::options opts,
+                                                                 P const&... params)
+{
+    return detail::view_t<C, detail::tuple_parse<T>>(std::forward<C>(conn), std::move(sql), {}, std::move(opts),
+                                                     params...);
+}
+template <detail::tuple_like T, class C, class... P>
+    requires detail::source_connection<C> && (detail::bindable_v<P> && ...)
+[[nodiscard]] detail::view_t<C, detail::tuple_parse<T>> query_as(C&& conn, std::string sql, P const&... params)
+{
+    return detail::view_t<C, detail::tuple_parse<T>>(std::forward<C>(conn), std::move(sql), {}, {}, params...);
+}
+
+} // namespace streambatch::sql
 
 #endif // STREAMBATCH_IO_SQL_SOURCE_HPP_INCLUDED

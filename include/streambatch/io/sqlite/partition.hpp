@@ -212,45 +212,36 @@ inline void register_hash_function(database const& db)
         detail::throw_error(db.handle(), rc, db.file(), {}, "registering the SQL function streambatch_hash");
 }
 
-/// The smallest and largest key of `table`.`key_column` (nullopt: no row has a key). Throws
-/// partition_error when a key is not an integer (min or max) or when rows have a NULL key;
-/// sqlite::error for an unknown table or column.
-[[nodiscard]] inline std::optional<key_bounds> key_bounds_of(database const& db, table_name const& table,
-                                                             std::string_view key_column)
-{
-    return detail::key_bounds_of(db, table, key_column, "key_bounds_of");
-}
+} // namespace streambatch::sqlite
 
-/// Partition `part` of `table` by ranges of its integer `key_column`: asks for the key's min and
-/// max (key_bounds_of) and cuts [min, max] evenly by value (sql::key_range_partition). Each
-/// worker asks when it starts: the table's min and max must not change until all have asked
-/// (otherwise give them all the same bounds: key_range_partition(table, key, part, bounds)).
-[[nodiscard]] inline partition_clause key_range_partition(database const& db, table_name const& table,
-                                                          std::string_view key_column, partition part)
-{
-    part.check();
-    return key_range_partition(table, key_column, part,
-                               detail::key_bounds_of(db, table, key_column, "key_range_partition"));
-}
-
-/// Partition `part` of `table` by streambatch_hash(key_column) % count (registered on `db`, so
-/// the predicate runs on this connection only): the key may be of any type and need not be
-/// unique (rows with equal keys share a partition). Throws partition_error when rows have a
-/// NULL key; sqlite::error for an unknown table or column.
-[[nodiscard]] inline partition_clause hash_partition(database const& db, table_name const& table,
-                                                     std::string_view key_column, partition part)
-{
-    partition_clause c = sql::detail::start_clause(table, key_column, part, partition_scheme::hash, "sqlite");
+template <>
+struct streambatch::sql::detail::partitioner<streambatch::sqlite::database> {
+    static constexpr char const* component = "sqlite";
+    static constexpr bool hash_may_be_negative = false; // streambatch_hash is non-negative
+    static std::optional<key_bounds> bounds(sqlite::database const& db, table_name const& table,
+                                                std::string_view key_column, char const* fn)
     {
-        detail::strict_quotes const strict(db.handle());
-        statement const check(db, "SELECT " + c.key + " FROM " + c.table + " LIMIT 0"); // unknown names
-        detail::refuse_null_keys(db, table, key_column, c, "hash_partition");
+        return sqlite::detail::key_bounds_of(db, table, key_column, fn);
     }
-    register_hash_function(db);
-    c.predicate = part.count == 1 ? sql::detail::whole_predicate(c)
-                                  : sql::detail::hash_predicate("streambatch_hash(" + c.key + ")", part, false);
-    return c;
-}
+    static std::string hash(sqlite::database const& db, table_name const& table, std::string_view key_column,
+                            partition_clause const& c)
+    {
+        {
+            sqlite::detail::strict_quotes const strict(db.handle());
+            sqlite::statement const check(db, "SELECT " + c.key + " FROM " + c.table + " LIMIT 0"); // unknown names
+            sqlite::detail::refuse_null_keys(db, table, key_column, c, "hash_partition");
+        }
+        sqlite::register_hash_function(db);
+        return "streambatch_hash(" + c.key + ")";
+    }
+};
+
+namespace streambatch::sqlite {
+
+/// key_bounds_of(db, table, key_column), key_range_partition(db, table, key_column, part) and
+/// hash_partition(db, table, key_column, part) (streambatch_hash(key) % count): io/sql/partition.hpp.
+using sql::hash_partition;
+using sql::key_bounds_of;
 
 /// The keyset queries of one partition: `from_start` (no parameter), then `after_key` with the
 /// last key read (a `?`). `columns` is SQL text ("id, name"), used as given.

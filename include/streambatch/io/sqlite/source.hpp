@@ -21,11 +21,9 @@
 
 namespace streambatch::sqlite {
 
-/// What a query_as source does with a row its parse function rejects (as csv::on_error).
-enum class on_error : unsigned char {
-    fail, ///< throw (the default)
-    skip, ///< write it to the reject file, count it, go on (up to max_skipped)
-};
+/// What a query_as source does with a row its parse function rejects: fail or skip (the io/sql
+/// layer's enum; postgres::on_error is the same type).
+using sql::on_error;
 
 /// The bad-row policy of query_as.
 struct query_options {
@@ -156,37 +154,25 @@ public:
     std::vector<std::string> const& column_names() const noexcept { return info_->columns; }
 };
 
-/// `for (row& r : sqlite::query(db, "SELECT ... WHERE id > ?", 10))`.
-template <bindable... P>
-[[nodiscard]] query_view<> query(database const& db, std::string sql, P const&... params)
-{
-    return query_view<>(db, std::move(sql), detail::raw_rows{}, query_options{}, params...);
-}
+} // namespace streambatch::sqlite
 
-/// parse(row const&) -> T per row, under the bad-row policy in `opts`.
-template <parse_function F, bindable... P>
-[[nodiscard]] query_view<F> query_as(database const& db, std::string sql, F parse, query_options opts,
-                                     P const&... params)
-{
-    return query_view<F>(db, std::move(sql), std::move(parse), std::move(opts), params...);
-}
-template <parse_function F, bindable... P>
-[[nodiscard]] query_view<F> query_as(database const& db, std::string sql, F parse, P const&... params)
-{
-    return query_view<F>(db, std::move(sql), std::move(parse), query_options{}, params...);
-}
-/// Rows as a tuple-like T: element i from column i with row::get.
-template <sql::detail::tuple_like T, bindable... P>
-[[nodiscard]] query_view<sql::detail::tuple_parse<T>> query_as(database const& db, std::string sql, query_options opts,
-                                                          P const&... params)
-{
-    return query_view<sql::detail::tuple_parse<T>>(db, std::move(sql), {}, std::move(opts), params...);
-}
-template <sql::detail::tuple_like T, bindable... P>
-[[nodiscard]] query_view<sql::detail::tuple_parse<T>> query_as(database const& db, std::string sql, P const&... params)
-{
-    return query_view<sql::detail::tuple_parse<T>>(db, std::move(sql), {}, query_options{}, params...);
-}
+template <>
+struct streambatch::sql::detail::source_of<streambatch::sqlite::database> {
+    using connection_ref = sqlite::database const&;
+    using row = sqlite::row;
+    using options = sqlite::query_options;
+    template <class Parse>
+    using view = sqlite::query_view<Parse>;
+};
+
+namespace streambatch::sqlite {
+
+/// query(db, sql, params...): `for (row& r : sqlite::query(db, "SELECT ... WHERE id > ?", 10))`.
+/// query_as(db, sql, parse[, opts], params...): parse(row const&) -> T per row, under the bad-row
+/// policy in `opts`. query_as<Tuple>(db, sql[, opts], params...): rows as a tuple-like T, element
+/// i from column i with row::get. (io/sql/source.hpp; the same for PostgreSQL.)
+using sql::query;
+using sql::query_as;
 
 template <gettable T, bindable... P>
 T database::scalar(std::string_view sql, P const&... params) const
