@@ -23,12 +23,19 @@ namespace streambatch::postgres {
 
 // --- partitions: one worker's share of a table, as a predicate for a keyset query ---------
 
-using sql::key_bounds;
-using sql::key_range_partition; // (table, key_column, part, bounds): no database
-using sql::keyset_queries;
-using sql::partition_clause;
-using sql::partition_scheme;
-using sql::table_name;
+// The types and the functions that take a connection are io/sql/partition.hpp's:
+// key_bounds_of(conn, table, key_column), key_range_partition(conn, table, key_column, part),
+// key_range_partition(table, key_column, part, bounds) (no database) and
+// hash_partition(conn, table, key_column, part).
+using sql::key_bounds, sql::keyset_queries, sql::partition_clause, sql::partition_scheme, sql::table_name;
+using sql::hash_partition, sql::key_bounds_of, sql::key_range_partition;
+
+/// The keyset queries of one partition: `from_start` (no parameter), then `after_key` with the
+/// last key read ($1). `columns` is SQL text ("id, name"), used as given.
+[[nodiscard]] inline keyset_queries keyset_query(partition_clause const& part, std::string_view columns)
+{
+    return sql::detail::keyset(part, columns, "$1");
+}
 
 namespace detail {
 
@@ -72,75 +79,59 @@ inline key_info check_key(connection const& conn, partition_clause const& c, std
 
 inline bool integer_type(Oid t) noexcept { return t == 20 || t == 21 || t == 23; } // int8, int2, int4
 
-inline std::optional<key_bounds> key_bounds_of(connection const& conn, table_name const& table,
-                                               std::string_view key_name, char const* fn)
-{
-    partition_clause const c =
-        sql::detail::start_clause(table, key_name, partition{}, partition_scheme::key_range, "postgres");
-    key_info const k = check_key(conn, c, key_name, fn);
-    if (!integer_type(k.type))
-        throw partition_error(partition_where(fn, c, conn) + ": the key " + c.key + " is " + k.type_name +
-                              ", not an integer type (smallint, integer, bigint); key ranges need one "
-                              "(hash_partition takes any type with a hash function)");
-    // Two subqueries, so that each is one step down an index on the key.
-    result const r = conn.exec("SELECT (SELECT min(" + c.key + ") FROM " + c.table + ")::bigint, (SELECT max(" +
-                               c.key + ") FROM " + c.table + ")::bigint");
-    if (r.is_null(0, 0))
-        return std::nullopt;
-    auto const number = [&](int col) {
-        std::string_view const v = r.value(0, col);
-        std::int64_t x = 0;
-        auto const [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
-        if (ec != std::errc{} || p != v.data() + v.size())
-            throw std::runtime_error(partition_where(fn, c, conn) + ": the server sent " + quote(v) +
-                                     " for a bigint");
-        return x;
-    };
-    return key_bounds{number(0), number(1)};
-}
-
-} // namespace detail
-
-} // namespace streambatch::postgres
-
-template <>
-struct streambatch::sql::detail::partitioner<streambatch::postgres::connection> {
+/// What the partition functions that take a connection (io/sql/partition.hpp) ask of PostgreSQL.
+struct partition_ops {
     static constexpr char const* component = "postgres";
     static constexpr bool hash_may_be_negative = true; // the server's hash functions are signed
-    static std::optional<key_bounds> bounds(postgres::connection const& conn, table_name const& table,
-                                                std::string_view key_column, char const* fn)
+
+    static std::optional<key_bounds> bounds(connection const& conn, table_name const& table,
+                                            std::string_view key_name, char const* fn)
     {
-        return postgres::detail::key_bounds_of(conn, table, key_column, fn);
+        partition_clause const c =
+            sql::detail::start_clause(table, key_name, partition{}, partition_scheme::key_range, "postgres");
+        key_info const k = check_key(conn, c, key_name, fn);
+        if (!integer_type(k.type))
+            throw partition_error(partition_where(fn, c, conn) + ": the key " + c.key + " is " + k.type_name +
+                                  ", not an integer type (smallint, integer, bigint); key ranges need one "
+                                  "(hash_partition takes any type with a hash function)");
+        // Two subqueries, so that each is one step down an index on the key.
+        result const r = conn.exec("SELECT (SELECT min(" + c.key + ") FROM " + c.table + ")::bigint, (SELECT max(" +
+                                   c.key + ") FROM " + c.table + ")::bigint");
+        if (r.is_null(0, 0))
+            return std::nullopt;
+        auto const number = [&](int col) {
+            std::string_view const v = r.value(0, col);
+            std::int64_t x = 0;
+            auto const [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+            if (ec != std::errc{} || p != v.data() + v.size())
+                throw std::runtime_error(partition_where(fn, c, conn) + ": the server sent " + quote(v) +
+                                         " for a bigint");
+            return x;
+        };
+        return key_bounds{number(0), number(1)};
     }
-    static std::string hash(postgres::connection const& conn, table_name const&, std::string_view key_column,
+
+    /// Checks the key (its type, NULLs) and picks the server's hash function for its type.
+    static std::string hash(connection const& conn, table_name const&, std::string_view key_column,
                             partition_clause const& c)
     {
-        postgres::detail::key_info const k = postgres::detail::check_key(conn, c, key_column, "hash_partition");
-        if (postgres::detail::integer_type(k.type))
+        key_info const k = check_key(conn, c, key_column, "hash_partition");
+        if (integer_type(k.type))
             return "hashint8extended(" + c.key + "::bigint, 0)";
         if (k.type == 25 || k.type == 1043 || k.type == 1042 || k.type == 19) // text, varchar, bpchar, name
             return "hashtextextended(" + c.key + "::text, 0)";
-        std::string hash = "hash_record_extended(ROW(" + c.key + "), 0)";
+        std::string expr = "hash_record_extended(ROW(" + c.key + "), 0)";
         // The type's hash function is looked up for a value, not for NULL: try one.
-        conn.exec("SELECT " + hash + " FROM " + c.table + " WHERE " + c.key + " IS NOT NULL LIMIT 1");
-        return hash;
+        conn.exec("SELECT " + expr + " FROM " + c.table + " WHERE " + c.key + " IS NOT NULL LIMIT 1");
+        return expr;
     }
 };
 
-namespace streambatch::postgres {
+} // namespace detail
 
-/// key_bounds_of(conn, table, key_column), key_range_partition(conn, table, key_column, part)
-/// and hash_partition(conn, table, key_column, part) (the server's hash functions):
-/// io/sql/partition.hpp.
-using sql::hash_partition;
-using sql::key_bounds_of;
-
-/// The keyset queries of one partition: `from_start` (no parameter), then `after_key` with the
-/// last key read ($1). `columns` is SQL text ("id, name"), used as given.
-[[nodiscard]] inline keyset_queries keyset_query(partition_clause const& part, std::string_view columns)
-{
-    return sql::detail::keyset(part, columns, "$1");
-}
+/// What io/sql/partition.hpp's key_bounds_of, key_range_partition and hash_partition find (by
+/// argument-dependent lookup) for a connection; declared only.
+detail::partition_ops partition_ops_of(connection const&);
 
 } // namespace streambatch::postgres
 

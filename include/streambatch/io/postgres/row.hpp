@@ -128,6 +128,11 @@ public:
     }
 
 private:
+    /// Column i as the server sent it, for a reject (docs/rejects.md).
+    io::reject_value reject_value(std::size_t i) const
+    {
+        return is_null(i) ? io::reject_value{} : io::reject_value::of_text(text(i));
+    }
     /// Column i as T (not an optional: row_base::get unwraps those); row_error naming the query,
     /// row and column if it is not one.
     template <class T>

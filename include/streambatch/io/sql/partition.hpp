@@ -9,8 +9,8 @@
 // and the keyset parameter (? or $1).
 //
 // The partition functions that ask the database (key_bounds_of, key_range_partition(db, ...),
-// hash_partition) are templates here too, on the connection type: each component specializes
-// sql::detail::partitioner for it (how it reads the key's bounds and which hash it uses) and
+// hash_partition) are templates here too, on the connection type: each component declares
+// sql::detail's partition_ops_of for it (how it reads the key's bounds and which hash it uses) and
 // names them with `using sql::key_bounds_of;` etc.
 
 #ifndef STREAMBATCH_IO_SQL_PARTITION_HPP_INCLUDED
@@ -24,6 +24,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace streambatch::sql {
 
@@ -218,19 +219,21 @@ inline keyset_queries keyset(partition_clause const& c, std::string_view columns
 
 namespace detail {
 
-/// What a database supplies to the partition functions below, specialized for its connection:
+/// What a database supplies to the partition functions below. Each component declares (and never
+/// defines), next to its connection type, `Ops partition_ops_of(Connection const&);`, found by
+/// argument-dependent lookup, with Ops holding:
 ///     static constexpr char const* component;      "sqlite", "postgres"
 ///     static constexpr bool hash_may_be_negative;
 ///     static std::optional<key_bounds> bounds(Connection const&, table_name const&,
-///                                                 std::string_view key_column, char const* fn);
+///                                             std::string_view key_column, char const* fn);
 ///     static std::string hash(Connection const&, table_name const&, std::string_view key_column,
 ///                             partition_clause const& c);
 ///         checks the table and key (unknown names, NULL keys) and returns the hash expression
-template <class Connection>
-struct partitioner {};
+template <class C>
+using partition_ops_t = decltype(partition_ops_of(std::declval<C const&>()));
 
 template <class C>
-concept partitionable = requires { partitioner<C>::component; };
+concept partitionable = requires { partition_ops_t<C>::component; };
 
 } // namespace detail
 
@@ -242,7 +245,7 @@ template <detail::partitionable Connection>
 [[nodiscard]] std::optional<key_bounds> key_bounds_of(Connection const& conn, table_name const& table,
                                                       std::string_view key_column)
 {
-    return detail::partitioner<Connection>::bounds(conn, table, key_column, "key_bounds_of");
+    return detail::partition_ops_t<Connection>::bounds(conn, table, key_column, "key_bounds_of");
 }
 
 /// Partition `part` of `table` by ranges of its integer `key_column`: asks for the key's min and
@@ -256,7 +259,7 @@ template <detail::partitionable Connection>
     part.check();
     return key_range_partition(
         table, key_column, part,
-        detail::partitioner<Connection>::bounds(conn, table, key_column, "key_range_partition"));
+        detail::partition_ops_t<Connection>::bounds(conn, table, key_column, "key_range_partition"));
 }
 
 /// Partition `part` of `table` by a hash of `key_column` modulo the count: the key may be of any
@@ -271,7 +274,7 @@ template <detail::partitionable Connection>
 [[nodiscard]] partition_clause hash_partition(Connection const& conn, table_name const& table,
                                               std::string_view key_column, partition part)
 {
-    using P = detail::partitioner<Connection>;
+    using P = detail::partition_ops_t<Connection>;
     partition_clause c = detail::start_clause(table, key_column, part, partition_scheme::hash, P::component);
     std::string const hash = P::hash(conn, table, key_column, c);
     c.predicate = part.count == 1 ? detail::whole_predicate(c)

@@ -8,6 +8,7 @@
 #define STREAMBATCH_IO_SQL_ROW_HPP_INCLUDED
 
 #include <streambatch/io/detail/errors.hpp>
+#include <streambatch/io/detail/reject.hpp>
 #include <streambatch/io/detail/row_storage.hpp>
 #include <streambatch/io/sql/traits.hpp>
 
@@ -30,10 +31,29 @@ struct result_info {
     std::vector<std::string> columns;
 };
 
+template <class Derived, class Traits, class Parse>
+class source_base;
+
 /// Field is the database's field type (r[i]), complete by the time r[i] is used.
 template <class Derived, class Tag, class Field>
 class row_base {
+    template <class, class, class>
+    friend class source_base;
+
     Derived const& self() const noexcept { return static_cast<Derived const&>(*this); }
+
+    /// A reject of this row (the source's bad-row policy): the component, where the row came
+    /// from, the column names and each value (Derived::reject_value(i)).
+    void fill_reject(io::reject& j) const
+    {
+        j.source = std::string(io::detail::component_name<Tag>());
+        j.name = source();
+        j.columns = column_names();
+        std::vector<io::reject_value> values;
+        for (std::size_t i = 0; i < n(); ++i)
+            values.push_back(self().reject_value(i));
+        j.values = std::move(values);
+    }
 
 protected:
     std::shared_ptr<result_info const> info_;

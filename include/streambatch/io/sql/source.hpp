@@ -8,7 +8,6 @@
 //     void start();                        first begin(): prepare nothing more, or open a cursor
 //     bool step();                         move to the next row; false at the end
 //     row  make_row(std::uint64_t number); the row stepped to, numbered from 1
-//     void fill_reject(row const&, io::reject&);  source, name, columns and values of a reject
 //     void stop() noexcept;                after an exception: release what the source holds
 //
 // It also holds what the two components' query functions share: on_error (sqlite::on_error and
@@ -42,6 +41,13 @@ namespace streambatch::sql {
 enum class on_error : unsigned char {
     fail, ///< throw (the default)
     skip, ///< write it to the reject file, count it, go on (up to max_skipped)
+};
+
+/// What a source has done so far; view.stats() shares it, so it outlives the view.
+/// (sqlite::query_stats is this; postgres::query_stats adds its FETCH round trips.)
+struct query_stats {
+    std::uint64_t rows_read = 0;    ///< rows read from the database, bad ones included
+    std::uint64_t rows_skipped = 0; ///< rows rejected under on_error::skip
 };
 
 } // namespace streambatch::sql
@@ -159,7 +165,7 @@ private:
                     bad = std::current_exception();
                 }
                 policy_.judge(r.query(), r.number(), bad, stats_->rows_skipped,
-                              [&](io::reject& j) { self().fill_reject(r, j); });
+                              [&](io::reject& j) { r.fill_reject(j); });
             }
         }
     }
@@ -173,19 +179,29 @@ private:
     bool done_ = false;
 };
 
-/// What a database's source is made of, for the query functions below; each component
-/// specializes it for its connection type:
-///     using connection_ref = ...;                  what query() takes (database const&, connection&)
-///     using row = ...;  using options = ...;       its row and query_options
-///     template <class Parse> using view = ...;     its query_view
-template <class Connection>
-struct source_of {};
+/// What a database's source is made of: source_base's Traits, and what the query functions below
+/// need. tag, error: its error templates' tag and the database's error (never bad input);
+/// connection_ref: what query() takes (database const&, connection&); row, stats, options: its
+/// row, query_stats and query_options; view<Parse>: its query_view.
+template <class Tag, class ConnectionRef, class Row, class Error, class Stats, class Options,
+          template <class> class View>
+struct source_spec {
+    using tag = Tag;
+    using connection_ref = ConnectionRef;
+    using row = Row;
+    using error = Error;
+    using stats = Stats;
+    using options = Options;
+    template <class Parse>
+    using view = View<Parse>;
+};
 
+/// Each component declares, next to its connection type (and never defines),
+///     sql::detail::source_spec<...> source_spec_of(Connection const&);
+/// which this finds by argument-dependent lookup.
 template <class C>
-using source_of_t = source_of<std::remove_cvref_t<C>>;
+using source_of_t = decltype(source_spec_of(std::declval<std::remove_cvref_t<C> const&>()));
 
-/// A connection the query functions take: one whose component specialized source_of, passed as
-/// that component's query() takes it (postgres: a non-const lvalue).
 template <class C>
 concept source_connection = requires { typename source_of_t<C>::connection_ref; } &&
                             std::is_convertible_v<C &&, typename source_of_t<C>::connection_ref>;
