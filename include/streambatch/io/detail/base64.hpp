@@ -4,6 +4,8 @@
 #ifndef STREAMBATCH_IO_DETAIL_BASE64_HPP_INCLUDED
 #define STREAMBATCH_IO_DETAIL_BASE64_HPP_INCLUDED
 
+#include <streambatch/io/detail/digits.hpp>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -13,7 +15,7 @@ namespace streambatch::io::detail {
 
 inline std::string base64_encode(std::string_view in)
 {
-    static constexpr char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    constexpr std::string_view digits = base64_alphabet;
     std::string out;
     out.reserve((in.size() + 2) / 3 * 4);
     auto const at = [&](std::size_t k) { return std::uint32_t{static_cast<unsigned char>(in[k])}; };
@@ -37,15 +39,6 @@ inline std::string base64_encode(std::string_view in)
 /// The bytes, or nullopt when `in` is not padded base64 (length a multiple of 4, the alphabet).
 inline std::optional<std::string> base64_decode(std::string_view in)
 {
-    auto const value = [](char c) -> int {
-        if (c >= 'A' && c <= 'Z')
-            return c - 'A';
-        if (c >= 'a' && c <= 'z')
-            return c - 'a' + 26;
-        if (c >= '0' && c <= '9')
-            return c - '0' + 52;
-        return c == '+' ? 62 : c == '/' ? 63 : -1;
-    };
     if (in.size() % 4 != 0)
         return std::nullopt;
     std::string out;
@@ -55,7 +48,7 @@ inline std::optional<std::string> base64_decode(std::string_view in)
         int const pad = last ? (in[i + 3] == '=') + (in[i + 2] == '=' && in[i + 3] == '=') : 0;
         std::uint32_t v = 0;
         for (std::size_t k = 0; k < 4; ++k) {
-            int const d = k >= 4 - static_cast<std::size_t>(pad) ? 0 : value(in[i + k]);
+            int const d = k >= 4 - static_cast<std::size_t>(pad) ? 0 : base64_digit(in[i + k]);
             if (d < 0)
                 return std::nullopt;
             v = v << 6 | static_cast<std::uint32_t>(d);

@@ -108,6 +108,15 @@ template <class Tag>
                                row, column, name, reason);
 }
 
+/// The component's name in its tag's prefix: "sqlite" for "streambatch::sqlite: ".
+template <class Tag>
+constexpr std::string_view component_name() noexcept
+{
+    constexpr std::string_view prefix = Tag::prefix, library = "streambatch::";
+    static_assert(prefix.starts_with(library) && prefix.ends_with(": "));
+    return prefix.substr(library.size(), prefix.size() - library.size() - 2);
+}
+
 /// e.what() without the component's prefix, to wrap it in a longer message.
 template <class Tag>
 std::string_view unprefixed(char const* what)

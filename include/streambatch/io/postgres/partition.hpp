@@ -23,12 +23,19 @@ namespace streambatch::postgres {
 
 // --- partitions: one worker's share of a table, as a predicate for a keyset query ---------
 
-using sql::key_bounds;
-using sql::key_range_partition; // (table, key_column, part, bounds): no database
-using sql::keyset_queries;
-using sql::partition_clause;
-using sql::partition_scheme;
-using sql::table_name;
+// The types and the functions that take a connection are io/sql/partition.hpp's:
+// key_bounds_of(conn, table, key_column), key_range_partition(conn, table, key_column, part),
+// key_range_partition(table, key_column, part, bounds) (no database) and
+// hash_partition(conn, table, key_column, part).
+using sql::key_bounds, sql::keyset_queries, sql::partition_clause, sql::partition_scheme, sql::table_name;
+using sql::hash_partition, sql::key_bounds_of, sql::key_range_partition;
+
+/// The keyset queries of one partition: `from_start` (no parameter), then `after_key` with the
+/// last key read ($1). `columns` is SQL text ("id, name"), used as given.
+[[nodiscard]] inline keyset_queries keyset_query(partition_clause const& part, std::string_view columns)
+{
+    return sql::detail::keyset(part, columns, "$1");
+}
 
 namespace detail {
 
@@ -72,88 +79,59 @@ inline key_info check_key(connection const& conn, partition_clause const& c, std
 
 inline bool integer_type(Oid t) noexcept { return t == 20 || t == 21 || t == 23; } // int8, int2, int4
 
-inline std::optional<key_bounds> key_bounds_of(connection const& conn, table_name const& table,
-                                               std::string_view key_name, char const* fn)
-{
-    partition_clause const c =
-        sql::detail::start_clause(table, key_name, partition{}, partition_scheme::key_range, "postgres");
-    key_info const k = check_key(conn, c, key_name, fn);
-    if (!integer_type(k.type))
-        throw partition_error(partition_where(fn, c, conn) + ": the key " + c.key + " is " + k.type_name +
-                              ", not an integer type (smallint, integer, bigint); key ranges need one "
-                              "(hash_partition takes any type with a hash function)");
-    // Two subqueries, so that each is one step down an index on the key.
-    result const r = conn.exec("SELECT (SELECT min(" + c.key + ") FROM " + c.table + ")::bigint, (SELECT max(" +
-                               c.key + ") FROM " + c.table + ")::bigint");
-    if (r.is_null(0, 0))
-        return std::nullopt;
-    auto const number = [&](int col) {
-        std::string_view const v = r.value(0, col);
-        std::int64_t x = 0;
-        auto const [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
-        if (ec != std::errc{} || p != v.data() + v.size())
-            throw std::runtime_error(partition_where(fn, c, conn) + ": the server sent " + quote(v) +
-                                     " for a bigint");
-        return x;
-    };
-    return key_bounds{number(0), number(1)};
-}
+/// What the partition functions that take a connection (io/sql/partition.hpp) ask of PostgreSQL.
+struct partition_ops {
+    static constexpr char const* component = "postgres";
+    static constexpr bool hash_may_be_negative = true; // the server's hash functions are signed
+
+    static std::optional<key_bounds> bounds(connection const& conn, table_name const& table,
+                                            std::string_view key_name, char const* fn)
+    {
+        partition_clause const c =
+            sql::detail::start_clause(table, key_name, partition{}, partition_scheme::key_range, "postgres");
+        key_info const k = check_key(conn, c, key_name, fn);
+        if (!integer_type(k.type))
+            throw partition_error(partition_where(fn, c, conn) + ": the key " + c.key + " is " + k.type_name +
+                                  ", not an integer type (smallint, integer, bigint); key ranges need one "
+                                  "(hash_partition takes any type with a hash function)");
+        // Two subqueries, so that each is one step down an index on the key.
+        result const r = conn.exec("SELECT (SELECT min(" + c.key + ") FROM " + c.table + ")::bigint, (SELECT max(" +
+                                   c.key + ") FROM " + c.table + ")::bigint");
+        if (r.is_null(0, 0))
+            return std::nullopt;
+        auto const number = [&](int col) {
+            std::string_view const v = r.value(0, col);
+            std::int64_t x = 0;
+            auto const [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+            if (ec != std::errc{} || p != v.data() + v.size())
+                throw std::runtime_error(partition_where(fn, c, conn) + ": the server sent " + quote(v) +
+                                         " for a bigint");
+            return x;
+        };
+        return key_bounds{number(0), number(1)};
+    }
+
+    /// Checks the key (its type, NULLs) and picks the server's hash function for its type.
+    static std::string hash(connection const& conn, table_name const&, std::string_view key_column,
+                            partition_clause const& c)
+    {
+        key_info const k = check_key(conn, c, key_column, "hash_partition");
+        if (integer_type(k.type))
+            return "hashint8extended(" + c.key + "::bigint, 0)";
+        if (k.type == 25 || k.type == 1043 || k.type == 1042 || k.type == 19) // text, varchar, bpchar, name
+            return "hashtextextended(" + c.key + "::text, 0)";
+        std::string expr = "hash_record_extended(ROW(" + c.key + "), 0)";
+        // The type's hash function is looked up for a value, not for NULL: try one.
+        conn.exec("SELECT " + expr + " FROM " + c.table + " WHERE " + c.key + " IS NOT NULL LIMIT 1");
+        return expr;
+    }
+};
 
 } // namespace detail
 
-/// The smallest and largest key of `table`.`key_column` (nullopt: no row has a key). Throws
-/// partition_error when the key is not smallint, integer or bigint, or when rows have a NULL
-/// key; postgres::error for an unknown table or column.
-[[nodiscard]] inline std::optional<key_bounds> key_bounds_of(connection const& conn, table_name const& table,
-                                                             std::string_view key_column)
-{
-    return detail::key_bounds_of(conn, table, key_column, "key_bounds_of");
-}
-
-/// Partition `part` of `table` by ranges of its integer `key_column`: asks for the key's min and
-/// max (key_bounds_of) and cuts [min, max] evenly by value (sql::key_range_partition). Each
-/// worker asks when it starts: the table's min and max must not change until all have asked
-/// (otherwise give them all the same bounds: key_range_partition(table, key, part, bounds)).
-[[nodiscard]] inline partition_clause key_range_partition(connection const& conn, table_name const& table,
-                                                          std::string_view key_column, partition part)
-{
-    part.check();
-    return key_range_partition(table, key_column, part,
-                               detail::key_bounds_of(conn, table, key_column, "key_range_partition"));
-}
-
-/// Partition `part` of `table` by a hash of `key_column` modulo the count, with the server's own
-/// hash functions: hashint8extended(key::bigint, 0) for smallint, integer and bigint,
-/// hashtextextended(key::text, 0) for text, varchar, char and name, hash_record_extended(ROW(key),
-/// 0) for any other type with a hash function (uuid, numeric, date, ...; never a text rendering,
-/// which settings such as TimeZone change). The key need not be unique (rows with equal keys
-/// share a partition). Throws partition_error when rows have a NULL key; postgres::error for an
-/// unknown table or column, or a type without a hash function.
-[[nodiscard]] inline partition_clause hash_partition(connection const& conn, table_name const& table,
-                                                     std::string_view key_column, partition part)
-{
-    partition_clause c = sql::detail::start_clause(table, key_column, part, partition_scheme::hash, "postgres");
-    detail::key_info const k = detail::check_key(conn, c, key_column, "hash_partition");
-    std::string hash;
-    if (detail::integer_type(k.type)) {
-        hash = "hashint8extended(" + c.key + "::bigint, 0)";
-    } else if (k.type == 25 || k.type == 1043 || k.type == 1042 || k.type == 19) { // text, varchar, bpchar, name
-        hash = "hashtextextended(" + c.key + "::text, 0)";
-    } else {
-        hash = "hash_record_extended(ROW(" + c.key + "), 0)";
-        // The type's hash function is looked up for a value, not for NULL: try one.
-        conn.exec("SELECT " + hash + " FROM " + c.table + " WHERE " + c.key + " IS NOT NULL LIMIT 1");
-    }
-    c.predicate = part.count == 1 ? sql::detail::whole_predicate(c) : sql::detail::hash_predicate(hash, part, true);
-    return c;
-}
-
-/// The keyset queries of one partition: `from_start` (no parameter), then `after_key` with the
-/// last key read ($1). `columns` is SQL text ("id, name"), used as given.
-[[nodiscard]] inline keyset_queries keyset_query(partition_clause const& part, std::string_view columns)
-{
-    return sql::detail::keyset(part, columns, "$1");
-}
+/// What io/sql/partition.hpp's key_bounds_of, key_range_partition and hash_partition find (by
+/// argument-dependent lookup) for a connection; declared only.
+detail::partition_ops partition_ops_of(connection const&);
 
 } // namespace streambatch::postgres
 

@@ -6,6 +6,7 @@
 #ifndef STREAMBATCH_IO_POSTGRES_ROW_HPP_INCLUDED
 #define STREAMBATCH_IO_POSTGRES_ROW_HPP_INCLUDED
 
+#include <streambatch/io/detail/digits.hpp>
 #include <streambatch/io/postgres/errors.hpp>
 #include <streambatch/io/sql/row.hpp>
 #include <streambatch/io/sql/traits.hpp>
@@ -39,16 +40,7 @@ std::string type_name()
     return sql::detail::type_name<T>("a boolean (t or f)", "bytea in hex format (\\x...)");
 }
 
-inline int hex_digit(char c) noexcept
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+using io::detail::hex_digit;
 
 /// Converts a value in PostgreSQL's text output format to T; nullopt if it is not one.
 template <class T>
@@ -98,8 +90,9 @@ public:
 
 /// A row of a query's result that owns its values (one allocation: offsets, NULL flags and
 /// the text), movable and copyable.
-class row : public sql::detail::row_base<row, detail::tag> {
-    using base = sql::detail::row_base<row, detail::tag>;
+class row : public sql::detail::row_base<row, detail::tag, field> {
+    using base = sql::detail::row_base<row, detail::tag, field>;
+    friend base;
 
 public:
     row() = default;
@@ -119,7 +112,6 @@ public:
     {
     }
 
-    using base::get;
     using base::is_null;
     /// Where the row came from: host:port/dbname.
     std::string const& database() const noexcept { return source(); }
@@ -135,37 +127,31 @@ public:
         return values_.bytes(n(), i);
     }
 
-    field operator[](std::size_t i) const
+private:
+    /// Column i as the server sent it, for a reject (docs/rejects.md).
+    io::reject_value reject_value(std::size_t i) const
     {
-        check_index(i);
-        return field(*this, i);
+        return is_null(i) ? io::reject_value{} : io::reject_value::of_text(text(i));
     }
-    field operator[](std::string_view name) const { return field(*this, column_index(name)); }
-
-    /// The value of column i as T; row_error naming the query, row and column if it is not one.
-    template <gettable T>
-    T get(std::size_t i) const
+    /// Column i as T (not an optional: row_base::get unwraps those); row_error naming the query,
+    /// row and column if it is not one.
+    template <class T>
+    T convert(std::size_t i) const
     {
-        if constexpr (sql::detail::is_optional<T>::value) {
-            if (is_null(i))
-                return std::nullopt;
-            return get<typename T::value_type>(i);
-        } else {
-            if (is_null(i))
-                fail(i, "expected " + detail::type_name<T>() + ", found NULL");
-            std::string_view const s = text(i);
-            if (auto v = detail::from_text<T>(s))
-                return std::move(*v);
-            std::string found = detail::quote(s);
-            if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
-                long double d = 0;
-                auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
-                if (ec == std::errc::result_out_of_range ||
-                    (ec == std::errc{} && p == s.data() + s.size() && std::trunc(d) == d))
-                    found += " (out of range)";
-            }
-            fail(i, "expected " + detail::type_name<T>() + ", found " + found);
+        if (is_null(i))
+            fail(i, "expected " + detail::type_name<T>() + ", found NULL");
+        std::string_view const s = text(i);
+        if (auto v = detail::from_text<T>(s))
+            return std::move(*v);
+        std::string found = detail::quote(s);
+        if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+            long double d = 0;
+            auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
+            if (ec == std::errc::result_out_of_range ||
+                (ec == std::errc{} && p == s.data() + s.size() && std::trunc(d) == d))
+                found += " (out of range)";
         }
+        fail(i, "expected " + detail::type_name<T>() + ", found " + found);
     }
 };
 

@@ -25,11 +25,9 @@
 
 namespace streambatch::postgres {
 
-/// What a query_as source does with a row its parse function rejects (as csv::on_error).
-enum class on_error : unsigned char {
-    fail, ///< throw (the default)
-    skip, ///< write it to the reject file, count it, go on (up to max_skipped)
-};
+/// What a query_as source does with a row its parse function rejects: fail or skip (the io/sql
+/// layer's enum; sqlite::on_error is the same type).
+using sql::on_error;
 
 /// The cursor's fetch size and the bad-row policy of query_as.
 struct query_options {
@@ -39,34 +37,25 @@ struct query_options {
     std::filesystem::path reject_path{}; ///< JSON Lines; required by skip
 };
 
-/// What a source has done so far; view.stats() shares it, so it outlives the view.
-struct query_stats {
-    std::uint64_t rows_read = 0;    ///< rows fetched, bad ones included
-    std::uint64_t rows_skipped = 0; ///< rows rejected under on_error::skip
-    std::uint64_t fetches = 0;      ///< FETCH round trips
+/// What a source has done so far (rows_read: rows fetched, bad ones included; rows_skipped);
+/// view.stats() shares it, so it outlives the view.
+struct query_stats : sql::query_stats {
+    std::uint64_t fetches = 0; ///< FETCH round trips
 };
 
-namespace detail {
+template <parse_function Parse = sql::detail::raw_rows<row>>
+class query_view;
 
-/// query()'s parse function: the row itself.
-using raw_rows = sql::detail::raw_rows<row>;
-template <class T>
-using tuple_parse = sql::detail::tuple_parse<T>;
-
-struct source_traits {
-    using tag = detail::tag;
-    using row = postgres::row;
-    using error = postgres::error;
-    using stats = query_stats;
-};
-
-} // namespace detail
+/// What io/sql/source.hpp's query functions find (by argument-dependent lookup) for a connection;
+/// declared only.
+sql::detail::source_spec<detail::tag, connection&, row, error, query_stats, query_options, query_view>
+source_spec_of(connection const&);
 
 /// The source: a server-side cursor, fetched fetch_size rows at a time; yields rows, or
 /// parse(row) for query_as.
-template <parse_function Parse = detail::raw_rows>
-class query_view : public sql::detail::source_base<query_view<Parse>, detail::source_traits, Parse> {
-    using base = sql::detail::source_base<query_view<Parse>, detail::source_traits, Parse>;
+template <parse_function Parse>
+class query_view : public sql::detail::source_base<query_view<Parse>, sql::detail::source_of_t<connection>, Parse> {
+    using base = sql::detail::source_base<query_view<Parse>, sql::detail::source_of_t<connection>, Parse>;
     friend base;
     enum class state { fresh, open, closed };
 
@@ -96,16 +85,6 @@ class query_view : public sql::detail::source_base<query_view<Parse>, detail::so
         return true;
     }
     row make_row(std::uint64_t number) { return row(info_, batch_.handle(), pos_++, number); }
-    void fill_reject(row const& r, io::reject& j) const
-    {
-        j.source = "postgres";
-        j.name = info_->source;
-        j.columns = info_->columns;
-        std::vector<io::reject_value> values;
-        for (std::size_t i = 0; i < r.size(); ++i)
-            values.push_back(r.is_null(i) ? io::reject_value{} : io::reject_value::of_text(r.text(i)));
-        j.values = std::move(values);
-    }
 
     void open()
     {
@@ -246,42 +225,17 @@ public:
     std::string const& cursor_name() const noexcept { return cursor_; }
 };
 
-/// `for (row& r : postgres::query(conn, "SELECT ... WHERE id > $1", 10))`.
-template <bindable... P>
-[[nodiscard]] query_view<> query(connection& conn, std::string sql, P const&... params)
-{
-    return query_view<>(conn, std::move(sql), detail::raw_rows{}, query_options{}, params...);
-}
-/// The same with a fetch size (options.fetch_size; the bad-row policy needs query_as).
+/// query(conn, sql, params...): `for (row& r : postgres::query(conn, "SELECT ... WHERE id > $1",
+/// 10))`. query_as(conn, sql, parse[, opts], params...): parse(row const&) -> T per row, under the
+/// bad-row policy in `opts`. query_as<Tuple>(conn, sql[, opts], params...): rows as a tuple-like
+/// T, element i from column i with row::get. (io/sql/source.hpp; the same for SQLite.)
+using sql::query, sql::query_as;
+/// The same as query(conn, sql, params...) with a fetch size (options.fetch_size; the bad-row
+/// policy needs query_as).
 template <bindable... P>
 [[nodiscard]] query_view<> query(connection& conn, std::string sql, query_options opts, P const&... params)
 {
-    return query_view<>(conn, std::move(sql), detail::raw_rows{}, std::move(opts), params...);
-}
-
-/// parse(row const&) -> T per row, under the bad-row policy in `opts`.
-template <parse_function F, bindable... P>
-[[nodiscard]] query_view<F> query_as(connection& conn, std::string sql, F parse, query_options opts,
-                                     P const&... params)
-{
-    return query_view<F>(conn, std::move(sql), std::move(parse), std::move(opts), params...);
-}
-template <parse_function F, bindable... P>
-[[nodiscard]] query_view<F> query_as(connection& conn, std::string sql, F parse, P const&... params)
-{
-    return query_view<F>(conn, std::move(sql), std::move(parse), query_options{}, params...);
-}
-/// Rows as a tuple-like T: element i from column i with row::get.
-template <sql::detail::tuple_like T, bindable... P>
-[[nodiscard]] query_view<sql::detail::tuple_parse<T>> query_as(connection& conn, std::string sql, query_options opts,
-                                                          P const&... params)
-{
-    return query_view<sql::detail::tuple_parse<T>>(conn, std::move(sql), {}, std::move(opts), params...);
-}
-template <sql::detail::tuple_like T, bindable... P>
-[[nodiscard]] query_view<sql::detail::tuple_parse<T>> query_as(connection& conn, std::string sql, P const&... params)
-{
-    return query_view<sql::detail::tuple_parse<T>>(conn, std::move(sql), {}, query_options{}, params...);
+    return query_view<>(conn, std::move(sql), {}, std::move(opts), params...);
 }
 
 template <gettable T, bindable... P>

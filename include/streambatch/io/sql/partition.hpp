@@ -7,6 +7,11 @@
 // Both databases quote identifiers alike ("a""b") and read the integer literals alike
 // (-9223372036854775808 included), so the text is the same for both but for the hash function
 // and the keyset parameter (? or $1).
+//
+// The partition functions that ask the database (key_bounds_of, key_range_partition(db, ...),
+// hash_partition) are templates here too, on the connection type: each component declares
+// sql::detail's partition_ops_of for it (how it reads the key's bounds and which hash it uses) and
+// names them with `using sql::key_bounds_of;` etc.
 
 #ifndef STREAMBATCH_IO_SQL_PARTITION_HPP_INCLUDED
 #define STREAMBATCH_IO_SQL_PARTITION_HPP_INCLUDED
@@ -19,6 +24,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace streambatch::sql {
 
@@ -208,6 +214,71 @@ inline keyset_queries keyset(partition_clause const& c, std::string_view columns
         c.predicate = "(" + c.key + " >= " + std::to_string(*c.lo) + ")";
     else
         c.predicate = "(" + c.key + " < " + std::to_string(*c.hi) + ")";
+    return c;
+}
+
+namespace detail {
+
+/// What a database supplies to the partition functions below. Each component declares (and never
+/// defines), next to its connection type, `Ops partition_ops_of(Connection const&);`, found by
+/// argument-dependent lookup, with Ops holding:
+///     static constexpr char const* component;      "sqlite", "postgres"
+///     static constexpr bool hash_may_be_negative;
+///     static std::optional<key_bounds> bounds(Connection const&, table_name const&,
+///                                             std::string_view key_column, char const* fn);
+///     static std::string hash(Connection const&, table_name const&, std::string_view key_column,
+///                             partition_clause const& c);
+///         checks the table and key (unknown names, NULL keys) and returns the hash expression
+template <class C>
+using partition_ops_t = decltype(partition_ops_of(std::declval<C const&>()));
+
+template <class C>
+concept partitionable = requires { partition_ops_t<C>::component; };
+
+} // namespace detail
+
+/// The smallest and largest key of `table`.`key_column` (nullopt: no row has a key). Throws
+/// partition_error when a key is not an integer (SQLite: its min or max; PostgreSQL: the column
+/// is not smallint, integer or bigint) or when rows have a NULL key; the database's error for an
+/// unknown table or column.
+template <detail::partitionable Connection>
+[[nodiscard]] std::optional<key_bounds> key_bounds_of(Connection const& conn, table_name const& table,
+                                                      std::string_view key_column)
+{
+    return detail::partition_ops_t<Connection>::bounds(conn, table, key_column, "key_bounds_of");
+}
+
+/// Partition `part` of `table` by ranges of its integer `key_column`: asks for the key's min and
+/// max (key_bounds_of) and cuts [min, max] evenly by value (key_range_partition above). Each
+/// worker asks when it starts: the table's min and max must not change until all have asked
+/// (otherwise give them all the same bounds: key_range_partition(table, key, part, bounds)).
+template <detail::partitionable Connection>
+[[nodiscard]] partition_clause key_range_partition(Connection const& conn, table_name const& table,
+                                                   std::string_view key_column, partition part)
+{
+    part.check();
+    return key_range_partition(
+        table, key_column, part,
+        detail::partition_ops_t<Connection>::bounds(conn, table, key_column, "key_range_partition"));
+}
+
+/// Partition `part` of `table` by a hash of `key_column` modulo the count: the key may be of any
+/// type (with a hash function, in PostgreSQL) and need not be unique (rows with equal keys share
+/// a partition). SQLite: streambatch_hash(key), registered on the connection, so the predicate
+/// runs on it only. PostgreSQL: the server's own hash functions, hashint8extended(key::bigint, 0)
+/// for smallint, integer and bigint, hashtextextended(key::text, 0) for text, varchar, char and
+/// name, hash_record_extended(ROW(key), 0) for any other type (never a text rendering, which
+/// settings such as TimeZone change). Throws partition_error when rows have a NULL key; the
+/// database's error for an unknown table or column (or a type without a hash function).
+template <detail::partitionable Connection>
+[[nodiscard]] partition_clause hash_partition(Connection const& conn, table_name const& table,
+                                              std::string_view key_column, partition part)
+{
+    using P = detail::partition_ops_t<Connection>;
+    partition_clause c = detail::start_clause(table, key_column, part, partition_scheme::hash, P::component);
+    std::string const hash = P::hash(conn, table, key_column, c);
+    c.predicate = part.count == 1 ? detail::whole_predicate(c)
+                                  : detail::hash_predicate(hash, part, P::hash_may_be_negative);
     return c;
 }
 

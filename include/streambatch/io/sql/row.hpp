@@ -1,17 +1,21 @@
 // streambatch/io/sql/row.hpp: what a sqlite::row and a postgres::row share: the result they
 // came from (query, source, column names), their values in one allocation (row_storage), the
-// row's number, lookups by column name, tuple conversion, and the field handle r[i] / r["name"].
-// Each database's row adds only how a value is converted (get<T>).
+// row's number, lookups by column name, tuple conversion, the field handle r[i] / r["name"] and
+// get<T> (an optional T is nullopt for NULL). Each database's row adds only how a value is
+// converted: a private convert<T>(i) for a T that is not an optional (the base is its friend).
 
 #ifndef STREAMBATCH_IO_SQL_ROW_HPP_INCLUDED
 #define STREAMBATCH_IO_SQL_ROW_HPP_INCLUDED
 
 #include <streambatch/io/detail/errors.hpp>
+#include <streambatch/io/detail/reject.hpp>
 #include <streambatch/io/detail/row_storage.hpp>
+#include <streambatch/io/sql/traits.hpp>
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -27,8 +31,30 @@ struct result_info {
     std::vector<std::string> columns;
 };
 
-template <class Derived, class Tag>
+template <class Derived, class Traits, class Parse>
+class source_base;
+
+/// Field is the database's field type (r[i]), complete by the time r[i] is used.
+template <class Derived, class Tag, class Field>
 class row_base {
+    template <class, class, class>
+    friend class source_base;
+
+    Derived const& self() const noexcept { return static_cast<Derived const&>(*this); }
+
+    /// A reject of this row (the source's bad-row policy): the component, where the row came
+    /// from, the column names and each value (Derived::reject_value(i)).
+    void fill_reject(io::reject& j) const
+    {
+        j.source = std::string(io::detail::component_name<Tag>());
+        j.name = source();
+        j.columns = column_names();
+        std::vector<io::reject_value> values;
+        for (std::size_t i = 0; i < n(); ++i)
+            values.push_back(self().reject_value(i));
+        j.values = std::move(values);
+    }
+
 protected:
     std::shared_ptr<result_info const> info_;
     io::detail::row_storage values_;
@@ -101,15 +127,33 @@ public:
         io::detail::throw_row_error<Tag>(query(), number_, io::basic_row_error<Tag>::npos, std::string(name),
                                          "no such column; the columns are: " + names);
     }
-    bool is_null(std::string_view name) const
+    bool is_null(std::string_view name) const { return self().is_null(column_index(name)); }
+    Field operator[](std::size_t i) const
     {
-        return static_cast<Derived const&>(*this).is_null(column_index(name));
+        check_index(i);
+        return Field(self(), i);
     }
-    /// The value of the column called `name` as T (Derived::get<T>(index)).
+    Field operator[](std::string_view name) const { return Field(self(), column_index(name)); }
+
+    /// The value of column i as T; row_error naming the query, row and column if it is not one.
     template <class T>
+        requires gettable_v<T>
+    T get(std::size_t i) const
+    {
+        if constexpr (is_optional<T>::value) {
+            if (self().is_null(i))
+                return std::nullopt;
+            return get<typename T::value_type>(i);
+        } else {
+            return self().template convert<T>(i);
+        }
+    }
+    /// The value of the column called `name` as T.
+    template <class T>
+        requires gettable_v<T>
     T get(std::string_view name) const
     {
-        return static_cast<Derived const&>(*this).template get<T>(column_index(name));
+        return get<T>(column_index(name));
     }
     /// The values as a tuple-like T (std::tuple, std::pair), column i for element i; the column
     /// count must match.
@@ -121,9 +165,8 @@ public:
             io::detail::throw_row_error<Tag>(query(), number_, io::basic_row_error<Tag>::npos, {},
                                              "expected " + std::to_string(k) + " columns, found " +
                                                  std::to_string(n()));
-        auto const& self = static_cast<Derived const&>(*this);
         return [&]<std::size_t... I>(std::index_sequence<I...>) {
-            return T{self.template get<std::tuple_element_t<I, T>>(I)...};
+            return T{get<std::tuple_element_t<I, T>>(I)...};
         }(std::make_index_sequence<k>{});
     }
 };

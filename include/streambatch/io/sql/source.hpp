@@ -8,8 +8,12 @@
 //     void start();                        first begin(): prepare nothing more, or open a cursor
 //     bool step();                         move to the next row; false at the end
 //     row  make_row(std::uint64_t number); the row stepped to, numbered from 1
-//     void fill_reject(row const&, io::reject&);  source, name, columns and values of a reject
 //     void stop() noexcept;                after an exception: release what the source holds
+//
+// It also holds what the two components' query functions share: on_error (sqlite::on_error and
+// postgres::on_error name it) and the query / query_as overloads, which each component names with
+// `using sql::query; using sql::query_as;` after it specializes sql::detail::source_of for its
+// connection type.
 
 #ifndef STREAMBATCH_IO_SQL_SOURCE_HPP_INCLUDED
 #define STREAMBATCH_IO_SQL_SOURCE_HPP_INCLUDED
@@ -27,8 +31,26 @@
 #include <new>
 #include <optional>
 #include <ranges>
+#include <string>
 #include <type_traits>
 #include <utility>
+
+namespace streambatch::sql {
+
+/// What a query_as source does with a row its parse function rejects (as csv::on_error).
+enum class on_error : unsigned char {
+    fail, ///< throw (the default)
+    skip, ///< write it to the reject file, count it, go on (up to max_skipped)
+};
+
+/// What a source has done so far; view.stats() shares it, so it outlives the view.
+/// (sqlite::query_stats is this; postgres::query_stats adds its FETCH round trips.)
+struct query_stats {
+    std::uint64_t rows_read = 0;    ///< rows read from the database, bad ones included
+    std::uint64_t rows_skipped = 0; ///< rows rejected under on_error::skip
+};
+
+} // namespace streambatch::sql
 
 namespace streambatch::sql::detail {
 
@@ -143,7 +165,7 @@ private:
                     bad = std::current_exception();
                 }
                 policy_.judge(r.query(), r.number(), bad, stats_->rows_skipped,
-                              [&](io::reject& j) { self().fill_reject(r, j); });
+                              [&](io::reject& j) { r.fill_reject(j); });
             }
         }
     }
@@ -157,6 +179,84 @@ private:
     bool done_ = false;
 };
 
+/// What a database's source is made of: source_base's Traits, and what the query functions below
+/// need. tag, error: its error templates' tag and the database's error (never bad input);
+/// connection_ref: what query() takes (database const&, connection&); row, stats, options: its
+/// row, query_stats and query_options; view<Parse>: its query_view.
+template <class Tag, class ConnectionRef, class Row, class Error, class Stats, class Options,
+          template <class> class View>
+struct source_spec {
+    using tag = Tag;
+    using connection_ref = ConnectionRef;
+    using row = Row;
+    using error = Error;
+    using stats = Stats;
+    using options = Options;
+    template <class Parse>
+    using view = View<Parse>;
+};
+
+/// Each component declares, next to its connection type (and never defines),
+///     sql::detail::source_spec<...> source_spec_of(Connection const&);
+/// which this finds by argument-dependent lookup.
+template <class C>
+using source_of_t = decltype(source_spec_of(std::declval<std::remove_cvref_t<C> const&>()));
+
+template <class C>
+concept source_connection = requires { typename source_of_t<C>::connection_ref; } &&
+                            std::is_convertible_v<C &&, typename source_of_t<C>::connection_ref>;
+
+template <class C, class Parse>
+using view_t = typename source_of_t<C>::template view<Parse>;
+template <class C>
+using raw_view_t = view_t<C, raw_rows<typename source_of_t<C>::row>>;
+
 } // namespace streambatch::sql::detail
+
+namespace streambatch::sql {
+
+/// `for (row& r : sqlite::query(db, "SELECT ... WHERE id > ?", 10))`, `postgres::query(conn,
+/// "SELECT ... WHERE id > $1", 10)`: the rows of `sql` with `params` bound.
+template <class C, class... P>
+    requires detail::source_connection<C> && (detail::bindable_v<P> && ...)
+[[nodiscard]] detail::raw_view_t<C> query(C&& conn, std::string sql, P const&... params)
+{
+    return detail::raw_view_t<C>(std::forward<C>(conn), std::move(sql), {}, {}, params...);
+}
+
+/// parse(row const&) -> T per row, under the bad-row policy in `opts`.
+template <class F, class C, class... P>
+    requires detail::source_connection<C> && detail::parse_function_of<F, typename detail::source_of_t<C>::row> &&
+             (detail::bindable_v<P> && ...)
+[[nodiscard]] detail::view_t<C, F> query_as(C&& conn, std::string sql, F parse,
+                                            typename detail::source_of_t<C>::options opts, P const&... params)
+{
+    return detail::view_t<C, F>(std::forward<C>(conn), std::move(sql), std::move(parse), std::move(opts), params...);
+}
+template <class F, class C, class... P>
+    requires detail::source_connection<C> && detail::parse_function_of<F, typename detail::source_of_t<C>::row> &&
+             (detail::bindable_v<P> && ...)
+[[nodiscard]] detail::view_t<C, F> query_as(C&& conn, std::string sql, F parse, P const&... params)
+{
+    return detail::view_t<C, F>(std::forward<C>(conn), std::move(sql), std::move(parse), {}, params...);
+}
+/// Rows as a tuple-like T: element i from column i with row::get.
+template <detail::tuple_like T, class C, class... P>
+    requires detail::source_connection<C> && (detail::bindable_v<P> && ...)
+[[nodiscard]] detail::view_t<C, detail::tuple_parse<T>> query_as(C&& conn, std::string sql,
+                                                                 typename detail::source_of_t<C>::options opts,
+                                                                 P const&... params)
+{
+    return detail::view_t<C, detail::tuple_parse<T>>(std::forward<C>(conn), std::move(sql), {}, std::move(opts),
+                                                     params...);
+}
+template <detail::tuple_like T, class C, class... P>
+    requires detail::source_connection<C> && (detail::bindable_v<P> && ...)
+[[nodiscard]] detail::view_t<C, detail::tuple_parse<T>> query_as(C&& conn, std::string sql, P const&... params)
+{
+    return detail::view_t<C, detail::tuple_parse<T>>(std::forward<C>(conn), std::move(sql), {}, {}, params...);
+}
+
+} // namespace streambatch::sql
 
 #endif // STREAMBATCH_IO_SQL_SOURCE_HPP_INCLUDED

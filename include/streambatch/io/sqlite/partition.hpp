@@ -24,12 +24,19 @@ namespace streambatch::sqlite {
 
 // --- partitions: one worker's share of a table, as a predicate for a keyset query ---------
 
-using sql::key_bounds;
-using sql::key_range_partition; // (table, key_column, part, bounds): no database
-using sql::keyset_queries;
-using sql::partition_clause;
-using sql::partition_scheme;
-using sql::table_name;
+// The types and the functions that take a connection are io/sql/partition.hpp's:
+// key_bounds_of(db, table, key_column), key_range_partition(db, table, key_column, part),
+// key_range_partition(table, key_column, part, bounds) (no database) and
+// hash_partition(db, table, key_column, part).
+using sql::key_bounds, sql::keyset_queries, sql::partition_clause, sql::partition_scheme, sql::table_name;
+using sql::hash_partition, sql::key_bounds_of, sql::key_range_partition;
+
+/// The keyset queries of one partition: `from_start` (no parameter), then `after_key` with the
+/// last key read (a `?`). `columns` is SQL text ("id, name"), used as given.
+[[nodiscard]] inline keyset_queries keyset_query(partition_clause const& part, std::string_view columns)
+{
+    return sql::detail::keyset(part, columns, "?");
+}
 
 namespace detail {
 
@@ -153,45 +160,6 @@ inline void refuse_null_keys(database const& db, table_name const& table, std::s
                               "partition by a column without NULLs");
 }
 
-inline std::optional<key_bounds> key_bounds_of(database const& db, table_name const& table,
-                                               std::string_view key_column, char const* fn)
-{
-    partition_clause const c = sql::detail::start_clause(table, key_column, partition{}, partition_scheme::key_range,
-                                                         "sqlite");
-    strict_quotes const strict(db.handle());
-    // Two subqueries, so that each is one step down an index on the key.
-    auto rows = query(db, "SELECT (SELECT min(" + c.key + ") FROM " + c.table + "), (SELECT max(" + c.key +
-                              ") FROM " + c.table + ")");
-    auto it = rows.begin();
-    row const r = *it; // the one row
-    auto const describe = [&](std::size_t i) -> std::string {
-        switch (r.type(i)) {
-        case storage_class::real: {
-            std::string v = r.get<std::string>(i); // "1" for 1.0: say it is a real
-            if (v.find_first_of(".en") == std::string::npos)
-                v += ".0";
-            return "the real " + v;
-        }
-        case storage_class::text: return "the text " + quote(r.get<std::string_view>(i));
-        case storage_class::blob:
-            return "a blob of " + std::to_string(r.get<std::string_view>(i).size()) + " bytes";
-        default: return "NULL";
-        }
-    };
-    std::optional<key_bounds> bounds;
-    if (!r.is_null(0)) {
-        for (std::size_t i = 0; i < 2; ++i)
-            if (r.type(i) != storage_class::integer)
-                throw partition_error(partition_where(fn, c, db) + ": the key " + c.key + " holds " + describe(i) +
-                                      (i == 0 ? " (its smallest value)" : " (its largest value)") +
-                                      ", not only integers; key ranges need an integer key "
-                                      "(hash_partition takes any)");
-        bounds = key_bounds{r.get<std::int64_t>(0), r.get<std::int64_t>(1)};
-    }
-    refuse_null_keys(db, table, key_column, c, fn);
-    return bounds;
-}
-
 } // namespace detail
 
 /// Registers streambatch_hash(x) on the connection (hash_partition does): deterministic, a
@@ -212,52 +180,71 @@ inline void register_hash_function(database const& db)
         detail::throw_error(db.handle(), rc, db.file(), {}, "registering the SQL function streambatch_hash");
 }
 
-/// The smallest and largest key of `table`.`key_column` (nullopt: no row has a key). Throws
-/// partition_error when a key is not an integer (min or max) or when rows have a NULL key;
-/// sqlite::error for an unknown table or column.
-[[nodiscard]] inline std::optional<key_bounds> key_bounds_of(database const& db, table_name const& table,
-                                                             std::string_view key_column)
-{
-    return detail::key_bounds_of(db, table, key_column, "key_bounds_of");
-}
+namespace detail {
 
-/// Partition `part` of `table` by ranges of its integer `key_column`: asks for the key's min and
-/// max (key_bounds_of) and cuts [min, max] evenly by value (sql::key_range_partition). Each
-/// worker asks when it starts: the table's min and max must not change until all have asked
-/// (otherwise give them all the same bounds: key_range_partition(table, key, part, bounds)).
-[[nodiscard]] inline partition_clause key_range_partition(database const& db, table_name const& table,
-                                                          std::string_view key_column, partition part)
-{
-    part.check();
-    return key_range_partition(table, key_column, part,
-                               detail::key_bounds_of(db, table, key_column, "key_range_partition"));
-}
+/// What the partition functions that take a connection (io/sql/partition.hpp) ask of SQLite.
+struct partition_ops {
+    static constexpr char const* component = "sqlite";
+    static constexpr bool hash_may_be_negative = false; // streambatch_hash is non-negative
 
-/// Partition `part` of `table` by streambatch_hash(key_column) % count (registered on `db`, so
-/// the predicate runs on this connection only): the key may be of any type and need not be
-/// unique (rows with equal keys share a partition). Throws partition_error when rows have a
-/// NULL key; sqlite::error for an unknown table or column.
-[[nodiscard]] inline partition_clause hash_partition(database const& db, table_name const& table,
-                                                     std::string_view key_column, partition part)
-{
-    partition_clause c = sql::detail::start_clause(table, key_column, part, partition_scheme::hash, "sqlite");
+    static std::optional<key_bounds> bounds(database const& db, table_name const& table, std::string_view key_column,
+                                            char const* fn)
     {
-        detail::strict_quotes const strict(db.handle());
-        statement const check(db, "SELECT " + c.key + " FROM " + c.table + " LIMIT 0"); // unknown names
-        detail::refuse_null_keys(db, table, key_column, c, "hash_partition");
+        partition_clause const c = sql::detail::start_clause(table, key_column, partition{}, partition_scheme::key_range,
+                                                             "sqlite");
+        strict_quotes const strict(db.handle());
+        // Two subqueries, so that each is one step down an index on the key.
+        auto rows = query(db, "SELECT (SELECT min(" + c.key + ") FROM " + c.table + "), (SELECT max(" + c.key +
+                                  ") FROM " + c.table + ")");
+        auto it = rows.begin();
+        row const r = *it; // the one row
+        auto const describe = [&](std::size_t i) -> std::string {
+            switch (r.type(i)) {
+            case storage_class::real: {
+                std::string v = r.get<std::string>(i); // "1" for 1.0: say it is a real
+                if (v.find_first_of(".en") == std::string::npos)
+                    v += ".0";
+                return "the real " + v;
+            }
+            case storage_class::text: return "the text " + quote(r.get<std::string_view>(i));
+            case storage_class::blob:
+                return "a blob of " + std::to_string(r.get<std::string_view>(i).size()) + " bytes";
+            default: return "NULL";
+            }
+        };
+        std::optional<key_bounds> found;
+        if (!r.is_null(0)) {
+            for (std::size_t i = 0; i < 2; ++i)
+                if (r.type(i) != storage_class::integer)
+                    throw partition_error(partition_where(fn, c, db) + ": the key " + c.key + " holds " + describe(i) +
+                                          (i == 0 ? " (its smallest value)" : " (its largest value)") +
+                                          ", not only integers; key ranges need an integer key "
+                                          "(hash_partition takes any)");
+            found = key_bounds{r.get<std::int64_t>(0), r.get<std::int64_t>(1)};
+        }
+        refuse_null_keys(db, table, key_column, c, fn);
+        return found;
     }
-    register_hash_function(db);
-    c.predicate = part.count == 1 ? sql::detail::whole_predicate(c)
-                                  : sql::detail::hash_predicate("streambatch_hash(" + c.key + ")", part, false);
-    return c;
-}
 
-/// The keyset queries of one partition: `from_start` (no parameter), then `after_key` with the
-/// last key read (a `?`). `columns` is SQL text ("id, name"), used as given.
-[[nodiscard]] inline keyset_queries keyset_query(partition_clause const& part, std::string_view columns)
-{
-    return sql::detail::keyset(part, columns, "?");
-}
+    /// Checks the names and refuses NULL keys, then registers streambatch_hash on `db`.
+    static std::string hash(database const& db, table_name const& table, std::string_view key_column,
+                            partition_clause const& c)
+    {
+        {
+            strict_quotes const strict(db.handle());
+            statement const check(db, "SELECT " + c.key + " FROM " + c.table + " LIMIT 0"); // unknown names
+            refuse_null_keys(db, table, key_column, c, "hash_partition");
+        }
+        register_hash_function(db);
+        return "streambatch_hash(" + c.key + ")";
+    }
+};
+
+} // namespace detail
+
+/// What io/sql/partition.hpp's key_bounds_of, key_range_partition and hash_partition find (by
+/// argument-dependent lookup) for a database; declared only.
+detail::partition_ops partition_ops_of(database const&);
 
 } // namespace streambatch::sqlite
 

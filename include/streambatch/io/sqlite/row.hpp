@@ -76,8 +76,9 @@ public:
 };
 
 /// A row of a query's result that owns its values (one allocation), movable and copyable.
-class row : public sql::detail::row_base<row, detail::tag> {
-    using base = sql::detail::row_base<row, detail::tag>;
+class row : public sql::detail::row_base<row, detail::tag, field> {
+    using base = sql::detail::row_base<row, detail::tag, field>;
+    friend base;
 
     std::byte const* value_data(std::size_t i) const noexcept { return values_.data(n(), i); }
     std::size_t value_size(std::size_t i) const noexcept { return values_.size(i); }
@@ -134,7 +135,6 @@ public:
     {
     }
 
-    using base::get;
     using base::is_null;
     storage_class type(std::size_t i) const
     {
@@ -143,92 +143,82 @@ public:
     }
     bool is_null(std::size_t i) const { return type(i) == storage_class::null; }
 
-    field operator[](std::size_t i) const
-    {
-        check_index(i);
-        return field(*this, i);
-    }
-    field operator[](std::string_view name) const { return field(*this, column_index(name)); }
-
-    /// The value of column i as T; row_error naming the query, row and column if it is not one.
-    template <gettable T>
-    T get(std::size_t i) const
+private:
+    /// Column i as T (not an optional: row_base::get unwraps those); row_error naming the query,
+    /// row and column if it is not one.
+    template <class T>
+    T convert(std::size_t i) const
     {
         storage_class const t = type(i);
-        if constexpr (sql::detail::is_optional<T>::value) {
-            if (t == storage_class::null)
-                return std::nullopt;
-            return get<typename T::value_type>(i);
-        } else {
-            if (t == storage_class::null)
-                mismatch<T>(i, "NULL");
-            if constexpr (std::is_same_v<T, bool>) {
-                std::int64_t const v = get<std::int64_t>(i);
-                if (v != 0 && v != 1)
-                    mismatch<T>(i, describe(i));
-                return v == 1;
-            } else if constexpr (std::is_integral_v<T>) {
-                std::int64_t v = 0;
-                if (t == storage_class::integer) {
-                    v = int_at(i);
-                } else if (t == storage_class::real) {
-                    double const d = real_at(i);
-                    // Only a real that is exactly an integer (SQLite stores 2.0 for `2.0`).
-                    if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || std::trunc(d) != d)
-                        mismatch<T>(i, describe(i));
-                    v = static_cast<std::int64_t>(d);
-                } else if (t == storage_class::text) {
-                    std::string_view s = bytes_at(i);
-                    if constexpr (std::is_unsigned_v<T>) {
-                        T u{};
-                        auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), u);
-                        if (ec != std::errc{} || p != s.data() + s.size() || s.empty())
-                            mismatch<T>(i, describe(i));
-                        return u;
-                    } else {
-                        auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-                        if (ec != std::errc{} || p != s.data() + s.size() || s.empty())
-                            mismatch<T>(i, describe(i));
-                    }
-                } else {
-                    mismatch<T>(i, describe(i));
-                }
-                if (!std::in_range<T>(v))
-                    mismatch<T>(i, describe(i) + " (out of range)");
-                return static_cast<T>(v);
-            } else if constexpr (std::is_floating_point_v<T>) {
-                if (t == storage_class::integer)
-                    return static_cast<T>(int_at(i));
-                if (t == storage_class::real)
-                    return static_cast<T>(real_at(i));
-                if (t == storage_class::text) {
-                    std::string_view s = bytes_at(i);
-                    double d = 0;
-                    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
-                    if (ec == std::errc{} && p == s.data() + s.size() && !s.empty())
-                        return static_cast<T>(d);
-                }
+        if (t == storage_class::null)
+            mismatch<T>(i, "NULL");
+        if constexpr (std::is_same_v<T, bool>) {
+            std::int64_t const v = get<std::int64_t>(i);
+            if (v != 0 && v != 1)
                 mismatch<T>(i, describe(i));
-            } else if constexpr (std::is_same_v<T, std::string>) {
-                if (t == storage_class::integer)
-                    return std::to_string(int_at(i));
-                if (t == storage_class::real)
-                    return render_real(real_at(i));
-                return std::string(bytes_at(i));
-            } else if constexpr (std::is_same_v<T, std::string_view>) {
-                if (t != storage_class::text && t != storage_class::blob)
+            return v == 1;
+        } else if constexpr (std::is_integral_v<T>) {
+            std::int64_t v = 0;
+            if (t == storage_class::integer) {
+                v = int_at(i);
+            } else if (t == storage_class::real) {
+                double const d = real_at(i);
+                // Only a real that is exactly an integer (SQLite stores 2.0 for `2.0`).
+                if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || std::trunc(d) != d)
                     mismatch<T>(i, describe(i));
-                return bytes_at(i);
+                v = static_cast<std::int64_t>(d);
+            } else if (t == storage_class::text) {
+                std::string_view s = bytes_at(i);
+                if constexpr (std::is_unsigned_v<T>) {
+                    T u{};
+                    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), u);
+                    if (ec != std::errc{} || p != s.data() + s.size() || s.empty())
+                        mismatch<T>(i, describe(i));
+                    return u;
+                } else {
+                    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+                    if (ec != std::errc{} || p != s.data() + s.size() || s.empty())
+                        mismatch<T>(i, describe(i));
+                }
             } else {
-                static_assert(std::is_same_v<T, std::vector<std::byte>>);
-                if (t != storage_class::text && t != storage_class::blob)
-                    mismatch<T>(i, describe(i));
-                auto const* p = value_data(i);
-                return std::vector<std::byte>(p, p + value_size(i));
+                mismatch<T>(i, describe(i));
             }
+            if (!std::in_range<T>(v))
+                mismatch<T>(i, describe(i) + " (out of range)");
+            return static_cast<T>(v);
+        } else if constexpr (std::is_floating_point_v<T>) {
+            if (t == storage_class::integer)
+                return static_cast<T>(int_at(i));
+            if (t == storage_class::real)
+                return static_cast<T>(real_at(i));
+            if (t == storage_class::text) {
+                std::string_view s = bytes_at(i);
+                double d = 0;
+                auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
+                if (ec == std::errc{} && p == s.data() + s.size() && !s.empty())
+                    return static_cast<T>(d);
+            }
+            mismatch<T>(i, describe(i));
+        } else if constexpr (std::is_same_v<T, std::string>) {
+            if (t == storage_class::integer)
+                return std::to_string(int_at(i));
+            if (t == storage_class::real)
+                return render_real(real_at(i));
+            return std::string(bytes_at(i));
+        } else if constexpr (std::is_same_v<T, std::string_view>) {
+            if (t != storage_class::text && t != storage_class::blob)
+                mismatch<T>(i, describe(i));
+            return bytes_at(i);
+        } else {
+            static_assert(std::is_same_v<T, std::vector<std::byte>>);
+            if (t != storage_class::text && t != storage_class::blob)
+                mismatch<T>(i, describe(i));
+            auto const* p = value_data(i);
+            return std::vector<std::byte>(p, p + value_size(i));
         }
     }
 
+public:
     /// Column i as it is stored, for a reject.
     io::reject_value reject_value(std::size_t i) const
     {

@@ -21,11 +21,9 @@
 
 namespace streambatch::sqlite {
 
-/// What a query_as source does with a row its parse function rejects (as csv::on_error).
-enum class on_error : unsigned char {
-    fail, ///< throw (the default)
-    skip, ///< write it to the reject file, count it, go on (up to max_skipped)
-};
+/// What a query_as source does with a row its parse function rejects: fail or skip (the io/sql
+/// layer's enum; postgres::on_error is the same type).
+using sql::on_error;
 
 /// The bad-row policy of query_as.
 struct query_options {
@@ -34,36 +32,26 @@ struct query_options {
     std::filesystem::path reject_path{}; ///< JSON Lines; required by skip
 };
 
-/// What a source has done so far; view.stats() shares it, so it outlives the view.
-struct query_stats {
-    std::uint64_t rows_read = 0;    ///< rows stepped, bad ones included
-    std::uint64_t rows_skipped = 0; ///< rows rejected under on_error::skip
-};
-
-namespace detail {
-
-/// query()'s parse function: the row itself.
-using raw_rows = sql::detail::raw_rows<row>;
-template <class T>
-using tuple_parse = sql::detail::tuple_parse<T>;
-
-struct source_traits {
-    using tag = detail::tag;
-    using row = sqlite::row;
-    using error = sqlite::error;
-    using stats = query_stats;
-};
-
-} // namespace detail
+/// What a source has done so far (rows_read: rows stepped, bad ones included; rows_skipped);
+/// view.stats() shares it, so it outlives the view.
+using sql::query_stats;
 
 /// A function query_as can judge rows with.
 template <class F>
 concept parse_function = sql::detail::parse_function_of<F, row>;
 
+template <parse_function Parse = sql::detail::raw_rows<row>>
+class query_view;
+
+/// What io/sql/source.hpp's query functions find (by argument-dependent lookup) for a database;
+/// declared only.
+sql::detail::source_spec<detail::tag, database const&, row, error, query_stats, query_options, query_view>
+source_spec_of(database const&);
+
 /// The source: steps a prepared statement; yields rows, or parse(row) for query_as.
-template <parse_function Parse = detail::raw_rows>
-class query_view : public sql::detail::source_base<query_view<Parse>, detail::source_traits, Parse> {
-    using base = sql::detail::source_base<query_view<Parse>, detail::source_traits, Parse>;
+template <parse_function Parse>
+class query_view : public sql::detail::source_base<query_view<Parse>, sql::detail::source_of_t<database>, Parse> {
+    using base = sql::detail::source_base<query_view<Parse>, sql::detail::source_of_t<database>, Parse>;
     friend base;
 
     statement stmt_;
@@ -118,17 +106,6 @@ class query_view : public sql::detail::source_base<query_view<Parse>, detail::so
         return row(info_, cells_, number);
     }
 
-    void fill_reject(row const& r, io::reject& j) const
-    {
-        j.source = "sqlite";
-        j.name = info_->source;
-        j.columns = info_->columns;
-        std::vector<io::reject_value> values;
-        for (std::size_t i = 0; i < r.size(); ++i)
-            values.push_back(r.reject_value(i));
-        j.values = std::move(values);
-    }
-
 public:
     /// Prepares `sql` on `db` and binds `params`; the rows are stepped as the view is iterated.
     template <bindable... P>
@@ -156,37 +133,11 @@ public:
     std::vector<std::string> const& column_names() const noexcept { return info_->columns; }
 };
 
-/// `for (row& r : sqlite::query(db, "SELECT ... WHERE id > ?", 10))`.
-template <bindable... P>
-[[nodiscard]] query_view<> query(database const& db, std::string sql, P const&... params)
-{
-    return query_view<>(db, std::move(sql), detail::raw_rows{}, query_options{}, params...);
-}
-
-/// parse(row const&) -> T per row, under the bad-row policy in `opts`.
-template <parse_function F, bindable... P>
-[[nodiscard]] query_view<F> query_as(database const& db, std::string sql, F parse, query_options opts,
-                                     P const&... params)
-{
-    return query_view<F>(db, std::move(sql), std::move(parse), std::move(opts), params...);
-}
-template <parse_function F, bindable... P>
-[[nodiscard]] query_view<F> query_as(database const& db, std::string sql, F parse, P const&... params)
-{
-    return query_view<F>(db, std::move(sql), std::move(parse), query_options{}, params...);
-}
-/// Rows as a tuple-like T: element i from column i with row::get.
-template <sql::detail::tuple_like T, bindable... P>
-[[nodiscard]] query_view<sql::detail::tuple_parse<T>> query_as(database const& db, std::string sql, query_options opts,
-                                                          P const&... params)
-{
-    return query_view<sql::detail::tuple_parse<T>>(db, std::move(sql), {}, std::move(opts), params...);
-}
-template <sql::detail::tuple_like T, bindable... P>
-[[nodiscard]] query_view<sql::detail::tuple_parse<T>> query_as(database const& db, std::string sql, P const&... params)
-{
-    return query_view<sql::detail::tuple_parse<T>>(db, std::move(sql), {}, query_options{}, params...);
-}
+/// query(db, sql, params...): `for (row& r : sqlite::query(db, "SELECT ... WHERE id > ?", 10))`.
+/// query_as(db, sql, parse[, opts], params...): parse(row const&) -> T per row, under the bad-row
+/// policy in `opts`. query_as<Tuple>(db, sql[, opts], params...): rows as a tuple-like T, element
+/// i from column i with row::get. (io/sql/source.hpp; the same for PostgreSQL.)
+using sql::query, sql::query_as;
 
 template <gettable T, bindable... P>
 T database::scalar(std::string_view sql, P const&... params) const

@@ -3,6 +3,7 @@
 // bad-row policy and the error templates (distinct types per component).
 #include <streambatch/io/detail/bad_rows.hpp>
 #include <streambatch/io/detail/base64.hpp>
+#include <streambatch/io/detail/digits.hpp>
 #include <streambatch/io/detail/json_text.hpp>
 #include <streambatch/io/detail/quote.hpp>
 #include <streambatch/io/detail/reject.hpp>
@@ -125,6 +126,29 @@ TEST_CASE("io: base64 is RFC 4648's, both ways", "[io][base64]")
     CHECK_FALSE(base64_decode("Zm9").has_value());  // not a multiple of 4
     CHECK_FALSE(base64_decode("Zm=v").has_value()); // padding inside
     CHECK_FALSE(base64_decode("Zm9*").has_value()); // not the alphabet
+}
+
+TEST_CASE("io: digit tables give a character's place in their alphabet, -1 outside it", "[io][digits]")
+{
+    using io::detail::base64_digit;
+    using io::detail::hex_digit;
+    CHECK(hex_digit('0') == 0);
+    CHECK(hex_digit('9') == 9);
+    CHECK(hex_digit('a') == 10);
+    CHECK(hex_digit('F') == 15); // either case
+    CHECK(hex_digit('g') == -1);
+    CHECK(hex_digit('G') == -1);
+    CHECK(hex_digit('x') == -1);
+    CHECK(hex_digit('\0') == -1);
+    CHECK(hex_digit('\xff') == -1); // a byte above 127 is no digit
+    CHECK(base64_digit('A') == 0);
+    CHECK(base64_digit('a') == 26); // case matters here
+    CHECK(base64_digit('0') == 52);
+    CHECK(base64_digit('+') == 62);
+    CHECK(base64_digit('/') == 63);
+    CHECK(base64_digit('=') == -1);
+    CHECK(base64_digit('-') == -1);
+    static_assert(hex_digit('c') == 12 && base64_digit('Z') == 25); // built at compile time
 }
 
 TEST_CASE("io: a reject round-trips through its JSON line, every byte kept", "[io][reject]")
