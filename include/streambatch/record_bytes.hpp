@@ -24,6 +24,8 @@
 #ifndef STREAMBATCH_RECORD_BYTES_HPP_INCLUDED
 #define STREAMBATCH_RECORD_BYTES_HPP_INCLUDED
 
+#include <streambatch/detail/optional.hpp>
+
 #include <array>
 #include <concepts>
 #include <cstddef>
@@ -52,10 +54,7 @@ inline constexpr bool is_basic_string_v = false;
 template <class C, class Tr, class A>
 inline constexpr bool is_basic_string_v<std::basic_string<C, Tr, A>> = true;
 
-template <class T>
-inline constexpr bool is_optional_v = false;
-template <class T>
-inline constexpr bool is_optional_v<std::optional<T>> = true;
+using streambatch::detail::is_optional_v;
 
 template <class T>
 inline constexpr bool is_variant_v = false;

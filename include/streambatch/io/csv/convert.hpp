@@ -11,6 +11,7 @@
 #ifndef STREAMBATCH_IO_CSV_CONVERT_HPP_INCLUDED
 #define STREAMBATCH_IO_CSV_CONVERT_HPP_INCLUDED
 
+#include <streambatch/detail/optional.hpp>
 #include <streambatch/io/csv/errors.hpp>
 
 #include <algorithm>
@@ -24,12 +25,7 @@
 
 namespace streambatch::csv::detail {
 
-template <class T>
-struct optional_traits : std::false_type {};
-template <class T>
-struct optional_traits<std::optional<T>> : std::true_type {
-    using value_type = T;
-};
+using streambatch::detail::optional_traits;
 
 // Character types are not numbers here (signed and unsigned char are: std::int8_t, std::uint8_t).
 template <class T>

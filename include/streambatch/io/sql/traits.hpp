@@ -5,6 +5,8 @@
 #ifndef STREAMBATCH_IO_SQL_TRAITS_HPP_INCLUDED
 #define STREAMBATCH_IO_SQL_TRAITS_HPP_INCLUDED
 
+#include <streambatch/detail/optional.hpp>
+
 #include <concepts>
 #include <cstddef>
 #include <functional>
@@ -19,9 +21,7 @@
 namespace streambatch::sql::detail {
 
 template <class T>
-struct is_optional : std::false_type {};
-template <class T>
-struct is_optional<std::optional<T>> : std::true_type {};
+using is_optional = streambatch::detail::optional_traits<T>;
 
 template <class C>
 concept tuple_like = requires { std::tuple_size<std::remove_cvref_t<C>>::value; };
