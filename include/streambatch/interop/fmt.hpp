@@ -21,7 +21,7 @@
 //     fmt::print("{}\n", report);
 //     guard.on_event([](streambatch::guard_event const& e) { fmt::print(stderr, "guard: {}\n", e);
 //     });
-// See docs/runner.md.
+// See docs/fmt.md.
 
 #ifndef STREAMBATCH_INTEROP_FMT_HPP_INCLUDED
 #define STREAMBATCH_INTEROP_FMT_HPP_INCLUDED

@@ -51,7 +51,7 @@ using process_result_t = decltype(call_process(std::declval<F&>(), std::declval<
 /// Calls process from a function of its own: the caller's per-record loop is compiled (inlined)
 /// here, in a small function, and not into the runner's loop, where the worker's own state takes
 /// the registers the loop needs (bench_runner with its work inlined: a 64-bit constant reloaded
-/// on every byte; 8.5 % more instructions over the run than the same loop in oneTBB's filter).
+/// on every byte). The runner-against-oneTBB figures are in bench/RESULTS-runner.md.
 template <class F, class B>
 [[gnu::noinline]] decltype(auto) process_out_of_line(F& f, B& b, batch_info const& i)
 {

@@ -19,7 +19,7 @@
 namespace streambatch::detail {
 
 /// Writes checkpoint files on a thread of its own, so that the job never waits on their fsyncs
-/// (about 1.4 ms each here: 5 % of csv_to_sqlite's time at one checkpoint every 10 batches).
+/// (what a checkpoint file costs csv_to_sqlite: bench/RESULTS-checkpoint.md).
 /// submit() hands over the newest checkpoint and returns at once; one submitted while another
 /// is being written replaces any still waiting (only the newest matters). The file therefore
 /// always holds a low-water mark, at most one interval older than the job's. A failed write
