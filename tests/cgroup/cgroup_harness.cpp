@@ -2,6 +2,10 @@
 
 #include "cgroup_harness.hpp"
 
+// Relative to this file: streambatch_cgroup_tests does not link streambatch::streambatch (it
+// only runs the workload), so the library's include directory is not on its path.
+#include "../../include/streambatch/detail/parse.hpp"
+
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -65,20 +69,14 @@ std::vector<std::string_view> split(std::string_view s, char sep)
     }
 }
 
+/// A control file's number: blanks around it are dropped, and v2's "max" (no limit) is
+/// UINT64_MAX; otherwise detail::parse_whole, which also refuses a number past UINT64_MAX.
 std::optional<std::uint64_t> to_u64(std::string_view s)
 {
     s = trim(s);
     if (s == "max")
         return UINT64_MAX;
-    if (s.empty())
-        return std::nullopt;
-    std::uint64_t v = 0;
-    for (char c : s) {
-        if (c < '0' || c > '9')
-            return std::nullopt;
-        v = v * 10 + std::uint64_t(c - '0');
-    }
-    return v;
+    return streambatch::detail::parse_whole<std::uint64_t>(s);
 }
 
 /// Writes `text` to a cgroup control file; throws with the path and errno.
@@ -482,14 +480,10 @@ cgroup_process::cgroup_process(memory_cgroup const& cg, std::vector<std::string>
 {
     if (argv.empty())
         throw std::invalid_argument("cgroup_process: no command");
-    std::string tmpl = (fs::temp_directory_path() / "streambatch-cgroup-run-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr)
-        throw std::runtime_error("mkdtemp " + tmpl + ": " + errno_text(errno));
-    dir_ = tmpl;
     int const out = ::open((dir_ / "stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     int const err = ::open((dir_ / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (out < 0 || err < 0)
-        throw std::runtime_error("cannot make output files in " + dir_.string());
+        throw std::runtime_error("cannot make output files in " + dir_.path().string());
 
     // Everything the child needs is prepared before fork: it only calls async-signal-safe
     // functions (open, write, dup2, execv, _exit).
@@ -543,8 +537,7 @@ cgroup_process::~cgroup_process()
         int st = 0;
         ::waitpid(pid_, &st, 0);
     }
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
+    // dir_ (a test::temp_dir) goes after this body: once the child cannot write to it.
 }
 
 process_result cgroup_process::wait(std::chrono::milliseconds timeout)

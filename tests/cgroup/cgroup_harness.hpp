@@ -28,6 +28,9 @@
 #ifndef STREAMBATCH_TESTS_CGROUP_HARNESS_HPP_INCLUDED
 #define STREAMBATCH_TESTS_CGROUP_HARNESS_HPP_INCLUDED
 
+// Relative to this file: streambatch_cgroup_tests does not have tests/ on its include path.
+#include "../support/temp_dir.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -114,7 +117,7 @@ public:
 
 private:
     pid_t pid_ = -1;
-    std::filesystem::path dir_; // its stdout and stderr files
+    ::test::temp_dir dir_{"streambatch-cgroup-run-"}; // its stdout and stderr files
     std::chrono::steady_clock::time_point started_;
 };
 

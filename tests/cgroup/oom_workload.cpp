@@ -14,7 +14,12 @@
 //
 // Options (all optional):
 //   --records N            records to generate (default 65536); 0 with --seconds: no count limit
-//   --seconds S            stop generating after S seconds (default: no time limit)
+//   --seconds S            stop generating S seconds after the job starts, that is after the
+//                          ballast is in place (default: no time limit)
+//   --until KIND:N         with --seconds: go on past S seconds until the guard has reported N
+//                          events of KIND (shrink, grow, critical, waiting, resumed, exhausted),
+//                          but no longer than --until-max-seconds (default 30) after the start;
+//                          a loaded machine then still runs the job long enough to show them
 //   --record-bytes B       payload bytes per record (default 16384)
 //   --batch N              starting batch size (default 256)
 //   --in-flight K          batches the sink keeps alive after processing them (default 0)
@@ -70,6 +75,7 @@
 //   The records are 16 KiB, under glibc's mmap threshold, so freed ones stay in the heap:
 //   the run also shows whether the guard's malloc_trim after a shrink gives them back.
 
+#include <streambatch/detail/parse.hpp>
 #include <streambatch/guard/memory_guard.hpp>
 #include <streambatch/views/memory_guarded.hpp>
 #include <streambatch/guard/memory_probe.hpp>
@@ -90,6 +96,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <ranges>
 #include <stdexcept>
 #include <string>
@@ -178,12 +185,10 @@ public:
         auto it = values_.find(name);
         if (it == values_.end())
             return fallback;
-        char* end = nullptr;
-        errno = 0;
-        unsigned long long const v = std::strtoull(it->second.c_str(), &end, 10);
-        if (errno != 0 || end == it->second.c_str() || *end != '\0' || it->second[0] == '-')
+        auto const v = sb::detail::parse_whole<std::uint64_t>(it->second);
+        if (!v)
             throw std::invalid_argument("--" + std::string(name) + " wants a whole number, got '" + it->second + "'");
-        return v;
+        return *v;
     }
     double real(std::string_view name, double fallback) const
     {
@@ -267,12 +272,38 @@ std::uint64_t checksum(std::vector<unsigned char> const& bytes)
 /// Where a source stops, and what it counts.
 struct source_state {
     std::uint64_t max_records = 0; ///< 0: no count limit
-    std::int64_t deadline_ns = 0;  ///< 0: no time limit
+    std::int64_t budget_ns = 0;    ///< --seconds; 0: no time limit
+    std::int64_t deadline_ns = 0;  ///< start_clock() + budget_ns; 0: no time limit (not started)
+    std::uint64_t const* until_count = nullptr; ///< --until: the event counter to wait for ...
+    std::uint64_t until_n = 0;                  ///< ... to reach this
+    std::int64_t until_max_ns = 0;              ///< --until-max-seconds
+    std::int64_t cap_ns = 0;                    ///< start_clock() + until_max_ns
     std::size_t record_bytes = 0;
     int fd = -1;                   ///< pagecache: the file
     std::uint64_t records_per_pass = 0; ///< pagecache: the file's size in records
     std::uint64_t records_in = 0;  ///< records made (or read) so far
 };
+
+/// Starts the --seconds budget: called when the job starts, after any ballast, so that the time
+/// spent allocating it (seconds on a loaded machine) is not taken from the job.
+void start_clock(source_state& s)
+{
+    if (s.budget_ns == 0)
+        return;
+    std::int64_t const now = monotonic_ns();
+    s.deadline_ns = now + s.budget_ns;
+    s.cap_ns = now + s.until_max_ns;
+}
+
+bool past_deadline(source_state const& s)
+{
+    if (s.deadline_ns == 0)
+        return false;
+    std::int64_t const now = monotonic_ns();
+    if (now < s.deadline_ns)
+        return false;
+    return s.until_count == nullptr || *s.until_count >= s.until_n || now >= s.cap_ns;
+}
 
 /// A single-pass source, like a file or cursor: a record is made (or read) when the batch
 /// takes it, so the source holds nothing that is not yet in a batch, and records_in counts
@@ -339,8 +370,7 @@ public:
         {
             auto const& s = *s_;
             if (!done_ && !made_)
-                done_ = (s.max_records != 0 && s.records_in >= s.max_records) ||
-                        (s.deadline_ns != 0 && monotonic_ns() >= s.deadline_ns);
+                done_ = (s.max_records != 0 && s.records_in >= s.max_records) || past_deadline(s);
             return done_;
         }
         friend bool operator==(iterator const& it, std::default_sentinel_t) { return it.done(); }
@@ -487,6 +517,7 @@ void print_summary(char const* mode, char const* result, source_state const& src
 int run_naive(options const& o, source_state& src)
 {
     auto const t0 = std::chrono::steady_clock::now();
+    start_clock(src);
     std::vector<record> all; // the naive way: load everything, then process
     for (auto& r : record_source(src)) {
         all.push_back(std::move(r));
@@ -582,9 +613,25 @@ int run_guarded(char const* mode, options const& o, source_state& src)
         }
     };
 
+    if (std::string const until = o.text("until", ""); !until.empty()) {
+        auto const colon = until.find(':');
+        std::string const kind = until.substr(0, colon);
+        auto const n = colon == std::string::npos
+                           ? std::nullopt
+                           : sb::detail::parse_whole<std::uint64_t>(std::string_view(until).substr(colon + 1));
+        for (int k = 0; k <= int(sb::guard_event::kind::exhausted); ++k)
+            if (kind == sb::guard_event::name(sb::guard_event::kind(k)))
+                src.until_count = &st.events[k];
+        if (!src.until_count || !n)
+            throw std::invalid_argument("--until wants KIND:N (KIND an event: shrink, grow, critical, waiting, "
+                                        "resumed, exhausted), got '" + until + "'");
+        src.until_n = *n;
+        src.until_max_ns = static_cast<std::int64_t>(o.real("until-max-seconds", 30) * 1e9);
+    }
     write_behind_sink sink(o.count("in-flight", 0));
     bool const trace = o.flag("trace");
     auto const t0 = std::chrono::steady_clock::now();
+    start_clock(src); // the job starts here, after the ballast
     auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
     try {
         std::size_t previous = 0;
@@ -638,8 +685,7 @@ int main(int argc, char** argv)
             throw std::invalid_argument("--record-bytes must be positive");
         double const secs = o.real("seconds", 0);
         src.max_records = o.count("records", secs > 0 ? 0 : 65536);
-        if (secs > 0)
-            src.deadline_ns = monotonic_ns() + static_cast<std::int64_t>(secs * 1e9);
+        src.budget_ns = static_cast<std::int64_t>(secs * 1e9); // started by start_clock()
         if (mode == "naive")
             return run_naive(o, src);
         if (mode == "guarded")

@@ -33,6 +33,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -41,6 +42,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -269,7 +271,7 @@ bool accounted(workload_output const& w, std::uint64_t expected = 0)
 /// A temporary directory on a disk-backed file system: page cache must be what is measured,
 /// and on tmpfs the file itself would be memory (shmem) charged to whoever wrote it.
 class disk_dir {
-    fs::path dir_;
+    std::optional<::test::temp_dir> dir_; // test::temp_dir: removed with the file at the end
 
 public:
     disk_dir()
@@ -295,23 +297,17 @@ public:
                 rejected += " " + c.string() + (memory_fs ? " (tmpfs)" : " (less than 2 GiB free)");
                 continue;
             }
-            std::string tmpl = (c / "streambatch-pagecache-XXXXXX").string();
-            if (::mkdtemp(tmpl.data()) != nullptr) {
-                dir_ = tmpl;
+            try {
+                dir_.emplace(c, "streambatch-pagecache-");
                 return;
+            } catch (std::system_error const& e) {
+                rejected += " " + c.string() + " (" + e.what() + ")";
             }
         }
         throw std::runtime_error("no disk-backed directory with 2 GiB free for the page-cache file; rejected:" +
                                  rejected);
     }
-    ~disk_dir()
-    {
-        std::error_code ec;
-        fs::remove_all(dir_, ec);
-    }
-    disk_dir(disk_dir const&) = delete;
-    disk_dir& operator=(disk_dir const&) = delete;
-    fs::path const& path() const { return dir_; }
+    fs::path const& path() const { return dir_->path(); }
 };
 
 /// Writes `bytes` of non-zero data, syncs it, and evicts it from the page cache
@@ -564,10 +560,31 @@ TEST_CASE("A limit lowered while the job runs is picked up within a second, and 
 {
     sbt::memory_cgroup cg(where, "lowered");
     cg.set_limit(2 * GiB); // far above the job's ~370 MiB
-    sbt::cgroup_process job(cg, guarded_job({"--seconds", "4"}));
-    std::this_thread::sleep_for(1500ms); // 90 batches in flight: steady state long before
-    std::uint64_t const usage = cg.usage();
-    REQUIRE(usage > 200 * MiB);
+    // 4 s, and on past that until its first shrink (at most 60 s): a loaded machine that is slow
+    // to fill the cgroup must not end the job before the lowered limit is seen.
+    sbt::cgroup_process job(cg, guarded_job({"--seconds", "4", "--until", "shrink:1", "--until-max-seconds", "60"}));
+    // 90 batches in flight: steady state (~370 MiB) within about a second on an idle machine.
+    // Wait for it rather than for a fixed time, so a loaded machine only takes longer: what is
+    // timed below is the guard's reaction to the lowered limit, not the job's start. Steady:
+    // over 200 MiB and grown by less than 2 % in the last 500 ms (a limit set at 87 % of a
+    // working set still climbing would be a different, harsher case). Polled every 50 ms, for up
+    // to 40 s (it took 13 s with six busy loops on two cores).
+    auto const started = std::chrono::steady_clock::now();
+    std::deque<std::uint64_t> last; // the samples of the last 500 ms, oldest first
+    std::uint64_t usage = cg.usage();
+    auto steady = [&] {
+        return usage > 200 * MiB && last.size() == 10 && double(usage) <= 1.02 * double(last.front());
+    };
+    while (!steady() && std::chrono::steady_clock::now() - started < 40s) {
+        last.push_back(usage);
+        if (last.size() > 10)
+            last.pop_front();
+        std::this_thread::sleep_for(50ms);
+        usage = cg.usage();
+    }
+    double const waited_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    INFO("usage " << mib(usage) << " MiB after " << waited_s << " s");
+    REQUIRE(steady());
     // Above current usage (v1 refuses a limit below it with EBUSY), and high enough that the
     // job's working set is 87 % of it: over shrink_at (80 %), clear of the kill.
     std::uint64_t const lowered = (static_cast<std::uint64_t>(double(usage) / 0.87) + 4095) / 4096 * 4096;
@@ -594,8 +611,8 @@ TEST_CASE("A limit lowered while the job runs is picked up within a second, and 
     bool const ok = r.process.exit_code == 0 && !r.oom_killed && accounted(w) && before == 0 && first_after &&
                     *first_after - t1 <= 1'000'000'000 && w.summary->count("min_size") < job_batch;
     char note[200];
-    std::snprintf(note, sizeof note, "limit 2048 → %s MiB at 1.5 s (usage %s MiB); first shrink %.0f ms later",
-                  mib(lowered).c_str(), mib(usage).c_str(), delay_ms);
+    std::snprintf(note, sizeof note, "limit 2048 → %s MiB at %.1f s (usage %s MiB); first shrink %.0f ms later",
+                  mib(lowered).c_str(), waited_s, mib(usage).c_str(), delay_ms);
     add_row({"5 limit lowered while running", 1, &r, &w, lowered, r.peak, "", note, ok});
     CHECK(r.process.exit_code == 0);
     CHECK(!r.oom_killed);
@@ -616,12 +633,17 @@ struct critical_case {
     std::string dir;
 };
 
-critical_case run_critical(char const* action, std::vector<std::string> extra = {})
+/// The job runs 2.5 s after its ballast is in place, and past that until the guard has reported
+/// `until` (an event the case asserts on, "KIND:N"; at most 30 s): on a loaded machine the
+/// ballast and the way down to the floor take longer, and a fixed budget could end the job
+/// before the guard was ever critical (it once ended with records_in=0).
+critical_case run_critical(char const* action, char const* until, std::vector<std::string> extra = {})
 {
     sbt::memory_cgroup cg(where, std::string("critical-") + action);
     cg.set_limit(256 * MiB);
     std::vector<std::string> a{"--mode", "guarded", "--record-bytes", "16384", "--batch", "64", "--seconds", "2.5",
-                               "--ballast-fraction", "0.965", "--critical-for-ms", "500", "--on-critical", action};
+                               "--until", until, "--ballast-fraction", "0.965", "--critical-for-ms", "500",
+                               "--on-critical", action};
     a.insert(a.end(), extra.begin(), extra.end());
     critical_case c{sbt::run_in(cg, workload(a), run_timeout), {}, cg.dir().string()};
     c.w = parse_output(c.r.process.out);
@@ -642,7 +664,7 @@ std::string critical_note(workload_output const& w)
 TEST_CASE("At the floor and still critical, on_critical = throw ends the job with memory_exhausted and the figures",
           "[cgroup][case6][case6_throw]")
 {
-    auto const c = run_critical("throw");
+    auto const c = run_critical("throw", "exhausted:1");
     auto const& r = c.r;
     SHOW_RUN(r);
     REQUIRE(c.w.summary);
@@ -671,7 +693,7 @@ TEST_CASE("At the floor and still critical, on_critical = throw ends the job wit
 TEST_CASE("At the floor and still critical, on_critical = wait holds the job until memory falls",
           "[cgroup][case6][case6_wait]")
 {
-    auto const c = run_critical("wait", {"--free-ballast-after-wait-ms", "500"});
+    auto const c = run_critical("wait", "resumed:1", {"--free-ballast-after-wait-ms", "500"});
     auto const& r = c.r;
     auto const& w = c.w;
     SHOW_RUN(r);
@@ -700,7 +722,7 @@ TEST_CASE("At the floor and still critical, on_critical = wait holds the job unt
 TEST_CASE("At the floor and still critical, on_critical = carry_on completes and reports critical events",
           "[cgroup][case6][case6_carry_on]")
 {
-    auto const c = run_critical("carry_on");
+    auto const c = run_critical("carry_on", "critical:2");
     auto const& r = c.r;
     auto const& w = c.w;
     SHOW_RUN(r);

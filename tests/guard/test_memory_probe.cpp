@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/temp_dir.hpp"
+
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -14,7 +16,6 @@
 #include <type_traits>
 #include <utility>
 
-#include <stdlib.h>
 #include <unistd.h>
 
 namespace sb = streambatch;
@@ -39,42 +40,24 @@ constexpr std::string_view v1_unlimited = "9223372036854771712"; // what v1 show
 
 std::string num(std::uint64_t n) { return std::to_string(n); }
 
-/// A fixture root in a fresh temporary directory, removed with everything under it.
+/// A fixture root in a fresh temporary directory (test::temp_dir), removed with everything under it.
 class fixture_tree {
-    fs::path root_;
+    test::temp_dir dir_{"streambatch-probe-"};
 
 public:
-    fixture_tree()
-    {
-        std::string tmpl = (fs::temp_directory_path() / "streambatch-probe-XXXXXX").string();
-        if (::mkdtemp(tmpl.data()) == nullptr)
-            throw std::runtime_error("mkdtemp failed for " + tmpl);
-        root_ = fs::path(tmpl).lexically_normal();
-    }
-    ~fixture_tree()
-    {
-        std::error_code ec;
-        fs::remove_all(root_, ec);
-    }
-    fixture_tree(fixture_tree const&) = delete;
-    fixture_tree& operator=(fixture_tree const&) = delete;
-
-    fs::path const& root() const { return root_; }
+    fs::path const& root() const { return dir_.path(); }
     /// "proc/meminfo" or "/proc/meminfo" -> <root>/proc/meminfo
-    fs::path path(std::string_view rel) const { return root_ / fs::path(rel).relative_path(); }
+    fs::path path(std::string_view rel) const { return dir_ / fs::path(rel).relative_path(); }
     /// The path as the probe spells it in messages and sources().
     std::string file(std::string_view rel) const { return path(rel).string(); }
 
-    /// Writes (or rewrites in place: truncation keeps the inode the probe has open) a file.
+    /// Writes (or rewrites in place: truncation keeps the inode the probe has open) a file,
+    /// making the directories on its way.
     void write(std::string_view rel, std::string_view text) const
     {
         fs::path const p = path(rel);
         fs::create_directories(p.parent_path());
-        std::ofstream out(p, std::ios::binary | std::ios::trunc);
-        out << text;
-        out.close();
-        if (!out)
-            throw std::runtime_error("cannot write " + p.string());
+        dir_.write(p.lexically_relative(root()), text);
     }
 };
 

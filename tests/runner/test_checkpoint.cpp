@@ -2,30 +2,23 @@
 
 #include <catch2/catch.hpp>
 
-#include <cerrno>
-#include <cstring>
+#include "support/temp_dir.hpp"
+
 #include <filesystem>
 #include <iterator>
 #include <fstream>
 #include <string>
-
-#include <stdlib.h>
 
 namespace sb = streambatch;
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 
 namespace {
+/// <a fresh directory>/job.ckpt, not made yet; the directory goes at the end of the scope.
 struct temp_file {
-    fs::path dir, path;
-    temp_file()
-    {
-        std::string t = (fs::temp_directory_path() / "streambatch-ckpt-XXXXXX").string();
-        dir = ::mkdtemp(t.data());
-        path = dir / "job.ckpt";
-    }
-    ~temp_file() { fs::remove_all(dir); }
-    void write(std::string const& text) const { std::ofstream(path, std::ios::binary) << text; }
+    test::temp_dir dir{"streambatch-ckpt-"};
+    fs::path path = dir / "job.ckpt";
+    void write(std::string const& text) const { dir.write("job.ckpt", text); }
 };
 std::string const good = R"({"version": 1, "job": "j", "fingerprint": "f", "batches": 2, "records": 20, "position": "p", "written_unix_ms": 5})";
 } // namespace

@@ -3,6 +3,7 @@
 #include <streambatch/views/memory_guarded.hpp>
 
 #include "support/archetypes.hpp"
+#include "support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -101,16 +102,6 @@ std::vector<int> iota_vec(int n)
     std::iota(v.begin(), v.end(), 0);
     return v;
 }
-
-struct temp_dir {
-    fs::path path;
-    temp_dir()
-    {
-        std::string t = (fs::temp_directory_path() / "streambatch-runner-XXXXXX").string();
-        path = ::mkdtemp(t.data());
-    }
-    ~temp_dir() { fs::remove_all(path); }
-};
 
 std::string slurp(fs::path const& p)
 {
@@ -418,8 +409,8 @@ TEST_CASE("an exception from the source is rethrown as it is", "[for_each_batch]
 TEST_CASE("the checkpoint is the low-water mark while batches finish out of order", "[for_each_batch][checkpoint]")
 {
     // The completion tracker alone, so the test can wait for the writer thread's files.
-    temp_dir d;
-    auto const ck = d.path / "job.ckpt";
+    test::temp_dir d{"streambatch-runner-"};
+    auto const ck = d.path() / "job.ckpt";
     sb::run_options o{.progress = sb::progress_mode::never, .checkpoint_path = ck, .checkpoint_every_batches = 1};
     o.job = "lwm";
     sb::run_report report;
@@ -451,8 +442,8 @@ TEST_CASE("the checkpoint is the low-water mark while batches finish out of orde
 
 TEST_CASE("the checkpoint is the low-water mark, never the highest finished batch", "[for_each_batch][checkpoint]")
 {
-    temp_dir d;
-    auto const ck = d.path / "job.ckpt";
+    test::temp_dir d{"streambatch-runner-"};
+    auto const ck = d.path() / "job.ckpt";
     auto v = iota_vec(500);
     sb::run_options o{.max_in_flight = 3, .ordered = false, .checkpoint_path = ck, .checkpoint_every_batches = 1};
     o.job = "lwm";
@@ -500,8 +491,8 @@ TEST_CASE("the checkpoint is the low-water mark, never the highest finished batc
 
 TEST_CASE("a resumed run continues the indices and refuses another job's checkpoint", "[for_each_batch][checkpoint]")
 {
-    temp_dir d;
-    auto const ck = d.path / "job.ckpt";
+    test::temp_dir d{"streambatch-runner-"};
+    auto const ck = d.path() / "job.ckpt";
     sb::write_checkpoint(ck, {.job = "load", .fingerprint = "input-v1", .batches = 3, .records = 300, .position = "300"});
 
     auto start = sb::resume_point(ck, "load", "input-v1");
@@ -525,7 +516,7 @@ TEST_CASE("a resumed run continues the indices and refuses another job's checkpo
                           Contains("refusing"));
     CHECK_THROWS_WITH(sb::resume_point(ck, "other job", "input-v1"), Contains("job 'load'"));
     CHECK(sb::resume_point(ck, "load", "input-v2", true).records == 1000); // forced
-    CHECK(sb::resume_point(d.path / "none.ckpt", "load", "x").records == 0);
+    CHECK(sb::resume_point(d.path() / "none.ckpt", "load", "x").records == 0);
 }
 
 TEST_CASE("memory pressure on a watched guard lowers the number in flight to one", "[for_each_batch][parallel]")
@@ -548,26 +539,26 @@ TEST_CASE("memory pressure on a watched guard lowers the number in flight to one
 
 TEST_CASE("run records: profile, record, summary and Prometheus metrics", "[for_each_batch][metrics]")
 {
-    temp_dir d;
+    test::temp_dir d{"streambatch-runner-"};
     auto v = iota_vec(1000);
-    sb::run_options o{.record_dir = d.path / "run"};
+    sb::run_options o{.record_dir = d.path() / "run"};
     o.job = "customers \"nightly\"";
     o.configuration = {{"source", "generated"}};
     auto r = sb::for_each_batch(v | sb::views::chunk(100), [](auto&) {}, o);
     CHECK(r.completed);
-    auto const profile = slurp(d.path / "run" / "memory_profile.json");
+    auto const profile = slurp(d.path() / "run" / "memory_profile.json");
     CHECK(profile.front() == '[');
     CHECK(std::count(profile.begin(), profile.end(), '\n') == 12); // "[", 10 rows, "]"
     CHECK_THAT(profile, Contains("{\"index\": 9, \"size\": 100, \"rss_bytes\": "));
-    auto const record = slurp(d.path / "run" / "run_record.json");
+    auto const record = slurp(d.path() / "run" / "run_record.json");
     CHECK_THAT(record, Contains("\"records\": 1000") && Contains("\"completed\": true") &&
                            Contains("\"job\": \"customers \\\"nightly\\\"\"") && Contains("\"source\": \"generated\""));
-    auto const summary = slurp(d.path / "run" / "execution_summary.md");
+    auto const summary = slurp(d.path() / "run" / "execution_summary.md");
     CHECK_THAT(summary, Contains("completed") && Contains("| records | 1000 |"));
-    auto const prom = slurp(d.path / "run" / "metrics.prom");
+    auto const prom = slurp(d.path() / "run" / "metrics.prom");
     CHECK_THAT(prom, Contains("# TYPE streambatch_records gauge") &&
                          Contains("streambatch_records{job=\"customers \\\"nightly\\\"\"} 1000"));
-    CHECK(!fs::exists(d.path / "run" / "metrics.prom.tmp"));
+    CHECK(!fs::exists(d.path() / "run" / "metrics.prom.tmp"));
 
     SECTION("a failed run leaves a record that says so")
     {
@@ -575,9 +566,9 @@ TEST_CASE("run records: profile, record, summary and Prometheus metrics", "[for_
             if (b[0] == 200)
                 throw std::runtime_error("disk full");
         }, o));
-        auto const failed = slurp(d.path / "run" / "run_record.json");
+        auto const failed = slurp(d.path() / "run" / "run_record.json");
         CHECK_THAT(failed, Contains("\"completed\": false") && Contains("disk full") && Contains("\"records\": 200"));
-        CHECK_THAT(slurp(d.path / "run" / "metrics.prom"), Contains("streambatch_completed{job="));
+        CHECK_THAT(slurp(d.path() / "run" / "metrics.prom"), Contains("streambatch_completed{job="));
     }
 }
 
@@ -613,16 +604,16 @@ TEST_CASE("a checkpoint file that cannot be written stops the job and names the 
 
 TEST_CASE("a run record that cannot be written is a run_record_error naming the file", "[for_each_batch][metrics][errors]")
 {
-    temp_dir d;
+    test::temp_dir d{"streambatch-runner-"};
     auto v = iota_vec(100);
-    auto run = [&] { return sb::for_each_batch(v | sb::views::chunk(10), [](auto&) {}, {.record_dir = d.path}); };
-    fs::create_directories(d.path / "memory_profile.json" / "in-the-way");
+    auto run = [&] { return sb::for_each_batch(v | sb::views::chunk(10), [](auto&) {}, {.record_dir = d.path()}); };
+    fs::create_directories(d.path() / "memory_profile.json" / "in-the-way");
     CHECK_THROWS_AS(run(), sb::run_record_error);
-    CHECK_THROWS_WITH(run(), Contains("run record " + (d.path / "memory_profile.json").string()) &&
+    CHECK_THROWS_WITH(run(), Contains("run record " + (d.path() / "memory_profile.json").string()) &&
                                  Contains("cannot create"));
-    fs::remove_all(d.path / "memory_profile.json");
-    fs::create_directories(d.path / "run_record.json" / "in-the-way"); // written atomically at the end
+    fs::remove_all(d.path() / "memory_profile.json");
+    fs::create_directories(d.path() / "run_record.json" / "in-the-way"); // written atomically at the end
     CHECK_THROWS_AS(run(), sb::run_record_error);
-    CHECK_THROWS_WITH(run(), Contains("run record " + (d.path / "run_record.json").string()) && Contains("rename from"));
-    CHECK_FALSE(fs::exists(d.path / "run_record.json.tmp"));
+    CHECK_THROWS_WITH(run(), Contains("run record " + (d.path() / "run_record.json").string()) && Contains("rename from"));
+    CHECK_FALSE(fs::exists(d.path() / "run_record.json.tmp"));
 }

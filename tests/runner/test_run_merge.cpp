@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/temp_dir.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <numeric>
@@ -13,23 +15,11 @@
 #include <string>
 #include <vector>
 
-#include <stdlib.h>
-
 namespace sb = streambatch;
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 
 namespace {
-
-struct merge_dir {
-    fs::path path;
-    merge_dir()
-    {
-        std::string t = (fs::temp_directory_path() / "streambatch-merge-XXXXXX").string();
-        path = ::mkdtemp(t.data());
-    }
-    ~merge_dir() { fs::remove_all(path); }
-};
 
 std::string read_all(fs::path const& p)
 {
@@ -87,13 +77,13 @@ TEST_CASE("set_partition names the checkpoint and the record directory after the
 
 TEST_CASE("another partition's checkpoint is refused", "[partition][merge]")
 {
-    merge_dir d;
-    sb::write_checkpoint(d.path / "load.part-0001-of-0004.ckpt",
+    test::temp_dir d{"streambatch-merge-"};
+    sb::write_checkpoint(d.path() / "load.part-0001-of-0004.ckpt",
                          {.job = "load", .fingerprint = "input-v1; partition 1/4", .batches = 1, .records = 10});
     // A worker that believes it is partition 1 of 2 finds the file of 1 of 4 under its name if
     // the names collide (they do not here), and refuses it by fingerprint when copied over.
-    fs::copy_file(d.path / "load.part-0001-of-0004.ckpt", d.path / "load.part-0001-of-0002.ckpt");
-    sb::run_options o{.job = "load", .checkpoint_path = d.path / "load.ckpt", .fingerprint = "input-v1"};
+    fs::copy_file(d.path() / "load.part-0001-of-0004.ckpt", d.path() / "load.part-0001-of-0002.ckpt");
+    sb::run_options o{.job = "load", .checkpoint_path = d.path() / "load.ckpt", .fingerprint = "input-v1"};
     o.set_partition({1, 2});
     CHECK_THROWS_WITH(sb::resume_point(o.checkpoint_path, o.job, o.fingerprint),
                       Contains("partition 1/4") && Contains("partition 1/2"));
@@ -101,23 +91,23 @@ TEST_CASE("another partition's checkpoint is refused", "[partition][merge]")
 
 TEST_CASE("merge_run_records adds up the partitions of a job", "[partition][merge]")
 {
-    merge_dir d;
+    test::temp_dir d{"streambatch-merge-"};
     auto const input = numbers(1003);
     std::multiset<int> seen;
     for (std::uint32_t i = 0; i < 4; ++i)
-        run_worker(input, {i, 4}, d.path, &seen);
+        run_worker(input, {i, 4}, d.path(), &seen);
     CHECK(seen == std::multiset<int>(input.begin(), input.end()));
     for (std::uint32_t i = 0; i < 4; ++i) {
-        auto const dir = d.path / sb::partition{i, 4}.name();
+        auto const dir = d.path() / sb::partition{i, 4}.name();
         CHECK(fs::exists(dir / "run_record.json"));
-        CHECK(fs::exists(d.path / ("load." + sb::partition{i, 4}.name() + ".ckpt")));
+        CHECK(fs::exists(d.path() / ("load." + sb::partition{i, 4}.name() + ".ckpt")));
         CHECK_THAT(read_all(dir / "metrics.prom"),
                    Contains("job=\"load\",partition=\"" + std::to_string(i) + "\",partitions=\"4\""));
         CHECK_THAT(read_all(dir / "execution_summary.md"),
                    Contains("# load (partition " + std::to_string(i) + "/4): completed"));
     }
 
-    auto const m = sb::merge_run_records(d.path);
+    auto const m = sb::merge_run_records(d.path());
     CHECK(m.complete());
     CHECK(m.problems.empty());
     CHECK(m.job == "load");
@@ -137,31 +127,31 @@ TEST_CASE("merge_run_records adds up the partitions of a job", "[partition][merg
     auto const md = sb::summary_markdown(m);
     CHECK_THAT(md, Contains("# load: 4 of 4 partitions, all completed") && Contains("| records | 1003 |") &&
                        Contains("| 2/4 | yes | 251 |"));
-    sb::write_merged(d.path, m);
-    CHECK_THAT(read_all(d.path / "merged_record.json"),
+    sb::write_merged(d.path(), m);
+    CHECK_THAT(read_all(d.path() / "merged_record.json"),
                Contains("\"complete\": true") && Contains("\"records\": 1003") &&
                    Contains("\"partitions_found\": 4"));
-    CHECK(fs::exists(d.path / "merged_summary.md"));
+    CHECK(fs::exists(d.path() / "merged_summary.md"));
 
     // A merged record that cannot be written is the merge's own error, naming the file.
-    fs::remove(d.path / "merged_record.json");
-    fs::create_directories(d.path / "merged_record.json" / "in-the-way");
-    CHECK_THROWS_AS(sb::write_merged(d.path, m), sb::run_merge_error);
-    CHECK_THROWS_WITH(sb::write_merged(d.path, m),
-                      Contains("streambatch::write_merged: " + (d.path / "merged_record.json").string()) &&
+    fs::remove(d.path() / "merged_record.json");
+    fs::create_directories(d.path() / "merged_record.json" / "in-the-way");
+    CHECK_THROWS_AS(sb::write_merged(d.path(), m), sb::run_merge_error);
+    CHECK_THROWS_WITH(sb::write_merged(d.path(), m),
+                      Contains("streambatch::write_merged: " + (d.path() / "merged_record.json").string()) &&
                           Contains("rename from"));
-    CHECK_FALSE(fs::exists(d.path / "merged_record.json.tmp"));
+    CHECK_FALSE(fs::exists(d.path() / "merged_record.json.tmp"));
 }
 
 TEST_CASE("merge_run_records: a crashed worker restarted alone still adds up", "[partition][merge]")
 {
-    merge_dir d;
+    test::temp_dir d{"streambatch-merge-"};
     auto const input = numbers(400);
     std::multiset<int> seen;
-    run_worker(input, {0, 2}, d.path, &seen);
-    CHECK_THROWS_WITH(run_worker(input, {1, 2}, d.path, &seen, 251), Contains("record 251 is bad"));
+    run_worker(input, {0, 2}, d.path(), &seen);
+    CHECK_THROWS_WITH(run_worker(input, {1, 2}, d.path(), &seen, 251), Contains("record 251 is bad"));
 
-    auto m = sb::merge_run_records(d.path);
+    auto m = sb::merge_run_records(d.path());
     CHECK_FALSE(m.complete());
     REQUIRE(m.problems.size() == 1);
     CHECK_THAT(m.problems[0], Contains("partition 1/2 did not complete") && Contains("record 251 is bad"));
@@ -169,7 +159,7 @@ TEST_CASE("merge_run_records: a crashed worker restarted alone still adds up", "
 
     // Restart only that worker: it resumes from its checkpoint, with nothing lost or repeated.
     std::multiset<int> again;
-    auto const rest = run_worker(input, {1, 2}, d.path, &again);
+    auto const rest = run_worker(input, {1, 2}, d.path(), &again);
     CHECK(rest.front() == 1 + 2 * 120); // batches of 10 records: 12 committed before 251's batch
     for (int x : again)
         seen.insert(x);
@@ -177,7 +167,7 @@ TEST_CASE("merge_run_records: a crashed worker restarted alone still adds up", "
     // sink); the checkpoint guarantees none is skipped:
     CHECK(std::set<int>(seen.begin(), seen.end()) == std::set<int>(input.begin(), input.end()));
 
-    m = sb::merge_run_records(d.path);
+    m = sb::merge_run_records(d.path());
     CHECK(m.complete());
     CHECK(m.records == 400);
     REQUIRE(m.parts.size() == 2);
@@ -187,20 +177,20 @@ TEST_CASE("merge_run_records: a crashed worker restarted alone still adds up", "
 
 TEST_CASE("merge_run_records names what is missing, inconsistent or unreadable", "[partition][merge]")
 {
-    merge_dir d;
+    test::temp_dir d{"streambatch-merge-"};
     auto const input = numbers(100);
     SECTION("no records at all")
     {
-        CHECK_THROWS_WITH(sb::merge_run_records(d.path),
-                          Contains(d.path.string()) && Contains("no part-*/run_record.json"));
-        CHECK_THROWS_WITH(sb::merge_run_records(d.path / "nope"), Contains("is not a directory"));
+        CHECK_THROWS_WITH(sb::merge_run_records(d.path()),
+                          Contains(d.path().string()) && Contains("no part-*/run_record.json"));
+        CHECK_THROWS_WITH(sb::merge_run_records(d.path() / "nope"), Contains("is not a directory"));
     }
     SECTION("missing partitions")
     {
-        run_worker(input, {0, 4}, d.path);
-        run_worker(input, {3, 4}, d.path);
-        fs::create_directories(d.path / "part-0001-of-0004");
-        auto const m = sb::merge_run_records(d.path);
+        run_worker(input, {0, 4}, d.path());
+        run_worker(input, {3, 4}, d.path());
+        fs::create_directories(d.path() / "part-0001-of-0004");
+        auto const m = sb::merge_run_records(d.path());
         CHECK_FALSE(m.complete());
         CHECK(m.records == 50);
         CHECK_THAT(sb::summary_markdown(m),
@@ -209,27 +199,27 @@ TEST_CASE("merge_run_records names what is missing, inconsistent or unreadable",
     }
     SECTION("records of different splits or jobs")
     {
-        run_worker(input, {0, 2}, d.path);
-        run_worker(input, {1, 3}, d.path);
-        auto const m = sb::merge_run_records(d.path);
+        run_worker(input, {0, 2}, d.path());
+        run_worker(input, {1, 3}, d.path());
+        auto const m = sb::merge_run_records(d.path());
         CHECK_FALSE(m.complete());
         CHECK_THAT(sb::summary_markdown(m), Contains("part-0001-of-0003 says the job has 3 partitions"));
     }
     SECTION("a record that does not parse names its file and byte")
     {
-        run_worker(input, {0, 1}, d.path);
-        auto const f = d.path / "part-0000-of-0001" / "run_record.json";
+        run_worker(input, {0, 1}, d.path());
+        auto const f = d.path() / "part-0000-of-0001" / "run_record.json";
         std::string text = read_all(f);
         text.resize(text.size() / 2);
         std::ofstream(f, std::ios::trunc) << text;
-        CHECK_THROWS_WITH(sb::merge_run_records(d.path), Contains(f.string()) && Contains("(byte "));
+        CHECK_THROWS_WITH(sb::merge_run_records(d.path()), Contains(f.string()) && Contains("(byte "));
     }
     SECTION("neighbours that do not meet")
     {
-        run_worker(input, {0, 2}, d.path);
-        run_worker(input, {1, 2}, d.path);
+        run_worker(input, {0, 2}, d.path());
+        run_worker(input, {1, 2}, d.path());
         auto edit = [&](char const* part, std::string const& field, std::string const& value) {
-            auto const f = d.path / part / "run_record.json";
+            auto const f = d.path() / part / "run_record.json";
             std::string text = read_all(f);
             std::string const from = "\"" + field + "\": \"\"";
             REQUIRE(text.find(from) != std::string::npos);
@@ -238,14 +228,14 @@ TEST_CASE("merge_run_records names what is missing, inconsistent or unreadable",
         };
         edit("part-0000-of-0002", "last_position", "4711 120 50 0");
         edit("part-0001-of-0002", "first_position", "4711 1 0 0");
-        auto m = sb::merge_run_records(d.path);
+        auto m = sb::merge_run_records(d.path());
         CHECK(m.complete());
         CHECK(m.boundaries_checked == 1);
         CHECK_THAT(sb::summary_markdown(m), Contains("| neighbours checked to meet | 1 of 1 |"));
         edit("part-0001-of-0002", "last_position", "9999 1 0 0"); // harmless: the last has no neighbour
-        run_worker(input, {0, 2}, d.path); // a fresh run of partition 0: empty positions again
+        run_worker(input, {0, 2}, d.path()); // a fresh run of partition 0: empty positions again
         edit("part-0000-of-0002", "last_position", "4700 119 49 0");
-        m = sb::merge_run_records(d.path);
+        m = sb::merge_run_records(d.path());
         CHECK_FALSE(m.complete());
         CHECK_THAT(sb::summary_markdown(m), Contains("partition 0/2 ended at \"4700 119 49 0\" but 1/2 began at "
                                                      "\"4711 1 0 0\": records between them were read twice or "
@@ -253,8 +243,8 @@ TEST_CASE("merge_run_records names what is missing, inconsistent or unreadable",
     }
     SECTION("a record without the partition fields")
     {
-        fs::create_directories(d.path / "part-0000-of-0001");
-        std::ofstream(d.path / "part-0000-of-0001" / "run_record.json") << R"({"report": {"job": "x"}})";
-        CHECK_THROWS_WITH(sb::merge_run_records(d.path), Contains("no \"report.partition_index\" field"));
+        fs::create_directories(d.path() / "part-0000-of-0001");
+        std::ofstream(d.path() / "part-0000-of-0001" / "run_record.json") << R"({"report": {"job": "x"}})";
+        CHECK_THROWS_WITH(sb::merge_run_records(d.path()), Contains("no \"report.partition_index\" field"));
     }
 }

@@ -3,6 +3,7 @@
 //     test::temp_dir dir;                       // $TMPDIR/streambatch-test-XXXXXX, made now
 //     auto ckpt = dir / "job.ckpt";             // a path inside it
 //     dir.write("in.csv", "a,b\n1,2\n");        // a file inside it, returned as a path
+//     test::temp_dir disk("/var/tmp", "x-");    // /var/tmp/x-XXXXXX: a parent of the caller's choice
 //
 // mkdtemp(3) makes it (mode 0700, a fresh name, never an existing directory); the destructor
 // removes it and everything in it, also when the test fails (an exception unwinds through it).
@@ -30,15 +31,21 @@ class temp_dir {
 
 public:
     /// Makes $TMPDIR/<prefix>XXXXXX (TMPDIR unset: /tmp).
-    explicit temp_dir(std::string_view prefix = "streambatch-test-")
+    explicit temp_dir(std::string_view prefix = "streambatch-test-") : temp_dir(default_parent(), prefix) {}
+    /// Makes <parent>/<prefix>XXXXXX (the cgroup tests want a disk, not a tmpfs $TMPDIR).
+    temp_dir(std::filesystem::path const& parent, std::string_view prefix)
+    {
+        std::string const pattern = (parent / (std::string(prefix) + "XXXXXX")).string();
+        std::string name = pattern; // mkdtemp fills in the X's, also when it then fails
+        if (::mkdtemp(name.data()) == nullptr)
+            throw std::system_error(errno, std::generic_category(), "mkdtemp " + pattern);
+        path_ = std::filesystem::path(name).lexically_normal(); // TMPDIR=/tmp//: one slash
+    }
+    /// $TMPDIR, or /tmp when it is unset or empty.
+    static std::filesystem::path default_parent()
     {
         char const* tmp = std::getenv("TMPDIR");
-        std::string pattern = (std::filesystem::path(tmp && *tmp ? tmp : "/tmp") /
-                               (std::string(prefix) + "XXXXXX"))
-                                  .string();
-        if (::mkdtemp(pattern.data()) == nullptr)
-            throw std::system_error(errno, std::generic_category(), "mkdtemp " + pattern);
-        path_ = pattern;
+        return tmp && *tmp ? tmp : "/tmp";
     }
     ~temp_dir()
     {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <system_error>
 #include <utility>
 
 namespace fs = std::filesystem;
@@ -52,4 +53,23 @@ TEST_CASE("temp_dir::write says which file it could not write", "[support]")
 {
     test::temp_dir dir;
     CHECK_THROWS_WITH(dir.write("no/such/dir/f", "x"), Catch::Matchers::Contains("no/such/dir/f"));
+}
+
+TEST_CASE("temp_dir under a parent of the caller's choice, and its error names the path", "[support]")
+{
+    test::temp_dir parent;
+    fs::path made;
+    {
+        test::temp_dir dir(parent.path(), "chosen-");
+        made = dir.path();
+        CHECK(made.parent_path() == parent.path());
+        CHECK(made.filename().string().rfind("chosen-", 0) == 0);
+        CHECK(made.filename().string().size() == std::string("chosen-XXXXXX").size());
+        CHECK(fs::is_directory(made));
+    }
+    CHECK(!fs::exists(made));
+    CHECK(fs::is_directory(parent.path())); // only its own directory goes
+    CHECK_THROWS_AS(test::temp_dir(parent / "missing", "x-"), std::system_error);
+    CHECK_THROWS_WITH(test::temp_dir(parent / "missing", "x-"),
+                      Catch::Matchers::Contains((parent / "missing" / "x-XXXXXX").string()));
 }

@@ -5,7 +5,7 @@
 // parse(...)        every row of a CSV text as strings, read with a given block size (and
 //                   optionally through a chunky_buf); a parse_error propagates.
 // parse_until_error rows read before the first error, and the error (if any).
-// temp_dir          a fresh directory under the system's temp dir, removed at the end.
+// temp_dir          a fresh directory under $TMPDIR, removed at the end (test::temp_dir).
 // slurp             a file's bytes.
 // read_rejects      the records of a reject file (JSON Lines, docs/rejects.md), each line read
 //                   back with io::parse_reject; every line must end with a line break.
@@ -15,6 +15,8 @@
 
 #include <streambatch/io/csv.hpp>
 #include <streambatch/io/detail/reject.hpp>
+
+#include "support/temp_dir.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -124,28 +126,9 @@ inline outcome parse_until_error(std::string const& text, csv::options o = {},
     return out;
 }
 
-/// A fresh directory, removed with everything in it at the end of the scope.
-class temp_dir {
-    std::filesystem::path path_;
-
-public:
-    temp_dir()
-    {
-        static std::mt19937_64 rng{std::random_device{}()};
-        path_ = std::filesystem::temp_directory_path() /
-                ("streambatch_csv_test_" + std::to_string(rng()));
-        std::filesystem::create_directories(path_);
-    }
-    temp_dir(temp_dir const&) = delete;
-    temp_dir& operator=(temp_dir const&) = delete;
-    ~temp_dir()
-    {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    std::filesystem::path const& path() const noexcept { return path_; }
-    std::filesystem::path operator/(std::string const& name) const { return path_ / name; }
-};
+/// A fresh directory, removed with everything in it at the end of the scope: the tests' one
+/// helper (tests/support/temp_dir.hpp).
+using ::test::temp_dir;
 
 inline void spit(std::filesystem::path const& p, std::string const& bytes)
 {

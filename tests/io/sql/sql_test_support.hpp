@@ -1,6 +1,7 @@
 // tests/io/sql/sql_test_support.hpp: what the SQLite and PostgreSQL tests share.
 //
-// temp_dir             a fresh directory, removed with its files at scope exit.
+// temp_dir             a fresh directory, removed with its files at scope exit: the tests' one
+//                      helper, tests/support/temp_dir.hpp.
 // unique_name(prefix)  a table name no other test process uses (pid + counter).
 // read_lines(path)     a text file's lines.
 // use_test_server()    points libpq's PG* variables at the test server: reads the KEY=VALUE
@@ -11,6 +12,10 @@
 
 #ifndef STREAMBATCH_TESTS_IO_SQL_SUPPORT_HPP
 #define STREAMBATCH_TESTS_IO_SQL_SUPPORT_HPP
+
+// Relative to this file: streambatch_sql_tests, streambatch_io_tests and pg_stream_rss do not
+// have tests/ on their include path.
+#include "../../support/temp_dir.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -26,29 +31,6 @@
 #include <vector>
 
 namespace test {
-
-class temp_dir {
-    std::filesystem::path path_;
-
-public:
-    temp_dir()
-    {
-        static std::atomic<int> counter{0};
-        path_ = std::filesystem::temp_directory_path() /
-                ("streambatch-sql-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-        std::filesystem::remove_all(path_);
-        std::filesystem::create_directories(path_);
-    }
-    temp_dir(temp_dir const&) = delete;
-    temp_dir& operator=(temp_dir const&) = delete;
-    ~temp_dir()
-    {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    std::filesystem::path const& path() const noexcept { return path_; }
-    std::filesystem::path operator/(std::string const& name) const { return path_ / name; }
-};
 
 inline std::string unique_name(std::string const& prefix)
 {
