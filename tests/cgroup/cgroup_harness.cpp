@@ -4,7 +4,7 @@
 
 // Relative to this file: streambatch_cgroup_tests does not link streambatch::streambatch (it
 // only runs the workload), so the library's include directory is not on its path.
-#include "../../include/streambatch/detail/parse.hpp"
+#include <streambatch/detail/parse.hpp>
 
 #include <atomic>
 #include <cerrno>

@@ -29,7 +29,7 @@
 #define STREAMBATCH_TESTS_CGROUP_HARNESS_HPP_INCLUDED
 
 // Relative to this file: streambatch_cgroup_tests does not have tests/ on its include path.
-#include "../support/temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 #include <chrono>
 #include <cstdint>

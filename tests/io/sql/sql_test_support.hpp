@@ -15,7 +15,7 @@
 
 // Relative to this file: streambatch_sql_tests, streambatch_io_tests and pg_stream_rss do not
 // have tests/ on their include path.
-#include "../../support/temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
