@@ -11,8 +11,6 @@
 // k = 100 is a ~52 KB batch, k = 1000 a ~520 KB one. bench::record has an ADL record_bytes
 // overload (struct + the payload's heap), as a user's record type would.
 
-#include "bench_support.hpp"
-
 #include <streambatch/views/adaptive_chunk.hpp>
 #include <streambatch/views/chunk.hpp>
 
@@ -22,6 +20,8 @@
 #include <span>
 #include <utility>
 #include <vector>
+
+#include "bench_support.hpp"
 
 namespace {
 

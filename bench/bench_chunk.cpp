@@ -16,10 +16,8 @@
 // Every variant does the same work per record (bench::consume) and per batch (counts it).
 // Arguments: {records, batch size}. Counters: records/s (items), bytes/s, peak RSS.
 
-#include "bench_support.hpp"
-
-#include <streambatch/views/chunk.hpp>
 #include <streambatch/interop/range_v3.hpp>
+#include <streambatch/views/chunk.hpp>
 
 #include <range/v3/view/chunk.hpp>
 
@@ -30,6 +28,8 @@
 #include <span>
 #include <utility>
 #include <vector>
+
+#include "bench_support.hpp"
 
 namespace ranges {
 template <>

@@ -22,9 +22,9 @@
 //   (--benchmark_report_aggregates_only=true for the medians only). STREAMBATCH_BENCH_CSV_MB
 //   sets another size (scripts/bench.sh --smoke uses 1); the published figures use 50.
 
-#include <streambatch/views/chunk.hpp>
-#include <streambatch/io/csv.hpp>
 #include <streambatch/detail/parse.hpp>
+#include <streambatch/io/csv.hpp>
+#include <streambatch/views/chunk.hpp>
 
 #include <benchmark/benchmark.h>
 
@@ -33,15 +33,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <csv.h>
-#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <stdexcept>
 #include <string>
-#include <unistd.h>
 #include <vector>
+
+#include <csv.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace {
 

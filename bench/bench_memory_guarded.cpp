@@ -3,9 +3,10 @@
 //
 // Questions answered:
 //   - memory_guarded_single_pass_real_guard versus memory_guarded_single_pass_chunk: the main
-//     job's shape (1 M records made once, batches of k moved out, read) with views::memory_guarded(k)
-//     and its default streambatch::memory_guard, versus plain views::chunk(k).
-//     (target: <= 1.01 x chunk at 1 M records; bench/run.py adds callgrind instruction counts)
+//     job's shape (1 M records made once, batches of k moved out, read) with
+//     views::memory_guarded(k) and its default streambatch::memory_guard, versus plain
+//     views::chunk(k). (target: <= 1.01 x chunk at 1 M records; bench/run.py adds callgrind
+//     instruction counts)
 //   - memory_guarded_single_pass_fixed_policy: the same with a policy that always answers k:
 //     what asking a policy before every batch costs, without the probe.
 //   - memory_guarded_vector_real_guard versus memory_guarded_vector_chunk: the worst case for the
@@ -17,16 +18,16 @@
 //     (usually a clock read: the probe is read at most every 5 ms);
 //     bm_memory_guard_construct: making a guard (opens the files, walks the cgroup hierarchy).
 
-#include "bench_support.hpp"
-
-#include <streambatch/views/chunk.hpp>
 #include <streambatch/guard/memory_guard.hpp>
-#include <streambatch/views/memory_guarded.hpp>
 #include <streambatch/guard/memory_probe.hpp>
+#include <streambatch/views/chunk.hpp>
+#include <streambatch/views/memory_guarded.hpp>
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+
+#include "bench_support.hpp"
 
 namespace {
 

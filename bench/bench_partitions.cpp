@@ -60,13 +60,14 @@ int worker(char const* path, int passes)
     csv::reader rows(path, {.partition = part});
     std::uint64_t sum = 0, n = 0;
     sb::run_options o{.job = "bench_partitions"};
-    auto const report = sb::for_each_batch(std::ranges::ref_view(rows) | sb::views::memory_guarded(1000),
-                                           [&](auto& batch) {
-                                               for (csv::row const& r : batch)
-                                                   sum += work(r, passes);
-                                               n += batch.size();
-                                           },
-                                           o);
+    auto const report = sb::for_each_batch(
+        std::ranges::ref_view(rows) | sb::views::memory_guarded(1000),
+        [&](auto& batch) {
+            for (csv::row const& r : batch)
+                sum += work(r, passes);
+            n += batch.size();
+        },
+        o);
     std::printf("partition %s: %llu records, %.0f records/s, checksum %llu\n", part.str().c_str(),
                 static_cast<unsigned long long>(n), report.records_per_second,
                 static_cast<unsigned long long>(sum));
@@ -83,7 +84,8 @@ void generate(std::filesystem::path const& path, std::uint64_t rows)
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         note.assign(100 + x % 200, static_cast<char>('a' + x % 26));
         if (x % 7 == 0)
-            note += "\nsecond line, \"quoted\""; // quoted line breaks: split points fall inside them
+            note +=
+                "\nsecond line, \"quoted\""; // quoted line breaks: split points fall inside them
         w.write(std::to_string(i), "customer " + std::to_string(x % 100000), note,
                 std::to_string(x % 100000) + "." + std::to_string(x % 100));
     }
@@ -110,7 +112,8 @@ run_result run_workers(std::string const& self, std::string const& csv_path, int
             }
             if (!std::freopen("/dev/null", "w", stdout))
                 std::_Exit(126);
-            ::execl(self.c_str(), self.c_str(), "--worker", csv_path.c_str(), passes_s.c_str(), nullptr);
+            ::execl(self.c_str(), self.c_str(), "--worker", csv_path.c_str(), passes_s.c_str(),
+                    nullptr);
             std::_Exit(127);
         }
         pids.push_back(pid);
@@ -160,7 +163,8 @@ int main(int argc, char** argv)
         std::filesystem::path csv_path = arg(argc, argv, "--csv", "");
         bool const own_csv = csv_path.empty();
         if (own_csv)
-            csv_path = std::filesystem::temp_directory_path() / ("bench_partitions_" + std::to_string(::getpid()) + ".csv");
+            csv_path = std::filesystem::temp_directory_path() /
+                       ("bench_partitions_" + std::to_string(::getpid()) + ".csv");
         if (!std::filesystem::exists(csv_path))
             generate(csv_path, rows);
         std::string const self = std::filesystem::canonical("/proc/self/exe").string();
@@ -171,8 +175,9 @@ int main(int argc, char** argv)
             for (int count : {1, 2}) {
                 run_result const r = run_workers(self, csv_path.string(), passes, count);
                 if (!r.ok)
-                    throw std::runtime_error("a worker failed (run it alone: " + self + " --worker " +
-                                             csv_path.string() + " " + std::to_string(passes) + ")");
+                    throw std::runtime_error("a worker failed (run it alone: " + self +
+                                             " --worker " + csv_path.string() + " " +
+                                             std::to_string(passes) + ")");
                 (count == 1 ? one : two).push_back(double(rows) / r.seconds);
                 for (long k : r.max_rss_kib)
                     (count == 1 ? rss_one : rss_two).push_back(double(k));
@@ -186,16 +191,19 @@ int main(int argc, char** argv)
             ratios.push_back(two[i] / one[i]);
         stats const sr = summarise(ratios), m1 = summarise(rss_one), m2 = summarise(rss_two);
         char buf[2048];
-        std::snprintf(buf, sizeof buf,
-                      "| workers | records/s, median (min-max) | peak RSS per worker, median (min-max) |\n"
-                      "|---|---|---|\n"
-                      "| 1 (whole file) | %.0f (%.0f-%.0f) | %.1f MiB (%.1f-%.1f) |\n"
-                      "| 2 (partitions 0/2, 1/2 at once) | %.0f (%.0f-%.0f) | %.1f MiB (%.1f-%.1f) |\n\n"
-                      "2 workers / 1 worker: **%.2fx** (pairs of runs side by side: %.2f-%.2f), target >= 1.8x; "
-                      "%d reps, %llu rows, %d passes of FNV-1a per row; %u cores.\n",
-                      s1.median, s1.min, s1.max, m1.median / 1024, m1.min / 1024, m1.max / 1024, s2.median, s2.min,
-                      s2.max, m2.median / 1024, m2.min / 1024, m2.max / 1024, s2.median / s1.median, sr.min, sr.max,
-                      reps, static_cast<unsigned long long>(rows), passes, std::thread::hardware_concurrency());
+        std::snprintf(
+            buf, sizeof buf,
+            "| workers | records/s, median (min-max) | peak RSS per worker, median (min-max) |\n"
+            "|---|---|---|\n"
+            "| 1 (whole file) | %.0f (%.0f-%.0f) | %.1f MiB (%.1f-%.1f) |\n"
+            "| 2 (partitions 0/2, 1/2 at once) | %.0f (%.0f-%.0f) | %.1f MiB (%.1f-%.1f) |\n\n"
+            "2 workers / 1 worker: **%.2fx** (pairs of runs side by side: %.2f-%.2f), target >= "
+            "1.8x; "
+            "%d reps, %llu rows, %d passes of FNV-1a per row; %u cores.\n",
+            s1.median, s1.min, s1.max, m1.median / 1024, m1.min / 1024, m1.max / 1024, s2.median,
+            s2.min, s2.max, m2.median / 1024, m2.min / 1024, m2.max / 1024, s2.median / s1.median,
+            sr.min, sr.max, reps, static_cast<unsigned long long>(rows), passes,
+            std::thread::hardware_concurrency());
         std::fputs(buf, stdout);
         if (!out_md.empty())
             std::ofstream(out_md) << "## Partitions: 2 workers against 1\n\n" << buf;

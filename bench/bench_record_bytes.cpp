@@ -8,8 +8,6 @@
 //   - map_row:        std::map<std::string, std::string> of 10 columns (a row as a dict);
 //   - *_handwritten:  sizeof + capacities summed by hand (the baseline).
 
-#include "bench_support.hpp"
-
 #include <streambatch/record_bytes.hpp>
 
 #include <cstddef>
@@ -18,6 +16,8 @@
 #include <string>
 #include <tuple>
 #include <vector>
+
+#include "bench_support.hpp"
 
 namespace {
 
@@ -50,7 +50,8 @@ std::vector<tuple_row> const& tuples()
     static auto const v = [] {
         std::vector<tuple_row> out;
         for (std::size_t i = 0; i < count; ++i)
-            out.emplace_back(static_cast<std::int64_t>(i), "cust " + std::to_string(i), payload(i, 450));
+            out.emplace_back(static_cast<std::int64_t>(i), "cust " + std::to_string(i),
+                             payload(i, 450));
         return out;
     }();
     return v;
@@ -113,8 +114,9 @@ void bm_record_bytes_record_struct(benchmark::State& state)
 }
 void bm_record_bytes_record_struct_handwritten(benchmark::State& state)
 {
-    weigh_all(state, structs(),
-              [](bench::record const& r) { return sizeof r + string_heap(r.name) + string_heap(r.payload); });
+    weigh_all(state, structs(), [](bench::record const& r) {
+        return sizeof r + string_heap(r.name) + string_heap(r.payload);
+    });
 }
 void bm_record_bytes_tuple(benchmark::State& state)
 {

@@ -16,20 +16,21 @@
 // that oneTBB once led by was this file's: process() was inlined into each variant and
 // compiled differently in each (see process() below).
 
-#include "peak_rss.hpp"
-
-#include <streambatch/views/chunk.hpp>
 #include <streambatch/runner/for_each_batch.hpp>
+#include <streambatch/views/chunk.hpp>
 
 #include <benchmark/benchmark.h>
-#include <tbb/global_control.h>
-#include <tbb/parallel_pipeline.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
+
+#include <tbb/global_control.h>
+#include <tbb/parallel_pipeline.h>
+
+#include "peak_rss.hpp"
 
 namespace sb = streambatch;
 
@@ -121,7 +122,8 @@ struct rss_meter {
     void report(benchmark::State& state, std::size_t k) const
     {
         constexpr double batch_bytes = double(batch) * double(sizeof(record) + 450);
-        double const grew = double(bench::peak_rss_bytes() - std::min(start, bench::peak_rss_bytes()));
+        double const grew =
+            double(bench::peak_rss_bytes() - std::min(start, bench::peak_rss_bytes()));
         state.counters["peak_rss_growth_MiB"] = grew / double(1 << 20);
         state.counters["bound_MiB"] = double(k) * batch_bytes / double(1 << 20);
         state.counters["growth_in_batches"] = grew / batch_bytes;
@@ -148,8 +150,9 @@ void bm_for_each_batch(benchmark::State& state)
     for (auto _ : state) {
         std::uint64_t total = 0;
         sb::for_each_batch(
-            records(n_records) | sb::views::chunk(batch), [](sb::batch<record>& b) { return process(b); },
-            [&](std::uint64_t s) { total += s; }, {.max_in_flight = k, .progress = sb::progress_mode::never});
+            records(n_records) | sb::views::chunk(batch),
+            [](sb::batch<record>& b) { return process(b); }, [&](std::uint64_t s) { total += s; },
+            {.max_in_flight = k, .progress = sb::progress_mode::never});
         benchmark::DoNotOptimize(total);
     }
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n_records));
@@ -167,23 +170,23 @@ void bm_tbb_parallel_pipeline(benchmark::State& state)
         auto it = view.begin();
         bool first = true;
         tbb::parallel_pipeline(
-            k,
-            tbb::make_filter<void, std::vector<record>>(
-                tbb::filter_mode::serial_in_order,
-                [&](tbb::flow_control& fc) -> std::vector<record> {
-                    if (!first)
-                        ++it;
-                    first = false;
-                    if (it == std::default_sentinel) {
-                        fc.stop();
-                        return {};
-                    }
-                    return (*it).take();
-                }) &
-                tbb::make_filter<std::vector<record>, std::uint64_t>(
-                    tbb::filter_mode::parallel, [](std::vector<record> const& b) { return process(b); }) &
-                tbb::make_filter<std::uint64_t, void>(tbb::filter_mode::serial_in_order,
-                                                      [&](std::uint64_t s) { total += s; }));
+            k, tbb::make_filter<void, std::vector<record>>(
+                   tbb::filter_mode::serial_in_order,
+                   [&](tbb::flow_control& fc) -> std::vector<record> {
+                       if (!first)
+                           ++it;
+                       first = false;
+                       if (it == std::default_sentinel) {
+                           fc.stop();
+                           return {};
+                       }
+                       return (*it).take();
+                   }) &
+                   tbb::make_filter<std::vector<record>, std::uint64_t>(
+                       tbb::filter_mode::parallel,
+                       [](std::vector<record> const& b) { return process(b); }) &
+                   tbb::make_filter<std::uint64_t, void>(tbb::filter_mode::serial_in_order,
+                                                         [&](std::uint64_t s) { total += s; }));
         benchmark::DoNotOptimize(total);
     }
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n_records));

@@ -16,19 +16,22 @@
 #ifndef STREAMBATCH_BENCH_SUPPORT_HPP_INCLUDED
 #define STREAMBATCH_BENCH_SUPPORT_HPP_INCLUDED
 
-#include "peak_rss.hpp"
-#include "records.hpp"
-
 #include <benchmark/benchmark.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
+#include "peak_rss.hpp"
+#include "records.hpp"
+
 #define STREAMBATCH_VARIANT [[gnu::noinline]] std::uint64_t
 
-#define STREAMBATCH_BENCH(variant, uses_vector, apply)                                              \
-    void bm_##variant(benchmark::State& state) { ::bench::run(state, variant, uses_vector); }       \
+#define STREAMBATCH_BENCH(variant, uses_vector, apply)                                             \
+    void bm_##variant(benchmark::State& state)                                                     \
+    {                                                                                              \
+        ::bench::run(state, variant, uses_vector);                                                 \
+    }                                                                                              \
     BENCHMARK(bm_##variant)->Apply(apply)
 
 namespace bench {
@@ -56,10 +59,14 @@ void sink(Batch const& b, std::uint64_t& sum, std::uint64_t& batches)
     ++batches;
 }
 
-inline std::size_t record_size() { return record_bytes(make_record(0)); }
+inline std::size_t record_size()
+{
+    return record_bytes(make_record(0));
+}
 
 /// Runs one variant as a benchmark case; range(0) = records, range(1) = batch size.
-inline void run(benchmark::State& state, std::uint64_t (*variant)(std::size_t, std::size_t), bool uses_vector)
+inline void run(benchmark::State& state, std::uint64_t (*variant)(std::size_t, std::size_t),
+                bool uses_vector)
 {
     auto const n = static_cast<std::size_t>(state.range(0));
     auto const k = static_cast<std::size_t>(state.range(1));
@@ -74,7 +81,8 @@ inline void run(benchmark::State& state, std::uint64_t (*variant)(std::size_t, s
     state.SetItemsProcessed(items);
     state.SetBytesProcessed(items * static_cast<std::int64_t>(bytes_per_record));
     auto const peak = peak_rss_bytes();
-    state.counters["extra_peak_rss_KiB"] = peak > rss_before ? double(peak - rss_before) / 1024 : 0.0;
+    state.counters["extra_peak_rss_KiB"] =
+        peak > rss_before ? double(peak - rss_before) / 1024 : 0.0;
 }
 
 } // namespace bench

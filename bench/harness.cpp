@@ -25,13 +25,11 @@
 //
 // Defaults: 1 000 000 records, batches of 100 (the Python design's size).
 // Each mode is an out-of-line run_<mode>() so that callgrind can count one job alone:
-//     valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*::run_guard(*' harness --mode guard
+//     valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*::run_guard(*' harness
+//     --mode guard
 
-#include "peak_rss.hpp"
-#include "records.hpp"
-
-#include <streambatch/views/chunk.hpp>
 #include <streambatch/guard/memory_guard.hpp>
+#include <streambatch/views/chunk.hpp>
 #include <streambatch/views/memory_guarded.hpp>
 
 #include <charconv>
@@ -45,6 +43,9 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "peak_rss.hpp"
+#include "records.hpp"
 
 namespace sb = streambatch;
 
@@ -134,7 +135,8 @@ double sample_every_ms = 5.0; // --sample-every-ms
 
 [[noreturn]] void usage(int code)
 {
-    std::fputs("usage: harness --mode naive|batch|stream|guard [--records N] [--batch K] [--payload-bytes B]\n"
+    std::fputs("usage: harness --mode naive|batch|stream|guard [--records N] [--batch K] "
+               "[--payload-bytes B]\n"
                "               [--sample-every-ms T]\n",
                code == 0 ? stdout : stderr);
     std::exit(code);
@@ -178,11 +180,12 @@ int main(int argc, char** argv)
             char* end = nullptr;
             sample_every_ms = std::strtod(argv[++i], &end);
             if (*end != '\0' || !(sample_every_ms >= 0)) {
-                std::fprintf(stderr, "harness: --sample-every-ms wants a number of milliseconds, got '%s'\n", argv[i]);
+                std::fprintf(
+                    stderr, "harness: --sample-every-ms wants a number of milliseconds, got '%s'\n",
+                    argv[i]);
                 return 2;
             }
-        }
-        else
+        } else
             usage(2);
     }
     if (payload > bench::max_payload_bytes) {
@@ -205,18 +208,22 @@ int main(int argc, char** argv)
     try {
         auto const t0 = std::chrono::steady_clock::now();
         outcome const out = job(records, batch, payload);
-        double const secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        std::printf("mode=%s records=%llu batch=%llu seconds=%.6f records_per_s=%.0f peak_rss_kib=%llu "
-                    "batches=%llu guard_samples=%llu guard_events=%llu checksum=%llu\n",
-                    mode.c_str(), static_cast<unsigned long long>(out.records),
-                    static_cast<unsigned long long>(batch), secs, secs > 0 ? double(out.records) / secs : 0.0,
-                    static_cast<unsigned long long>(bench::peak_rss_bytes() / 1024),
-                    static_cast<unsigned long long>(out.batches),
-                    static_cast<unsigned long long>(out.guard_samples),
-                    static_cast<unsigned long long>(out.guard_events),
-                    static_cast<unsigned long long>(out.checksum));
+        double const secs =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        std::printf(
+            "mode=%s records=%llu batch=%llu seconds=%.6f records_per_s=%.0f peak_rss_kib=%llu "
+            "batches=%llu guard_samples=%llu guard_events=%llu checksum=%llu\n",
+            mode.c_str(), static_cast<unsigned long long>(out.records),
+            static_cast<unsigned long long>(batch), secs,
+            secs > 0 ? double(out.records) / secs : 0.0,
+            static_cast<unsigned long long>(bench::peak_rss_bytes() / 1024),
+            static_cast<unsigned long long>(out.batches),
+            static_cast<unsigned long long>(out.guard_samples),
+            static_cast<unsigned long long>(out.guard_events),
+            static_cast<unsigned long long>(out.checksum));
         if (out.records != records) {
-            std::fprintf(stderr, "harness: %llu records in, %llu out\n", static_cast<unsigned long long>(records),
+            std::fprintf(stderr, "harness: %llu records in, %llu out\n",
+                         static_cast<unsigned long long>(records),
                          static_cast<unsigned long long>(out.records));
             return 1;
         }

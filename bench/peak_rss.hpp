@@ -1,7 +1,8 @@
 // bench/peak_rss.hpp: this process's peak resident set, and a way to restart it.
 //
 // In:     nothing.
-// Out:    current_rss_bytes(): VmRSS. peak_rss_bytes(): VmHWM from /proc/self/status (the kernel's high-water mark of this
+// Out:    current_rss_bytes(): VmRSS. peak_rss_bytes(): VmHWM from /proc/self/status (the kernel's
+// high-water mark of this
 //         address space; unlike getrusage's ru_maxrss it does not survive exec, so a program
 //         started by a big parent reports only itself). reset_peak_rss(): writes "5" to
 //         /proc/self/clear_refs (Linux >= 4.0), so VmHWM restarts from the current RSS; lets
@@ -41,10 +42,16 @@ inline std::uint64_t status_bytes(char const* field)
 }
 
 /// VmHWM: the peak resident set of this process (since exec, or since reset_peak_rss()).
-inline std::uint64_t peak_rss_bytes() { return status_bytes("VmHWM"); }
+inline std::uint64_t peak_rss_bytes()
+{
+    return status_bytes("VmHWM");
+}
 
 /// VmRSS: the resident set now.
-inline std::uint64_t current_rss_bytes() { return status_bytes("VmRSS"); }
+inline std::uint64_t current_rss_bytes()
+{
+    return status_bytes("VmRSS");
+}
 
 /// Restarts VmHWM from the current RSS.
 inline bool reset_peak_rss()

@@ -211,7 +211,10 @@ struct record_maker {
 };
 struct raw_record_maker {
     std::size_t payload_bytes = default_payload_bytes;
-    void operator()(std::uint64_t i, raw_record& out) const { make_raw_record(i, payload_bytes, out); }
+    void operator()(std::uint64_t i, raw_record& out) const
+    {
+        make_raw_record(i, payload_bytes, out);
+    }
 };
 
 using record_source = lazy_source<record, record_maker>;
@@ -221,7 +224,8 @@ inline record_source records(std::uint64_t n, std::size_t payload_bytes = defaul
 {
     return {n, record_maker{payload_bytes}};
 }
-inline raw_record_source raw_records(std::uint64_t n, std::size_t payload_bytes = default_payload_bytes)
+inline raw_record_source raw_records(std::uint64_t n,
+                                     std::size_t payload_bytes = default_payload_bytes)
 {
     return {n, raw_record_maker{payload_bytes}};
 }

@@ -26,6 +26,7 @@
 //
 // test-args: --records 50000 --batch 100 --crash-at-batch 237 --dir run
 
+#include <streambatch.hpp>
 #include <streambatch/interop/fmt.hpp>
 
 #include <fmt/format.h>
@@ -35,13 +36,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <ranges>
-#include <streambatch.hpp>
 #include <string>
 #include <string_view>
+
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 

@@ -39,6 +39,7 @@
 // test-args: --rows 20000 --batch 500 --jobs 2 --table example_customers --fresh --csv test.csv
 // --record-dir run
 
+#include <streambatch.hpp>
 #include <streambatch/interop/fmt.hpp>
 #include <streambatch/io/csv.hpp>
 #include <streambatch/io/postgres.hpp>
@@ -51,7 +52,6 @@
 #include <filesystem>
 #include <optional>
 #include <stdexcept>
-#include <streambatch.hpp>
 #include <string>
 #include <vector>
 

@@ -28,6 +28,7 @@
 //
 // test-args: --rows 20000 --batch 500 --jobs 2 --db test.db --csv test.csv --record-dir run --fresh
 
+#include <streambatch.hpp>
 #include <streambatch/io/csv.hpp>
 #include <streambatch/io/sqlite.hpp>
 
@@ -40,7 +41,6 @@
 #include <fstream>
 #include <optional>
 #include <stdexcept>
-#include <streambatch.hpp>
 #include <string>
 
 #include "common/csv_load.hpp"

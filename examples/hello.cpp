@@ -4,6 +4,7 @@
 // Copy it and swap in your source (any input range), your processing and your sink. The guard
 // shrinks batches while memory is tight. See docs/getting-started.md.
 
+#include <streambatch.hpp>
 #include <streambatch/interop/fmt.hpp> // fmt::print("{}", report), guard events, ...
 
 #include <fmt/format.h>
@@ -11,7 +12,6 @@
 #include <cstdint>
 #include <functional>
 #include <ranges>
-#include <streambatch.hpp>
 #include <vector>
 
 namespace sb = streambatch;

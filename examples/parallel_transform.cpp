@@ -13,6 +13,7 @@
 //
 // test-args: --records 20000 --batch 500 --jobs 2 --passes 2 --compare
 
+#include <streambatch.hpp>
 #include <streambatch/interop/fmt.hpp>
 
 #include <fmt/format.h>
@@ -22,7 +23,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ranges>
-#include <streambatch.hpp>
 #include <string>
 #include <string_view>
 #include <vector>

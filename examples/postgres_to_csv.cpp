@@ -44,6 +44,7 @@
 // test-args: --rows 20000 --batch 500 --jobs 2 --table example_source --fresh --out test.csv
 // --record-dir run
 
+#include <streambatch.hpp>
 #include <streambatch/interop/fmt.hpp>
 #include <streambatch/io/csv.hpp>
 #include <streambatch/io/postgres.hpp>
@@ -59,7 +60,6 @@
 #include <limits>
 #include <sstream>
 #include <stdexcept>
-#include <streambatch.hpp>
 #include <string>
 #include <string_view>
 #include <thread>

@@ -12,6 +12,7 @@
 // test-args is what CTest runs (small, quick); docs/examples.md runs the defaults.
 // test-args: --records 20000 --record-bytes 300 --batch 500 --jobs 2 --record-dir run
 
+#include <streambatch.hpp>
 #include <streambatch/interop/fmt.hpp>
 
 #include <fmt/format.h>
@@ -26,7 +27,6 @@
 #include <fstream>
 #include <iterator>
 #include <ranges>
-#include <streambatch.hpp>
 #include <string>
 #include <string_view>
 #include <vector>

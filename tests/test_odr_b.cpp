@@ -1,8 +1,8 @@
 // The second translation unit of test_odr_a.cpp: the same headers, every one of them.
-#include "odr_all_headers.hpp"
-
 #include <functional>
 #include <vector>
+
+#include "odr_all_headers.hpp"
 
 std::size_t odr_batches_b(std::vector<int> const& v)
 {

@@ -1,7 +1,5 @@
-#include <streambatch/views/chunk.hpp>
 #include <streambatch/partition.hpp>
-
-#include "support/archetypes.hpp"
+#include <streambatch/views/chunk.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -12,6 +10,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "support/archetypes.hpp"
 
 namespace sb = streambatch;
 using Catch::Matchers::Contains;
@@ -58,7 +58,8 @@ TEST_CASE("partition: names sort in index order and bad pairs are refused", "[pa
     CHECK_THROWS_AS(sb::views::every_nth(v, sb::partition{0, 0}), std::invalid_argument);
 }
 
-TEST_CASE("partition::parse reads back what str() writes, and names what is wrong otherwise", "[partition]")
+TEST_CASE("partition::parse reads back what str() writes, and names what is wrong otherwise",
+          "[partition]")
 {
     CHECK(sb::partition::parse("3/8") == sb::partition{3, 8});
     CHECK(sb::partition::parse("0/1") == sb::partition{});
@@ -75,8 +76,8 @@ TEST_CASE("partition::parse reads back what str() writes, and names what is wron
         return "no partition_error";
     };
     // Every message names the text and the expected form.
-    for (std::string_view bad : {"", "3", "3/", "/8", "8/8", "3/0", "a/b", "3/8x", "-1/8", " 3/8", "+3/8", "3/8/2",
-                                 "1/4294967296"}) {
+    for (std::string_view bad : {"", "3", "3/", "/8", "8/8", "3/0", "a/b", "3/8x", "-1/8", " 3/8",
+                                 "+3/8", "3/8/2", "1/4294967296"}) {
         INFO("'" << bad << "'");
         std::string const e = error(bad);
         CHECK_THAT(e, Contains("streambatch::partition::parse: \"" + std::string(bad) + "\"") &&
@@ -144,7 +145,8 @@ TEST_CASE("partition_from_environment: MPI, Slurm arrays and Kubernetes Indexed 
 TEST_CASE("partition_from_environment: what it refuses says which variables", "[partition]")
 {
     CHECK_THAT(env_error({}), Contains("no launcher found") && Contains("OMPI_COMM_WORLD_RANK") &&
-                                  Contains("SLURM_ARRAY_TASK_ID") && Contains("JOB_COMPLETION_INDEX"));
+                                  Contains("SLURM_ARRAY_TASK_ID") &&
+                                  Contains("JOB_COMPLETION_INDEX"));
     CHECK_THAT(env_error({{"OMPI_COMM_WORLD_RANK", "4"}, {"OMPI_COMM_WORLD_SIZE", "4"}}),
                Contains("OMPI_COMM_WORLD_RANK=4") && Contains("OMPI_COMM_WORLD_SIZE=4") &&
                    Contains("below the count"));
@@ -174,8 +176,7 @@ TEST_CASE("partition_from_environment: what it refuses says which variables", "[
                Contains("Open MPI says partition 1/4 but Slurm says 2/4"));
 }
 
-TEST_CASE("every_nth: the partitions of any range add up to it, each record once",
-          "[partition]")
+TEST_CASE("every_nth: the partitions of any range add up to it, each record once", "[partition]")
 {
     for (std::uint32_t n : {0u, 1u, 2u, 7u, 100u}) {
         std::vector<int> all(n);

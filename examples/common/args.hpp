@@ -17,6 +17,7 @@
 #include <streambatch/detail/parse.hpp>
 
 #include <CLI/CLI.hpp>
+
 #include <concepts>
 #include <cstdio>
 #include <cstdlib>

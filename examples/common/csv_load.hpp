@@ -6,6 +6,7 @@
 #ifndef STREAMBATCH_EXAMPLES_COMMON_CSV_LOAD_HPP
 #define STREAMBATCH_EXAMPLES_COMMON_CSV_LOAD_HPP
 
+#include <streambatch.hpp>
 #include <streambatch/interop/fmt.hpp>
 #include <streambatch/io/csv.hpp>
 
@@ -21,7 +22,6 @@
 #include <optional>
 #include <ranges>
 #include <stdexcept>
-#include <streambatch.hpp>
 #include <string>
 #include <string_view>
 #include <thread>

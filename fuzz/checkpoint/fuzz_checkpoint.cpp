@@ -19,7 +19,8 @@
 extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size)
 {
     static std::filesystem::path const dir = [] {
-        auto d = std::filesystem::temp_directory_path() / ("streambatch-fuzz-checkpoint-" + std::to_string(::getpid()));
+        auto d = std::filesystem::temp_directory_path() /
+                 ("streambatch-fuzz-checkpoint-" + std::to_string(::getpid()));
         std::filesystem::create_directories(d);
         return d;
     }();
@@ -34,8 +35,9 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
             std::abort(); // the file exists: nullopt would be wrong
         streambatch::write_checkpoint(path, *c);
         auto again = streambatch::read_checkpoint(path);
-        if (!again || again->job != c->job || again->fingerprint != c->fingerprint || again->batches != c->batches ||
-            again->records != c->records || again->position != c->position)
+        if (!again || again->job != c->job || again->fingerprint != c->fingerprint ||
+            again->batches != c->batches || again->records != c->records ||
+            again->position != c->position)
             std::abort();
     } catch (streambatch::checkpoint_error const&) {
     }

@@ -23,19 +23,18 @@
 
 #include <streambatch/guard/memory_probe.hpp>
 
+#include <cerrno>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <vector>
-
-#include <cerrno>
-#include <cstring>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -74,7 +73,8 @@ fs::path const& root()
         fs::path p = base / (root_prefix + std::to_string(::getpid()));
         fs::remove_all(p, ec);
         if (!fs::create_directory(p, ec)) {
-            std::fprintf(stderr, "fuzz_probe: cannot make %s: %s\n", p.c_str(), ec.message().c_str());
+            std::fprintf(stderr, "fuzz_probe: cannot make %s: %s\n", p.c_str(),
+                         ec.message().c_str());
             std::abort();
         }
         return p;
@@ -107,7 +107,8 @@ fs::path clean_relative(std::string_view s)
     std::size_t pos = 0;
     while (pos <= s.size() && parts < 12) {
         std::size_t const slash = s.find('/', pos);
-        std::string_view comp = s.substr(pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos);
+        std::string_view comp =
+            s.substr(pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos);
         pos = slash == std::string_view::npos ? s.size() + 1 : slash + 1;
         std::string c(comp.substr(0, 64));
         for (char& ch : c)
@@ -150,14 +151,15 @@ void write(fs::path const& rel, std::string_view text)
 
 [[noreturn]] void broken(char const* what, streambatch::memory_snapshot const& s)
 {
-    std::fprintf(stderr,
-                 "fuzz_probe: snapshot breaks the contract: %s\n  used %g (source %d), system %g, cgroup %g "
-                 "(limited %d, limit %llu, ws %llu), total %llu, available %llu\n",
-                 what, s.used_fraction, int(s.source), s.system_used_fraction, s.cgroup_used_fraction,
-                 int(s.cgroup_limited), static_cast<unsigned long long>(s.cgroup_limit_bytes),
-                 static_cast<unsigned long long>(s.cgroup_working_set_bytes),
-                 static_cast<unsigned long long>(s.system_total_bytes),
-                 static_cast<unsigned long long>(s.system_available_bytes));
+    std::fprintf(
+        stderr,
+        "fuzz_probe: snapshot breaks the contract: %s\n  used %g (source %d), system %g, cgroup %g "
+        "(limited %d, limit %llu, ws %llu), total %llu, available %llu\n",
+        what, s.used_fraction, int(s.source), s.system_used_fraction, s.cgroup_used_fraction,
+        int(s.cgroup_limited), static_cast<unsigned long long>(s.cgroup_limit_bytes),
+        static_cast<unsigned long long>(s.cgroup_working_set_bytes),
+        static_cast<unsigned long long>(s.system_total_bytes),
+        static_cast<unsigned long long>(s.system_available_bytes));
     std::abort();
 }
 
@@ -171,11 +173,13 @@ void check(streambatch::memory_snapshot const& s)
         broken("system_used_fraction outside [0, 1]", s);
     if (s.system_total_bytes == 0 || s.system_available_bytes > s.system_total_bytes)
         broken("MemAvailable above MemTotal, or MemTotal 0", s);
-    double const tighter =
-        s.cgroup_limited ? std::max(s.system_used_fraction, s.cgroup_used_fraction) : s.system_used_fraction;
+    double const tighter = s.cgroup_limited
+                               ? std::max(s.system_used_fraction, s.cgroup_used_fraction)
+                               : s.system_used_fraction;
     if (s.used_fraction != tighter)
         broken("used_fraction is not the tighter of system and cgroup", s);
-    if ((s.source == memory_source::cgroup) != (s.cgroup_limited && s.cgroup_used_fraction > s.system_used_fraction))
+    if ((s.source == memory_source::cgroup) !=
+        (s.cgroup_limited && s.cgroup_used_fraction > s.system_used_fraction))
         broken("source does not name the figure used_fraction came from", s);
     if (!s.cgroup_limited && (s.cgroup_limit_bytes != 0 || s.cgroup_working_set_bytes != 0))
         broken("cgroup figures without a cgroup limit", s);
@@ -188,7 +192,8 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
     fs::path const& r = root();
     clear();
     std::string_view const in(reinterpret_cast<char const*>(data), size);
-    static char const* const fixed[] = {"proc/self/statm", "proc/meminfo", "proc/self/mountinfo", "proc/self/cgroup"};
+    static char const* const fixed[] = {"proc/self/statm", "proc/meminfo", "proc/self/mountinfo",
+                                        "proc/self/cgroup"};
     std::size_t pos = 0, index = 0;
     while (pos <= in.size()) {
         std::size_t const sep = in.find('\x1e', pos);
@@ -201,7 +206,8 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
             std::size_t const nl = section.find('\n');
             fs::path const rel = clean_relative(section.substr(0, nl));
             if (!rel.empty())
-                write(rel, nl == std::string_view::npos ? std::string_view() : section.substr(nl + 1));
+                write(rel,
+                      nl == std::string_view::npos ? std::string_view() : section.substr(nl + 1));
         }
         ++index;
     }

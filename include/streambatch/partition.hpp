@@ -4,11 +4,11 @@
 // In:     partition{index, count} (0 <= index < count), given by the user or read from the
 //         environment the launcher sets: partition_from_environment([k8s_count]).
 // Out:    a partition, with name() ("part-0003-of-0008", for checkpoint and run-record names)
-//         and str() ("3/8"), and partition::parse("3/8") back; views::every_nth(p): the records of any range whose position i
-//         (from 0) has i % count == index, with the source's other records read and dropped.
-//         Each source has its own partitioned form that does not read the others' records:
-//         csv::options::partition (byte ranges) and the SQL sources' partition clauses
-//         (sqlite:: and postgres::key_range_partition, hash_partition: a predicate for a
+//         and str() ("3/8"), and partition::parse("3/8") back; views::every_nth(p): the records of
+//         any range whose position i (from 0) has i % count == index, with the source's other
+//         records read and dropped. Each source has its own partitioned form that does not read the
+//         others' records: csv::options::partition (byte ranges) and the SQL sources' partition
+//         clauses (sqlite:: and postgres::key_range_partition, hash_partition: a predicate for a
 //         keyset query).
 // Models: every_nth is a view adaptor closure (`range | views::every_nth(p)`); the view is an
 //         input range, forward when the source is (never sized or common). partition is a
@@ -91,8 +91,8 @@ public:
 inline partition partition::parse(std::string_view text)
 {
     auto fail = [&](std::string const& why) {
-        throw partition_error("streambatch::partition::parse: \"" + std::string(text) + "\": " + why +
-                              " (expected \"index/count\", e.g. \"3/8\")");
+        throw partition_error("streambatch::partition::parse: \"" + std::string(text) +
+                              "\": " + why + " (expected \"index/count\", e.g. \"3/8\")");
     };
     auto const slash = text.find('/');
     if (slash == std::string_view::npos)
@@ -101,11 +101,13 @@ inline partition partition::parse(std::string_view text)
     auto const i = detail::parse_whole<std::uint32_t>(index_text);
     if (!i)
         fail(index_text.empty() ? "the index is missing"
-                                : "the index \"" + std::string(index_text) + "\" is not a whole number up to 4294967295");
+                                : "the index \"" + std::string(index_text) +
+                                      "\" is not a whole number up to 4294967295");
     auto const n = detail::parse_whole<std::uint32_t>(count_text);
     if (!n)
         fail(count_text.empty() ? "the count is missing"
-                                : "the count \"" + std::string(count_text) + "\" is not a whole number up to 4294967295");
+                                : "the count \"" + std::string(count_text) +
+                                      "\" is not a whole number up to 4294967295");
     if (*n == 0)
         fail("the count must be at least 1");
     if (*i >= *n)
@@ -156,13 +158,15 @@ inline partition partition_from(env_lookup const& get, std::optional<std::uint32
 {
     std::vector<env_pair> found;
     // MPI: Open MPI's own variables, then the PMI ones (MPICH, Intel MPI, Slurm's srun).
-    for (auto [engine, i, n] : {std::tuple{"Open MPI", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"},
-                                std::tuple{"PMI (MPICH, Intel MPI, srun)", "PMI_RANK", "PMI_SIZE"}}) {
+    for (auto [engine, i, n] :
+         {std::tuple{"Open MPI", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"},
+          std::tuple{"PMI (MPICH, Intel MPI, srun)", "PMI_RANK", "PMI_SIZE"}}) {
         auto const iv = get(i);
         auto const nv = get(n);
         if (iv.has_value() != nv.has_value())
-            throw partition_error(std::string("streambatch::partition_from_environment: ") + engine +
-                                  ": " + (iv ? i : n) + " is set but " + (iv ? n : i) + " is not");
+            throw partition_error(std::string("streambatch::partition_from_environment: ") +
+                                  engine + ": " + (iv ? i : n) + " is set but " + (iv ? n : i) +
+                                  " is not");
         if (iv) {
             found.push_back({engine, i, n, env_number(i, *iv), env_number(n, *nv)});
             break; // mpirun may set both families; they name the same rank
@@ -176,7 +180,8 @@ inline partition partition_from(env_lookup const& get, std::optional<std::uint32
         auto const hi = get("SLURM_ARRAY_TASK_MAX");
         if (!lo)
             throw partition_error("streambatch::partition_from_environment: Slurm sets "
-                                  "SLURM_ARRAY_TASK_ID=" + *id + " but not SLURM_ARRAY_TASK_MIN");
+                                  "SLURM_ARRAY_TASK_ID=" +
+                                  *id + " but not SLURM_ARRAY_TASK_MIN");
         std::uint64_t const min = env_number("SLURM_ARRAY_TASK_MIN", *lo);
         std::uint64_t count = 0;
         if (cnt)
@@ -189,14 +194,15 @@ inline partition partition_from(env_lookup const& get, std::optional<std::uint32
                                   "SLURM_ARRAY_TASK_MAX");
         if (hi && cnt && env_number("SLURM_ARRAY_TASK_MAX", *hi) + 1 - min != count)
             throw partition_error("streambatch::partition_from_environment: Slurm gives "
-                                  "SLURM_ARRAY_TASK_COUNT=" + *cnt + " but SLURM_ARRAY_TASK_MIN=" +
-                                  *lo + " and SLURM_ARRAY_TASK_MAX=" + *hi +
+                                  "SLURM_ARRAY_TASK_COUNT=" +
+                                  *cnt + " but SLURM_ARRAY_TASK_MIN=" + *lo +
+                                  " and SLURM_ARRAY_TASK_MAX=" + *hi +
                                   ": an array with a step (--array=0-15:4) or a list cannot be "
                                   "split by task id; use --array=0-N");
         if (task < min)
             throw partition_error("streambatch::partition_from_environment: Slurm gives "
-                                  "SLURM_ARRAY_TASK_ID=" + *id + " below SLURM_ARRAY_TASK_MIN=" +
-                                  *lo);
+                                  "SLURM_ARRAY_TASK_ID=" +
+                                  *id + " below SLURM_ARRAY_TASK_MIN=" + *lo);
         found.push_back({"Slurm", "SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN",
                          cnt ? "SLURM_ARRAY_TASK_COUNT" : "SLURM_ARRAY_TASK_MAX - MIN + 1",
                          task - min, count});
@@ -212,7 +218,9 @@ inline partition partition_from(env_lookup const& get, std::optional<std::uint32
             n = env_number("STREAMBATCH_PARTITION_COUNT", *c);
         if (!n)
             throw partition_error("streambatch::partition_from_environment: Kubernetes sets "
-                                  "JOB_COMPLETION_INDEX=" + *idx + " but not the number of "
+                                  "JOB_COMPLETION_INDEX=" +
+                                  *idx +
+                                  " but not the number of "
                                   "completions; pass it (partition_from_environment(count)) or "
                                   "set STREAMBATCH_PARTITION_COUNT in the pod template");
         found.push_back({"Kubernetes", "JOB_COMPLETION_INDEX",
@@ -241,7 +249,8 @@ inline partition partition_from(env_lookup const& get, std::optional<std::uint32
 /// a Slurm job array (SLURM_ARRAY_TASK_ID - MIN of COUNT, or of MAX - MIN + 1), a Kubernetes
 /// Indexed Job (JOB_COMPLETION_INDEX of `k8s_count`, or of STREAMBATCH_PARTITION_COUNT).
 /// When several are set they must agree. partition_error otherwise, naming the variables.
-[[nodiscard]] inline partition partition_from_environment(std::optional<std::uint32_t> k8s_count = {})
+[[nodiscard]] inline partition
+partition_from_environment(std::optional<std::uint32_t> k8s_count = {})
 {
     return detail::partition_from(&detail::real_getenv, k8s_count);
 }
@@ -297,9 +306,12 @@ class every_nth_view : public std::ranges::view_interface<every_nth_view<V>> {
         {
             return a.it_ == b.it_;
         }
-        friend bool operator==(iterator const& a, std::default_sentinel_t) { return a.it_ == a.end_; }
-        friend decltype(auto) iter_move(iterator const& i) noexcept(
-            noexcept(std::ranges::iter_move(i.it_)))
+        friend bool operator==(iterator const& a, std::default_sentinel_t)
+        {
+            return a.it_ == a.end_;
+        }
+        friend decltype(auto)
+        iter_move(iterator const& i) noexcept(noexcept(std::ranges::iter_move(i.it_)))
         {
             return std::ranges::iter_move(i.it_);
         }

@@ -46,7 +46,9 @@ void record_bytes() = delete; // poison pill: only ADL finds user overloads
 
 template <class T>
 concept has_adl_overload = requires(T const& t) {
-    { record_bytes(t) } -> std::convertible_to<std::size_t>;
+    {
+        record_bytes(t)
+    } -> std::convertible_to<std::size_t>;
 };
 
 template <class T>
@@ -144,8 +146,8 @@ constexpr std::size_t heap_bytes(T const& r)
     } else if constexpr (is_std_array_v<T>) {
         return elements_heap_bytes(r);
     } else if constexpr (tuple_like<T>) {
-        return std::apply([](auto const&... xs) { return (std::size_t{0} + ... + inner_heap_bytes(xs)); },
-                          r);
+        return std::apply(
+            [](auto const&... xs) { return (std::size_t{0} + ... + inner_heap_bytes(xs)); }, r);
     } else if constexpr (owning_container<T>) {
         using V = std::ranges::range_value_t<T const>;
         std::size_t own;
@@ -156,8 +158,8 @@ constexpr std::size_t heap_bytes(T const& r)
         else if constexpr (requires { r.bucket_count(); })
             own = std::ranges::size(r) * (sizeof(V) + 2 * sizeof(void*)) +
                   static_cast<std::size_t>(r.bucket_count()) * sizeof(void*);
-        else if constexpr (requires { typename T::key_type; } ||
-                           requires(T& t) { t.splice(t.begin(), t); })
+        else if constexpr (
+            requires { typename T::key_type; } || requires(T& t) { t.splice(t.begin(), t); })
             own = std::ranges::size(r) * (sizeof(V) + node_overhead); // tree and list nodes
         else
             own = std::ranges::size(r) * sizeof(V); // deque and other block containers

@@ -35,7 +35,10 @@ namespace {
 
 constexpr std::string_view name_prefix = "streambatch-test-";
 
-std::string errno_text(int e) { return std::strerror(e); }
+std::string errno_text(int e)
+{
+    return std::strerror(e);
+}
 
 std::string slurp(fs::path const& p)
 {
@@ -62,7 +65,8 @@ std::vector<std::string_view> split(std::string_view s, char sep)
     std::size_t pos = 0;
     while (true) {
         auto const next = s.find(sep, pos);
-        out.push_back(s.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos));
+        out.push_back(
+            s.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos));
         if (next == std::string_view::npos)
             return out;
         pos = next + 1;
@@ -84,12 +88,14 @@ void write_file(fs::path const& p, std::string const& text)
 {
     int const fd = ::open(p.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0)
-        throw std::runtime_error("cannot open " + p.string() + " for writing: " + errno_text(errno));
+        throw std::runtime_error("cannot open " + p.string() +
+                                 " for writing: " + errno_text(errno));
     ssize_t const n = ::write(fd, text.data(), text.size());
     int const e = errno;
     ::close(fd);
     if (n != static_cast<ssize_t>(text.size()))
-        throw std::runtime_error("cannot write '" + text + "' to " + p.string() + ": " + errno_text(e));
+        throw std::runtime_error("cannot write '" + text + "' to " + p.string() + ": " +
+                                 errno_text(e));
 }
 
 std::uint64_t read_u64(fs::path const& p)
@@ -97,7 +103,8 @@ std::uint64_t read_u64(fs::path const& p)
     std::string const t = slurp(p);
     auto v = to_u64(t);
     if (!v)
-        throw std::runtime_error("cannot read a number from " + p.string() + ": '" + std::string(trim(t)) + "'");
+        throw std::runtime_error("cannot read a number from " + p.string() + ": '" +
+                                 std::string(trim(t)) + "'");
     return *v;
 }
 
@@ -119,7 +126,8 @@ std::string unescape(std::string_view s)
     std::string out;
     for (std::size_t i = 0; i < s.size(); ++i) {
         if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '3') {
-            out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+            out +=
+                static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
             i += 3;
         } else {
             out += s[i];
@@ -154,7 +162,10 @@ fs::path resolve(mount const& m, std::string const& path)
     return dir.lexically_normal();
 }
 
-bool pid_alive(pid_t pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
+bool pid_alive(pid_t pid)
+{
+    return ::kill(pid, 0) == 0 || errno == EPERM;
+}
 
 /// Kills what is left in a cgroup and its children, then removes them, leaves first.
 bool remove_tree(fs::path const& dir, std::string* why)
@@ -205,7 +216,8 @@ std::string cgroup_support::describe() const
 {
     if (version == 0)
         return "no usable memory cgroup: " + why_not;
-    std::string s = "cgroup v" + std::to_string(version) + ", test cgroups made under " + parent.string();
+    std::string s =
+        "cgroup v" + std::to_string(version) + ", test cgroups made under " + parent.string();
     if (parent != own)
         s += " (the parent of this process's cgroup " + own.string() + ")";
     return s;
@@ -215,7 +227,8 @@ cgroup_support find_memory_cgroup()
 {
     cgroup_support s;
     if (::geteuid() != 0) {
-        s.why_not = "not root (euid " + std::to_string(::geteuid()) + "): making memory cgroups needs root";
+        s.why_not =
+            "not root (euid " + std::to_string(::geteuid()) + "): making memory cgroups needs root";
         return s;
     }
     std::string const mountinfo = slurp("/proc/self/mountinfo");
@@ -263,8 +276,9 @@ cgroup_support find_memory_cgroup()
     } else if (v2 && v2_path) {
         fs::path const top = fs::path(v2->point).lexically_normal();
         if (!contains_word(slurp(top / "cgroup.controllers"), "memory")) {
-            s.why_not = "cgroup2 at " + v2->point +
-                        " does not offer the memory controller, and no cgroup v1 hierarchy carries it";
+            s.why_not =
+                "cgroup2 at " + v2->point +
+                " does not offer the memory controller, and no cgroup v1 hierarchy carries it";
             return s;
         }
         s.own = resolve(*v2, *v2_path);
@@ -284,27 +298,31 @@ cgroup_support find_memory_cgroup()
                     s.parent = up;
                 } else {
                     s.version = 0;
-                    s.why_not = "cgroup v2: " + s.own.string() +
-                                " holds processes, so it cannot delegate the memory controller to a child "
-                                "(no internal processes rule), and its parent does not delegate it either";
+                    s.why_not =
+                        "cgroup v2: " + s.own.string() +
+                        " holds processes, so it cannot delegate the memory controller to a child "
+                        "(no internal processes rule), and its parent does not delegate it either";
                     return s;
                 }
             }
         }
     } else {
-        s.why_not = "no memory controller in /proc/self/mountinfo (neither a cgroup v1 'memory' mount nor cgroup2 "
+        s.why_not = "no memory controller in /proc/self/mountinfo (neither a cgroup v1 'memory' "
+                    "mount nor cgroup2 "
                     "with this process's path in /proc/self/cgroup)";
         return s;
     }
 
     // Prove it: make a child and remove it again.
-    fs::path const trial = s.parent / (std::string(name_prefix) + std::to_string(::getpid()) + "-trial");
+    fs::path const trial =
+        s.parent / (std::string(name_prefix) + std::to_string(::getpid()) + "-trial");
     if (::mkdir(trial.c_str(), 0755) != 0 && errno != EEXIST) {
         s.why_not = "cannot make a cgroup under " + s.parent.string() + ": " + errno_text(errno);
         s.version = 0;
         return s;
     }
-    bool const has_limit = fs::exists(trial / (s.version == 1 ? "memory.limit_in_bytes" : "memory.max"), ec);
+    bool const has_limit =
+        fs::exists(trial / (s.version == 1 ? "memory.limit_in_bytes" : "memory.max"), ec);
     ::rmdir(trial.c_str());
     if (!has_limit) {
         s.why_not = "a cgroup made under " + s.parent.string() + " has no memory limit file";
@@ -327,15 +345,18 @@ void remove_stale_cgroups(cgroup_support const& where)
             continue;
         std::string why;
         if (remove_tree(e.path(), &why))
-            std::fprintf(stderr, "cgroup harness: removed %s, left by a run that died\n", e.path().c_str());
+            std::fprintf(stderr, "cgroup harness: removed %s, left by a run that died\n",
+                         e.path().c_str());
         else
-            std::fprintf(stderr, "cgroup harness: could not remove stale %s: %s\n", e.path().c_str(), why.c_str());
+            std::fprintf(stderr, "cgroup harness: could not remove stale %s: %s\n",
+                         e.path().c_str(), why.c_str());
     }
 }
 
 // --- memory_cgroup ---------------------------------------------------------------------------
 
-memory_cgroup::memory_cgroup(cgroup_support const& where, std::string const& name) : version_(where.version)
+memory_cgroup::memory_cgroup(cgroup_support const& where, std::string const& name)
+    : version_(where.version)
 {
     if (where.version == 0)
         throw std::runtime_error("memory_cgroup: " + where.why_not);
@@ -373,7 +394,8 @@ memory_cgroup::~memory_cgroup()
 {
     std::string why;
     if (!remove_tree(dir_, &why))
-        std::fprintf(stderr, "cgroup harness: warning: could not remove %s: %s\n", dir_.c_str(), why.c_str());
+        std::fprintf(stderr, "cgroup harness: warning: could not remove %s: %s\n", dir_.c_str(),
+                     why.c_str());
 }
 
 void memory_cgroup::set_limit(std::uint64_t bytes)
@@ -466,7 +488,8 @@ namespace {
 /// Async-signal-safe: what the child may call between fork and exec.
 void child_fail(char const* what, int e)
 {
-    char const* msg = std::strerror(e); // not async-signal-safe in general; glibc's is, for valid errno
+    char const* msg =
+        std::strerror(e); // not async-signal-safe in general; glibc's is, for valid errno
     (void)!::write(2, "cgroup harness (child): ", 24);
     (void)!::write(2, what, std::strlen(what));
     (void)!::write(2, ": ", 2);
@@ -480,8 +503,10 @@ cgroup_process::cgroup_process(memory_cgroup const& cg, std::vector<std::string>
 {
     if (argv.empty())
         throw std::invalid_argument("cgroup_process: no command");
-    int const out = ::open((dir_ / "stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int const err = ::open((dir_ / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int const out =
+        ::open((dir_ / "stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int const err =
+        ::open((dir_ / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (out < 0 || err < 0)
         throw std::runtime_error("cannot make output files in " + dir_.path().string());
 
@@ -585,7 +610,8 @@ cgroup_run figures_after(memory_cgroup const& cg, process_result p)
     return r;
 }
 
-cgroup_run run_in(memory_cgroup const& cg, std::vector<std::string> const& argv, std::chrono::milliseconds timeout)
+cgroup_run run_in(memory_cgroup const& cg, std::vector<std::string> const& argv,
+                  std::chrono::milliseconds timeout)
 {
     cgroup_process proc(cg, argv);
     return figures_after(cg, proc.wait(timeout));

@@ -29,8 +29,6 @@
 #define STREAMBATCH_TESTS_CGROUP_HARNESS_HPP_INCLUDED
 
 // Relative to this file: streambatch_cgroup_tests does not have tests/ on its include path.
-#include "support/temp_dir.hpp"
-
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -40,15 +38,17 @@
 
 #include <sys/types.h>
 
+#include "support/temp_dir.hpp"
+
 namespace streambatch::test {
 
 /// Where this process can make memory cgroups, or why it cannot.
 struct cgroup_support {
-    int version = 0;                 ///< 1 or 2; 0: cannot (see why_not)
-    std::filesystem::path own;       ///< this process's memory cgroup
-    std::filesystem::path parent;    ///< where children are made (own, or on v2 maybe own's parent)
-    std::string why_not;             ///< a sentence, for the skip message
-    std::string describe() const;    ///< "cgroup v1, children of /sys/fs/cgroup/memory/..."
+    int version = 0;              ///< 1 or 2; 0: cannot (see why_not)
+    std::filesystem::path own;    ///< this process's memory cgroup
+    std::filesystem::path parent; ///< where children are made (own, or on v2 maybe own's parent)
+    std::string why_not;          ///< a sentence, for the skip message
+    std::string describe() const; ///< "cgroup v1, children of /sys/fs/cgroup/memory/..."
 };
 
 /// Finds the memory hierarchy and checks that a child cgroup can be made (and removes it).
@@ -124,18 +124,19 @@ private:
 /// A finished run and what the cgroup saw.
 struct cgroup_run {
     process_result process;
-    bool oom_killed = false;             ///< SIGKILLed, and the cgroup counted an OOM kill
+    bool oom_killed = false; ///< SIGKILLed, and the cgroup counted an OOM kill
     std::optional<std::uint64_t> oom_kills;
     std::uint64_t failcnt = 0;
-    std::optional<std::uint64_t> peak;   ///< bytes
-    std::uint64_t limit = 0;             ///< bytes, after the run
+    std::optional<std::uint64_t> peak; ///< bytes
+    std::uint64_t limit = 0;           ///< bytes, after the run
 };
 
 /// Reads the cgroup's figures after a process ended.
 cgroup_run figures_after(memory_cgroup const& cg, process_result p);
 
 /// Starts `argv` in `cg`, waits, and reads the figures.
-cgroup_run run_in(memory_cgroup const& cg, std::vector<std::string> const& argv, std::chrono::milliseconds timeout);
+cgroup_run run_in(memory_cgroup const& cg, std::vector<std::string> const& argv,
+                  std::chrono::milliseconds timeout);
 
 /// CLOCK_MONOTONIC in nanoseconds (the workload prints the same clock).
 std::int64_t monotonic_ns();

@@ -37,8 +37,8 @@
 //                  --wait-timeout-ms MS --on-critical throw|wait|carry_on --no-release
 //
 // Output (stdout, line-buffered, one line per fact, key=value, read by test_cgroup_cases.cpp):
-//   start     t_ns=<CLOCK_MONOTONIC> pid=... cgroup_version=... cgroup_dir=... limit=... sources="..."
-//   ballast   bytes=... | ballast_freed t_ns=<munmap began> done_ns=<munmap returned>
+//   start     t_ns=<CLOCK_MONOTONIC> pid=... cgroup_version=... cgroup_dir=... limit=...
+//   sources="..." ballast   bytes=... | ballast_freed t_ns=<munmap began> done_ns=<munmap returned>
 //   event     t_ns=<guard clock = CLOCK_MONOTONIC_COARSE> kind=shrink old=... new=... used=... ...
 //   progress  records_in=... rss_kib=...                       (naive)
 //   batch     i=... size=... used=...                          (--trace)
@@ -77,8 +77,8 @@
 
 #include <streambatch/detail/parse.hpp>
 #include <streambatch/guard/memory_guard.hpp>
-#include <streambatch/views/memory_guarded.hpp>
 #include <streambatch/guard/memory_probe.hpp>
+#include <streambatch/views/memory_guarded.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -187,7 +187,8 @@ public:
             return fallback;
         auto const v = sb::detail::parse_whole<std::uint64_t>(it->second);
         if (!v)
-            throw std::invalid_argument("--" + std::string(name) + " wants a whole number, got '" + it->second + "'");
+            throw std::invalid_argument("--" + std::string(name) + " wants a whole number, got '" +
+                                        it->second + "'");
         return *v;
     }
     double real(std::string_view name, double fallback) const
@@ -198,7 +199,8 @@ public:
         char* end = nullptr;
         double const v = std::strtod(it->second.c_str(), &end);
         if (end == it->second.c_str() || *end != '\0' || !(v >= 0))
-            throw std::invalid_argument("--" + std::string(name) + " wants a number >= 0, got '" + it->second + "'");
+            throw std::invalid_argument("--" + std::string(name) + " wants a number >= 0, got '" +
+                                        it->second + "'");
         return v;
     }
     std::chrono::nanoseconds millis(std::string_view name, std::chrono::nanoseconds fallback) const
@@ -230,7 +232,8 @@ sb::memory_guard_options guard_options(options const& o)
     else if (action == "carry_on")
         g.on_critical = sb::critical_action::carry_on;
     else
-        throw std::invalid_argument("--on-critical wants throw, wait or carry_on, got '" + action + "'");
+        throw std::invalid_argument("--on-critical wants throw, wait or carry_on, got '" + action +
+                                    "'");
     return g;
 }
 
@@ -279,9 +282,9 @@ struct source_state {
     std::int64_t until_max_ns = 0;              ///< --until-max-seconds
     std::int64_t cap_ns = 0;                    ///< start_clock() + until_max_ns
     std::size_t record_bytes = 0;
-    int fd = -1;                   ///< pagecache: the file
+    int fd = -1;                        ///< pagecache: the file
     std::uint64_t records_per_pass = 0; ///< pagecache: the file's size in records
-    std::uint64_t records_in = 0;  ///< records made (or read) so far
+    std::uint64_t records_in = 0;       ///< records made (or read) so far
 };
 
 /// Starts the --seconds budget: called when the job starts, after any ballast, so that the time
@@ -329,11 +332,13 @@ public:
                     throw std::runtime_error(std::string("lseek failed: ") + std::strerror(errno));
                 std::size_t got = 0;
                 while (got < s.record_bytes) {
-                    ssize_t const n = ::read(s.fd, current_.bytes.data() + got, s.record_bytes - got);
+                    ssize_t const n =
+                        ::read(s.fd, current_.bytes.data() + got, s.record_bytes - got);
                     if (n < 0 && errno == EINTR)
                         continue;
                     if (n < 0)
-                        throw std::runtime_error(std::string("read failed: ") + std::strerror(errno));
+                        throw std::runtime_error(std::string("read failed: ") +
+                                                 std::strerror(errno));
                     if (n == 0)
                         break;
                     got += static_cast<std::size_t>(n);
@@ -487,31 +492,38 @@ struct recording_policy {
     }
 };
 
-void print_summary(char const* mode, char const* result, source_state const& src, write_behind_sink const& sink,
-                   run_stats const& st, sb::memory_guard const* guard, double seconds)
+void print_summary(char const* mode, char const* result, source_state const& src,
+                   write_behind_sink const& sink, run_stats const& st,
+                   sb::memory_guard const* guard, double seconds)
 {
     auto const none = std::numeric_limits<std::size_t>::max();
-    std::printf("summary mode=%s result=%s records_in=%llu records_out=%llu out_of_order=%llu batches=%llu "
-                "start_size=%zu min_size=%zu min_batch=%zu max_batch=%zu last_batch=%zu shrinks=%llu grows=%llu "
-                "critical=%llu waiting=%llu resumed=%llu exhausted=%llu samples=%llu releases=%llu "
-                "max_used=%.4f max_ws=%llu final_used=%.4f final_ws=%llu held_bytes=%llu vmhwm_kib=%ld seconds=%.3f "
-                "checksum=%llu\n",
-                mode, result, static_cast<unsigned long long>(src.records_in),
-                static_cast<unsigned long long>(sink.records_out), static_cast<unsigned long long>(sink.out_of_order),
-                static_cast<unsigned long long>(st.batches), st.start_size, st.min_size == none ? 0 : st.min_size,
-                st.min_batch == none ? 0 : st.min_batch, st.max_batch, st.last_batch,
-                static_cast<unsigned long long>(guard ? guard->shrinks() : 0),
-                static_cast<unsigned long long>(guard ? guard->grows() : 0),
-                static_cast<unsigned long long>(st.events[int(sb::guard_event::kind::critical)]),
-                static_cast<unsigned long long>(st.events[int(sb::guard_event::kind::waiting)]),
-                static_cast<unsigned long long>(st.events[int(sb::guard_event::kind::resumed)]),
-                static_cast<unsigned long long>(st.events[int(sb::guard_event::kind::exhausted)]),
-                static_cast<unsigned long long>(guard ? guard->samples() : 0),
-                static_cast<unsigned long long>(guard ? guard->releases() : 0), st.max_used,
-                static_cast<unsigned long long>(st.max_ws), guard ? guard->last_snapshot().used_fraction : 0.0,
-                static_cast<unsigned long long>(guard ? guard->last_snapshot().cgroup_working_set_bytes : 0),
-                static_cast<unsigned long long>(sink.held_bytes), vmhwm_kib(), seconds,
-                static_cast<unsigned long long>(sink.sum));
+    std::printf(
+        "summary mode=%s result=%s records_in=%llu records_out=%llu out_of_order=%llu batches=%llu "
+        "start_size=%zu min_size=%zu min_batch=%zu max_batch=%zu last_batch=%zu shrinks=%llu "
+        "grows=%llu "
+        "critical=%llu waiting=%llu resumed=%llu exhausted=%llu samples=%llu releases=%llu "
+        "max_used=%.4f max_ws=%llu final_used=%.4f final_ws=%llu held_bytes=%llu vmhwm_kib=%ld "
+        "seconds=%.3f "
+        "checksum=%llu\n",
+        mode, result, static_cast<unsigned long long>(src.records_in),
+        static_cast<unsigned long long>(sink.records_out),
+        static_cast<unsigned long long>(sink.out_of_order),
+        static_cast<unsigned long long>(st.batches), st.start_size,
+        st.min_size == none ? 0 : st.min_size, st.min_batch == none ? 0 : st.min_batch,
+        st.max_batch, st.last_batch, static_cast<unsigned long long>(guard ? guard->shrinks() : 0),
+        static_cast<unsigned long long>(guard ? guard->grows() : 0),
+        static_cast<unsigned long long>(st.events[int(sb::guard_event::kind::critical)]),
+        static_cast<unsigned long long>(st.events[int(sb::guard_event::kind::waiting)]),
+        static_cast<unsigned long long>(st.events[int(sb::guard_event::kind::resumed)]),
+        static_cast<unsigned long long>(st.events[int(sb::guard_event::kind::exhausted)]),
+        static_cast<unsigned long long>(guard ? guard->samples() : 0),
+        static_cast<unsigned long long>(guard ? guard->releases() : 0), st.max_used,
+        static_cast<unsigned long long>(st.max_ws),
+        guard ? guard->last_snapshot().used_fraction : 0.0,
+        static_cast<unsigned long long>(guard ? guard->last_snapshot().cgroup_working_set_bytes
+                                              : 0),
+        static_cast<unsigned long long>(sink.held_bytes), vmhwm_kib(), seconds,
+        static_cast<unsigned long long>(sink.sum));
 }
 
 int run_naive(options const& o, source_state& src)
@@ -522,8 +534,8 @@ int run_naive(options const& o, source_state& src)
     for (auto& r : record_source(src)) {
         all.push_back(std::move(r));
         if (all.size() % 1024 == 0)
-            std::printf("progress records_in=%llu rss_kib=%ld\n", static_cast<unsigned long long>(src.records_in),
-                        rss_kib());
+            std::printf("progress records_in=%llu rss_kib=%ld\n",
+                        static_cast<unsigned long long>(src.records_in), rss_kib());
     }
     write_behind_sink sink(0);
     for (auto const& r : all)
@@ -531,7 +543,8 @@ int run_naive(options const& o, source_state& src)
     run_stats st;
     st.batches = 1;
     st.start_size = st.min_batch = st.max_batch = st.last_batch = all.size();
-    double const secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    double const secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     print_summary("naive", "ok", src, sink, st, nullptr, secs);
     (void)o;
     return sink.records_out == src.records_in && sink.out_of_order == 0 ? exit_ok : exit_lost;
@@ -556,10 +569,11 @@ int run_guarded(char const* mode, options const& o, source_state& src)
     guard.on_event([&](sb::guard_event const& e) {
         auto const& s = e.snapshot;
         ++st.events[int(e.what)];
-        std::printf("event t_ns=%lld kind=%s old=%zu new=%zu batch=%llu used=%.4f source=%s ws=%llu limit=%llu "
+        std::printf("event t_ns=%lld kind=%s old=%zu new=%zu batch=%llu used=%.4f source=%s "
+                    "ws=%llu limit=%llu "
                     "rss=%llu\n",
-                    static_cast<long long>(e.at.count()), sb::guard_event::name(e.what), e.old_size, e.new_size,
-                    static_cast<unsigned long long>(e.batch), s.used_fraction,
+                    static_cast<long long>(e.at.count()), sb::guard_event::name(e.what), e.old_size,
+                    e.new_size, static_cast<unsigned long long>(e.batch), s.used_fraction,
                     s.source == sb::memory_source::cgroup ? "cgroup" : "system",
                     static_cast<unsigned long long>(s.cgroup_working_set_bytes),
                     static_cast<unsigned long long>(s.cgroup_limit_bytes),
@@ -573,17 +587,24 @@ int run_guarded(char const* mode, options const& o, source_state& src)
 
     auto const probe_now = guard.probe().sample();
     auto const& cg = guard.probe().cgroup();
-    std::printf("start t_ns=%lld pid=%d cgroup_version=%d cgroup_dir=%s cgroup_levels=%zu limit=%llu ws=%llu "
+    std::printf("start t_ns=%lld pid=%d cgroup_version=%d cgroup_dir=%s cgroup_levels=%zu "
+                "limit=%llu ws=%llu "
                 "used=%.4f system_total=%llu sources=\"%s\"\n",
-                static_cast<long long>(monotonic_ns()), int(::getpid()), cg.version, cg.directory.c_str(), cg.levels,
-                static_cast<unsigned long long>(probe_now.cgroup_limited ? probe_now.cgroup_limit_bytes : 0),
-                static_cast<unsigned long long>(probe_now.cgroup_working_set_bytes), probe_now.used_fraction,
-                static_cast<unsigned long long>(probe_now.system_total_bytes), guard.probe().sources().c_str());
+                static_cast<long long>(monotonic_ns()), int(::getpid()), cg.version,
+                cg.directory.c_str(), cg.levels,
+                static_cast<unsigned long long>(
+                    probe_now.cgroup_limited ? probe_now.cgroup_limit_bytes : 0),
+                static_cast<unsigned long long>(probe_now.cgroup_working_set_bytes),
+                probe_now.used_fraction,
+                static_cast<unsigned long long>(probe_now.system_total_bytes),
+                guard.probe().sources().c_str());
 
     if (double const f = o.real("ballast-fraction", 0); f > 0) {
         if (!probe_now.cgroup_limited)
-            throw std::runtime_error("--ballast-fraction needs a cgroup limit, and the probe found none");
-        double const target = f * double(probe_now.cgroup_limit_bytes) - double(probe_now.cgroup_working_set_bytes);
+            throw std::runtime_error(
+                "--ballast-fraction needs a cgroup limit, and the probe found none");
+        double const target =
+            f * double(probe_now.cgroup_limit_bytes) - double(probe_now.cgroup_working_set_bytes);
         if (target > 0) {
             weight.allocate(static_cast<std::size_t>(target));
             std::printf("ballast bytes=%zu\n", static_cast<std::size_t>(target));
@@ -616,15 +637,18 @@ int run_guarded(char const* mode, options const& o, source_state& src)
     if (std::string const until = o.text("until", ""); !until.empty()) {
         auto const colon = until.find(':');
         std::string const kind = until.substr(0, colon);
-        auto const n = colon == std::string::npos
-                           ? std::nullopt
-                           : sb::detail::parse_whole<std::uint64_t>(std::string_view(until).substr(colon + 1));
+        auto const n =
+            colon == std::string::npos
+                ? std::nullopt
+                : sb::detail::parse_whole<std::uint64_t>(std::string_view(until).substr(colon + 1));
         for (int k = 0; k <= int(sb::guard_event::kind::exhausted); ++k)
             if (kind == sb::guard_event::name(sb::guard_event::kind(k)))
                 src.until_count = &st.events[k];
         if (!src.until_count || !n)
-            throw std::invalid_argument("--until wants KIND:N (KIND an event: shrink, grow, critical, waiting, "
-                                        "resumed, exhausted), got '" + until + "'");
+            throw std::invalid_argument(
+                "--until wants KIND:N (KIND an event: shrink, grow, critical, waiting, "
+                "resumed, exhausted), got '" +
+                until + "'");
         src.until_n = *n;
         src.until_max_ns = static_cast<std::int64_t>(o.real("until-max-seconds", 30) * 1e9);
     }
@@ -632,7 +656,9 @@ int run_guarded(char const* mode, options const& o, source_state& src)
     bool const trace = o.flag("trace");
     auto const t0 = std::chrono::steady_clock::now();
     start_clock(src); // the job starts here, after the ballast
-    auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+    auto seconds = [&] {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
     try {
         std::size_t previous = 0;
         bool have_previous = false;
@@ -649,9 +675,11 @@ int run_guarded(char const* mode, options const& o, source_state& src)
             st.last_batch = b.size();
             ++st.batches;
             if (trace)
-                std::printf("batch i=%llu size=%zu used=%.4f ws=%llu\n", static_cast<unsigned long long>(st.batches),
-                            b.size(), guard.last_snapshot().used_fraction,
-                            static_cast<unsigned long long>(guard.last_snapshot().cgroup_working_set_bytes));
+                std::printf("batch i=%llu size=%zu used=%.4f ws=%llu\n",
+                            static_cast<unsigned long long>(st.batches), b.size(),
+                            guard.last_snapshot().used_fraction,
+                            static_cast<unsigned long long>(
+                                guard.last_snapshot().cgroup_working_set_bytes));
             sink.write(b);
         }
         if (st.batches == 1)
@@ -659,7 +687,8 @@ int run_guarded(char const* mode, options const& o, source_state& src)
     } catch (sb::memory_exhausted const& e) {
         join_freer();
         std::fprintf(stderr, "oom_workload: streambatch::memory_exhausted: %s\n", e.what());
-        std::printf("exhausted batch_size=%zu used=%.4f ws=%llu limit=%llu\n", e.batch_size, e.snapshot.used_fraction,
+        std::printf("exhausted batch_size=%zu used=%.4f ws=%llu limit=%llu\n", e.batch_size,
+                    e.snapshot.used_fraction,
                     static_cast<unsigned long long>(e.snapshot.cgroup_working_set_bytes),
                     static_cast<unsigned long long>(e.snapshot.cgroup_limit_bytes));
         print_summary(mode, "exhausted", src, sink, st, &guard, seconds());
@@ -693,9 +722,10 @@ int main(int argc, char** argv)
         if (mode == "pagecache") {
             std::string const file = o.text("file", "");
             src.fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-            struct stat st{};
+            struct stat st {};
             if (src.fd < 0 || ::fstat(src.fd, &st) != 0)
-                throw std::runtime_error("cannot open --file '" + file + "': " + std::strerror(errno));
+                throw std::runtime_error("cannot open --file '" + file +
+                                         "': " + std::strerror(errno));
             auto const size = static_cast<std::uint64_t>(st.st_size); // the whole file, in records
             src.records_per_pass = size / src.record_bytes + (size % src.record_bytes != 0);
             src.max_records = src.records_per_pass * o.count("passes", 1);

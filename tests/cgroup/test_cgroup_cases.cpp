@@ -23,8 +23,6 @@
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
-#include "cgroup_harness.hpp"
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -54,6 +52,8 @@
 #include <sys/statvfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+
+#include "cgroup_harness.hpp"
 
 namespace fs = std::filesystem;
 namespace sbt = streambatch::test;
@@ -87,16 +87,18 @@ std::vector<std::string> workload(std::vector<std::string> args)
 {
     std::string const exe = env("STREAMBATCH_OOM_WORKLOAD");
     if (exe.empty())
-        throw std::runtime_error("STREAMBATCH_OOM_WORKLOAD is not set (CTest sets it to oom_workload's path)");
+        throw std::runtime_error(
+            "STREAMBATCH_OOM_WORKLOAD is not set (CTest sets it to oom_workload's path)");
     args.insert(args.begin(), exe);
     return args;
 }
 
 std::vector<std::string> guarded_job(std::vector<std::string> extra = {})
 {
-    std::vector<std::string> a{"--mode",      "guarded", "--record-bytes", std::to_string(job_record_bytes),
-                               "--batch",     std::to_string(job_batch), "--in-flight",
-                               std::to_string(job_in_flight)};
+    std::vector<std::string> a{"--mode",         "guarded",
+                               "--record-bytes", std::to_string(job_record_bytes),
+                               "--batch",        std::to_string(job_batch),
+                               "--in-flight",    std::to_string(job_in_flight)};
     a.insert(a.end(), extra.begin(), extra.end());
     return workload(a);
 }
@@ -135,12 +137,14 @@ line_fields parse_line(std::string_view line)
         std::string value;
         if (eq + 1 < line.size() && line[eq + 1] == '"') {
             end = line.find('"', eq + 2);
-            value = std::string(line.substr(eq + 2, end == std::string_view::npos ? end : end - eq - 2));
+            value = std::string(
+                line.substr(eq + 2, end == std::string_view::npos ? end : end - eq - 2));
             if (end != std::string_view::npos)
                 ++end;
         } else {
             end = line.find(' ', eq + 1);
-            value = std::string(line.substr(eq + 1, end == std::string_view::npos ? end : end - eq - 1));
+            value = std::string(
+                line.substr(eq + 1, end == std::string_view::npos ? end : end - eq - 1));
         }
         f.values[key] = value;
         i = end;
@@ -232,9 +236,9 @@ void add_row(row const& x)
     char secs[32];
     std::snprintf(secs, sizeof secs, "%.2f s", p.seconds);
     std::ofstream out(path, std::ios::app);
-    out << "| " << x.name << " | " << x.run << " | " << (x.passed ? "pass" : "**FAIL**") << " | " << oom << " | "
-        << p.status() << " | " << peak << " | " << records << " | " << batches << " | " << sizes << " | " << guard
-        << " | " << secs << " | " << x.note << " |\n";
+    out << "| " << x.name << " | " << x.run << " | " << (x.passed ? "pass" : "**FAIL**") << " | "
+        << oom << " | " << p.status() << " | " << peak << " | " << records << " | " << batches
+        << " | " << sizes << " | " << guard << " | " << secs << " | " << x.note << " |\n";
 }
 
 void write_header(std::string const& path)
@@ -247,11 +251,14 @@ void write_header(std::string const& path)
     ::uname(&u);
     auto const w = sbt::find_memory_cgroup();
     out << "# streambatch: the memory guard under real memory limits (tests/cgroup)\n\n"
-        << date << "; kernel " << u.release << "; " << w.describe() << "; build: " << env("STREAMBATCH_CGROUP_BUILD")
-        << "\n\n"
-        << "Peak is the cgroup's own (v1 memory.max_usage_in_bytes, v2 memory.peak); records are counted by the\n"
-        << "workload as they leave the source (in) and reach the sink (out). Batch sizes are the guard's decisions.\n\n"
-        << "| case | run | result | OOM-killed? | exit | peak / limit | records in / out | batches | batch start → min "
+        << date << "; kernel " << u.release << "; " << w.describe()
+        << "; build: " << env("STREAMBATCH_CGROUP_BUILD") << "\n\n"
+        << "Peak is the cgroup's own (v1 memory.max_usage_in_bytes, v2 memory.peak); records are "
+           "counted by the\n"
+        << "workload as they leave the source (in) and reach the sink (out). Batch sizes are the "
+           "guard's decisions.\n\n"
+        << "| case | run | result | OOM-killed? | exit | peak / limit | records in / out | batches "
+           "| batch start → min "
            "| shrinks / grows | time | notes |\n"
         << "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
 }
@@ -287,8 +294,8 @@ public:
         }
         std::string rejected;
         for (auto const& c : candidates) {
-            struct statfs sf{};
-            struct statvfs sv{};
+            struct statfs sf {};
+            struct statvfs sv {};
             if (::statfs(c.c_str(), &sf) != 0 || ::statvfs(c.c_str(), &sv) != 0)
                 continue;
             bool const memory_fs = sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC;
@@ -304,8 +311,9 @@ public:
                 rejected += " " + c.string() + " (" + e.what() + ")";
             }
         }
-        throw std::runtime_error("no disk-backed directory with 2 GiB free for the page-cache file; rejected:" +
-                                 rejected);
+        throw std::runtime_error(
+            "no disk-backed directory with 2 GiB free for the page-cache file; rejected:" +
+            rejected);
     }
     fs::path const& path() const { return dir_->path(); }
 };
@@ -323,7 +331,8 @@ double write_uncached_file(fs::path const& p, std::uint64_t bytes)
     for (std::size_t i = 0; i < block.size(); ++i)
         block[i] = static_cast<unsigned char>('a' + i % 26);
     for (std::uint64_t done = 0; done < bytes;) {
-        std::size_t const n = static_cast<std::size_t>(std::min<std::uint64_t>(block.size(), bytes - done));
+        std::size_t const n =
+            static_cast<std::size_t>(std::min<std::uint64_t>(block.size(), bytes - done));
         ssize_t const w = ::write(fd, block.data(), n);
         if (w <= 0) {
             ::close(fd);
@@ -338,7 +347,8 @@ double write_uncached_file(fs::path const& p, std::uint64_t bytes)
         long const page = ::sysconf(_SC_PAGESIZE);
         std::vector<unsigned char> vec((bytes + std::uint64_t(page) - 1) / std::uint64_t(page));
         if (::mincore(m, bytes, vec.data()) == 0)
-            cached = double(std::count_if(vec.begin(), vec.end(), [](unsigned char c) { return c & 1; })) /
+            cached = double(std::count_if(vec.begin(), vec.end(),
+                                          [](unsigned char c) { return c & 1; })) /
                      double(vec.size());
         ::munmap(m, bytes);
     }
@@ -355,29 +365,33 @@ std::string first_lines(std::string const& s, std::size_t n = 40)
     return out;
 }
 
-#define SHOW_RUN(r)                                                                                                    \
-    INFO("workload: " << (r).process.status() << " after " << (r).process.seconds << " s\nstdout (start):\n"          \
-                      << first_lines((r).process.out) << "stderr:\n"                                                   \
+#define SHOW_RUN(r)                                                                                \
+    INFO("workload: " << (r).process.status() << " after " << (r).process.seconds                  \
+                      << " s\nstdout (start):\n"                                                   \
+                      << first_lines((r).process.out) << "stderr:\n"                               \
                       << first_lines((r).process.err))
 
 } // namespace
 
 // --- the cases ---------------------------------------------------------------------------------
 
-TEST_CASE("A job that keeps every record of 1 GiB is OOM-killed under a 256 MiB limit", "[cgroup][case1]")
+TEST_CASE("A job that keeps every record of 1 GiB is OOM-killed under a 256 MiB limit",
+          "[cgroup][case1]")
 {
     sbt::memory_cgroup cg(where, "naive");
     cg.set_limit(256 * MiB);
-    auto const r = sbt::run_in(cg,
-                               workload({"--mode", "naive", "--records", std::to_string(job_records), "--record-bytes",
-                                         std::to_string(job_record_bytes)}),
-                               run_timeout);
+    auto const r =
+        sbt::run_in(cg,
+                    workload({"--mode", "naive", "--records", std::to_string(job_records),
+                              "--record-bytes", std::to_string(job_record_bytes)}),
+                    run_timeout);
     auto const w = parse_output(r.process.out);
     SHOW_RUN(r);
     std::string got = w.progress.empty() ? "0" : w.progress.back().text("records_in");
     bool const ok = r.oom_killed && r.process.signal == SIGKILL && !w.summary;
     add_row({"1 naive: keep every record", 1, &r, &w, 256 * MiB, r.peak,
-             "≥ " + got + " of " + std::to_string(job_records) + " / 0", "killed while loading", ok});
+             "≥ " + got + " of " + std::to_string(job_records) + " / 0", "killed while loading",
+             ok});
     CHECK(r.process.signal == SIGKILL);
     CHECK(r.oom_killed);
     CHECK(!w.summary);
@@ -388,8 +402,9 @@ TEST_CASE("The same job with batches of a fixed size is OOM-killed: the guard ha
 {
     sbt::memory_cgroup cg(where, "fixed");
     cg.set_limit(256 * MiB);
-    auto const r = sbt::run_in(cg, guarded_job({"--records", std::to_string(job_records), "--policy", "fixed", "--trace"}),
-                               run_timeout);
+    auto const r = sbt::run_in(
+        cg, guarded_job({"--records", std::to_string(job_records), "--policy", "fixed", "--trace"}),
+        run_timeout);
     auto const w = parse_output(r.process.out);
     SHOW_RUN(r);
     std::uint64_t pulled = 0;
@@ -398,20 +413,24 @@ TEST_CASE("The same job with batches of a fixed size is OOM-killed: the guard ha
     bool const ok = r.oom_killed && !w.summary;
     add_row({"2a fixed batches of 256 (guard not asked)", 1, &r, &w, 256 * MiB, r.peak,
              "≥ " + std::to_string(pulled) + " of " + std::to_string(job_records) + " / -",
-             "killed at batch " + std::to_string(w.batches.size()) + "; 90 in flight x 4 MiB = 360 MiB > limit", ok});
+             "killed at batch " + std::to_string(w.batches.size()) +
+                 "; 90 in flight x 4 MiB = 360 MiB > limit",
+             ok});
     CHECK(r.process.signal == SIGKILL);
     CHECK(r.oom_killed);
     CHECK(!w.summary);
 }
 
-TEST_CASE("memory_guarded brings the same 1 GiB through a 256 MiB limit, 10 runs out of 10", "[cgroup][case2]")
+TEST_CASE("memory_guarded brings the same 1 GiB through a 256 MiB limit, 10 runs out of 10",
+          "[cgroup][case2]")
 {
     constexpr std::uint64_t limit = 256 * MiB;
     int passed = 0;
     for (int run = 1; run <= 10; ++run) {
         sbt::memory_cgroup cg(where, "guarded-" + std::to_string(run));
         cg.set_limit(limit);
-        auto const r = sbt::run_in(cg, guarded_job({"--records", std::to_string(job_records)}), run_timeout);
+        auto const r =
+            sbt::run_in(cg, guarded_job({"--records", std::to_string(job_records)}), run_timeout);
         auto const w = parse_output(r.process.out);
         SHOW_RUN(r);
         INFO("run " << run);
@@ -433,15 +452,20 @@ TEST_CASE("memory_guarded brings the same 1 GiB through a 256 MiB limit, 10 runs
         CHECK(shrank);
         CHECK(saw_cgroup);
         CHECK(cgroup_events);
-        bool const ok = completed && all_records && under_90 && shrank && saw_cgroup && cgroup_events;
+        bool const ok =
+            completed && all_records && under_90 && shrank && saw_cgroup && cgroup_events;
         passed += ok;
         std::string note;
         if (w.summary && w.start) {
             char b[200];
-            std::snprintf(b, sizeof b, "guard max %.1f %% (cgroup); meminfo: %.1f GiB total; at the end %s MiB held, "
-                                       "working set %s MiB",
-                          100 * w.summary->real("max_used"), double(w.start->count("system_total")) / double(GiB),
-                          mib(w.summary->count("held_bytes")).c_str(), mib(w.summary->count("final_ws")).c_str());
+            std::snprintf(
+                b, sizeof b,
+                "guard max %.1f %% (cgroup); meminfo: %.1f GiB total; at the end %s MiB held, "
+                "working set %s MiB",
+                100 * w.summary->real("max_used"),
+                double(w.start->count("system_total")) / double(GiB),
+                mib(w.summary->count("held_bytes")).c_str(),
+                mib(w.summary->count("final_ws")).c_str());
             note = b;
         }
         add_row({"2 memory_guarded(256)", run, &r, &w, limit, r.peak, "", note, ok});
@@ -449,8 +473,9 @@ TEST_CASE("memory_guarded brings the same 1 GiB through a 256 MiB limit, 10 runs
     REQUIRE(passed == 10);
 }
 
-TEST_CASE("Page cache is not pressure: a 600 MB file read through a 200 MiB cgroup keeps the batch size",
-          "[cgroup][case3]")
+TEST_CASE(
+    "Page cache is not pressure: a 600 MB file read through a 200 MiB cgroup keeps the batch size",
+    "[cgroup][case3]")
 {
     constexpr std::uint64_t limit = 200 * MiB;
     constexpr std::uint64_t file_bytes = 600'000'000;
@@ -464,19 +489,21 @@ TEST_CASE("Page cache is not pressure: a 600 MB file read through a 200 MiB cgro
 
     sbt::memory_cgroup cg(where, "pagecache");
     cg.set_limit(limit);
-    auto const r = sbt::run_in(cg,
-                               workload({"--mode", "pagecache", "--file", file.string(), "--record-bytes",
-                                         std::to_string(record), "--batch", "64"}),
-                               run_timeout);
+    auto const r =
+        sbt::run_in(cg,
+                    workload({"--mode", "pagecache", "--file", file.string(), "--record-bytes",
+                              std::to_string(record), "--batch", "64"}),
+                    run_timeout);
     auto const w = parse_output(r.process.out);
     SHOW_RUN(r);
     REQUIRE(w.summary);
     auto const& s = *w.summary;
-    bool const ok = r.process.exit_code == 0 && !r.oom_killed && accounted(w, expected) && s.count("shrinks") == 0 &&
-                    s.count("min_size") == 64 && s.count("min_batch") == 64 && r.peak &&
-                    double(*r.peak) >= 0.75 * double(limit);
+    bool const ok = r.process.exit_code == 0 && !r.oom_killed && accounted(w, expected) &&
+                    s.count("shrinks") == 0 && s.count("min_size") == 64 &&
+                    s.count("min_batch") == 64 && r.peak && double(*r.peak) >= 0.75 * double(limit);
     char note[200];
-    std::snprintf(note, sizeof note, "600 MB file in %s; guard max %.1f %%; page cache filled the cgroup",
+    std::snprintf(note, sizeof note,
+                  "600 MB file in %s; guard max %.1f %%; page cache filled the cgroup",
                   fs::path(dir.path()).parent_path().c_str(), 100 * s.real("max_used"));
     add_row({"3 page cache (600 MB file, 200 MiB)", 1, &r, &w, limit, r.peak, "", note, ok});
     CHECK(r.process.exit_code == 0);
@@ -491,7 +518,8 @@ TEST_CASE("Page cache is not pressure: a 600 MB file read through a 200 MiB cgro
     CHECK(double(*r.peak) >= 0.75 * double(limit));
 }
 
-TEST_CASE("Page cache that turned active (a file read three times) is not pressure either", "[cgroup][case3b]")
+TEST_CASE("Page cache that turned active (a file read three times) is not pressure either",
+          "[cgroup][case3b]")
 {
     // 160 MiB read three times through 200 MiB: the second pass finds every page cached and
     // the kernel moves them to the active list. They are still page cache the kernel can
@@ -505,21 +533,24 @@ TEST_CASE("Page cache that turned active (a file read three times) is not pressu
 
     sbt::memory_cgroup cg(where, "pagecache-hot");
     cg.set_limit(limit);
-    auto const r = sbt::run_in(cg,
-                               workload({"--mode", "pagecache", "--file", file.string(), "--record-bytes",
-                                         std::to_string(record), "--batch", "64", "--passes", "3"}),
-                               run_timeout);
+    auto const r =
+        sbt::run_in(cg,
+                    workload({"--mode", "pagecache", "--file", file.string(), "--record-bytes",
+                              std::to_string(record), "--batch", "64", "--passes", "3"}),
+                    run_timeout);
     auto const w = parse_output(r.process.out);
     SHOW_RUN(r);
     REQUIRE(w.summary);
     auto const& s = *w.summary;
     auto const active = cg.stat("active_file").value_or(0);
-    bool const ok = r.process.exit_code == 0 && !r.oom_killed && accounted(w, 3 * file_bytes / record) &&
-                    s.count("shrinks") == 0;
+    bool const ok = r.process.exit_code == 0 && !r.oom_killed &&
+                    accounted(w, 3 * file_bytes / record) && s.count("shrinks") == 0;
     char note[200];
-    std::snprintf(note, sizeof note, "160 MiB file x 3 passes; guard max %.1f %%, rss %.1f MiB; active_file %s MiB "
-                                     "after",
-                  100 * s.real("max_used"), double(s.count("vmhwm_kib")) / 1024, mib(active).c_str());
+    std::snprintf(note, sizeof note,
+                  "160 MiB file x 3 passes; guard max %.1f %%, rss %.1f MiB; active_file %s MiB "
+                  "after",
+                  100 * s.real("max_used"), double(s.count("vmhwm_kib")) / 1024,
+                  mib(active).c_str());
     add_row({"3b page cache read 3 times", 1, &r, &w, limit, r.peak, "", note, ok});
     CHECK(r.process.exit_code == 0);
     CHECK(accounted(w, 3 * file_bytes / record));
@@ -533,15 +564,17 @@ TEST_CASE("A limit set only on the parent cgroup is honoured", "[cgroup][case4]"
     parent.set_limit(limit);
     sbt::memory_cgroup child(parent, "job"); // destroyed first: declared last
     REQUIRE(child.limit() >= 1024 * GiB);    // no limit of its own
-    auto const r0 = sbt::run_in(child, guarded_job({"--records", std::to_string(job_records)}), run_timeout);
+    auto const r0 =
+        sbt::run_in(child, guarded_job({"--records", std::to_string(job_records)}), run_timeout);
     auto const r = sbt::figures_after(parent, r0.process); // the parent's peak and OOM count
     auto const w = parse_output(r.process.out);
     SHOW_RUN(r);
     REQUIRE(w.start);
-    bool const found_parent = w.start->count("limit") == limit && w.start->text("cgroup_dir") == child.dir().string();
-    bool const ok = r.process.exit_code == 0 && !r.oom_killed && !r0.oom_killed && accounted(w, job_records) &&
-                    found_parent && w.summary->count("shrinks") >= 1 && r.peak &&
-                    double(*r.peak) <= 0.9 * double(limit);
+    bool const found_parent =
+        w.start->count("limit") == limit && w.start->text("cgroup_dir") == child.dir().string();
+    bool const ok = r.process.exit_code == 0 && !r.oom_killed && !r0.oom_killed &&
+                    accounted(w, job_records) && found_parent && w.summary->count("shrinks") >= 1 &&
+                    r.peak && double(*r.peak) <= 0.9 * double(limit);
     add_row({"4 limit on the parent only", 1, &r, &w, limit, r.peak, "",
              "probe: " + w.start->text("cgroup_levels") + " levels from " +
                  fs::path(w.start->text("cgroup_dir")).filename().string() + ", limit " +
@@ -556,13 +589,15 @@ TEST_CASE("A limit set only on the parent cgroup is honoured", "[cgroup][case4]"
     CHECK(double(*r.peak) <= 0.9 * double(limit));
 }
 
-TEST_CASE("A limit lowered while the job runs is picked up within a second, and batches shrink", "[cgroup][case5]")
+TEST_CASE("A limit lowered while the job runs is picked up within a second, and batches shrink",
+          "[cgroup][case5]")
 {
     sbt::memory_cgroup cg(where, "lowered");
     cg.set_limit(2 * GiB); // far above the job's ~370 MiB
     // 4 s, and on past that until its first shrink (at most 60 s): a loaded machine that is slow
     // to fill the cgroup must not end the job before the lowered limit is seen.
-    sbt::cgroup_process job(cg, guarded_job({"--seconds", "4", "--until", "shrink:1", "--until-max-seconds", "60"}));
+    sbt::cgroup_process job(
+        cg, guarded_job({"--seconds", "4", "--until", "shrink:1", "--until-max-seconds", "60"}));
     // 90 batches in flight: steady state (~370 MiB) within about a second on an idle machine.
     // Wait for it rather than for a fixed time, so a loaded machine only takes longer: what is
     // timed below is the guard's reaction to the lowered limit, not the job's start. Steady:
@@ -573,7 +608,8 @@ TEST_CASE("A limit lowered while the job runs is picked up within a second, and 
     std::deque<std::uint64_t> last; // the samples of the last 500 ms, oldest first
     std::uint64_t usage = cg.usage();
     auto steady = [&] {
-        return usage > 200 * MiB && last.size() == 10 && double(usage) <= 1.02 * double(last.front());
+        return usage > 200 * MiB && last.size() == 10 &&
+               double(usage) <= 1.02 * double(last.front());
     };
     while (!steady() && std::chrono::steady_clock::now() - started < 40s) {
         last.push_back(usage);
@@ -582,12 +618,14 @@ TEST_CASE("A limit lowered while the job runs is picked up within a second, and 
         std::this_thread::sleep_for(50ms);
         usage = cg.usage();
     }
-    double const waited_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    double const waited_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     INFO("usage " << mib(usage) << " MiB after " << waited_s << " s");
     REQUIRE(steady());
     // Above current usage (v1 refuses a limit below it with EBUSY), and high enough that the
     // job's working set is 87 % of it: over shrink_at (80 %), clear of the kill.
-    std::uint64_t const lowered = (static_cast<std::uint64_t>(double(usage) / 0.87) + 4095) / 4096 * 4096;
+    std::uint64_t const lowered =
+        (static_cast<std::uint64_t>(double(usage) / 0.87) + 4095) / 4096 * 4096;
     std::int64_t const t0 = sbt::monotonic_ns();
     cg.set_limit(lowered);
     std::int64_t const t1 = sbt::monotonic_ns();
@@ -608,10 +646,12 @@ TEST_CASE("A limit lowered while the job runs is picked up within a second, and 
             first_after = t;
     }
     double const delay_ms = first_after ? double(*first_after - t1) / 1e6 : -1;
-    bool const ok = r.process.exit_code == 0 && !r.oom_killed && accounted(w) && before == 0 && first_after &&
-                    *first_after - t1 <= 1'000'000'000 && w.summary->count("min_size") < job_batch;
+    bool const ok = r.process.exit_code == 0 && !r.oom_killed && accounted(w) && before == 0 &&
+                    first_after && *first_after - t1 <= 1'000'000'000 &&
+                    w.summary->count("min_size") < job_batch;
     char note[200];
-    std::snprintf(note, sizeof note, "limit 2048 → %s MiB at %.1f s (usage %s MiB); first shrink %.0f ms later",
+    std::snprintf(note, sizeof note,
+                  "limit 2048 → %s MiB at %.1f s (usage %s MiB); first shrink %.0f ms later",
                   mib(lowered).c_str(), waited_s, mib(usage).c_str(), delay_ms);
     add_row({"5 limit lowered while running", 1, &r, &w, lowered, r.peak, "", note, ok});
     CHECK(r.process.exit_code == 0);
@@ -637,13 +677,27 @@ struct critical_case {
 /// `until` (an event the case asserts on, "KIND:N"; at most 30 s): on a loaded machine the
 /// ballast and the way down to the floor take longer, and a fixed budget could end the job
 /// before the guard was ever critical (it once ended with records_in=0).
-critical_case run_critical(char const* action, char const* until, std::vector<std::string> extra = {})
+critical_case run_critical(char const* action, char const* until,
+                           std::vector<std::string> extra = {})
 {
     sbt::memory_cgroup cg(where, std::string("critical-") + action);
     cg.set_limit(256 * MiB);
-    std::vector<std::string> a{"--mode", "guarded", "--record-bytes", "16384", "--batch", "64", "--seconds", "2.5",
-                               "--until", until, "--ballast-fraction", "0.965", "--critical-for-ms", "500",
-                               "--on-critical", action};
+    std::vector<std::string> a{"--mode",
+                               "guarded",
+                               "--record-bytes",
+                               "16384",
+                               "--batch",
+                               "64",
+                               "--seconds",
+                               "2.5",
+                               "--until",
+                               until,
+                               "--ballast-fraction",
+                               "0.965",
+                               "--critical-for-ms",
+                               "500",
+                               "--on-critical",
+                               action};
     a.insert(a.end(), extra.begin(), extra.end());
     critical_case c{sbt::run_in(cg, workload(a), run_timeout), {}, cg.dir().string()};
     c.w = parse_output(c.r.process.out);
@@ -655,13 +709,15 @@ std::string critical_note(workload_output const& w)
     if (!w.summary)
         return "no summary";
     auto const& s = *w.summary;
-    return "ballast to 96.5 %; events: critical " + s.text("critical") + ", waiting " + s.text("waiting") +
-           ", resumed " + s.text("resumed") + ", exhausted " + s.text("exhausted");
+    return "ballast to 96.5 %; events: critical " + s.text("critical") + ", waiting " +
+           s.text("waiting") + ", resumed " + s.text("resumed") + ", exhausted " +
+           s.text("exhausted");
 }
 
 } // namespace
 
-TEST_CASE("At the floor and still critical, on_critical = throw ends the job with memory_exhausted and the figures",
+TEST_CASE("At the floor and still critical, on_critical = throw ends the job with memory_exhausted "
+          "and the figures",
           "[cgroup][case6][case6_throw]")
 {
     auto const c = run_critical("throw", "exhausted:1");
@@ -672,7 +728,8 @@ TEST_CASE("At the floor and still critical, on_critical = throw ends the job wit
     std::string const& err = r.process.err;
     bool const message = err.find("streambatch::memory_exhausted") != std::string::npos &&
                          err.find("% used (cgroup)") != std::string::npos &&
-                         err.find("MiB limit") != std::string::npos && err.find(c.dir) != std::string::npos &&
+                         err.find("MiB limit") != std::string::npos &&
+                         err.find(c.dir) != std::string::npos &&
                          err.find("/proc/self/statm") != std::string::npos &&
                          err.find("/proc/meminfo") != std::string::npos;
     bool const ok = r.process.exit_code == 3 && r.process.signal == 0 && !r.oom_killed && message &&
@@ -682,7 +739,8 @@ TEST_CASE("At the floor and still critical, on_critical = throw ends the job wit
     CHECK(r.process.exit_code == 3); // oom_workload: caught streambatch::memory_exhausted
     CHECK(!r.oom_killed);
     CHECK_THAT(err, Contains("streambatch::memory_exhausted") && Contains("memory exhausted"));
-    CHECK_THAT(err, Contains("% used (cgroup)") && Contains("cgroup working set") && Contains("MiB limit"));
+    CHECK_THAT(err, Contains("% used (cgroup)") && Contains("cgroup working set") &&
+                        Contains("MiB limit"));
     CHECK_THAT(err, Contains(c.dir) && Contains("/proc/self/statm") && Contains("/proc/meminfo"));
     CHECK_THAT(err, Contains("at batch size 10")); // at the floor
     CHECK(s.count("critical") >= 1);
@@ -708,19 +766,21 @@ TEST_CASE("At the floor and still critical, on_critical = wait holds the job unt
     bool const ok = r.process.exit_code == 0 && !r.oom_killed && accounted(w) && t_wait < t_freed &&
                     t_resume >= t_freed - 10'000'000 && t_resume - t_freed < 500'000'000;
     char note[120];
-    std::snprintf(note, sizeof note, "; waited %.0f ms, resumed %.0f ms after the ballast was freed",
+    std::snprintf(note, sizeof note,
+                  "; waited %.0f ms, resumed %.0f ms after the ballast was freed",
                   double(t_resume - t_wait) / 1e6, double(t_resume - t_freed) / 1e6);
     add_row({"6 critical: wait", 1, &r, &w, 256 * MiB, r.peak, "", critical_note(w) + note, ok});
     CHECK(r.process.exit_code == 0);
     CHECK(!r.oom_killed);
     CHECK(accounted(w));
-    CHECK(t_wait < t_freed);                       // it waited for memory, not for a timer
-    CHECK(t_resume >= t_freed - 10'000'000);       // ... and went on once memory fell (coarse clock)
-    CHECK(t_resume - t_freed < 500'000'000);       // within a few wait_poll periods
+    CHECK(t_wait < t_freed);                 // it waited for memory, not for a timer
+    CHECK(t_resume >= t_freed - 10'000'000); // ... and went on once memory fell (coarse clock)
+    CHECK(t_resume - t_freed < 500'000'000); // within a few wait_poll periods
 }
 
-TEST_CASE("At the floor and still critical, on_critical = carry_on completes and reports critical events",
-          "[cgroup][case6][case6_carry_on]")
+TEST_CASE(
+    "At the floor and still critical, on_critical = carry_on completes and reports critical events",
+    "[cgroup][case6][case6_carry_on]")
 {
     auto const c = run_critical("carry_on", "critical:2");
     auto const& r = c.r;
@@ -728,8 +788,9 @@ TEST_CASE("At the floor and still critical, on_critical = carry_on completes and
     SHOW_RUN(r);
     REQUIRE(w.summary);
     auto const& s = *w.summary;
-    bool const ok = r.process.exit_code == 0 && !r.oom_killed && accounted(w) && s.count("critical") >= 2 &&
-                    s.count("exhausted") == 0 && s.count("waiting") == 0;
+    bool const ok = r.process.exit_code == 0 && !r.oom_killed && accounted(w) &&
+                    s.count("critical") >= 2 && s.count("exhausted") == 0 &&
+                    s.count("waiting") == 0;
     add_row({"6 critical: carry_on", 1, &r, &w, 256 * MiB, r.peak, "", critical_note(w), ok});
     CHECK(r.process.exit_code == 0);
     CHECK(!r.oom_killed);
@@ -739,7 +800,8 @@ TEST_CASE("At the floor and still critical, on_critical = carry_on completes and
     CHECK(s.count("waiting") == 0);
 }
 
-TEST_CASE("Memory still climbing at the floor ends in memory_exhausted, not in an OOM kill", "[cgroup][case6d]")
+TEST_CASE("Memory still climbing at the floor ends in memory_exhausted, not in an OOM kill",
+          "[cgroup][case6d]")
 {
     // Records of 256 KiB, batches of 32, 64 in flight: even at the floor (10 records) every
     // batch adds 2.5 MiB (1 % of the limit) to the sink, so the working set climbs from
@@ -747,10 +809,11 @@ TEST_CASE("Memory still climbing at the floor ends in memory_exhausted, not in a
     // must still end the job with memory_exhausted before the kernel kills it.
     sbt::memory_cgroup cg(where, "critical-climbing");
     cg.set_limit(256 * MiB);
-    auto const r = sbt::run_in(cg,
-                               workload({"--mode", "guarded", "--record-bytes", "262144", "--records", "4096",
-                                         "--batch", "32", "--in-flight", "64"}),
-                               run_timeout);
+    auto const r =
+        sbt::run_in(cg,
+                    workload({"--mode", "guarded", "--record-bytes", "262144", "--records", "4096",
+                              "--batch", "32", "--in-flight", "64"}),
+                    run_timeout);
     auto const w = parse_output(r.process.out);
     SHOW_RUN(r);
     auto const critical = w.events_of("critical");
@@ -781,8 +844,8 @@ int main(int argc, char** argv)
         std::printf("SKIP: %s\n", where.why_not.c_str());
         if (std::string const p = env("STREAMBATCH_CGROUP_RESULTS"); !p.empty()) {
             std::ofstream out(p, std::ios::app);
-            out << "| " << (argc > 1 ? argv[argc - 1] : "?") << " | - | skipped | - | - | - | - | - | - | - | - | "
-                << where.why_not << " |\n";
+            out << "| " << (argc > 1 ? argv[argc - 1] : "?")
+                << " | - | skipped | - | - | - | - | - | - | - | - | " << where.why_not << " |\n";
         }
         if (env("STREAMBATCH_REQUIRE_CGROUP") == "1") {
             std::printf("STREAMBATCH_REQUIRE_CGROUP=1: a skip is a failure here\n");

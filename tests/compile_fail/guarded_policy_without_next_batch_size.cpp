@@ -1,5 +1,6 @@
-// expect: required expression .*p\.next_batch_size\(n\).* is invalid|.not_a_policy. does not satisfy .batch_size_policy.
-// A policy must answer next_batch_size(current); the error names the concept it misses.
+// expect: required expression .*p\.next_batch_size\(n\).* is invalid|.not_a_policy. does not
+// satisfy .batch_size_policy. A policy must answer next_batch_size(current); the error names the
+// concept it misses.
 #include <streambatch/views/memory_guarded.hpp>
 
 #include <vector>

@@ -1,5 +1,6 @@
-// expect: batch_view<std::ranges::basic_istream_view<.* discards qualifiers|member function .begin. has type .const .*batch_view<std::ranges::basic_istream_view<
-// The view of a single-pass source owns the position: it cannot be walked through a const&.
+// expect: batch_view<std::ranges::basic_istream_view<.* discards qualifiers|member function .begin.
+// has type .const .*batch_view<std::ranges::basic_istream_view< The view of a single-pass source
+// owns the position: it cannot be walked through a const&.
 #include <streambatch/views/chunk.hpp>
 
 #include <sstream>

@@ -77,8 +77,10 @@ static_assert(sb::memory_probe<sb::proc_memory_probe>);
 static_assert(sb::guard_clock<sb::coarse_clock>);
 static_assert(!sb::memory_probe<int>);
 static_assert(!sb::guard_clock<fake_probe>);
-static_assert(std::is_same_v<sb::memory_guard, sb::basic_memory_guard<sb::proc_memory_probe, sb::coarse_clock>>);
-static_assert(std::is_same_v<decltype(std::declval<guard_t&>().next_batch_size(std::size_t{})), std::size_t>);
+static_assert(std::is_same_v<sb::memory_guard,
+                             sb::basic_memory_guard<sb::proc_memory_probe, sb::coarse_clock>>);
+static_assert(
+    std::is_same_v<decltype(std::declval<guard_t&>().next_batch_size(std::size_t{})), std::size_t>);
 static_assert(std::is_move_constructible_v<guard_t>);
 static_assert(std::is_base_of_v<std::runtime_error, sb::memory_exhausted>);
 static_assert(noexcept(sb::detail::release_free_memory()));
@@ -156,7 +158,8 @@ TEST_CASE("memory_guard holds the batch size between grow_at and shrink_at", "[m
     }
 }
 
-TEST_CASE("memory_guard halves the batch at shrink_at, once per call, down to the floor", "[memory_guard]")
+TEST_CASE("memory_guard halves the batch at shrink_at, once per call, down to the floor",
+          "[memory_guard]")
 {
     rig r;
     SECTION("default floor 10, used exactly at shrink_at")
@@ -210,7 +213,8 @@ TEST_CASE("memory_guard halves the batch at shrink_at, once per call, down to th
     }
 }
 
-TEST_CASE("memory_guard samples at most every sample_every, and every sample_every_near once used >= grow_at",
+TEST_CASE("memory_guard samples at most every sample_every, and every sample_every_near once used "
+          ">= grow_at",
           "[memory_guard]")
 {
     rig r;
@@ -256,8 +260,9 @@ TEST_CASE("memory_guard samples at most every sample_every, and every sample_eve
     }
 }
 
-TEST_CASE("memory_guard grows back by grow_factor after grow_after low samples, up to the starting size",
-          "[memory_guard]")
+TEST_CASE(
+    "memory_guard grows back by grow_factor after grow_after low samples, up to the starting size",
+    "[memory_guard]")
 {
     rig r;
     SECTION("x1.25 every third low sample")
@@ -266,8 +271,9 @@ TEST_CASE("memory_guard grows back by grow_factor after grow_after low samples, 
         r.mem.used = 0.9;
         CHECK(run(r, g, 1000, 2) == sizes{500, 250});
         r.mem.used = 0.6; // == grow_at counts as low
-        CHECK(run(r, g, 250, 24) == sizes{250, 250, 312, 312, 312, 390, 390, 390, 487, 487, 487, 608,
-                                          608, 608, 760, 760, 760, 950, 950, 950, 1000, 1000, 1000, 1000});
+        CHECK(run(r, g, 250, 24) == sizes{250, 250, 312, 312, 312,  390,  390,  390,
+                                          487, 487, 487, 608, 608,  608,  760,  760,
+                                          760, 950, 950, 950, 1000, 1000, 1000, 1000});
         CHECK(g.grows() == 7);
         CHECK(g.shrinks() == 2);
         CHECK(g.samples() == 26);
@@ -325,7 +331,7 @@ TEST_CASE("memory_guard grows back by grow_factor after grow_after low samples, 
         r.mem.used = 0.9;
         CHECK(r.step(g, 1000) == 500);
         r.mem.used = 0.5;
-        CHECK(r.step(g, 500) == 500); // low sample 1
+        CHECK(r.step(g, 500) == 500);                   // low sample 1
         CHECK(run(r, g, 500, 5, 1ms) == sizes(5, 500)); // below grow_at: 5 ms between samples
         CHECK(g.samples() == 3);                        // the fifth call, 5 ms on, was low sample 2
         CHECK(r.step(g, 500) == 625);                   // low sample 3
@@ -361,7 +367,8 @@ TEST_CASE("memory_guard throws memory_exhausted after critical_for at the floor"
         thrown = true;
         std::string const what = e.what();
         CHECK_THAT(what, Contains("97.0% used") && Contains("fake") && Contains("batch size 10") &&
-                             Contains("above critical_at 95% for 2.0 s") && Contains("rss 64.0 MiB"));
+                             Contains("above critical_at 95% for 2.0 s") &&
+                             Contains("rss 64.0 MiB"));
         CHECK(e.snapshot.used_fraction == 0.97);
         CHECK(e.batch_size == 10);
     }
@@ -392,7 +399,8 @@ TEST_CASE("memory_guard throws memory_exhausted after critical_for at the floor"
     }
 }
 
-TEST_CASE("memory_guard at the floor between shrink_at and critical_at just holds", "[memory_guard]")
+TEST_CASE("memory_guard at the floor between shrink_at and critical_at just holds",
+          "[memory_guard]")
 {
     rig r;
     auto g = r.make();
@@ -403,7 +411,8 @@ TEST_CASE("memory_guard at the floor between shrink_at and critical_at just hold
     CHECK(g.shrinks() == 0);
 }
 
-TEST_CASE("memory_guard with carry_on reports critical every critical_for and returns the size", "[memory_guard]")
+TEST_CASE("memory_guard with carry_on reports critical every critical_for and returns the size",
+          "[memory_guard]")
 {
     rig r;
     sb::memory_guard_options o;
@@ -509,7 +518,8 @@ TEST_CASE("memory_guard with wait and wait_timeout throws memory_exhausted", "[m
 
 // --- observers ------------------------------------------------------------------------------
 
-TEST_CASE("memory_guard reports shrinks and grows to on_event with sizes and snapshot", "[memory_guard]")
+TEST_CASE("memory_guard reports shrinks and grows to on_event with sizes and snapshot",
+          "[memory_guard]")
 {
     rig r;
     auto g = r.make();
@@ -576,7 +586,8 @@ TEST_CASE("memory_guard calls on_release exactly once per shrink", "[memory_guar
 
 // Regression (cgroup case 2): memory freed by batches that drained after the last shrink stays
 // in the allocator; asked only once per shrink, the guard stayed at the floor for good.
-TEST_CASE("memory_guard keeps asking the allocator for memory back while batches stay small", "[memory_guard]")
+TEST_CASE("memory_guard keeps asking the allocator for memory back while batches stay small",
+          "[memory_guard]")
 {
     rig r;
     auto g = r.make(); // release_every 100 ms
@@ -605,7 +616,8 @@ TEST_CASE("memory_guard keeps asking the allocator for memory back while batches
 
 // Regression (cgroup case 6d): memory still climbing at the floor is OOM-killed long before
 // critical_for; at exhausted_at the guard acts at once.
-TEST_CASE("memory_guard at the floor acts at once at exhausted_at, without critical_for's grace", "[memory_guard]")
+TEST_CASE("memory_guard at the floor acts at once at exhausted_at, without critical_for's grace",
+          "[memory_guard]")
 {
     rig r;
     auto g = r.make(); // critical_at 0.95, exhausted_at 0.98, critical_for 2 s
@@ -637,11 +649,14 @@ TEST_CASE("memory_guard at the floor acts at once at exhausted_at, without criti
 
 // --- options --------------------------------------------------------------------------------
 
-TEST_CASE("memory_guard rejects invalid options with std::invalid_argument naming the option", "[memory_guard]")
+TEST_CASE("memory_guard rejects invalid options with std::invalid_argument naming the option",
+          "[memory_guard]")
 {
     fake_memory mem;
     fake_time time;
-    auto make = [&](sb::memory_guard_options const& o) { return guard_t(o, fake_probe{&mem}, fake_clock{&time}); };
+    auto make = [&](sb::memory_guard_options const& o) {
+        return guard_t(o, fake_probe{&mem}, fake_clock{&time});
+    };
     struct bad {
         char const* name;
         std::function<void(sb::memory_guard_options&)> set;
@@ -728,7 +743,8 @@ TEST_CASE("guard_event::describe() states kind, sizes, batch, use and source", "
 
 // --- the real thing -------------------------------------------------------------------------
 
-TEST_CASE("memory_guard on the live system keeps the starting size under normal memory use", "[memory_guard]")
+TEST_CASE("memory_guard on the live system keeps the starting size under normal memory use",
+          "[memory_guard]")
 {
     sb::memory_guard guard;
     std::vector<std::string> log;
@@ -739,7 +755,8 @@ TEST_CASE("memory_guard on the live system keeps the starting size under normal 
         size = guard.next_batch_size(size);
         smallest = std::min(smallest, size);
         if (i % 10 == 0)
-            guard.clock().sleep_for(12ms); // let some calls sample (the coarse clock ticks every 1-10 ms)
+            guard.clock().sleep_for(
+                12ms); // let some calls sample (the coarse clock ticks every 1-10 ms)
     }
     INFO("used " << guard.last_snapshot().used_fraction << " per " << guard.probe().sources());
     CHECK(smallest == 1000);
@@ -782,11 +799,12 @@ TEST_CASE("detail::release_free_memory() returns freed heap memory to the system
     INFO("RSS before " << before / 1024 << " KiB, after " << after / 1024 << " KiB");
     REQUIRE(before > 0);
 #if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define STREAMBATCH_TEST_SANITIZED 1
+#    if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#        define STREAMBATCH_TEST_SANITIZED 1
+#    endif
 #endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || defined(STREAMBATCH_TEST_SANITIZED)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) ||                               \
+    defined(STREAMBATCH_TEST_SANITIZED)
     // The sanitizers' allocators keep freed memory in quarantine; malloc_trim does not reach it.
     WARN("built with a sanitizer: only checking that RSS did not grow");
     CHECK(after <= before + (std::uint64_t(4) << 20));

@@ -5,8 +5,6 @@
 
 #include <catch2/catch.hpp>
 
-#include "support/temp_dir.hpp"
-
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +15,8 @@
 #include <utility>
 
 #include <unistd.h>
+
+#include "support/temp_dir.hpp"
 
 namespace sb = streambatch;
 namespace fs = std::filesystem;
@@ -29,8 +29,10 @@ static_assert(std::is_nothrow_move_assignable_v<sb::proc_memory_probe>);
 static_assert(!std::is_copy_constructible_v<sb::proc_memory_probe>); // it owns file descriptors
 static_assert(std::is_constructible_v<sb::proc_memory_probe, fs::path>);
 static_assert(!std::is_convertible_v<fs::path, sb::proc_memory_probe>); // explicit
-static_assert(std::is_same_v<decltype(std::declval<sb::proc_memory_probe&>().sample()), sb::memory_snapshot>);
-static_assert(std::is_same_v<decltype(std::declval<sb::proc_memory_probe const&>().sources()), std::string>);
+static_assert(
+    std::is_same_v<decltype(std::declval<sb::proc_memory_probe&>().sample()), sb::memory_snapshot>);
+static_assert(
+    std::is_same_v<decltype(std::declval<sb::proc_memory_probe const&>().sources()), std::string>);
 static_assert(std::is_base_of_v<std::runtime_error, sb::probe_error>);
 
 constexpr std::uint64_t KiB = 1024;
@@ -38,9 +40,13 @@ constexpr std::uint64_t MiB = 1024 * KiB;
 constexpr std::uint64_t GiB = 1024 * MiB;
 constexpr std::string_view v1_unlimited = "9223372036854771712"; // what v1 shows without a limit
 
-std::string num(std::uint64_t n) { return std::to_string(n); }
+std::string num(std::uint64_t n)
+{
+    return std::to_string(n);
+}
 
-/// A fixture root in a fresh temporary directory (test::temp_dir), removed with everything under it.
+/// A fixture root in a fresh temporary directory (test::temp_dir), removed with everything under
+/// it.
 class fixture_tree {
     test::temp_dir dir_{"streambatch-probe-"};
 
@@ -71,9 +77,12 @@ std::string statm(std::uint64_t resident_pages)
 /// A current kernel's meminfo (MemAvailable present), sizes in kB.
 std::string meminfo(std::uint64_t total_kb, std::uint64_t available_kb)
 {
-    return "MemTotal:       " + num(total_kb) + " kB\n"
+    return "MemTotal:       " + num(total_kb) +
+           " kB\n"
            "MemFree:         1048576 kB\n"
-           "MemAvailable:   " + num(available_kb) + " kB\n"
+           "MemAvailable:   " +
+           num(available_kb) +
+           " kB\n"
            "Buffers:          262144 kB\n"
            "Cached:          4194304 kB\n"
            "SwapCached:         4096 kB\n"
@@ -120,24 +129,34 @@ constexpr std::string_view v1_leaf = "sys/fs/cgroup/memory/job/leaf";
 std::string v1_stat(std::uint64_t file_cache)
 {
     std::uint64_t const active = file_cache / 4, inactive = file_cache - active;
-    return "cache " + num(file_cache) + "\n"
+    return "cache " + num(file_cache) +
+           "\n"
            "rss 8388608\n"
            "mapped_file 1048576\n"
            "inactive_anon 0\n"
            "active_anon 8388608\n"
-           "inactive_file " + num(inactive / 2) + "\n"
-           "active_file " + num(active / 2) + "\n"
+           "inactive_file " +
+           num(inactive / 2) +
+           "\n"
+           "active_file " +
+           num(active / 2) +
+           "\n"
            "hierarchical_memory_limit 9223372036854771712\n"
-           "total_cache " + num(file_cache) + "\n"
+           "total_cache " +
+           num(file_cache) +
+           "\n"
            "total_rss 8388608\n"
            "total_inactive_anon 0\n"
            "total_active_anon 8388608\n"
-           "total_inactive_file " + num(inactive) + "\n"
-           "total_active_file " + num(active) + "\n";
+           "total_inactive_file " +
+           num(inactive) +
+           "\n"
+           "total_active_file " +
+           num(active) + "\n";
 }
 
-void v1_level(fixture_tree const& t, std::string_view dir, std::string_view limit, std::uint64_t usage,
-              std::uint64_t total_inactive_file)
+void v1_level(fixture_tree const& t, std::string_view dir, std::string_view limit,
+              std::uint64_t usage, std::uint64_t total_inactive_file)
 {
     std::string const d(dir);
     t.write(d + "/memory.limit_in_bytes", std::string(limit) + "\n");
@@ -172,16 +191,21 @@ std::string v2_stat(std::uint64_t file_cache)
 {
     std::uint64_t const active = file_cache / 4, inactive = file_cache - active;
     return "anon 8388608\n"
-           "file " + num(file_cache) + "\n"
+           "file " +
+           num(file_cache) +
+           "\n"
            "kernel_stack 65536\n"
            "inactive_anon 77777\n"
            "active_anon 8388608\n"
-           "inactive_file " + num(inactive) + "\n"
-           "active_file " + num(active) + "\n";
+           "inactive_file " +
+           num(inactive) +
+           "\n"
+           "active_file " +
+           num(active) + "\n";
 }
 
-void v2_level(fixture_tree const& t, std::string_view dir, std::string_view max, std::string_view high,
-              std::uint64_t current, std::uint64_t inactive_file)
+void v2_level(fixture_tree const& t, std::string_view dir, std::string_view max,
+              std::string_view high, std::uint64_t current, std::uint64_t inactive_file)
 {
     std::string const d(dir);
     t.write(d + "/memory.max", std::string(max) + "\n");
@@ -204,14 +228,18 @@ void write_v2(fixture_tree const& t)
     v2_level(t, v2_leaf, "max", "max", 1 * GiB, 256 * MiB);
 }
 
-std::string sources_for(fixture_tree const& t, int version, std::string_view dir, std::size_t levels)
+std::string sources_for(fixture_tree const& t, int version, std::string_view dir,
+                        std::size_t levels)
 {
-    return "rss " + t.file("proc/self/statm") + ", system " + t.file("proc/meminfo") + ", cgroup v" +
-           std::to_string(version) + " " + t.file(dir) + " (" + std::to_string(levels) +
-           (levels == 1 ? " level)" : " levels)");
+    return "rss " + t.file("proc/self/statm") + ", system " + t.file("proc/meminfo") +
+           ", cgroup v" + std::to_string(version) + " " + t.file(dir) + " (" +
+           std::to_string(levels) + (levels == 1 ? " level)" : " levels)");
 }
 
-std::uint64_t page_size() { return static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE)); }
+std::uint64_t page_size()
+{
+    return static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+}
 } // namespace
 
 // --- the live system ------------------------------------------------------------------------
@@ -241,7 +269,8 @@ TEST_CASE("proc_memory_probe reads the live system's /proc", "[memory_probe]")
     }
 }
 
-TEST_CASE("rss_reader and peak_rss_bytes read statm and VmHWM, live and from a fixture", "[memory_probe]")
+TEST_CASE("rss_reader and peak_rss_bytes read statm and VmHWM, live and from a fixture",
+          "[memory_probe]")
 {
     SECTION("the live process")
     {
@@ -250,14 +279,16 @@ TEST_CASE("rss_reader and peak_rss_bytes read statm and VmHWM, live and from a f
         CHECK(now > 0);
         CHECK(now % page_size() == 0);
         std::uint64_t const peak = sb::peak_rss_bytes();
-        CHECK(peak >= now - std::min(now, std::uint64_t(1) << 20)); // the peak is at least about now
+        CHECK(peak >=
+              now - std::min(now, std::uint64_t(1) << 20)); // the peak is at least about now
         CHECK(peak % 1024 == 0);
     }
     SECTION("a fixture")
     {
         fixture_tree t;
         t.write("proc/self/statm", statm(300));
-        t.write("proc/self/status", "Name:\tjob\nVmPeak:\t  99999 kB\nVmHWM:\t   12345 kB\nVmRSS:\t  1200 kB\n");
+        t.write("proc/self/status",
+                "Name:\tjob\nVmPeak:\t  99999 kB\nVmHWM:\t   12345 kB\nVmRSS:\t  1200 kB\n");
         sb::rss_reader rss(t.root());
         CHECK(rss.bytes() == 300 * page_size());
         t.write("proc/self/statm", statm(7)); // re-read on every call
@@ -280,7 +311,8 @@ TEST_CASE("rss_reader and peak_rss_bytes read statm and VmHWM, live and from a f
 
 // --- /proc/self/statm and /proc/meminfo -----------------------------------------------------
 
-TEST_CASE("proc_memory_probe computes the system fraction as 1 - MemAvailable / MemTotal", "[memory_probe]")
+TEST_CASE("proc_memory_probe computes the system fraction as 1 - MemAvailable / MemTotal",
+          "[memory_probe]")
 {
     fixture_tree t;
     t.write("proc/self/statm", statm(1234));
@@ -300,8 +332,8 @@ TEST_CASE("proc_memory_probe computes the system fraction as 1 - MemAvailable / 
     CHECK(s.cgroup_limit_bytes == 0);
     CHECK(probe.cgroup().version == 0);
     CHECK(probe.cgroup().levels == 0);
-    CHECK(probe.sources() == "rss " + t.file("proc/self/statm") + ", system " + t.file("proc/meminfo") +
-                                 ", no memory cgroup found");
+    CHECK(probe.sources() == "rss " + t.file("proc/self/statm") + ", system " +
+                                 t.file("proc/meminfo") + ", no memory cgroup found");
 }
 
 TEST_CASE("proc_memory_probe clamps MemAvailable to MemTotal", "[memory_probe]")
@@ -314,7 +346,8 @@ TEST_CASE("proc_memory_probe clamps MemAvailable to MemTotal", "[memory_probe]")
     CHECK(s.system_used_fraction == 0.0);
 }
 
-TEST_CASE("proc_memory_probe estimates MemAvailable as MemFree + Buffers + Cached on old kernels", "[memory_probe]")
+TEST_CASE("proc_memory_probe estimates MemAvailable as MemFree + Buffers + Cached on old kernels",
+          "[memory_probe]")
 {
     fixture_tree t;
     t.write("proc/self/statm", statm(10));
@@ -367,7 +400,8 @@ TEST_CASE("proc_memory_probe treats a v1 cgroup without limits as unlimited", "[
     CHECK(probe.sources() == sources_for(t, 1, v1_leaf, 3));
 }
 
-TEST_CASE("proc_memory_probe uses a v1 leaf limit: working set = usage - total_inactive_file", "[memory_probe]")
+TEST_CASE("proc_memory_probe uses a v1 leaf limit: working set = usage - total_inactive_file",
+          "[memory_probe]")
 {
     fixture_tree t;
     write_v1(t);
@@ -409,13 +443,15 @@ TEST_CASE("proc_memory_probe uses a v1 leaf limit: working set = usage - total_i
     }
 }
 
-TEST_CASE("proc_memory_probe falls back to inactive_file and active_file when v1 memory.stat has no total_",
+TEST_CASE("proc_memory_probe falls back to inactive_file and active_file when v1 memory.stat has "
+          "no total_",
           "[memory_probe]")
 {
     fixture_tree t;
     write_v1(t);
     v1_level(t, v1_leaf, num(1 * GiB), 640 * MiB, 0);
-    t.write(std::string(v1_leaf) + "/memory.stat", "cache 1\nrss 2\ninactive_file 128974848\nactive_file 3\n");
+    t.write(std::string(v1_leaf) + "/memory.stat",
+            "cache 1\nrss 2\ninactive_file 128974848\nactive_file 3\n");
     sb::memory_snapshot const s = sb::proc_memory_probe(t.root()).sample();
     CHECK(s.cgroup_working_set_bytes == 640 * MiB - 128974848 - 3);
     CHECK(s.cgroup_used_fraction == double(640 * MiB - 128974848 - 3) / double(1 * GiB));
@@ -473,7 +509,8 @@ TEST_CASE("proc_memory_probe honours a v1 limit set only on a parent cgroup", "[
 
 // --- cgroup v2 ------------------------------------------------------------------------------
 
-TEST_CASE("proc_memory_probe treats v2 memory.max and memory.high set to max as unlimited", "[memory_probe]")
+TEST_CASE("proc_memory_probe treats v2 memory.max and memory.high set to max as unlimited",
+          "[memory_probe]")
 {
     fixture_tree t;
     write_v2(t);
@@ -554,10 +591,17 @@ TEST_CASE("proc_memory_probe picks the v1 memory hierarchy on a hybrid host", "[
     // cgroup2 at /sys/fs/cgroup/unified, without the memory controller: no memory.current.
     t.write("sys/fs/cgroup/unified/cgroup.controllers", "\n");
     t.write("sys/fs/cgroup/unified/job/leaf/cgroup.procs", "4242\n");
-    std::string const unified = "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+    std::string const unified =
+        "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
     t.write("proc/self/cgroup", std::string(v1_self) + "0::/job/leaf\n");
-    SECTION("cgroup2 listed after the v1 mounts") { t.write("proc/self/mountinfo", std::string(v1_mounts) + unified); }
-    SECTION("cgroup2 listed before the v1 mounts") { t.write("proc/self/mountinfo", unified + std::string(v1_mounts)); }
+    SECTION("cgroup2 listed after the v1 mounts")
+    {
+        t.write("proc/self/mountinfo", std::string(v1_mounts) + unified);
+    }
+    SECTION("cgroup2 listed before the v1 mounts")
+    {
+        t.write("proc/self/mountinfo", unified + std::string(v1_mounts));
+    }
 
     sb::proc_memory_probe probe(t.root());
     sb::memory_snapshot const s = probe.sample();
@@ -570,8 +614,9 @@ TEST_CASE("proc_memory_probe picks the v1 memory hierarchy on a hybrid host", "[
     CHECK(probe.sources() == sources_for(t, 1, v1_leaf, 3));
 }
 
-TEST_CASE("proc_memory_probe finds no cgroup when cgroup2 lacks the memory controller and v1 has none",
-          "[memory_probe]")
+TEST_CASE(
+    "proc_memory_probe finds no cgroup when cgroup2 lacks the memory controller and v1 has none",
+    "[memory_probe]")
 {
     fixture_tree t;
     write_proc(t);
@@ -648,11 +693,14 @@ namespace {
 void write_container_v1(fixture_tree const& t, std::string_view self_path)
 {
     write_proc(t);
-    t.write("proc/self/mountinfo",
-            "700 600 0:50 / / rw,relatime master:300 - overlay overlay rw,lowerdir=/l,upperdir=/u,workdir=/w\n"
-            "710 700 0:55 / /sys/fs/cgroup ro,nosuid,nodev,noexec,relatime - tmpfs tmpfs rw,mode=755\n"
-            "715 710 0:32 /docker/abc /sys/fs/cgroup/memory ro,nosuid,nodev,noexec,relatime master:15 - cgroup "
-            "cgroup rw,memory\n");
+    t.write(
+        "proc/self/mountinfo",
+        "700 600 0:50 / / rw,relatime master:300 - overlay overlay "
+        "rw,lowerdir=/l,upperdir=/u,workdir=/w\n"
+        "710 700 0:55 / /sys/fs/cgroup ro,nosuid,nodev,noexec,relatime - tmpfs tmpfs rw,mode=755\n"
+        "715 710 0:32 /docker/abc /sys/fs/cgroup/memory ro,nosuid,nodev,noexec,relatime master:15 "
+        "- cgroup "
+        "cgroup rw,memory\n");
     t.write("proc/self/cgroup", "4:memory:" + std::string(self_path) + "\n");
     v1_level(t, v1_top, num(2 * GiB), 1536 * MiB, 512 * MiB); // 1 GiB of 2 GiB
 }
@@ -777,7 +825,8 @@ TEST_CASE("proc_memory_probe re-reads every file on each sample", "[memory_probe
 
 // --- errors ---------------------------------------------------------------------------------
 
-TEST_CASE("proc_memory_probe names the file and what it expected when /proc is unusable", "[memory_probe]")
+TEST_CASE("proc_memory_probe names the file and what it expected when /proc is unusable",
+          "[memory_probe]")
 {
     fixture_tree t;
     std::string const statm_path = t.file("proc/self/statm");
@@ -800,7 +849,8 @@ TEST_CASE("proc_memory_probe names the file and what it expected when /proc is u
         write_proc(t);
         t.write("proc/self/statm", "abc");
         CHECK_THROWS_AS(make(), sb::probe_error);
-        CHECK_THROWS_WITH(make(), Contains(statm_path) && Contains("expected") && Contains("'abc'"));
+        CHECK_THROWS_WITH(make(),
+                          Contains(statm_path) && Contains("expected") && Contains("'abc'"));
     }
     SECTION("statm with a non-number resident count")
     {
@@ -819,13 +869,15 @@ TEST_CASE("proc_memory_probe names the file and what it expected when /proc is u
     {
         write_proc(t);
         t.write("proc/meminfo", "MemTotal: 0 kB\nMemAvailable: 0 kB\n");
-        CHECK_THROWS_WITH(make(), Contains(meminfo_path) && Contains("MemTotal") && Contains("n > 0"));
+        CHECK_THROWS_WITH(make(),
+                          Contains(meminfo_path) && Contains("MemTotal") && Contains("n > 0"));
     }
     SECTION("meminfo with a value that is not a number")
     {
         write_proc(t);
         t.write("proc/meminfo", "MemTotal: 16777216 kB\nMemAvailable: lots kB\n");
-        CHECK_THROWS_WITH(make(), Contains(meminfo_path) && Contains("a number after 'MemAvailable'") &&
+        CHECK_THROWS_WITH(make(), Contains(meminfo_path) &&
+                                      Contains("a number after 'MemAvailable'") &&
                                       Contains("lots"));
     }
     SECTION("meminfo truncated after 'MemTotal: 12'")
@@ -835,8 +887,8 @@ TEST_CASE("proc_memory_probe names the file and what it expected when /proc is u
         write_proc(t);
         t.write("proc/meminfo", "MemTotal: 12");
         CHECK_THROWS_AS(make(), sb::probe_error);
-        CHECK_THROWS_WITH(make(), Contains(meminfo_path) && Contains("MemAvailable") && Contains("MemFree") &&
-                                      Contains("found 'MemTotal: 12'"));
+        CHECK_THROWS_WITH(make(), Contains(meminfo_path) && Contains("MemAvailable") &&
+                                      Contains("MemFree") && Contains("found 'MemTotal: 12'"));
     }
     SECTION("meminfo truncated in the middle of the MemTotal line")
     {
@@ -856,11 +908,13 @@ TEST_CASE("proc_memory_probe names the file and what it expected when /proc is u
     {
         write_proc(t);
         t.write("proc/meminfo", "MemTotal: 16777216 kB\nBuffers: 1 kB\n");
-        CHECK_THROWS_WITH(make(), Contains(meminfo_path) && Contains("MemAvailable") && Contains("MemFree"));
+        CHECK_THROWS_WITH(make(), Contains(meminfo_path) && Contains("MemAvailable") &&
+                                      Contains("MemFree"));
     }
 }
 
-TEST_CASE("proc_memory_probe names the cgroup file and what it expected when one is garbage", "[memory_probe]")
+TEST_CASE("proc_memory_probe names the cgroup file and what it expected when one is garbage",
+          "[memory_probe]")
 {
     fixture_tree t;
     write_v1(t);
@@ -872,14 +926,16 @@ TEST_CASE("proc_memory_probe names the cgroup file and what it expected when one
     {
         t.write(std::string(v1_leaf) + "/memory.limit_in_bytes", "lots\n");
         CHECK_THROWS_AS(make(), sb::probe_error);
-        CHECK_THROWS_WITH(make(), Contains(limit_path) && Contains("byte count") && Contains("'lots'"));
+        CHECK_THROWS_WITH(make(),
+                          Contains(limit_path) && Contains("byte count") && Contains("'lots'"));
     }
     SECTION("a usage file of garbage under a limit")
     {
         v1_level(t, v1_leaf, num(1 * GiB), 0, 0);
         t.write(std::string(v1_leaf) + "/memory.usage_in_bytes", "many\n");
         CHECK_THROWS_AS(make(), sb::probe_error);
-        CHECK_THROWS_WITH(make(), Contains(usage_path) && Contains("byte count") && Contains("'many'"));
+        CHECK_THROWS_WITH(make(),
+                          Contains(usage_path) && Contains("byte count") && Contains("'many'"));
     }
     SECTION("a usage file of garbage without a limit is not read")
     {
@@ -899,6 +955,7 @@ TEST_CASE("proc_memory_probe names the cgroup file and what it expected when one
         write_v2(t2);
         t2.write(std::string(v2_leaf) + "/memory.max", "unlimited\n");
         CHECK_THROWS_WITH(sb::proc_memory_probe(t2.root()),
-                          Contains(t2.file(std::string(v2_leaf) + "/memory.max")) && Contains("byte count or 'max'"));
+                          Contains(t2.file(std::string(v2_leaf) + "/memory.max")) &&
+                              Contains("byte count or 'max'"));
     }
 }

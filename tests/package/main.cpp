@@ -1,11 +1,12 @@
 // A consumer of an installed (or add_subdirectory'd) streambatch; see tests/CMakeLists.txt.
 // Built with -Wall -Wextra -Werror; exits non-zero if a batch count is wrong.
+#include <streambatch.hpp>
+
 #include <cstddef>
 #include <cstdio>
 #include <functional>
 #include <ranges>
 #include <sstream>
-#include <streambatch.hpp>
 #include <string>
 #include <vector>
 
@@ -15,7 +16,10 @@ struct order {
     std::string note;
 };
 // A record_bytes overload, found by ADL: every order weighs 1000 bytes.
-std::size_t record_bytes(order const&) { return 1000; }
+std::size_t record_bytes(order const&)
+{
+    return 1000;
+}
 } // namespace consumer
 
 namespace {
@@ -60,19 +64,22 @@ int main()
     failures += check(
         "adaptive_chunk(1 MiB)",
         batch_sizes(records | streambatch::views::adaptive_chunk({.target_bytes = 1 << 20})), {25});
-    failures += check("chunk(records, 10)", batch_sizes(streambatch::views::chunk(records, 10)), {10, 10, 5});
-    failures += check("memory_guarded(records, 10)", batch_sizes(streambatch::views::memory_guarded(records, 10)),
+    failures += check("chunk(records, 10)", batch_sizes(streambatch::views::chunk(records, 10)),
                       {10, 10, 5});
-    failures += check("adaptive_chunk(records, options)",
-                      batch_sizes(streambatch::views::adaptive_chunk(
-                          records, streambatch::adaptive_chunk_options{.min_records = 1, .max_records = 4})),
-                      {4, 4, 4, 4, 4, 4, 1});
+    failures += check("memory_guarded(records, 10)",
+                      batch_sizes(streambatch::views::memory_guarded(records, 10)), {10, 10, 5});
+    failures += check(
+        "adaptive_chunk(records, options)",
+        batch_sizes(streambatch::views::adaptive_chunk(
+            records, streambatch::adaptive_chunk_options{.min_records = 1, .max_records = 4})),
+        {4, 4, 4, 4, 4, 4, 1});
 
     // The names a job uses: the default guard by reference, its probe and snapshot.
     streambatch::memory_guard guard;
     std::istringstream in("1 2 3 4 5 6 7");
     failures += check("istream | memory_guarded(3, std::ref(guard))",
-                      batch_sizes(std::views::istream<int>(in) | streambatch::views::memory_guarded(3, std::ref(guard))),
+                      batch_sizes(std::views::istream<int>(in) |
+                                  streambatch::views::memory_guarded(3, std::ref(guard))),
                       {3, 3, 1});
     streambatch::proc_memory_probe probe;
     streambatch::memory_snapshot const snap = probe.sample();
@@ -89,7 +96,8 @@ int main()
     if (streambatch::record_bytes(orders[0]) != 1000)
         ++failures;
     failures += check("adaptive_chunk over orders",
-                      batch_sizes(orders | streambatch::views::adaptive_chunk({.target_bytes = 3500, .min_records = 1})),
+                      batch_sizes(orders | streambatch::views::adaptive_chunk(
+                                               {.target_bytes = 3500, .min_records = 1})),
                       {3, 3, 1});
 
     if (STREAMBATCH_VERSION != STREAMBATCH_VERSION_MAJOR * 10000 + STREAMBATCH_VERSION_MINOR * 100 +

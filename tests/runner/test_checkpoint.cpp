@@ -2,12 +2,12 @@
 
 #include <catch2/catch.hpp>
 
-#include "support/temp_dir.hpp"
-
 #include <filesystem>
-#include <iterator>
 #include <fstream>
+#include <iterator>
 #include <string>
+
+#include "support/temp_dir.hpp"
 
 namespace sb = streambatch;
 namespace fs = std::filesystem;
@@ -20,14 +20,18 @@ struct temp_file {
     fs::path path = dir / "job.ckpt";
     void write(std::string const& text) const { dir.write("job.ckpt", text); }
 };
-std::string const good = R"({"version": 1, "job": "j", "fingerprint": "f", "batches": 2, "records": 20, "position": "p", "written_unix_ms": 5})";
+std::string const good =
+    R"({"version": 1, "job": "j", "fingerprint": "f", "batches": 2, "records": 20, "position": "p", "written_unix_ms": 5})";
 } // namespace
 
 TEST_CASE("a checkpoint round-trips, atomically, and an absent one is nullopt", "[checkpoint]")
 {
     temp_file t;
     CHECK(!sb::read_checkpoint(t.path));
-    sb::write_checkpoint(t.path, {.job = "load \"x\"\n", .fingerprint = "v1", .batches = 7, .records = 700,
+    sb::write_checkpoint(t.path, {.job = "load \"x\"\n",
+                                  .fingerprint = "v1",
+                                  .batches = 7,
+                                  .records = 700,
                                   .position = "byte=1 line=2"});
     auto c = sb::read_checkpoint(t.path);
     REQUIRE(c);
@@ -40,34 +44,39 @@ TEST_CASE("a checkpoint round-trips, atomically, and an absent one is nullopt", 
     CHECK(sb::read_checkpoint(t.path)->batches == 2);
 }
 
-TEST_CASE("a malformed checkpoint is refused with the file and the byte offset", "[checkpoint][errors]")
+TEST_CASE("a malformed checkpoint is refused with the file and the byte offset",
+          "[checkpoint][errors]")
 {
     temp_file t;
     struct bad {
         std::string text, expect;
     };
-    for (auto const& [text, expect] : {
-             bad{"", "(byte 0): expected '{', found the end"},
-             bad{"[1]", "(byte 0): expected '{'"},
-             bad{R"({"version": 1, "job": "unterminated)", "unterminated string"},
-             bad{R"({"version": 1 "job": "x"})", "(byte 14): expected '}'"},
-             bad{R"({"version": 1, "job": {"a": 1}})", "member \"job\": nested values are not expected here"},
-             bad{R"({"version": 1, "job": "a", "job": "b"})", "duplicate member \"job\""},
-             bad{R"({"version": 1, "job": nope})", "member \"job\": expected a string, a number, true, false or null"},
-             bad{R"({"version": 2})", "unknown version 2"},
-             bad{R"({"version": 1, "job": "j"})", "missing member \"fingerprint\""},
-             bad{R"({"version": 1, "job": "j", "fingerprint": "f", "batches": -2, "records": 0, "position": "", "written_unix_ms": 0})",
-                 "member \"batches\" must be a whole number, found '-2'"},
-             bad{R"({"version": 1, "job": "j", "fingerprint": "f", "batches": 18446744073709551616, "records": 0, "position": "", "written_unix_ms": 0})",
-                 "member \"batches\" must be a whole number"},
-             bad{good + "x", "unexpected text after the object"},
-             bad{"{\"version\": 1, \"job\": \"a\x01\"}", "control character in a string"},
-             bad{R"({"version": 1, "job": "\q"})", "unknown escape"},
-         }) {
+    for (
+        auto const& [text, expect] : {
+            bad{"", "(byte 0): expected '{', found the end"},
+            bad{"[1]", "(byte 0): expected '{'"},
+            bad{R"({"version": 1, "job": "unterminated)", "unterminated string"},
+            bad{R"({"version": 1 "job": "x"})", "(byte 14): expected '}'"},
+            bad{R"({"version": 1, "job": {"a": 1}})",
+                "member \"job\": nested values are not expected here"},
+            bad{R"({"version": 1, "job": "a", "job": "b"})", "duplicate member \"job\""},
+            bad{R"({"version": 1, "job": nope})",
+                "member \"job\": expected a string, a number, true, false or null"},
+            bad{R"({"version": 2})", "unknown version 2"},
+            bad{R"({"version": 1, "job": "j"})", "missing member \"fingerprint\""},
+            bad{R"({"version": 1, "job": "j", "fingerprint": "f", "batches": -2, "records": 0, "position": "", "written_unix_ms": 0})",
+                "member \"batches\" must be a whole number, found '-2'"},
+            bad{R"({"version": 1, "job": "j", "fingerprint": "f", "batches": 18446744073709551616, "records": 0, "position": "", "written_unix_ms": 0})",
+                "member \"batches\" must be a whole number"},
+            bad{good + "x", "unexpected text after the object"},
+            bad{"{\"version\": 1, \"job\": \"a\x01\"}", "control character in a string"},
+            bad{R"({"version": 1, "job": "\q"})", "unknown escape"},
+        }) {
         t.write(text);
         INFO(text);
         CHECK_THROWS_AS(sb::read_checkpoint(t.path), sb::checkpoint_error);
-        CHECK_THROWS_WITH(sb::read_checkpoint(t.path), Contains(t.path.string()) && Contains(expect));
+        CHECK_THROWS_WITH(sb::read_checkpoint(t.path),
+                          Contains(t.path.string()) && Contains(expect));
     }
 }
 
@@ -77,7 +86,8 @@ TEST_CASE("writing a checkpoint into a missing directory says so", "[checkpoint]
                       Contains("/nonexistent-dir/job.ckpt") && Contains("cannot create"));
 }
 
-TEST_CASE("the atomic file writer names the file and the step, and leaves no temp file behind", "[checkpoint][errors]")
+TEST_CASE("the atomic file writer names the file and the step, and leaves no temp file behind",
+          "[checkpoint][errors]")
 {
     temp_file t;
     SECTION("a missing directory: atomic_file_error with errno's text")
@@ -88,8 +98,8 @@ TEST_CASE("the atomic file writer names the file and the step, and leaves no tem
         } catch (sb::atomic_file_error const& e) {
             CHECK(e.file() == t.dir / "missing" / "f.json");
             CHECK(e.error_number() == ENOENT);
-            CHECK_THAT(e.what(), Contains((t.dir / "missing" / "f.json").string()) && Contains("cannot create") &&
-                                     Contains(std::strerror(ENOENT)));
+            CHECK_THAT(e.what(), Contains((t.dir / "missing" / "f.json").string()) &&
+                                     Contains("cannot create") && Contains(std::strerror(ENOENT)));
         }
     }
     SECTION("a rename that fails (the target is a directory) removes the temp file")
@@ -98,7 +108,8 @@ TEST_CASE("the atomic file writer names the file and the step, and leaves no tem
         std::ofstream(t.path / "inside") << "x";
         CHECK_THROWS_AS(sb::detail::write_file_atomically(t.path, "{}"), sb::atomic_file_error);
         CHECK_THROWS_WITH(sb::detail::write_file_atomically(t.path, "{}"),
-                          Contains(t.path.string()) && Contains("rename from " + t.path.string() + ".tmp failed"));
+                          Contains(t.path.string()) &&
+                              Contains("rename from " + t.path.string() + ".tmp failed"));
         CHECK_FALSE(fs::exists(t.path.string() + ".tmp"));
         // A checkpoint written there reports checkpoint_error, not the writer's own type.
         CHECK_THROWS_AS(sb::write_checkpoint(t.path, {}), sb::checkpoint_error);
@@ -118,7 +129,8 @@ TEST_CASE("the atomic file writer names the file and the step, and leaves no tem
     }
 }
 
-TEST_CASE("checkpoint members are whole numbers, as detail::parse_whole reads them", "[checkpoint][errors]")
+TEST_CASE("checkpoint members are whole numbers, as detail::parse_whole reads them",
+          "[checkpoint][errors]")
 {
     temp_file t;
     for (std::string bad : {"-2", "2.0", "1e3", "+2", "18446744073709551616"}) {

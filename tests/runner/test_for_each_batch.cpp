@@ -1,9 +1,6 @@
-#include <streambatch/views/chunk.hpp>
 #include <streambatch/runner/for_each_batch.hpp>
+#include <streambatch/views/chunk.hpp>
 #include <streambatch/views/memory_guarded.hpp>
-
-#include "support/archetypes.hpp"
-#include "support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -19,6 +16,9 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "support/archetypes.hpp"
+#include "support/temp_dir.hpp"
 
 namespace sb = streambatch;
 namespace fs = std::filesystem;
@@ -161,7 +161,10 @@ public:
             return *this;
         }
         void operator++(int) { fill(); }
-        friend bool operator==(iterator const& it, std::default_sentinel_t) { return it.c_->buf.empty(); }
+        friend bool operator==(iterator const& it, std::default_sentinel_t)
+        {
+            return it.c_->buf.empty();
+        }
     };
 
     refill_source() = default;
@@ -211,24 +214,25 @@ TEST_CASE("for_each_batch processes every batch once, in order, and reports", "[
     CHECK(r.records_per_second > 0);
 }
 
-TEST_CASE("for_each_batch with k in flight keeps at most k batches alive", "[for_each_batch][parallel]")
+TEST_CASE("for_each_batch with k in flight keeps at most k batches alive",
+          "[for_each_batch][parallel]")
 {
     for (std::size_t k : {2u, 3u, 4u}) {
         live_record::reset();
         std::atomic<long> records{0};
         std::atomic<int> running{0}, max_running{0};
-        auto r = sb::for_each_batch(
-            live_source(2000) | sb::views::chunk(50),
-            [&](auto& b) {
-                int const now = ++running;
-                int m = max_running.load();
-                while (now > m && !max_running.compare_exchange_weak(m, now)) {
-                }
-                std::this_thread::sleep_for(200us);
-                records += static_cast<long>(b.size());
-                --running;
-            },
-            {.max_in_flight = k});
+        auto r =
+            sb::for_each_batch(live_source(2000) | sb::views::chunk(50),
+                               [&](auto& b) {
+                                   int const now = ++running;
+                                   int m = max_running.load();
+                                   while (now > m && !max_running.compare_exchange_weak(m, now)) {
+                                   }
+                                   std::this_thread::sleep_for(200us);
+                                   records += static_cast<long>(b.size());
+                                   --running;
+                               },
+                               {.max_in_flight = k});
         CHECK(records == 2000);
         CHECK(r.records == 2000);
         CHECK(r.peak_in_flight <= k);
@@ -238,7 +242,8 @@ TEST_CASE("for_each_batch with k in flight keeps at most k batches alive", "[for
     }
 }
 
-TEST_CASE("for_each_batch commits in batch order when ordered, as they finish otherwise", "[for_each_batch][parallel]")
+TEST_CASE("for_each_batch commits in batch order when ordered, as they finish otherwise",
+          "[for_each_batch][parallel]")
 {
     auto v = iota_vec(400);
     auto slow_first = [](auto& b) {
@@ -249,8 +254,8 @@ TEST_CASE("for_each_batch commits in batch order when ordered, as they finish ot
     SECTION("ordered")
     {
         std::vector<int> order;
-        sb::for_each_batch(v | sb::views::chunk(100), slow_first, [&](int first) { order.push_back(first); },
-                           {.max_in_flight = 3});
+        sb::for_each_batch(v | sb::views::chunk(100), slow_first,
+                           [&](int first) { order.push_back(first); }, {.max_in_flight = 3});
         CHECK(order == std::vector<int>{0, 100, 200, 300});
     }
     SECTION("unordered: as they finish, all committed, once each")
@@ -275,14 +280,17 @@ TEST_CASE("for_each_batch commits in batch order when ordered, as they finish ot
             {.max_in_flight = 3, .ordered = false});
         CHECK(held_until_one);
         REQUIRE(order.size() == 4);
-        auto const at = [&](int first) { return std::find(order.begin(), order.end(), first) - order.begin(); };
+        auto const at = [&](int first) {
+            return std::find(order.begin(), order.end(), first) - order.begin();
+        };
         CHECK(at(100) < at(0)); // batch 1 committed before batch 0
         std::sort(order.begin(), order.end());
         CHECK(order == std::vector<int>{0, 100, 200, 300});
     }
 }
 
-TEST_CASE("for_each_batch moves single-pass batches to workers and recycles their buffers", "[for_each_batch][parallel]")
+TEST_CASE("for_each_batch moves single-pass batches to workers and recycles their buffers",
+          "[for_each_batch][parallel]")
 {
     std::vector<test::counted> data;
     for (int i = 0; i < 300; ++i)
@@ -302,7 +310,8 @@ TEST_CASE("for_each_batch moves single-pass batches to workers and recycles thei
     CHECK(test::counted::copies == 0);
 }
 
-TEST_CASE("for_each_batch recycles the buffers of committed single-pass batches", "[for_each_batch][parallel]")
+TEST_CASE("for_each_batch recycles the buffers of committed single-pass batches",
+          "[for_each_batch][parallel]")
 {
     // At most k batches are alive and a committed batch's buffer goes back to the view as a
     // spare, so at most k + 1 buffers are ever allocated (the view's first, and one for each
@@ -330,7 +339,8 @@ TEST_CASE("for_each_batch recycles the buffers of committed single-pass batches"
     }
 }
 
-TEST_CASE("an exception in process stops the job and names the batch and its records", "[for_each_batch][errors]")
+TEST_CASE("an exception in process stops the job and names the batch and its records",
+          "[for_each_batch][errors]")
 {
     auto v = iota_vec(1000);
     for (std::size_t k : {1u, 2u, 4u}) {
@@ -353,8 +363,8 @@ TEST_CASE("an exception in process stops the job and names the batch and its rec
                 {.max_in_flight = k});
             FAIL("no exception");
         } catch (sb::batch_failed const& e) {
-            CHECK_THAT(e.what(), Contains("batch 3") && Contains("records 300..399") && Contains("process") &&
-                                     Contains("bad row 317"));
+            CHECK_THAT(e.what(), Contains("batch 3") && Contains("records 300..399") &&
+                                     Contains("process") && Contains("bad row 317"));
             CHECK(e.info.index == 3);
             CHECK(e.info.first_record == 300);
             CHECK(e.info.size == 100);
@@ -366,7 +376,8 @@ TEST_CASE("an exception in process stops the job and names the batch and its rec
     }
 }
 
-TEST_CASE("an exception in commit stops the job, and later batches are not committed", "[for_each_batch][errors]")
+TEST_CASE("an exception in commit stops the job, and later batches are not committed",
+          "[for_each_batch][errors]")
 {
     auto v = iota_vec(1000);
     std::vector<int> committed;
@@ -398,25 +409,30 @@ TEST_CASE("an exception from the source is rethrown as it is", "[for_each_batch]
                                 throw source_error("source: line 556");
                             return x;
                         });
-        CHECK_THROWS_AS(sb::for_each_batch(throwing | sb::views::chunk(100), [](auto& b) {
-                            for (int x : b)
-                                (void)x;
-                        }, {.max_in_flight = k}),
+        CHECK_THROWS_AS(sb::for_each_batch(throwing | sb::views::chunk(100),
+                                           [](auto& b) {
+                                               for (int x : b)
+                                                   (void)x;
+                                           },
+                                           {.max_in_flight = k}),
                         source_error);
     }
 }
 
-TEST_CASE("the checkpoint is the low-water mark while batches finish out of order", "[for_each_batch][checkpoint]")
+TEST_CASE("the checkpoint is the low-water mark while batches finish out of order",
+          "[for_each_batch][checkpoint]")
 {
     // The completion tracker alone, so the test can wait for the writer thread's files.
     test::temp_dir d{"streambatch-runner-"};
     auto const ck = d.path() / "job.ckpt";
-    sb::run_options o{.progress = sb::progress_mode::never, .checkpoint_path = ck, .checkpoint_every_batches = 1};
+    sb::run_options o{
+        .progress = sb::progress_mode::never, .checkpoint_path = ck, .checkpoint_every_batches = 1};
     o.job = "lwm";
     sb::run_report report;
     sb::detail::completion_tracker done(o, report);
     auto finish = [&](std::uint64_t b) { // batch b (100 records) completes; what does the file say?
-        done.complete(b, sb::batch_info{b, b * 100, 100}, 1ms, "after-batch-" + std::to_string(b), 0.0);
+        done.complete(b, sb::batch_info{b, b * 100, 100}, 1ms, "after-batch-" + std::to_string(b),
+                      0.0);
         done.flush_checkpoints();
         return sb::read_checkpoint(ck);
     };
@@ -440,15 +456,19 @@ TEST_CASE("the checkpoint is the low-water mark while batches finish out of orde
     CHECK(sb::read_checkpoint(ck)->batches == 5);
 }
 
-TEST_CASE("the checkpoint is the low-water mark, never the highest finished batch", "[for_each_batch][checkpoint]")
+TEST_CASE("the checkpoint is the low-water mark, never the highest finished batch",
+          "[for_each_batch][checkpoint]")
 {
     test::temp_dir d{"streambatch-runner-"};
     auto const ck = d.path() / "job.ckpt";
     auto v = iota_vec(500);
-    sb::run_options o{.max_in_flight = 3, .ordered = false, .checkpoint_path = ck, .checkpoint_every_batches = 1};
+    sb::run_options o{
+        .max_in_flight = 3, .ordered = false, .checkpoint_path = ck, .checkpoint_every_batches = 1};
     o.job = "lwm";
     // Asked once before the first batch, then after each batch is pulled.
-    o.position = [n = -1]() mutable { return n++ < 0 ? std::string("start") : "after-batch-" + std::to_string(n - 1); };
+    o.position = [n = -1]() mutable {
+        return n++ < 0 ? std::string("start") : "after-batch-" + std::to_string(n - 1);
+    };
     std::atomic<int> committed{0};
     std::atomic<bool> held = false;
     auto last_first = [&](auto& b) { // batch 0 finishes after the four others are committed
@@ -458,7 +478,8 @@ TEST_CASE("the checkpoint is the low-water mark, never the highest finished batc
     };
     SECTION("a run that completes: every batch")
     {
-        auto r = sb::for_each_batch(v | sb::views::chunk(100), last_first, [&](int) { ++committed; }, o);
+        auto r = sb::for_each_batch(
+            v | sb::views::chunk(100), last_first, [&](int) { ++committed; }, o);
         CHECK(held);
         auto c = sb::read_checkpoint(ck);
         REQUIRE(c);
@@ -489,11 +510,16 @@ TEST_CASE("the checkpoint is the low-water mark, never the highest finished batc
     }
 }
 
-TEST_CASE("a resumed run continues the indices and refuses another job's checkpoint", "[for_each_batch][checkpoint]")
+TEST_CASE("a resumed run continues the indices and refuses another job's checkpoint",
+          "[for_each_batch][checkpoint]")
 {
     test::temp_dir d{"streambatch-runner-"};
     auto const ck = d.path() / "job.ckpt";
-    sb::write_checkpoint(ck, {.job = "load", .fingerprint = "input-v1", .batches = 3, .records = 300, .position = "300"});
+    sb::write_checkpoint(ck, {.job = "load",
+                              .fingerprint = "input-v1",
+                              .batches = 3,
+                              .records = 300,
+                              .position = "300"});
 
     auto start = sb::resume_point(ck, "load", "input-v1");
     CHECK(start.records == 300);
@@ -501,8 +527,9 @@ TEST_CASE("a resumed run continues the indices and refuses another job's checkpo
     std::vector<sb::batch_info> infos;
     sb::run_options o{.checkpoint_path = ck, .fingerprint = "input-v1", .resume_from = start};
     o.job = "load";
-    auto r = sb::for_each_batch(v | std::views::drop(start.records) | sb::views::chunk(100),
-                                [&](auto&, sb::batch_info const& i) { infos.push_back(i); }, o);
+    auto r = sb::for_each_batch(
+        v | std::views::drop(start.records) | sb::views::chunk(100),
+        [&](auto&, sb::batch_info const& i) { infos.push_back(i); }, o);
     REQUIRE(infos.size() == 7);
     CHECK(infos[0].index == 3);
     CHECK(infos[0].first_record == 300);
@@ -512,24 +539,29 @@ TEST_CASE("a resumed run continues the indices and refuses another job's checkpo
     CHECK(sb::read_checkpoint(ck)->batches == 10);
 
     CHECK_THROWS_WITH(sb::resume_point(ck, "load", "input-v2"),
-                      Contains(ck.string()) && Contains("fingerprint 'input-v1'") && Contains("'input-v2'") &&
-                          Contains("refusing"));
+                      Contains(ck.string()) && Contains("fingerprint 'input-v1'") &&
+                          Contains("'input-v2'") && Contains("refusing"));
     CHECK_THROWS_WITH(sb::resume_point(ck, "other job", "input-v1"), Contains("job 'load'"));
     CHECK(sb::resume_point(ck, "load", "input-v2", true).records == 1000); // forced
     CHECK(sb::resume_point(d.path() / "none.ckpt", "load", "x").records == 0);
 }
 
-TEST_CASE("memory pressure on a watched guard lowers the number in flight to one", "[for_each_batch][parallel]")
+TEST_CASE("memory pressure on a watched guard lowers the number in flight to one",
+          "[for_each_batch][parallel]")
 {
     double used = 0.9;
-    sb::basic_memory_guard<fake_probe> guard({.sample_every = 0ns, .sample_every_near = 0ns}, fake_probe{&used});
+    sb::basic_memory_guard<fake_probe> guard({.sample_every = 0ns, .sample_every_near = 0ns},
+                                             fake_probe{&used});
     sb::run_options o{.max_in_flight = 4};
     o.watch(guard);
     auto v = iota_vec(2000);
-    auto r = sb::for_each_batch(v | sb::views::memory_guarded(200, std::ref(guard)), [](auto& b) {
-        std::this_thread::sleep_for(100us);
-        return b.size();
-    }, o);
+    auto r = sb::for_each_batch(
+        v | sb::views::memory_guarded(200, std::ref(guard)),
+        [](auto& b) {
+            std::this_thread::sleep_for(100us);
+            return b.size();
+        },
+        o);
     CHECK(r.records == 2000);
     CHECK(r.peak_in_flight == 1);
     CHECK(r.in_flight_lowered > 0);
@@ -537,14 +569,16 @@ TEST_CASE("memory pressure on a watched guard lowers the number in flight to one
     CHECK(r.guard_events.front().what == sb::guard_event::kind::shrink);
 }
 
-TEST_CASE("run records: profile, record, summary and Prometheus metrics", "[for_each_batch][metrics]")
+TEST_CASE("run records: profile, record, summary and Prometheus metrics",
+          "[for_each_batch][metrics]")
 {
     test::temp_dir d{"streambatch-runner-"};
     auto v = iota_vec(1000);
     sb::run_options o{.record_dir = d.path() / "run"};
     o.job = "customers \"nightly\"";
     o.configuration = {{"source", "generated"}};
-    auto r = sb::for_each_batch(v | sb::views::chunk(100), [](auto&) {}, o);
+    auto r = sb::for_each_batch(
+        v | sb::views::chunk(100), [](auto&) {}, o);
     CHECK(r.completed);
     auto const profile = slurp(d.path() / "run" / "memory_profile.json");
     CHECK(profile.front() == '[');
@@ -552,7 +586,8 @@ TEST_CASE("run records: profile, record, summary and Prometheus metrics", "[for_
     CHECK_THAT(profile, Contains("{\"index\": 9, \"size\": 100, \"rss_bytes\": "));
     auto const record = slurp(d.path() / "run" / "run_record.json");
     CHECK_THAT(record, Contains("\"records\": 1000") && Contains("\"completed\": true") &&
-                           Contains("\"job\": \"customers \\\"nightly\\\"\"") && Contains("\"source\": \"generated\""));
+                           Contains("\"job\": \"customers \\\"nightly\\\"\"") &&
+                           Contains("\"source\": \"generated\""));
     auto const summary = slurp(d.path() / "run" / "execution_summary.md");
     CHECK_THAT(summary, Contains("completed") && Contains("| records | 1000 |"));
     auto const prom = slurp(d.path() / "run" / "metrics.prom");
@@ -562,24 +597,31 @@ TEST_CASE("run records: profile, record, summary and Prometheus metrics", "[for_
 
     SECTION("a failed run leaves a record that says so")
     {
-        CHECK_THROWS(sb::for_each_batch(v | sb::views::chunk(100), [](auto& b) {
-            if (b[0] == 200)
-                throw std::runtime_error("disk full");
-        }, o));
+        CHECK_THROWS(sb::for_each_batch(
+            v | sb::views::chunk(100),
+            [](auto& b) {
+                if (b[0] == 200)
+                    throw std::runtime_error("disk full");
+            },
+            o));
         auto const failed = slurp(d.path() / "run" / "run_record.json");
-        CHECK_THAT(failed, Contains("\"completed\": false") && Contains("disk full") && Contains("\"records\": 200"));
-        CHECK_THAT(slurp(d.path() / "run" / "metrics.prom"), Contains("streambatch_completed{job="));
+        CHECK_THAT(failed, Contains("\"completed\": false") && Contains("disk full") &&
+                               Contains("\"records\": 200"));
+        CHECK_THAT(slurp(d.path() / "run" / "metrics.prom"),
+                   Contains("streambatch_completed{job="));
     }
 }
 
 TEST_CASE("for_each_batch rejects max_in_flight 0", "[for_each_batch][errors]")
 {
     auto v = iota_vec(10);
-    CHECK_THROWS_WITH(sb::for_each_batch(v | sb::views::chunk(5), [](auto&) {}, {.max_in_flight = 0}),
-                      Contains("max_in_flight") && Contains("got 0"));
+    CHECK_THROWS_WITH(
+        sb::for_each_batch(v | sb::views::chunk(5), [](auto&) {}, {.max_in_flight = 0}),
+        Contains("max_in_flight") && Contains("got 0"));
 }
 
-TEST_CASE("a checkpoint file that cannot be written stops the job and names the file", "[for_each_batch][checkpoint][errors]")
+TEST_CASE("a checkpoint file that cannot be written stops the job and names the file",
+          "[for_each_batch][checkpoint][errors]")
 {
     // Checkpoint files are written on a writer thread; its failure must reach the job and stop
     // it then, not only at the end (where the last checkpoint is written on the job's thread),
@@ -587,33 +629,43 @@ TEST_CASE("a checkpoint file that cannot be written stops the job and names the 
     for (std::size_t k : {std::size_t{1}, std::size_t{2}}) {
         INFO("max_in_flight " << k);
         auto v = iota_vec(1000);
-        sb::run_options o{.max_in_flight = k, .checkpoint_path = "/nonexistent-dir/job.ckpt",
+        sb::run_options o{.max_in_flight = k,
+                          .checkpoint_path = "/nonexistent-dir/job.ckpt",
                           .checkpoint_every_batches = 1};
         auto slow = [](auto& b) {
-            std::this_thread::sleep_for(2ms); // 100 batches: 0.2 s, the writer fails in microseconds
+            std::this_thread::sleep_for(
+                2ms); // 100 batches: 0.2 s, the writer fails in microseconds
             return b.size();
         };
         std::atomic<int> committed{0};
-        CHECK_THROWS_AS(sb::for_each_batch(v | sb::views::chunk(10), slow, [&](std::size_t) { ++committed; }, o),
+        CHECK_THROWS_AS(sb::for_each_batch(
+                            v | sb::views::chunk(10), slow, [&](std::size_t) { ++committed; }, o),
                         sb::checkpoint_error);
         CHECK(committed < 100); // stopped by the writer's error, before the end
-        CHECK_THROWS_WITH(sb::for_each_batch(v | sb::views::chunk(10), slow, [](std::size_t) {}, o),
+        CHECK_THROWS_WITH(sb::for_each_batch(
+                              v | sb::views::chunk(10), slow, [](std::size_t) {}, o),
                           Contains("/nonexistent-dir/job.ckpt") && Contains("cannot create"));
     }
 }
 
-TEST_CASE("a run record that cannot be written is a run_record_error naming the file", "[for_each_batch][metrics][errors]")
+TEST_CASE("a run record that cannot be written is a run_record_error naming the file",
+          "[for_each_batch][metrics][errors]")
 {
     test::temp_dir d{"streambatch-runner-"};
     auto v = iota_vec(100);
-    auto run = [&] { return sb::for_each_batch(v | sb::views::chunk(10), [](auto&) {}, {.record_dir = d.path()}); };
+    auto run = [&] {
+        return sb::for_each_batch(v | sb::views::chunk(10), [](auto&) {}, {.record_dir = d.path()});
+    };
     fs::create_directories(d.path() / "memory_profile.json" / "in-the-way");
     CHECK_THROWS_AS(run(), sb::run_record_error);
-    CHECK_THROWS_WITH(run(), Contains("run record " + (d.path() / "memory_profile.json").string()) &&
-                                 Contains("cannot create"));
+    CHECK_THROWS_WITH(run(),
+                      Contains("run record " + (d.path() / "memory_profile.json").string()) &&
+                          Contains("cannot create"));
     fs::remove_all(d.path() / "memory_profile.json");
-    fs::create_directories(d.path() / "run_record.json" / "in-the-way"); // written atomically at the end
+    fs::create_directories(d.path() / "run_record.json" /
+                           "in-the-way"); // written atomically at the end
     CHECK_THROWS_AS(run(), sb::run_record_error);
-    CHECK_THROWS_WITH(run(), Contains("run record " + (d.path() / "run_record.json").string()) && Contains("rename from"));
+    CHECK_THROWS_WITH(run(), Contains("run record " + (d.path() / "run_record.json").string()) &&
+                                 Contains("rename from"));
     CHECK_FALSE(fs::exists(d.path() / "run_record.json.tmp"));
 }

@@ -1,11 +1,9 @@
-#include <streambatch/views/chunk.hpp>
-#include <streambatch/runner/for_each_batch.hpp>
 #include <streambatch/partition.hpp>
+#include <streambatch/runner/for_each_batch.hpp>
 #include <streambatch/runner/run_merge.hpp>
+#include <streambatch/views/chunk.hpp>
 
 #include <catch2/catch.hpp>
-
-#include "support/temp_dir.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -14,6 +12,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "support/temp_dir.hpp"
 
 namespace sb = streambatch;
 namespace fs = std::filesystem;
@@ -40,21 +40,27 @@ std::vector<int> numbers(int n)
 std::vector<int> run_worker(std::vector<int> const& input, sb::partition p, fs::path const& dir,
                             std::multiset<int>* seen = nullptr, int fail_at = -1)
 {
-    sb::run_options o{.job = "load", .record_dir = dir, .checkpoint_path = dir / "load.ckpt",
-                      .checkpoint_every_batches = 1, .fingerprint = "input-v1"};
+    sb::run_options o{.job = "load",
+                      .record_dir = dir,
+                      .checkpoint_path = dir / "load.ckpt",
+                      .checkpoint_every_batches = 1,
+                      .fingerprint = "input-v1"};
     o.set_partition(p);
     o.resume_from = sb::resume_point(o.checkpoint_path, o.job, o.fingerprint);
     std::vector<int> got;
     auto mine = input | sb::views::every_nth(p) | std::views::drop(o.resume_from.records);
-    sb::for_each_batch(mine | sb::views::chunk(10), [&](auto& batch) {
-        for (int x : batch) {
-            if (x == fail_at)
-                throw std::runtime_error("record " + std::to_string(x) + " is bad");
-            got.push_back(x);
-            if (seen)
-                seen->insert(x);
-        }
-    }, o);
+    sb::for_each_batch(
+        mine | sb::views::chunk(10),
+        [&](auto& batch) {
+            for (int x : batch) {
+                if (x == fail_at)
+                    throw std::runtime_error("record " + std::to_string(x) + " is bad");
+                got.push_back(x);
+                if (seen)
+                    seen->insert(x);
+            }
+        },
+        o);
     return got;
 }
 
@@ -63,7 +69,9 @@ std::vector<int> run_worker(std::vector<int> const& input, sb::partition p, fs::
 TEST_CASE("set_partition names the checkpoint and the record directory after the partition",
           "[partition][merge]")
 {
-    sb::run_options o{.job = "load", .record_dir = "runs/today", .checkpoint_path = "state/load.ckpt",
+    sb::run_options o{.job = "load",
+                      .record_dir = "runs/today",
+                      .checkpoint_path = "state/load.ckpt",
                       .fingerprint = "input-v1"};
     o.set_partition({3, 8});
     CHECK(o.checkpoint_path == fs::path("state/load.part-0003-of-0008.ckpt"));
@@ -78,12 +86,15 @@ TEST_CASE("set_partition names the checkpoint and the record directory after the
 TEST_CASE("another partition's checkpoint is refused", "[partition][merge]")
 {
     test::temp_dir d{"streambatch-merge-"};
-    sb::write_checkpoint(d.path() / "load.part-0001-of-0004.ckpt",
-                         {.job = "load", .fingerprint = "input-v1; partition 1/4", .batches = 1, .records = 10});
+    sb::write_checkpoint(
+        d.path() / "load.part-0001-of-0004.ckpt",
+        {.job = "load", .fingerprint = "input-v1; partition 1/4", .batches = 1, .records = 10});
     // A worker that believes it is partition 1 of 2 finds the file of 1 of 4 under its name if
     // the names collide (they do not here), and refuses it by fingerprint when copied over.
-    fs::copy_file(d.path() / "load.part-0001-of-0004.ckpt", d.path() / "load.part-0001-of-0002.ckpt");
-    sb::run_options o{.job = "load", .checkpoint_path = d.path() / "load.ckpt", .fingerprint = "input-v1"};
+    fs::copy_file(d.path() / "load.part-0001-of-0004.ckpt",
+                  d.path() / "load.part-0001-of-0002.ckpt");
+    sb::run_options o{
+        .job = "load", .checkpoint_path = d.path() / "load.ckpt", .fingerprint = "input-v1"};
     o.set_partition({1, 2});
     CHECK_THROWS_WITH(sb::resume_point(o.checkpoint_path, o.job, o.fingerprint),
                       Contains("partition 1/4") && Contains("partition 1/2"));
@@ -101,8 +112,9 @@ TEST_CASE("merge_run_records adds up the partitions of a job", "[partition][merg
         auto const dir = d.path() / sb::partition{i, 4}.name();
         CHECK(fs::exists(dir / "run_record.json"));
         CHECK(fs::exists(d.path() / ("load." + sb::partition{i, 4}.name() + ".ckpt")));
-        CHECK_THAT(read_all(dir / "metrics.prom"),
-                   Contains("job=\"load\",partition=\"" + std::to_string(i) + "\",partitions=\"4\""));
+        CHECK_THAT(
+            read_all(dir / "metrics.prom"),
+            Contains("job=\"load\",partition=\"" + std::to_string(i) + "\",partitions=\"4\""));
         CHECK_THAT(read_all(dir / "execution_summary.md"),
                    Contains("# load (partition " + std::to_string(i) + "/4): completed"));
     }
@@ -125,21 +137,22 @@ TEST_CASE("merge_run_records adds up the partitions of a job", "[partition][merg
     CHECK(m.wall_s == wall);
 
     auto const md = sb::summary_markdown(m);
-    CHECK_THAT(md, Contains("# load: 4 of 4 partitions, all completed") && Contains("| records | 1003 |") &&
-                       Contains("| 2/4 | yes | 251 |"));
+    CHECK_THAT(md, Contains("# load: 4 of 4 partitions, all completed") &&
+                       Contains("| records | 1003 |") && Contains("| 2/4 | yes | 251 |"));
     sb::write_merged(d.path(), m);
-    CHECK_THAT(read_all(d.path() / "merged_record.json"),
-               Contains("\"complete\": true") && Contains("\"records\": 1003") &&
-                   Contains("\"partitions_found\": 4"));
+    CHECK_THAT(read_all(d.path() / "merged_record.json"), Contains("\"complete\": true") &&
+                                                              Contains("\"records\": 1003") &&
+                                                              Contains("\"partitions_found\": 4"));
     CHECK(fs::exists(d.path() / "merged_summary.md"));
 
     // A merged record that cannot be written is the merge's own error, naming the file.
     fs::remove(d.path() / "merged_record.json");
     fs::create_directories(d.path() / "merged_record.json" / "in-the-way");
     CHECK_THROWS_AS(sb::write_merged(d.path(), m), sb::run_merge_error);
-    CHECK_THROWS_WITH(sb::write_merged(d.path(), m),
-                      Contains("streambatch::write_merged: " + (d.path() / "merged_record.json").string()) &&
-                          Contains("rename from"));
+    CHECK_THROWS_WITH(
+        sb::write_merged(d.path(), m),
+        Contains("streambatch::write_merged: " + (d.path() / "merged_record.json").string()) &&
+            Contains("rename from"));
     CHECK_FALSE(fs::exists(d.path() / "merged_record.json.tmp"));
 }
 
@@ -149,12 +162,14 @@ TEST_CASE("merge_run_records: a crashed worker restarted alone still adds up", "
     auto const input = numbers(400);
     std::multiset<int> seen;
     run_worker(input, {0, 2}, d.path(), &seen);
-    CHECK_THROWS_WITH(run_worker(input, {1, 2}, d.path(), &seen, 251), Contains("record 251 is bad"));
+    CHECK_THROWS_WITH(run_worker(input, {1, 2}, d.path(), &seen, 251),
+                      Contains("record 251 is bad"));
 
     auto m = sb::merge_run_records(d.path());
     CHECK_FALSE(m.complete());
     REQUIRE(m.problems.size() == 1);
-    CHECK_THAT(m.problems[0], Contains("partition 1/2 did not complete") && Contains("record 251 is bad"));
+    CHECK_THAT(m.problems[0],
+               Contains("partition 1/2 did not complete") && Contains("record 251 is bad"));
     CHECK_THAT(sb::summary_markdown(m), Contains("INCOMPLETE") && Contains("| 1/2 | **no** |"));
 
     // Restart only that worker: it resumes from its checkpoint, with nothing lost or repeated.
@@ -175,7 +190,8 @@ TEST_CASE("merge_run_records: a crashed worker restarted alone still adds up", "
     CHECK(m.parts[1].records == 200);
 }
 
-TEST_CASE("merge_run_records names what is missing, inconsistent or unreadable", "[partition][merge]")
+TEST_CASE("merge_run_records names what is missing, inconsistent or unreadable",
+          "[partition][merge]")
 {
     test::temp_dir d{"streambatch-merge-"};
     auto const input = numbers(100);
@@ -203,7 +219,8 @@ TEST_CASE("merge_run_records names what is missing, inconsistent or unreadable",
         run_worker(input, {1, 3}, d.path());
         auto const m = sb::merge_run_records(d.path());
         CHECK_FALSE(m.complete());
-        CHECK_THAT(sb::summary_markdown(m), Contains("part-0001-of-0003 says the job has 3 partitions"));
+        CHECK_THAT(sb::summary_markdown(m),
+                   Contains("part-0001-of-0003 says the job has 3 partitions"));
     }
     SECTION("a record that does not parse names its file and byte")
     {
@@ -212,7 +229,8 @@ TEST_CASE("merge_run_records names what is missing, inconsistent or unreadable",
         std::string text = read_all(f);
         text.resize(text.size() / 2);
         std::ofstream(f, std::ios::trunc) << text;
-        CHECK_THROWS_WITH(sb::merge_run_records(d.path()), Contains(f.string()) && Contains("(byte "));
+        CHECK_THROWS_WITH(sb::merge_run_records(d.path()),
+                          Contains(f.string()) && Contains("(byte "));
     }
     SECTION("neighbours that do not meet")
     {
@@ -232,19 +250,23 @@ TEST_CASE("merge_run_records names what is missing, inconsistent or unreadable",
         CHECK(m.complete());
         CHECK(m.boundaries_checked == 1);
         CHECK_THAT(sb::summary_markdown(m), Contains("| neighbours checked to meet | 1 of 1 |"));
-        edit("part-0001-of-0002", "last_position", "9999 1 0 0"); // harmless: the last has no neighbour
+        edit("part-0001-of-0002", "last_position",
+             "9999 1 0 0");                  // harmless: the last has no neighbour
         run_worker(input, {0, 2}, d.path()); // a fresh run of partition 0: empty positions again
         edit("part-0000-of-0002", "last_position", "4700 119 49 0");
         m = sb::merge_run_records(d.path());
         CHECK_FALSE(m.complete());
-        CHECK_THAT(sb::summary_markdown(m), Contains("partition 0/2 ended at \"4700 119 49 0\" but 1/2 began at "
-                                                     "\"4711 1 0 0\": records between them were read twice or "
-                                                     "not at all"));
+        CHECK_THAT(sb::summary_markdown(m),
+                   Contains("partition 0/2 ended at \"4700 119 49 0\" but 1/2 began at "
+                            "\"4711 1 0 0\": records between them were read twice or "
+                            "not at all"));
     }
     SECTION("a record without the partition fields")
     {
         fs::create_directories(d.path() / "part-0000-of-0001");
-        std::ofstream(d.path() / "part-0000-of-0001" / "run_record.json") << R"({"report": {"job": "x"}})";
-        CHECK_THROWS_WITH(sb::merge_run_records(d.path()), Contains("no \"report.partition_index\" field"));
+        std::ofstream(d.path() / "part-0000-of-0001" / "run_record.json")
+            << R"({"report": {"job": "x"}})";
+        CHECK_THROWS_WITH(sb::merge_run_records(d.path()),
+                          Contains("no \"report.partition_index\" field"));
     }
 }

@@ -3,7 +3,8 @@
 //     test::temp_dir dir;                       // $TMPDIR/streambatch-test-XXXXXX, made now
 //     auto ckpt = dir / "job.ckpt";             // a path inside it
 //     dir.write("in.csv", "a,b\n1,2\n");        // a file inside it, returned as a path
-//     test::temp_dir disk("/var/tmp", "x-");    // /var/tmp/x-XXXXXX: a parent of the caller's choice
+//     test::temp_dir disk("/var/tmp", "x-");    // /var/tmp/x-XXXXXX: a parent of the caller's
+//     choice
 //
 // mkdtemp(3) makes it (mode 0700, a fresh name, never an existing directory); the destructor
 // removes it and everything in it, also when the test fails (an exception unwinds through it).
@@ -31,7 +32,9 @@ class temp_dir {
 
 public:
     /// Makes $TMPDIR/<prefix>XXXXXX (TMPDIR unset: /tmp).
-    explicit temp_dir(std::string_view prefix = "streambatch-test-") : temp_dir(default_parent(), prefix) {}
+    explicit temp_dir(std::string_view prefix = "streambatch-test-")
+        : temp_dir(default_parent(), prefix)
+    {}
     /// Makes <parent>/<prefix>XXXXXX (the cgroup tests want a disk, not a tmpfs $TMPDIR).
     temp_dir(std::filesystem::path const& parent, std::string_view prefix)
     {
@@ -68,7 +71,10 @@ public:
 
     std::filesystem::path const& path() const noexcept { return path_; }
     operator std::filesystem::path const&() const noexcept { return path_; }
-    std::filesystem::path operator/(std::filesystem::path const& name) const { return path_ / name; }
+    std::filesystem::path operator/(std::filesystem::path const& name) const
+    {
+        return path_ / name;
+    }
 
     /// Writes `text` to <dir>/<name> (binary, replacing it) and returns its path.
     std::filesystem::path write(std::filesystem::path const& name, std::string_view text) const

@@ -1,17 +1,18 @@
 // tests/support/temp_dir.hpp: the helper every test's files live in.
 #include <catch2/catch.hpp>
 
-#include "support/temp_dir.hpp"
-
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <system_error>
 #include <utility>
 
+#include "support/temp_dir.hpp"
+
 namespace fs = std::filesystem;
 
-TEST_CASE("temp_dir makes a fresh directory and removes it, with its files, when it goes", "[support]")
+TEST_CASE("temp_dir makes a fresh directory and removes it, with its files, when it goes",
+          "[support]")
 {
     fs::path kept;
     {
@@ -55,7 +56,8 @@ TEST_CASE("temp_dir::write says which file it could not write", "[support]")
     CHECK_THROWS_WITH(dir.write("no/such/dir/f", "x"), Catch::Matchers::Contains("no/such/dir/f"));
 }
 
-TEST_CASE("temp_dir under a parent of the caller's choice, and its error names the path", "[support]")
+TEST_CASE("temp_dir under a parent of the caller's choice, and its error names the path",
+          "[support]")
 {
     test::temp_dir parent;
     fs::path made;

@@ -1,13 +1,13 @@
 #include <streambatch/views/adaptive_chunk.hpp>
 
-#include "support/archetypes.hpp"
-
 #include <catch2/catch.hpp>
 
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "support/archetypes.hpp"
 
 namespace sb = streambatch;
 using Catch::Matchers::Contains;
@@ -16,8 +16,10 @@ using test::batch_sizes;
 namespace {
 using vec_ref = std::ranges::ref_view<std::vector<std::string>>;
 static_assert(std::ranges::forward_range<sb::adaptive_chunk_view<vec_ref>>);
-static_assert(std::ranges::input_range<sb::adaptive_chunk_view<test::single_pass_view<std::string>>>);
-static_assert(!std::ranges::forward_range<sb::adaptive_chunk_view<test::single_pass_view<std::string>>>);
+static_assert(
+    std::ranges::input_range<sb::adaptive_chunk_view<test::single_pass_view<std::string>>>);
+static_assert(
+    !std::ranges::forward_range<sb::adaptive_chunk_view<test::single_pass_view<std::string>>>);
 
 constexpr std::size_t str_bytes(std::size_t len) // a heap-allocated std::string of len chars
 {
@@ -33,7 +35,8 @@ std::vector<std::string> strings(std::vector<std::size_t> const& lengths)
 }
 
 // The same source through the forward path and the single-pass path must batch alike.
-std::vector<std::size_t> both_paths(std::vector<std::string> const& data, sb::adaptive_chunk_options o)
+std::vector<std::size_t> both_paths(std::vector<std::string> const& data,
+                                    sb::adaptive_chunk_options o)
 {
     auto fwd = batch_sizes(data | sb::views::adaptive_chunk(o));
     auto copy = data;
@@ -54,7 +57,8 @@ std::vector<std::size_t> both_paths(std::vector<std::string> const& data, sb::ad
 }
 } // namespace
 
-TEST_CASE("adaptive_chunk closes a batch before the record that would pass the budget", "[adaptive_chunk]")
+TEST_CASE("adaptive_chunk closes a batch before the record that would pass the budget",
+          "[adaptive_chunk]")
 {
     // 100-char strings weigh 133 bytes each with libstdc++ (32 + 101).
     auto data = strings(std::vector<std::size_t>(20, 100));
@@ -66,7 +70,8 @@ TEST_CASE("adaptive_chunk closes a batch before the record that would pass the b
     }
     SECTION("one byte less: 2 fit")
     {
-        CHECK(both_paths(data, {.target_bytes = 3 * w - 1, .min_records = 1}) == std::vector<std::size_t>(10, 2));
+        CHECK(both_paths(data, {.target_bytes = 3 * w - 1, .min_records = 1}) ==
+              std::vector<std::size_t>(10, 2));
     }
     SECTION("max_records closes first")
     {
@@ -89,13 +94,22 @@ TEST_CASE("adaptive_chunk closes a batch before the record that would pass the b
     }
 }
 
-TEST_CASE("a record heavier than the budget ships alone, never dropped or split", "[adaptive_chunk]")
+TEST_CASE("a record heavier than the budget ships alone, never dropped or split",
+          "[adaptive_chunk]")
 {
     auto data = strings({100, 100, 5000, 100, 100, 100, 9000});
     CHECK(both_paths(data, {.target_bytes = 1000, .min_records = 2, .max_records = 10}) ==
           std::vector<std::size_t>{2, 1, 3, 1});
-    SECTION("first record heavy") { CHECK(both_paths(strings({5000, 100}), {.target_bytes = 1000, .min_records = 1}) == std::vector<std::size_t>{1, 1}); }
-    SECTION("only heavy records") { CHECK(both_paths(strings({5000, 5000, 5000}), {.target_bytes = 10, .min_records = 1}) == std::vector<std::size_t>{1, 1, 1}); }
+    SECTION("first record heavy")
+    {
+        CHECK(both_paths(strings({5000, 100}), {.target_bytes = 1000, .min_records = 1}) ==
+              std::vector<std::size_t>{1, 1});
+    }
+    SECTION("only heavy records")
+    {
+        CHECK(both_paths(strings({5000, 5000, 5000}), {.target_bytes = 10, .min_records = 1}) ==
+              std::vector<std::size_t>{1, 1, 1});
+    }
 }
 
 TEST_CASE("adaptive_chunk weighs with record_bytes, so heap memory counts", "[adaptive_chunk]")
@@ -110,14 +124,17 @@ TEST_CASE("adaptive_chunk of an empty source gives no batch", "[adaptive_chunk]"
 {
     std::vector<std::string> none;
     CHECK(batch_sizes(none | sb::views::adaptive_chunk()).empty());
-    CHECK(batch_sizes(test::single_pass_view<std::string>(none) | sb::views::adaptive_chunk()).empty());
+    CHECK(batch_sizes(test::single_pass_view<std::string>(none) | sb::views::adaptive_chunk())
+              .empty());
 }
 
-TEST_CASE("adaptive_chunk over std::views::istream and a call with the range first", "[adaptive_chunk][input]")
+TEST_CASE("adaptive_chunk over std::views::istream and a call with the range first",
+          "[adaptive_chunk][input]")
 {
     std::istringstream in("aaaa bbbb cccc dddd eeee");
-    CHECK(batch_sizes(sb::views::adaptive_chunk(std::views::istream<std::string>(in),
-                                                {.target_bytes = 2 * sizeof(std::string), .min_records = 1})) ==
+    CHECK(batch_sizes(sb::views::adaptive_chunk(
+              std::views::istream<std::string>(in),
+              {.target_bytes = 2 * sizeof(std::string), .min_records = 1})) ==
           std::vector<std::size_t>{2, 2, 1});
 }
 
@@ -135,7 +152,8 @@ TEST_CASE("adaptive_chunk moves single-pass records, never copies them", "[adapt
     CHECK(test::counted::copies == 0);
 }
 
-TEST_CASE("adaptive_chunk rejects nonsense options, naming the option and the value", "[adaptive_chunk][errors]")
+TEST_CASE("adaptive_chunk rejects nonsense options, naming the option and the value",
+          "[adaptive_chunk][errors]")
 {
     CHECK_THROWS_AS(sb::views::adaptive_chunk({.target_bytes = 0}), std::invalid_argument);
     CHECK_THROWS_WITH(sb::views::adaptive_chunk({.target_bytes = 0}),

@@ -1,7 +1,5 @@
-#include <streambatch/views/chunk.hpp>
 #include <streambatch/interop/range_v3.hpp>
-
-#include "support/archetypes.hpp"
+#include <streambatch/views/chunk.hpp>
 
 #include <catch2/catch.hpp>
 #include <range/v3/view/iota.hpp>
@@ -14,6 +12,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "support/archetypes.hpp"
 
 namespace sb = streambatch;
 using Catch::Matchers::Contains;
@@ -30,14 +30,19 @@ static_assert(std::ranges::sized_range<sb::chunk_view<vec_ref>>);
 static_assert(std::ranges::view<sb::chunk_view<vec_ref>>);
 static_assert(std::ranges::forward_range<sb::chunk_view<fwd_list_ref>>);
 static_assert(!std::ranges::sized_range<sb::chunk_view<fwd_list_ref>>);
-static_assert(std::ranges::sized_range<std::ranges::range_reference_t<sb::chunk_view<fwd_list_ref>>>);
+static_assert(
+    std::ranges::sized_range<std::ranges::range_reference_t<sb::chunk_view<fwd_list_ref>>>);
 static_assert(std::ranges::input_range<sb::chunk_view<istream_view>>);
 static_assert(!std::ranges::forward_range<sb::chunk_view<istream_view>>);
-static_assert(std::ranges::contiguous_range<std::ranges::range_reference_t<sb::chunk_view<istream_view>>>);
-static_assert(std::ranges::sized_range<std::ranges::range_reference_t<sb::chunk_view<istream_view>>>);
-static_assert(std::same_as<std::ranges::range_reference_t<sb::chunk_view<istream_view>>, sb::batch<int>>);
+static_assert(
+    std::ranges::contiguous_range<std::ranges::range_reference_t<sb::chunk_view<istream_view>>>);
+static_assert(
+    std::ranges::sized_range<std::ranges::range_reference_t<sb::chunk_view<istream_view>>>);
+static_assert(
+    std::same_as<std::ranges::range_reference_t<sb::chunk_view<istream_view>>, sb::batch<int>>);
 static_assert(std::ranges::input_range<sb::chunk_view<test::single_pass_view<int>>>);
-static_assert(std::ranges::input_range<sb::chunk_view<test::move_only_view<test::single_pass_view<int>>>>);
+static_assert(
+    std::ranges::input_range<sb::chunk_view<test::move_only_view<test::single_pass_view<int>>>>);
 // Not a range: a compile-time error, not a runtime one.
 static_assert(!std::invocable<decltype(sb::views::chunk), int, int>);
 static_assert(!std::invocable<decltype(sb::views::chunk), std::vector<int>&, double>);
@@ -64,11 +69,21 @@ TEST_CASE("chunk splits a vector into batches of n, the last one short", "[chunk
     auto v = iota_vec(10);
     SECTION("pipe")
     {
-        CHECK(values(v | sb::views::chunk(4)) == std::vector<std::vector<int>>{{0, 1, 2, 3}, {4, 5, 6, 7}, {8, 9}});
+        CHECK(values(v | sb::views::chunk(4)) ==
+              std::vector<std::vector<int>>{{0, 1, 2, 3}, {4, 5, 6, 7}, {8, 9}});
     }
-    SECTION("call") { CHECK(batch_sizes(sb::views::chunk(v, 5)) == std::vector<std::size_t>{5, 5}); }
-    SECTION("n larger than the source") { CHECK(batch_sizes(v | sb::views::chunk(1000)) == std::vector<std::size_t>{10}); }
-    SECTION("n == 1") { CHECK(batch_sizes(v | sb::views::chunk(1)).size() == 10); }
+    SECTION("call")
+    {
+        CHECK(batch_sizes(sb::views::chunk(v, 5)) == std::vector<std::size_t>{5, 5});
+    }
+    SECTION("n larger than the source")
+    {
+        CHECK(batch_sizes(v | sb::views::chunk(1000)) == std::vector<std::size_t>{10});
+    }
+    SECTION("n == 1")
+    {
+        CHECK(batch_sizes(v | sb::views::chunk(1)).size() == 10);
+    }
     SECTION("size() without walking")
     {
         CHECK((v | sb::views::chunk(3)).size() == 4);
@@ -178,7 +193,8 @@ TEST_CASE("chunk over a move-only, non-default-constructible single-pass view", 
     CHECK(batches.batches_produced() == 3);
 }
 
-TEST_CASE("records of a move-only type: the caller moves records or whole batches out", "[chunk][input]")
+TEST_CASE("records of a move-only type: the caller moves records or whole batches out",
+          "[chunk][input]")
 {
     std::vector<std::unique_ptr<int>> data;
     for (int i = 0; i < 7; ++i)
@@ -196,7 +212,8 @@ TEST_CASE("records of a move-only type: the caller moves records or whole batche
     SECTION("taking whole batches (to a queue or another thread)")
     {
         std::vector<std::vector<std::unique_ptr<int>>> kept;
-        for (auto batch : test::single_pass_view<std::unique_ptr<int>>(data) | sb::views::chunk(3)) {
+        for (auto batch :
+             test::single_pass_view<std::unique_ptr<int>>(data) | sb::views::chunk(3)) {
             kept.push_back(batch.take());
             CHECK(batch.empty()); // the window is empty once its buffer is taken
         }
@@ -217,7 +234,8 @@ TEST_CASE("records of a move-only type: the caller moves records or whole batche
 TEST_CASE("chunk composes with std::views pipelines", "[chunk][interop]")
 {
     auto sizes = std::views::iota(0, 10) | std::views::transform([](int x) { return x * 2; }) |
-                 sb::views::chunk(4) | std::views::transform([](auto b) { return std::ranges::size(b); });
+                 sb::views::chunk(4) |
+                 std::views::transform([](auto b) { return std::ranges::size(b); });
     CHECK(test::to_vector(sizes) == std::vector<std::size_t>{4, 4, 2});
 
     auto v = iota_vec(9);
@@ -225,8 +243,8 @@ TEST_CASE("chunk composes with std::views pipelines", "[chunk][interop]")
     CHECK(values(evens) == std::vector<std::vector<int>>{{0, 2}, {4, 6}, {8}});
 
     std::istringstream in("5 6 7");
-    auto doubled = std::views::istream<int>(in) | std::views::transform([](int x) { return 2 * x; }) |
-                   sb::views::chunk(2);
+    auto doubled = std::views::istream<int>(in) |
+                   std::views::transform([](int x) { return 2 * x; }) | sb::views::chunk(2);
     CHECK(values(doubled) == std::vector<std::vector<int>>{{10, 12}, {14}});
 }
 
@@ -242,7 +260,8 @@ TEST_CASE("chunk and range-v3, as far as range-v3 allows", "[chunk][interop]")
 {
     SECTION("a range-v3 view as the source")
     {
-        auto src = ranges::views::iota(0, 10) | ranges::views::transform([](int x) { return x + 1; });
+        auto src =
+            ranges::views::iota(0, 10) | ranges::views::transform([](int x) { return x + 1; });
         CHECK(batch_sizes(src | sb::views::chunk(4)) == std::vector<std::size_t>{4, 4, 2});
     }
     SECTION("an lvalue of ours into a range-v3 closure")

@@ -1,4 +1,5 @@
-// streambatch/detail/atomic_file.hpp: the one atomic file writer (checkpoints, run records, merges).
+// streambatch/detail/atomic_file.hpp: the one atomic file writer (checkpoints, run records,
+// merges).
 //
 // In:     a path and the file's whole text.
 // Out:    detail::write_file_atomically(path, text): the text is written to "<path>.tmp" in the
@@ -32,10 +33,10 @@ namespace streambatch {
 class atomic_file_error : public std::runtime_error {
 public:
     atomic_file_error(std::filesystem::path file, std::string step, int err)
-        : std::runtime_error("streambatch: " + file.string() + ": " + step + ": " + std::strerror(err)),
+        : std::runtime_error("streambatch: " + file.string() + ": " + step + ": " +
+                             std::strerror(err)),
           file_(std::move(file)), step_(std::move(step)), errno_(err)
-    {
-    }
+    {}
     /// The file that was being written (not its temp file).
     std::filesystem::path const& file() const noexcept { return file_; }
     /// What failed: "cannot create <file>.tmp", "write failed", "fsync failed", ...

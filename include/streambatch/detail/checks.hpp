@@ -28,7 +28,8 @@ template <std::integral I>
 constexpr std::size_t positive_count(char const* adaptor, char const* name, I n)
 {
     if (n <= 0)
-        invalid_argument(adaptor, std::string(name) + " must be a positive number of records, got " +
+        invalid_argument(adaptor, std::string(name) +
+                                      " must be a positive number of records, got " +
                                       std::to_string(n));
     return static_cast<std::size_t>(n);
 }

@@ -33,8 +33,7 @@ public:
     template <class... As>
     constexpr explicit adaptor_closure(Fn fn, As&&... as)
         : fn_(std::move(fn)), args_(std::forward<As>(as)...)
-    {
-    }
+    {}
 
     template <class R>
         requires std::invocable<Fn const&, R, Args const&...>
@@ -73,14 +72,16 @@ struct composed_closure {
     B second;
 
     template <class R>
-        requires std::invocable<A const&, R> && std::invocable<B const&, std::invoke_result_t<A const&, R>>
+        requires std::invocable<A const&, R> &&
+                 std::invocable<B const&, std::invoke_result_t<A const&, R>>
     constexpr auto operator()(R&& r) const
     {
         return second(first(std::forward<R>(r)));
     }
 
     template <std::ranges::viewable_range R>
-        requires std::invocable<A const&, R> && std::invocable<B const&, std::invoke_result_t<A const&, R>>
+        requires std::invocable<A const&, R> &&
+                 std::invocable<B const&, std::invoke_result_t<A const&, R>>
     [[nodiscard]] friend constexpr auto operator|(R&& r, composed_closure const& self)
     {
         return self.second(self.first(std::forward<R>(r)));

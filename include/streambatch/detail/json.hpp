@@ -29,10 +29,9 @@ namespace streambatch::detail {
 class json_error : public std::runtime_error {
 public:
     json_error(std::string const& file, std::size_t offset, std::string const& what)
-        : std::runtime_error(file + " (byte " + std::to_string(offset) + "): " + what), file_name(file),
-          byte_offset(offset)
-    {
-    }
+        : std::runtime_error(file + " (byte " + std::to_string(offset) + "): " + what),
+          file_name(file), byte_offset(offset)
+    {}
     std::string file_name;
     std::size_t byte_offset;
 };
@@ -44,15 +43,26 @@ inline std::string json_quote(std::string_view s)
     out += '"';
     for (char c : s) {
         switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
+        case '"':
+            out += "\\\"";
+            break;
+        case '\\':
+            out += "\\\\";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\r':
+            out += "\\r";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
         default:
             if (static_cast<unsigned char>(c) < 0x20) {
                 char buf[8];
-                std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+                std::snprintf(buf, sizeof buf, "\\u%04x",
+                              static_cast<unsigned>(static_cast<unsigned char>(c)));
                 out += buf;
             } else {
                 out += c;
@@ -86,7 +96,8 @@ public:
     [[noreturn]] void fail(std::string const& what) const { throw json_error(file_, i, what); }
     void ws()
     {
-        while (i < text_.size() && (text_[i] == ' ' || text_[i] == '\n' || text_[i] == '\r' || text_[i] == '\t'))
+        while (i < text_.size() &&
+               (text_[i] == ' ' || text_[i] == '\n' || text_[i] == '\r' || text_[i] == '\t'))
             ++i;
     }
     char peek()
@@ -105,7 +116,8 @@ public:
     {
         ws();
         if (i >= text_.size() || text_[i] != c)
-            fail(std::string("expected '") + c + "'" + (i >= text_.size() ? ", found the end" : ""));
+            fail(std::string("expected '") + c + "'" +
+                 (i >= text_.size() ? ", found the end" : ""));
         ++i;
     }
     bool consume(char c)
@@ -136,14 +148,30 @@ public:
             if (i >= text_.size())
                 fail("unterminated escape");
             switch (char e = text_[i++]) {
-            case '"': out += '"'; break;
-            case '\\': out += '\\'; break;
-            case '/': out += '/'; break;
-            case 'n': out += '\n'; break;
-            case 'r': out += '\r'; break;
-            case 't': out += '\t'; break;
-            case 'b': out += '\b'; break;
-            case 'f': out += '\f'; break;
+            case '"':
+                out += '"';
+                break;
+            case '\\':
+                out += '\\';
+                break;
+            case '/':
+                out += '/';
+                break;
+            case 'n':
+                out += '\n';
+                break;
+            case 'r':
+                out += '\r';
+                break;
+            case 't':
+                out += '\t';
+                break;
+            case 'b':
+                out += '\b';
+                break;
+            case 'f':
+                out += '\f';
+                break;
             case 'u': {
                 if (i + 4 > text_.size())
                     fail("truncated \\u escape");
@@ -172,7 +200,8 @@ public:
                 }
                 break;
             }
-            default: fail(std::string("unknown escape '\\") + e + "'");
+            default:
+                fail(std::string("unknown escape '\\") + e + "'");
             }
         }
     }
@@ -181,15 +210,16 @@ public:
     {
         ws();
         std::size_t const b = i;
-        while (i < text_.size() && text_[i] != ',' && text_[i] != '}' && text_[i] != ']' && text_[i] != ' ' &&
-               text_[i] != '\n' && text_[i] != '\r' && text_[i] != '\t')
+        while (i < text_.size() && text_[i] != ',' && text_[i] != '}' && text_[i] != ']' &&
+               text_[i] != ' ' && text_[i] != '\n' && text_[i] != '\r' && text_[i] != '\t')
             ++i;
         std::string_view v = text_.substr(b, i - b);
         bool ok = v == "true" || v == "false" || v == "null";
         if (!ok && !v.empty()) {
             ok = true;
             for (char c : v)
-                if (!((c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'))
+                if (!((c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' ||
+                      c == 'E'))
                     ok = false;
         }
         if (!ok) {
@@ -240,7 +270,8 @@ public:
     }
 };
 
-inline std::map<std::string, std::string> parse_flat_object(std::string_view text, std::string const& file)
+inline std::map<std::string, std::string> parse_flat_object(std::string_view text,
+                                                            std::string const& file)
 {
     json_cursor in(text, file);
     std::map<std::string, std::string> out;
@@ -262,8 +293,8 @@ inline std::map<std::string, std::string> parse_flat_object(std::string_view tex
 
 /// An object of objects ({"report": {...}, "configuration": {...}}): section -> member -> value
 /// (strings unquoted; numbers, booleans and null as written; arrays and objects as raw JSON).
-inline std::map<std::string, std::map<std::string, std::string>> parse_sections(std::string_view text,
-                                                                                std::string const& file)
+inline std::map<std::string, std::map<std::string, std::string>>
+parse_sections(std::string_view text, std::string const& file)
 {
     json_cursor in(text, file);
     std::map<std::string, std::map<std::string, std::string>> out;

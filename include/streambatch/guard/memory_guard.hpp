@@ -72,13 +72,15 @@ struct memory_guard_options {
     double grow_factor = 1.25;  ///< new size = current x this (at least +1)
     unsigned grow_after = 3;    ///< consecutive low samples before growing
     std::chrono::nanoseconds sample_every = std::chrono::milliseconds(5);
-    std::chrono::nanoseconds sample_every_near = std::chrono::milliseconds(1); ///< once used >= grow_at
+    std::chrono::nanoseconds sample_every_near =
+        std::chrono::milliseconds(1);                                ///< once used >= grow_at
     std::chrono::nanoseconds critical_for = std::chrono::seconds(2); ///< grace at the floor
     /// At the floor with used at or above this (and critical_at), throw or wait at once, without
     /// critical_for's grace: memory still climbing at the floor is killed long before that.
     double exhausted_at = 0.98;
     critical_action on_critical = critical_action::throw_exception;
-    std::chrono::nanoseconds wait_poll = std::chrono::milliseconds(50); ///< re-sample period while waiting
+    std::chrono::nanoseconds wait_poll =
+        std::chrono::milliseconds(50); ///< re-sample period while waiting
     std::chrono::nanoseconds wait_timeout = std::chrono::nanoseconds(0); ///< 0: wait for ever
     bool release_memory = true; ///< ask the allocator to return free memory after a shrink
     /// While batches are below the starting size and used stays above grow_at (memory freed by
@@ -93,19 +95,25 @@ struct guard_event {
     kind what = kind::shrink;
     std::size_t old_size = 0;
     std::size_t new_size = 0;
-    std::uint64_t batch = 0;            ///< how many batch sizes the guard had been asked for
-    std::chrono::nanoseconds at{};      ///< clock time of the decision
-    memory_snapshot snapshot;           ///< the figures it acted on
+    std::uint64_t batch = 0;       ///< how many batch sizes the guard had been asked for
+    std::chrono::nanoseconds at{}; ///< clock time of the decision
+    memory_snapshot snapshot;      ///< the figures it acted on
 
     static char const* name(kind k) noexcept
     {
         switch (k) {
-        case kind::shrink: return "shrink";
-        case kind::grow: return "grow";
-        case kind::critical: return "critical";
-        case kind::waiting: return "waiting";
-        case kind::resumed: return "resumed";
-        case kind::exhausted: return "exhausted";
+        case kind::shrink:
+            return "shrink";
+        case kind::grow:
+            return "grow";
+        case kind::critical:
+            return "critical";
+        case kind::waiting:
+            return "waiting";
+        case kind::resumed:
+            return "resumed";
+        case kind::exhausted:
+            return "exhausted";
         }
         return "?";
     }
@@ -114,8 +122,10 @@ struct guard_event {
     std::string describe() const
     {
         char buf[200];
-        std::snprintf(buf, sizeof buf, "%s %zu -> %zu at batch %llu: %.1f%% used (%s), rss %.1f MiB", name(what),
-                      old_size, new_size, static_cast<unsigned long long>(batch), 100.0 * snapshot.used_fraction,
+        std::snprintf(buf, sizeof buf,
+                      "%s %zu -> %zu at batch %llu: %.1f%% used (%s), rss %.1f MiB", name(what),
+                      old_size, new_size, static_cast<unsigned long long>(batch),
+                      100.0 * snapshot.used_fraction,
                       snapshot.source == memory_source::cgroup ? "cgroup" : "system",
                       double(snapshot.rss_bytes) / (1 << 20));
         return buf;
@@ -127,8 +137,7 @@ class memory_exhausted : public std::runtime_error {
 public:
     memory_exhausted(std::string const& message, memory_snapshot s, std::size_t size)
         : std::runtime_error(message), snapshot(s), batch_size(size)
-    {
-    }
+    {}
     memory_snapshot snapshot; ///< the figures at the time
     std::size_t batch_size;   ///< the batch size it could not go below
 };
@@ -146,13 +155,19 @@ struct coarse_clock {
 
 template <class P>
 concept memory_probe = requires(P& p) {
-    { p.sample() } -> std::same_as<memory_snapshot>;
-    { p.sources() } -> std::convertible_to<std::string>;
+    {
+        p.sample()
+    } -> std::same_as<memory_snapshot>;
+    {
+        p.sources()
+    } -> std::convertible_to<std::string>;
 };
 
 template <class C>
 concept guard_clock = requires(C& c, std::chrono::nanoseconds d) {
-    { c.now() } -> std::same_as<std::chrono::nanoseconds>;
+    {
+        c.now()
+    } -> std::same_as<std::chrono::nanoseconds>;
     c.sleep_for(d);
 };
 
@@ -165,7 +180,8 @@ inline void release_free_memory() noexcept
     using mallctl_fn = int (*)(char const*, void*, std::size_t*, void*, std::size_t);
     using mi_collect_fn = void (*)(bool);
     static auto const mallctl = reinterpret_cast<mallctl_fn>(::dlsym(RTLD_DEFAULT, "mallctl"));
-    static auto const mi_collect = reinterpret_cast<mi_collect_fn>(::dlsym(RTLD_DEFAULT, "mi_collect"));
+    static auto const mi_collect =
+        reinterpret_cast<mi_collect_fn>(::dlsym(RTLD_DEFAULT, "mi_collect"));
     if (mallctl) {
         mallctl("arena.4096.purge", nullptr, nullptr, nullptr, 0); // 4096 = MALLCTL_ARENAS_ALL
     } else if (mi_collect) {
@@ -182,7 +198,8 @@ inline memory_guard_options const& checked(memory_guard_options const& o)
     auto fail = [](char const* name, double v, std::string const& why) {
         char num[64];
         std::snprintf(num, sizeof num, "%g", v);
-        throw std::invalid_argument(std::string("streambatch::memory_guard: ") + name + " = " + num + ": " + why);
+        throw std::invalid_argument(std::string("streambatch::memory_guard: ") + name + " = " +
+                                    num + ": " + why);
     };
     auto fraction = [&](char const* name, double v) {
         if (!(v > 0.0 && v <= 1.0))
@@ -202,8 +219,8 @@ inline memory_guard_options const& checked(memory_guard_options const& o)
         fail("shrink_factor", o.shrink_factor, "must be in (0, 1)");
     if (!(o.grow_factor > 1.0))
         fail("grow_factor", o.grow_factor, "must be above 1");
-    if (o.sample_every.count() < 0 || o.sample_every_near.count() < 0 || o.critical_for.count() < 0 ||
-        o.wait_timeout.count() < 0)
+    if (o.sample_every.count() < 0 || o.sample_every_near.count() < 0 ||
+        o.critical_for.count() < 0 || o.wait_timeout.count() < 0)
         fail("a duration", -1, "must not be negative");
     if (o.wait_poll.count() <= 0)
         fail("wait_poll", double(o.wait_poll.count()), "must be positive");
@@ -218,10 +235,10 @@ class basic_memory_guard {
 public:
     using observer = std::function<void(guard_event const&)>;
 
-    explicit basic_memory_guard(memory_guard_options const& opts = {}, Probe probe = Probe(), Clock clock = Clock())
+    explicit basic_memory_guard(memory_guard_options const& opts = {}, Probe probe = Probe(),
+                                Clock clock = Clock())
         : opts_(detail::checked(opts)), probe_(std::move(probe)), clock_(std::move(clock))
-    {
-    }
+    {}
 
     /// Called before every batch with the last size (the first call: the starting size).
     std::size_t next_batch_size(std::size_t current)
@@ -231,9 +248,11 @@ public:
             start_ = std::max<std::size_t>(current, 1);
         current = std::max<std::size_t>(current, 1);
         auto const now = clock_.now();
-        auto const every = last_.used_fraction >= opts_.grow_at ? opts_.sample_every_near : opts_.sample_every;
+        auto const every =
+            last_.used_fraction >= opts_.grow_at ? opts_.sample_every_near : opts_.sample_every;
         // At critical, every batch boundary is sampled: a few fast batches can be the kill.
-        if (samples_ != 0 && now - last_sample_at_ < every && last_.used_fraction < opts_.critical_at)
+        if (samples_ != 0 && now - last_sample_at_ < every &&
+            last_.used_fraction < opts_.critical_at)
             return current;
         sample(now);
         double const used = last_.used_fraction;
@@ -242,7 +261,8 @@ public:
         if (used >= opts_.shrink_at) {
             low_streak_ = 0;
             if (current > floor) {
-                auto const next = std::max(floor, static_cast<std::size_t>(double(current) * opts_.shrink_factor));
+                auto const next = std::max(
+                    floor, static_cast<std::size_t>(double(current) * opts_.shrink_factor));
                 emit(guard_event::kind::shrink, current, next, now);
                 ++shrinks_;
                 if (opts_.release_memory) {
@@ -263,7 +283,8 @@ public:
         if (used <= opts_.grow_at) {
             if (++low_streak_ >= opts_.grow_after && current < start_) {
                 low_streak_ = 0;
-                auto grown = std::max(current + 1, static_cast<std::size_t>(double(current) * opts_.grow_factor));
+                auto grown = std::max(
+                    current + 1, static_cast<std::size_t>(double(current) * opts_.grow_factor));
                 auto const next = std::min(start_, grown);
                 emit(guard_event::kind::grow, current, next, now);
                 ++grows_;
@@ -287,8 +308,8 @@ public:
     Probe& probe() noexcept { return probe_; }
     Clock& clock() noexcept { return clock_; }
     std::size_t starting_size() const noexcept { return start_; }
-    std::uint64_t batches() const noexcept { return batches_; }   ///< calls so far
-    std::uint64_t samples() const noexcept { return samples_; }   ///< probe readings so far
+    std::uint64_t batches() const noexcept { return batches_; } ///< calls so far
+    std::uint64_t samples() const noexcept { return samples_; } ///< probe readings so far
     std::uint64_t shrinks() const noexcept { return shrinks_; }
     std::uint64_t grows() const noexcept { return grows_; }
     std::uint64_t releases() const noexcept { return releases_; } ///< allocator calls so far
@@ -312,8 +333,8 @@ private:
     // and batches stay at the floor for the rest of the job.
     void release_again(std::size_t current, std::chrono::nanoseconds now)
     {
-        if (!opts_.release_memory || opts_.release_every.count() == 0 || current >= start_ || !last_release_at_ ||
-            now - *last_release_at_ < opts_.release_every)
+        if (!opts_.release_memory || opts_.release_every.count() == 0 || current >= start_ ||
+            !last_release_at_ || now - *last_release_at_ < opts_.release_every)
             return;
         release_();
         ++releases_;
@@ -340,22 +361,26 @@ private:
     {
         auto const& s = last_;
         char buf[400];
-        int n = std::snprintf(buf, sizeof buf, "%.1f%% used (%s); rss %.1f MiB; system %.1f%% used of %.1f MiB%s",
-                              100.0 * s.used_fraction, s.source == memory_source::cgroup ? "cgroup" : "system",
-                              double(s.rss_bytes) / (1 << 20), 100.0 * s.system_used_fraction,
-                              double(s.system_total_bytes) / (1 << 20),
-                              s.available_estimated ? " (MemAvailable estimated)" : "");
+        int n = std::snprintf(
+            buf, sizeof buf, "%.1f%% used (%s); rss %.1f MiB; system %.1f%% used of %.1f MiB%s",
+            100.0 * s.used_fraction, s.source == memory_source::cgroup ? "cgroup" : "system",
+            double(s.rss_bytes) / (1 << 20), 100.0 * s.system_used_fraction,
+            double(s.system_total_bytes) / (1 << 20),
+            s.available_estimated ? " (MemAvailable estimated)" : "");
         if (s.cgroup_limited && n > 0 && std::size_t(n) < sizeof buf)
-            std::snprintf(buf + n, sizeof buf - std::size_t(n), "; cgroup working set %.1f MiB of %.1f MiB limit",
-                          double(s.cgroup_working_set_bytes) / (1 << 20), double(s.cgroup_limit_bytes) / (1 << 20));
+            std::snprintf(buf + n, sizeof buf - std::size_t(n),
+                          "; cgroup working set %.1f MiB of %.1f MiB limit",
+                          double(s.cgroup_working_set_bytes) / (1 << 20),
+                          double(s.cgroup_limit_bytes) / (1 << 20));
         return buf;
     }
 
     [[noreturn]] void exhausted(std::size_t current, std::chrono::nanoseconds now, char const* why)
     {
         emit(guard_event::kind::exhausted, current, current, now);
-        throw memory_exhausted("streambatch: memory exhausted: " + figures() + "; " + why + " at batch size " +
-                                   std::to_string(current) + "; read from " + probe_.sources(),
+        throw memory_exhausted("streambatch: memory exhausted: " + figures() + "; " + why +
+                                   " at batch size " + std::to_string(current) + "; read from " +
+                                   probe_.sources(),
                                last_, current);
     }
 
@@ -365,8 +390,9 @@ private:
             critical_since_ = now;
             emit(guard_event::kind::critical, current, current, now);
         }
-        bool const urgent = last_.used_fraction >= std::max(opts_.exhausted_at, opts_.critical_at) &&
-                            opts_.on_critical != critical_action::carry_on;
+        bool const urgent =
+            last_.used_fraction >= std::max(opts_.exhausted_at, opts_.critical_at) &&
+            opts_.on_critical != critical_action::carry_on;
         if (now - *critical_since_ < opts_.critical_for && !urgent)
             return current;
         switch (opts_.on_critical) {
@@ -374,10 +400,11 @@ private:
             auto const secs = std::chrono::duration<double>(now - *critical_since_).count();
             char why[120];
             if (urgent)
-                std::snprintf(why, sizeof why, "at or above exhausted_at %.0f%%", 100.0 * opts_.exhausted_at);
+                std::snprintf(why, sizeof why, "at or above exhausted_at %.0f%%",
+                              100.0 * opts_.exhausted_at);
             else
-                std::snprintf(why, sizeof why, "above critical_at %.0f%% for %.1f s", 100.0 * opts_.critical_at,
-                              secs);
+                std::snprintf(why, sizeof why, "above critical_at %.0f%% for %.1f s",
+                              100.0 * opts_.critical_at, secs);
             exhausted(current, now, why);
         }
         case critical_action::carry_on:

@@ -67,16 +67,16 @@ enum class memory_source { system, cgroup };
 
 /// One reading of memory use. All byte counts are bytes.
 struct memory_snapshot {
-    std::uint64_t rss_bytes = 0;              ///< this process's resident set
-    std::uint64_t system_total_bytes = 0;     ///< MemTotal
-    std::uint64_t system_available_bytes = 0; ///< MemAvailable (or its estimate)
-    bool available_estimated = false;         ///< MemAvailable was missing
-    double system_used_fraction = 0;          ///< 1 - available / total
-    bool cgroup_limited = false;              ///< some cgroup level has a finite limit
-    std::uint64_t cgroup_limit_bytes = 0;     ///< the limit of the tightest level
-    std::uint64_t cgroup_working_set_bytes = 0; ///< usage - inactive file cache at that level
-    double cgroup_used_fraction = 0;          ///< working set / limit at that level
-    double used_fraction = 0;                 ///< the tighter of system and cgroup
+    std::uint64_t rss_bytes = 0;                  ///< this process's resident set
+    std::uint64_t system_total_bytes = 0;         ///< MemTotal
+    std::uint64_t system_available_bytes = 0;     ///< MemAvailable (or its estimate)
+    bool available_estimated = false;             ///< MemAvailable was missing
+    double system_used_fraction = 0;              ///< 1 - available / total
+    bool cgroup_limited = false;                  ///< some cgroup level has a finite limit
+    std::uint64_t cgroup_limit_bytes = 0;         ///< the limit of the tightest level
+    std::uint64_t cgroup_working_set_bytes = 0;   ///< usage - inactive file cache at that level
+    double cgroup_used_fraction = 0;              ///< working set / limit at that level
+    double used_fraction = 0;                     ///< the tighter of system and cgroup
     memory_source source = memory_source::system; ///< which one that was
 };
 
@@ -89,7 +89,9 @@ class proc_file {
 
 public:
     proc_file() = default;
-    explicit proc_file(std::string path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)), path_(std::move(path)) {}
+    explicit proc_file(std::string path)
+        : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)), path_(std::move(path))
+    {}
     proc_file(proc_file&& o) noexcept : fd_(std::exchange(o.fd_, -1)), path_(std::move(o.path_)) {}
     proc_file& operator=(proc_file&& o) noexcept
     {
@@ -116,7 +118,8 @@ public:
     {
         std::size_t got = 0;
         while (got < buf.size()) {
-            ssize_t const n = ::pread(fd_, buf.data() + got, buf.size() - got, static_cast<off_t>(got));
+            ssize_t const n =
+                ::pread(fd_, buf.data() + got, buf.size() - got, static_cast<off_t>(got));
             if (n < 0)
                 throw probe_error("streambatch: " + path_ + ": read failed");
             if (n == 0)
@@ -127,14 +130,15 @@ public:
     }
 };
 
-[[noreturn]] inline void bad_file(std::string const& path, std::string_view expected, std::string_view found)
+[[noreturn]] inline void bad_file(std::string const& path, std::string_view expected,
+                                  std::string_view found)
 {
     std::string shown(found.substr(0, 60));
     for (char& c : shown)
         if (c == '\n' || c == '\r')
             c = ' ';
-    throw probe_error("streambatch: " + path + ": expected " + std::string(expected) + ", found '" + shown +
-                      (found.size() > 60 ? "...'" : "'"));
+    throw probe_error("streambatch: " + path + ": expected " + std::string(expected) + ", found '" +
+                      shown + (found.size() > 60 ? "...'" : "'"));
 }
 
 inline std::string_view trim(std::string_view s)
@@ -168,7 +172,8 @@ inline std::optional<std::string_view> field(std::string_view text, std::string_
 }
 
 /// A number from field(): "123" or "123 kB" (scaled to bytes).
-inline std::optional<std::uint64_t> field_bytes(std::string_view text, std::string_view key, std::string const& path)
+inline std::optional<std::uint64_t> field_bytes(std::string_view text, std::string_view key,
+                                                std::string const& path)
 {
     auto v = field(text, key);
     if (!v)
@@ -183,7 +188,8 @@ inline std::optional<std::uint64_t> field_bytes(std::string_view text, std::stri
     if (!n)
         bad_file(path, "a number after '" + std::string(key) + "'", *v);
     if (*n > std::numeric_limits<std::uint64_t>::max() / scale)
-        bad_file(path, "a number of bytes that fits in 64 bits after '" + std::string(key) + "'", *v);
+        bad_file(path, "a number of bytes that fits in 64 bits after '" + std::string(key) + "'",
+                 *v);
     return *n * scale;
 }
 
@@ -193,7 +199,8 @@ inline std::string unescape_mount_path(std::string_view s)
     std::string out;
     for (std::size_t i = 0; i < s.size(); ++i) {
         if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '3') {
-            out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+            out +=
+                static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
             i += 3;
         } else {
             out += s[i];
@@ -208,7 +215,8 @@ inline std::vector<std::string_view> split(std::string_view s, char sep)
     std::size_t pos = 0;
     while (true) {
         std::size_t const next = s.find(sep, pos);
-        out.push_back(s.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos));
+        out.push_back(
+            s.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos));
         if (next == std::string_view::npos)
             return out;
         pos = next + 1;
@@ -251,9 +259,9 @@ class rss_reader {
 
 public:
     explicit rss_reader(std::filesystem::path const& root = "/")
-        : statm_(root == "/" ? std::string("/proc/self/statm") : (root / "proc/self/statm").string())
-    {
-    }
+        : statm_(root == "/" ? std::string("/proc/self/statm")
+                             : (root / "proc/self/statm").string())
+    {}
     /// Bytes resident now; 0 when statm cannot be opened or does not hold page counts.
     std::uint64_t bytes()
     {
@@ -293,9 +301,11 @@ public:
         statm_ = detail::proc_file(under("/proc/self/statm"));
         meminfo_ = detail::proc_file(under("/proc/meminfo"));
         if (!statm_.is_open())
-            throw probe_error("streambatch: " + statm_.path() + ": cannot open (expected this process's page counts)");
+            throw probe_error("streambatch: " + statm_.path() +
+                              ": cannot open (expected this process's page counts)");
         if (!meminfo_.is_open())
-            throw probe_error("streambatch: " + meminfo_.path() + ": cannot open (expected MemTotal and MemAvailable)");
+            throw probe_error("streambatch: " + meminfo_.path() +
+                              ": cannot open (expected MemTotal and MemAvailable)");
         page_size_ = detail::page_size();
         find_cgroup();
         (void)sample(); // fail now, not in the middle of a job, if a file is garbage
@@ -330,8 +340,9 @@ public:
         if (cgroup_.version == 0)
             s += ", no memory cgroup found";
         else
-            s += ", cgroup v" + std::to_string(cgroup_.version) + " " + cgroup_.directory.string() + " (" +
-                 std::to_string(cgroup_.levels) + (cgroup_.levels == 1 ? " level)" : " levels)");
+            s += ", cgroup v" + std::to_string(cgroup_.version) + " " + cgroup_.directory.string() +
+                 " (" + std::to_string(cgroup_.levels) +
+                 (cgroup_.levels == 1 ? " level)" : " levels)");
         return s;
     }
 
@@ -383,7 +394,8 @@ private:
             s.available_estimated = true;
         }
         s.system_available_bytes = std::min(s.system_available_bytes, s.system_total_bytes);
-        s.system_used_fraction = 1.0 - double(s.system_available_bytes) / double(s.system_total_bytes);
+        s.system_used_fraction =
+            1.0 - double(s.system_available_bytes) / double(s.system_total_bytes);
     }
 
     // A limit file: a number, or "max" (v2). Unlimited (nullopt) also when >= MemTotal.
@@ -420,12 +432,14 @@ private:
         if (lv.stat.is_open()) {
             std::string_view t = lv.stat.read(buf_);
             auto stat = [&](std::string_view total_key, std::string_view local_key) {
-                auto v = cgroup_.version == 1 ? detail::field_bytes(t, total_key, lv.stat.path()) : std::nullopt;
+                auto v = cgroup_.version == 1 ? detail::field_bytes(t, total_key, lv.stat.path())
+                                              : std::nullopt;
                 if (!v)
                     v = detail::field_bytes(t, local_key, lv.stat.path());
                 return v.value_or(0);
             };
-            file_cache = stat("total_inactive_file", "inactive_file") + stat("total_active_file", "active_file");
+            file_cache = stat("total_inactive_file", "inactive_file") +
+                         stat("total_active_file", "active_file");
         }
         std::uint64_t const ws = *usage > file_cache ? *usage - file_cache : 0;
         double const frac = *limit == 0 ? 1.0 : double(ws) / double(*limit);

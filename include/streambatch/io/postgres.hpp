@@ -2,10 +2,10 @@
 // STDIN, one transaction per batch). Target streambatch::postgres (links PostgreSQL::PostgreSQL).
 //
 // In:     a postgres::connection (RAII PGconn*, movable) from a conninfo string ("host=... port=...
-//         dbname=..." or a postgresql:// URI) or, given none, libpq's PG* variables (PGHOST, PGPORT,
-//         PGUSER, PGDATABASE, PGPASSWORD, ...); its client encoding is set to UTF8.
-//         Source: SQL text with $1, $2 ... parameters and their values (integers, bool, floating
-//         point, anything convertible to std::string_view, std::span<std::byte const> or
+//         dbname=..." or a postgresql:// URI) or, given none, libpq's PG* variables (PGHOST,
+//         PGPORT, PGUSER, PGDATABASE, PGPASSWORD, ...); its client encoding is set to UTF8. Source:
+//         SQL text with $1, $2 ... parameters and their values (integers, bool, floating point,
+//         anything convertible to std::string_view, std::span<std::byte const> or
 //         std::vector<std::byte> as bytea, nullptr / std::nullopt / an empty std::optional as
 //         NULL), sent as text with PQexecParams (the server infers their types).
 //         Sink: a table, its columns and a function mapping a record to its column values (a
@@ -13,7 +13,8 @@
 //         Partitions: a table (a name, or {schema, name}), its key column and a
 //         streambatch::partition{index, count}; names are quoted for you, as given
 //         ("Orders" is not orders).
-// Out:    postgres::query(conn, sql, [options,] params...)   a postgres::query_view of postgres::row.
+// Out:    postgres::query(conn, sql, [options,] params...)   a postgres::query_view of
+// postgres::row.
 //         postgres::query_as(conn, sql, parse, [options,] params...)
 //                                                  a query_view of parse(row const&)'s type.
 //         postgres::query_as<std::tuple<Ts...>>(conn, sql, [options,] params...)
@@ -122,25 +123,26 @@
 //     postgres::connection src("host=db1 dbname=shop"), dst;         // dst: from PG* variables
 //     postgres::copy_sink out(dst, "totals", {"customer", "total"});
 //     for (auto&& batch : postgres::query_as<std::tuple<std::int64_t, double>>(
-//                             src, "SELECT customer, sum(amount) FROM orders WHERE day > $1 GROUP BY 1",
-//                             20240101)
+//                             src, "SELECT customer, sum(amount) FROM orders WHERE day > $1 GROUP
+//                             BY 1", 20240101)
 //                         | streambatch::views::memory_guarded(1000))
 //         out.write(batch);                          // one COPY, one transaction per batch
 //
 //     // Worker 2 of 4 (rank 2 under mpirun, task 2 of a Slurm array, ...), resuming after `last`:
-//     auto part = postgres::key_range_partition(src, "orders", "id", streambatch::partition_from_environment());
-//     auto q = postgres::keyset_query(part, "id, amount");
-//     auto rows = last ? postgres::query(src, q.after_key, *last) : postgres::query(src, q.from_start);
+//     auto part = postgres::key_range_partition(src, "orders", "id",
+//     streambatch::partition_from_environment()); auto q = postgres::keyset_query(part, "id,
+//     amount"); auto rows = last ? postgres::query(src, q.after_key, *last) : postgres::query(src,
+//     q.from_start);
 
 #ifndef STREAMBATCH_IO_POSTGRES_HPP_INCLUDED
 #define STREAMBATCH_IO_POSTGRES_HPP_INCLUDED
 
 // The component's parts (each includes what it needs; this header is the one to include):
-#include <streambatch/io/postgres/errors.hpp>     // error, batch_error, row_error, too_many_bad_rows
-#include <streambatch/io/postgres/row.hpp>        // row, field
 #include <streambatch/io/postgres/connection.hpp> // connection, result, append_copy_field
-#include <streambatch/io/postgres/source.hpp>     // query, query_as, query_view, query_options
 #include <streambatch/io/postgres/copy_sink.hpp>  // copy_sink
-#include <streambatch/io/postgres/partition.hpp>  // key_range_partition, hash_partition, keyset_query
+#include <streambatch/io/postgres/errors.hpp>    // error, batch_error, row_error, too_many_bad_rows
+#include <streambatch/io/postgres/partition.hpp> // key_range_partition, hash_partition, keyset_query
+#include <streambatch/io/postgres/row.hpp>       // row, field
+#include <streambatch/io/postgres/source.hpp>    // query, query_as, query_view, query_options
 
 #endif // STREAMBATCH_IO_POSTGRES_HPP_INCLUDED

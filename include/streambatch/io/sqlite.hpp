@@ -79,7 +79,8 @@
 //           in the io family's reject format (docs/rejects.md: the query, row, column, error,
 //           the column names and the values as SQLite holds them, losslessly); the file is
 //           opened in append mode on the first bad row (earlier runs' rejects are kept) and
-//           flushed after each. view.stats() counts rows read and skipped. The (max_skipped + 1)-th bad row (default max_skipped: 100) is written too, then throws
+//           flushed after each. view.stats() counts rows read and skipped. The (max_skipped + 1)-th
+//           bad row (default max_skipped: 100) is written too, then throws
 //           sqlite::too_many_bad_rows (a row_error naming that row, with skipped() and
 //           reject_path()). skip without a reject_path is std::invalid_argument: nothing is
 //           dropped silently. Exceptions that are not bad input (sqlite::error, std::bad_alloc)
@@ -98,24 +99,26 @@
 //     sqlite::database db("shop.db");
 //     sqlite::inserter out(db, "INSERT INTO totals(customer, total) VALUES (?, ?)");
 //     for (auto&& batch : sqlite::query_as<std::tuple<std::int64_t, double>>(
-//                             db, "SELECT customer, sum(amount) FROM orders WHERE day > ? GROUP BY 1", 20240101)
+//                             db, "SELECT customer, sum(amount) FROM orders WHERE day > ? GROUP BY
+//                             1", 20240101)
 //                         | streambatch::views::memory_guarded(1000))
 //         out.write(batch);                          // one transaction per batch
 //
 //     // Worker 2 of 4 (rank 2 under mpirun, task 2 of a Slurm array, ...), resuming after `last`:
-//     auto part = sqlite::key_range_partition(db, "orders", "id", streambatch::partition_from_environment());
-//     auto q = sqlite::keyset_query(part, "id, amount");
-//     auto rows = last ? sqlite::query(db, q.after_key, *last) : sqlite::query(db, q.from_start);
+//     auto part = sqlite::key_range_partition(db, "orders", "id",
+//     streambatch::partition_from_environment()); auto q = sqlite::keyset_query(part, "id,
+//     amount"); auto rows = last ? sqlite::query(db, q.after_key, *last) : sqlite::query(db,
+//     q.from_start);
 
 #ifndef STREAMBATCH_IO_SQLITE_HPP_INCLUDED
 #define STREAMBATCH_IO_SQLITE_HPP_INCLUDED
 
 // The component's parts (each includes what it needs; this header is the one to include):
-#include <streambatch/io/sqlite/errors.hpp>    // error, batch_error, row_error, too_many_bad_rows
-#include <streambatch/io/sqlite/row.hpp>       // storage_class, row, field
 #include <streambatch/io/sqlite/database.hpp>  // database, statement
-#include <streambatch/io/sqlite/source.hpp>    // query, query_as, query_view, query_options
+#include <streambatch/io/sqlite/errors.hpp>    // error, batch_error, row_error, too_many_bad_rows
 #include <streambatch/io/sqlite/inserter.hpp>  // inserter
 #include <streambatch/io/sqlite/partition.hpp> // key_range_partition, hash_partition, keyset_query
+#include <streambatch/io/sqlite/row.hpp>       // storage_class, row, field
+#include <streambatch/io/sqlite/source.hpp>    // query, query_as, query_view, query_options
 
 #endif // STREAMBATCH_IO_SQLITE_HPP_INCLUDED

@@ -1,12 +1,13 @@
-// streambatch/runner/checkpoint.hpp: where a job got to, written so a crash never leaves half a file.
+// streambatch/runner/checkpoint.hpp: where a job got to, written so a crash never leaves half a
+// file.
 //
 // In:     a streambatch::checkpoint {job, fingerprint, batches, records, position} and a path.
 // Out:    write_checkpoint(path, c): atomically (detail/atomic_file.hpp: a temp file beside it,
 //         fsync, rename over the old one, fsync of the directory), so after a crash the file
-//         holds the old checkpoint or the new one, never a mix. read_checkpoint(path): the checkpoint, or nullopt when
-//         there is none. resume_point(path, job, fingerprint): where a run of that job should
-//         start (zero when there is no checkpoint); a checkpoint of another job or another
-//         fingerprint (other input or configuration) is refused unless `force`.
+//         holds the old checkpoint or the new one, never a mix. read_checkpoint(path): the
+//         checkpoint, or nullopt when there is none. resume_point(path, job, fingerprint): where a
+//         run of that job should start (zero when there is no checkpoint); a checkpoint of another
+//         job or another fingerprint (other input or configuration) is refused unless `force`.
 // Models: `batches` and `records` count what was completed contiguously from the start (in a
 //         parallel run: the low-water mark, never the highest finished batch); `position` is the
 //         source's own resume point after those records (CSV: byte offset and line; SQL: the last
@@ -48,27 +49,31 @@ public:
 };
 
 struct checkpoint {
-    std::string job{};           ///< the job's name
-    std::string fingerprint{};   ///< of the input and the configuration that matter
-    std::uint64_t batches = 0;   ///< batches completed contiguously from the start
-    std::uint64_t records = 0;   ///< records in those batches
-    std::string position{};      ///< the source's resume point after them ("" = skip `records`)
+    std::string job{};         ///< the job's name
+    std::string fingerprint{}; ///< of the input and the configuration that matter
+    std::uint64_t batches = 0; ///< batches completed contiguously from the start
+    std::uint64_t records = 0; ///< records in those batches
+    std::string position{};    ///< the source's resume point after them ("" = skip `records`)
     std::int64_t written_unix_ms = 0;
 };
 
 namespace detail {
 
-[[noreturn]] inline void checkpoint_system_error(std::string const& what, std::filesystem::path const& p)
+[[noreturn]] inline void checkpoint_system_error(std::string const& what,
+                                                 std::filesystem::path const& p)
 {
-    throw checkpoint_error("streambatch: checkpoint " + p.string() + ": " + what + ": " + std::strerror(errno));
+    throw checkpoint_error("streambatch: checkpoint " + p.string() + ": " + what + ": " +
+                           std::strerror(errno));
 }
 
 inline std::string to_json(checkpoint const& c)
 {
-    return "{\"version\": 1, \"job\": " + json_quote(c.job) + ", \"fingerprint\": " + json_quote(c.fingerprint) +
-           ", \"batches\": " + std::to_string(c.batches) + ", \"records\": " + std::to_string(c.records) +
-           ", \"position\": " + json_quote(c.position) + ", \"written_unix_ms\": " +
-           std::to_string(c.written_unix_ms) + "}\n";
+    return "{\"version\": 1, \"job\": " + json_quote(c.job) +
+           ", \"fingerprint\": " + json_quote(c.fingerprint) +
+           ", \"batches\": " + std::to_string(c.batches) +
+           ", \"records\": " + std::to_string(c.records) +
+           ", \"position\": " + json_quote(c.position) +
+           ", \"written_unix_ms\": " + std::to_string(c.written_unix_ms) + "}\n";
 }
 
 inline std::uint64_t checkpoint_u64(std::map<std::string, std::string> const& m, char const* key,
@@ -76,7 +81,8 @@ inline std::uint64_t checkpoint_u64(std::map<std::string, std::string> const& m,
 {
     auto it = m.find(key);
     if (it == m.end())
-        throw checkpoint_error("streambatch: checkpoint " + p.string() + ": missing member \"" + key + "\"");
+        throw checkpoint_error("streambatch: checkpoint " + p.string() + ": missing member \"" +
+                               key + "\"");
     auto const& s = it->second;
     auto const v = parse_whole<std::uint64_t>(s);
     if (!v)
@@ -119,12 +125,14 @@ inline std::optional<checkpoint> read_checkpoint(std::filesystem::path const& pa
         throw checkpoint_error(e.what());
     }
     if (detail::checkpoint_u64(m, "version", path) != 1)
-        throw checkpoint_error("streambatch: checkpoint " + path.string() + ": unknown version " + m["version"]);
+        throw checkpoint_error("streambatch: checkpoint " + path.string() + ": unknown version " +
+                               m["version"]);
     checkpoint c;
     auto text = [&](char const* key) {
         auto it = m.find(key);
         if (it == m.end())
-            throw checkpoint_error("streambatch: checkpoint " + path.string() + ": missing member \"" + key + "\"");
+            throw checkpoint_error("streambatch: checkpoint " + path.string() +
+                                   ": missing member \"" + key + "\"");
         return it->second;
     };
     c.job = text("job");
@@ -132,7 +140,8 @@ inline std::optional<checkpoint> read_checkpoint(std::filesystem::path const& pa
     c.position = text("position");
     c.batches = detail::checkpoint_u64(m, "batches", path);
     c.records = detail::checkpoint_u64(m, "records", path);
-    c.written_unix_ms = static_cast<std::int64_t>(detail::checkpoint_u64(m, "written_unix_ms", path));
+    c.written_unix_ms =
+        static_cast<std::int64_t>(detail::checkpoint_u64(m, "written_unix_ms", path));
     return c;
 }
 
@@ -145,10 +154,11 @@ inline checkpoint resume_point(std::filesystem::path const& path, std::string co
     if (!c)
         return checkpoint{job, fingerprint, 0, 0, {}, 0};
     auto refuse = [&](char const* field, std::string const& saved, std::string const& now) {
-        throw checkpoint_error("streambatch: checkpoint " + path.string() + " was written by a run with " + field +
-                               " '" + saved + "', this run has '" + now +
-                               "': refusing to resume (the input or the configuration changed); delete the "
-                               "checkpoint to start over, or force the resume");
+        throw checkpoint_error(
+            "streambatch: checkpoint " + path.string() + " was written by a run with " + field +
+            " '" + saved + "', this run has '" + now +
+            "': refusing to resume (the input or the configuration changed); delete the "
+            "checkpoint to start over, or force the resume");
     };
     if (!force && c->job != job)
         refuse("job", c->job, job);

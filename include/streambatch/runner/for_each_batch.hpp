@@ -1,4 +1,5 @@
-// streambatch/runner/for_each_batch.hpp: run a job over a range of batches, on one thread or several.
+// streambatch/runner/for_each_batch.hpp: run a job over a range of batches, on one thread or
+// several.
 //
 // In:     a range of batches (views::chunk / adaptive_chunk / memory_guarded, or any input range
 //         of sized ranges); `process(batch [, batch_info])`, which may return a value; optionally
@@ -103,10 +104,12 @@ void run_sequential(Batches& batches, Process& process, Commit& commit, run_opti
 /// Runs `process` (and `commit`) over every batch; see the header comment.
 template <std::ranges::input_range Batches, class Process, class Commit>
     requires std::ranges::sized_range<std::ranges::range_reference_t<Batches>>
-run_report for_each_batch(Batches&& batches, Process process, Commit commit, run_options const& opts)
+run_report for_each_batch(Batches&& batches, Process process, Commit commit,
+                          run_options const& opts)
 {
     if (opts.max_in_flight == 0)
-        throw std::invalid_argument("streambatch::for_each_batch: max_in_flight must be at least 1, got 0");
+        throw std::invalid_argument(
+            "streambatch::for_each_batch: max_in_flight must be at least 1, got 0");
     run_report report;
     report.job = opts.job;
     report.part = opts.part;
@@ -124,8 +127,8 @@ run_report for_each_batch(Batches&& batches, Process process, Commit commit, run
         if (opts.max_in_flight == 1)
             detail::run_sequential(batches, process, commit, opts, report, done);
         else
-            detail::parallel_scheduler<std::remove_reference_t<Batches>, Process, Commit>(batches, process, commit,
-                                                                                     opts, report, done)
+            detail::parallel_scheduler<std::remove_reference_t<Batches>, Process, Commit>(
+                batches, process, commit, opts, report, done)
                 .run();
     } catch (...) {
         done.finish(false, detail::current_what());
@@ -140,7 +143,8 @@ template <std::ranges::input_range Batches, class Process>
     requires std::ranges::sized_range<std::ranges::range_reference_t<Batches>>
 run_report for_each_batch(Batches&& batches, Process process, run_options const& opts = {})
 {
-    return for_each_batch(std::forward<Batches>(batches), std::move(process), detail::no_commit{}, opts);
+    return for_each_batch(std::forward<Batches>(batches), std::move(process), detail::no_commit{},
+                          opts);
 }
 
 } // namespace streambatch

@@ -1,4 +1,5 @@
-// streambatch/runner/run_merge.hpp: the run records of N partitions of one job, added up into one account.
+// streambatch/runner/run_merge.hpp: the run records of N partitions of one job, added up into one
+// account.
 //
 // In:     a directory holding one sub-directory per partition, as run_options::set_partition
 //         lays them out: <dir>/part-0000-of-0004/run_record.json, ... (each written by
@@ -61,12 +62,12 @@ struct partition_record {
     partition part{};
     bool completed = false;
     std::string error;
-    std::uint64_t records = 0;              ///< all of the partition's: earlier runs' and the last's
-    std::uint64_t records_last_run = 0;     ///< the last run's alone
+    std::uint64_t records = 0;          ///< all of the partition's: earlier runs' and the last's
+    std::uint64_t records_last_run = 0; ///< the last run's alone
     std::uint64_t resumed_from_records = 0; ///< what earlier runs had committed
     std::uint64_t batches = 0;
-    double elapsed_s = 0;                   ///< of the last run
-    double records_per_second = 0;          ///< of the last run
+    double elapsed_s = 0;          ///< of the last run
+    double records_per_second = 0; ///< of the last run
     std::uint64_t peak_rss_bytes = 0;
     double latency_p95_ms = 0;
     double latency_max_ms = 0;
@@ -78,28 +79,28 @@ struct partition_record {
 struct merged_run {
     std::filesystem::path dir;
     std::string job;
-    std::uint32_t count = 0;                ///< partitions the job was split into
-    std::vector<partition_record> parts;    ///< the ones found, by index
+    std::uint32_t count = 0;             ///< partitions the job was split into
+    std::vector<partition_record> parts; ///< the ones found, by index
     std::uint64_t records = 0;
-    double wall_s = 0;                      ///< the slowest partition's elapsed time
-    double records_per_second = 0;          ///< records / wall_s
-    std::optional<std::uint32_t> slowest;   ///< index of the partition with the longest run
-    std::uint64_t peak_rss_bytes = 0;       ///< the highest of any worker
-    std::vector<std::string> problems;      ///< empty when every partition completed
-    std::size_t boundaries_checked = 0;     ///< pairs of neighbours compared (see above)
+    double wall_s = 0;                    ///< the slowest partition's elapsed time
+    double records_per_second = 0;        ///< records / wall_s
+    std::optional<std::uint32_t> slowest; ///< index of the partition with the longest run
+    std::uint64_t peak_rss_bytes = 0;     ///< the highest of any worker
+    std::vector<std::string> problems;    ///< empty when every partition completed
+    std::size_t boundaries_checked = 0;   ///< pairs of neighbours compared (see above)
 
     bool complete() const noexcept { return problems.empty(); }
 };
 
 namespace detail {
 
-inline std::string const& member(std::map<std::string, std::string> const& m, std::string const& key,
-                                 std::filesystem::path const& file)
+inline std::string const& member(std::map<std::string, std::string> const& m,
+                                 std::string const& key, std::filesystem::path const& file)
 {
     auto it = m.find(key);
     if (it == m.end())
-        throw run_merge_error("streambatch::merge_run_records: " + file.string() + ": no \"report." + key +
-                              "\" field");
+        throw run_merge_error("streambatch::merge_run_records: " + file.string() +
+                              ": no \"report." + key + "\" field");
     return it->second;
 }
 
@@ -109,8 +110,8 @@ inline std::uint64_t member_u64(std::map<std::string, std::string> const& m, std
     std::string const& v = member(m, key, file);
     auto const out = detail::parse_whole<std::uint64_t>(v);
     if (!out)
-        throw run_merge_error("streambatch::merge_run_records: " + file.string() + ": \"report." + key +
-                              "\" is " + v + ", not a whole number");
+        throw run_merge_error("streambatch::merge_run_records: " + file.string() + ": \"report." +
+                              key + "\" is " + v + ", not a whole number");
     return *out;
 }
 
@@ -127,8 +128,8 @@ inline double member_double(std::map<std::string, std::string> const& m, std::st
             return d;
     } catch (std::exception const&) {
     }
-    throw run_merge_error("streambatch::merge_run_records: " + file.string() + ": \"report." + key + "\" is " + v +
-                          ", not a number");
+    throw run_merge_error("streambatch::merge_run_records: " + file.string() + ": \"report." + key +
+                          "\" is " + v + ", not a number");
 }
 
 inline std::uint64_t json_array_length(std::string const& raw)
@@ -156,7 +157,8 @@ inline partition_record read_partition_record(std::filesystem::path const& file)
     ss << in.rdbuf();
     std::map<std::string, std::map<std::string, std::string>> sections;
     try {
-        sections = detail::parse_sections(ss.str(), "streambatch::merge_run_records: " + file.string());
+        sections =
+            detail::parse_sections(ss.str(), "streambatch::merge_run_records: " + file.string());
     } catch (detail::json_error const& e) {
         throw run_merge_error(e.what());
     }
@@ -171,7 +173,8 @@ inline partition_record read_partition_record(std::filesystem::path const& file)
     p.records_last_run = detail::member_u64(r, "records", file);
     p.resumed_from_records = detail::member_u64(r, "resumed_from_records", file);
     p.records = p.records_last_run + p.resumed_from_records;
-    p.batches = detail::member_u64(r, "batches", file) + detail::member_u64(r, "resumed_from_batches", file);
+    p.batches = detail::member_u64(r, "batches", file) +
+                detail::member_u64(r, "resumed_from_batches", file);
     p.elapsed_s = detail::member_double(r, "elapsed_s", file);
     p.records_per_second = detail::member_double(r, "records_per_second", file);
     p.peak_rss_bytes = detail::member_u64(r, "peak_rss_bytes", file);
@@ -192,14 +195,17 @@ inline merged_run merge_run_records(std::filesystem::path const& dir)
     m.dir = dir;
     std::error_code ec;
     if (!fs::is_directory(dir, ec))
-        throw run_merge_error("streambatch::merge_run_records: " + dir.string() + " is not a directory");
+        throw run_merge_error("streambatch::merge_run_records: " + dir.string() +
+                              " is not a directory");
     std::vector<fs::path> files;
     for (auto const& e : fs::directory_iterator(dir)) {
         auto const name = e.path().filename().string();
-        if (e.is_directory() && name.rfind("part-", 0) == 0 && fs::exists(e.path() / "run_record.json"))
+        if (e.is_directory() && name.rfind("part-", 0) == 0 &&
+            fs::exists(e.path() / "run_record.json"))
             files.push_back(e.path() / "run_record.json");
         else if (e.is_directory() && name.rfind("part-", 0) == 0)
-            m.problems.push_back(name + " has no run_record.json (its worker never finished a run)");
+            m.problems.push_back(name +
+                                 " has no run_record.json (its worker never finished a run)");
     }
     if (files.empty())
         throw run_merge_error("streambatch::merge_run_records: " + dir.string() +
@@ -213,13 +219,14 @@ inline merged_run merge_run_records(std::filesystem::path const& dir)
         if (m.job.empty())
             m.job = p.job;
         else if (p.job != m.job)
-            m.problems.push_back(dir_name + " is a run of job \"" + p.job + "\", not \"" + m.job + "\"");
+            m.problems.push_back(dir_name + " is a run of job \"" + p.job + "\", not \"" + m.job +
+                                 "\"");
         if (m.count == 0)
             m.count = p.part.count;
         else if (p.part.count != m.count)
             m.problems.push_back(dir_name + " says the job has " + std::to_string(p.part.count) +
-                                 " partitions; " + files.front().parent_path().filename().string() + " says " +
-                                 std::to_string(m.count));
+                                 " partitions; " + files.front().parent_path().filename().string() +
+                                 " says " + std::to_string(m.count));
         if (dir_name != p.part.name())
             m.problems.push_back(dir_name + " holds the record of partition " + p.part.str());
         if (by_index.count(p.part.index) != 0) {
@@ -234,7 +241,8 @@ inline merged_run merge_run_records(std::filesystem::path const& dir)
         if (by_index.count(i) == 0)
             missing += (missing.empty() ? "" : ", ") + std::to_string(i);
     if (!missing.empty())
-        m.problems.push_back("no run record for partition(s) " + missing + " of " + std::to_string(m.count));
+        m.problems.push_back("no run record for partition(s) " + missing + " of " +
+                             std::to_string(m.count));
     for (auto& [i, p] : by_index) {
         if (!p.completed)
             m.problems.push_back("partition " + p.part.str() + " did not complete" +
@@ -257,13 +265,13 @@ inline merged_run merge_run_records(std::filesystem::path const& dir)
     for (std::size_t k = 0; k + 1 < m.parts.size(); ++k) {
         auto const& a = m.parts[k];
         auto const& b = m.parts[k + 1];
-        if (b.part.index != a.part.index + 1 || !a.completed || !b.completed || b.resumed_from_records != 0 ||
-            a.last_position.empty() || b.first_position.empty())
+        if (b.part.index != a.part.index + 1 || !a.completed || !b.completed ||
+            b.resumed_from_records != 0 || a.last_position.empty() || b.first_position.empty())
             continue;
         ++m.boundaries_checked;
         if (first_field(a.last_position) != first_field(b.first_position))
-            m.problems.push_back("partition " + a.part.str() + " ended at \"" + a.last_position + "\" but " +
-                                 b.part.str() + " began at \"" + b.first_position +
+            m.problems.push_back("partition " + a.part.str() + " ended at \"" + a.last_position +
+                                 "\" but " + b.part.str() + " began at \"" + b.first_position +
                                  "\": records between them were read twice or not at all");
     }
     return m;
@@ -273,26 +281,31 @@ inline merged_run merge_run_records(std::filesystem::path const& dir)
 inline std::string summary_markdown(merged_run const& m)
 {
     using detail::fixed;
-    std::string s = "# " + m.job + ": " + std::to_string(m.parts.size()) + " of " + std::to_string(m.count) +
-                    " partitions, " + (m.complete() ? "all completed" : "INCOMPLETE") + "\n\n";
+    std::string s = "# " + m.job + ": " + std::to_string(m.parts.size()) + " of " +
+                    std::to_string(m.count) + " partitions, " +
+                    (m.complete() ? "all completed" : "INCOMPLETE") + "\n\n";
     s += "| figure | value |\n|---|---|\n";
     s += "| records | " + std::to_string(m.records) + " |\n";
     s += "| wall time (slowest partition) | " + fixed(m.wall_s, 3) + " s |\n";
     s += "| records/s (all workers) | " + fixed(m.records_per_second, 0) + " |\n";
     if (m.slowest)
         s += "| slowest partition | " + std::to_string(*m.slowest) + " |\n";
-    s += "| highest peak RSS of a worker | " + fixed(double(m.peak_rss_bytes) / (1 << 20), 1) + " MiB |\n";
+    s += "| highest peak RSS of a worker | " + fixed(double(m.peak_rss_bytes) / (1 << 20), 1) +
+         " MiB |\n";
     s += "| neighbours checked to meet | " + std::to_string(m.boundaries_checked) + " of " +
          std::to_string(m.count > 0 ? m.count - 1 : 0) + " |\n";
-    s += "\n## Partitions\n\n| partition | completed | records | of which earlier runs | batches | last run "
+    s += "\n## Partitions\n\n| partition | completed | records | of which earlier runs | batches | "
+         "last run "
          "| records/s | peak RSS | p95 batch | slowest batch | guard events |\n"
          "|---|---|---|---|---|---|---|---|---|---|---|\n";
     for (auto const& p : m.parts)
-        s += "| " + p.part.str() + " | " + (p.completed ? "yes" : "**no**") + " | " + std::to_string(p.records) +
-             " | " + std::to_string(p.resumed_from_records) + " | " + std::to_string(p.batches) + " | " +
-             fixed(p.elapsed_s, 3) + " s | " + fixed(p.records_per_second, 0) + " | " +
-             fixed(double(p.peak_rss_bytes) / (1 << 20), 1) + " MiB | " + fixed(p.latency_p95_ms, 2) + " ms | " +
-             fixed(p.latency_max_ms, 2) + " ms | " + std::to_string(p.guard_events) + " |\n";
+        s += "| " + p.part.str() + " | " + (p.completed ? "yes" : "**no**") + " | " +
+             std::to_string(p.records) + " | " + std::to_string(p.resumed_from_records) + " | " +
+             std::to_string(p.batches) + " | " + fixed(p.elapsed_s, 3) + " s | " +
+             fixed(p.records_per_second, 0) + " | " +
+             fixed(double(p.peak_rss_bytes) / (1 << 20), 1) + " MiB | " +
+             fixed(p.latency_p95_ms, 2) + " ms | " + fixed(p.latency_max_ms, 2) + " ms | " +
+             std::to_string(p.guard_events) + " |\n";
     if (!m.problems.empty()) {
         s += "\n## Problems\n\n";
         for (auto const& p : m.problems)
@@ -301,32 +314,40 @@ inline std::string summary_markdown(merged_run const& m)
     return s;
 }
 
-/// The merged account as JSON: {"job", "count", "complete", totals, "partitions": [...], "problems"}.
+/// The merged account as JSON: {"job", "count", "complete", totals, "partitions": [...],
+/// "problems"}.
 inline std::string to_json(merged_run const& m)
 {
     using detail::json_number;
     using detail::json_quote;
-    std::string j = "{\n  \"job\": " + json_quote(m.job) + ",\n  \"partitions_expected\": " + std::to_string(m.count) +
-                    ",\n  \"partitions_found\": " + std::to_string(m.parts.size()) +
-                    ",\n  \"complete\": " + (m.complete() ? "true" : "false") +
-                    ",\n  \"records\": " + std::to_string(m.records) + ",\n  \"wall_s\": " + json_number(m.wall_s) +
-                    ",\n  \"records_per_second\": " + json_number(m.records_per_second) +
-                    ",\n  \"slowest_partition\": " + (m.slowest ? std::to_string(*m.slowest) : "null") +
-                    ",\n  \"peak_rss_bytes\": " + std::to_string(m.peak_rss_bytes) +
-                    ",\n  \"boundaries_checked\": " + std::to_string(m.boundaries_checked) + ",\n  \"partitions\": [";
+    std::string j =
+        "{\n  \"job\": " + json_quote(m.job) +
+        ",\n  \"partitions_expected\": " + std::to_string(m.count) +
+        ",\n  \"partitions_found\": " + std::to_string(m.parts.size()) +
+        ",\n  \"complete\": " + (m.complete() ? "true" : "false") +
+        ",\n  \"records\": " + std::to_string(m.records) +
+        ",\n  \"wall_s\": " + json_number(m.wall_s) +
+        ",\n  \"records_per_second\": " + json_number(m.records_per_second) +
+        ",\n  \"slowest_partition\": " + (m.slowest ? std::to_string(*m.slowest) : "null") +
+        ",\n  \"peak_rss_bytes\": " + std::to_string(m.peak_rss_bytes) +
+        ",\n  \"boundaries_checked\": " + std::to_string(m.boundaries_checked) +
+        ",\n  \"partitions\": [";
     for (std::size_t i = 0; i < m.parts.size(); ++i) {
         auto const& p = m.parts[i];
         j += std::string(i ? "," : "") + "\n    {\"index\": " + std::to_string(p.part.index) +
-             ", \"completed\": " + (p.completed ? "true" : "false") + ", \"records\": " + std::to_string(p.records) +
+             ", \"completed\": " + (p.completed ? "true" : "false") +
+             ", \"records\": " + std::to_string(p.records) +
              ", \"resumed_from_records\": " + std::to_string(p.resumed_from_records) +
-             ", \"batches\": " + std::to_string(p.batches) + ", \"elapsed_s\": " + json_number(p.elapsed_s) +
+             ", \"batches\": " + std::to_string(p.batches) +
+             ", \"elapsed_s\": " + json_number(p.elapsed_s) +
              ", \"records_per_second\": " + json_number(p.records_per_second) +
              ", \"peak_rss_bytes\": " + std::to_string(p.peak_rss_bytes) +
              ", \"latency_p95_ms\": " + json_number(p.latency_p95_ms) +
              ", \"latency_max_ms\": " + json_number(p.latency_max_ms) +
              ", \"guard_events\": " + std::to_string(p.guard_events) +
              ", \"first_position\": " + json_quote(p.first_position) +
-             ", \"last_position\": " + json_quote(p.last_position) + ", \"error\": " + json_quote(p.error) + "}";
+             ", \"last_position\": " + json_quote(p.last_position) +
+             ", \"error\": " + json_quote(p.error) + "}";
     }
     j += m.parts.empty() ? "],\n  \"problems\": [" : "\n  ],\n  \"problems\": [";
     for (std::size_t i = 0; i < m.problems.size(); ++i)

@@ -55,22 +55,22 @@ public:
     batch_failed(batch_info i, char const* stage, std::string const& cause)
         : std::runtime_error("streambatch: batch " + std::to_string(i.index) + " (records " +
                              std::to_string(i.first_record) + ".." +
-                             std::to_string(i.first_record + (i.size ? i.size - 1 : 0)) + ") failed in " + stage +
-                             ": " + cause),
+                             std::to_string(i.first_record + (i.size ? i.size - 1 : 0)) +
+                             ") failed in " + stage + ": " + cause),
           info(i)
-    {
-    }
+    {}
     batch_info info;
 };
 
 enum class progress_mode { automatic, always, never };
 
 struct run_options {
-    std::size_t max_in_flight = 1;  ///< batches alive at once; 1 = sequential
-    bool ordered = true;            ///< commit in batch order (else as batches finish)
+    std::size_t max_in_flight = 1; ///< batches alive at once; 1 = sequential
+    bool ordered = true;           ///< commit in batch order (else as batches finish)
     std::string job = "streambatch job";
     std::filesystem::path record_dir{}; ///< run records go here ("" = none)
-    progress_mode progress = progress_mode::automatic; ///< automatic: only when stderr is a terminal
+    progress_mode progress =
+        progress_mode::automatic;       ///< automatic: only when stderr is a terminal
     std::uint64_t expected_records = 0; ///< for the progress line's ETA (0 = unknown)
 
     std::filesystem::path checkpoint_path{}; ///< "" = no checkpoints
@@ -95,7 +95,8 @@ struct run_options {
     {
         p.check();
         if (part != partition{})
-            throw std::logic_error("streambatch::run_options::set_partition: already set to " + part.str());
+            throw std::logic_error("streambatch::run_options::set_partition: already set to " +
+                                   part.str());
         part = p;
         if (!checkpoint_path.empty())
             checkpoint_path.replace_filename(checkpoint_path.stem().string() + "." + p.name() +

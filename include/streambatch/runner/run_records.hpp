@@ -60,9 +60,11 @@ struct batch_sample {
 using run_configuration = std::vector<std::pair<std::string, std::string>>;
 
 namespace detail {
-[[noreturn]] inline void run_record_system_error(std::string const& what, std::filesystem::path const& p)
+[[noreturn]] inline void run_record_system_error(std::string const& what,
+                                                 std::filesystem::path const& p)
 {
-    throw run_record_error("streambatch: run record " + p.string() + ": " + what + ": " + std::strerror(errno));
+    throw run_record_error("streambatch: run record " + p.string() + ": " + what + ": " +
+                           std::strerror(errno));
 }
 
 /// write_file_atomically, reporting a failure as a run_record_error.
@@ -75,8 +77,14 @@ inline void write_run_record(std::filesystem::path const& p, std::string const& 
     }
 }
 
-inline double ms(std::chrono::nanoseconds d) { return std::chrono::duration<double, std::milli>(d).count(); }
-inline double seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
+inline double ms(std::chrono::nanoseconds d)
+{
+    return std::chrono::duration<double, std::milli>(d).count();
+}
+inline double seconds(std::chrono::nanoseconds d)
+{
+    return std::chrono::duration<double>(d).count();
+}
 inline std::string fmt(char const* f, double v)
 {
     char buf[64];
@@ -102,56 +110,69 @@ inline std::string prom_label(std::string const& s)
 /// The report in the Prometheus text exposition format (one gauge family each).
 inline std::string prometheus_text(run_report const& r)
 {
-    std::string const job = "{job=\"" + detail::prom_label(r.job) + "\"" +
-                            (r.part.whole() ? std::string()
-                                            : ",partition=\"" + std::to_string(r.part.index) +
-                                                  "\",partitions=\"" + std::to_string(r.part.count) + "\"") +
-                            "}";
+    std::string const job =
+        "{job=\"" + detail::prom_label(r.job) + "\"" +
+        (r.part.whole() ? std::string()
+                        : ",partition=\"" + std::to_string(r.part.index) + "\",partitions=\"" +
+                              std::to_string(r.part.count) + "\"") +
+        "}";
     std::string out;
     auto metric = [&](char const* name, char const* help, std::string const& value) {
-        out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n" + name + job + " " +
-               value + "\n";
+        out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n" + name +
+               job + " " + value + "\n";
     };
     metric("streambatch_records", "Records processed by the last run.", std::to_string(r.records));
     metric("streambatch_batches", "Batches processed by the last run.", std::to_string(r.batches));
-    metric("streambatch_elapsed_seconds", "Wall time of the last run.", detail::json_number(detail::seconds(r.elapsed)));
-    metric("streambatch_records_per_second", "Throughput of the last run.", detail::json_number(r.records_per_second));
+    metric("streambatch_elapsed_seconds", "Wall time of the last run.",
+           detail::json_number(detail::seconds(r.elapsed)));
+    metric("streambatch_records_per_second", "Throughput of the last run.",
+           detail::json_number(r.records_per_second));
     metric("streambatch_batch_latency_p50_seconds", "Median batch latency.",
            detail::json_number(detail::seconds(r.latency_p50)));
     metric("streambatch_batch_latency_p95_seconds", "95th percentile batch latency.",
            detail::json_number(detail::seconds(r.latency_p95)));
-    metric("streambatch_batch_latency_max_seconds", "Slowest batch.", detail::json_number(detail::seconds(r.latency_max)));
-    metric("streambatch_peak_rss_bytes", "Peak resident set size (VmHWM).", std::to_string(r.peak_rss_bytes));
-    metric("streambatch_waited_for_slot_seconds", "Time the producer waited on the in-flight limit.",
+    metric("streambatch_batch_latency_max_seconds", "Slowest batch.",
+           detail::json_number(detail::seconds(r.latency_max)));
+    metric("streambatch_peak_rss_bytes", "Peak resident set size (VmHWM).",
+           std::to_string(r.peak_rss_bytes));
+    metric("streambatch_waited_for_slot_seconds",
+           "Time the producer waited on the in-flight limit.",
            detail::json_number(detail::seconds(r.waited_for_slot)));
     metric("streambatch_guard_events", "Memory guard decisions during the last run.",
            std::to_string(r.guard_events.size()));
-    metric("streambatch_checkpoint_seconds", "Time spent writing checkpoint files (on a writer thread, off the job's path).",
+    metric("streambatch_checkpoint_seconds",
+           "Time spent writing checkpoint files (on a writer thread, off the job's path).",
            detail::json_number(detail::seconds(r.checkpoint_time)));
     metric("streambatch_resumed_from_records", "Records already done by earlier runs (checkpoint).",
            std::to_string(r.resumed_from_records));
-    metric("streambatch_completed", "1 if the last run completed, 0 if it failed.", r.completed ? "1" : "0");
+    metric("streambatch_completed", "1 if the last run completed, 0 if it failed.",
+           r.completed ? "1" : "0");
     return out;
 }
 
 /// A readable summary with a table.
 inline std::string summary_markdown(run_report const& r, run_configuration const& config)
 {
-    std::string s = "# " + r.job + (r.part.whole() ? std::string() : " (partition " + r.part.str() + ")") + ": " +
+    std::string s = "# " + r.job +
+                    (r.part.whole() ? std::string() : " (partition " + r.part.str() + ")") + ": " +
                     (r.completed ? "completed" : "FAILED") + "\n\n";
     if (!r.completed)
         s += "Error: `" + r.error + "`\n\n";
     s += "| figure | value |\n|---|---|\n";
-    auto row = [&](std::string const& k, std::string const& v) { s += "| " + k + " | " + v + " |\n"; };
+    auto row = [&](std::string const& k, std::string const& v) {
+        s += "| " + k + " | " + v + " |\n";
+    };
     row("records", std::to_string(r.records));
     row("batches", std::to_string(r.batches));
     row("elapsed", detail::fmt("%.3f s", detail::seconds(r.elapsed)));
     row("records/s", detail::fmt("%.0f", r.records_per_second));
-    row("batch latency p50 / p95 / max",
-        detail::fmt("%.3f", detail::ms(r.latency_p50)) + " / " + detail::fmt("%.3f", detail::ms(r.latency_p95)) +
-            " / " + detail::fmt("%.3f ms", detail::ms(r.latency_max)));
+    row("batch latency p50 / p95 / max", detail::fmt("%.3f", detail::ms(r.latency_p50)) + " / " +
+                                             detail::fmt("%.3f", detail::ms(r.latency_p95)) +
+                                             " / " +
+                                             detail::fmt("%.3f ms", detail::ms(r.latency_max)));
     row("peak RSS", detail::fmt("%.1f MiB", double(r.peak_rss_bytes) / (1 << 20)));
-    row("batches in flight (limit / peak)", std::to_string(r.max_in_flight) + " / " + std::to_string(r.peak_in_flight));
+    row("batches in flight (limit / peak)",
+        std::to_string(r.max_in_flight) + " / " + std::to_string(r.peak_in_flight));
     row("waited for a slot", detail::fmt("%.3f s", detail::seconds(r.waited_for_slot)));
     row("batches started under a lowered limit", std::to_string(r.in_flight_lowered));
     row("checkpoints written", std::to_string(r.checkpoints_written) + " (" +
@@ -181,7 +202,8 @@ class run_recorder {
     bool first_ = true;
 
 public:
-    run_recorder(std::filesystem::path dir, std::string job) : dir_(std::move(dir)), job_(std::move(job))
+    run_recorder(std::filesystem::path dir, std::string job)
+        : dir_(std::move(dir)), job_(std::move(job))
     {
         std::filesystem::create_directories(dir_);
         auto const p = dir_ / "memory_profile.json";
@@ -202,12 +224,13 @@ public:
 
     void add(batch_sample const& b)
     {
-        std::fprintf(profile_,
-                     "%s{\"index\": %llu, \"size\": %zu, \"rss_bytes\": %llu, \"used_fraction\": %.6f, "
-                     "\"latency_ms\": %.6f, \"t_s\": %.6f}",
-                     first_ ? "" : ",\n", static_cast<unsigned long long>(b.index), b.size,
-                     static_cast<unsigned long long>(b.rss_bytes), b.used_fraction, detail::ms(b.latency),
-                     detail::seconds(b.at));
+        std::fprintf(
+            profile_,
+            "%s{\"index\": %llu, \"size\": %zu, \"rss_bytes\": %llu, \"used_fraction\": %.6f, "
+            "\"latency_ms\": %.6f, \"t_s\": %.6f}",
+            first_ ? "" : ",\n", static_cast<unsigned long long>(b.index), b.size,
+            static_cast<unsigned long long>(b.rss_bytes), b.used_fraction, detail::ms(b.latency),
+            detail::seconds(b.at));
         first_ = false;
     }
 
@@ -250,9 +273,11 @@ public:
         std::string events = "[";
         for (std::size_t i = 0; i < r.guard_events.size(); ++i) {
             auto const& e = r.guard_events[i];
-            events += std::string(i ? ", " : "") + "{\"what\": " + json_quote(guard_event::name(e.what)) +
-                      ", \"old_size\": " + std::to_string(e.old_size) + ", \"new_size\": " +
-                      std::to_string(e.new_size) + ", \"batch\": " + std::to_string(e.batch) +
+            events += std::string(i ? ", " : "") +
+                      "{\"what\": " + json_quote(guard_event::name(e.what)) +
+                      ", \"old_size\": " + std::to_string(e.old_size) +
+                      ", \"new_size\": " + std::to_string(e.new_size) +
+                      ", \"batch\": " + std::to_string(e.batch) +
                       ", \"used_fraction\": " + json_number(e.snapshot.used_fraction) +
                       ", \"rss_bytes\": " + std::to_string(e.snapshot.rss_bytes) + "}";
         }
@@ -260,7 +285,8 @@ public:
         field("guard_events", events, true);
         j += "  },\n  \"configuration\": {";
         for (std::size_t i = 0; i < config.size(); ++i)
-            j += std::string(i ? ", " : "") + "\n    " + json_quote(config[i].first) + ": " + json_quote(config[i].second);
+            j += std::string(i ? ", " : "") + "\n    " + json_quote(config[i].first) + ": " +
+                 json_quote(config[i].second);
         j += config.empty() ? "}\n}\n" : "\n  }\n}\n";
         detail::write_run_record(dir_ / "run_record.json", j);
         detail::write_run_record(dir_ / "execution_summary.md", summary_markdown(r, config));

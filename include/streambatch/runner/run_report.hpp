@@ -86,28 +86,30 @@ public:
 
 struct run_report {
     std::string job;
-    partition part{};                     ///< which share of the input ({0, 1}: all of it)
-    std::uint64_t records = 0;            ///< records processed by this run
-    std::uint64_t batches = 0;            ///< batches processed by this run
+    partition part{};          ///< which share of the input ({0, 1}: all of it)
+    std::uint64_t records = 0; ///< records processed by this run
+    std::uint64_t batches = 0; ///< batches processed by this run
     std::chrono::nanoseconds elapsed{0};
     double records_per_second = 0;
     std::chrono::nanoseconds latency_p50{0}; ///< of process + commit, per batch
     std::chrono::nanoseconds latency_p95{0};
     std::chrono::nanoseconds latency_max{0};
-    std::uint64_t peak_rss_bytes = 0;     ///< VmHWM of the process at the end
+    std::uint64_t peak_rss_bytes = 0;            ///< VmHWM of the process at the end
     std::chrono::nanoseconds waited_for_slot{0}; ///< producer time blocked on the in-flight limit
-    std::size_t max_in_flight = 1;        ///< the limit asked for
-    std::size_t peak_in_flight = 0;       ///< the most batches alive at once
-    std::uint64_t in_flight_lowered = 0;  ///< batches started under a limit lowered by memory pressure
+    std::size_t max_in_flight = 1;               ///< the limit asked for
+    std::size_t peak_in_flight = 0;              ///< the most batches alive at once
+    std::uint64_t in_flight_lowered =
+        0; ///< batches started under a limit lowered by memory pressure
     std::vector<guard_event> guard_events;
     std::uint64_t resumed_from_records = 0; ///< where the run started (a checkpoint), 0 if fresh
     std::uint64_t resumed_from_batches = 0;
     std::uint64_t checkpoints_written = 0;
-    std::chrono::nanoseconds checkpoint_time{0}; ///< spent writing them (a writer thread's, but the last)
-    std::string first_position;           ///< the source position before the first batch
-    std::string last_position;            ///< after the batches completed contiguously (as checkpointed)
-    bool completed = false;               ///< false when the run ended with an exception
-    std::string error;                    ///< what() of that exception
+    std::chrono::nanoseconds checkpoint_time{
+        0};                     ///< spent writing them (a writer thread's, but the last)
+    std::string first_position; ///< the source position before the first batch
+    std::string last_position;  ///< after the batches completed contiguously (as checkpointed)
+    bool completed = false;     ///< false when the run ended with an exception
+    std::string error;          ///< what() of that exception
 };
 
 } // namespace streambatch

@@ -20,10 +20,10 @@
 #ifndef STREAMBATCH_VIEWS_ADAPTIVE_CHUNK_HPP_INCLUDED
 #define STREAMBATCH_VIEWS_ADAPTIVE_CHUNK_HPP_INCLUDED
 
-#include <streambatch/views/batch_view.hpp>
 #include <streambatch/detail/checks.hpp>
 #include <streambatch/detail/closure.hpp>
 #include <streambatch/record_bytes.hpp>
+#include <streambatch/views/batch_view.hpp>
 
 #include <cstddef>
 #include <ranges>

@@ -69,9 +69,15 @@ struct no_state {};
 /// Rules that decide by weighing each record (adaptive_chunk) provide weigh() and admit().
 template <class Rule, class T>
 concept weighing_rule = requires(Rule const& r, T const& t, std::size_t n) {
-    { r.weigh(t) } -> std::same_as<std::size_t>;
-    { r.admit(n, n, n) } -> std::same_as<bool>;
-    { r.max_records() } -> std::same_as<std::size_t>;
+    {
+        r.weigh(t)
+    } -> std::same_as<std::size_t>;
+    {
+        r.admit(n, n, n)
+    } -> std::same_as<bool>;
+    {
+        r.max_records()
+    } -> std::same_as<std::size_t>;
 };
 
 /// Advances `it` over the records of one batch; returns how many it took.
@@ -126,8 +132,9 @@ class batch_view : public std::ranges::view_interface<batch_view<V, Rule>> {
         std::optional<base_iter> first;
         std::size_t size = 0;
     };
-    using state_t = std::conditional_t<multipass, detail::no_state,
-                                       std::conditional_t<forward_base, forward_state, input_state>>;
+    using state_t =
+        std::conditional_t<multipass, detail::no_state,
+                           std::conditional_t<forward_base, forward_state, input_state>>;
 
     V base_;
     [[no_unique_address]] Rule rule_;
@@ -142,7 +149,8 @@ class batch_view : public std::ranges::view_interface<batch_view<V, Rule>> {
     // so that how much of the rule (a memory policy, say) GCC 12 inlines into next_batch()
     // does not decide whether the source's operator++ is inlined into this loop.
     template <class S>
-    static constexpr void fill(std::vector<record>& buf, base_iter& it, S const& end, std::size_t limit)
+    static constexpr void fill(std::vector<record>& buf, base_iter& it, S const& end,
+                               std::size_t limit)
     {
         if (buf.capacity() < limit)
             buf.reserve(limit < 4096 ? limit : 4096);
@@ -249,7 +257,8 @@ class batch_view : public std::ranges::view_interface<batch_view<V, Rule>> {
         using difference_type = std::ptrdiff_t;
 
         forward_iterator() = default;
-        constexpr forward_iterator(batch_view& p, base_iter first) : parent_(std::addressof(p)), cur_(std::move(first))
+        constexpr forward_iterator(batch_view& p, base_iter first)
+            : parent_(std::addressof(p)), cur_(std::move(first))
         {
             find_end();
         }
@@ -278,17 +287,31 @@ class batch_view : public std::ranges::view_interface<batch_view<V, Rule>> {
     };
 
 public:
-    batch_view() requires std::default_initializable<V> && std::default_initializable<Rule> = default;
+    batch_view()
+        requires std::default_initializable<V> && std::default_initializable<Rule>
+    = default;
     constexpr batch_view(V base, Rule rule) : base_(std::move(base)), rule_(std::move(rule)) {}
 
-    constexpr V base() const& requires std::copy_constructible<V> { return base_; }
+    constexpr V base() const&
+        requires std::copy_constructible<V>
+    {
+        return base_;
+    }
     constexpr V base() && { return std::move(base_); }
     constexpr Rule const& rule() const noexcept { return rule_; }
 
     /// Records handed out in batches so far, and the number of batches (single-pass outer
     /// range only): the position a checkpoint of "records consumed" records.
-    constexpr std::uint64_t records_consumed() const noexcept requires(!multipass) { return records_; }
-    constexpr std::uint64_t batches_produced() const noexcept requires(!multipass) { return batches_; }
+    constexpr std::uint64_t records_consumed() const noexcept
+        requires(!multipass)
+    {
+        return records_;
+    }
+    constexpr std::uint64_t batches_produced() const noexcept
+        requires(!multipass)
+    {
+        return batches_;
+    }
 
     constexpr auto begin()
     {

@@ -17,9 +17,9 @@
 #ifndef STREAMBATCH_VIEWS_CHUNK_HPP_INCLUDED
 #define STREAMBATCH_VIEWS_CHUNK_HPP_INCLUDED
 
-#include <streambatch/views/batch_view.hpp>
 #include <streambatch/detail/checks.hpp>
 #include <streambatch/detail/closure.hpp>
+#include <streambatch/views/batch_view.hpp>
 
 #include <concepts>
 #include <cstddef>

@@ -20,10 +20,10 @@
 #ifndef STREAMBATCH_VIEWS_MEMORY_GUARDED_HPP_INCLUDED
 #define STREAMBATCH_VIEWS_MEMORY_GUARDED_HPP_INCLUDED
 
-#include <streambatch/views/batch_view.hpp>
 #include <streambatch/detail/checks.hpp>
 #include <streambatch/detail/closure.hpp>
 #include <streambatch/guard/memory_guard.hpp>
+#include <streambatch/views/batch_view.hpp>
 
 #include <concepts>
 #include <cstddef>
@@ -36,9 +36,12 @@ namespace streambatch {
 
 /// A batch-size policy: told the current size, answers the next one. std::ref() of one is one.
 template <class P>
-concept batch_size_policy = std::move_constructible<P> && requires(std::unwrap_reference_t<P>& p, std::size_t n) {
-    { p.next_batch_size(n) } -> std::convertible_to<std::size_t>;
-};
+concept batch_size_policy =
+    std::move_constructible<P> && requires(std::unwrap_reference_t<P>& p, std::size_t n) {
+        {
+            p.next_batch_size(n)
+        } -> std::convertible_to<std::size_t>;
+    };
 
 namespace detail {
 
@@ -58,7 +61,8 @@ struct policy_rule {
         std::size_t const n = static_cast<std::size_t>(p.next_batch_size(current));
         if (n == 0)
             invalid_argument("memory_guarded", "the policy returned a batch size of 0 (after " +
-                                                   std::to_string(current) + "); it must be positive");
+                                                   std::to_string(current) +
+                                                   "); it must be positive");
         return current = n;
     }
 };
@@ -83,14 +87,15 @@ struct memory_guarded_fn {
     template <std::integral I, batch_size_policy P>
     [[nodiscard]] auto operator()(I n, P policy) const
     {
-        return adaptor_closure<memory_guarded_fn, std::size_t, P>(*this, positive_count("memory_guarded", "n", n),
-                                                                 std::move(policy));
+        return adaptor_closure<memory_guarded_fn, std::size_t, P>(
+            *this, positive_count("memory_guarded", "n", n), std::move(policy));
     }
 
     template <std::integral I>
     [[nodiscard]] auto operator()(I n) const
     {
-        return adaptor_closure<memory_guarded_fn, std::size_t>(*this, positive_count("memory_guarded", "n", n));
+        return adaptor_closure<memory_guarded_fn, std::size_t>(
+            *this, positive_count("memory_guarded", "n", n));
     }
 };
 

@@ -16,8 +16,6 @@
 #include <streambatch/io/csv.hpp>
 #include <streambatch/io/detail/reject.hpp>
 
-#include "support/temp_dir.hpp"
-
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -31,6 +29,8 @@
 #include <string>
 #include <system_error>
 #include <vector>
+
+#include "support/temp_dir.hpp"
 
 namespace csvtest {
 

@@ -18,10 +18,11 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
-#include <csv.h>
 #include <random>
 #include <string>
 #include <vector>
+
+#include <csv.h>
 
 #include "csv_test_support.hpp"
 

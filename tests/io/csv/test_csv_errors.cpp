@@ -415,7 +415,8 @@ TEST_CASE("on_error::skip writes each bad row with its location to the reject fi
         }
         // The file is JSON Lines: one object a line, the version first.
         std::string const text = csvtest::slurp(dir / "rejects.jsonl");
-        CHECK(text.starts_with("{\"streambatch_reject\":1,\"source\":\"csv\",\"name\":\"mixed.csv\""));
+        CHECK(text.starts_with(
+            "{\"streambatch_reject\":1,\"source\":\"csv\",\"name\":\"mixed.csv\""));
         CHECK(static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) == 4);
     }
 }

@@ -13,12 +13,13 @@
 
 #include <cstdint>
 #include <cstdio>
-#include <fcntl.h>
 #include <random>
 #include <sstream>
 #include <string>
-#include <unistd.h>
 #include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "csv_test_support.hpp"
 
@@ -374,8 +375,9 @@ TEST_CASE("quoted_newlines = false: the first line break after the split point s
     CHECK(checked > 1400); // the rest have a record longer than max_record_bytes
 }
 
-TEST_CASE("quoted_newlines = false rejects a line break inside quotes, and skipped it still adds up",
-          "[csv][partition][errors]")
+TEST_CASE(
+    "quoted_newlines = false rejects a line break inside quotes, and skipped it still adds up",
+    "[csv][partition][errors]")
 {
     std::string const text = "id,note\n1,\"a\nb\"\n2,x\n";
     {

@@ -1,16 +1,15 @@
 // The CSV reader: syntax, sources, the row's API, positions and resume, and how it composes
 // with the batch adaptors.
 
+#include <streambatch/record_bytes.hpp>
 #include <streambatch/views/adaptive_chunk.hpp>
 #include <streambatch/views/chunk.hpp>
 #include <streambatch/views/memory_guarded.hpp>
-#include <streambatch/record_bytes.hpp>
 
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <cstdio>
-#include <fcntl.h>
 #include <limits>
 #include <numeric>
 #include <optional>
@@ -19,8 +18,10 @@
 #include <string>
 #include <support/archetypes.hpp>
 #include <type_traits>
-#include <unistd.h>
 #include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "csv_test_support.hpp"
 
@@ -417,7 +418,8 @@ TEST_CASE("parse_position refuses every kind of bad text, naming it and what is 
         {"4711 12 -10 1", "rows (field 3) \"-10\" is not a whole number"},
         {"4711 12 10 +1", "skipped (field 4) \"+1\" is not a whole number"},
         {"4711 1e3 10 1", "line (field 2) \"1e3\" is not a whole number"},
-        {"4711 12 10 18446744073709551616", "\"18446744073709551616\" is not a whole number below 2^64"},
+        {"4711 12 10 18446744073709551616",
+         "\"18446744073709551616\" is not a whole number below 2^64"},
         {"4711\t12 10 1", "byte_offset (field 1) \"4711\\x0912\" is not a whole number"},
         {"4711 12 10 1\n", "skipped (field 4) \"1\\x0A\" is not a whole number"},
         {"4711 0 10 1", "line is 0; lines count from 1"},

@@ -51,15 +51,18 @@ inline std::vector<key_table> integer_key_tables()
 
 inline std::vector<std::string> text_keys()
 {
-    std::vector<std::string> k = {"",       "a",        "A",          "b",   "O'Neil", "\"quoted\"", "M\xc3\xbcller",
-                                  "\xe6\x97\xa5\xe6\x9c\xac", "a b", "z",   "zz",     "0",          "10",
-                                  "9",      "back\\slash", "semi;colon"};
+    std::vector<std::string> k = {
+        "",    "a", "A",  "b", "O'Neil", "\"quoted\"", "M\xc3\xbcller", "\xe6\x97\xa5\xe6\x9c\xac",
+        "a b", "z", "zz", "0", "10",     "9",          "back\\slash",   "semi;colon"};
     for (int i = 1; i <= 100; ++i)
         k.push_back("cust-" + std::to_string(i));
     return k;
 }
 
-inline std::vector<std::uint32_t> partition_counts() { return {1, 2, 3, 4, 5, 6, 7, 8, 13}; }
+inline std::vector<std::uint32_t> partition_counts()
+{
+    return {1, 2, 3, 4, 5, 6, 7, 8, 13};
+}
 
 /// Empty when `seen` is 1 .. n, each once; else which ids are missing and which repeated.
 inline std::string exactly_once(std::vector<std::int64_t> const& seen, std::int64_t n)

@@ -9,14 +9,14 @@
 #include <streambatch/io/postgres.hpp>
 #include <streambatch/views/memory_guarded.hpp>
 
-#include "sql_test_support.hpp"
-
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <fstream>
 #include <string>
+
+#include "sql_test_support.hpp"
 
 namespace sb = streambatch;
 namespace pg = streambatch::postgres;
@@ -51,13 +51,15 @@ try {
     pg::connection conn;
     std::string const table = test::unique_name("rss");
     conn.exec("CREATE UNLOGGED TABLE " + table +
-              " AS SELECT g::bigint AS id, md5(g::text) || md5((g + 1)::text) || md5((g + 2)::text) AS payload,"
-              " g * 0.5 AS score, now() AS created FROM generate_series(1, $1::bigint) g",
+                  " AS SELECT g::bigint AS id, md5(g::text) || md5((g + 1)::text) || md5((g + "
+                  "2)::text) AS payload,"
+                  " g * 0.5 AS score, now() AS created FROM generate_series(1, $1::bigint) g",
               n);
 
     std::uint64_t rows = 0, bytes = 0;
     constexpr std::size_t batch_size = 1000;
-    for (auto&& batch : pg::query(conn, "SELECT id, payload, score, created FROM " + table, {.fetch_size = batch_size}) |
+    for (auto&& batch : pg::query(conn, "SELECT id, payload, score, created FROM " + table,
+                                  {.fetch_size = batch_size}) |
                             sb::views::memory_guarded(batch_size, fixed_size{batch_size})) {
         rows += batch.size();
         for (pg::row const& r : batch)

@@ -15,13 +15,6 @@
 
 // Relative to this file: streambatch_sql_tests, streambatch_io_tests and pg_stream_rss do not
 // have tests/ on their include path.
-#include "support/temp_dir.hpp"
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
@@ -29,6 +22,13 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "support/temp_dir.hpp"
 
 namespace test {
 
@@ -54,8 +54,9 @@ inline void use_test_server()
         if (!env || !*env) {
             if (std::getenv("PGHOST") && std::getenv("PGPORT"))
                 return true;
-            throw std::runtime_error("no test server: set STREAMBATCH_PG_ENV to the env file that "
-                                     "tests/io/sql/pg_server.sh start writes (CTest does), or PGHOST and PGPORT");
+            throw std::runtime_error(
+                "no test server: set STREAMBATCH_PG_ENV to the env file that "
+                "tests/io/sql/pg_server.sh start writes (CTest does), or PGHOST and PGPORT");
         }
         std::ifstream in(env);
         if (!in)
@@ -70,7 +71,8 @@ inline void use_test_server()
             ++n;
         }
         if (n == 0)
-            throw std::runtime_error(std::string("STREAMBATCH_PG_ENV=") + env + " holds no variables");
+            throw std::runtime_error(std::string("STREAMBATCH_PG_ENV=") + env +
+                                     " holds no variables");
         return true;
     }();
     (void)done;

@@ -2,13 +2,10 @@
 // one partition, for every count, on awkward tables; keyset reads with resume (LIMIT batches and
 // the cursor source); NULL keys; key types; errors. Runs against the throw-away server of
 // pg_server.sh (CTest fixture postgres_server).
-#include <streambatch/views/chunk.hpp>
 #include <streambatch/io/postgres.hpp>
+#include <streambatch/views/chunk.hpp>
 
 #include <catch2/catch.hpp>
-
-#include "partition_test_support.hpp"
-#include "sql_test_support.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -19,6 +16,9 @@
 #include <string>
 #include <tuple>
 #include <vector>
+
+#include "partition_test_support.hpp"
+#include "sql_test_support.hpp"
 
 namespace sb = streambatch;
 namespace pg = streambatch::postgres;
@@ -33,16 +33,20 @@ pg::connection connect()
     return c;
 }
 
-pg::partition_clause make(pg::connection const& conn, pg::table_name const& table, std::string const& key,
-                          pg::partition_scheme scheme, sb::partition p)
+pg::partition_clause make(pg::connection const& conn, pg::table_name const& table,
+                          std::string const& key, pg::partition_scheme scheme, sb::partition p)
 {
     return scheme == pg::partition_scheme::key_range ? pg::key_range_partition(conn, table, key, p)
                                                      : pg::hash_partition(conn, table, key, p);
 }
 
-char const* name(pg::partition_scheme s) { return s == pg::partition_scheme::key_range ? "key_range" : "hash"; }
+char const* name(pg::partition_scheme s)
+{
+    return s == pg::partition_scheme::key_range ? "key_range" : "hash";
+}
 
-std::vector<std::int64_t> rids_where(pg::connection& conn, std::string const& table, std::string const& predicate)
+std::vector<std::int64_t> rids_where(pg::connection& conn, std::string const& table,
+                                     std::string const& predicate)
 {
     std::vector<std::int64_t> out;
     pg::result const r = conn.exec("SELECT rid FROM " + table + " WHERE " + predicate);
@@ -54,7 +58,8 @@ std::vector<std::int64_t> rids_where(pg::connection& conn, std::string const& ta
 /// Reads a partition `batch` rows at a time with keyset_query, resuming after the last key read
 /// each time (a new cursor per batch, as a restarted job would); checks keys increase.
 template <class Key>
-std::vector<std::int64_t> keyset_rids(pg::connection& conn, pg::partition_clause const& c, std::size_t batch)
+std::vector<std::int64_t> keyset_rids(pg::connection& conn, pg::partition_clause const& c,
+                                      std::size_t batch)
 {
     auto const q = pg::keyset_query(c, "rid, k");
     std::string const limit = " LIMIT " + std::to_string(batch);
@@ -78,7 +83,8 @@ std::vector<std::int64_t> keyset_rids(pg::connection& conn, pg::partition_clause
 }
 
 /// A table (k bigint PRIMARY KEY, rid bigint) with the keys; its (unique) name.
-std::string make_integer_table(pg::connection& conn, std::string const& base, std::vector<std::int64_t> const& keys,
+std::string make_integer_table(pg::connection& conn, std::string const& base,
+                               std::vector<std::int64_t> const& keys,
                                std::string const& type = "bigint")
 {
     std::string const table = test::unique_name(base);
@@ -86,19 +92,22 @@ std::string make_integer_table(pg::connection& conn, std::string const& base, st
     if (!keys.empty()) {
         std::string values;
         for (std::size_t i = 0; i < keys.size(); ++i)
-            values += (i ? ", (" : "(") + std::to_string(keys[i]) + ", " + std::to_string(i + 1) + ")";
+            values +=
+                (i ? ", (" : "(") + std::to_string(keys[i]) + ", " + std::to_string(i + 1) + ")";
         conn.exec("INSERT INTO " + table + " VALUES " + values);
     }
     return table;
 }
 
-std::vector<std::int64_t> sizes_of(pg::connection& conn, std::string const& table, std::string const& key,
-                                   pg::partition_scheme scheme, std::uint32_t count)
+std::vector<std::int64_t> sizes_of(pg::connection& conn, std::string const& table,
+                                   std::string const& key, pg::partition_scheme scheme,
+                                   std::uint32_t count)
 {
     std::vector<std::int64_t> sizes;
     for (std::uint32_t i = 0; i < count; ++i)
-        sizes.push_back(conn.scalar<std::int64_t>("SELECT count(*) FROM " + table + " WHERE " +
-                                                  make(conn, table, key, scheme, {i, count}).predicate));
+        sizes.push_back(
+            conn.scalar<std::int64_t>("SELECT count(*) FROM " + table + " WHERE " +
+                                      make(conn, table, key, scheme, {i, count}).predicate));
     return sizes;
 }
 
@@ -125,8 +134,9 @@ TEST_CASE("postgres: key-range and hash partitions hold every row exactly once, 
                     auto const batched = keyset_rids<std::int64_t>(conn, c, 3);
                     all_keyset.insert(all_keyset.end(), batched.begin(), batched.end());
                     // The same partition through the cursor source, in batches.
-                    for (auto&& b : pg::query_as<std::tuple<std::int64_t>>(conn, pg::keyset_query(c, "rid").from_start,
-                                                                           pg::query_options{.fetch_size = 4}) |
+                    for (auto&& b : pg::query_as<std::tuple<std::int64_t>>(
+                                        conn, pg::keyset_query(c, "rid").from_start,
+                                        pg::query_options{.fetch_size = 4}) |
                                         sb::views::chunk(4))
                         for (auto const& [rid] : b)
                             all_cursor.push_back(rid);
@@ -139,7 +149,8 @@ TEST_CASE("postgres: key-range and hash partitions hold every row exactly once, 
     }
 }
 
-TEST_CASE("postgres: key ranges are cut evenly by value and read through the key's index", "[postgres][partition]")
+TEST_CASE("postgres: key ranges are cut evenly by value and read through the key's index",
+          "[postgres][partition]")
 {
     pg::connection conn = connect();
     std::vector<std::int64_t> keys;
@@ -159,7 +170,8 @@ TEST_CASE("postgres: key ranges are cut evenly by value and read through the key
           std::vector<std::int64_t>{12, 13, 12, 13, 12, 13, 12, 13});
 
     auto const q = pg::keyset_query(p1, "rid");
-    CHECK(q.after_key == "SELECT rid FROM \"" + table + "\" WHERE \"k\" > $1 AND (\"k\" >= 25 AND \"k\" < 50) ORDER BY \"k\"");
+    CHECK(q.after_key == "SELECT rid FROM \"" + table +
+                             "\" WHERE \"k\" > $1 AND (\"k\" >= 25 AND \"k\" < 50) ORDER BY \"k\"");
     // An index range scan (on a table this small the planner would rather scan: forbid it).
     conn.exec("BEGIN");
     conn.exec("SET LOCAL enable_seqscan = off");
@@ -168,18 +180,22 @@ TEST_CASE("postgres: key ranges are cut evenly by value and read through the key
     for (int i = 0; i < r.rows(); ++i)
         plan += std::string(r.value(i, 0)) + "\n";
     conn.exec("COMMIT");
-    CHECK_THAT(plan, Catch::Contains("Index") && Catch::Contains("Index Cond: ((k >= 25) AND (k < 50))"));
+    CHECK_THAT(plan,
+               Catch::Contains("Index") && Catch::Contains("Index Cond: ((k >= 25) AND (k < 50))"));
 
     // int4 and smallint keys: the same cuts; literals beyond their range compare fine.
-    std::string const small = make_integer_table(conn, "small", {-32768, -1, 0, 1, 32767}, "smallint");
-    std::string const four = make_integer_table(conn, "four", {-2147483648, 0, 2147483647}, "integer");
+    std::string const small =
+        make_integer_table(conn, "small", {-32768, -1, 0, 1, 32767}, "smallint");
+    std::string const four =
+        make_integer_table(conn, "four", {-2147483648, 0, 2147483647}, "integer");
     for (auto const& [t, n] : {std::pair{small, 5}, std::pair{four, 3}})
         for (auto scheme : {pg::partition_scheme::key_range, pg::partition_scheme::hash})
             for (std::uint32_t count : test::partition_counts()) {
                 INFO(t << " " << name(scheme) << " " << count);
                 std::vector<std::int64_t> all;
                 for (std::uint32_t i = 0; i < count; ++i) {
-                    auto const mine = rids_where(conn, t, make(conn, t, "k", scheme, {i, count}).predicate);
+                    auto const mine =
+                        rids_where(conn, t, make(conn, t, "k", scheme, {i, count}).predicate);
                     all.insert(all.end(), mine.begin(), mine.end());
                 }
                 CHECK(test::exactly_once(all, n) == "");
@@ -187,7 +203,8 @@ TEST_CASE("postgres: key ranges are cut evenly by value and read through the key
     CHECK(pg::key_bounds_of(conn, four, "k") == pg::key_bounds{-2147483648, 2147483647});
 }
 
-TEST_CASE("postgres: hash partitions take text, uuid and duplicate keys, and equal keys share a partition",
+TEST_CASE("postgres: hash partitions take text, uuid and duplicate keys, and equal keys share a "
+          "partition",
           "[postgres][partition]")
 {
     pg::connection conn = connect();
@@ -197,10 +214,12 @@ TEST_CASE("postgres: hash partitions take text, uuid and duplicate keys, and equ
         auto const keys = test::text_keys();
         for (std::string const type : {"text", "varchar(40)"}) {
             std::string const table = test::unique_name("texts");
-            conn.exec("CREATE TABLE " + table + "(rid bigint PRIMARY KEY, k " + type + " NOT NULL UNIQUE)");
+            conn.exec("CREATE TABLE " + table + "(rid bigint PRIMARY KEY, k " + type +
+                      " NOT NULL UNIQUE)");
             conn.exec("BEGIN");
             for (std::size_t i = 0; i < keys.size(); ++i)
-                conn.exec("INSERT INTO " + table + " VALUES ($1, $2)", static_cast<std::int64_t>(i + 1), keys[i]);
+                conn.exec("INSERT INTO " + table + " VALUES ($1, $2)",
+                          static_cast<std::int64_t>(i + 1), keys[i]);
             conn.exec("COMMIT");
             for (std::uint32_t count : test::partition_counts()) {
                 INFO(type << ", count " << count);
@@ -208,7 +227,8 @@ TEST_CASE("postgres: hash partitions take text, uuid and duplicate keys, and equ
                 for (std::uint32_t i = 0; i < count; ++i) {
                     auto const c = pg::hash_partition(conn, table, "k", {i, count});
                     if (count > 1)
-                        CHECK_THAT(c.predicate, Catch::StartsWith("(((hashtextextended(\"k\"::text, 0) % "));
+                        CHECK_THAT(c.predicate,
+                                   Catch::StartsWith("(((hashtextextended(\"k\"::text, 0) % "));
                     auto const mine = rids_where(conn, table, c.predicate);
                     all.insert(all.end(), mine.begin(), mine.end());
                     auto const batched = keyset_rids<std::string>(conn, c, 4);
@@ -224,7 +244,8 @@ TEST_CASE("postgres: hash partitions take text, uuid and duplicate keys, and equ
         std::string const table = test::unique_name("dups");
         conn.exec("CREATE TABLE " + table + "(rid bigint PRIMARY KEY, k text, u uuid, d date)");
         conn.exec("INSERT INTO " + table +
-                  " SELECT g, 'cust-' || (g % 23), md5((g % 17)::text)::uuid, date '2024-01-01' + (g % 11)"
+                  " SELECT g, 'cust-' || (g % 23), md5((g % 17)::text)::uuid, date '2024-01-01' + "
+                  "(g % 11)"
                   " FROM generate_series(1, 300) g");
         for (std::string const key : {"k", "u", "d"}) {
             for (std::uint32_t count : test::partition_counts()) {
@@ -235,17 +256,24 @@ TEST_CASE("postgres: hash partitions take text, uuid and duplicate keys, and equ
                 for (std::uint32_t i = 0; i < count; ++i) {
                     auto const c = pg::hash_partition(conn, table, key, {i, count});
                     if (count > 1 && key != "k")
-                        CHECK_THAT(c.predicate, Catch::Contains("hash_record_extended(ROW(\"" + key + "\"), 0)"));
-                    pg::result const r = conn.exec("SELECT rid, " + key + "::text FROM " + table + " WHERE " + c.predicate);
+                        CHECK_THAT(c.predicate, Catch::Contains("hash_record_extended(ROW(\"" +
+                                                                key + "\"), 0)"));
+                    pg::result const r = conn.exec("SELECT rid, " + key + "::text FROM " + table +
+                                                   " WHERE " + c.predicate);
                     for (int j = 0; j < r.rows(); ++j) {
                         all.push_back(std::stoll(std::string(r.value(j, 0))));
-                        together = partition_of.emplace(std::string(r.value(j, 1)), i).first->second == i && together;
+                        together =
+                            partition_of.emplace(std::string(r.value(j, 1)), i).first->second ==
+                                i &&
+                            together;
                     }
-                    // A non-unique key cannot be a keyset: resume on the row id, filter by the hash.
+                    // A non-unique key cannot be a keyset: resume on the row id, filter by the
+                    // hash.
                     std::optional<std::int64_t> last;
                     for (;;) {
                         std::string const sql = "SELECT rid FROM " + table + " WHERE " +
-                                                (last ? "rid > $1 AND " : "") + c.predicate + " ORDER BY rid LIMIT 10";
+                                                (last ? "rid > $1 AND " : "") + c.predicate +
+                                                " ORDER BY rid LIMIT 10";
                         auto rows = last ? pg::query_as<std::tuple<std::int64_t>>(conn, sql, *last)
                                          : pg::query_as<std::tuple<std::int64_t>>(conn, sql);
                         int got = 0;
@@ -269,10 +297,12 @@ TEST_CASE("postgres: hash partitions take text, uuid and duplicate keys, and equ
         std::string const table = test::unique_name("points");
         conn.exec("CREATE TABLE " + table + "(rid bigint PRIMARY KEY, p point NOT NULL)");
         conn.exec("INSERT INTO " + table + " VALUES (1, '(1,2)')");
-        CHECK_THROWS_MATCHES(pg::hash_partition(conn, table, "p", {0, 2}), pg::error,
-                             Catch::Matchers::Predicate<pg::error>([](pg::error const& e) {
-                                 return e.server_message() == "could not identify an extended hash function for type point";
-                             }));
+        CHECK_THROWS_MATCHES(
+            pg::hash_partition(conn, table, "p", {0, 2}), pg::error,
+            Catch::Matchers::Predicate<pg::error>([](pg::error const& e) {
+                return e.server_message() ==
+                       "could not identify an extended hash function for type point";
+            }));
     }
     SECTION("balance: strided integer keys, which a plain modulo would put in one partition")
     {
@@ -290,26 +320,34 @@ TEST_CASE("postgres: hash partitions take text, uuid and duplicate keys, and equ
     }
 }
 
-TEST_CASE("postgres: rows with a NULL key are refused, with their count, by both schemes", "[postgres][partition]")
+TEST_CASE("postgres: rows with a NULL key are refused, with their count, by both schemes",
+          "[postgres][partition]")
 {
     pg::connection conn = connect();
     std::string const table = test::unique_name("nulls");
     conn.exec("CREATE TABLE " + table + "(rid bigint PRIMARY KEY, k bigint, t text)");
-    conn.exec("INSERT INTO " + table + " VALUES (1, 1, 'a'), (2, NULL, NULL), (3, 3, 'c'), (4, NULL, 'd'), (5, 5, 'e')");
-    auto const message = "streambatch::postgres: key_range_partition: \"" + table + "\" on " + conn.where() +
-                         ": 2 rows have a NULL \"k\": a keyset query (WHERE \"k\" > $1 ORDER BY \"k\") never reads "
-                         "them, so no partition would; give them a key, or partition by a column without NULLs";
+    conn.exec("INSERT INTO " + table +
+              " VALUES (1, 1, 'a'), (2, NULL, NULL), (3, 3, 'c'), (4, NULL, 'd'), (5, 5, 'e')");
+    auto const message =
+        "streambatch::postgres: key_range_partition: \"" + table + "\" on " + conn.where() +
+        ": 2 rows have a NULL \"k\": a keyset query (WHERE \"k\" > $1 ORDER BY \"k\") never reads "
+        "them, so no partition would; give them a key, or partition by a column without NULLs";
     CHECK_THROWS_MATCHES(pg::key_range_partition(conn, table, "k", {0, 2}), sb::partition_error,
                          Catch::Matchers::Message(message));
-    CHECK_THROWS_WITH(pg::hash_partition(conn, table, "k", {1, 2}),
-                      Catch::StartsWith("streambatch::postgres: hash_partition: \"" + table + "\" on") &&
-                          Catch::Contains("2 rows have a NULL \"k\""));
-    CHECK_THROWS_WITH(pg::hash_partition(conn, table, "t", {0, 2}), Catch::Contains("1 row has a NULL \"t\""));
-    CHECK_THROWS_WITH(pg::key_bounds_of(conn, table, "k"), Catch::Contains("key_bounds_of") && Catch::Contains("2 rows"));
-    CHECK_THROWS_AS(pg::key_range_partition(conn, table, "k", {0, 1}), sb::partition_error); // one worker too
+    CHECK_THROWS_WITH(
+        pg::hash_partition(conn, table, "k", {1, 2}),
+        Catch::StartsWith("streambatch::postgres: hash_partition: \"" + table + "\" on") &&
+            Catch::Contains("2 rows have a NULL \"k\""));
+    CHECK_THROWS_WITH(pg::hash_partition(conn, table, "t", {0, 2}),
+                      Catch::Contains("1 row has a NULL \"t\""));
+    CHECK_THROWS_WITH(pg::key_bounds_of(conn, table, "k"),
+                      Catch::Contains("key_bounds_of") && Catch::Contains("2 rows"));
+    CHECK_THROWS_AS(pg::key_range_partition(conn, table, "k", {0, 1}),
+                    sb::partition_error); // one worker too
     conn.exec("UPDATE " + table + " SET k = 4 WHERE k IS NULL");
     CHECK(pg::key_range_partition(conn, table, "k", {0, 2}).bounds == pg::key_bounds{1, 5});
-    CHECK(pg::key_range_partition(conn, table, "rid", {0, 2}).bounds == pg::key_bounds{1, 5}); // NOT NULL: no count
+    CHECK(pg::key_range_partition(conn, table, "rid", {0, 2}).bounds ==
+          pg::key_bounds{1, 5}); // NOT NULL: no count
     CHECK(!conn.in_transaction());
 }
 
@@ -318,7 +356,8 @@ TEST_CASE("postgres: partition errors name what is wrong, and names are quoted, 
 {
     pg::connection conn = connect();
     std::string const table = test::unique_name("errs");
-    conn.exec("CREATE TABLE " + table + "(rid bigint PRIMARY KEY, name text, amount numeric, k bigint)");
+    conn.exec("CREATE TABLE " + table +
+              "(rid bigint PRIMARY KEY, name text, amount numeric, k bigint)");
     conn.exec("INSERT INTO " + table + " VALUES (1, 'ann', 1.5, 10), (2, 'bob', 2, 20)");
     std::string const victim = test::unique_name("victim");
     conn.exec("CREATE TABLE " + victim + "(x int); INSERT INTO " + victim + " VALUES (1)");
@@ -327,25 +366,32 @@ TEST_CASE("postgres: partition errors name what is wrong, and names are quoted, 
     {
         CHECK_THROWS_MATCHES(pg::key_range_partition(conn, "nope", "k", {0, 2}), pg::error,
                              Catch::Matchers::Predicate<pg::error>([](pg::error const& e) {
-                                 return e.sqlstate() == "42P01" && e.sql() == R"(SELECT "k" FROM "nope" LIMIT 0)";
+                                 return e.sqlstate() == "42P01" &&
+                                        e.sql() == R"(SELECT "k" FROM "nope" LIMIT 0)";
                              }));
         CHECK_THROWS_WITH(pg::hash_partition(conn, table, "nosuch", {0, 2}),
-                          Catch::Contains("42703") && Catch::Contains("column \"nosuch\" does not exist") &&
+                          Catch::Contains("42703") &&
+                              Catch::Contains("column \"nosuch\" does not exist") &&
                               Catch::Contains(R"(SELECT \"nosuch\" FROM)"));
         // Names are case-sensitive as given (quoted): "K" is not k.
-        CHECK_THROWS_WITH(pg::key_range_partition(conn, table, "K", {0, 2}), Catch::Contains("column \"K\" does not exist"));
+        CHECK_THROWS_WITH(pg::key_range_partition(conn, table, "K", {0, 2}),
+                          Catch::Contains("column \"K\" does not exist"));
     }
     SECTION("a key range needs an integer type")
     {
-        CHECK_THROWS_MATCHES(pg::key_range_partition(conn, table, "name", {0, 2}), sb::partition_error,
-                             Catch::Matchers::Message(
-                                 "streambatch::postgres: key_range_partition: \"" + table + "\" on " + conn.where() +
-                                 ": the key \"name\" is text, not an integer type (smallint, integer, bigint); key "
-                                 "ranges need one (hash_partition takes any type with a hash function)"));
-        CHECK_THROWS_WITH(pg::key_range_partition(conn, table, "amount", {0, 2}), Catch::Contains("is numeric, not"));
+        CHECK_THROWS_MATCHES(
+            pg::key_range_partition(conn, table, "name", {0, 2}), sb::partition_error,
+            Catch::Matchers::Message(
+                "streambatch::postgres: key_range_partition: \"" + table + "\" on " + conn.where() +
+                ": the key \"name\" is text, not an integer type (smallint, integer, bigint); key "
+                "ranges need one (hash_partition takes any type with a hash function)"));
+        CHECK_THROWS_WITH(pg::key_range_partition(conn, table, "amount", {0, 2}),
+                          Catch::Contains("is numeric, not"));
         auto const h = pg::hash_partition(conn, table, "amount", {0, 2}); // hash: any hashable type
         auto const h1 = pg::hash_partition(conn, table, "amount", {1, 2});
-        CHECK(rids_where(conn, table, h.predicate).size() + rids_where(conn, table, h1.predicate).size() == 2);
+        CHECK(rids_where(conn, table, h.predicate).size() +
+                  rids_where(conn, table, h1.predicate).size() ==
+              2);
     }
     SECTION("a bad partition, before the server is asked")
     {
@@ -366,8 +412,10 @@ TEST_CASE("postgres: partition errors name what is wrong, and names are quoted, 
             return out + "\"";
         };
         conn.exec("CREATE SCHEMA " + q(schema));
-        conn.exec("CREATE TABLE " + q(schema) + "." + q(weird) + "(\"K\"\"ey\" bigint PRIMARY KEY, rid bigint)");
-        conn.exec("INSERT INTO " + q(schema) + "." + q(weird) + " VALUES (-7, 1), (0, 2), (7, 3), (70, 4)");
+        conn.exec("CREATE TABLE " + q(schema) + "." + q(weird) +
+                  "(\"K\"\"ey\" bigint PRIMARY KEY, rid bigint)");
+        conn.exec("INSERT INTO " + q(schema) + "." + q(weird) +
+                  " VALUES (-7, 1), (0, 2), (7, 3), (70, 4)");
         for (auto scheme : {pg::partition_scheme::key_range, pg::partition_scheme::hash}) {
             std::vector<std::int64_t> all;
             for (std::uint32_t i = 0; i < 3; ++i) {
@@ -378,10 +426,14 @@ TEST_CASE("postgres: partition errors name what is wrong, and names are quoted, 
             }
             CHECK(test::exactly_once(all, 4) == "");
         }
-        CHECK_THROWS_AS(pg::key_range_partition(conn, weird, "K\"ey", {0, 2}), pg::error); // not on the search path
+        CHECK_THROWS_AS(pg::key_range_partition(conn, weird, "K\"ey", {0, 2}),
+                        pg::error); // not on the search path
         std::string const evil = table + "\"; DROP TABLE " + victim + "; --";
-        CHECK_THROWS_WITH(pg::key_range_partition(conn, evil, "k", {0, 2}), Catch::Contains("42P01"));
-        CHECK_THROWS_AS(pg::hash_partition(conn, table, "k\" FROM " + victim + "; DROP TABLE " + victim + "; --", {0, 2}),
+        CHECK_THROWS_WITH(pg::key_range_partition(conn, evil, "k", {0, 2}),
+                          Catch::Contains("42P01"));
+        CHECK_THROWS_AS(pg::hash_partition(conn, table,
+                                           "k\" FROM " + victim + "; DROP TABLE " + victim + "; --",
+                                           {0, 2}),
                         pg::error);
         CHECK(conn.scalar<std::int64_t>("SELECT count(*) FROM " + victim) == 1);
     }

@@ -1,12 +1,10 @@
 // The PostgreSQL sink: postgres::copy_sink, COPY text-format escaping, a transaction per batch,
 // rollback with SQLSTATE and batch index, the hook. Runs against pg_server.sh's server.
-#include <streambatch/views/chunk.hpp>
 #include <streambatch/io/postgres.hpp>
+#include <streambatch/views/chunk.hpp>
 #include <streambatch/views/memory_guarded.hpp>
 
 #include <catch2/catch.hpp>
-
-#include "sql_test_support.hpp"
 
 #include <cmath>
 #include <cstdint>
@@ -17,6 +15,8 @@
 #include <tuple>
 #include <vector>
 
+#include "sql_test_support.hpp"
+
 namespace sb = streambatch;
 namespace pg = streambatch::postgres;
 
@@ -24,7 +24,8 @@ namespace {
 
 using record = std::tuple<std::int64_t, std::string>;
 template <class Sink, class Batch, class... Hook>
-concept can_write = requires(Sink& sink, Batch const& batch, Hook... hook) { sink.write(batch, hook...); };
+concept can_write =
+    requires(Sink& sink, Batch const& batch, Hook... hook) { sink.write(batch, hook...); };
 static_assert(can_write<pg::copy_sink<>, std::vector<record>>);
 static_assert(can_write<pg::copy_sink<>, std::vector<record>, decltype([](pg::connection&) {})>);
 static_assert(!can_write<pg::copy_sink<>, std::vector<record>, decltype([](int) {})>);
@@ -60,12 +61,14 @@ std::vector<std::int64_t> ids(pg::connection& conn, std::string const& table)
 
 } // namespace
 
-TEST_CASE("postgres: COPY text format escapes backslash, tab, newline and CR, and writes NULL as backslash-N", "[postgres][sink]")
+TEST_CASE("postgres: COPY text format escapes backslash, tab, newline and CR, and writes NULL as "
+          "backslash-N",
+          "[postgres][sink]")
 {
     CHECK(encode(std::string_view("plain")) == "plain");
     CHECK(encode(std::string_view("a\tb\nc\rd\\e")) == "a\\tb\\nc\\rd\\\\e");
     CHECK(encode(std::string_view("\\N")) == "\\\\N"); // the text, not NULL
-    CHECK(encode(std::string_view("\\.")) == "\\\\.");  // not the end-of-data marker
+    CHECK(encode(std::string_view("\\.")) == "\\\\."); // not the end-of-data marker
     CHECK(encode(nullptr) == "\\N");
     CHECK(encode(std::optional<int>{}) == "\\N");
     CHECK(encode(std::optional<int>{-3}) == "-3");
@@ -77,11 +80,13 @@ TEST_CASE("postgres: COPY text format escapes backslash, tab, newline and CR, an
     CHECK(encode(std::string_view("\u2603")) == "\u2603");
 }
 
-TEST_CASE("postgres: copy_sink writes each batch with one COPY in one transaction", "[postgres][sink]")
+TEST_CASE("postgres: copy_sink writes each batch with one COPY in one transaction",
+          "[postgres][sink]")
 {
     pg::connection conn = connect();
     std::string const table = test::unique_name("copy");
-    conn.exec("CREATE TABLE " + table + "(id bigint PRIMARY KEY, name text NOT NULL, xid bigint DEFAULT txid_current())");
+    conn.exec("CREATE TABLE " + table +
+              "(id bigint PRIMARY KEY, name text NOT NULL, xid bigint DEFAULT txid_current())");
     pg::copy_sink sink(conn, table, {"id", "name"});
     CHECK(sink.sql() == "COPY " + table + " (\"id\", \"name\") FROM STDIN (FORMAT text)");
     std::size_t written = 0;
@@ -92,13 +97,15 @@ TEST_CASE("postgres: copy_sink writes each batch with one COPY in one transactio
     CHECK(sink.batches() == 3);
     CHECK(!conn.in_transaction());
     CHECK(ids(conn, table) == std::vector<std::int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10});
-    CHECK(conn.scalar<std::int64_t>("SELECT count(DISTINCT xid) FROM " + table) == 3); // one transaction each
+    CHECK(conn.scalar<std::int64_t>("SELECT count(DISTINCT xid) FROM " + table) ==
+          3); // one transaction each
 
     SECTION("big batches are sent in pieces")
     {
         std::string const wide = test::unique_name("wide");
         conn.exec("CREATE TABLE " + wide + "(id bigint, payload text)");
-        pg::copy_sink big(conn, wide, {}, [](std::int64_t i) { return std::tuple(i, std::string(1000, 'x')); });
+        pg::copy_sink big(conn, wide, {},
+                          [](std::int64_t i) { return std::tuple(i, std::string(1000, 'x')); });
         std::vector<std::int64_t> batch(5000);
         for (std::size_t i = 0; i < batch.size(); ++i)
             batch[i] = static_cast<std::int64_t>(i);
@@ -111,13 +118,16 @@ TEST_CASE("postgres: NULLs and special characters round-trip through COPY", "[po
 {
     pg::connection conn = connect();
     std::string const table = test::unique_name("special");
-    conn.exec("CREATE TABLE " + table + "(id int PRIMARY KEY, v text, d float8, b bool, bin bytea)");
-    using rec = std::tuple<int, std::optional<std::string>, std::optional<double>, std::optional<bool>,
-                           std::optional<std::vector<std::byte>>>;
+    conn.exec("CREATE TABLE " + table +
+              "(id int PRIMARY KEY, v text, d float8, b bool, bin bytea)");
+    using rec = std::tuple<int, std::optional<std::string>, std::optional<double>,
+                           std::optional<bool>, std::optional<std::vector<std::byte>>>;
     std::vector<rec> const batch{
-        {1, "tab\there", 1.5, true, std::vector<std::byte>{std::byte{0}, std::byte{0x5c}, std::byte{0x0a}}},
+        {1, "tab\there", 1.5, true,
+         std::vector<std::byte>{std::byte{0}, std::byte{0x5c}, std::byte{0x0a}}},
         {2, "new\nline and CR\r\n", -0.0, false, std::nullopt},
-        {3, "back\\slash", std::numeric_limits<double>::infinity(), std::nullopt, std::vector<std::byte>{}},
+        {3, "back\\slash", std::numeric_limits<double>::infinity(), std::nullopt,
+         std::vector<std::byte>{}},
         {4, "\\N", std::numeric_limits<double>::quiet_NaN(), true, std::nullopt},
         {5, "\\.", 1e-300, true, std::nullopt},
         {6, "trailing backslash \\", 0.1, true, std::nullopt},
@@ -128,7 +138,8 @@ TEST_CASE("postgres: NULLs and special characters round-trip through COPY", "[po
     };
     pg::copy_sink(conn, table, {"id", "v", "d", "b", "bin"}).write(batch);
     std::size_t i = 0;
-    for (auto&& r : pg::query_as<rec>(conn, "SELECT id, v, d, b, bin FROM " + table + " ORDER BY id")) {
+    for (auto&& r :
+         pg::query_as<rec>(conn, "SELECT id, v, d, b, bin FROM " + table + " ORDER BY id")) {
         INFO("id " << std::get<0>(r));
         REQUIRE(i < batch.size());
         CHECK(std::get<0>(r) == std::get<0>(batch[i]));
@@ -147,7 +158,8 @@ TEST_CASE("postgres: NULLs and special characters round-trip through COPY", "[po
     CHECK(i == batch.size());
 }
 
-TEST_CASE("postgres: a constraint violation rolls its batch back with SQLSTATE and the batch index", "[postgres][sink]")
+TEST_CASE("postgres: a constraint violation rolls its batch back with SQLSTATE and the batch index",
+          "[postgres][sink]")
 {
     pg::connection conn = connect();
     std::string const table = test::unique_name("strict");
@@ -167,16 +179,19 @@ TEST_CASE("postgres: a constraint violation rolls its batch back with SQLSTATE a
             CHECK(e.sqlstate() == "23505");
             CHECK(e.batch_index() == 2);
             CHECK(e.row_index() == 2); // from the server's "COPY <table>, line 3"
-            CHECK_THAT(e.server_message(), Catch::StartsWith("duplicate key value violates unique constraint"));
+            CHECK_THAT(e.server_message(),
+                       Catch::StartsWith("duplicate key value violates unique constraint"));
             CHECK(e.detail() == "Key (id)=(3) already exists.");
             CHECK_THAT(std::string(e.what()),
-                       Catch::StartsWith("streambatch::postgres: batch 2, row 2 (0-based) into " + table + " on ") &&
+                       Catch::StartsWith("streambatch::postgres: batch 2, row 2 (0-based) into " +
+                                         table + " on ") &&
                            Catch::Contains("ERROR 23505: duplicate key value"));
         }
     }
     SECTION("not null: 23502")
     {
-        std::vector<std::tuple<int, std::optional<std::string>>> const bad{{5, "five"}, {6, std::nullopt}};
+        std::vector<std::tuple<int, std::optional<std::string>>> const bad{{5, "five"},
+                                                                           {6, std::nullopt}};
         pg::copy_sink loose(conn, table, {"id", "name"});
         try {
             loose.write(bad);
@@ -185,25 +200,29 @@ TEST_CASE("postgres: a constraint violation rolls its batch back with SQLSTATE a
             CHECK(e.sqlstate() == "23502");
             CHECK(e.batch_index() == 0); // this sink's first batch
             CHECK(e.row_index() == 1);
-            CHECK_THAT(e.server_message(), Catch::Contains("\"name\"") && Catch::Contains("violates not-null constraint"));
+            CHECK_THAT(e.server_message(), Catch::Contains("\"name\"") &&
+                                               Catch::Contains("violates not-null constraint"));
         }
     }
     SECTION("a value the column cannot take: 22P02")
     {
-        pg::copy_sink text_ids(conn, table, {"id", "name"},
-                               [](record const& r) { return std::tuple("x" + std::to_string(std::get<0>(r)), std::get<1>(r)); });
-        CHECK_THROWS_MATCHES(text_ids.write(records(5, 6)), pg::batch_error,
-                             Catch::Matchers::Predicate<pg::batch_error>([](pg::batch_error const& e) {
-                                 return e.sqlstate() == "22P02" && e.row_index() == 0;
-                             }));
+        pg::copy_sink text_ids(conn, table, {"id", "name"}, [](record const& r) {
+            return std::tuple("x" + std::to_string(std::get<0>(r)), std::get<1>(r));
+        });
+        CHECK_THROWS_MATCHES(
+            text_ids.write(records(5, 6)), pg::batch_error,
+            Catch::Matchers::Predicate<pg::batch_error>([](pg::batch_error const& e) {
+                return e.sqlstate() == "22P02" && e.row_index() == 0;
+            }));
     }
     CHECK(!conn.in_transaction());
     CHECK(ids(conn, table) == std::vector<std::int64_t>{1, 2, 3, 4}); // only the earlier batches
-    sink.write(records(5, 6));                                          // and the sink goes on
+    sink.write(records(5, 6));                                        // and the sink goes on
     CHECK(ids(conn, table).size() == 6);
 }
 
-TEST_CASE("postgres: a record that fails on the client aborts the COPY and rolls back", "[postgres][sink]")
+TEST_CASE("postgres: a record that fails on the client aborts the COPY and rolls back",
+          "[postgres][sink]")
 {
     pg::connection conn = connect();
     std::string const table = test::unique_name("client");
@@ -229,13 +248,15 @@ TEST_CASE("postgres: a record that fails on the client aborts the COPY and rolls
     SECTION("the record maps to the wrong number of columns")
     {
         pg::copy_sink sink(conn, table, {"id"});
-        CHECK_THROWS_WITH(sink.write(records(1, 2)), Catch::Contains("has 1 columns, the record maps to 2 values"));
+        CHECK_THROWS_WITH(sink.write(records(1, 2)),
+                          Catch::Contains("has 1 columns, the record maps to 2 values"));
     }
     CHECK(!conn.in_transaction());
     CHECK(conn.scalar<std::int64_t>("SELECT count(*) FROM " + table) == 0);
 }
 
-TEST_CASE("postgres: the hook runs in the batch's transaction: a checkpoint commits with its batch", "[postgres][sink]")
+TEST_CASE("postgres: the hook runs in the batch's transaction: a checkpoint commits with its batch",
+          "[postgres][sink]")
 {
     pg::connection conn = connect();
     std::string const table = test::unique_name("events");
@@ -265,16 +286,19 @@ TEST_CASE("postgres: the hook runs in the batch's transaction: a checkpoint comm
         } catch (pg::batch_error const& e) {
             CHECK(e.batch_index() == 2);
             CHECK(e.row_index() == pg::batch_error::npos);
-            CHECK_THAT(std::string(e.what()), Catch::Contains("in the hook: checkpoint store unavailable"));
+            CHECK_THAT(std::string(e.what()),
+                       Catch::Contains("in the hook: checkpoint store unavailable"));
             CHECK_THROWS_AS(std::rethrow_if_nested(e), std::runtime_error);
         }
     }
     SECTION("a hook whose SQL fails rolls the batch back")
     {
-        CHECK_THROWS_MATCHES(sink.write(records(5, 6), [](pg::connection& c) { c.exec("UPDATE nope SET x = 1"); }),
-                             pg::batch_error, Catch::Matchers::Predicate<pg::batch_error>([](pg::batch_error const& e) {
-                                 return e.sqlstate() == "42P01" && e.batch_index() == 2;
-                             }));
+        CHECK_THROWS_MATCHES(
+            sink.write(records(5, 6), [](pg::connection& c) { c.exec("UPDATE nope SET x = 1"); }),
+            pg::batch_error,
+            Catch::Matchers::Predicate<pg::batch_error>([](pg::batch_error const& e) {
+                return e.sqlstate() == "42P01" && e.batch_index() == 2;
+            }));
     }
     CHECK(!conn.in_transaction());
     CHECK(ids(conn, table).size() == 4);
@@ -292,13 +316,15 @@ TEST_CASE("postgres: a sink refuses a connection inside a transaction", "[postgr
     CHECK_THROWS_WITH(sink.write(records(1, 2)), Catch::Contains("already in a transaction"));
 }
 
-TEST_CASE("postgres: a cursor's batches flow into a copy_sink on a second connection", "[postgres][sink][source]")
+TEST_CASE("postgres: a cursor's batches flow into a copy_sink on a second connection",
+          "[postgres][sink][source]")
 {
     pg::connection src = connect();
     pg::connection dst = connect();
     std::string const from = test::unique_name("src");
     std::string const to = test::unique_name("dst");
-    src.exec("CREATE TABLE " + from + " AS SELECT g::bigint AS id, 'row ' || g AS name FROM generate_series(1, 5000) g");
+    src.exec("CREATE TABLE " + from +
+             " AS SELECT g::bigint AS id, 'row ' || g AS name FROM generate_series(1, 5000) g");
     dst.exec("CREATE TABLE " + to + "(id bigint PRIMARY KEY, name text)");
     pg::copy_sink out(dst, to, {"id", "name"});
     for (auto&& batch : pg::query_as<record>(src, "SELECT id, name FROM " + from + " WHERE id > $1",

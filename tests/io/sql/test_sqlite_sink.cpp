@@ -1,11 +1,9 @@
 // The SQLite sink: sqlite::inserter, one transaction per batch, rollback, the hook, errors.
-#include <streambatch/views/chunk.hpp>
 #include <streambatch/io/sqlite.hpp>
+#include <streambatch/views/chunk.hpp>
 #include <streambatch/views/memory_guarded.hpp>
 
 #include <catch2/catch.hpp>
-
-#include "sql_test_support.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -14,6 +12,8 @@
 #include <string>
 #include <tuple>
 #include <vector>
+
+#include "sql_test_support.hpp"
 
 namespace sb = streambatch;
 namespace sq = streambatch::sqlite;
@@ -24,11 +24,12 @@ using record = std::tuple<std::int64_t, std::string>;
 static_assert(std::movable<sq::inserter<>>);
 // The hook runs with the database; a record is mapped by the inserter's function.
 template <class Sink, class Batch, class... Hook>
-concept can_write = requires(Sink& sink, Batch const& batch, Hook... hook) { sink.write(batch, hook...); };
+concept can_write =
+    requires(Sink& sink, Batch const& batch, Hook... hook) { sink.write(batch, hook...); };
 static_assert(can_write<sq::inserter<>, std::vector<record>>);
 static_assert(can_write<sq::inserter<>, std::vector<record>, decltype([](sq::database&) {})>);
 static_assert(!can_write<sq::inserter<>, std::vector<record>, decltype([](int) {})>); // not a hook
-static_assert(!can_write<sq::inserter<>, int>);                                         // not a range
+static_assert(!can_write<sq::inserter<>, int>);                                       // not a range
 
 struct customer {
     std::int64_t id;
@@ -89,13 +90,16 @@ TEST_CASE("sqlite: a function maps records to column values", "[sqlite][sink]")
                      [](customer const& c) { return std::tie(c.id, c.name, c.email); });
     std::vector<customer> const batch{{1, "ann", "ann@example.com"}, {2, "bob", std::nullopt}};
     CHECK(ins.write(batch) == 2);
-    CHECK(db.scalar<std::optional<std::string>>("SELECT email FROM customers WHERE id = 1") == "ann@example.com");
-    CHECK(db.scalar<std::optional<std::string>>("SELECT email FROM customers WHERE id = 2") == std::nullopt);
+    CHECK(db.scalar<std::optional<std::string>>("SELECT email FROM customers WHERE id = 1") ==
+          "ann@example.com");
+    CHECK(db.scalar<std::optional<std::string>>("SELECT email FROM customers WHERE id = 2") ==
+          std::nullopt);
 
     SECTION("a single value needs no tuple")
     {
         db.exec("CREATE TABLE names(name TEXT)");
-        sq::inserter one(db, "INSERT INTO names VALUES (?)", [](customer const& c) { return c.name; });
+        sq::inserter one(db, "INSERT INTO names VALUES (?)",
+                         [](customer const& c) { return c.name; });
         CHECK(one.write(batch) == 2);
         CHECK(db.scalar<std::int64_t>("SELECT count(*) FROM names") == 2);
     }
@@ -103,7 +107,8 @@ TEST_CASE("sqlite: a function maps records to column values", "[sqlite][sink]")
     {
         sq::inserter two(db, "INSERT INTO customers(id, name) VALUES (?, ?)",
                          [](customer const& c) { return std::tie(c.id, c.name, c.email); });
-        CHECK_THROWS_WITH(two.write(batch), Catch::Contains("has 2 parameters, the record maps to 3 values"));
+        CHECK_THROWS_WITH(two.write(batch),
+                          Catch::Contains("has 2 parameters, the record maps to 3 values"));
         CHECK(!db.in_transaction());
     }
 }
@@ -134,7 +139,8 @@ TEST_CASE("sqlite: NULLs and special characters round-trip through the inserter"
     CHECK(i == batch.size());
 }
 
-TEST_CASE("sqlite: a constraint violation rolls its batch back and names the batch and the row", "[sqlite][sink]")
+TEST_CASE("sqlite: a constraint violation rolls its batch back and names the batch and the row",
+          "[sqlite][sink]")
 {
     test::temp_dir dir;
     std::string const file = (dir / "out.db").string();
@@ -156,13 +162,15 @@ TEST_CASE("sqlite: a constraint violation rolls its batch back and names the bat
             CHECK(e.row_index() == 2);
             CHECK(e.code() == SQLITE_CONSTRAINT_PRIMARYKEY);
             CHECK(e.file() == file);
-            CHECK_THAT(std::string(e.what()), Catch::StartsWith("streambatch::sqlite: batch 2, row 2 (0-based) into \"" +
-                                                                file + "\": UNIQUE constraint failed: t.id"));
+            CHECK_THAT(std::string(e.what()),
+                       Catch::StartsWith("streambatch::sqlite: batch 2, row 2 (0-based) into \"" +
+                                         file + "\": UNIQUE constraint failed: t.id"));
         }
     }
     SECTION("NOT NULL")
     {
-        std::vector<std::tuple<int, std::optional<std::string>>> const bad{{5, "five"}, {6, std::nullopt}};
+        std::vector<std::tuple<int, std::optional<std::string>>> const bad{{5, "five"},
+                                                                           {6, std::nullopt}};
         try {
             ins.write(bad);
             FAIL("no error");
@@ -175,12 +183,13 @@ TEST_CASE("sqlite: a constraint violation rolls its batch back and names the bat
     }
     CHECK(!db.in_transaction());
     CHECK(ids(db, "t") == std::vector<std::int64_t>{1, 2, 3, 4}); // only the earlier batches
-    ins.write(records(5, 6)); // and the inserter goes on
+    ins.write(records(5, 6));                                     // and the inserter goes on
     CHECK(ids(db, "t").size() == 6);
     CHECK(ins.batches() == 4);
 }
 
-TEST_CASE("sqlite: the hook runs in the batch's transaction: a checkpoint commits with its batch", "[sqlite][sink]")
+TEST_CASE("sqlite: the hook runs in the batch's transaction: a checkpoint commits with its batch",
+          "[sqlite][sink]")
 {
     sq::database db(":memory:");
     db.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT);"
@@ -208,21 +217,24 @@ TEST_CASE("sqlite: the hook runs in the batch's transaction: a checkpoint commit
         } catch (sq::batch_error const& e) {
             CHECK(e.batch_index() == 2);
             CHECK(e.row_index() == sq::batch_error::npos);
-            CHECK_THAT(std::string(e.what()), Catch::Contains("in the hook: checkpoint store unavailable"));
+            CHECK_THAT(std::string(e.what()),
+                       Catch::Contains("in the hook: checkpoint store unavailable"));
             CHECK_THROWS_AS(std::rethrow_if_nested(e), std::runtime_error);
         }
     }
     SECTION("a hook whose SQL fails rolls the batch back")
     {
-        CHECK_THROWS_WITH(ins.write(records(5, 6), [](sq::database& d) { d.exec("UPDATE nope SET x = 1"); }),
-                          Catch::Contains("in the hook or COMMIT: no such table: nope"));
+        CHECK_THROWS_WITH(
+            ins.write(records(5, 6), [](sq::database& d) { d.exec("UPDATE nope SET x = 1"); }),
+            Catch::Contains("in the hook or COMMIT: no such table: nope"));
     }
     CHECK(!db.in_transaction());
     CHECK(ids(db, "t").size() == 4);
     CHECK(db.scalar<std::int64_t>("SELECT last_id FROM checkpoint") == 4);
 }
 
-TEST_CASE("sqlite: a busy database fails the batch with SQLITE_BUSY naming the file", "[sqlite][sink][errors]")
+TEST_CASE("sqlite: a busy database fails the batch with SQLITE_BUSY naming the file",
+          "[sqlite][sink][errors]")
 {
     test::temp_dir dir;
     std::string const file = (dir / "out.db").string();
@@ -239,14 +251,16 @@ TEST_CASE("sqlite: a busy database fails the batch with SQLITE_BUSY naming the f
         CHECK(e.primary_code() == SQLITE_BUSY);
         CHECK(e.batch_index() == 0);
         CHECK(e.file() == file);
-        CHECK_THAT(std::string(e.what()), Catch::Contains("database is locked") && Catch::Contains(file));
+        CHECK_THAT(std::string(e.what()),
+                   Catch::Contains("database is locked") && Catch::Contains(file));
     }
     CHECK(!db.in_transaction());
     other.exec("COMMIT");
     CHECK(ins.write(records(1, 3)) == 3); // the lock is gone: the same inserter succeeds
 }
 
-TEST_CASE("sqlite: a query's batches flow into an inserter on another database", "[sqlite][sink][source]")
+TEST_CASE("sqlite: a query's batches flow into an inserter on another database",
+          "[sqlite][sink][source]")
 {
     test::temp_dir dir;
     sq::database src((dir / "src.db").string());

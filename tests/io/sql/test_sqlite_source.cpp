@@ -1,12 +1,10 @@
 // The SQLite source: sqlite::query / query_as, rows, conversions, the bad-row policy, errors.
-#include <streambatch/views/chunk.hpp>
 #include <streambatch/io/detail/reject.hpp>
 #include <streambatch/io/sqlite.hpp>
+#include <streambatch/views/chunk.hpp>
 #include <streambatch/views/memory_guarded.hpp>
 
 #include <catch2/catch.hpp>
-
-#include "sql_test_support.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -18,6 +16,8 @@
 #include <string>
 #include <tuple>
 #include <vector>
+
+#include "sql_test_support.hpp"
 
 namespace sb = streambatch;
 namespace sq = streambatch::sqlite;
@@ -35,13 +35,14 @@ static_assert(std::same_as<std::ranges::range_reference_t<raw_view>, sq::row&>);
 static_assert(std::same_as<std::ranges::sentinel_t<raw_view>, std::default_sentinel_t>);
 static_assert(std::copyable<sq::row> && std::is_nothrow_move_constructible_v<sq::row>);
 // A lambda is not move-assignable, yet a view holding one is a view.
-using lambda_view = decltype(sq::query_as(std::declval<sq::database&>(), "", [](sq::row const& r) {
-    return r.get<int>(0);
-}));
+using lambda_view = decltype(sq::query_as(std::declval<sq::database&>(), "",
+                                          [](sq::row const& r) { return r.get<int>(0); }));
 static_assert(std::ranges::view<lambda_view>);
 static_assert(std::same_as<std::ranges::range_value_t<lambda_view>, int>);
-using tuple_view = decltype(sq::query_as<std::tuple<std::int64_t, std::string>>(std::declval<sq::database&>(), ""));
-static_assert(std::same_as<std::ranges::range_value_t<tuple_view>, std::tuple<std::int64_t, std::string>>);
+using tuple_view = decltype(sq::query_as<std::tuple<std::int64_t, std::string>>(
+    std::declval<sq::database&>(), ""));
+static_assert(
+    std::same_as<std::ranges::range_value_t<tuple_view>, std::tuple<std::int64_t, std::string>>);
 // It composes with the core: single-pass batches of moved rows.
 using chunked = decltype(std::declval<raw_view>() | sb::views::chunk(10));
 static_assert(std::same_as<std::ranges::range_value_t<chunked>, sb::batch<sq::row>>);
@@ -51,7 +52,8 @@ static_assert(!std::invocable<decltype(sb::views::chunk), raw_view&, int>);
 static_assert(sq::bindable<int> && sq::bindable<std::string> && sq::bindable<char const*> &&
               sq::bindable<std::optional<double>> && sq::bindable<std::nullptr_t> &&
               sq::bindable<std::vector<std::byte>>);
-static_assert(!sq::bindable<char> && !sq::bindable<std::vector<int>> && !sq::bindable<sq::query_options>);
+static_assert(!sq::bindable<char> && !sq::bindable<std::vector<int>> &&
+              !sq::bindable<sq::query_options>);
 
 struct fixed_size {
     std::size_t n;
@@ -62,7 +64,8 @@ struct fixed_size {
 sq::database make_people(test::temp_dir const& dir, int n, std::vector<int> const& bad = {})
 {
     sq::database db((dir / "people.db").string());
-    db.exec("CREATE TABLE people(id INTEGER PRIMARY KEY, name TEXT, age INTEGER, score REAL, photo BLOB)");
+    db.exec("CREATE TABLE people(id INTEGER PRIMARY KEY, name TEXT, age INTEGER, score REAL, photo "
+            "BLOB)");
     db.exec("BEGIN");
     for (int i = 1; i <= n; ++i) {
         bool const is_bad = std::find(bad.begin(), bad.end(), i) != bad.end();
@@ -87,7 +90,8 @@ std::vector<std::size_t> batch_sizes(R&& batches)
 
 } // namespace
 
-TEST_CASE("sqlite: query steps a prepared statement with bound parameters, batch by batch", "[sqlite][source]")
+TEST_CASE("sqlite: query steps a prepared statement with bound parameters, batch by batch",
+          "[sqlite][source]")
 {
     test::temp_dir dir;
     sq::database db = make_people(dir, 100);
@@ -110,7 +114,8 @@ TEST_CASE("sqlite: query steps a prepared statement with bound parameters, batch
     SECTION("memory_guarded with a policy")
     {
         CHECK(batch_sizes(sq::query(db, "SELECT * FROM people WHERE id > ?", 10) |
-                          sb::views::memory_guarded(40, fixed_size{40})) == std::vector<std::size_t>{40, 40, 10});
+                          sb::views::memory_guarded(40, fixed_size{40})) ==
+              std::vector<std::size_t>{40, 40, 10});
     }
     SECTION("memory_guarded with the real guard, as in the README")
     {
@@ -124,11 +129,14 @@ TEST_CASE("sqlite: query steps a prepared statement with bound parameters, batch
     {
         auto rows = sq::query(db, "SELECT id FROM people WHERE id <= ?", 5);
         CHECK(rows.column_names() == std::vector<std::string>{"id"});
-        CHECK(batch_sizes(sb::views::chunk(std::move(rows), 2)) == std::vector<std::size_t>{2, 2, 1});
+        CHECK(batch_sizes(sb::views::chunk(std::move(rows), 2)) ==
+              std::vector<std::size_t>{2, 2, 1});
     }
     SECTION("no rows, no batches")
     {
-        CHECK(batch_sizes(sq::query(db, "SELECT * FROM people WHERE id > ?", 1000) | sb::views::chunk(10)).empty());
+        CHECK(batch_sizes(sq::query(db, "SELECT * FROM people WHERE id > ?", 1000) |
+                          sb::views::chunk(10))
+                  .empty());
     }
     SECTION("begin() again continues where iteration stopped")
     {
@@ -144,7 +152,8 @@ TEST_CASE("sqlite: rows own their values and convert them with get<T>", "[sqlite
 {
     test::temp_dir dir;
     sq::database db((dir / "t.db").string());
-    db.exec("CREATE TABLE t(i INTEGER, r REAL, s TEXT, b BLOB, n INTEGER, big INTEGER, flag INTEGER)");
+    db.exec(
+        "CREATE TABLE t(i INTEGER, r REAL, s TEXT, b BLOB, n INTEGER, big INTEGER, flag INTEGER)");
     std::vector<std::byte> const blob{std::byte{0}, std::byte{0xff}, std::byte{0x10}};
     db.exec("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?)", 42, 2.5, "forty-two", blob, nullptr,
             std::int64_t{5'000'000'000}, true);
@@ -181,15 +190,18 @@ TEST_CASE("sqlite: rows own their values and convert them with get<T>", "[sqlite
     CHECK(r["n"].is_null());
 
     CHECK_THROWS_WITH(r.get<int>("big"), Catch::Contains("expected a 32-bit signed integer") &&
-                                              Catch::Contains("integer 5000000000 (out of range)"));
-    CHECK_THROWS_WITH(r.get<int>("n"), Catch::Contains("column 4 (\"n\")") && Catch::Contains("found NULL"));
+                                             Catch::Contains("integer 5000000000 (out of range)"));
+    CHECK_THROWS_WITH(r.get<int>("n"),
+                      Catch::Contains("column 4 (\"n\")") && Catch::Contains("found NULL"));
     CHECK_THROWS_WITH(r.get<int>("r"), Catch::Contains("found real 2.5"));
     CHECK_THROWS_WITH(r.get<int>("b"), Catch::Contains("found a blob of 3 bytes"));
     CHECK_THROWS_WITH(r.get<std::string_view>("i"), Catch::Contains("expected text or a blob"));
     CHECK_THROWS_WITH(r.get<bool>("i"), Catch::Contains("expected a boolean"));
-    CHECK_THROWS_WITH(r.get<int>(7), Catch::Contains("column 7") && Catch::Contains("the row has 7 columns"));
-    CHECK_THROWS_WITH(r.get<int>("nope"), Catch::Contains("no such column") &&
-                                              Catch::Contains("the columns are: i, r, s, b, n, big, flag"));
+    CHECK_THROWS_WITH(r.get<int>(7),
+                      Catch::Contains("column 7") && Catch::Contains("the row has 7 columns"));
+    CHECK_THROWS_WITH(r.get<int>("nope"),
+                      Catch::Contains("no such column") &&
+                          Catch::Contains("the columns are: i, r, s, b, n, big, flag"));
 }
 
 TEST_CASE("sqlite: parameters bind integers, reals, text, blobs, bool and NULL", "[sqlite][source]")
@@ -197,8 +209,9 @@ TEST_CASE("sqlite: parameters bind integers, reals, text, blobs, bool and NULL",
     sq::database db(":memory:");
     std::vector<std::byte> const blob{std::byte{1}, std::byte{2}};
     std::string const text = "tab\there";
-    auto rows = sq::query(db, "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, typeof(?)", std::numeric_limits<std::int64_t>::min(),
-                          -0.25, text, "literal", nullptr, std::optional<int>{}, std::optional<int>{5}, false, blob,
+    auto rows = sq::query(db, "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, typeof(?)",
+                          std::numeric_limits<std::int64_t>::min(), -0.25, text, "literal", nullptr,
+                          std::optional<int>{}, std::optional<int>{5}, false, blob,
                           std::string_view("view"));
     sq::row const& r = *rows.begin();
     CHECK(r.get<std::int64_t>(0) == std::numeric_limits<std::int64_t>::min());
@@ -212,12 +225,16 @@ TEST_CASE("sqlite: parameters bind integers, reals, text, blobs, bool and NULL",
     CHECK(r.get<std::vector<std::byte>>(8) == blob);
     CHECK(r.get<std::string>(9) == "text");
 
-    CHECK_THROWS_AS(sq::query(db, "SELECT ?", std::numeric_limits<std::uint64_t>::max()), std::out_of_range);
-    CHECK_THROWS_WITH(sq::query(db, "SELECT ?, ?", 1), Catch::Contains("has 2 parameters, given 1"));
-    CHECK_THROWS_WITH(sq::query(db, "SELECT 1; SELECT 2"), Catch::Contains("one statement expected"));
+    CHECK_THROWS_AS(sq::query(db, "SELECT ?", std::numeric_limits<std::uint64_t>::max()),
+                    std::out_of_range);
+    CHECK_THROWS_WITH(sq::query(db, "SELECT ?, ?", 1),
+                      Catch::Contains("has 2 parameters, given 1"));
+    CHECK_THROWS_WITH(sq::query(db, "SELECT 1; SELECT 2"),
+                      Catch::Contains("one statement expected"));
 }
 
-TEST_CASE("sqlite: a conversion failure names the query, the row and the column (fail policy)", "[sqlite][bad_rows]")
+TEST_CASE("sqlite: a conversion failure names the query, the row and the column (fail policy)",
+          "[sqlite][bad_rows]")
 {
     test::temp_dir dir;
     sq::database db = make_people(dir, 10, {3});
@@ -225,14 +242,18 @@ TEST_CASE("sqlite: a conversion failure names the query, the row and the column 
 
     std::vector<std::int64_t> delivered;
     try {
-        for (auto&& batch : sq::query_as<person>(db, "SELECT id, name, age FROM people ORDER BY id") |
-                                sb::views::chunk(2))
+        for (auto&& batch :
+             sq::query_as<person>(db, "SELECT id, name, age FROM people ORDER BY id") |
+                 sb::views::chunk(2))
             for (person const& p : batch)
                 delivered.push_back(std::get<0>(p));
         FAIL("no error");
     } catch (sq::row_error const& e) {
         std::string const what = e.what();
-        CHECK_THAT(what, Catch::StartsWith("streambatch::sqlite: query \"SELECT id, name, age FROM people ORDER BY id\""));
+        CHECK_THAT(
+            what,
+            Catch::StartsWith(
+                "streambatch::sqlite: query \"SELECT id, name, age FROM people ORDER BY id\""));
         CHECK_THAT(what, Catch::Contains("row 3, column 2 (\"age\")"));
         CHECK_THAT(what, Catch::Contains("expected a 64-bit signed integer, found text \"abc\""));
         CHECK(e.query() == "SELECT id, name, age FROM people ORDER BY id");
@@ -247,8 +268,9 @@ TEST_CASE("sqlite: a conversion failure names the query, the row and the column 
     {
         auto rows = sq::query(db, "SELECT id, age FROM people WHERE id = 3");
         CHECK_THROWS_MATCHES(rows.begin()->get<int>("age"), sq::row_error,
-                             Catch::Matchers::Predicate<sq::row_error>(
-                                 [](sq::row_error const& e) { return e.row() == 1 && e.column() == 1; }));
+                             Catch::Matchers::Predicate<sq::row_error>([](sq::row_error const& e) {
+                                 return e.row() == 1 && e.column() == 1;
+                             }));
     }
     SECTION("a tuple needs as many columns as elements")
     {
@@ -257,7 +279,8 @@ TEST_CASE("sqlite: a conversion failure names the query, the row and the column 
     }
 }
 
-TEST_CASE("sqlite: a parse function's own exception is nested in a row_error naming the row", "[sqlite][bad_rows]")
+TEST_CASE("sqlite: a parse function's own exception is nested in a row_error naming the row",
+          "[sqlite][bad_rows]")
 {
     test::temp_dir dir;
     sq::database db = make_people(dir, 5);
@@ -274,21 +297,24 @@ TEST_CASE("sqlite: a parse function's own exception is nested in a row_error nam
     } catch (sq::row_error const& e) {
         CHECK(e.row() == 4);
         CHECK(e.column() == sq::row_error::npos);
-        CHECK_THAT(std::string(e.what()), Catch::Contains("row 4") && Catch::Contains("id 4 is reserved"));
+        CHECK_THAT(std::string(e.what()),
+                   Catch::Contains("row 4") && Catch::Contains("id 4 is reserved"));
         CHECK_THROWS_AS(std::rethrow_if_nested(e), std::domain_error);
     }
     CHECK(got == std::vector<int>{1, 2, 3});
 }
 
-TEST_CASE("sqlite: the skip policy rejects bad rows to a file, counts them and delivers the rest", "[sqlite][bad_rows]")
+TEST_CASE("sqlite: the skip policy rejects bad rows to a file, counts them and delivers the rest",
+          "[sqlite][bad_rows]")
 {
     test::temp_dir dir;
     sq::database db = make_people(dir, 10, {3, 7});
     using person = std::tuple<std::int64_t, std::string, std::int64_t>;
     auto const rejects = dir / "rejects.jsonl";
 
-    auto rows = sq::query_as<person>(db, "SELECT id, name, age FROM people WHERE id > ? ORDER BY id",
-                                     {.bad_rows = sq::on_error::skip, .max_skipped = 5, .reject_path = rejects}, 0);
+    auto rows = sq::query_as<person>(
+        db, "SELECT id, name, age FROM people WHERE id > ? ORDER BY id",
+        {.bad_rows = sq::on_error::skip, .max_skipped = 5, .reject_path = rejects}, 0);
     auto const stats = rows.stats();
     std::vector<std::int64_t> ids;
     for (auto&& batch : std::move(rows) | sb::views::memory_guarded(3, fixed_size{3}))
@@ -301,7 +327,8 @@ TEST_CASE("sqlite: the skip policy rejects bad rows to a file, counts them and d
     auto const lines = test::read_lines(rejects);
     REQUIRE(lines.size() == 2);
     // The io family's reject format (docs/rejects.md), read back with the library.
-    CHECK_THAT(lines[0], Catch::StartsWith("{\"streambatch_reject\":1,\"source\":\"sqlite\",\"name\":"));
+    CHECK_THAT(lines[0],
+               Catch::StartsWith("{\"streambatch_reject\":1,\"source\":\"sqlite\",\"name\":"));
     sb::io::reject const first = sb::io::parse_reject(lines[0]);
     CHECK(first.source == "sqlite");
     CHECK(first.name == (dir / "people.db").string());
@@ -315,15 +342,18 @@ TEST_CASE("sqlite: the skip policy rejects bad rows to a file, counts them and d
     CHECK(first.columns == std::vector<std::string>{"id", "name", "age"});
     using v = sb::io::reject_value;
     CHECK(first.values == std::vector<v>{v::of_integer(3), v::of_text("c"), v::of_text("abc")});
-    CHECK_THAT(lines[0], Catch::EndsWith(",\"columns\":[\"id\",\"name\",\"age\"],\"values\":[3,\"c\",\"abc\"]}"));
+    CHECK_THAT(
+        lines[0],
+        Catch::EndsWith(",\"columns\":[\"id\",\"name\",\"age\"],\"values\":[3,\"c\",\"abc\"]}"));
     sb::io::reject const second = sb::io::parse_reject(lines[1]);
     CHECK(second.row == 7u);
     CHECK(second.values == std::vector<v>{v::of_integer(7), v::of_text("g"), v::of_text("abc")});
 
     SECTION("a later run appends: earlier rejects are kept")
     {
-        for (auto&& p : sq::query_as<person>(db, "SELECT id, name, age FROM people",
-                                             {.bad_rows = sq::on_error::skip, .reject_path = rejects}))
+        for (auto&& p :
+             sq::query_as<person>(db, "SELECT id, name, age FROM people",
+                                  {.bad_rows = sq::on_error::skip, .reject_path = rejects}))
             (void)p;
         CHECK(test::read_lines(rejects).size() == 4);
     }
@@ -337,8 +367,9 @@ TEST_CASE("sqlite: the skip policy fails at the bad row past max_skipped", "[sql
     auto parse = [](sq::row const& r) { return r.get<int>("age"); };
     std::vector<int> ages;
     try {
-        for (int age : sq::query_as(db, "SELECT * FROM people ORDER BY id", parse,
-                                    {.bad_rows = sq::on_error::skip, .max_skipped = 1, .reject_path = rejects}))
+        for (int age : sq::query_as(
+                 db, "SELECT * FROM people ORDER BY id", parse,
+                 {.bad_rows = sq::on_error::skip, .max_skipped = 1, .reject_path = rejects}))
             ages.push_back(age);
         FAIL("no error");
     } catch (sq::too_many_bad_rows const& e) {
@@ -347,7 +378,8 @@ TEST_CASE("sqlite: the skip policy fails at the bad row past max_skipped", "[sql
         CHECK(e.skipped() == 1);
         CHECK(e.reject_path() == rejects);
         CHECK_THAT(std::string(e.what()),
-                   Catch::Contains("this is bad row 2 and max_skipped is 1") && Catch::Contains(rejects.string()));
+                   Catch::Contains("this is bad row 2 and max_skipped is 1") &&
+                       Catch::Contains(rejects.string()));
     }
     CHECK(ages == std::vector<int>{21, 23, 24});
     CHECK(test::read_lines(rejects).size() == 2); // the skipped row and the one that failed
@@ -356,8 +388,9 @@ TEST_CASE("sqlite: the skip policy fails at the bad row past max_skipped", "[sql
 TEST_CASE("sqlite: the skip policy needs a reject file", "[sqlite][bad_rows]")
 {
     sq::database db(":memory:");
-    CHECK_THROWS_WITH(sq::query_as<std::tuple<int>>(db, "SELECT 1", {.bad_rows = sq::on_error::skip}),
-                      Catch::Contains("needs a reject_path"));
+    CHECK_THROWS_WITH(
+        sq::query_as<std::tuple<int>>(db, "SELECT 1", {.bad_rows = sq::on_error::skip}),
+        Catch::Contains("needs a reject_path"));
 }
 
 TEST_CASE("sqlite: SQL errors name the database and the statement", "[sqlite][errors]")
@@ -376,20 +409,23 @@ TEST_CASE("sqlite: SQL errors name the database and the statement", "[sqlite][er
             CHECK_THAT(e.sqlite_message(), Catch::Contains("syntax error"));
             CHECK(e.file() == file);
             CHECK(e.sql() == "SELEC id FROM people");
-            CHECK_THAT(std::string(e.what()), Catch::Contains(file) && Catch::Contains("SELEC id FROM people"));
+            CHECK_THAT(std::string(e.what()),
+                       Catch::Contains(file) && Catch::Contains("SELEC id FROM people"));
         }
     }
     SECTION("unknown table")
     {
         CHECK_THROWS_MATCHES(sq::query(db, "SELECT * FROM nope"), sq::error,
                              Catch::Matchers::Predicate<sq::error>([&](sq::error const& e) {
-                                 return e.sqlite_message() == "no such table: nope" && e.file() == file;
+                                 return e.sqlite_message() == "no such table: nope" &&
+                                        e.file() == file;
                              }));
     }
     SECTION("a file that cannot be opened")
     {
         CHECK_THROWS_WITH(sq::database((dir / "missing" / "x.db").string()),
-                          Catch::Contains("cannot open database") && Catch::Contains("missing/x.db"));
+                          Catch::Contains("cannot open database") &&
+                              Catch::Contains("missing/x.db"));
         CHECK_THROWS_AS(sq::database((dir / "absent.db").string(), {.read_only = true}), sq::error);
     }
 }
@@ -410,8 +446,10 @@ TEST_CASE("sqlite: a locked database fails with SQLITE_BUSY naming the file", "[
         CHECK(e.primary_code() == SQLITE_BUSY);
         CHECK(e.file() == file);
         CHECK_THAT(std::string(e.what()),
-                   Catch::StartsWith("streambatch::sqlite: database is locked (SQLITE_BUSY, extended code 5) in "
-                                     "database \"" + file + "\""));
+                   Catch::StartsWith(
+                       "streambatch::sqlite: database is locked (SQLITE_BUSY, extended code 5) in "
+                       "database \"" +
+                       file + "\""));
     }
     owner.exec("ROLLBACK");
     CHECK(reader.scalar<std::int64_t>("SELECT count(*) FROM people") == 3);

@@ -24,16 +24,17 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
-#include <fcntl.h>
 #include <filesystem>
 #include <ios>
 #include <istream>
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
+
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <system_error>
 #include <unistd.h>
 
 namespace streambatch::csv::detail {

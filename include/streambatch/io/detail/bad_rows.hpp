@@ -42,8 +42,9 @@ public:
         : skip_(skip), max_skipped_(max_skipped)
     {
         if (skip_ && reject_path.empty())
-            throw std::invalid_argument(std::string(Tag::prefix) +
-                                        "on_error::skip needs a reject_path, so that skipped rows are kept, not lost");
+            throw std::invalid_argument(
+                std::string(Tag::prefix) +
+                "on_error::skip needs a reject_path, so that skipped rows are kept, not lost");
         if (skip_)
             rejects_ = reject_writer(std::move(reject_path), reject_writer::open_mode::append,
                                      std::string(Tag::prefix.substr(0, Tag::prefix.size() - 2)));
@@ -53,8 +54,8 @@ public:
     /// with query, row, column, column_name and error set is completed by fill(reject&) (source,
     /// name, columns, values), written, and counted in `skipped`.
     template <class Fill>
-    void judge(std::string const& query, std::uint64_t number, std::exception_ptr bad, std::uint64_t& skipped,
-               Fill&& fill)
+    void judge(std::string const& query, std::uint64_t number, std::exception_ptr bad,
+               std::uint64_t& skipped, Fill&& fill)
     {
         std::size_t column = row_error::npos;
         std::string column_name, reason;
@@ -75,7 +76,8 @@ public:
             try {
                 std::rethrow_exception(bad);
             } catch (...) {
-                std::throw_with_nested(row_error(std::string(Tag::prefix) + where(query, number, column, {}) +
+                std::throw_with_nested(row_error(std::string(Tag::prefix) +
+                                                     where(query, number, column, {}) +
                                                      ": the parse function failed: " + reason,
                                                  query, number, column, column_name, reason));
             }
@@ -93,10 +95,10 @@ public:
         if (skipped >= max_skipped_) {
             row_error const last("", query, number, column, column_name, reason);
             throw basic_too_many_bad_rows<Tag>(
-                std::string(Tag::prefix) + where(query, number, column, column_name) + ": " + reason +
-                    "; too many bad rows: this is bad row " + std::to_string(skipped + 1) + " and max_skipped is " +
-                    std::to_string(max_skipped_) + "; the bad rows, this one included, are in " +
-                    rejects_.path().string(),
+                std::string(Tag::prefix) + where(query, number, column, column_name) + ": " +
+                    reason + "; too many bad rows: this is bad row " + std::to_string(skipped + 1) +
+                    " and max_skipped is " + std::to_string(max_skipped_) +
+                    "; the bad rows, this one included, are in " + rejects_.path().string(),
                 last, skipped, rejects_.path());
         }
         ++skipped;

@@ -26,10 +26,14 @@ public:
                 value_[c - 'a' + 'A'] = static_cast<signed char>(i);
         }
     }
-    constexpr int operator()(char c) const noexcept { return value_[static_cast<unsigned char>(c)]; }
+    constexpr int operator()(char c) const noexcept
+    {
+        return value_[static_cast<unsigned char>(c)];
+    }
 };
 
-inline constexpr std::string_view base64_alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+inline constexpr std::string_view base64_alphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 /// 0-9, a-f, A-F.
 inline constexpr digit_table hex_digit{"0123456789abcdef", true};
 inline constexpr digit_table base64_digit{base64_alphabet};

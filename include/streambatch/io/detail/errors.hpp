@@ -34,12 +34,11 @@ class basic_row_error : public std::runtime_error {
 
 public:
     static constexpr std::size_t npos = static_cast<std::size_t>(-1);
-    basic_row_error(std::string const& what, std::string query, std::uint64_t row, std::size_t column,
-                    std::string column_name, std::string reason)
+    basic_row_error(std::string const& what, std::string query, std::uint64_t row,
+                    std::size_t column, std::string column_name, std::string reason)
         : std::runtime_error(what), query_(std::move(query)), row_(row), column_(column),
           column_name_(std::move(column_name)), reason_(std::move(reason))
-    {
-    }
+    {}
     std::string const& query() const noexcept { return query_; }
     /// 1-based position of the row in the query's result.
     std::uint64_t row() const noexcept { return row_; }
@@ -57,12 +56,12 @@ class basic_too_many_bad_rows : public basic_row_error<Tag> {
     std::filesystem::path reject_path_;
 
 public:
-    basic_too_many_bad_rows(std::string const& what, basic_row_error<Tag> const& last, std::uint64_t skipped,
-                            std::filesystem::path reject_path)
-        : basic_row_error<Tag>(what, last.query(), last.row(), last.column(), last.column_name(), last.reason()),
+    basic_too_many_bad_rows(std::string const& what, basic_row_error<Tag> const& last,
+                            std::uint64_t skipped, std::filesystem::path reject_path)
+        : basic_row_error<Tag>(what, last.query(), last.row(), last.column(), last.column_name(),
+                               last.reason()),
           skipped_(skipped), reject_path_(std::move(reject_path))
-    {
-    }
+    {}
     /// Rows skipped before this one (the reject file holds those and this one).
     std::uint64_t skipped() const noexcept { return skipped_; }
     std::filesystem::path const& reject_path() const noexcept { return reject_path_; }
@@ -76,10 +75,10 @@ class basic_batch_error : public Error {
 
 public:
     static constexpr std::size_t npos = static_cast<std::size_t>(-1);
-    basic_batch_error(std::string const& what, Error const& cause, std::uint64_t batch, std::size_t row)
+    basic_batch_error(std::string const& what, Error const& cause, std::uint64_t batch,
+                      std::size_t row)
         : Error(what, cause), batch_(batch), row_(row)
-    {
-    }
+    {}
     /// 0-based: how many write() calls came before the one that failed.
     std::uint64_t batch_index() const noexcept { return batch_; }
     /// 0-based row within the batch; npos when unknown or not a row's (BEGIN, hook, COMMIT).
@@ -89,7 +88,8 @@ public:
 namespace detail {
 
 /// "query "SELECT ...", row 3, column 1 ("age")"
-inline std::string where(std::string_view query, std::uint64_t row, std::size_t column, std::string_view name)
+inline std::string where(std::string_view query, std::uint64_t row, std::size_t column,
+                         std::string_view name)
 {
     constexpr std::size_t npos = static_cast<std::size_t>(-1);
     std::string s = "query " + quote(query) + ", row " + std::to_string(row);
@@ -104,8 +104,9 @@ template <class Tag>
 [[noreturn]] void throw_row_error(std::string const& query, std::uint64_t row, std::size_t column,
                                   std::string const& name, std::string const& reason)
 {
-    throw basic_row_error<Tag>(std::string(Tag::prefix) + where(query, row, column, name) + ": " + reason, query,
-                               row, column, name, reason);
+    throw basic_row_error<Tag>(std::string(Tag::prefix) + where(query, row, column, name) + ": " +
+                                   reason,
+                               query, row, column, name, reason);
 }
 
 /// The component's name in its tag's prefix: "sqlite" for "streambatch::sqlite: ".

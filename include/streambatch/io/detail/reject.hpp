@@ -10,8 +10,8 @@
 // Errors: parse_reject throws streambatch::detail::json_error (the line's byte offset and what
 //         was expected) for a line that is not a reject.
 // Example:
-//     io::reject r{.source = "csv", .name = "in.csv", .line = 3, .byte_offset = 42, .error = "...", .raw = "a,b"};
-//     assert(io::parse_reject(io::to_json_line(r)) == r);
+//     io::reject r{.source = "csv", .name = "in.csv", .line = 3, .byte_offset = 42, .error = "...",
+//     .raw = "a,b"}; assert(io::parse_reject(io::to_json_line(r)) == r);
 
 #ifndef STREAMBATCH_IO_DETAIL_REJECT_HPP_INCLUDED
 #define STREAMBATCH_IO_DETAIL_REJECT_HPP_INCLUDED
@@ -51,11 +51,15 @@ struct reject_value {
         if (a.type != b.type)
             return false;
         switch (a.type) {
-        case kind::integer: return a.integer == b.integer;
-        case kind::real: return a.real == b.real || (std::isnan(a.real) && std::isnan(b.real));
+        case kind::integer:
+            return a.integer == b.integer;
+        case kind::real:
+            return a.real == b.real || (std::isnan(a.real) && std::isnan(b.real));
         case kind::text:
-        case kind::blob: return a.bytes == b.bytes;
-        case kind::null: break;
+        case kind::blob:
+            return a.bytes == b.bytes;
+        case kind::null:
+            break;
         }
         return true;
     }
@@ -63,14 +67,14 @@ struct reject_value {
 
 /// One rejected record. Members that do not apply to a source stay empty (written as null).
 struct reject {
-    std::string source{};                    ///< "csv", "sqlite", "postgres"
-    std::string name{};                      ///< the file (CSV, SQLite) or host:port/dbname
-    std::optional<std::string> query{};      ///< SQL: the query's text
-    std::optional<std::uint64_t> line{};     ///< CSV: 1-based line where the record starts
+    std::string source{};                       ///< "csv", "sqlite", "postgres"
+    std::string name{};                         ///< the file (CSV, SQLite) or host:port/dbname
+    std::optional<std::string> query{};         ///< SQL: the query's text
+    std::optional<std::uint64_t> line{};        ///< CSV: 1-based line where the record starts
     std::optional<std::uint64_t> byte_offset{}; ///< CSV: offset of the record's first byte
-    std::optional<std::uint64_t> row{};      ///< 1-based record (CSV: data row; SQL: result row)
-    std::optional<std::string> partition{};  ///< "index/count" when read as a partition
-    std::optional<std::uint64_t> column{};   ///< 0-based column, when one is to blame
+    std::optional<std::uint64_t> row{};         ///< 1-based record (CSV: data row; SQL: result row)
+    std::optional<std::string> partition{};     ///< "index/count" when read as a partition
+    std::optional<std::uint64_t> column{};      ///< 0-based column, when one is to blame
     std::optional<std::string> column_name{};
     std::string error{};                     ///< the message, without the location prefix
     std::optional<std::string> raw{};        ///< CSV: the record's bytes, exactly
@@ -89,7 +93,9 @@ namespace detail {
 inline void append_json_value(std::string& out, reject_value const& v)
 {
     switch (v.type) {
-    case reject_value::kind::integer: out += std::to_string(v.integer); return;
+    case reject_value::kind::integer:
+        out += std::to_string(v.integer);
+        return;
     case reject_value::kind::real:
         if (std::isnan(v.real)) {
             out += "{\"real\":\"NaN\"}";
@@ -104,11 +110,14 @@ inline void append_json_value(std::string& out, reject_value const& v)
                 out += ".0"; // 2.0 stays a real when read back
         }
         return;
-    case reject_value::kind::text: append_json_text(out, v.bytes); return;
+    case reject_value::kind::text:
+        append_json_text(out, v.bytes);
+        return;
     case reject_value::kind::blob:
         out += "{\"blob\":\"" + base64_encode(v.bytes) + "\"}";
         return;
-    case reject_value::kind::null: break;
+    case reject_value::kind::null:
+        break;
     }
     out += "null";
 }
@@ -176,7 +185,8 @@ inline reject_value read_json_value(streambatch::detail::json_cursor& in, std::s
 inline std::string to_json_line(reject const& r)
 {
     using detail::append_json_text;
-    std::string out = "{\"streambatch_reject\":" + std::to_string(reject_format_version) + ",\"source\":";
+    std::string out =
+        "{\"streambatch_reject\":" + std::to_string(reject_format_version) + ",\"source\":";
     append_json_text(out, r.source);
     out += ",\"name\":";
     append_json_text(out, r.name);

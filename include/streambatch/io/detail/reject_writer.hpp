@@ -9,8 +9,9 @@
 // Errors: std::system_error naming the file (or "<reject stream>") when it cannot be opened or
 //         written; the record is then not known to be kept, so the caller must stop.
 // Example:
-//     io::reject_writer out("rejects.jsonl", io::reject_writer::open_mode::append, "streambatch::sqlite");
-//     out.write(io::reject{.source = "sqlite", .name = "shop.db", .row = 3, .error = "bad"});
+//     io::reject_writer out("rejects.jsonl", io::reject_writer::open_mode::append,
+//     "streambatch::sqlite"); out.write(io::reject{.source = "sqlite", .name = "shop.db", .row = 3,
+//     .error = "bad"});
 
 #ifndef STREAMBATCH_IO_DETAIL_REJECT_WRITER_HPP_INCLUDED
 #define STREAMBATCH_IO_DETAIL_REJECT_WRITER_HPP_INCLUDED
@@ -43,18 +44,16 @@ public:
     explicit reject_writer(std::filesystem::path path, open_mode mode = open_mode::append,
                            std::string who = "streambatch")
         : path_(std::move(path)), who_(std::move(who)), mode_(mode)
-    {
-    }
+    {}
     /// To `out` (not owned; it must outlive the writer).
     explicit reject_writer(std::ostream& out, std::string who = "streambatch")
         : who_(std::move(who)), stream_(std::addressof(out))
-    {
-    }
+    {}
     reject_writer(reject_writer&& o) noexcept
         : path_(std::move(o.path_)), who_(std::move(o.who_)), mode_(o.mode_),
-          stream_(std::exchange(o.stream_, nullptr)), file_(std::exchange(o.file_, nullptr)), lines_(o.lines_)
-    {
-    }
+          stream_(std::exchange(o.stream_, nullptr)), file_(std::exchange(o.file_, nullptr)),
+          lines_(o.lines_)
+    {}
     reject_writer& operator=(reject_writer&& o) noexcept
     {
         if (this != &o) {
@@ -77,7 +76,8 @@ public:
     /// Lines this writer has written.
     std::uint64_t lines_written() const noexcept { return lines_; }
 
-    /// Opens the file now (truncating it in open_mode::truncate); a no-op for a stream or when open.
+    /// Opens the file now (truncating it in open_mode::truncate); a no-op for a stream or when
+    /// open.
     void open()
     {
         if (stream_ || file_)
@@ -101,7 +101,8 @@ public:
             stream_->flush();
             if (!*stream_)
                 fail(EIO, "cannot write the reject file ");
-        } else if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0) {
+        } else if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() ||
+                   std::fflush(file_) != 0) {
             fail(errno != 0 ? errno : EIO, "cannot write the reject file ");
         }
         ++lines_;

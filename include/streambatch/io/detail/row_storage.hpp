@@ -19,8 +19,14 @@ namespace streambatch::io::detail {
 class row_storage {
     std::unique_ptr<std::byte[]> buf_;
 
-    static constexpr std::size_t align8(std::size_t n) noexcept { return (n + 7) & ~std::size_t{7}; }
-    static constexpr std::size_t header_bytes(std::size_t n) noexcept { return (n + 1) * 8 + align8(n); }
+    static constexpr std::size_t align8(std::size_t n) noexcept
+    {
+        return (n + 7) & ~std::size_t{7};
+    }
+    static constexpr std::size_t header_bytes(std::size_t n) noexcept
+    {
+        return (n + 1) * 8 + align8(n);
+    }
     std::uint64_t offset(std::size_t i) const noexcept
     {
         std::uint64_t v;
@@ -70,7 +76,10 @@ public:
     {
         return buf_.get() + header_bytes(n) + offset(i);
     }
-    std::size_t size(std::size_t i) const noexcept { return static_cast<std::size_t>(offset(i + 1) - offset(i)); }
+    std::size_t size(std::size_t i) const noexcept
+    {
+        return static_cast<std::size_t>(offset(i + 1) - offset(i));
+    }
     std::string_view bytes(std::size_t n, std::size_t i) const noexcept
     {
         return {reinterpret_cast<char const*>(data(n, i)), size(i)};

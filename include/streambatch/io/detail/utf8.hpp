@@ -4,8 +4,8 @@
 // utf8_sequence(s, i): the length (1-4) of the well-formed UTF-8 character at byte i of s, or 0
 // when the bytes there are not one: a stray continuation byte, an overlong form (C0, C1, E0 80..9F,
 // F0 80..8F), a UTF-16 surrogate (ED A0..BF), a code point above U+10FFFF (F4 90.., F5..FF) or a
-// sequence cut by the end of s. This is Unicode's Table 3-7; NUL (00) is a character like any other.
-// is_utf8(s): every byte of s belongs to such a character.
+// sequence cut by the end of s. This is Unicode's Table 3-7; NUL (00) is a character like any
+// other. is_utf8(s): every byte of s belongs to such a character.
 
 #ifndef STREAMBATCH_IO_DETAIL_UTF8_HPP_INCLUDED
 #define STREAMBATCH_IO_DETAIL_UTF8_HPP_INCLUDED

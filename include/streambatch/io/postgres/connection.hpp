@@ -10,8 +10,6 @@
 #include <streambatch/io/postgres/row.hpp>
 #include <streambatch/io/sql/traits.hpp>
 
-#include <libpq-fe.h>
-
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -26,6 +24,8 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include <libpq-fe.h>
 
 namespace streambatch::postgres {
 
@@ -65,7 +65,8 @@ bool to_text(std::string& out, T const& v)
         out.append(buf, r.ptr);
     } else if constexpr (std::is_floating_point_v<U>) {
         append_number(out, static_cast<double>(v));
-    } else if constexpr (std::is_same_v<U, std::span<std::byte const>> || std::is_same_v<U, std::vector<std::byte>>) {
+    } else if constexpr (std::is_same_v<U, std::span<std::byte const>> ||
+                         std::is_same_v<U, std::vector<std::byte>>) {
         static char const digits[] = "0123456789abcdef";
         out += "\\x";
         for (std::byte b : v) {
@@ -86,11 +87,20 @@ inline void append_copy_escaped(std::string& out, std::string_view s)
         char const c = s[i];
         char esc = 0;
         switch (c) {
-        case '\\': esc = '\\'; break;
-        case '\t': esc = 't'; break;
-        case '\n': esc = 'n'; break;
-        case '\r': esc = 'r'; break;
-        default: continue;
+        case '\\':
+            esc = '\\';
+            break;
+        case '\t':
+            esc = 't';
+            break;
+        case '\n':
+            esc = 'n';
+            break;
+        case '\r':
+            esc = 'r';
+            break;
+        default:
+            continue;
         }
         out.append(s.data() + start, i - start);
         out += '\\';
@@ -117,7 +127,6 @@ struct result_deleter {
 };
 
 } // namespace detail
-
 
 /// COPY text-format encoding of one value, for custom sinks: appends `value` to `out` as one
 /// field (backslash, tab, newline and CR escaped; \N for NULL).
@@ -149,7 +158,8 @@ public:
     bool is_null(int r, int c) const noexcept { return PQgetisnull(res_.get(), r, c) != 0; }
     std::string_view value(int r, int c) const noexcept
     {
-        return {PQgetvalue(res_.get(), r, c), static_cast<std::size_t>(PQgetlength(res_.get(), r, c))};
+        return {PQgetvalue(res_.get(), r, c),
+                static_cast<std::size_t>(PQgetlength(res_.get(), r, c))};
     }
     /// Rows affected by INSERT, UPDATE, DELETE, ... (PQcmdTuples); 0 if not such a command.
     std::uint64_t affected_rows() const noexcept
@@ -242,8 +252,7 @@ public:
     connection(connection&& o) noexcept
         : conn_(std::exchange(o.conn_, nullptr)), cursors_open_(std::exchange(o.cursors_open_, 0)),
           cursor_tx_(std::exchange(o.cursor_tx_, false)), cursor_seq_(o.cursor_seq_)
-    {
-    }
+    {}
     connection& operator=(connection&& o) noexcept
     {
         if (this != &o) {
@@ -264,7 +273,10 @@ public:
     /// host:port/dbname, for messages.
     std::string where() const { return host() + ":" + port() + "/" + dbname(); }
     /// True inside BEGIN ... COMMIT (also when the transaction has failed).
-    bool in_transaction() const noexcept { return conn_ && PQtransactionStatus(conn_) != PQTRANS_IDLE; }
+    bool in_transaction() const noexcept
+    {
+        return conn_ && PQtransactionStatus(conn_) != PQTRANS_IDLE;
+    }
 
     /// Runs one or more statements without parameters (PQexec); the last one's result.
     result exec(std::string const& sql) const
@@ -285,13 +297,15 @@ public:
         std::vector<std::optional<std::string>> values;
         (values.push_back([&] {
             std::string s;
-            return detail::to_text(s, params) ? std::optional<std::string>(std::move(s)) : std::nullopt;
+            return detail::to_text(s, params) ? std::optional<std::string>(std::move(s))
+                                              : std::nullopt;
         }()),
          ...);
         return exec_params(sql, values);
     }
     /// The same with parameters already in text format (nullopt: NULL).
-    result exec_params(std::string const& sql, std::vector<std::optional<std::string>> const& values,
+    result exec_params(std::string const& sql,
+                       std::vector<std::optional<std::string>> const& values,
                        std::string const& doing = {}, std::string const& reported_sql = {}) const
     {
         if (!conn_)
@@ -300,18 +314,18 @@ public:
         ptrs.reserve(values.size());
         for (auto const& v : values)
             ptrs.push_back(v ? v->c_str() : nullptr);
-        result r(PQexecParams(conn_, sql.c_str(), static_cast<int>(ptrs.size()), nullptr, ptrs.data(), nullptr,
-                              nullptr, 0));
+        result r(PQexecParams(conn_, sql.c_str(), static_cast<int>(ptrs.size()), nullptr,
+                              ptrs.data(), nullptr, nullptr, 0));
         auto const st = r ? r.status() : PGRES_FATAL_ERROR;
         if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-            detail::throw_error(conn_, r.handle(), reported_sql.empty() ? sql : reported_sql, doing);
+            detail::throw_error(conn_, r.handle(), reported_sql.empty() ? sql : reported_sql,
+                                doing);
         return r;
     }
 
     /// The first column of the first row as T (std::optional<T>: nullopt for NULL or no row).
     template <gettable T, bindable... P>
     T scalar(std::string const& sql, P const&... params) const;
-
 };
 
 } // namespace streambatch::postgres

@@ -9,8 +9,6 @@
 #include <streambatch/io/postgres/connection.hpp>
 #include <streambatch/io/sql/traits.hpp>
 
-#include <libpq-fe.h>
-
 #include <charconv>
 #include <concepts>
 #include <cstddef>
@@ -25,6 +23,8 @@
 #include <tuple>
 #include <utility>
 #include <vector>
+
+#include <libpq-fe.h>
 
 namespace streambatch::postgres {
 
@@ -77,17 +77,23 @@ class copy_sink {
             constexpr std::size_t k = std::tuple_size_v<C>;
             if (columns_ != 0 && k != columns_)
                 throw std::invalid_argument("streambatch::postgres: COPY into " + table_ + " has " +
-                                            std::to_string(columns_) + " columns, the record maps to " +
-                                            std::to_string(k) + " values");
+                                            std::to_string(columns_) +
+                                            " columns, the record maps to " + std::to_string(k) +
+                                            " values");
             [&]<std::size_t... I>(std::index_sequence<I...>) {
                 using std::get;
-                ((I ? void(buf_ += '\t') : void(), detail::append_copy_field(buf_, scratch_, get<I>(cols))), ...);
+                ((I ? void(buf_ += '\t') : void(),
+                  detail::append_copy_field(buf_, scratch_, get<I>(cols))),
+                 ...);
             }(std::make_index_sequence<k>{});
         } else {
-            static_assert(bindable<C>, "map a record to a tuple of column values: copy_sink(conn, table, cols, map)");
+            static_assert(
+                bindable<C>,
+                "map a record to a tuple of column values: copy_sink(conn, table, cols, map)");
             if (columns_ > 1)
                 throw std::invalid_argument("streambatch::postgres: COPY into " + table_ + " has " +
-                                            std::to_string(columns_) + " columns, the record maps to 1 value");
+                                            std::to_string(columns_) +
+                                            " columns, the record maps to 1 value");
             detail::append_copy_field(buf_, scratch_, cols);
         }
         buf_ += '\n';
@@ -122,8 +128,10 @@ class copy_sink {
 
 public:
     /// COPY `table` (`columns`) FROM STDIN; no columns: all of the table's, in its order.
-    copy_sink(connection& conn, std::string table, std::vector<std::string> columns = {}, Map map = {})
-        : conn_(std::addressof(conn)), table_(std::move(table)), columns_(columns.size()), map_(std::move(map))
+    copy_sink(connection& conn, std::string table, std::vector<std::string> columns = {},
+              Map map = {})
+        : conn_(std::addressof(conn)), table_(std::move(table)), columns_(columns.size()),
+          map_(std::move(map))
     {
         copy_sql_ = "COPY " + table_;
         if (!columns.empty()) {
@@ -131,7 +139,8 @@ public:
             for (std::size_t i = 0; i < columns.size(); ++i) {
                 char* q = PQescapeIdentifier(conn.handle(), columns[i].data(), columns[i].size());
                 if (!q)
-                    detail::throw_error(conn.handle(), nullptr, {}, "quoting the column name " + columns[i]);
+                    detail::throw_error(conn.handle(), nullptr, {},
+                                        "quoting the column name " + columns[i]);
                 copy_sql_ += (i ? ", " : "") + std::string(q);
                 PQfreemem(q);
             }
@@ -145,7 +154,8 @@ public:
     /// before COMMIT. On any error the batch is rolled back and batch_error (or a nested
     /// batch_error) thrown.
     template <std::ranges::input_range B, class Hook = sql::detail::no_hook>
-        requires std::invocable<Map&, std::ranges::range_reference_t<B>> && std::invocable<Hook&, connection&>
+        requires std::invocable<Map&, std::ranges::range_reference_t<B>> &&
+                 std::invocable<Hook&, connection&>
     std::size_t write(B&& batch, Hook&& hook = {})
     {
         std::uint64_t const index = batches_++;
@@ -153,9 +163,10 @@ public:
         if (!c)
             throw std::logic_error("streambatch::postgres: copy_sink on a moved-from connection");
         if (conn_->in_transaction())
-            throw std::logic_error(where(index, batch_error::npos) +
-                                   "the connection is already in a transaction (a cursor reading on it?); each "
-                                   "batch is its own: write through a second connection");
+            throw std::logic_error(
+                where(index, batch_error::npos) +
+                "the connection is already in a transaction (a cursor reading on it?); each "
+                "batch is its own: write through a second connection");
         std::size_t n = 0;
         std::size_t at = batch_error::npos; // the record being mapped and encoded
         char const* stage = "";
@@ -190,13 +201,16 @@ public:
             if (row == batch_error::npos && *stage == '\0') // the server names the COPY line
                 if (std::size_t const line = detail::copy_line(e.context()))
                     row = line - 1;
-            throw batch_error(where(index, row) + stage + std::string(io::detail::unprefixed<detail::tag>(e.what())), e, index, row);
+            throw batch_error(where(index, row) + stage +
+                                  std::string(io::detail::unprefixed<detail::tag>(e.what())),
+                              e, index, row);
         } catch (...) {
             rollback();
             std::string const msg = sql::detail::current_message();
-            std::throw_with_nested(batch_error(where(index, at) + (*stage ? "in the hook: " : "") + msg,
-                                               error("", "", msg, {}, {}, {}, copy_sql_, conn_->host(), conn_->port()),
-                                               index, at));
+            std::throw_with_nested(
+                batch_error(where(index, at) + (*stage ? "in the hook: " : "") + msg,
+                            error("", "", msg, {}, {}, {}, copy_sql_, conn_->host(), conn_->port()),
+                            index, at));
         }
         buf_.clear();
         if (buf_.capacity() > 4 * flush_bytes) // one huge record must not pin its buffer
@@ -215,7 +229,8 @@ public:
 
 template <class Map>
 copy_sink(connection&, std::string, std::vector<std::string>, Map) -> copy_sink<Map>;
-copy_sink(connection&, std::string, std::vector<std::string>) -> copy_sink<sql::detail::same_columns>;
+copy_sink(connection&, std::string, std::vector<std::string>)
+    -> copy_sink<sql::detail::same_columns>;
 copy_sink(connection&, std::string) -> copy_sink<sql::detail::same_columns>;
 
 } // namespace streambatch::postgres

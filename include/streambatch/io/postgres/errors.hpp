@@ -11,12 +11,12 @@
 #include <streambatch/io/detail/errors.hpp>
 #include <streambatch/io/detail/quote.hpp>
 
-#include <libpq-fe.h>
-
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include <libpq-fe.h>
 
 namespace streambatch::postgres {
 
@@ -33,19 +33,19 @@ class error : public std::runtime_error {
     std::string sqlstate_, server_message_, detail_, hint_, context_, sql_, host_, port_;
 
 public:
-    error(std::string const& what, std::string sqlstate, std::string server_message, std::string detail,
-          std::string hint, std::string context, std::string sql, std::string host, std::string port)
-        : std::runtime_error(what), sqlstate_(std::move(sqlstate)), server_message_(std::move(server_message)),
-          detail_(std::move(detail)), hint_(std::move(hint)), context_(std::move(context)), sql_(std::move(sql)),
+    error(std::string const& what, std::string sqlstate, std::string server_message,
+          std::string detail, std::string hint, std::string context, std::string sql,
+          std::string host, std::string port)
+        : std::runtime_error(what), sqlstate_(std::move(sqlstate)),
+          server_message_(std::move(server_message)), detail_(std::move(detail)),
+          hint_(std::move(hint)), context_(std::move(context)), sql_(std::move(sql)),
           host_(std::move(host)), port_(std::move(port))
-    {
-    }
+    {}
     /// `cause`'s details with another message (batch_error's).
     error(std::string const& what, error const& cause)
-        : error(what, cause.sqlstate(), cause.server_message(), cause.detail(), cause.hint(), cause.context(),
-                cause.sql(), cause.host(), cause.port())
-    {
-    }
+        : error(what, cause.sqlstate(), cause.server_message(), cause.detail(), cause.hint(),
+                cause.context(), cause.sql(), cause.host(), cause.port())
+    {}
     /// The five-character SQLSTATE ("42601", "23505", ...); "08001" when connecting failed,
     /// "08006" when the connection was lost; empty if there was none.
     std::string const& sqlstate() const noexcept { return sqlstate_; }
@@ -95,7 +95,10 @@ inline std::string one_line(std::string_view s)
     return out;
 }
 
-inline std::string str(char const* s) { return s ? std::string(s) : std::string(); }
+inline std::string str(char const* s)
+{
+    return s ? std::string(s) : std::string();
+}
 
 /// Throws postgres::error for a failed result `r` (null: libpq could not even make one).
 [[noreturn]] inline void throw_error(PGconn* conn, PGresult const* r, std::string const& sql,
@@ -108,16 +111,20 @@ inline std::string str(char const* s) { return s ? std::string(s) : std::string(
     if (primary.empty())
         primary = one_line(str(PQerrorMessage(conn)));
     if (primary.empty())
-        primary = "unknown error (result status " + str(r ? PQresStatus(PQresultStatus(r)) : "none") + ")";
+        primary = "unknown error (result status " +
+                  str(r ? PQresStatus(PQresultStatus(r)) : "none") + ")";
     if (state.empty() && PQstatus(conn) == CONNECTION_BAD)
         state = "08006";
-    std::string const detail = r ? str(PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL)) : std::string();
+    std::string const detail =
+        r ? str(PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL)) : std::string();
     std::string const hint = r ? str(PQresultErrorField(r, PG_DIAG_MESSAGE_HINT)) : std::string();
     std::string const context = r ? str(PQresultErrorField(r, PG_DIAG_CONTEXT)) : std::string();
-    std::string const severity = r ? str(PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED)) : std::string();
+    std::string const severity =
+        r ? str(PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED)) : std::string();
     std::string const host = str(PQhost(conn)), port = str(PQport(conn));
-    std::string what = "streambatch::postgres: " + (severity.empty() ? std::string("ERROR") : severity) +
-                       (state.empty() ? std::string() : " " + state) + ": " + primary;
+    std::string what =
+        "streambatch::postgres: " + (severity.empty() ? std::string("ERROR") : severity) +
+        (state.empty() ? std::string() : " " + state) + ": " + primary;
     if (!detail.empty())
         what += " (detail: " + one_line(detail) + ")";
     if (!hint.empty())

@@ -11,8 +11,6 @@
 #include <streambatch/io/sql/row.hpp>
 #include <streambatch/io/sql/traits.hpp>
 
-#include <libpq-fe.h>
-
 #include <charconv>
 #include <cmath>
 #include <cstddef>
@@ -25,6 +23,8 @@
 #include <system_error>
 #include <type_traits>
 #include <vector>
+
+#include <libpq-fe.h>
 
 namespace streambatch::postgres {
 
@@ -97,11 +97,14 @@ class row : public sql::detail::row_base<row, detail::tag, field> {
 public:
     row() = default;
     /// Builds row `r` of the result `res` (what the source does).
-    row(std::shared_ptr<sql::detail::result_info const> info, PGresult const* res, int r, std::uint64_t number)
+    row(std::shared_ptr<sql::detail::result_info const> info, PGresult const* res, int r,
+        std::uint64_t number)
         : base(info,
                io::detail::row_storage(
                    info->columns.size(),
-                   [&](std::size_t i) { return static_cast<std::size_t>(PQgetlength(res, r, static_cast<int>(i))); },
+                   [&](std::size_t i) {
+                       return static_cast<std::size_t>(PQgetlength(res, r, static_cast<int>(i)));
+                   },
                    [&](std::size_t i, std::byte* dst) {
                        int const c = static_cast<int>(i);
                        if (auto const len = static_cast<std::size_t>(PQgetlength(res, r, c)))
@@ -109,8 +112,7 @@ public:
                        return static_cast<unsigned char>(PQgetisnull(res, r, c) != 0 ? 1 : 0);
                    }),
                number)
-    {
-    }
+    {}
 
     using base::is_null;
     /// Where the row came from: host:port/dbname.
@@ -155,7 +157,10 @@ private:
     }
 };
 
-inline std::string_view field::text() const { return row_->text(index_); }
+inline std::string_view field::text() const
+{
+    return row_->text(index_);
+}
 
 } // namespace streambatch::postgres
 

@@ -9,8 +9,6 @@
 #include <streambatch/io/postgres/connection.hpp>
 #include <streambatch/io/sql/source.hpp>
 
-#include <libpq-fe.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -23,6 +21,8 @@
 #include <utility>
 #include <vector>
 
+#include <libpq-fe.h>
+
 namespace streambatch::postgres {
 
 /// What a query_as source does with a row its parse function rejects: fail or skip (the io/sql
@@ -33,7 +33,7 @@ using sql::on_error;
 struct query_options {
     std::size_t fetch_size = 1000; ///< rows per FETCH FORWARD; set it to the batch size
     on_error bad_rows = on_error::fail;
-    std::uint64_t max_skipped = 100;       ///< on_error::skip: the next bad row throws
+    std::uint64_t max_skipped = 100;     ///< on_error::skip: the next bad row throws
     std::filesystem::path reject_path{}; ///< JSON Lines; required by skip
 };
 
@@ -48,14 +48,17 @@ class query_view;
 
 /// What io/sql/source.hpp's query functions find (by argument-dependent lookup) for a connection;
 /// declared only.
-sql::detail::source_spec<detail::tag, connection&, row, error, query_stats, query_options, query_view>
+sql::detail::source_spec<detail::tag, connection&, row, error, query_stats, query_options,
+                         query_view>
 source_spec_of(connection const&);
 
 /// The source: a server-side cursor, fetched fetch_size rows at a time; yields rows, or
 /// parse(row) for query_as.
 template <parse_function Parse>
-class query_view : public sql::detail::source_base<query_view<Parse>, sql::detail::source_of_t<connection>, Parse> {
-    using base = sql::detail::source_base<query_view<Parse>, sql::detail::source_of_t<connection>, Parse>;
+class query_view : public sql::detail::source_base<query_view<Parse>,
+                                                   sql::detail::source_of_t<connection>, Parse> {
+    using base =
+        sql::detail::source_base<query_view<Parse>, sql::detail::source_of_t<connection>, Parse>;
     friend base;
     enum class state { fresh, open, closed };
 
@@ -94,16 +97,15 @@ class query_view : public sql::detail::source_base<query_view<Parse>, sql::detai
         fetch_sql_ = "FETCH FORWARD " + std::to_string(fetch_size_) + " FROM " + cursor_;
         bool began = false;
         if (conn_->open_cursors() == 0 && PQtransactionStatus(conn_->handle()) == PQTRANS_IDLE) {
-            conn_->exec_params("BEGIN", {},
-                               "beginning a transaction for a cursor on " +
-                                   detail::quote(sql_text()),
-                               sql_text());
+            conn_->exec_params(
+                "BEGIN", {}, "beginning a transaction for a cursor on " + detail::quote(sql_text()),
+                sql_text());
             began = true;
             conn_->cursor_transaction(true);
         }
         try {
-            conn_->exec_params("DECLARE " + cursor_ + " NO SCROLL CURSOR FOR " + sql_text(), params_,
-                               "declaring a cursor for " + detail::quote(sql_text()),
+            conn_->exec_params("DECLARE " + cursor_ + " NO SCROLL CURSOR FOR " + sql_text(),
+                               params_, "declaring a cursor for " + detail::quote(sql_text()),
                                sql_text());
         } catch (...) {
             if (began) {
@@ -121,8 +123,7 @@ class query_view : public sql::detail::source_base<query_view<Parse>, sql::detai
         batch_.reset(); // at most one fetched result at a time
         pos_ = count_ = 0;
         batch_ = conn_->exec_params(fetch_sql_, {},
-                                    "fetching from the cursor for " +
-                                        detail::quote(sql_text()),
+                                    "fetching from the cursor for " + detail::quote(sql_text()),
                                     sql_text());
         ++this->counters().fetches;
         count_ = batch_.rows();
@@ -176,17 +177,21 @@ class query_view : public sql::detail::source_base<query_view<Parse>, sql::detai
 public:
     /// Nothing is sent until the first begin().
     template <bindable... P>
-    query_view(connection& conn, std::string sql, Parse parse, query_options opts, P const&... params)
-        : base(std::move(parse), opts.bad_rows == on_error::skip, opts.max_skipped, opts.reject_path),
+    query_view(connection& conn, std::string sql, Parse parse, query_options opts,
+               P const&... params)
+        : base(std::move(parse), opts.bad_rows == on_error::skip, opts.max_skipped,
+               opts.reject_path),
           conn_(std::addressof(conn)), fetch_size_(opts.fetch_size)
     {
-        if (fetch_size_ == 0 || fetch_size_ > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+        if (fetch_size_ == 0 ||
+            fetch_size_ > static_cast<std::size_t>(std::numeric_limits<int>::max()))
             throw std::invalid_argument("streambatch::postgres: fetch_size must be in 1.." +
                                         std::to_string(std::numeric_limits<int>::max()) + ", got " +
                                         std::to_string(fetch_size_));
         (params_.push_back([&] {
             std::string s;
-            return detail::to_text(s, params) ? std::optional<std::string>(std::move(s)) : std::nullopt;
+            return detail::to_text(s, params) ? std::optional<std::string>(std::move(s))
+                                              : std::nullopt;
         }()),
          ...);
         info_->query = std::move(sql);
@@ -195,10 +200,9 @@ public:
     query_view(query_view&& o) noexcept(std::is_nothrow_move_constructible_v<Parse>)
         : base(std::move(o)), conn_(std::exchange(o.conn_, nullptr)), fetch_size_(o.fetch_size_),
           params_(std::move(o.params_)), info_(std::move(o.info_)), cursor_(std::move(o.cursor_)),
-          fetch_sql_(std::move(o.fetch_sql_)), batch_(std::move(o.batch_)), pos_(o.pos_), count_(o.count_),
-          exhausted_(o.exhausted_), state_(std::exchange(o.state_, state::closed))
-    {
-    }
+          fetch_sql_(std::move(o.fetch_sql_)), batch_(std::move(o.batch_)), pos_(o.pos_),
+          count_(o.count_), exhausted_(o.exhausted_), state_(std::exchange(o.state_, state::closed))
+    {}
     query_view& operator=(query_view&& o) noexcept(std::is_nothrow_move_constructible_v<Parse>)
     {
         if (this != &o) {
@@ -233,7 +237,8 @@ using sql::query, sql::query_as;
 /// The same as query(conn, sql, params...) with a fetch size (options.fetch_size; the bad-row
 /// policy needs query_as).
 template <bindable... P>
-[[nodiscard]] query_view<> query(connection& conn, std::string sql, query_options opts, P const&... params)
+[[nodiscard]] query_view<> query(connection& conn, std::string sql, query_options opts,
+                                 P const&... params)
 {
     return query_view<>(conn, std::move(sql), {}, std::move(opts), params...);
 }

@@ -45,9 +45,10 @@ struct table_name {
     template <class S>
         requires std::convertible_to<S const&, std::string_view>
     table_name(S const& table) : name(std::string_view(table))
-    {
-    }
-    table_name(std::string_view schema_name, std::string_view table) : schema(schema_name), name(table) {}
+    {}
+    table_name(std::string_view schema_name, std::string_view table)
+        : schema(schema_name), name(table)
+    {}
 };
 
 /// The smallest and the largest non-NULL key of a table.
@@ -115,7 +116,8 @@ namespace detail {
 inline std::string quote_identifier(std::string_view id, char const* component, char const* what)
 {
     if (id.empty())
-        throw std::invalid_argument(std::string("streambatch::") + component + ": the " + what + " name is empty");
+        throw std::invalid_argument(std::string("streambatch::") + component + ": the " + what +
+                                    " name is empty");
     if (id.find('\0') != std::string_view::npos)
         throw std::invalid_argument(std::string("streambatch::") + component + ": the " + what +
                                     " name contains a NUL byte");
@@ -138,8 +140,8 @@ inline std::string quote_table(table_name const& t, char const* component)
 }
 
 /// The clause's common part; checks the partition (std::invalid_argument).
-inline partition_clause start_clause(table_name const& table, std::string_view key_column, partition part,
-                                     partition_scheme scheme, char const* component)
+inline partition_clause start_clause(table_name const& table, std::string_view key_column,
+                                     partition part, partition_scheme scheme, char const* component)
 {
     part.check();
     partition_clause c;
@@ -164,22 +166,29 @@ inline std::int64_t boundary(key_bounds const& b, std::uint32_t k, std::uint32_t
 
 /// The hash predicate around a hash expression that is non-negative (SQLite's
 /// streambatch_hash) or may be negative (PostgreSQL's hash functions).
-inline std::string hash_predicate(std::string const& hash_expr, partition part, bool may_be_negative)
+inline std::string hash_predicate(std::string const& hash_expr, partition part,
+                                  bool may_be_negative)
 {
     std::string const n = std::to_string(part.count);
     if (may_be_negative)
-        return "(((" + hash_expr + " % " + n + ") + " + n + ") % " + n + " = " + std::to_string(part.index) + ")";
+        return "(((" + hash_expr + " % " + n + ") + " + n + ") % " + n + " = " +
+               std::to_string(part.index) + ")";
     return "(" + hash_expr + " % " + n + " = " + std::to_string(part.index) + ")";
 }
 
 /// The predicate of the only partition (count 1): every row with a key.
-inline std::string whole_predicate(partition_clause const& c) { return "(" + c.key + " IS NOT NULL)"; }
+inline std::string whole_predicate(partition_clause const& c)
+{
+    return "(" + c.key + " IS NOT NULL)";
+}
 
-inline keyset_queries keyset(partition_clause const& c, std::string_view columns, std::string_view placeholder)
+inline keyset_queries keyset(partition_clause const& c, std::string_view columns,
+                             std::string_view placeholder)
 {
     std::string const head = "SELECT " + std::string(columns) + " FROM " + c.table + " WHERE ";
     std::string const tail = " ORDER BY " + c.key;
-    return {head + c.predicate + tail, head + c.key + " > " + std::string(placeholder) + " AND " + c.predicate + tail};
+    return {head + c.predicate + tail,
+            head + c.key + " > " + std::string(placeholder) + " AND " + c.predicate + tail};
 }
 
 } // namespace detail
@@ -189,10 +198,13 @@ inline keyset_queries keyset(partition_clause const& c, std::string_view columns
 /// bounds agree even while the table changes. Partition i is [b_i, b_i+1) with
 /// b_i = min + floor((max - min + 1) * i / count), partition 0 has no lower bound and the last
 /// no upper bound. std::invalid_argument for a bad partition, min > max or an empty name.
-[[nodiscard]] inline partition_clause key_range_partition(table_name const& table, std::string_view key_column,
-                                                          partition part, std::optional<key_bounds> bounds)
+[[nodiscard]] inline partition_clause key_range_partition(table_name const& table,
+                                                          std::string_view key_column,
+                                                          partition part,
+                                                          std::optional<key_bounds> bounds)
 {
-    partition_clause c = detail::start_clause(table, key_column, part, partition_scheme::key_range, "sql");
+    partition_clause c =
+        detail::start_clause(table, key_column, part, partition_scheme::key_range, "sql");
     if (bounds && bounds->min > bounds->max)
         throw std::invalid_argument("streambatch::sql: key_range_partition: the bounds' min " +
                                     std::to_string(bounds->min) + " is above their max " +
@@ -209,7 +221,8 @@ inline keyset_queries keyset(partition_clause const& c, std::string_view columns
     if (part.index + 1 < part.count)
         c.hi = detail::boundary(b, part.index + 1, part.count);
     if (c.lo && c.hi)
-        c.predicate = "(" + c.key + " >= " + std::to_string(*c.lo) + " AND " + c.key + " < " + std::to_string(*c.hi) + ")";
+        c.predicate = "(" + c.key + " >= " + std::to_string(*c.lo) + " AND " + c.key + " < " +
+                      std::to_string(*c.hi) + ")";
     else if (c.lo)
         c.predicate = "(" + c.key + " >= " + std::to_string(*c.lo) + ")";
     else
@@ -242,8 +255,8 @@ concept partitionable = requires { partition_ops_t<C>::component; };
 /// is not smallint, integer or bigint) or when rows have a NULL key; the database's error for an
 /// unknown table or column.
 template <detail::partitionable Connection>
-[[nodiscard]] std::optional<key_bounds> key_bounds_of(Connection const& conn, table_name const& table,
-                                                      std::string_view key_column)
+[[nodiscard]] std::optional<key_bounds>
+key_bounds_of(Connection const& conn, table_name const& table, std::string_view key_column)
 {
     return detail::partition_ops_t<Connection>::bounds(conn, table, key_column, "key_bounds_of");
 }
@@ -257,9 +270,9 @@ template <detail::partitionable Connection>
                                                    std::string_view key_column, partition part)
 {
     part.check();
-    return key_range_partition(
-        table, key_column, part,
-        detail::partition_ops_t<Connection>::bounds(conn, table, key_column, "key_range_partition"));
+    return key_range_partition(table, key_column, part,
+                               detail::partition_ops_t<Connection>::bounds(conn, table, key_column,
+                                                                           "key_range_partition"));
 }
 
 /// Partition `part` of `table` by a hash of `key_column` modulo the count: the key may be of any
@@ -275,7 +288,8 @@ template <detail::partitionable Connection>
                                               std::string_view key_column, partition part)
 {
     using P = detail::partition_ops_t<Connection>;
-    partition_clause c = detail::start_clause(table, key_column, part, partition_scheme::hash, P::component);
+    partition_clause c =
+        detail::start_clause(table, key_column, part, partition_scheme::hash, P::component);
     std::string const hash = P::hash(conn, table, key_column, c);
     c.predicate = part.count == 1 ? detail::whole_predicate(c)
                                   : detail::hash_predicate(hash, part, P::hash_may_be_negative);

@@ -65,7 +65,8 @@ protected:
     {
         if (i >= n())
             io::detail::throw_row_error<Tag>(query(), number_, i, {},
-                                             "no such column: the row has " + std::to_string(n()) + " columns");
+                                             "no such column: the row has " + std::to_string(n()) +
+                                                 " columns");
     }
     /// row_error for column i: "<reason>" with the query, row and column named.
     [[noreturn]] void fail(std::size_t i, std::string const& reason) const
@@ -79,10 +80,10 @@ protected:
     }
 
     row_base() = default;
-    row_base(std::shared_ptr<result_info const> info, io::detail::row_storage values, std::uint64_t number)
+    row_base(std::shared_ptr<result_info const> info, io::detail::row_storage values,
+             std::uint64_t number)
         : info_(std::move(info)), values_(std::move(values)), number_(number)
-    {
-    }
+    {}
     row_base(row_base&&) noexcept = default;
     row_base& operator=(row_base&&) noexcept = default;
     row_base(row_base const& o) : info_(o.info_), values_(o.values_, o.n()), number_(o.number_) {}
@@ -124,7 +125,8 @@ public:
         std::string names;
         for (auto const& c : column_names())
             names += (names.empty() ? "" : ", ") + c;
-        io::detail::throw_row_error<Tag>(query(), number_, io::basic_row_error<Tag>::npos, std::string(name),
+        io::detail::throw_row_error<Tag>(query(), number_, io::basic_row_error<Tag>::npos,
+                                         std::string(name),
                                          "no such column; the columns are: " + names);
     }
     bool is_null(std::string_view name) const { return self().is_null(column_index(name)); }
@@ -179,7 +181,8 @@ protected:
     std::size_t index_;
 
 public:
-    basic_field(Row const& r, std::size_t index) noexcept : row_(std::addressof(r)), index_(index) {}
+    basic_field(Row const& r, std::size_t index) noexcept : row_(std::addressof(r)), index_(index)
+    {}
     std::size_t index() const noexcept { return index_; }
     std::string_view name() const { return row_->column_name(index_); }
     bool is_null() const { return row_->is_null(index_); }

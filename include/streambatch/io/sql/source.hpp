@@ -110,10 +110,10 @@ public:
 protected:
     static constexpr bool raw = std::is_same_v<Parse, raw_rows<row_type>>;
 
-    source_base(Parse parse, bool skip, std::uint64_t max_skipped, std::filesystem::path reject_path)
+    source_base(Parse parse, bool skip, std::uint64_t max_skipped,
+                std::filesystem::path reject_path)
         : parse_(std::move(parse)), policy_(skip, max_skipped, std::move(reject_path))
-    {
-    }
+    {}
     source_base(source_base&&) = default;
     source_base& operator=(source_base&&) = default;
     ~source_base() = default;
@@ -204,7 +204,7 @@ using source_of_t = decltype(source_spec_of(std::declval<std::remove_cvref_t<C> 
 
 template <class C>
 concept source_connection = requires { typename source_of_t<C>::connection_ref; } &&
-                            std::is_convertible_v<C &&, typename source_of_t<C>::connection_ref>;
+                            std::is_convertible_v<C&&, typename source_of_t<C>::connection_ref>;
 
 template <class C, class Parse>
 using view_t = typename source_of_t<C>::template view<Parse>;
@@ -226,35 +226,41 @@ template <class C, class... P>
 
 /// parse(row const&) -> T per row, under the bad-row policy in `opts`.
 template <class F, class C, class... P>
-    requires detail::source_connection<C> && detail::parse_function_of<F, typename detail::source_of_t<C>::row> &&
+    requires detail::source_connection<C> &&
+             detail::parse_function_of<F, typename detail::source_of_t<C>::row> &&
              (detail::bindable_v<P> && ...)
 [[nodiscard]] detail::view_t<C, F> query_as(C&& conn, std::string sql, F parse,
-                                            typename detail::source_of_t<C>::options opts, P const&... params)
+                                            typename detail::source_of_t<C>::options opts,
+                                            P const&... params)
 {
-    return detail::view_t<C, F>(std::forward<C>(conn), std::move(sql), std::move(parse), std::move(opts), params...);
+    return detail::view_t<C, F>(std::forward<C>(conn), std::move(sql), std::move(parse),
+                                std::move(opts), params...);
 }
 template <class F, class C, class... P>
-    requires detail::source_connection<C> && detail::parse_function_of<F, typename detail::source_of_t<C>::row> &&
+    requires detail::source_connection<C> &&
+             detail::parse_function_of<F, typename detail::source_of_t<C>::row> &&
              (detail::bindable_v<P> && ...)
 [[nodiscard]] detail::view_t<C, F> query_as(C&& conn, std::string sql, F parse, P const&... params)
 {
-    return detail::view_t<C, F>(std::forward<C>(conn), std::move(sql), std::move(parse), {}, params...);
+    return detail::view_t<C, F>(std::forward<C>(conn), std::move(sql), std::move(parse), {},
+                                params...);
 }
 /// Rows as a tuple-like T: element i from column i with row::get.
 template <detail::tuple_like T, class C, class... P>
     requires detail::source_connection<C> && (detail::bindable_v<P> && ...)
-[[nodiscard]] detail::view_t<C, detail::tuple_parse<T>> query_as(C&& conn, std::string sql,
-                                                                 typename detail::source_of_t<C>::options opts,
-                                                                 P const&... params)
+[[nodiscard]] detail::view_t<C, detail::tuple_parse<T>> query_as(
+    C&& conn, std::string sql, typename detail::source_of_t<C>::options opts, P const&... params)
 {
-    return detail::view_t<C, detail::tuple_parse<T>>(std::forward<C>(conn), std::move(sql), {}, std::move(opts),
-                                                     params...);
+    return detail::view_t<C, detail::tuple_parse<T>>(std::forward<C>(conn), std::move(sql), {},
+                                                     std::move(opts), params...);
 }
 template <detail::tuple_like T, class C, class... P>
     requires detail::source_connection<C> && (detail::bindable_v<P> && ...)
-[[nodiscard]] detail::view_t<C, detail::tuple_parse<T>> query_as(C&& conn, std::string sql, P const&... params)
+[[nodiscard]] detail::view_t<C, detail::tuple_parse<T>> query_as(C&& conn, std::string sql,
+                                                                 P const&... params)
 {
-    return detail::view_t<C, detail::tuple_parse<T>>(std::forward<C>(conn), std::move(sql), {}, {}, params...);
+    return detail::view_t<C, detail::tuple_parse<T>>(std::forward<C>(conn), std::move(sql), {}, {},
+                                                     params...);
 }
 
 } // namespace streambatch::sql

@@ -28,9 +28,9 @@ concept tuple_like = requires { std::tuple_size<std::remove_cvref_t<C>>::value; 
 
 /// What row::get<T> can produce.
 template <class T>
-inline constexpr bool gettable_v = std::is_arithmetic_v<T> || std::is_same_v<T, std::string> ||
-                                   std::is_same_v<T, std::string_view> ||
-                                   std::is_same_v<T, std::vector<std::byte>>;
+inline constexpr bool gettable_v =
+    std::is_arithmetic_v<T> || std::is_same_v<T, std::string> ||
+    std::is_same_v<T, std::string_view> || std::is_same_v<T, std::vector<std::byte>>;
 template <class T>
 inline constexpr bool gettable_v<std::optional<T>> = gettable_v<T>;
 
@@ -40,15 +40,16 @@ inline constexpr bool bindable_v =
     std::is_same_v<T, std::nullptr_t> || std::is_same_v<T, std::nullopt_t> ||
     (std::is_arithmetic_v<T> && !std::is_same_v<T, char> && !std::is_same_v<T, wchar_t> &&
      !std::is_same_v<T, char8_t> && !std::is_same_v<T, char16_t> && !std::is_same_v<T, char32_t>) ||
-    std::is_convertible_v<T const&, std::string_view> || std::is_same_v<T, std::span<std::byte const>> ||
-    std::is_same_v<T, std::vector<std::byte>>;
+    std::is_convertible_v<T const&, std::string_view> ||
+    std::is_same_v<T, std::span<std::byte const>> || std::is_same_v<T, std::vector<std::byte>>;
 template <class T>
 inline constexpr bool bindable_v<std::optional<T>> = bindable_v<T>;
 
 /// A function a query_as source can judge rows of type Row with.
 template <class F, class Row>
-concept parse_function_of = std::move_constructible<F> && std::invocable<F&, Row const&> &&
-                            std::is_object_v<std::remove_cvref_t<std::invoke_result_t<F&, Row const&>>>;
+concept parse_function_of =
+    std::move_constructible<F> && std::invocable<F&, Row const&> &&
+    std::is_object_v<std::remove_cvref_t<std::invoke_result_t<F&, Row const&>>>;
 
 /// query()'s parse function: the row itself.
 template <class Row>
@@ -79,8 +80,7 @@ struct same_columns {
 struct no_hook {
     template <class Connection>
     void operator()(Connection&) const noexcept
-    {
-    }
+    {}
 };
 
 /// Holds a function object and is move-assignable even when it is not (lambdas), so that a
@@ -112,8 +112,8 @@ std::string type_name(char const* boolean, char const* bytes)
     if constexpr (std::is_same_v<T, bool>)
         return boolean;
     else if constexpr (std::is_integral_v<T>)
-        return std::string(std::is_signed_v<T> ? "a " : "an ") + std::to_string(sizeof(T) * 8) + "-bit " +
-               (std::is_signed_v<T> ? "signed" : "unsigned") + " integer";
+        return std::string(std::is_signed_v<T> ? "a " : "an ") + std::to_string(sizeof(T) * 8) +
+               "-bit " + (std::is_signed_v<T> ? "signed" : "unsigned") + " integer";
     else if constexpr (std::is_floating_point_v<T>)
         return "a number";
     else if constexpr (std::is_same_v<T, std::vector<std::byte>>)

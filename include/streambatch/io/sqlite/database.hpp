@@ -9,8 +9,6 @@
 #include <streambatch/io/sqlite/errors.hpp>
 #include <streambatch/io/sqlite/row.hpp>
 
-#include <sqlite3.h>
-
 #include <chrono>
 #include <cstdint>
 #include <span>
@@ -20,6 +18,8 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include <sqlite3.h>
 
 namespace streambatch::sqlite {
 
@@ -50,14 +50,15 @@ public:
             int const code = db_ ? sqlite3_extended_errcode(db_) : rc;
             sqlite3_close_v2(db_);
             db_ = nullptr;
-            throw error("streambatch::sqlite: cannot open database " + detail::quote(file_) + ": " + msg +
-                            detail::code_text(code),
+            throw error("streambatch::sqlite: cannot open database " + detail::quote(file_) + ": " +
+                            msg + detail::code_text(code),
                         code, file_, {}, msg);
         }
         sqlite3_extended_result_codes(db_, 1);
         sqlite3_busy_timeout(db_, static_cast<int>(opts.busy_timeout.count()));
     }
-    database(database&& o) noexcept : db_(std::exchange(o.db_, nullptr)), file_(std::move(o.file_)) {}
+    database(database&& o) noexcept : db_(std::exchange(o.db_, nullptr)), file_(std::move(o.file_))
+    {}
     database& operator=(database&& o) noexcept
     {
         if (this != &o) {
@@ -113,23 +114,24 @@ public:
         if (!db.handle())
             throw std::logic_error("streambatch::sqlite: prepare on a moved-from database");
         char const* tail = nullptr;
-        int const rc = sqlite3_prepare_v2(db.handle(), sql_.data(), static_cast<int>(sql_.size()), &stmt_, &tail);
+        int const rc = sqlite3_prepare_v2(db.handle(), sql_.data(), static_cast<int>(sql_.size()),
+                                          &stmt_, &tail);
         if (rc != SQLITE_OK)
             detail::throw_error(db.handle(), rc, file_, sql_);
         if (!stmt_)
-            throw std::invalid_argument("streambatch::sqlite: no SQL statement in " + detail::quote(sql_));
+            throw std::invalid_argument("streambatch::sqlite: no SQL statement in " +
+                                        detail::quote(sql_));
         std::string_view rest(tail, static_cast<std::size_t>(sql_.data() + sql_.size() - tail));
         if (rest.find_first_not_of(" \t\r\n;") != std::string_view::npos) {
             sqlite3_finalize(std::exchange(stmt_, nullptr));
-            throw std::invalid_argument("streambatch::sqlite: one statement expected, found more in " +
-                                        detail::quote(sql_) +
-                                        "; use database::exec for scripts");
+            throw std::invalid_argument(
+                "streambatch::sqlite: one statement expected, found more in " +
+                detail::quote(sql_) + "; use database::exec for scripts");
         }
     }
     statement(statement&& o) noexcept
         : stmt_(std::exchange(o.stmt_, nullptr)), sql_(std::move(o.sql_)), file_(std::move(o.file_))
-    {
-    }
+    {}
     statement& operator=(statement&& o) noexcept
     {
         if (this != &o) {
@@ -164,9 +166,10 @@ public:
             rc = sqlite3_bind_int64(stmt_, index, value ? 1 : 0);
         } else if constexpr (std::is_integral_v<U>) {
             if (!std::in_range<std::int64_t>(value))
-                throw std::out_of_range("streambatch::sqlite: parameter " + std::to_string(index) + " of " +
-                                        detail::quote(sql_) + " is " +
-                                        std::to_string(value) + ", beyond SQLite's 64-bit signed integers");
+                throw std::out_of_range("streambatch::sqlite: parameter " + std::to_string(index) +
+                                        " of " + detail::quote(sql_) + " is " +
+                                        std::to_string(value) +
+                                        ", beyond SQLite's 64-bit signed integers");
             rc = sqlite3_bind_int64(stmt_, index, static_cast<sqlite3_int64>(value));
         } else if constexpr (std::is_floating_point_v<U>) {
             rc = sqlite3_bind_double(stmt_, index, static_cast<double>(value));
@@ -178,8 +181,7 @@ public:
             rc = sqlite3_bind_text64(stmt_, index, s.data(), s.size(), lifetime, SQLITE_UTF8);
         }
         if (rc != SQLITE_OK)
-            fail(rc, "binding parameter " + std::to_string(index) + " of " +
-                         detail::quote(sql_));
+            fail(rc, "binding parameter " + std::to_string(index) + " of " + detail::quote(sql_));
     }
 
     /// Binds all parameters, in order; their number must be the statement's.
@@ -187,8 +189,8 @@ public:
     void bind(P const&... params)
     {
         if (static_cast<int>(sizeof...(P)) != parameter_count())
-            throw std::invalid_argument("streambatch::sqlite: " + detail::quote(sql_) +
-                                        " has " + std::to_string(parameter_count()) + " parameters, given " +
+            throw std::invalid_argument("streambatch::sqlite: " + detail::quote(sql_) + " has " +
+                                        std::to_string(parameter_count()) + " parameters, given " +
                                         std::to_string(sizeof...(P)));
         int i = 0;
         (bind_at(++i, params), ...);

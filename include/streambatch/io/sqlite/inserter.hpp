@@ -9,8 +9,6 @@
 #include <streambatch/io/sql/traits.hpp>
 #include <streambatch/io/sqlite/database.hpp>
 
-#include <sqlite3.h>
-
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -22,6 +20,8 @@
 #include <string>
 #include <tuple>
 #include <utility>
+
+#include <sqlite3.h>
 
 namespace streambatch::sqlite {
 
@@ -40,18 +40,20 @@ class inserter {
         if constexpr (sql::detail::tuple_like<C>) {
             constexpr int k = static_cast<int>(std::tuple_size_v<C>);
             if (k != stmt_.parameter_count())
-                throw std::invalid_argument("streambatch::sqlite: " + detail::quote(stmt_.sql()) + " has " +
-                                            std::to_string(stmt_.parameter_count()) +
-                                            " parameters, the record maps to " + std::to_string(k) + " values");
+                throw std::invalid_argument("streambatch::sqlite: " + detail::quote(stmt_.sql()) +
+                                            " has " + std::to_string(stmt_.parameter_count()) +
+                                            " parameters, the record maps to " + std::to_string(k) +
+                                            " values");
             [&]<std::size_t... I>(std::index_sequence<I...>) {
                 using std::get;
                 (stmt_.bind_at(static_cast<int>(I) + 1, get<I>(cols), false), ...);
             }(std::make_index_sequence<std::tuple_size_v<C>>{});
         } else {
-            static_assert(bindable<C>, "map a record to a tuple of column values: inserter(db, sql, map)");
+            static_assert(bindable<C>,
+                          "map a record to a tuple of column values: inserter(db, sql, map)");
             if (stmt_.parameter_count() != 1)
-                throw std::invalid_argument("streambatch::sqlite: " + detail::quote(stmt_.sql()) + " has " +
-                                            std::to_string(stmt_.parameter_count()) +
+                throw std::invalid_argument("streambatch::sqlite: " + detail::quote(stmt_.sql()) +
+                                            " has " + std::to_string(stmt_.parameter_count()) +
                                             " parameters, the record maps to 1 value");
             stmt_.bind_at(1, cols, false);
         }
@@ -76,24 +78,26 @@ public:
     /// `insert_sql` is one INSERT (or INSERT OR ..., REPLACE, UPSERT) with one `?` per column.
     inserter(database& db, std::string insert_sql, Map map = {})
         : db_(std::addressof(db)), stmt_(db, std::move(insert_sql)), map_(std::move(map))
-    {
-    }
+    {}
 
     /// Inserts every record of `batch` in one transaction; hook(db) runs in it before COMMIT.
     /// On any error the batch is rolled back and batch_error (or a nested batch_error) thrown.
     template <std::ranges::input_range B, class Hook = sql::detail::no_hook>
-        requires std::invocable<Map&, std::ranges::range_reference_t<B>> && std::invocable<Hook&, database&>
+        requires std::invocable<Map&, std::ranges::range_reference_t<B>> &&
+                 std::invocable<Hook&, database&>
     std::size_t write(B&& batch, Hook&& hook = {})
     {
         std::uint64_t const index = batches_++;
         if (db_->in_transaction())
-            throw std::logic_error(where(index, batch_error::npos) +
-                                   "the connection is already in a transaction; each batch is its own");
+            throw std::logic_error(
+                where(index, batch_error::npos) +
+                "the connection is already in a transaction; each batch is its own");
         try {
             db_->exec("BEGIN IMMEDIATE");
         } catch (error const& e) {
-            throw batch_error(where(index, batch_error::npos) + std::string(io::detail::unprefixed<detail::tag>(e.what())), e, index,
-                              batch_error::npos);
+            throw batch_error(where(index, batch_error::npos) +
+                                  std::string(io::detail::unprefixed<detail::tag>(e.what())),
+                              e, index, batch_error::npos);
         }
         std::size_t r = 0;
         bool in_rows = true;
@@ -118,8 +122,9 @@ public:
             rollback();
             std::size_t const at = in_rows ? r : batch_error::npos;
             std::string const msg = sql::detail::current_message();
-            std::throw_with_nested(batch_error(where(index, at) + (in_rows ? "" : "in the hook: ") + msg,
-                                               error("", 0, db_->file(), stmt_.sql(), {}), index, at));
+            std::throw_with_nested(
+                batch_error(where(index, at) + (in_rows ? "" : "in the hook: ") + msg,
+                            error("", 0, db_->file(), stmt_.sql(), {}), index, at));
         }
         rows_ += r;
         return r;

@@ -9,8 +9,6 @@
 #include <streambatch/io/sql/partition.hpp>
 #include <streambatch/io/sqlite/source.hpp>
 
-#include <sqlite3.h>
-
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -20,6 +18,8 @@
 #include <string>
 #include <string_view>
 
+#include <sqlite3.h>
+
 namespace streambatch::sqlite {
 
 // --- partitions: one worker's share of a table, as a predicate for a keyset query ---------
@@ -28,12 +28,14 @@ namespace streambatch::sqlite {
 // key_bounds_of(db, table, key_column), key_range_partition(db, table, key_column, part),
 // key_range_partition(table, key_column, part, bounds) (no database) and
 // hash_partition(db, table, key_column, part).
-using sql::key_bounds, sql::keyset_queries, sql::partition_clause, sql::partition_scheme, sql::table_name;
 using sql::hash_partition, sql::key_bounds_of, sql::key_range_partition;
+using sql::key_bounds, sql::keyset_queries, sql::partition_clause, sql::partition_scheme,
+    sql::table_name;
 
 /// The keyset queries of one partition: `from_start` (no parameter), then `after_key` with the
 /// last key read (a `?`). `columns` is SQL text ("id, name"), used as given.
-[[nodiscard]] inline keyset_queries keyset_query(partition_clause const& part, std::string_view columns)
+[[nodiscard]] inline keyset_queries keyset_query(partition_clause const& part,
+                                                 std::string_view columns)
 {
     return sql::detail::keyset(part, columns, "?");
 }
@@ -67,7 +69,9 @@ inline void hash_function(sqlite3_context* ctx, int, sqlite3_value** argv) noexc
     sqlite3_value* v = argv[0];
     std::uint64_t h = 0;
     switch (sqlite3_value_type(v)) {
-    case SQLITE_INTEGER: h = mix64(static_cast<std::uint64_t>(sqlite3_value_int64(v))); break;
+    case SQLITE_INTEGER:
+        h = mix64(static_cast<std::uint64_t>(sqlite3_value_int64(v)));
+        break;
     case SQLITE_FLOAT: {
         double const d = sqlite3_value_double(v);
         if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 && std::trunc(d) == d) {
@@ -85,15 +89,19 @@ inline void hash_function(sqlite3_context* ctx, int, sqlite3_value** argv) noexc
             sqlite3_result_error_nomem(ctx);
             return;
         }
-        h = mix64(fnv1a(p, static_cast<std::size_t>(sqlite3_value_bytes(v)), 0xcbf29ce484222325ULL));
+        h = mix64(
+            fnv1a(p, static_cast<std::size_t>(sqlite3_value_bytes(v)), 0xcbf29ce484222325ULL));
         break;
     }
     case SQLITE_BLOB: {
         void const* p = sqlite3_value_blob(v); // null for an empty blob
-        h = mix64(fnv1a(p, static_cast<std::size_t>(sqlite3_value_bytes(v)), 0x84222325cbf29ce4ULL));
+        h = mix64(
+            fnv1a(p, static_cast<std::size_t>(sqlite3_value_bytes(v)), 0x84222325cbf29ce4ULL));
         break;
     }
-    default: sqlite3_result_null(ctx); return;
+    default:
+        sqlite3_result_null(ctx);
+        return;
     }
     sqlite3_result_int64(ctx, static_cast<sqlite3_int64>(h >> 1));
 }
@@ -108,7 +116,8 @@ public:
     explicit strict_quotes(sqlite3* db) noexcept : db_(db)
     {
 #ifdef SQLITE_DBCONFIG_DQS_DML
-        if (db_ && sqlite3_db_config(db_, SQLITE_DBCONFIG_DQS_DML, -1, &old_) == SQLITE_OK && old_ > 0)
+        if (db_ && sqlite3_db_config(db_, SQLITE_DBCONFIG_DQS_DML, -1, &old_) == SQLITE_OK &&
+            old_ > 0)
             sqlite3_db_config(db_, SQLITE_DBCONFIG_DQS_DML, 0, static_cast<int*>(nullptr));
         else
             old_ = 0;
@@ -128,13 +137,14 @@ public:
 /// "streambatch::sqlite: key_range_partition: ... "orders" in database "shop.db""
 inline std::string partition_where(char const* fn, partition_clause const& c, database const& db)
 {
-    return std::string("streambatch::sqlite: ") + fn + ": " + c.table + " in database " + quote(db.file());
+    return std::string("streambatch::sqlite: ") + fn + ": " + c.table + " in database " +
+           quote(db.file());
 }
 
 /// Throws partition_error if some rows have a NULL key. Skips the count (a scan without an
 /// index) when the key cannot be NULL: NOT NULL, the rowid or its alias (INTEGER PRIMARY KEY).
-inline void refuse_null_keys(database const& db, table_name const& table, std::string_view key_column,
-                             partition_clause const& c, char const* fn)
+inline void refuse_null_keys(database const& db, table_name const& table,
+                             std::string_view key_column, partition_clause const& c, char const* fn)
 {
     std::optional<std::string> const schema =
         table.schema.empty() ? std::nullopt : std::optional<std::string>(table.schema);
@@ -146,7 +156,8 @@ inline void refuse_null_keys(database const& db, table_name const& table, std::s
         " FROM pragma_table_info(?1, ?2) AS ti WHERE ti.name = ?3 COLLATE NOCASE",
         table.name, schema, key_column);
     std::string const name(key_column);
-    bool const rowid_name = sqlite3_stricmp(name.c_str(), "rowid") == 0 || sqlite3_stricmp(name.c_str(), "oid") == 0 ||
+    bool const rowid_name = sqlite3_stricmp(name.c_str(), "rowid") == 0 ||
+                            sqlite3_stricmp(name.c_str(), "oid") == 0 ||
                             sqlite3_stricmp(name.c_str(), "_rowid_") == 0;
     if (never_null ? *never_null != 0 : rowid_name) // not a declared column: the rowid itself
         return;
@@ -169,7 +180,8 @@ inline void refuse_null_keys(database const& db, table_name const& table, std::s
 inline void register_hash_function(database const& db)
 {
     if (!db.handle())
-        throw std::logic_error("streambatch::sqlite: register_hash_function on a moved-from database");
+        throw std::logic_error(
+            "streambatch::sqlite: register_hash_function on a moved-from database");
     int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
 #ifdef SQLITE_INNOCUOUS
     flags |= SQLITE_INNOCUOUS;
@@ -177,7 +189,8 @@ inline void register_hash_function(database const& db)
     int const rc = sqlite3_create_function_v2(db.handle(), "streambatch_hash", 1, flags, nullptr,
                                               &detail::hash_function, nullptr, nullptr, nullptr);
     if (rc != SQLITE_OK)
-        detail::throw_error(db.handle(), rc, db.file(), {}, "registering the SQL function streambatch_hash");
+        detail::throw_error(db.handle(), rc, db.file(), {},
+                            "registering the SQL function streambatch_hash");
 }
 
 namespace detail {
@@ -187,15 +200,15 @@ struct partition_ops {
     static constexpr char const* component = "sqlite";
     static constexpr bool hash_may_be_negative = false; // streambatch_hash is non-negative
 
-    static std::optional<key_bounds> bounds(database const& db, table_name const& table, std::string_view key_column,
-                                            char const* fn)
+    static std::optional<key_bounds> bounds(database const& db, table_name const& table,
+                                            std::string_view key_column, char const* fn)
     {
-        partition_clause const c = sql::detail::start_clause(table, key_column, partition{}, partition_scheme::key_range,
-                                                             "sqlite");
+        partition_clause const c = sql::detail::start_clause(table, key_column, partition{},
+                                                             partition_scheme::key_range, "sqlite");
         strict_quotes const strict(db.handle());
         // Two subqueries, so that each is one step down an index on the key.
-        auto rows = query(db, "SELECT (SELECT min(" + c.key + ") FROM " + c.table + "), (SELECT max(" + c.key +
-                                  ") FROM " + c.table + ")");
+        auto rows = query(db, "SELECT (SELECT min(" + c.key + ") FROM " + c.table +
+                                  "), (SELECT max(" + c.key + ") FROM " + c.table + ")");
         auto it = rows.begin();
         row const r = *it; // the one row
         auto const describe = [&](std::size_t i) -> std::string {
@@ -206,20 +219,23 @@ struct partition_ops {
                     v += ".0";
                 return "the real " + v;
             }
-            case storage_class::text: return "the text " + quote(r.get<std::string_view>(i));
+            case storage_class::text:
+                return "the text " + quote(r.get<std::string_view>(i));
             case storage_class::blob:
                 return "a blob of " + std::to_string(r.get<std::string_view>(i).size()) + " bytes";
-            default: return "NULL";
+            default:
+                return "NULL";
             }
         };
         std::optional<key_bounds> found;
         if (!r.is_null(0)) {
             for (std::size_t i = 0; i < 2; ++i)
                 if (r.type(i) != storage_class::integer)
-                    throw partition_error(partition_where(fn, c, db) + ": the key " + c.key + " holds " + describe(i) +
-                                          (i == 0 ? " (its smallest value)" : " (its largest value)") +
-                                          ", not only integers; key ranges need an integer key "
-                                          "(hash_partition takes any)");
+                    throw partition_error(
+                        partition_where(fn, c, db) + ": the key " + c.key + " holds " +
+                        describe(i) + (i == 0 ? " (its smallest value)" : " (its largest value)") +
+                        ", not only integers; key ranges need an integer key "
+                        "(hash_partition takes any)");
             found = key_bounds{r.get<std::int64_t>(0), r.get<std::int64_t>(1)};
         }
         refuse_null_keys(db, table, key_column, c, fn);
@@ -227,12 +243,13 @@ struct partition_ops {
     }
 
     /// Checks the names and refuses NULL keys, then registers streambatch_hash on `db`.
-    static std::string hash(database const& db, table_name const& table, std::string_view key_column,
-                            partition_clause const& c)
+    static std::string hash(database const& db, table_name const& table,
+                            std::string_view key_column, partition_clause const& c)
     {
         {
             strict_quotes const strict(db.handle());
-            statement const check(db, "SELECT " + c.key + " FROM " + c.table + " LIMIT 0"); // unknown names
+            statement const check(db, "SELECT " + c.key + " FROM " + c.table +
+                                          " LIMIT 0"); // unknown names
             refuse_null_keys(db, table, key_column, c, "hash_partition");
         }
         register_hash_function(db);

@@ -11,8 +11,6 @@
 #include <streambatch/io/sql/traits.hpp>
 #include <streambatch/io/sqlite/errors.hpp>
 
-#include <sqlite3.h>
-
 #include <charconv>
 #include <cmath>
 #include <cstddef>
@@ -26,6 +24,8 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include <sqlite3.h>
 
 namespace streambatch::sqlite {
 
@@ -103,11 +103,16 @@ class row : public sql::detail::row_base<row, detail::tag, field> {
     std::string describe(std::size_t i) const
     {
         switch (type(i)) {
-        case storage_class::integer: return "integer " + std::to_string(int_at(i));
-        case storage_class::real: return "real " + render_real(real_at(i));
-        case storage_class::text: return "text " + detail::quote(bytes_at(i));
-        case storage_class::blob: return "a blob of " + std::to_string(value_size(i)) + " bytes";
-        case storage_class::null: break;
+        case storage_class::integer:
+            return "integer " + std::to_string(int_at(i));
+        case storage_class::real:
+            return "real " + render_real(real_at(i));
+        case storage_class::text:
+            return "text " + detail::quote(bytes_at(i));
+        case storage_class::blob:
+            return "a blob of " + std::to_string(value_size(i)) + " bytes";
+        case storage_class::null:
+            break;
         }
         return "NULL";
     }
@@ -132,8 +137,7 @@ public:
                        return static_cast<unsigned char>(cells[i].kind);
                    }),
                number)
-    {
-    }
+    {}
 
     using base::is_null;
     storage_class type(std::size_t i) const
@@ -164,7 +168,8 @@ private:
             } else if (t == storage_class::real) {
                 double const d = real_at(i);
                 // Only a real that is exactly an integer (SQLite stores 2.0 for `2.0`).
-                if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || std::trunc(d) != d)
+                if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) ||
+                    std::trunc(d) != d)
                     mismatch<T>(i, describe(i));
                 v = static_cast<std::int64_t>(d);
             } else if (t == storage_class::text) {
@@ -223,21 +228,32 @@ public:
     io::reject_value reject_value(std::size_t i) const
     {
         switch (type(i)) {
-        case storage_class::integer: return io::reject_value::of_integer(int_at(i));
-        case storage_class::real: return io::reject_value::of_real(real_at(i));
-        case storage_class::text: return io::reject_value::of_text(bytes_at(i));
-        case storage_class::blob: return io::reject_value::of_blob(bytes_at(i));
-        case storage_class::null: break;
+        case storage_class::integer:
+            return io::reject_value::of_integer(int_at(i));
+        case storage_class::real:
+            return io::reject_value::of_real(real_at(i));
+        case storage_class::text:
+            return io::reject_value::of_text(bytes_at(i));
+        case storage_class::blob:
+            return io::reject_value::of_blob(bytes_at(i));
+        case storage_class::null:
+            break;
         }
         return {};
     }
     /// Column i as a JSON value, as a reject writes it (docs/rejects.md).
-    void append_json(std::string& out, std::size_t i) const { io::detail::append_json_value(out, reject_value(i)); }
+    void append_json(std::string& out, std::size_t i) const
+    {
+        io::detail::append_json_value(out, reject_value(i));
+    }
     /// The database the row came from.
     std::string const& database_file() const noexcept { return source(); }
 };
 
-inline storage_class field::type() const { return row_->type(index_); }
+inline storage_class field::type() const
+{
+    return row_->type(index_);
+}
 
 } // namespace streambatch::sqlite
 

@@ -9,8 +9,6 @@
 #include <streambatch/io/sql/source.hpp>
 #include <streambatch/io/sqlite/database.hpp>
 
-#include <sqlite3.h>
-
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -18,6 +16,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <sqlite3.h>
 
 namespace streambatch::sqlite {
 
@@ -28,7 +28,7 @@ using sql::on_error;
 /// The bad-row policy of query_as.
 struct query_options {
     on_error bad_rows = on_error::fail;
-    std::uint64_t max_skipped = 100;       ///< on_error::skip: the next bad row throws
+    std::uint64_t max_skipped = 100;     ///< on_error::skip: the next bad row throws
     std::filesystem::path reject_path{}; ///< JSON Lines; required by skip
 };
 
@@ -45,13 +45,16 @@ class query_view;
 
 /// What io/sql/source.hpp's query functions find (by argument-dependent lookup) for a database;
 /// declared only.
-sql::detail::source_spec<detail::tag, database const&, row, error, query_stats, query_options, query_view>
+sql::detail::source_spec<detail::tag, database const&, row, error, query_stats, query_options,
+                         query_view>
 source_spec_of(database const&);
 
 /// The source: steps a prepared statement; yields rows, or parse(row) for query_as.
 template <parse_function Parse>
-class query_view : public sql::detail::source_base<query_view<Parse>, sql::detail::source_of_t<database>, Parse> {
-    using base = sql::detail::source_base<query_view<Parse>, sql::detail::source_of_t<database>, Parse>;
+class query_view : public sql::detail::source_base<query_view<Parse>,
+                                                   sql::detail::source_of_t<database>, Parse> {
+    using base =
+        sql::detail::source_base<query_view<Parse>, sql::detail::source_of_t<database>, Parse>;
     friend base;
 
     statement stmt_;
@@ -97,10 +100,12 @@ class query_view : public sql::detail::source_base<query_view<Parse>, sql::detai
                 cell.data = sqlite3_column_blob(s, c);
                 cell.size = static_cast<std::size_t>(sqlite3_column_bytes(s, c));
                 break;
-            default: break;
+            default:
+                break;
             }
-            if (cell.kind != SQLITE_NULL && cell.kind != SQLITE_INTEGER && cell.kind != SQLITE_FLOAT &&
-                !cell.data && sqlite3_errcode(sqlite3_db_handle(s)) == SQLITE_NOMEM)
+            if (cell.kind != SQLITE_NULL && cell.kind != SQLITE_INTEGER &&
+                cell.kind != SQLITE_FLOAT && !cell.data &&
+                sqlite3_errcode(sqlite3_db_handle(s)) == SQLITE_NOMEM)
                 throw std::bad_alloc();
         }
         return row(info_, cells_, number);
@@ -109,8 +114,10 @@ class query_view : public sql::detail::source_base<query_view<Parse>, sql::detai
 public:
     /// Prepares `sql` on `db` and binds `params`; the rows are stepped as the view is iterated.
     template <bindable... P>
-    query_view(database const& db, std::string sql, Parse parse, query_options opts, P const&... params)
-        : base(std::move(parse), opts.bad_rows == on_error::skip, opts.max_skipped, std::move(opts.reject_path)),
+    query_view(database const& db, std::string sql, Parse parse, query_options opts,
+               P const&... params)
+        : base(std::move(parse), opts.bad_rows == on_error::skip, opts.max_skipped,
+               std::move(opts.reject_path)),
           stmt_(db, std::move(sql))
     {
         stmt_.bind(params...);

@@ -46,7 +46,8 @@ decltype(auto) call_process(F& f, B& b, batch_info const& i)
 }
 
 template <class F, class B>
-using process_result_t = decltype(call_process(std::declval<F&>(), std::declval<B&>(), std::declval<batch_info const&>()));
+using process_result_t = decltype(call_process(std::declval<F&>(), std::declval<B&>(),
+                                               std::declval<batch_info const&>()));
 
 /// Calls process from a function of its own: the caller's per-record loop is compiled (inlined)
 /// here, in a small function, and not into the runner's loop, where the worker's own state takes
@@ -61,8 +62,7 @@ template <class F, class B>
 struct no_commit {
     template <class... A>
     void operator()(A&&...) const noexcept
-    {
-    }
+    {}
 };
 
 template <class C, class R>

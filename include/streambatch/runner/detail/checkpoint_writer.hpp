@@ -66,7 +66,9 @@ class checkpoint_writer {
     }
 
 public:
-    explicit checkpoint_writer(std::filesystem::path path) : path_(std::move(path)), thread_([this] { loop(); }) {}
+    explicit checkpoint_writer(std::filesystem::path path)
+        : path_(std::move(path)), thread_([this] { loop(); })
+    {}
     checkpoint_writer(checkpoint_writer const&) = delete;
     checkpoint_writer& operator=(checkpoint_writer const&) = delete;
     ~checkpoint_writer()

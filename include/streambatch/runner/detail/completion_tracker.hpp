@@ -35,7 +35,8 @@ class low_water_mark {
     std::map<std::uint64_t, std::pair<std::size_t, std::string>> above_; // finished past the mark
 
 public:
-    explicit low_water_mark(std::string start_position = {}) : position_(std::move(start_position)) {}
+    explicit low_water_mark(std::string start_position = {}) : position_(std::move(start_position))
+    {}
 
     /// Batch `local` (0-based in this run) of `size` records finished; `position` is the source's
     /// position after it. Returns how many batches the mark moved by.
@@ -43,7 +44,8 @@ public:
     {
         above_.emplace(local, std::make_pair(size, std::move(position)));
         std::uint64_t moved = 0;
-        for (auto it = above_.begin(); it != above_.end() && it->first == batches_; it = above_.erase(it)) {
+        for (auto it = above_.begin(); it != above_.end() && it->first == batches_;
+             it = above_.erase(it)) {
             batches_ = it->first + 1;
             records_ += it->second.first;
             position_ = std::move(it->second.second);
@@ -94,8 +96,12 @@ class completion_tracker {
     /// The checkpoint the low-water mark stands for.
     checkpoint mark() const
     {
-        return checkpoint{opts_.job, opts_.fingerprint, opts_.resume_from.batches + lwm_.batches(),
-                          opts_.resume_from.records + lwm_.records(), lwm_.position(), 0};
+        return checkpoint{opts_.job,
+                          opts_.fingerprint,
+                          opts_.resume_from.batches + lwm_.batches(),
+                          opts_.resume_from.records + lwm_.records(),
+                          lwm_.position(),
+                          0};
     }
 
 public:
@@ -129,14 +135,16 @@ public:
             rss = rss_now();
         if (recorder_)
             recorder_->add({info.index, info.size, rss, used_now(used), latency, now - start_});
-        progress_.update(opts_.job, opts_.resume_from.records + report_.records, opts_.expected_records,
+        progress_.update(opts_.job, opts_.resume_from.records + report_.records,
+                         opts_.expected_records,
                          std::chrono::duration<double>(now - start_).count(), rss, info.size);
 
         std::uint64_t const moved = lwm_.complete(local, info.size, std::move(position));
         since_checkpoint_ += moved;
         if (moved != 0 && !opts_.checkpoint_path.empty() &&
             (since_checkpoint_ >= opts_.checkpoint_every_batches ||
-             (opts_.checkpoint_every.count() > 0 && now - last_checkpoint_ >= opts_.checkpoint_every)))
+             (opts_.checkpoint_every.count() > 0 &&
+              now - last_checkpoint_ >= opts_.checkpoint_every)))
             write_checkpoint_now(now);
     }
 
@@ -162,9 +170,10 @@ public:
     /// At the end, success or not: the last checkpoint, the report's figures, the records.
     void finish(bool completed, std::string const& error)
     {
-        progress_.update(opts_.job, opts_.resume_from.records + report_.records, opts_.expected_records,
-                         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(), rss_now(),
-                         0, true);
+        progress_.update(
+            opts_.job, opts_.resume_from.records + report_.records, opts_.expected_records,
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(),
+            rss_now(), 0, true);
         progress_.finish();
         auto const now = std::chrono::steady_clock::now();
         // The last checkpoint, written here (not on the writer's thread), so that the file is
@@ -196,13 +205,14 @@ public:
             report_.guard_events = opts_.guard_->log->events;
         }
         if (recorder_) {
-            run_configuration config{{"max_in_flight", std::to_string(opts_.max_in_flight)},
-                                     {"ordered", opts_.ordered ? "true" : "false"},
-                                     {"checkpoint_path", opts_.checkpoint_path.string()},
-                                     {"checkpoint_every_batches", std::to_string(opts_.checkpoint_every_batches)},
-                                     {"checkpoint_every_ms", std::to_string(opts_.checkpoint_every.count())},
-                                     {"fingerprint", opts_.fingerprint},
-                                     {"partition", opts_.part.str()}};
+            run_configuration config{
+                {"max_in_flight", std::to_string(opts_.max_in_flight)},
+                {"ordered", opts_.ordered ? "true" : "false"},
+                {"checkpoint_path", opts_.checkpoint_path.string()},
+                {"checkpoint_every_batches", std::to_string(opts_.checkpoint_every_batches)},
+                {"checkpoint_every_ms", std::to_string(opts_.checkpoint_every.count())},
+                {"fingerprint", opts_.fingerprint},
+                {"partition", opts_.part.str()}};
             config.insert(config.end(), opts_.configuration.begin(), opts_.configuration.end());
             recorder_->finish(report_, config);
         }

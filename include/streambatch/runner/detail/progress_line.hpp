@@ -25,7 +25,9 @@ class progress_line {
     bool drawn_ = false;
 
 public:
-    explicit progress_line(progress_mode m) : on_(m == progress_mode::always || (m == progress_mode::automatic && ::isatty(2))) {}
+    explicit progress_line(progress_mode m)
+        : on_(m == progress_mode::always || (m == progress_mode::automatic && ::isatty(2)))
+    {}
     bool on() const noexcept { return on_; }
 
     void update(std::string const& job, std::uint64_t records, std::uint64_t expected, double secs,
@@ -42,10 +44,12 @@ public:
         char eta[48] = "";
         if (expected > records && rate > 0) {
             auto const left = static_cast<long long>(double(expected - records) / rate);
-            std::snprintf(eta, sizeof eta, "  ETA %lld:%02lld:%02lld", left / 3600, left / 60 % 60, left % 60);
+            std::snprintf(eta, sizeof eta, "  ETA %lld:%02lld:%02lld", left / 3600, left / 60 % 60,
+                          left % 60);
         }
-        std::fprintf(stderr, "\r\033[K%s: %llu records  %.0f rec/s  RSS %.1f MiB  batch %zu%s", job.c_str(),
-                     static_cast<unsigned long long>(records), rate, double(rss) / (1 << 20), batch_size, eta);
+        std::fprintf(stderr, "\r\033[K%s: %llu records  %.0f rec/s  RSS %.1f MiB  batch %zu%s",
+                     job.c_str(), static_cast<unsigned long long>(records), rate,
+                     double(rss) / (1 << 20), batch_size, eta);
         std::fflush(stderr);
     }
     void finish()

@@ -43,7 +43,9 @@ class parallel_scheduler {
     static constexpr bool owning = is_batch_v<B>;
     using T = typename batch_record<B>::type;
     using owned_t = std::conditional_t<owning, std::vector<std::conditional_t<owning, T, int>>, B>;
-    using R0 = process_result_t<Process, std::conditional_t<owning, batch<std::conditional_t<owning, T, int>>, B>>;
+    using R0 =
+        process_result_t<Process,
+                         std::conditional_t<owning, batch<std::conditional_t<owning, T, int>>, B>>;
     using R = std::conditional_t<std::is_void_v<R0>, std::monostate, R0>;
 
     /// One batch on its way from the source to commit.
@@ -70,7 +72,7 @@ class parallel_scheduler {
     std::mutex m_;
     std::condition_variable cv_slot_;
     std::map<std::uint64_t, std::unique_ptr<job>> finished_; // processed, waiting to be committed
-    std::vector<owned_t> spares_;                            // recycled buffers (owning batches only)
+    std::vector<owned_t> spares_; // recycled buffers (owning batches only)
     std::size_t in_flight_ = 0;
     bool stop_ = false, committing_ = false;
     std::uint64_t next_commit_ = 0;
@@ -200,7 +202,9 @@ class parallel_scheduler {
         while (true) {
             bool const full = in_flight_ >= limit_now_;
             auto const t0 = std::chrono::steady_clock::now();
-            cv_slot_.wait(lock, [&] { return stop_ || source_done_ || (!pulling_ && in_flight_ < limit_now_); });
+            cv_slot_.wait(lock, [&] {
+                return stop_ || source_done_ || (!pulling_ && in_flight_ < limit_now_);
+            });
             if (full)
                 report_.waited_for_slot += std::chrono::steady_clock::now() - t0;
             if (stop_ || source_done_)
@@ -267,19 +271,18 @@ class parallel_scheduler {
 public:
     parallel_scheduler(Batches& batches, Process& process, Commit& commit, run_options const& opts,
                        run_report& report, completion_tracker& done)
-        : batches_(batches), process_(process), commit_(commit), opts_(opts), report_(report), done_(done),
-          k_(opts.max_in_flight), limit_now_(opts.max_in_flight), index_(opts.resume_from.batches),
-          first_(opts.resume_from.records)
-    {
-    }
+        : batches_(batches), process_(process), commit_(commit), opts_(opts), report_(report),
+          done_(done), k_(opts.max_in_flight), limit_now_(opts.max_in_flight),
+          index_(opts.resume_from.batches), first_(opts.resume_from.records)
+    {}
     parallel_scheduler(parallel_scheduler const&) = delete;
     parallel_scheduler& operator=(parallel_scheduler const&) = delete;
 
     /// Starts the workers, joins them, and rethrows the first exception.
     void run()
     {
-        std::size_t const threads =
-            std::max<std::size_t>(1, std::min<std::size_t>(k_, std::max(1u, std::thread::hardware_concurrency())));
+        std::size_t const threads = std::max<std::size_t>(
+            1, std::min<std::size_t>(k_, std::max(1u, std::thread::hardware_concurrency())));
         std::vector<std::thread> pool;
         pool.reserve(threads);
         try {
