@@ -3,7 +3,8 @@
 # tests/mutants/mutants.txt (all, or the ones named): copies include/ and tests/ to a scratch
 # directory, applies the mutant (failing loudly when its original text is not found exactly
 # once), builds ONE executable of only the test sources it names, runs the named test(s), and
-# asserts that they now FAIL. Registered as the CTest test `mutants` (label mutants, dev preset).
+# asserts that they now FAIL, having passed in a control build of the same sources unmutated.
+# Registered as the CTest test `mutants` (label mutants, dev preset).
 #
 #   MUTANTS_SPEC   the list of mutants (default: tests/mutants/mutants.txt)
 #   MUTANTS_WORK   scratch directory (default: build/mutants in the repository)
@@ -74,6 +75,10 @@ mkdir -p "$work/src" "$work/build"
     echo "find_package(range-v3 REQUIRED)"
     echo "find_package(Threads REQUIRED)"
 } > "$work/src/CMakeLists.txt"
+# The control: the same sources, unmutated. A named test must PASS there, or its failure under
+# the mutant proves nothing (a test that fails anyway, a fixture the scratch build lacks).
+mkdir -p "$work/src/_control"
+cp -r "$repo/include" "$repo/tests" "$work/src/_control/"
 for i in "${selected[@]}"; do
     name=${names[i]} dir=$work/src/${names[i]}
     mkdir -p "$dir"
@@ -112,6 +117,9 @@ for i in "${selected[@]}"; do
         echo "add_executable(mutant_$name$srcs)"
         echo "target_include_directories(mutant_$name PRIVATE $incs)"
         echo "target_link_libraries(mutant_$name PRIVATE $link)"
+        echo "add_executable(control_$name${srcs//"$dir/"/"$work/src/_control/"})"
+        echo "target_include_directories(control_$name PRIVATE ${incs//"$dir/"/"$work/src/_control/"})"
+        echo "target_link_libraries(control_$name PRIVATE $link)"
     } >> "$work/src/CMakeLists.txt"
 done
 
@@ -127,8 +135,8 @@ cmake --build "$work/build" -j "$jobs" -- -k 0 > "$work/build.log" 2>&1   # -k 0
 killed=0 survived=0 pending=0 broken=0
 report=()
 for i in "${selected[@]}"; do
-    name=${names[i]} exe=$work/build/mutant_${names[i]}
-    if [[ ! -x $exe ]]; then
+    name=${names[i]} exe=$work/build/mutant_${names[i]} control=$work/build/control_${names[i]}
+    if [[ ! -x $exe || ! -x $control ]]; then
         echo "--- [$name] did not build; its errors:"; grep -E "error|FAILED" "$work/build.log" | grep -F "$name" | head -20
         report+=("BROKEN    $name: did not build ($work/build.log)"); broken=$((broken + 1)); continue
     fi
@@ -142,6 +150,10 @@ for i in "${selected[@]}"; do
         listed=$("$exe" "$arg" --list-test-names-only 2>/dev/null | grep -c . || true)
         if ((listed == 0)); then
             report+=("BROKEN    $name: no test named '$t' (renamed? update tests/mutants/mutants.txt)")
+            verdict=broken; break
+        fi
+        if ! timeout 300 "$control" "$arg" -w NoTests > "$work/$name.control.log" 2>&1; then
+            report+=("BROKEN    $name: '$t' fails WITHOUT the mutant ($work/$name.control.log)")
             verdict=broken; break
         fi
         timeout 300 "$exe" "$arg" -w NoTests > "$work/$name.log" 2>&1
