@@ -1,0 +1,209 @@
+// streambatch/job/contract.hpp: what a job's source and sink promise each other, so that a job
+// resumes where its last committed batch ended, refuses another input, and has one writer.
+//
+// In:     a source (records, a position that round-trips through text, its input's identity)
+//         and a sink (commits a batch together with the state it reached, behind a fence).
+// Out:    the concepts job_source and job_sink; job_key (job + partition), job_state (what a
+//         sink stores with each batch: position, identity, batches, records), holder (who holds
+//         a fence: host, pid, start time, run id), and the errors input_changed, fence_held,
+//         fence_lost. run_job (job/run_job.hpp) drives them.
+// Models: a source is opened, optionally seek()'d to a stored position, then its rows() are read
+//         once; position() and identity() describe the point after the rows pulled so far. A
+//         sink's open(key) takes the fence for (job, partition, sink) and returns the state
+//         stored with the last committed batch (nullopt: nothing committed); commit(batch,
+//         state) writes the batch and the state atomically (one transaction, or data fsync'ed
+//         before the state) and only if the stored state is still the one this writer last
+//         wrote (compare-and-set); close() releases the fence.
+// Memory: the strings of one state.
+// Errors: input_changed (the input is not the one the stored state was taken on: names the
+//         input, what differs, and both values); fence_held (another live writer holds the
+//         fence: names it, .by); fence_lost (the stored state moved under this writer: its
+//         commit wrote nothing). See docs/guarantees.md.
+// Example:
+//     auto state = sink.open({.job = "load customers"});      // throws fence_held
+//     if (state) { source.check_identity(*state); source.seek(state->position); }
+//     ... sink.commit(std::move(cleaned), {.position = source.position(), ...});
+
+#ifndef STREAMBATCH_JOB_CONTRACT_HPP_INCLUDED
+#define STREAMBATCH_JOB_CONTRACT_HPP_INCLUDED
+
+#include <streambatch/partition.hpp>
+
+#include <cerrno>
+#include <chrono>
+#include <concepts>
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <optional>
+#include <ranges>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <signal.h>
+#include <unistd.h>
+
+namespace streambatch {
+
+/// Which fence and which stored state: a job's name and, for one of N workers, its partition.
+struct job_key {
+    std::string job;
+    partition part{};
+
+    /// "load customers" or "load customers 3/8": the text sinks store and lock on.
+    std::string str() const { return part == partition{} ? job : job + " " + part.str(); }
+    friend bool operator==(job_key const&, job_key const&) = default;
+};
+
+/// What a sink stores with each committed batch, and gives back to the next run.
+struct job_state {
+    std::string position{};    ///< the source's position after the batch (source.position())
+    std::string identity{};    ///< the source's identity at that position (source.identity())
+    std::uint64_t batches = 0; ///< batches committed by the job so far (across runs)
+    std::uint64_t records = 0; ///< records in them
+    friend bool operator==(job_state const&, job_state const&) = default;
+};
+
+/// Who holds a fence: enough for an operator to find the process, and for a sink on the same
+/// host to tell whether it still runs.
+struct holder {
+    std::string host{};
+    std::int64_t pid = 0;
+    std::int64_t started_unix_ms = 0; ///< when the holder took the fence
+    std::uint64_t proc_start = 0;     ///< /proc/<pid>/stat start time (ticks); 0 if unknown
+
+    /// This process, now.
+    static holder self()
+    {
+        holder h;
+        char name[256] = {};
+        if (::gethostname(name, sizeof name - 1) == 0)
+            h.host = name;
+        h.pid = static_cast<std::int64_t>(::getpid());
+        h.started_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+        h.proc_start = proc_start_ticks(h.pid);
+        return h;
+    }
+
+    /// /proc/<pid>/stat field 22 (start time since boot, in clock ticks); 0 if not readable.
+    static std::uint64_t proc_start_ticks(std::int64_t pid)
+    {
+        std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+        std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        auto const close = s.rfind(')'); // the command name may hold spaces and parentheses
+        if (close == std::string::npos)
+            return 0;
+        std::istringstream rest(s.substr(close + 2));
+        std::string field;
+        for (int i = 3; i <= 22 && rest >> field; ++i)
+            if (i == 22)
+                return std::strtoull(field.c_str(), nullptr, 10);
+        return 0;
+    }
+
+    /// True unless the holder is on this host and its process is gone (no such pid, or a pid
+    /// reused by a process that started at another time). A holder on another host is taken
+    /// to be alive: only its own fence mechanism (a lock its connection holds) can tell.
+    bool alive() const
+    {
+        holder const me = self();
+        if (host != me.host)
+            return true;
+        if (pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH))
+            return false;
+        return proc_start == 0 || proc_start_ticks(pid) == proc_start;
+    }
+
+    /// "host db1, pid 4242, since 2026-12-05T21:50:01Z".
+    std::string str() const
+    {
+        std::time_t const t = static_cast<std::time_t>(started_unix_ms / 1000);
+        std::tm tm{};
+        ::gmtime_r(&t, &tm);
+        char when[32];
+        std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        return "host " + host + ", pid " + std::to_string(pid) + ", since " + when;
+    }
+
+    /// One line of text that from_text reads back: "host\tpid\tstarted_unix_ms\tproc_start".
+    std::string to_text() const
+    {
+        return host + "\t" + std::to_string(pid) + "\t" + std::to_string(started_unix_ms) + "\t" +
+               std::to_string(proc_start);
+    }
+    static std::optional<holder> from_text(std::string_view t)
+    {
+        holder h;
+        std::string fields[4];
+        for (int i = 0; i < 4; ++i) {
+            auto const tab = i < 3 ? t.find('\t') : t.size();
+            if (tab == std::string_view::npos)
+                return std::nullopt;
+            fields[i] = std::string(t.substr(0, tab));
+            t.remove_prefix(i < 3 ? tab + 1 : tab);
+        }
+        h.host = fields[0];
+        char* end = nullptr;
+        h.pid = std::strtoll(fields[1].c_str(), &end, 10);
+        h.started_unix_ms = std::strtoll(fields[2].c_str(), &end, 10);
+        h.proc_start = std::strtoull(fields[3].c_str(), &end, 10);
+        return h;
+    }
+    friend bool operator==(holder const&, holder const&) = default;
+};
+
+/// The input is not the one the stored state was taken on (swapped, edited, truncated, or
+/// appended to without the user saying so). Nothing was read or written.
+class input_changed : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// Another live writer holds the job's fence. Nothing was written.
+class fence_held : public std::runtime_error {
+public:
+    fence_held(std::string const& what, holder who) : std::runtime_error(what), by(std::move(who)) {}
+    holder by;
+};
+
+/// The stored state is no longer the one this writer last wrote (another writer took the fence
+/// over): this commit wrote nothing, and the job must stop.
+class fence_lost : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// A positioned source: rows() once, after an optional seek(position) to a stored position;
+/// position() and identity() describe the point after the rows pulled so far;
+/// check_identity(state) throws input_changed unless the input is the one `state` was taken on.
+/// describe() names the input in messages ("customers.csv", "query on orders").
+template <class S>
+concept job_source = requires(S& s, std::string_view text, job_state const& st) {
+    { s.rows() } -> std::ranges::input_range;
+    { s.position() } -> std::convertible_to<std::string>;
+    { s.identity() } -> std::convertible_to<std::string>;
+    s.seek(text);
+    s.check_identity(st);
+    { s.describe() } -> std::convertible_to<std::string>;
+};
+
+/// A sink that commits each batch with the state it reached, behind a fence: open(key) takes it
+/// (or throws fence_held) and returns the stored state; commit(batch, state) writes both or
+/// neither (throws fence_lost when the stored state moved); close() releases the fence.
+template <class K, class Batch>
+concept job_sink = requires(K& k, job_key const& key, Batch&& b, job_state const& st) {
+    { k.open(key) } -> std::same_as<std::optional<job_state>>;
+    k.commit(std::forward<Batch>(b), st);
+    k.close();
+    { k.describe() } -> std::convertible_to<std::string>;
+};
+
+} // namespace streambatch
+
+#endif // STREAMBATCH_JOB_CONTRACT_HPP_INCLUDED
