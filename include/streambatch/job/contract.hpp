@@ -168,7 +168,8 @@ public:
 /// Another live writer holds the job's fence. Nothing was written.
 class fence_held : public std::runtime_error {
 public:
-    fence_held(std::string const& what, holder who) : std::runtime_error(what), by(std::move(who)) {}
+    fence_held(std::string const& what, holder who) : std::runtime_error(what), by(std::move(who))
+    {}
     holder by;
 };
 
@@ -185,12 +186,20 @@ public:
 /// describe() names the input in messages ("customers.csv", "query on orders").
 template <class S>
 concept job_source = requires(S& s, std::string_view text, job_state const& st) {
-    { s.rows() } -> std::ranges::input_range;
-    { s.position() } -> std::convertible_to<std::string>;
-    { s.identity() } -> std::convertible_to<std::string>;
+    {
+        s.rows()
+    } -> std::ranges::input_range;
+    {
+        s.position()
+    } -> std::convertible_to<std::string>;
+    {
+        s.identity()
+    } -> std::convertible_to<std::string>;
     s.seek(text);
     s.check_identity(st);
-    { s.describe() } -> std::convertible_to<std::string>;
+    {
+        s.describe()
+    } -> std::convertible_to<std::string>;
 };
 
 /// A sink that commits each batch with the state it reached, behind a fence: open(key) takes it
@@ -198,10 +207,14 @@ concept job_source = requires(S& s, std::string_view text, job_state const& st) 
 /// neither (throws fence_lost when the stored state moved); close() releases the fence.
 template <class K, class Batch>
 concept job_sink = requires(K& k, job_key const& key, Batch&& b, job_state const& st) {
-    { k.open(key) } -> std::same_as<std::optional<job_state>>;
+    {
+        k.open(key)
+    } -> std::same_as<std::optional<job_state>>;
     k.commit(std::forward<Batch>(b), st);
     k.close();
-    { k.describe() } -> std::convertible_to<std::string>;
+    {
+        k.describe()
+    } -> std::convertible_to<std::string>;
 };
 
 } // namespace streambatch
