@@ -31,6 +31,7 @@
 #include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -67,6 +68,7 @@ enum class progress_mode { automatic, always, never };
 struct run_options {
     std::size_t max_in_flight = 1; ///< batches alive at once; 1 = sequential
     bool ordered = true;           ///< commit in batch order (else as batches finish)
+    std::stop_token stop{}; ///< once requested: no new batch is pulled; those in flight finish
     std::string job = "streambatch job";
     std::filesystem::path record_dir{}; ///< run records go here ("" = none)
     progress_mode progress =

@@ -1,0 +1,115 @@
+// job/run_job.hpp with the test doubles of support/vector_job.hpp: resume, identity, fence, stop.
+#include <streambatch/job/run_job.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <numeric>
+#include <vector>
+
+#include "support/vector_job.hpp"
+
+namespace sb = streambatch;
+using test_support::memory_sink;
+using test_support::memory_store;
+using test_support::vector_source;
+
+namespace {
+
+std::vector<std::int64_t> numbers(std::int64_t n)
+{
+    std::vector<std::int64_t> v(static_cast<std::size_t>(n));
+    std::iota(v.begin(), v.end(), 1);
+    return v;
+}
+
+auto const doubled = [](auto& batch) {
+    std::vector<std::int64_t> out;
+    for (std::int64_t x : batch)
+        out.push_back(2 * x);
+    return out;
+};
+
+sb::job_options options(std::size_t in_flight = 1)
+{
+    sb::job_options o{.job = "test job", .batch = 10};
+    o.run.max_in_flight = in_flight;
+    o.handle_signals = false;
+    return o;
+}
+
+} // namespace
+
+TEST_CASE("run_job: a fresh run commits every batch with its state", "[job][run_job]")
+{
+    for (std::size_t k : {1u, 2u}) {
+        memory_store db;
+        vector_source in(numbers(95));
+        memory_sink out(db);
+        auto const r = sb::run_job(in, doubled, out, options(k));
+        CHECK_FALSE(r.resumed_from);
+        CHECK(r.exit_code() == 0);
+        CHECK(r.report.records == 95);
+        CHECK(db.rows.size() == 95);
+        CHECK(std::accumulate(db.rows.begin(), db.rows.end(), std::int64_t{0}) == 95 * 96);
+        REQUIRE(db.state);
+        CHECK(db.state->position == "95");
+        CHECK(db.state->records == 95);
+        CHECK(db.state->batches == 10);
+        CHECK(db.state->identity == in.identity());
+        CHECK_FALSE(db.held); // the fence is released
+    }
+}
+
+TEST_CASE("run_job: a failed commit leaves the state of the last good batch, and the rerun resumes",
+          "[job][run_job]")
+{
+    memory_store db;
+    {
+        vector_source in(numbers(95));
+        memory_sink out(db);
+        out.fail_at_commit = 4;
+        CHECK_THROWS_AS(sb::run_job(in, doubled, out, options()), sb::batch_failed);
+        CHECK_FALSE(db.held);
+        REQUIRE(db.state);
+        CHECK(db.state->position == "40");
+        CHECK(db.rows.size() == 40);
+    }
+    vector_source in(numbers(95));
+    memory_sink out(db);
+    auto const r = sb::run_job(in, doubled, out, options(2));
+    REQUIRE(r.resumed_from);
+    CHECK(r.resumed_from->records == 40);
+    CHECK(r.report.records == 55);
+    CHECK(r.report.resumed_from_records == 40);
+    CHECK(db.rows.size() == 95); // exactly once
+    CHECK(std::accumulate(db.rows.begin(), db.rows.end(), std::int64_t{0}) == 95 * 96);
+    CHECK(db.state->batches == 10);
+}
+
+TEST_CASE("run_job: another input is refused before anything is read or written",
+          "[job][run_job]")
+{
+    memory_store db;
+    db.state = sb::job_state{"40", "vector n=95 sum=4560", 4, 40};
+    auto other = numbers(95);
+    other[3] = 1000;
+    vector_source in(other);
+    memory_sink out(db);
+    CHECK_THROWS_MATCHES(sb::run_job(in, doubled, out, options()), sb::input_changed,
+                         Catch::Message("vector: the checkpoint was taken on vector n=95 "
+                                        "sum=4560, this input is vector n=95 sum=5556"));
+    CHECK(db.rows.empty());
+    CHECK_FALSE(db.held);
+}
+
+TEST_CASE("run_job: a held fence stops the job before it reads", "[job][run_job]")
+{
+    memory_store db;
+    db.held = true;
+    vector_source in(numbers(5));
+    memory_sink out(db);
+    CHECK_THROWS_AS(sb::run_job(in, doubled, out, options()), sb::fence_held);
+    CHECK(db.rows.empty());
+    CHECK(db.held); // still the other holder's
+}
