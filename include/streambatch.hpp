@@ -4,7 +4,8 @@
 // In:     any std::ranges::input_range of records.
 // Out:    the batch adaptors (views.hpp), the memory guard (guard.hpp), the job runner with its
 //         checkpoints and run records (runner.hpp), partitions for many workers (partition.hpp),
-//         record_bytes (record_bytes.hpp) and the version (version.hpp).
+//         record_bytes (record_bytes.hpp), the version (version.hpp) and run_job with its
+//         guarantees (job.hpp).
 // Models: see each sub-umbrella.
 // Memory: O(batch) for single-pass sources, O(1) for forward ones.
 // Errors: see each sub-umbrella.
@@ -16,6 +17,7 @@
 #define STREAMBATCH_HPP_INCLUDED
 
 #include <streambatch/guard.hpp>
+#include <streambatch/job.hpp>
 #include <streambatch/partition.hpp>
 #include <streambatch/record_bytes.hpp>
 #include <streambatch/runner.hpp>
