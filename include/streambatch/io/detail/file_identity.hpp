@@ -23,7 +23,7 @@
 //         check(stored): the file now against a stored identity; throws input_changed.
 // Models: full (the default) re-hashes the consumed bytes of the file now on resume and so
 //         detects a change anywhere in what was loaded (and in the head and tail). sampled
-//         reads a fixed 192 KiB whatever the file's size (head, tail, last, samples), and
+//         reads a fixed 256 KiB whatever the file's size (head, tail, last, samples), and
 //         MISSES a same-size change that lies wholly outside the head (first 64 KiB), the
 //         tail (last 64 KiB), the 64 KiB before the checkpoint and the 16 sampled 4 KiB blocks:
 //         in a 1 GB file, most single-byte edits of the consumed part (the sampled bytes are
