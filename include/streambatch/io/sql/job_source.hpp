@@ -573,7 +573,8 @@ public:
                     d.push_back(names[i]);
             for (std::size_t i = 0; i < d.size(); ++i)
                 differs += std::string(i == 0 ? "" : i + 1 == d.size() ? " and " : ", ") + d[i];
-            differs += d.size() == 1 ? " differs" : " differ";
+            differs += d.size() == 1 && d[0] != names[1] ? " differs"
+                                                         : " differ"; // "parameters" is plural
         } else {
             differs = "it is not a keyset query's identity";
         }
