@@ -67,6 +67,15 @@
 //         AND (id < 500))) but are even by key value, not by row count: skewed keys give skewed
 //         partitions. Hash partitions balance any keys, but no index range can serve them: every
 //         worker scans the whole table and keeps its share.
+//         A job's source (io/sql/job_source.hpp, shared with sqlite.hpp):
+//         postgres::read_keyset(conn, {.table, .columns, .key, .partition, .where},
+//         [{.page_size = 1000, ...},] params...), read_keyset_as<Tuple>(...),
+//         read_keyset_as(conn, spec, parse, ...): a postgres::keyset_source that reads the table
+//         in key order, page by page (LIMIT page_size; from the start with no key predicate, so
+//         INT64_MIN is read; then "key" > $1 with the last key read), and
+//         models streambatch::job_source: position() is the key of the last row handed out,
+//         seek(position) resumes after it, identity() is the query text, its parameters and the
+//         partition, check_identity(state) throws streambatch::input_changed naming both.
 // Models: query_view: std::ranges::view and input_range, move-only, single-pass; its iterator
 //         is an input iterator whose operator* gives value_type& (so batch adaptors move the
 //         records out), end() is std::default_sentinel. A row is read (and a FETCH sent) when
@@ -140,7 +149,8 @@
 // The component's parts (each includes what it needs; this header is the one to include):
 #include <streambatch/io/postgres/connection.hpp> // connection, result, append_copy_field
 #include <streambatch/io/postgres/copy_sink.hpp>  // copy_sink
-#include <streambatch/io/postgres/errors.hpp>    // error, batch_error, row_error, too_many_bad_rows
+#include <streambatch/io/postgres/errors.hpp> // error, batch_error, row_error, too_many_bad_rows
+#include <streambatch/io/postgres/job_source.hpp> // read_keyset, read_keyset_as, keyset_source
 #include <streambatch/io/postgres/partition.hpp> // key_range_partition, hash_partition, keyset_query
 #include <streambatch/io/postgres/row.hpp>       // row, field
 #include <streambatch/io/postgres/source.hpp>    // query, query_as, query_view, query_options

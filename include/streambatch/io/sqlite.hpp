@@ -49,6 +49,14 @@
 //         PRIMARY KEY (rowid>? AND rowid<?)) but are even by key value, not by row count: skewed
 //         keys give skewed partitions. Hash partitions balance any keys, but no index range can
 //         serve them: every worker scans the whole table and keeps its share.
+//         A job's source (io/sql/job_source.hpp, shared with postgres.hpp): sqlite::read_keyset(db,
+//         {.table, .columns, .key, .partition, .where}, [{.page_size = 1000, ...},] params...),
+//         read_keyset_as<Tuple>(...), read_keyset_as(db, spec, parse, ...): a sqlite::keyset_source
+//         that reads the table in key order, page by page (LIMIT page_size; from the start with
+//         no key predicate, so INT64_MIN is read; then "key" > ? with the last key read), and
+//         models streambatch::job_source: position() is the key of the last row handed out,
+//         seek(position) resumes after it, identity() is the query text, its parameters and the
+//         partition, check_identity(state) throws streambatch::input_changed naming both.
 // Models: query_view: std::ranges::view and input_range, move-only, single-pass; its iterator
 //         is an input iterator whose operator* gives value_type& (so batch adaptors move the
 //         records out), end() is std::default_sentinel. A row is stepped when the iterator
@@ -114,11 +122,12 @@
 #define STREAMBATCH_IO_SQLITE_HPP_INCLUDED
 
 // The component's parts (each includes what it needs; this header is the one to include):
-#include <streambatch/io/sqlite/database.hpp>  // database, statement
-#include <streambatch/io/sqlite/errors.hpp>    // error, batch_error, row_error, too_many_bad_rows
-#include <streambatch/io/sqlite/inserter.hpp>  // inserter
-#include <streambatch/io/sqlite/partition.hpp> // key_range_partition, hash_partition, keyset_query
-#include <streambatch/io/sqlite/row.hpp>       // storage_class, row, field
-#include <streambatch/io/sqlite/source.hpp>    // query, query_as, query_view, query_options
+#include <streambatch/io/sqlite/database.hpp>   // database, statement
+#include <streambatch/io/sqlite/errors.hpp>     // error, batch_error, row_error, too_many_bad_rows
+#include <streambatch/io/sqlite/inserter.hpp>   // inserter
+#include <streambatch/io/sqlite/job_source.hpp> // read_keyset, read_keyset_as, keyset_source
+#include <streambatch/io/sqlite/partition.hpp>  // key_range_partition, hash_partition, keyset_query
+#include <streambatch/io/sqlite/row.hpp>        // storage_class, row, field
+#include <streambatch/io/sqlite/source.hpp>     // query, query_as, query_view, query_options
 
 #endif // STREAMBATCH_IO_SQLITE_HPP_INCLUDED

@@ -9,12 +9,14 @@
 #include <streambatch/io/sql/source.hpp>
 #include <streambatch/io/sqlite/database.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <sqlite3.h>
@@ -39,6 +41,52 @@ using sql::query_stats;
 /// A function query_as can judge rows with.
 template <class F>
 concept parse_function = sql::detail::parse_function_of<F, row>;
+
+namespace detail {
+
+/// The row `s` is stepped to, numbered `number`: its values copied out of the statement through
+/// `cells` (scratch, reused from row to row). Shared by query_view and keyset_source.
+inline row read_row(sqlite3_stmt* s, std::shared_ptr<sql::detail::result_info const> info,
+                    std::vector<cell>& cells, std::uint64_t number)
+{
+    std::size_t const count = info->columns.size();
+    cells.resize(count);
+    for (std::size_t i = 0; i < count; ++i) {
+        int const c = static_cast<int>(i);
+        cell& cl = cells[i];
+        cl.kind = sqlite3_column_type(s, c);
+        cl.data = nullptr;
+        cl.size = 0;
+        switch (cl.kind) {
+        case SQLITE_INTEGER:
+            cl.integer = sqlite3_column_int64(s, c);
+            cl.data = &cl.integer;
+            cl.size = 8;
+            break;
+        case SQLITE_FLOAT:
+            cl.real = sqlite3_column_double(s, c);
+            cl.data = &cl.real;
+            cl.size = 8;
+            break;
+        case SQLITE_TEXT:
+            cl.data = sqlite3_column_text(s, c);
+            cl.size = static_cast<std::size_t>(sqlite3_column_bytes(s, c));
+            break;
+        case SQLITE_BLOB:
+            cl.data = sqlite3_column_blob(s, c);
+            cl.size = static_cast<std::size_t>(sqlite3_column_bytes(s, c));
+            break;
+        default:
+            break;
+        }
+        if (cl.kind != SQLITE_NULL && cl.kind != SQLITE_INTEGER && cl.kind != SQLITE_FLOAT &&
+            !cl.data && sqlite3_errcode(sqlite3_db_handle(s)) == SQLITE_NOMEM)
+            throw std::bad_alloc();
+    }
+    return row(std::move(info), cells, number);
+}
+
+} // namespace detail
 
 template <parse_function Parse = sql::detail::raw_rows<row>>
 class query_view;
@@ -72,43 +120,7 @@ class query_view : public sql::detail::source_base<query_view<Parse>,
     }
     row make_row(std::uint64_t number)
     {
-        sqlite3_stmt* s = stmt_.handle();
-        std::size_t const count = info_->columns.size();
-        cells_.resize(count);
-        for (std::size_t i = 0; i < count; ++i) {
-            int const c = static_cast<int>(i);
-            detail::cell& cell = cells_[i];
-            cell.kind = sqlite3_column_type(s, c);
-            cell.data = nullptr;
-            cell.size = 0;
-            switch (cell.kind) {
-            case SQLITE_INTEGER:
-                cell.integer = sqlite3_column_int64(s, c);
-                cell.data = &cell.integer;
-                cell.size = 8;
-                break;
-            case SQLITE_FLOAT:
-                cell.real = sqlite3_column_double(s, c);
-                cell.data = &cell.real;
-                cell.size = 8;
-                break;
-            case SQLITE_TEXT:
-                cell.data = sqlite3_column_text(s, c);
-                cell.size = static_cast<std::size_t>(sqlite3_column_bytes(s, c));
-                break;
-            case SQLITE_BLOB:
-                cell.data = sqlite3_column_blob(s, c);
-                cell.size = static_cast<std::size_t>(sqlite3_column_bytes(s, c));
-                break;
-            default:
-                break;
-            }
-            if (cell.kind != SQLITE_NULL && cell.kind != SQLITE_INTEGER &&
-                cell.kind != SQLITE_FLOAT && !cell.data &&
-                sqlite3_errcode(sqlite3_db_handle(s)) == SQLITE_NOMEM)
-                throw std::bad_alloc();
-        }
-        return row(info_, cells_, number);
+        return detail::read_row(stmt_.handle(), info_, cells_, number);
     }
 
 public:
