@@ -168,12 +168,13 @@ TEST_CASE("sqlite: job_sink refuses a second live copy with fence_held naming th
         sq::job_sink sink(db, ins);
         sink.open({.job = "load customers"});
         commit_batches(sink, 0, 2, 10);
-        test::report_now(out, "holding");
+        test::report_now(out, sink.self().to_text());
         release.wait();
         sink.close();
         return std::string("closed");
     });
-    REQUIRE(holder_proc.report() == "holding");
+    auto const recorded = sb::holder::from_text(holder_proc.report());
+    REQUIRE(recorded);
 
     sq::database db(file);
     sq::inserter ins(db, "INSERT INTO data VALUES (?, ?)");
@@ -182,6 +183,7 @@ TEST_CASE("sqlite: job_sink refuses a second live copy with fence_held naming th
         sink.open({.job = "load customers"});
         FAIL("no fence_held");
     } catch (sb::fence_held const& e) {
+        CHECK(e.by == *recorded);
         CHECK(e.by.pid == holder_proc.pid());
         CHECK(e.by.host == sb::holder::self().host);
         std::string const what = e.what();

@@ -306,6 +306,8 @@ public:
 
     /// The holder open() took the fence from because it was gone; nullopt if none.
     std::optional<holder> const& taken_over() const noexcept { return taken_over_; }
+    /// This writer as open() recorded it in the state row (what another copy's fence_held names).
+    holder const& self() const noexcept { return me_; }
     /// The fence's token this writer holds (bumped by each open()).
     std::int64_t token() const noexcept { return token_; }
     /// True between open() and close().
