@@ -32,6 +32,14 @@
 //         after the COPY, before COMMIT (e.g. to advance a checkpoint: exactly-once). The table
 //         is SQL text (may be schema-qualified; quote it yourself if it needs quotes); the
 //         columns are quoted for you. Returns the rows written.
+//         sink.write_rows(batch) sends the COPY in the transaction the caller has open (a job
+//         sink's). postgres::job_sink(conn, sink or write(conn, batch) [, sql::job_sink_options])
+//         a streambatch::job_sink (job/contract.hpp): open(key) takes the job's fence (a
+//         session-level advisory lock on conn, freed by the server when the connection ends;
+//         fence_held names the holder recorded in the table streambatch_job_state and the
+//         backend holding the lock) and returns the stored job_state; commit(batch, state)
+//         writes both in one transaction if the row still holds this writer's token and
+//         position (else fence_lost). See postgres/job_sink.hpp.
 //         A row owns its values (one allocation: offsets, NULL flags and the text) and survives
 //         the fetch; row.get<T>(index or "name") converts the text: integers (range-checked),
 //         double (NaN, Infinity), bool (t/f), std::string, std::string_view (into the row),
@@ -151,6 +159,7 @@
 #include <streambatch/io/postgres/copy_sink.hpp>  // copy_sink
 #include <streambatch/io/postgres/errors.hpp> // error, batch_error, row_error, too_many_bad_rows
 #include <streambatch/io/postgres/job_source.hpp> // read_keyset, read_keyset_as, keyset_source
+#include <streambatch/io/postgres/job_sink.hpp>  // job_sink (a streambatch::job_sink)
 #include <streambatch/io/postgres/partition.hpp> // key_range_partition, hash_partition, keyset_query
 #include <streambatch/io/postgres/row.hpp>       // row, field
 #include <streambatch/io/postgres/source.hpp>    // query, query_as, query_view, query_options

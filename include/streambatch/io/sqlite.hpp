@@ -17,6 +17,13 @@
 //         sqlite::inserter(db, insert_sql [, map]) ins.write(batch [, hook]) inserts a batch
 //         in BEGIN IMMEDIATE ... COMMIT; hook(db) runs inside that transaction, before COMMIT
 //         (e.g. to advance a checkpoint: exactly-once). Returns the rows written.
+//         ins.write_rows(batch) inserts into the transaction the caller has open (a job sink's).
+//         sqlite::job_sink(db, ins or write(db, batch) [, sql::job_sink_options])   a
+//         streambatch::job_sink (job/contract.hpp): open(key) takes the job's fence (a lease in
+//         its row of the table streambatch_job_state; fence_held names a live holder, a killed
+//         one is taken over) and returns the stored job_state; commit(batch, state) writes both
+//         in one transaction if the row still holds this writer's token and position (else
+//         fence_lost). See sqlite/job_sink.hpp.
 //         A row owns its values (one allocation: offsets, types and bytes) and survives the
 //         statement; row.get<T>(index or "name") converts: integers (range-checked), double,
 //         bool, std::string, std::string_view (into the row), std::vector<std::byte>,
@@ -129,5 +136,6 @@
 #include <streambatch/io/sqlite/partition.hpp>  // key_range_partition, hash_partition, keyset_query
 #include <streambatch/io/sqlite/row.hpp>        // storage_class, row, field
 #include <streambatch/io/sqlite/source.hpp>     // query, query_as, query_view, query_options
+#include <streambatch/io/sqlite/job_sink.hpp>  // job_sink (a streambatch::job_sink)
 
 #endif // STREAMBATCH_IO_SQLITE_HPP_INCLUDED

@@ -1,6 +1,7 @@
 // streambatch/io/postgres/copy_sink.hpp: the PostgreSQL sink: postgres::copy_sink, COPY table
 // (columns) FROM STDIN in text format, one transaction (BEGIN ... COMMIT) per batch, with a hook
-// that runs inside it (to advance a checkpoint: exactly-once). Part of
+// that runs inside it (to advance a checkpoint: exactly-once), and write_rows for a transaction
+// the caller has open (a job sink's). Part of
 // <streambatch/io/postgres.hpp>; include that. See docs/sql.md.
 
 #ifndef STREAMBATCH_IO_POSTGRES_COPY_SINK_HPP_INCLUDED
@@ -107,13 +108,72 @@ class copy_sink {
             detail::throw_error(conn_->handle(), nullptr, copy_sql_, "sending COPY data");
     }
 
-    void rollback() noexcept
+    // One COPY of the batch's records in the open transaction; on an error the COPY is ended
+    // and batch_error thrown (the caller rolls back).
+    template <class B>
+    std::size_t copy_rows(B& batch, std::uint64_t index)
     {
+        PGconn* const c = conn_->handle();
+        std::size_t n = 0;
+        std::size_t at = batch_error::npos; // the record being mapped and encoded
+        try {
+            if (result r(PQexec(c, copy_sql_.c_str())); !r || r.status() != PGRES_COPY_IN)
+                detail::throw_error(c, r.handle(), copy_sql_);
+            buf_.clear();
+            for (auto&& rec : batch) {
+                at = n;
+                auto&& cols = std::invoke(map_, rec);
+                encode(cols);
+                at = batch_error::npos;
+                ++n;
+                if (buf_.size() >= flush_bytes) {
+                    put(buf_);
+                    buf_.clear();
+                }
+            }
+            put(buf_);
+            buf_.clear();
+            if (PQputCopyEnd(c, nullptr) != 1)
+                detail::throw_error(c, nullptr, copy_sql_, "ending COPY");
+            if (result r = detail::finish_copy(c); !r || r.status() != PGRES_COMMAND_OK)
+                detail::throw_error(c, r.handle(), copy_sql_);
+        } catch (error const& e) {
+            end_copy();
+            std::size_t row = at;
+            if (row == batch_error::npos) // the server names the COPY line
+                if (std::size_t const line = detail::copy_line(e.context()))
+                    row = line - 1;
+            throw batch_error(where(index, row) +
+                                  std::string(io::detail::unprefixed<detail::tag>(e.what())),
+                              e, index, row);
+        } catch (...) {
+            end_copy();
+            std::string const msg = sql::detail::current_message();
+            std::throw_with_nested(
+                batch_error(where(index, at) + msg,
+                            error("", "", msg, {}, {}, {}, copy_sql_, conn_->host(), conn_->port()),
+                            index, at));
+        }
+        buf_.clear();
+        if (buf_.capacity() > 4 * flush_bytes) // one huge record must not pin its buffer
+            std::string().swap(buf_);
+        return n;
+    }
+
+    void end_copy() noexcept
+    {
+        buf_.clear();
         PGconn* c = conn_->handle();
         if (PQtransactionStatus(c) == PQTRANS_ACTIVE) { // still in COPY IN
             PQputCopyEnd(c, "streambatch: the batch failed on the client");
             detail::finish_copy(c);
         }
+    }
+
+    void rollback() noexcept
+    {
+        end_copy();
+        PGconn* c = conn_->handle();
         if (PQtransactionStatus(c) != PQTRANS_IDLE)
             PQclear(PQexec(c, "ROLLBACK"));
     }
@@ -159,62 +219,63 @@ public:
     std::size_t write(B&& batch, Hook&& hook = {})
     {
         std::uint64_t const index = batches_++;
-        PGconn* const c = conn_->handle();
-        if (!c)
+        if (!conn_->handle())
             throw std::logic_error("streambatch::postgres: copy_sink on a moved-from connection");
         if (conn_->in_transaction())
             throw std::logic_error(
                 where(index, batch_error::npos) +
                 "the connection is already in a transaction (a cursor reading on it?); each "
                 "batch is its own: write through a second connection");
-        std::size_t n = 0;
-        std::size_t at = batch_error::npos; // the record being mapped and encoded
-        char const* stage = "";
         try {
             conn_->exec("BEGIN");
-            if (result r(PQexec(c, copy_sql_.c_str())); !r || r.status() != PGRES_COPY_IN)
-                detail::throw_error(c, r.handle(), copy_sql_);
-            buf_.clear();
-            for (auto&& rec : batch) {
-                at = n;
-                auto&& cols = std::invoke(map_, rec);
-                encode(cols);
-                at = batch_error::npos;
-                ++n;
-                if (buf_.size() >= flush_bytes) {
-                    put(buf_);
-                    buf_.clear();
-                }
-            }
-            put(buf_);
-            buf_.clear();
-            if (PQputCopyEnd(c, nullptr) != 1)
-                detail::throw_error(c, nullptr, copy_sql_, "ending COPY");
-            if (result r = detail::finish_copy(c); !r || r.status() != PGRES_COMMAND_OK)
-                detail::throw_error(c, r.handle(), copy_sql_);
-            stage = "in the hook or COMMIT: ";
+        } catch (error const& e) {
+            throw batch_error(where(index, batch_error::npos) +
+                                  std::string(io::detail::unprefixed<detail::tag>(e.what())),
+                              e, index, batch_error::npos);
+        }
+        std::size_t n = 0;
+        try {
+            n = copy_rows(batch, index);
+        } catch (...) {
+            rollback();
+            throw;
+        }
+        try {
             std::invoke(hook, *conn_);
             conn_->exec("COMMIT");
         } catch (error const& e) {
             rollback();
-            std::size_t row = at;
-            if (row == batch_error::npos && *stage == '\0') // the server names the COPY line
-                if (std::size_t const line = detail::copy_line(e.context()))
-                    row = line - 1;
-            throw batch_error(where(index, row) + stage +
+            throw batch_error(where(index, batch_error::npos) + "in the hook or COMMIT: " +
                                   std::string(io::detail::unprefixed<detail::tag>(e.what())),
-                              e, index, row);
+                              e, index, batch_error::npos);
         } catch (...) {
             rollback();
             std::string const msg = sql::detail::current_message();
             std::throw_with_nested(
-                batch_error(where(index, at) + (*stage ? "in the hook: " : "") + msg,
+                batch_error(where(index, batch_error::npos) + "in the hook: " + msg,
                             error("", "", msg, {}, {}, {}, copy_sql_, conn_->host(), conn_->port()),
-                            index, at));
+                            index, batch_error::npos));
         }
-        buf_.clear();
-        if (buf_.capacity() > 4 * flush_bytes) // one huge record must not pin its buffer
-            std::string().swap(buf_);
+        rows_ += n;
+        return n;
+    }
+
+    /// Sends every record of `batch` with one COPY in the transaction the caller has open (a job
+    /// sink's: postgres::job_sink), with no BEGIN or COMMIT of its own; returns the rows sent. On
+    /// an error the COPY is ended and batch_error (or a nested batch_error) thrown naming the
+    /// batch and row; the transaction is left to the caller, who rolls it back.
+    /// std::logic_error outside a transaction.
+    template <std::ranges::input_range B>
+        requires std::invocable<Map&, std::ranges::range_reference_t<B>>
+    std::size_t write_rows(B&& batch)
+    {
+        std::uint64_t const index = batches_++;
+        if (!conn_->handle())
+            throw std::logic_error("streambatch::postgres: copy_sink on a moved-from connection");
+        if (PQtransactionStatus(conn_->handle()) != PQTRANS_INTRANS)
+            throw std::logic_error(where(index, batch_error::npos) +
+                                   "write_rows needs an open transaction (write() opens its own)");
+        std::size_t const n = copy_rows(batch, index);
         rows_ += n;
         return n;
     }
@@ -225,6 +286,10 @@ public:
     std::uint64_t rows_written() const noexcept { return rows_; }
     /// The COPY statement.
     std::string const& sql() const noexcept { return copy_sql_; }
+    /// The table, as given.
+    std::string const& table() const noexcept { return table_; }
+    /// The connection it writes to.
+    connection& conn() const noexcept { return *conn_; }
 };
 
 template <class Map>

@@ -1,6 +1,7 @@
 // streambatch/io/sqlite/inserter.hpp: the SQLite sink: sqlite::inserter, a prepared INSERT, one
 // transaction (BEGIN IMMEDIATE ... COMMIT) per batch, with a hook that runs inside it (to
-// advance a checkpoint: exactly-once). Part of <streambatch/io/sqlite.hpp>; include that.
+// advance a checkpoint: exactly-once), and write_rows for a transaction the caller has open (a
+// job sink's). Part of <streambatch/io/sqlite.hpp>; include that.
 // See docs/sql.md.
 
 #ifndef STREAMBATCH_IO_SQLITE_INSERTER_HPP_INCLUDED
@@ -74,6 +75,34 @@ class inserter {
         return s + " (0-based) into " + detail::quote(db_->file()) + ": ";
     }
 
+    // The rows of one batch, in the open transaction; on an error the statement is reset and
+    // batch_error thrown (the caller rolls back).
+    template <class B>
+    std::size_t insert_rows(B& batch, std::uint64_t index)
+    {
+        std::size_t r = 0;
+        try {
+            for (auto&& rec : batch) {
+                auto&& cols = std::invoke(map_, rec);
+                bind_columns(cols);
+                stmt_.step();
+                stmt_.reset();
+                ++r;
+            }
+        } catch (error const& e) {
+            stmt_.reset();
+            throw batch_error(where(index, r) +
+                                  std::string(io::detail::unprefixed<detail::tag>(e.what())),
+                              e, index, r);
+        } catch (...) {
+            stmt_.reset();
+            std::string const msg = sql::detail::current_message();
+            std::throw_with_nested(batch_error(
+                where(index, r) + msg, error("", 0, db_->file(), stmt_.sql(), {}), index, r));
+        }
+        return r;
+    }
+
 public:
     /// `insert_sql` is one INSERT (or INSERT OR ..., REPLACE, UPSERT) with one `?` per column.
     inserter(database& db, std::string insert_sql, Map map = {})
@@ -100,41 +129,55 @@ public:
                               e, index, batch_error::npos);
         }
         std::size_t r = 0;
-        bool in_rows = true;
         try {
-            for (auto&& rec : batch) {
-                auto&& cols = std::invoke(map_, rec);
-                bind_columns(cols);
-                stmt_.step();
-                stmt_.reset();
-                ++r;
-            }
-            in_rows = false;
+            r = insert_rows(batch, index);
+        } catch (...) {
+            rollback();
+            throw;
+        }
+        try {
             std::invoke(hook, *db_);
             db_->exec("COMMIT");
         } catch (error const& e) {
             rollback();
-            std::size_t const at = in_rows ? r : batch_error::npos;
-            throw batch_error(where(index, at) + (in_rows ? "" : "in the hook or COMMIT: ") +
+            throw batch_error(where(index, batch_error::npos) + "in the hook or COMMIT: " +
                                   std::string(io::detail::unprefixed<detail::tag>(e.what())),
-                              e, index, at);
+                              e, index, batch_error::npos);
         } catch (...) {
             rollback();
-            std::size_t const at = in_rows ? r : batch_error::npos;
             std::string const msg = sql::detail::current_message();
             std::throw_with_nested(
-                batch_error(where(index, at) + (in_rows ? "" : "in the hook: ") + msg,
-                            error("", 0, db_->file(), stmt_.sql(), {}), index, at));
+                batch_error(where(index, batch_error::npos) + "in the hook: " + msg,
+                            error("", 0, db_->file(), stmt_.sql(), {}), index, batch_error::npos));
         }
+        rows_ += r;
+        return r;
+    }
+
+    /// Inserts every record of `batch` in the transaction the caller has open (a job sink's:
+    /// sqlite::job_sink), with no BEGIN or COMMIT of its own; returns the rows inserted. On an
+    /// error throws batch_error (or a nested batch_error) naming the batch and row, and leaves
+    /// the transaction to the caller, who rolls it back. std::logic_error outside a transaction.
+    template <std::ranges::input_range B>
+        requires std::invocable<Map&, std::ranges::range_reference_t<B>>
+    std::size_t write_rows(B&& batch)
+    {
+        std::uint64_t const index = batches_++;
+        if (!db_->in_transaction())
+            throw std::logic_error(where(index, batch_error::npos) +
+                                   "write_rows needs an open transaction (write() opens its own)");
+        std::size_t const r = insert_rows(batch, index);
         rows_ += r;
         return r;
     }
 
     /// write() calls so far (failed ones included: the next batch's index).
     std::uint64_t batches() const noexcept { return batches_; }
-    /// Rows committed so far.
+    /// Rows committed so far (by write_rows: inserted into the caller's transactions).
     std::uint64_t rows_written() const noexcept { return rows_; }
     std::string const& sql() const noexcept { return stmt_.sql(); }
+    /// The database it writes to.
+    database& db() const noexcept { return *db_; }
 };
 
 template <class Map>

@@ -1,0 +1,474 @@
+// streambatch/io/postgres/job_sink.hpp: postgres::job_sink, a streambatch::job_sink on a
+// PostgreSQL connection: each batch is written together with the job's state (position,
+// identity, counts) in one transaction, behind a fence (a session-level advisory lock) that lets
+// one copy of a job write and stops the others. Part of <streambatch/io/postgres.hpp>; include
+// that. See docs/sql.md.
+//
+// In:     a postgres::connection (the sink's own: the fence is a lock of its session; no cursor
+//         may read on it) and what writes one batch's data inside the open transaction: a
+//         copy_sink on that connection (its write_rows), or a callable write(connection&,
+//         Batch&&); options (sql::job_sink_options: the state table, default
+//         "streambatch_job_state", where take-over notes go, how long to wait for a dead
+//         holder's connection to be closed by the server).
+// Out:    postgres::job_sink<Write>, modelling streambatch::job_sink:
+//         open(key)          takes the fence; the stored job_state (nullopt: none committed).
+//         commit(b, state)   BEGIN; compare-and-set of the state row; write(conn, b); COMMIT.
+//         close()            releases the fence (noexcept; also the destructor's).
+//         describe()         "PostgreSQL 127.0.0.1:5432/shop table customers" (the table of a
+//                            copy_sink; none for a callable).
+//         taken_over()       the holder recorded in the row when open() took the fence (its
+//                            connection had closed without close()), if any.
+// Models: the fence is pg_try_advisory_lock(k) on the sink's connection, k = the 64-bit
+//         detail::stream_hash of the state table and job_key::str(): the server frees it when
+//         that connection ends, so a killed holder never blocks the next run. open() takes it in a
+//         transaction that first locks the job's row of the state table (SELECT ... FOR UPDATE)
+//         and then records itself (holder::self()) and bumps the row's token, and close() frees
+//         it in the same way, so a copy refused the lock reads the holder that has it. When the
+//         holder recorded is a process of this host that is gone while its connection still
+//         holds the lock (the server has not yet seen it close), open() waits for the lock up to
+//         options.dead_holder_wait. commit() writes only if the row still holds this writer's
+//         token and the position it last stored.
+// Memory: the state's strings; the write callable's own.
+// Errors: fence_held (open: the lock is held; .by is the holder recorded in the row; the message
+//         names it, the job, the server and the backend pid that holds the lock); fence_lost
+//         (commit: the row's token or position moved: names the holder now recorded; nothing of
+//         the batch is written); postgres::error (the server); what write throws (copy_sink:
+//         postgres::batch_error), after the transaction was rolled back (neither the batch nor
+//         the state is written); std::logic_error (commit before open, open twice, a transaction
+//         already open on the connection); std::invalid_argument (a copy_sink on another
+//         connection).
+// Example:
+//     postgres::connection conn;                        // PG* variables
+//     postgres::copy_sink copy(conn, "customers");
+//     postgres::job_sink sink(conn, copy);
+//     auto state = sink.open({.job = "load customers"});
+//     sink.commit(batch, {.position = ..., .identity = ..., .batches = n, .records = r});
+
+#ifndef STREAMBATCH_IO_POSTGRES_JOB_SINK_HPP_INCLUDED
+#define STREAMBATCH_IO_POSTGRES_JOB_SINK_HPP_INCLUDED
+
+#include <streambatch/detail/stream_hash.hpp>
+#include <streambatch/io/postgres/connection.hpp>
+#include <streambatch/io/postgres/copy_sink.hpp>
+#include <streambatch/io/sql/job_sink.hpp>
+#include <streambatch/job/contract.hpp>
+
+#include <charconv>
+#include <concepts>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include <libpq-fe.h>
+
+namespace streambatch::postgres {
+
+using job_sink_options = sql::job_sink_options;
+
+namespace detail {
+
+/// The write of a job sink made from a copy_sink: its write_rows.
+template <class Map>
+struct copy_batch {
+    copy_sink<Map>* sink;
+    template <class B>
+    void operator()(connection&, B&& batch) const
+    {
+        sink->write_rows(std::forward<B>(batch));
+    }
+};
+
+template <class W>
+struct writer_of {
+    using type = std::decay_t<W>;
+};
+template <class Map>
+struct writer_of<copy_sink<Map>&> {
+    using type = copy_batch<Map>;
+};
+
+template <class W>
+typename writer_of<W&&>::type make_writer(connection const&, W&& w)
+{
+    return std::forward<W>(w);
+}
+template <class Map>
+copy_batch<Map> make_writer(connection const& conn, copy_sink<Map>& sink)
+{
+    if (std::addressof(sink.conn()) != std::addressof(conn))
+        throw std::invalid_argument("streambatch::postgres: job_sink: the copy_sink into " +
+                                    sink.table() +
+                                    " writes through another connection than the "
+                                    "sink's: its rows would not be in the sink's transaction");
+    return {std::addressof(sink)};
+}
+
+template <class Map>
+std::string table_of(copy_sink<Map> const& s)
+{
+    return s.table();
+}
+template <class W>
+std::string table_of(W const&)
+{
+    return {};
+}
+
+inline std::optional<std::string> value_or_null(result const& r, int row, int c)
+{
+    if (r.is_null(row, c))
+        return std::nullopt;
+    return std::string(r.value(row, c));
+}
+
+inline std::int64_t to_int64(std::string_view s)
+{
+    std::int64_t v = 0;
+    std::from_chars(s.data(), s.data() + s.size(), v);
+    return v;
+}
+
+/// A row of the state table.
+struct state_row {
+    std::optional<std::string> position, identity, holder_text;
+    std::int64_t batches = 0, records = 0, token = 0;
+};
+
+inline std::optional<state_row> read_state_row(connection const& c, std::string const& sql,
+                                               std::string const& job)
+{
+    result const r = c.exec(sql, job);
+    if (r.rows() == 0)
+        return std::nullopt;
+    state_row s;
+    s.position = value_or_null(r, 0, 0);
+    s.identity = value_or_null(r, 0, 1);
+    s.batches = to_int64(r.value(0, 2));
+    s.records = to_int64(r.value(0, 3));
+    s.holder_text = value_or_null(r, 0, 4);
+    s.token = to_int64(r.value(0, 5));
+    return s;
+}
+
+/// pg_locks' columns of an advisory lock on the bigint $1, in the current database.
+inline constexpr char const* advisory_lock_filter =
+    "l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted"
+    " AND l.classid = (($1::bigint >> 32) & 4294967295)::oid"
+    " AND l.objid = ($1::bigint & 4294967295)::oid"
+    " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+
+} // namespace detail
+
+/// A streambatch::job_sink on a PostgreSQL connection: see the header comment.
+template <class Write>
+class job_sink {
+    connection* conn_;
+    Write write_;
+    sql::job_sink_options opts_;
+    sql::detail::job_state_sql sql_;
+    std::string table_; // the data's table, for describe()
+    job_key key_{};
+    holder me_{};
+    bool held_ = false;
+    std::int64_t lock_key_ = 0;
+    std::int64_t token_ = 0;
+    std::optional<std::string> last_position_{}; // what this writer last stored (NULL: nothing)
+    std::optional<holder> taken_over_{};
+
+    std::string where() const { return sql_.table + " on PostgreSQL " + conn_->where(); }
+
+    static std::int64_t hash_key(std::string_view what)
+    {
+        streambatch::detail::stream_hash h;
+        h.update(what);
+        return static_cast<std::int64_t>(h.digest());
+    }
+
+    void rollback() const noexcept
+    {
+        PGconn* c = conn_->handle();
+        if (!c)
+            return;
+        if (PQtransactionStatus(c) == PQTRANS_ACTIVE) { // a write left a COPY open
+            PQputCopyEnd(c, "streambatch: the batch failed on the client");
+            detail::finish_copy(c);
+        }
+        if (PQtransactionStatus(c) != PQTRANS_IDLE)
+            PQclear(PQexec(c, "ROLLBACK"));
+    }
+
+    void unlock() const noexcept
+    {
+        if (PGconn* c = conn_->handle()) {
+            std::string const sql = "SELECT pg_advisory_unlock(" + std::to_string(lock_key_) + ")";
+            PQclear(PQexec(c, sql.c_str()));
+        }
+    }
+
+    void check_idle(char const* what) const
+    {
+        if (!conn_->handle())
+            throw std::logic_error("streambatch::postgres: job_sink on a moved-from connection");
+        if (conn_->in_transaction())
+            throw std::logic_error(std::string("streambatch::postgres: job_sink::") + what +
+                                   ": a transaction is already open on " + conn_->where() +
+                                   " (a cursor reading on it?); the sink's connection is its own");
+    }
+
+    void commit_transaction() const
+    {
+        result const r = conn_->exec("COMMIT");
+        if (std::string_view(PQcmdStatus(r.handle())) != "COMMIT")
+            throw error("streambatch::postgres: COMMIT on " + conn_->where() +
+                            " rolled back: the transaction had failed",
+                        "25P02", "the transaction had failed", {}, {}, {}, "COMMIT", conn_->host(),
+                        conn_->port());
+    }
+
+    /// Creates the state table if missing; concurrent creators wait for each other.
+    void create_table() const
+    {
+        conn_->exec("BEGIN");
+        try {
+            conn_->exec("SET LOCAL client_min_messages = warning"); // no NOTICE for IF NOT EXISTS
+            conn_->exec("SELECT pg_advisory_xact_lock($1::bigint)",
+                        hash_key("streambatch create " + sql_.table));
+            conn_->exec(sql_.create);
+            commit_transaction();
+        } catch (...) {
+            rollback();
+            throw;
+        }
+    }
+
+    /// " (its connection: backend pid 812, from 127.0.0.1, since 2026-...Z)" or "".
+    std::string lock_holder_backend() const
+    {
+        try {
+            result const r = conn_->exec(
+                std::string("SELECT l.pid, coalesce(host(a.client_addr), 'a local socket'), "
+                            "coalesce(to_char(a.backend_start AT TIME ZONE 'UTC', "
+                            "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '?') FROM pg_locks l LEFT JOIN "
+                            "pg_stat_activity a ON a.pid = l.pid WHERE ") +
+                    detail::advisory_lock_filter + " AND l.pid <> pg_backend_pid() LIMIT 1",
+                lock_key_);
+            if (r.rows() == 0)
+                return {};
+            return " (its connection: backend pid " + std::string(r.value(0, 0)) + ", from " +
+                   std::string(r.value(0, 1)) + ", since " + std::string(r.value(0, 2)) + ")";
+        } catch (...) {
+            return {};
+        }
+    }
+
+public:
+    /// `write`: a copy_sink on `conn`, or a callable write(connection&, Batch&&) that writes one
+    /// batch's data inside the transaction commit() has open.
+    template <class W>
+    job_sink(connection& conn, W&& write, sql::job_sink_options opts = {})
+        : conn_(std::addressof(conn)), write_(detail::make_writer(conn, std::forward<W>(write))),
+          opts_(std::move(opts)),
+          sql_(opts_.state_table, sql::detail::dialect::postgres, "postgres"),
+          table_(detail::table_of(write))
+    {}
+    job_sink(job_sink const&) = delete;
+    job_sink& operator=(job_sink const&) = delete;
+    ~job_sink() { close(); }
+
+    /// Takes the fence for `key` and returns the state stored with its last committed batch
+    /// (nullopt: none). Throws fence_held when another connection holds it.
+    std::optional<job_state> open(job_key const& key)
+    {
+        if (held_)
+            throw std::logic_error("streambatch::postgres: job_sink::open: the sink already holds "
+                                   "job " +
+                                   sql::detail::job_name(key_) + "; close() it first");
+        check_idle("open");
+        create_table();
+        lock_key_ = hash_key(sql_.table + "\n" + key.str());
+        holder const me = holder::self();
+        std::optional<detail::state_row> row;
+        std::optional<holder> recorded;
+        std::int64_t token = 0;
+        bool locked = false;
+        conn_->exec("BEGIN");
+        try {
+            conn_->exec(sql_.insert_empty, key.str());
+            row = detail::read_state_row(*conn_, sql_.select_row + " FOR UPDATE", key.str());
+            if (row && row->holder_text)
+                recorded = holder::from_text(*row->holder_text);
+            std::string const got = std::string(
+                conn_
+                    ->exec(std::string("SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_locks l "
+                                       "WHERE ") +
+                               detail::advisory_lock_filter +
+                               " AND l.pid = pg_backend_pid()) THEN 'mine' WHEN "
+                               "pg_try_advisory_lock($1::bigint) THEN 'granted' ELSE 'held' "
+                               "END",
+                           lock_key_)
+                    .value(0, 0));
+            locked = got == "granted";
+            if (got == "mine")
+                throw fence_held(sql::detail::fence_held_message(
+                                     "postgres", key, recorded.value_or(holder{}), where(),
+                                     " (through this very connection: one job_sink per "
+                                     "connection)"),
+                                 recorded.value_or(holder{}));
+            if (!locked && recorded && recorded->host == me.host && !recorded->alive()) {
+                // Its process is gone; the server frees its lock when it sees the connection
+                // close: wait for that, a while.
+                std::string const backend = lock_holder_backend();
+                conn_->exec("SET LOCAL lock_timeout = " +
+                            std::to_string(opts_.dead_holder_wait.count()));
+                try {
+                    conn_->exec("SELECT pg_advisory_lock($1::bigint)", lock_key_);
+                    locked = true;
+                } catch (error const& e) {
+                    if (e.sqlstate() != "55P03")
+                        throw;
+                    rollback();
+                    throw fence_held(
+                        sql::detail::fence_held_message(
+                            "postgres", key, *recorded, where(),
+                            backend +
+                                ": that process is gone but its connection still holds "
+                                "the lock after " +
+                                std::to_string(opts_.dead_holder_wait.count()) +
+                                " ms (pg_terminate_backend(pid) ends it)"),
+                        *recorded);
+                }
+            }
+            if (!locked) {
+                std::string const backend = lock_holder_backend();
+                throw fence_held(sql::detail::fence_held_message(
+                                     "postgres", key, recorded.value_or(holder{}), where(),
+                                     (recorded ? "" : " (no holder recorded)") + backend),
+                                 recorded.value_or(holder{}));
+            }
+            result const r =
+                conn_->exec(sql_.take, me.to_text(), sql::detail::utc_now(), key.str());
+            token = detail::to_int64(r.value(0, 0));
+            commit_transaction();
+        } catch (...) {
+            rollback();
+            if (locked)
+                unlock();
+            throw;
+        }
+        key_ = key;
+        me_ = me;
+        token_ = token;
+        held_ = true;
+        taken_over_ = recorded;
+        last_position_ = row ? row->position : std::nullopt;
+        if (recorded)
+            sql::detail::log_note(
+                opts_, sql::detail::takeover_message(
+                           "postgres", key, *recorded,
+                           "its connection closed without releasing it (killed?); its last "
+                           "commit: batch " +
+                               std::to_string(row->batches) + ", " + std::to_string(row->records) +
+                               " records",
+                           where()));
+        if (!row || !row->position)
+            return std::nullopt;
+        return job_state{*row->position, row->identity.value_or(""),
+                         static_cast<std::uint64_t>(row->batches),
+                         static_cast<std::uint64_t>(row->records)};
+    }
+
+    /// Writes `batch` and `state` in one transaction, if the stored state is still the one this
+    /// writer last stored (else fence_lost, and nothing is written).
+    template <class B>
+        requires std::invocable<Write&, connection&, B&&>
+    void commit(B&& batch, job_state const& state)
+    {
+        if (!held_)
+            throw std::logic_error(
+                "streambatch::postgres: job_sink::commit without the fence: open() first");
+        check_idle("commit");
+        conn_->exec("BEGIN");
+        try {
+            result const r = conn_->exec(sql_.compare_and_set, state.position, state.identity,
+                                         state.batches, state.records, sql::detail::utc_now(),
+                                         key_.str(), token_, last_position_);
+            if (r.affected_rows() != 1) {
+                auto const now = detail::read_state_row(*conn_, sql_.select_row, key_.str());
+                std::optional<holder> by;
+                if (now && now->holder_text)
+                    by = holder::from_text(*now->holder_text);
+                std::string const msg = sql::detail::fence_lost_message(
+                    "postgres", key_, me_, token_, last_position_, by,
+                    now ? std::optional<std::int64_t>(now->token) : std::nullopt, where());
+                rollback();
+                throw fence_lost(msg);
+            }
+            std::invoke(write_, *conn_, std::forward<B>(batch));
+            commit_transaction();
+        } catch (...) {
+            rollback();
+            throw;
+        }
+        last_position_ = state.position;
+    }
+
+    /// Releases the fence: clears the holder if the row still holds this writer's token, and
+    /// frees the lock.
+    void close() noexcept
+    {
+        if (!std::exchange(held_, false))
+            return;
+        PGconn* c = conn_->handle();
+        if (!c || PQstatus(c) != CONNECTION_OK)
+            return; // the server frees the lock with the connection
+        bool unlocked = false;
+        try {
+            if (PQtransactionStatus(c) == PQTRANS_IDLE) {
+                conn_->exec("BEGIN");
+                conn_->exec(sql_.release, sql::detail::utc_now(), key_.str(), token_);
+                unlock(); // not transactional: freed now, while the row is still locked
+                unlocked = true;
+                commit_transaction();
+            }
+        } catch (...) {
+            rollback();
+        }
+        if (!unlocked)
+            unlock(); // inside someone's transaction: the lock only (the row's holder stays)
+    }
+
+    /// "PostgreSQL 127.0.0.1:5432/shop table customers"
+    std::string describe() const
+    {
+        return "PostgreSQL " + conn_->where() + (table_.empty() ? "" : " table " + table_);
+    }
+
+    /// The holder recorded in the row when open() took the fence (gone); nullopt if none.
+    std::optional<holder> const& taken_over() const noexcept { return taken_over_; }
+    /// This writer as open() recorded it in the state row (what another copy's fence_held names).
+    holder const& self() const noexcept { return me_; }
+    /// The fence's token this writer holds (bumped by each open()).
+    std::int64_t token() const noexcept { return token_; }
+    /// True between open() and close().
+    bool holds() const noexcept { return held_; }
+    /// The advisory lock's key: pg_locks shows it as classid (high half), objid (low half).
+    std::int64_t lock_key() const noexcept { return lock_key_; }
+    /// The state table, quoted.
+    std::string const& state_table() const noexcept { return sql_.table; }
+};
+
+template <class W>
+job_sink(connection&, W&&) -> job_sink<typename detail::writer_of<W&&>::type>;
+template <class W>
+job_sink(connection&, W&&, sql::job_sink_options)
+    -> job_sink<typename detail::writer_of<W&&>::type>;
+
+} // namespace streambatch::postgres
+
+#endif // STREAMBATCH_IO_POSTGRES_JOB_SINK_HPP_INCLUDED

@@ -1,0 +1,182 @@
+// streambatch/io/sql/job_sink.hpp: what the SQLite and PostgreSQL job sinks share (included by
+// <streambatch/io/sqlite.hpp> and <streambatch/io/postgres.hpp>; use those): their options, the
+// state table's SQL, the compare-and-set statement and the messages of fence_held, fence_lost
+// and a take-over.
+//
+// In:     a dialect (SQLite: ?N parameters, `IS`; PostgreSQL: $N, `IS NOT DISTINCT FROM`), the
+//         state table's name (quoted here), a job_key and holders.
+// Out:    sql::job_sink_options (state_table, log, dead_holder_wait); sql::detail::
+//         job_state_sql (the statements), the message builders and utc_now().
+// Models: the state table, one row per job_key::str():
+//             job       text PRIMARY KEY
+//             position  text     NULL: nothing committed yet
+//             identity  text
+//             batches   bigint   job_state::batches of the last commit
+//             records   bigint   job_state::records of the last commit
+//             holder    text     holder::to_text() of the writer holding the fence; NULL: none
+//             token     bigint   bumped by each open(): a commit's compare-and-set checks it
+//             updated   text     UTC time of the row's last change, 2026-12-05T21:50:01.123Z
+//         A commit is UPDATE ... SET position, identity, batches, records, updated WHERE job =
+//         <key> AND token = <the writer's> AND position IS <the position it last stored>: one
+//         row changed, or none (the fence was lost) and the batch is not written.
+// Memory: the statements' text.
+// Errors: std::invalid_argument for an empty state table name (from quote_table).
+// Example:
+//     sqlite::job_sink sink(db, inserter, {.state_table = "etl_state"});
+
+#ifndef STREAMBATCH_IO_SQL_JOB_SINK_HPP_INCLUDED
+#define STREAMBATCH_IO_SQL_JOB_SINK_HPP_INCLUDED
+
+#include <streambatch/io/detail/quote.hpp>
+#include <streambatch/io/sql/partition.hpp>
+#include <streambatch/job/contract.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace streambatch::sql {
+
+/// The options of sqlite::job_sink and postgres::job_sink.
+struct job_sink_options {
+    /// The table the job states live in (one row per job_key); created if missing. A name, or
+    /// {schema, name}; quoted for you.
+    table_name state_table = "streambatch_job_state";
+    /// Where notes go (one line each, no newline): that open() took over the fence of a holder
+    /// that is gone. Empty: stderr.
+    std::function<void(std::string const&)> log{};
+    /// PostgreSQL: when the holder recorded in the row is a process of this host that is gone
+    /// but its connection still holds the lock (the server has not yet seen it close), how long
+    /// open() waits for the server to free it before throwing fence_held.
+    std::chrono::milliseconds dead_holder_wait{10000};
+};
+
+namespace detail {
+
+enum class dialect : unsigned char { sqlite, postgres };
+
+/// The statements of a job sink on one state table (parameters in the order given).
+struct job_state_sql {
+    std::string table; ///< quoted
+    std::string create;
+    /// (job) -> position, identity, batches, records, holder, token
+    std::string select_row;
+    /// (job, holder, updated): a new row, token 1
+    std::string insert_row;
+    /// (job): a new row with no holder, token 0, unless there is one
+    std::string insert_empty;
+    /// (holder, updated, job) -> token: take the fence, bump the token
+    std::string take;
+    /// (position, identity, batches, records, updated, job, token, last position)
+    std::string compare_and_set;
+    /// (updated, job, token): clear the holder if it is still ours
+    std::string release;
+
+    job_state_sql(table_name const& state_table, dialect d, char const* component)
+        : table(quote_table(state_table, component))
+    {
+        bool const pg = d == dialect::postgres;
+        auto p = [&](int i) { return (pg ? "$" : "?") + std::to_string(i); };
+        create = "CREATE TABLE IF NOT EXISTS " + table +
+                 " (job text PRIMARY KEY, position text, identity text, batches bigint NOT NULL "
+                 "DEFAULT 0, records bigint NOT NULL DEFAULT 0, holder text, token bigint NOT "
+                 "NULL DEFAULT 0, updated text)";
+        select_row = "SELECT position, identity, batches, records, holder, token FROM " + table +
+                     " WHERE job = " + p(1);
+        insert_row = "INSERT INTO " + table + " (job, holder, token, updated) VALUES (" + p(1) +
+                     ", " + p(2) + ", 1, " + p(3) + ")";
+        insert_empty = "INSERT INTO " + table + " (job, token) VALUES (" + p(1) +
+                       ", 0) ON CONFLICT (job) DO NOTHING";
+        take = "UPDATE " + table + " SET holder = " + p(1) +
+               ", token = token + 1, updated = " + p(2) + " WHERE job = " + p(3) +
+               " RETURNING token";
+        compare_and_set = "UPDATE " + table + " SET position = " + p(1) + ", identity = " + p(2) +
+                          ", batches = " + p(3) + ", records = " + p(4) + ", updated = " + p(5) +
+                          " WHERE job = " + p(6) + " AND token = " + p(7) + " AND position " +
+                          (pg ? "IS NOT DISTINCT FROM " : "IS ") + p(8);
+        release = "UPDATE " + table + " SET holder = NULL, updated = " + p(1) +
+                  " WHERE job = " + p(2) + " AND token = " + p(3);
+    }
+};
+
+/// Now in UTC, to the millisecond: 2026-12-05T21:50:01.123Z.
+inline std::string utc_now()
+{
+    auto const ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+    std::time_t const t = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    char buf[40];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    char frac[8];
+    std::snprintf(frac, sizeof frac, ".%03dZ", static_cast<int>(ms % 1000));
+    return std::string(buf) + frac;
+}
+
+/// 'load customers'
+inline std::string job_name(job_key const& key)
+{
+    return "'" + key.str() + "'";
+}
+
+/// fence_held's message. `where`: the sink's describe() and state table; `extra`: what else
+/// is known of the holder ("", or "; its connection: backend pid 812") and what to do.
+inline std::string fence_held_message(char const* component, job_key const& key, holder const& by,
+                                      std::string const& where, std::string const& extra = {})
+{
+    return std::string("streambatch::") + component + ": job " + job_name(key) +
+           " is already running: " + (by.pid != 0 ? by.str() : std::string("holder unknown")) +
+           extra + " (its fence: table " + where + "); this copy stops without writing";
+}
+
+/// fence_lost's message.
+inline std::string
+fence_lost_message(char const* component, job_key const& key, holder const& me, std::int64_t token,
+                   std::optional<std::string> const& position, std::optional<holder> const& now,
+                   std::optional<std::int64_t> now_token, std::string const& where)
+{
+    std::string s = std::string("streambatch::") + component + ": job " + job_name(key) +
+                    ": the stored state moved under this writer (" + me.str() + ", token " +
+                    std::to_string(token) + ", last position " +
+                    (position ? io::detail::quote(*position) : std::string("none")) + "): ";
+    if (!now_token)
+        s += "its row was deleted";
+    else if (now)
+        s += "the fence is now held by " + now->str() + " (token " + std::to_string(*now_token) +
+             ")";
+    else
+        s += "the fence is now held by nobody (token " + std::to_string(*now_token) + ")";
+    return s + " (table " + where + "); this batch was not written and this copy must stop";
+}
+
+/// The note of a take-over.
+inline std::string takeover_message(char const* component, job_key const& key, holder const& gone,
+                                    std::string const& why, std::string const& where)
+{
+    return std::string("streambatch::") + component + ": job " + job_name(key) +
+           ": took over the fence of " + gone.str() + ": " + why + " (table " + where + ")";
+}
+
+/// Sends a note to options.log, or to stderr.
+inline void log_note(job_sink_options const& o, std::string const& note) noexcept
+{
+    try {
+        if (o.log)
+            o.log(note);
+        else
+            std::fprintf(stderr, "%s\n", note.c_str());
+    } catch (...) { // a note must not fail the job
+    }
+}
+
+} // namespace detail
+} // namespace streambatch::sql
+
+#endif // STREAMBATCH_IO_SQL_JOB_SINK_HPP_INCLUDED

@@ -1,0 +1,396 @@
+// postgres::job_sink: state committed with its batch, the fence (a session-level advisory lock)
+// against a second copy, take-over from a killed one, fence_lost, and a race of two processes.
+// Runs against pg_server.sh's server.
+#include <streambatch/io/postgres.hpp>
+#include <streambatch/job/contract.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "job_sink_test_support.hpp"
+#include "sql_test_support.hpp"
+
+namespace sb = streambatch;
+namespace pg = streambatch::postgres;
+
+namespace {
+
+using batch = std::vector<test::job_record>;
+using copy_job_sink = pg::job_sink<pg::detail::copy_batch<sb::sql::detail::same_columns>>;
+static_assert(sb::job_sink<copy_job_sink, batch>);
+static_assert(sb::job_sink<copy_job_sink, batch const&>);
+
+pg::connection connect()
+{
+    test::use_test_server();
+    pg::connection c;
+    c.exec("SET client_min_messages = warning");
+    return c;
+}
+
+/// A data table and a state table of this test's own (tests run in parallel on one server).
+struct tables {
+    std::string data = test::unique_name("job_data");
+    std::string state = test::unique_name("job_state");
+    explicit tables(pg::connection const& c)
+    {
+        c.exec("CREATE TABLE " + data + " (id bigint, name text)");
+    }
+    sb::sql::job_sink_options options() const { return {.state_table = state}; }
+};
+
+struct table_sums {
+    std::int64_t count, distinct, sum;
+    friend bool operator==(table_sums const&, table_sums const&) = default;
+};
+
+table_sums sums(pg::connection const& c, std::string const& data)
+{
+    return {c.scalar<std::int64_t>("SELECT count(*) FROM " + data),
+            c.scalar<std::int64_t>("SELECT count(DISTINCT id) FROM " + data),
+            c.scalar<std::int64_t>("SELECT coalesce(sum(id * 7 + length(name)), 0)::bigint FROM " +
+                                   data)};
+}
+
+table_sums expected(std::int64_t n)
+{
+    std::int64_t s = 0;
+    for (auto const& [id, name] : test::rows(0, n))
+        s += id * 7 + static_cast<std::int64_t>(name.size());
+    return {n, n, s};
+}
+
+sb::job_state state_after(std::int64_t b, std::int64_t per)
+{
+    return {"offset " + std::to_string(b * per), "input v1", static_cast<std::uint64_t>(b),
+            static_cast<std::uint64_t>(b * per)};
+}
+
+template <class Sink>
+void commit_batches(Sink& sink, std::int64_t from, std::int64_t to, std::int64_t per)
+{
+    for (std::int64_t b = from; b < to; ++b)
+        sink.commit(test::rows(b * per, per), state_after(b + 1, per));
+}
+
+std::string row_holder(pg::connection const& c, tables const& t, std::string const& job)
+{
+    return c
+        .scalar<std::optional<std::string>>("SELECT holder FROM " + t.state + " WHERE job = $1",
+                                            job)
+        .value_or("NULL");
+}
+
+} // namespace
+
+TEST_CASE("postgres: job_sink stores the state with each batch and gives it back after close",
+          "[postgres][job_sink]")
+{
+    auto conn = connect();
+    tables const t(conn);
+    pg::copy_sink copy(conn, t.data);
+    {
+        pg::job_sink sink(conn, copy, t.options());
+        CHECK(sink.describe() == "PostgreSQL " + conn.where() + " table " + t.data);
+        CHECK_FALSE(sink.open({.job = "load customers"}));
+        CHECK(sink.token() == 1);
+        CHECK(conn.scalar<std::int64_t>(
+                  "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = "
+                  "pg_backend_pid() AND classid = (($1::bigint >> 32) & 4294967295)::oid AND "
+                  "objid = ($1::bigint & 4294967295)::oid",
+                  sink.lock_key()) == 1);
+        CHECK_THAT(row_holder(conn, t, "load customers"),
+                   Catch::Contains(std::to_string(::getpid())));
+        commit_batches(sink, 0, 4, 25);
+        sink.close();
+        CHECK(row_holder(conn, t, "load customers") == "NULL");
+        CHECK(conn.scalar<std::int64_t>("SELECT count(*) FROM pg_locks WHERE locktype = "
+                                        "'advisory' AND pid = pg_backend_pid()") == 0);
+    }
+    CHECK(sums(conn, t.data) == expected(100));
+    {
+        pg::job_sink sink(conn, copy, t.options());
+        auto const state = sink.open({.job = "load customers"});
+        REQUIRE(state);
+        CHECK(*state == state_after(4, 25));
+        CHECK_FALSE(sink.taken_over());
+        CHECK(sink.token() == 2);
+        commit_batches(sink, 4, 6, 25);
+    } // the destructor closes
+    CHECK(row_holder(conn, t, "load customers") == "NULL");
+    CHECK(sums(conn, t.data) == expected(150));
+    CHECK(conn.scalar<std::int64_t>("SELECT batches FROM " + t.state) == 6);
+    CHECK(conn.scalar<std::int64_t>("SELECT records FROM " + t.state) == 150);
+    CHECK_FALSE(conn.in_transaction());
+}
+
+TEST_CASE("postgres: job_sink commits the batch and its state atomically", "[postgres][job_sink]")
+{
+    auto conn = connect();
+    tables const t(conn);
+    conn.exec("CREATE UNIQUE INDEX ON " + t.data + " (id)");
+    pg::copy_sink copy(conn, t.data);
+    int calls = 0;
+    pg::job_sink sink(
+        conn,
+        [&](pg::connection&, batch&& b) {
+            copy.write_rows(b);
+            if (++calls == 2)
+                throw std::runtime_error("the disk is full (simulated)");
+        },
+        t.options());
+    CHECK(sink.describe() == "PostgreSQL " + conn.where());
+    CHECK_FALSE(sink.open({.job = "atomic"}));
+    sink.commit(test::rows(0, 10), state_after(1, 10));
+    CHECK_THROWS_WITH(sink.commit(test::rows(10, 10), state_after(2, 10)),
+                      Catch::Contains("the disk is full"));
+    CHECK_FALSE(conn.in_transaction());
+    CHECK(sums(conn, t.data) == expected(10));
+    CHECK(conn.scalar<std::string>("SELECT position FROM " + t.state) == "offset 10");
+
+    batch dup = test::rows(10, 5);
+    dup.push_back({3, "row 3"});
+    try {
+        sink.commit(std::move(dup), state_after(2, 10));
+        FAIL("no error");
+    } catch (pg::batch_error const& e) {
+        CHECK(e.sqlstate() == "23505");
+        CHECK(e.row_index() == 5);
+        CHECK_THAT(e.what(), Catch::Contains("row 5"));
+    }
+    CHECK_FALSE(conn.in_transaction());
+    CHECK(sums(conn, t.data) == expected(10));
+    CHECK(conn.scalar<std::int64_t>("SELECT batches FROM " + t.state) == 1);
+
+    sink.commit(test::rows(10, 10), state_after(2, 10));
+    CHECK(sums(conn, t.data) == expected(20));
+}
+
+TEST_CASE("postgres: job_sink refuses a second copy with fence_held naming the holder",
+          "[postgres][job_sink]")
+{
+    auto conn_a = connect(), conn_b = connect();
+    tables const t(conn_a);
+    pg::copy_sink copy_a(conn_a, t.data), copy_b(conn_b, t.data);
+    pg::job_sink a(conn_a, copy_a, t.options());
+    a.open({.job = "load customers"});
+    commit_batches(a, 0, 2, 10);
+
+    pg::job_sink b(conn_b, copy_b, t.options());
+    try {
+        b.open({.job = "load customers"});
+        FAIL("no fence_held");
+    } catch (sb::fence_held const& e) {
+        CHECK(e.by == a.self());
+        std::string const what = e.what();
+        CHECK_THAT(what,
+                   Catch::Contains("job 'load customers' is already running: host " + e.by.host +
+                                   ", pid " + std::to_string(::getpid()) + ", since 20"));
+        CHECK_THAT(what, Catch::Contains(a.self().str()));
+        CHECK_THAT(what,
+                   Catch::Contains("backend pid " + std::to_string(PQbackendPID(conn_a.handle()))));
+        CHECK_THAT(what, Catch::Contains(t.state) && Catch::Contains(conn_a.where()));
+        CHECK_THAT(what, Catch::Contains("this copy stops without writing"));
+    }
+    CHECK_FALSE(b.holds());
+    CHECK_FALSE(conn_b.in_transaction());
+    CHECK_THROWS_AS(b.commit(test::rows(100, 1), state_after(3, 10)), std::logic_error);
+    CHECK(sums(conn_b, t.data) == expected(20));
+
+    // A second sink on the holder's own connection: the lock would be granted again (advisory
+    // locks nest in a session); refused all the same.
+    pg::job_sink same(conn_a, copy_a, t.options());
+    CHECK_THROWS_WITH(same.open({.job = "load customers"}),
+                      Catch::Contains("through this very connection"));
+
+    a.close();
+    auto const state = b.open({.job = "load customers"});
+    REQUIRE(state);
+    CHECK(state->batches == 2);
+    CHECK_FALSE(b.taken_over());
+    commit_batches(b, 2, 3, 10);
+    CHECK(sums(conn_b, t.data) == expected(30));
+}
+
+TEST_CASE("postgres: job_sink takes over the fence of a killed holder without cleanup",
+          "[postgres][job_sink]")
+{
+    auto conn = connect();
+    tables const t(conn);
+    test::child killed([&](int) {
+        pg::connection c; // its own connection: it closes when the process dies
+        pg::copy_sink copy(c, t.data);
+        pg::job_sink sink(c, copy, t.options());
+        sink.open({.job = "load customers"});
+        commit_batches(sink, 0, 3, 10);
+        ::_exit(0); // no close(), no destructor: as if killed
+        return std::string();
+    });
+    pid_t const gone_pid = killed.pid();
+    CHECK(killed.finish() == 0);
+    CHECK_THAT(row_holder(conn, t, "load customers"), Catch::Contains(std::to_string(gone_pid)));
+
+    pg::copy_sink copy(conn, t.data);
+    std::vector<std::string> notes;
+    auto opts = t.options();
+    opts.log = [&](std::string const& n) { notes.push_back(n); };
+    pg::job_sink sink(conn, copy, opts);
+    auto const state = sink.open({.job = "load customers"});
+    REQUIRE(state);
+    CHECK(*state == state_after(3, 10));
+    REQUIRE(sink.taken_over());
+    CHECK(sink.taken_over()->pid == gone_pid);
+    CHECK(sink.token() == 2);
+    REQUIRE(notes.size() == 1);
+    CHECK_THAT(notes[0], Catch::Contains("job 'load customers': took over the fence of host ") &&
+                             Catch::Contains("pid " + std::to_string(gone_pid)) &&
+                             Catch::Contains("its connection closed without releasing it") &&
+                             Catch::Contains("batch 3, 30 records") && Catch::Contains(t.state));
+    commit_batches(sink, 3, 5, 10);
+    CHECK(sums(conn, t.data) == expected(50));
+}
+
+TEST_CASE("postgres: job_sink waits a while for a dead holder's connection, then names it",
+          "[postgres][job_sink]")
+{
+    auto conn_a = connect(), conn_b = connect();
+    tables const t(conn_a);
+    pg::copy_sink copy_a(conn_a, t.data), copy_b(conn_b, t.data);
+    pg::job_sink a(conn_a, copy_a, t.options());
+    a.open({.job = "load customers"});
+    // The row says a process of this host that is gone holds it, but a live connection holds
+    // the lock (a process killed while the server has not yet seen its connection close).
+    test::child dead([](int) { return std::string(); });
+    sb::holder ghost = sb::holder::self();
+    ghost.pid = dead.pid();
+    dead.finish();
+    conn_b.exec("UPDATE " + t.state + " SET holder = $1", ghost.to_text());
+    auto opts = t.options();
+    opts.dead_holder_wait = std::chrono::milliseconds(200);
+    pg::job_sink b(conn_b, copy_b, opts);
+    try {
+        b.open({.job = "load customers"});
+        FAIL("no fence_held");
+    } catch (sb::fence_held const& e) {
+        CHECK(e.by == ghost);
+        CHECK_THAT(
+            e.what(),
+            Catch::Contains("pid " + std::to_string(ghost.pid)) &&
+                Catch::Contains("backend pid " + std::to_string(PQbackendPID(conn_a.handle()))) &&
+                Catch::Contains("that process is gone but its connection still holds the "
+                                "lock after 200 ms"));
+    }
+    CHECK_FALSE(conn_b.in_transaction());
+    a.close(); // the row still has A's token: A clears it and frees the lock; B gets it
+    CHECK(b.open({.job = "load customers"}) == std::nullopt);
+}
+
+TEST_CASE("postgres: job_sink whose fence moved gets fence_lost and writes nothing",
+          "[postgres][job_sink]")
+{
+    auto conn = connect(), other = connect();
+    tables const t(conn);
+    pg::copy_sink copy(conn, t.data);
+    pg::job_sink a(conn, copy, t.options());
+    a.open({.job = "load customers"});
+    commit_batches(a, 0, 2, 10);
+
+    SECTION("another writer took the row over")
+    {
+        sb::holder usurper = sb::holder::self();
+        usurper.host = "db9";
+        usurper.pid = 4242;
+        other.exec("UPDATE " + t.state + " SET holder = $1, token = token + 1", usurper.to_text());
+        try {
+            a.commit(test::rows(20, 10), state_after(3, 10));
+            FAIL("no fence_lost");
+        } catch (sb::fence_lost const& e) {
+            CHECK_THAT(e.what(),
+                       Catch::Contains("job 'load customers': the stored state moved under this "
+                                       "writer") &&
+                           Catch::Contains("token 1, last position \"offset 20\"") &&
+                           Catch::Contains("the fence is now held by host db9, pid 4242, since") &&
+                           Catch::Contains("(token 2)") && Catch::Contains(t.state) &&
+                           Catch::Contains("this batch was not written"));
+        }
+        CHECK_FALSE(conn.in_transaction());
+        CHECK(sums(other, t.data) == expected(20));
+        a.close(); // must not clear the usurper's holder
+        CHECK_THAT(row_holder(other, t, "load customers"), Catch::Contains("db9\t4242"));
+    }
+    SECTION("the stored position moved under it")
+    {
+        other.exec("UPDATE " + t.state + " SET position = 'offset 999'");
+        CHECK_THROWS_AS(a.commit(test::rows(20, 10), state_after(3, 10)), sb::fence_lost);
+        CHECK(sums(other, t.data) == expected(20));
+        CHECK(other.scalar<std::string>("SELECT position FROM " + t.state) == "offset 999");
+    }
+}
+
+TEST_CASE("postgres: job_sink lets exactly one of two racing processes write (50 rounds)",
+          "[postgres][job_sink][race]")
+{
+    auto conn = connect();
+    tables const t(conn);
+    conn.exec("ALTER TABLE " + t.data + " ADD COLUMN round int");
+    constexpr std::int64_t batches = 4, per = 5;
+    int won_first = 0;
+    for (int round = 0; round < 50; ++round) {
+        std::string const job = "race " + std::to_string(round);
+        test::gate go, release;
+        auto racer = [&](int out) {
+            pg::connection c;
+            c.exec("SET synchronous_commit = off");
+            pg::job_sink sink(
+                c,
+                [&](pg::connection& cc, batch&& b) {
+                    for (auto const& [id, name] : b)
+                        cc.exec("INSERT INTO " + t.data + " VALUES ($1, $2, $3)", id, name, round);
+                },
+                t.options());
+            go.wait();
+            try {
+                sink.open({.job = job});
+            } catch (sb::fence_held const& e) {
+                return "held " + std::to_string(e.by.pid) + " " + e.what();
+            }
+            commit_batches(sink, 0, batches, per);
+            test::report_now(out, "won");
+            release.wait(); // hold the fence until the other one has tried
+            sink.close();
+            return std::string("closed");
+        };
+        test::child a(racer), b(racer);
+        go.open(2);
+        std::string const ra = a.report(), rb = b.report();
+        INFO("round " << round << ": " << ra << " | " << rb);
+        bool const a_won = ra == "won";
+        test::child& winner = a_won ? a : b;
+        std::string const lost = a_won ? rb : ra;
+        REQUIRE((ra == "won") != (rb == "won"));
+        CHECK_THAT(lost, Catch::StartsWith("held " + std::to_string(winner.pid()) + " "));
+        CHECK_THAT(lost, Catch::Contains("pid " + std::to_string(winner.pid()) + ", since"));
+        release.open(2);
+        CHECK(winner.report() == "closed");
+        CHECK(a.finish() == 0);
+        CHECK(b.finish() == 0);
+        won_first += a_won;
+        std::string const where = " WHERE round = " + std::to_string(round);
+        REQUIRE(table_sums{
+                    conn.scalar<std::int64_t>("SELECT count(*) FROM " + t.data + where),
+                    conn.scalar<std::int64_t>("SELECT count(DISTINCT id) FROM " + t.data + where),
+                    conn.scalar<std::int64_t>(
+                        "SELECT coalesce(sum(id * 7 + length(name)), 0)::bigint FROM " + t.data +
+                        where)} == expected(batches * per));
+        CHECK(conn.scalar<std::int64_t>("SELECT batches FROM " + t.state + " WHERE job = $1",
+                                        job) == batches);
+    }
+    INFO("the first child won " << won_first << " of 50 rounds");
+    SUCCEED();
+}
