@@ -4,7 +4,9 @@
 // words for bad records), row.hpp, convert.hpp (get<T>), buffer.hpp (the block buffer),
 // scan.hpp (the SIMD byte search), record_scanner.hpp (the parser), split.hpp (where a
 // partition begins), reject.hpp (the reject path), source.hpp (where blocks come from),
-// reader.hpp and writer.hpp. This comment is the contract of them all; see docs/csv.md.
+// reader.hpp, writer.hpp and file_sink.hpp (csv::file_sink, a job sink appending batches of rows
+// behind a fence and a checkpoint; its own header comment is its contract). This comment is the
+// contract of the others; see docs/csv.md.
 //
 // In:     a path, a std::istream, a std::FILE* or a file descriptor, and csv::options:
 //         delimiter (','), quote ('"'), has_header (true), strict_field_count (true),
@@ -129,6 +131,7 @@
 #define STREAMBATCH_IO_CSV_HPP_INCLUDED
 
 #include <streambatch/io/csv/errors.hpp>
+#include <streambatch/io/csv/file_sink.hpp>
 #include <streambatch/io/csv/options.hpp>
 #include <streambatch/io/csv/reader.hpp>
 #include <streambatch/io/csv/row.hpp>
