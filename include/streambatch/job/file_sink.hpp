@@ -18,6 +18,8 @@
 //         flock is freed by the kernel, so the next open takes over with no cleanup (and says
 //         so in note()). Then it reads the checkpoint and checks the output against it:
 //         - no checkpoint: the output must be absent or empty (start_over: it is truncated);
+//           open writes a checkpoint of nothing committed under `key` before any batch, so a
+//           crash in the first commit is repaired as any other, and another job is refused;
 //         - the checkpoint's job key must be `key`;
 //         - the output must hold at least the committed length, and the last 64 KiB up to it
 //           must hash (detail::stream_hash) as the checkpoint says, and start with the header;
@@ -316,7 +318,7 @@ public:
         h.update(std::string_view(tail_).substr(tail_.size() - from_tail));
         h.update(std::string_view(buffer_).substr(buffer_.size() - from_buffer));
         ++sequence_;
-        std::string text = checkpoint_text(state, end, tail_from, h.hex());
+        std::string text = checkpoint_text(&state, end, tail_from, h.hex());
         try {
             detail::write_file_atomically(checkpoint_, text);
         } catch (atomic_file_error const& e) {
@@ -455,23 +457,26 @@ private:
                  std::to_string(committed_) + " this writer committed");
         if (detail::read_small_file(checkpoint_) != stored_)
             lost("its checkpoint " + checkpoint_.string() +
-                 (stored_ ? " is no longer the one this writer last wrote"
-                          : " appeared after this writer found none"));
+                 " is no longer the one this writer last wrote");
     }
 
     // --- the checkpoint --------------------------------------------------------------------
 
-    std::string checkpoint_text(job_state const& s, std::uint64_t end, std::uint64_t tail_from,
+    /// The checkpoint's text; `s` null: nothing committed yet (the one open() writes).
+    std::string checkpoint_text(job_state const* s, std::uint64_t end, std::uint64_t tail_from,
                                 std::string const& hash) const
     {
+        static job_state const none{};
+        job_state const& st = s ? *s : none;
         auto const now = std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::system_clock::now().time_since_epoch())
                              .count();
         return "{\"version\": 1, \"sink\": \"file\", \"job\": " + detail::json_quote(key_) +
-               ",\n \"position\": " + detail::json_quote(s.position) +
-               ",\n \"identity\": " + detail::json_quote(s.identity) +
-               ",\n \"batches\": " + std::to_string(s.batches) +
-               ", \"records\": " + std::to_string(s.records) +
+               ",\n \"has_state\": " + (s ? "true" : "false") +
+               ", \"position\": " + detail::json_quote(st.position) +
+               ",\n \"identity\": " + detail::json_quote(st.identity) +
+               ",\n \"batches\": " + std::to_string(st.batches) +
+               ", \"records\": " + std::to_string(st.records) +
                ",\n \"output_bytes\": " + std::to_string(end) +
                ", \"tail_from\": " + std::to_string(tail_from) +
                ", \"tail_hash\": " + detail::json_quote(hash) +
@@ -480,8 +485,25 @@ private:
                ", \"written_unix_ms\": " + std::to_string(now) + "}\n";
     }
 
+    /// Writes the checkpoint of an output with nothing committed (open: before the output is
+    /// written, so that a crash in the first commit leaves bytes that the next open cuts off).
+    std::string write_empty_checkpoint()
+    {
+        std::string text = checkpoint_text(nullptr, 0, 0, detail::stream_hash{}.hex());
+        try {
+            detail::write_file_atomically(checkpoint_, text);
+        } catch (atomic_file_error const& e) {
+            throw file_sink_error("streambatch: " + output_.string() + ": checkpoint " +
+                                      checkpoint_.string() + ": " + e.reason() +
+                                      "; nothing was written",
+                                  e.error_number());
+        }
+        return text;
+    }
+
     struct stored_checkpoint {
         std::string job;
+        bool has_state = false;
         job_state state;
         std::uint64_t output_bytes = 0;
         std::string tail_hash;
@@ -518,6 +540,7 @@ private:
                                   "'); nothing was written");
         stored_checkpoint c;
         c.job = member("job");
+        c.has_state = member("has_state") == "true";
         c.state.position = member("position");
         c.state.identity = member("identity");
         c.state.batches = number("batches");
@@ -577,7 +600,7 @@ private:
                     "): it was not written by this sink, or its checkpoint was removed; "
                     "nothing was written. Move it away, give another output, or open with "
                     "start_over to truncate it");
-            install(std::move(fd), 0, {}, std::nullopt);
+            install(std::move(fd), 0, {}, write_empty_checkpoint());
             return std::nullopt;
         }
         if (size < committed)
@@ -627,19 +650,15 @@ private:
                      "the data's fsync and the checkpoint); it will be written again. ";
         }
         install(std::move(fd), committed, std::move(tail), std::move(text));
-        return c->state;
+        return c->has_state ? std::optional<job_state>(c->state) : std::nullopt;
     }
 
     std::optional<job_state> start_over()
     {
         std::string const out = output_.string();
-        // The checkpoint goes first: a crash in between leaves an output without a checkpoint,
-        // which the next open refuses (unless start_over again), never a checkpoint that
-        // claims bytes the output lost.
-        if (::unlink(checkpoint_.c_str()) == 0)
-            detail::fsync_directory_of(checkpoint_);
-        else if (errno != ENOENT)
-            detail::file_sink_fail("cannot remove " + checkpoint_.string(), errno);
+        // The empty checkpoint first: a crash before the truncation leaves bytes past its
+        // committed length 0, which the next open cuts off.
+        std::string text = write_empty_checkpoint();
         detail::unique_fd fd(::open(output_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
         if (!fd)
             detail::file_sink_fail("cannot open " + out, errno);
@@ -654,7 +673,7 @@ private:
         if (st.st_size != 0)
             note_ +=
                 "started over: truncated " + out + " (" + std::to_string(st.st_size) + " bytes). ";
-        install(std::move(fd), 0, {}, std::nullopt);
+        install(std::move(fd), 0, {}, std::move(text));
         return std::nullopt;
     }
 
