@@ -4,9 +4,10 @@
 // words for bad records), row.hpp, convert.hpp (get<T>), buffer.hpp (the block buffer),
 // scan.hpp (the SIMD byte search), record_scanner.hpp (the parser), split.hpp (where a
 // partition begins), reject.hpp (the reject path), source.hpp (where blocks come from),
-// reader.hpp, writer.hpp and job_source.hpp (csv::file_source: a CSV file as a job's source,
-// with the file's identity; see io/detail/file_identity.hpp). This comment is the contract of them
-// all; see docs/csv.md.
+// reader.hpp, writer.hpp, job_source.hpp (csv::file_source: a CSV file as a job's source, with
+// the file's identity; see io/detail/file_identity.hpp) and file_sink.hpp (csv::file_sink, a job
+// sink appending batches of rows behind a fence and a checkpoint). The two job headers' own
+// comments are their contracts; this comment is the contract of the others; see docs/csv.md.
 //
 // In:     a path, a std::istream, a std::FILE* or a file descriptor, and csv::options:
 //         delimiter (','), quote ('"'), has_header (true), strict_field_count (true),
@@ -131,6 +132,7 @@
 #define STREAMBATCH_IO_CSV_HPP_INCLUDED
 
 #include <streambatch/io/csv/errors.hpp>
+#include <streambatch/io/csv/file_sink.hpp>
 #include <streambatch/io/csv/job_source.hpp>
 #include <streambatch/io/csv/options.hpp>
 #include <streambatch/io/csv/reader.hpp>
