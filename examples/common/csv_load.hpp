@@ -1,7 +1,8 @@
 // examples/common/csv_load.hpp: what csv_to_sqlite and csv_to_postgres share: their command-line
-// options, the customer CSV (generated when missing), the clean step, the CSV position as
-// checkpoint text, the run itself (for_each_batch under a memory guard) and the summary. Each
-// example keeps only its database: the table, where the checkpoint is kept, and the load.
+// options, the customer CSV (generated when missing), the clean step, the job itself
+// (streambatch::run_job over a csv::file_source: resume, the input's identity, the fence, a
+// graceful stop), the summary and the exit codes. Each example keeps only its database: the
+// table and its job_sink.
 
 #ifndef STREAMBATCH_EXAMPLES_COMMON_CSV_LOAD_HPP
 #define STREAMBATCH_EXAMPLES_COMMON_CSV_LOAD_HPP
@@ -9,6 +10,7 @@
 #include <streambatch.hpp>
 #include <streambatch/interop/fmt.hpp>
 #include <streambatch/io/csv.hpp>
+#include <streambatch/job.hpp>
 
 #include <fmt/format.h>
 
@@ -46,6 +48,8 @@ struct csv_load_settings {
     std::uint64_t throttle_us = 0; ///< for the kill tests: a pause after each batch
     std::string record_dir;
     bool fresh = false;
+    bool append = false;  ///< the CSV may have grown since the checkpoint: load the new rows
+    bool sampled = false; ///< check the input's identity by samples, not every consumed byte
 
     void add_to(command_line& cli)
     {
@@ -59,6 +63,12 @@ struct csv_load_settings {
                    std::uint64_t{60'000'000});
         cli.text("--record-dir", record_dir, "write the run records into this directory");
         cli.flag("--fresh", fresh, "start over: drop the table and its checkpoint first");
+        cli.flag("--append", append,
+                 "an incremental load: the CSV may have grown since the last run; load its new "
+                 "rows (without it a grown CSV is refused)");
+        cli.flag("--sampled-identity", sampled,
+                 "on resume, check the CSV by size, head, tail and samples, not by re-reading "
+                 "every byte already loaded (docs/guarantees.md)");
     }
 };
 
@@ -96,48 +106,86 @@ inline customer clean(csv::row const& r)
             std::string(r.at("country")), r.get<double>("balance")};
 }
 
-inline void print_resuming(csv::position const& from)
+/// The exit codes of the examples' jobs (docs/guarantees.md):
+///   0 done; 130 / 143 stopped by SIGINT / SIGTERM (resume by running again);
+///   75 another copy of the job holds its fence (EX_TEMPFAIL: try again later);
+///   65 the input is not the one the job's checkpoint was taken on (EX_DATAERR); 1 other errors.
+enum exit_code : int { done = 0, failed = 1, input_changed = 65, fence_held = 75 };
+
+/// The file source of a CSV job: the settings' file, bad rows to FILE.rejects.jsonl (or
+/// FILE.part-….rejects.jsonl), the identity check the user chose.
+inline csv::file_source csv_source(csv_load_settings const& settings,
+                                   streambatch::partition part = {})
 {
-    fmt::print("resuming at line {} (byte {}, {} rows done)\n", from.line, from.byte_offset,
-               from.rows);
-    std::fflush(stdout); // a kill -9 must not eat the line
+    std::string const suffix = part == streambatch::partition{} ? "" : "." + part.name();
+    return csv::file_source(settings.csv,
+                            {.bad_rows = csv::on_error::skip,
+                             .reject_path = settings.csv.string() + suffix + ".rejects.jsonl",
+                             .partition = part},
+                            {.mode = settings.sampled ? streambatch::io::identity_mode::sampled
+                                                      : streambatch::io::identity_mode::full,
+                             .allow_append = settings.append});
 }
 
-/// The job: `reader`'s rows in batches of settings.batch under a memory guard, cleaned on up to
-/// settings.jobs threads; each cleaned batch goes, in batch order, to load(cleaned, position):
-/// `position` is where the CSV stands after that batch (what a checkpoint must hold).
-/// `options` brings the job's name, record_dir (set it before set_partition, which appends the
-/// partition's name to it), expected records and the like; this sets in-flight, resume and
-/// position.
-template <class Load>
-streambatch::run_report run_load(csv_load_settings const& settings, csv::reader& reader,
-                                 std::optional<csv::position> const& from,
-                                 streambatch::run_options options, Load&& load)
+/// The job's options from the settings: batch, in flight, record directory, expected rows.
+inline streambatch::job_options job_options(std::string job, csv_load_settings const& settings,
+                                            streambatch::partition part = {})
 {
-    namespace sb = streambatch;
-    sb::memory_guard guard;
-    options.max_in_flight = settings.jobs;
-    options.resume_from.records = from ? from->rows : 0;
-    options.position = [&reader] {
-        return csv::to_string(reader.position());
-    }; // when a batch is pulled
-    options.watch(guard);
-    auto const pause = std::chrono::microseconds(settings.throttle_us);
-    return sb::for_each_batch(
-        std::ranges::ref_view(reader) | sb::views::memory_guarded(settings.batch, std::ref(guard)),
-        [](auto& b) { // clean: on up to --jobs threads
-            std::vector<customer> cleaned;
-            cleaned.reserve(b.size());
-            for (csv::row const& r : b)
-                cleaned.push_back(clean(r));
-            return cleaned;
-        },
-        [&](std::vector<customer>&& cleaned, sb::batch_info const& info) { // load: in order
-            load(cleaned, csv::parse_position(info.position));
-            if (pause.count() > 0)
-                std::this_thread::sleep_for(pause);
-        },
-        options);
+    streambatch::job_options o{.job = std::move(job), .part = part, .batch = settings.batch};
+    o.run.max_in_flight = settings.jobs;
+    o.run.record_dir = settings.record_dir;
+    o.run.expected_records = part == streambatch::partition{} ? settings.rows : 0;
+    return o;
+}
+
+/// The clean step of a batch, on up to --jobs threads (with --throttle-us, a pause after it).
+inline auto clean_step(csv_load_settings const& settings)
+{
+    return [pause = std::chrono::microseconds(settings.throttle_us)](auto& batch) {
+        std::vector<customer> cleaned;
+        cleaned.reserve(std::ranges::size(batch));
+        for (csv::row const& r : batch)
+            cleaned.push_back(clean(r));
+        if (pause.count() > 0)
+            std::this_thread::sleep_for(pause);
+        return cleaned;
+    };
+}
+
+/// "resuming at line 1201 (byte 80311, 1200 rows done)" when the sink had a state.
+inline void print_resuming(std::optional<streambatch::job_state> const& from)
+{
+    if (!from)
+        return;
+    csv::position const p = csv::parse_position(from->position);
+    fmt::print("resumed at line {} (byte {}, {} rows done)\n", p.line, p.byte_offset, p.rows);
+}
+
+/// Runs `body` (which returns a streambatch::job_result) and turns what can end a job into the
+/// exit codes above, with one line on stderr naming the example.
+template <class Body>
+int run_main(char const* name, Body&& body)
+{
+    try {
+        streambatch::job_result const r = body();
+        if (r.signal != 0)
+            std::fprintf(stderr,
+                         "%s: stopped by signal %d after %llu rows this run; run again to resume\n",
+                         name, r.signal, static_cast<unsigned long long>(r.report.records));
+        return r.exit_code();
+    } catch (streambatch::fence_held const& e) {
+        std::fprintf(stderr, "%s: %s\n", name, e.what());
+        return exit_code::fence_held;
+    } catch (streambatch::input_changed const& e) {
+        std::fprintf(stderr,
+                     "%s: %s\n%s: nothing was loaded; --append loads the new rows of a CSV "
+                     "that grew, --fresh starts over\n",
+                     name, e.what(), name);
+        return exit_code::input_changed;
+    } catch (std::exception const& e) {
+        std::fprintf(stderr, "%s: %s\n", name, e.what());
+        return exit_code::failed;
+    }
 }
 
 /// The lines after "loaded ...": batches, records/s, peak RSS, checkpoint files, guard events.
