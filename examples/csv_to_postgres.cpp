@@ -17,11 +17,17 @@
 //   --jobs threads; each batch is sent with postgres::copy_sink (COPY NAME FROM STDIN), one
 //   transaction per batch, in batch order. The table (default customers; a plain lower-case
 //   identifier) is created if missing; --fresh drops it and its checkpoint first.
-// - The CSV position after each batch (byte offset, line, rows, skipped) is upserted into the
-//   table streambatch_checkpoint (one row per job, the job being the table's name) by the
-//   write(batch, hook) hook: inside the COPY's transaction, so the rows and the position commit
-//   together or not at all. A restarted job (after a crash, kill -9, OOM, a lost connection...)
-//   opens the CSV at that position: no row is lost and none is loaded twice.
+// - The job is streambatch::run_job over a csv::file_source and a postgres::job_sink: the CSV
+//   position after each batch and the CSV's identity are stored in the table
+//   streambatch_job_state (one row per job, the job being the table's name and the partition)
+//   in the COPY's transaction, so the rows and the position commit together or not at all. A
+//   restarted job (after a crash, kill -9, OOM, SIGTERM, a lost connection...) opens the CSV at
+//   that position: no row is lost and none is loaded twice.
+// - The guarantees (docs/guarantees.md): another CSV (swapped, edited in the part already
+//   loaded, truncated) is refused, exit 65; a CSV that grew only with --append; a second copy
+//   of the same job (or partition) is refused while the first runs, naming it (host, pid, start
+//   time), exit 75: the fence is a session advisory lock, freed by the server when the holder's
+//   connection dies; SIGINT/SIGTERM stop it gracefully (exit 130/143).
 // - Memory: --jobs batches of --batch rows at most, fewer while memory is tight (the guard).
 // - Many workers (docs/partitions.md): with --partition I/N, or --partition
 //   auto under mpirun, a Slurm job array or a Kubernetes Indexed Job
@@ -95,10 +101,8 @@ int main(int argc, char** argv)
                  "run --setup-only --fresh once before starting the workers");
     std::string const& table = server.table;
 
-    try {
+    return examples::run_main("csv_to_postgres", [&]() -> sb::job_result {
         examples::postgres_settings::load_env();
-        // The checkpoint row's key: the table, or the table and the partition.
-        std::string const job = part ? table + "/" + part->name() : table;
         if (part && !setup_only && !std::filesystem::exists(load.csv))
             throw std::runtime_error(
                 load.csv.string() +
@@ -108,98 +112,58 @@ int main(int argc, char** argv)
 
         pg::connection db(server.conninfo);
         db.exec("SET client_min_messages = warning"); // no NOTICEs for IF [NOT] EXISTS
+        pg::copy_sink copy(db, table, {"id", "name", "email", "country", "balance"});
         // DDL under an advisory lock: jobs started together must not race on CREATE TABLE.
         db.exec("SELECT pg_advisory_lock(7305001)");
-        if (load.fresh) { // the table and its checkpoint go together
+        db.exec("CREATE TABLE IF NOT EXISTS " + table +
+                "(id bigint, name text, email text, country text, balance double precision)");
+        db.exec("SELECT pg_advisory_unlock(7305001)");
+        if (load.fresh) { // the table and the job's states go together, under the job's fence
+            pg::job_sink holder(db, copy);
+            holder.open({table});
             db.exec("BEGIN");
-            db.exec("DROP TABLE IF EXISTS " + table);
-            db.exec("CREATE TABLE IF NOT EXISTS streambatch_checkpoint(job text PRIMARY KEY, "
-                    "byte_offset bigint,"
-                    " line bigint, rows bigint, skipped bigint)");
-            db.exec("DELETE FROM streambatch_checkpoint WHERE job = $1 OR job LIKE $2", table,
-                    table + "/part-%");
+            db.exec("TRUNCATE " + table);
+            db.exec("DELETE FROM streambatch_job_state WHERE job = $1 OR job LIKE $2", table,
+                    table + " %");
             db.exec("COMMIT");
         }
-        db.exec("CREATE TABLE IF NOT EXISTS " + table +
-                "(id bigint, name text, email text, country text, balance double precision);"
-                "CREATE TABLE IF NOT EXISTS streambatch_checkpoint(job text PRIMARY KEY, "
-                "byte_offset bigint,"
-                " line bigint, rows bigint, skipped bigint)");
-        db.exec("SELECT pg_advisory_unlock(7305001)");
         if (setup_only) {
             fmt::print("set up {} and {}; start the workers\n", table, load.csv.string());
-            return 0;
+            return {};
         }
-        if (part) { // checkpoints of another split would load rows twice
-            if (auto const other = db.scalar<std::optional<std::string>>(
-                    "SELECT min(job) FROM streambatch_checkpoint WHERE job LIKE $1 AND job NOT "
-                    "LIKE $2",
-                    table + "/part-%", "%" + part->name().substr(part->name().find("-of-"))))
+        if (part) { // the states of another split would load rows twice
+            bool const states =
+                db.scalar<bool>("SELECT to_regclass('streambatch_job_state') IS NOT NULL");
+            if (!states) {
+            } else if (auto const other = db.scalar<std::optional<std::string>>(
+                           "SELECT min(job) FROM streambatch_job_state WHERE job LIKE $1 AND job "
+                           "NOT "
+                           "LIKE $2",
+                           table + " %/%", table + " %/" + std::to_string(part->count)))
                 throw std::runtime_error(
-                    "table " + table + " has the checkpoint of " + *other +
-                    ", a split into "
-                    "another number of partitions than " +
+                    "table " + table + " has the state of job '" + *other +
+                    "', a split into another number of partitions than " +
                     std::to_string(part->count) +
                     ": finish that job with the same count, or start over with --setup-only "
                     "--fresh");
-            if (db.scalar<std::int64_t>(
-                    "SELECT count(*) FROM streambatch_checkpoint WHERE job = $1", table) != 0)
+            else if (db.scalar<std::int64_t>(
+                         "SELECT count(*) FROM streambatch_job_state WHERE job = $1", table) != 0)
                 throw std::runtime_error(
                     "table " + table +
-                    " has the checkpoint of an unpartitioned run: finish it "
+                    " has the state of an unpartitioned run: finish it "
                     "without --partition, or start over with --setup-only --fresh");
         }
 
-        // Where the last committed batch ended: the checkpoint row, committed with that batch.
-        std::optional<csv::position> from;
-        if (auto const saved = db.scalar<std::optional<std::string>>(
-                "SELECT byte_offset || ' ' || line || ' ' || rows || ' ' || skipped FROM "
-                "streambatch_checkpoint"
-                " WHERE job = $1",
-                job)) {
-            try {
-                from = csv::parse_position(*saved);
-            } catch (std::exception const& e) {
-                throw std::runtime_error("streambatch_checkpoint: malformed row for job " + job +
-                                         ": " + e.what());
-            }
-            examples::print_resuming(*from);
-        }
-
-        csv::reader reader(
-            load.csv,
-            {.bad_rows = csv::on_error::skip,
-             .reject_path = load.csv.string() + (part ? "." + part->name() : "") + ".rejects.jsonl",
-             .partition = part.value_or(sb::partition{})},
-            from);
-        sb::run_options options{.job = "csv_to_postgres " + table, .record_dir = load.record_dir};
-        if (part)
-            options.set_partition(*part); // run records in --record-dir/part-000I-of-000N
-        options.expected_records =
-            part ? 0 : load.rows; // a partition's share is not known in advance
-        pg::copy_sink out(db, table, {"id", "name", "email", "country", "balance"});
-        sb::run_report const report = examples::run_load(
-            load, reader, from, options,
-            [&](std::vector<examples::customer> const& cleaned, csv::position const& p) {
-                out.write(cleaned, [&](pg::connection& c) { // the checkpoint commits with its batch
-                    c.exec("INSERT INTO streambatch_checkpoint VALUES ($1, $2, $3, $4, $5) ON "
-                           "CONFLICT (job) DO UPDATE"
-                           " SET byte_offset = EXCLUDED.byte_offset, line = EXCLUDED.line, rows = "
-                           "EXCLUDED.rows,"
-                           " skipped = EXCLUDED.skipped",
-                           job, static_cast<std::int64_t>(p.byte_offset),
-                           static_cast<std::int64_t>(p.line), static_cast<std::int64_t>(p.rows),
-                           static_cast<std::int64_t>(p.skipped));
-                });
-            });
-
-        fmt::print("loaded       {} rows this run ({} in {} on {}), {} rejected\n", report.records,
-                   db.scalar<std::int64_t>("SELECT count(*) FROM " + table), table, db.where(),
-                   reader.position().skipped);
-        examples::print_summary(report, load);
-        return 0;
-    } catch (std::exception const& e) {
-        std::fprintf(stderr, "csv_to_postgres: %s\n", e.what());
-        return 1;
-    }
+        auto in = examples::csv_source(load, part.value_or(sb::partition{}));
+        pg::job_sink out(db, copy);
+        sb::job_result r =
+            sb::run_job(in, examples::clean_step(load), out,
+                        examples::job_options(table, load, part.value_or(sb::partition{})));
+        examples::print_resuming(r.resumed_from);
+        fmt::print("loaded       {} rows this run ({} in {} on {}), {} rejected\n",
+                   r.report.records, db.scalar<std::int64_t>("SELECT count(*) FROM " + table),
+                   table, db.where(), in.get() ? in.get()->position().skipped : 0);
+        examples::print_summary(r.report, load);
+        return r;
+    });
 }
