@@ -101,69 +101,74 @@ int main(int argc, char** argv)
                  "run --setup-only --fresh once before starting the workers");
     std::string const& table = server.table;
 
-    return examples::run_main("csv_to_postgres", [&]() -> sb::job_result {
-        examples::postgres_settings::load_env();
-        if (part && !setup_only && !std::filesystem::exists(load.csv))
-            throw std::runtime_error(
-                load.csv.string() +
-                " does not exist: with --partition, generate it "
-                "first (--setup-only --rows N), so that every worker splits the same file");
-        examples::generate_csv_if_missing(load.csv, load.rows);
-
-        pg::connection db(server.conninfo);
-        db.exec("SET client_min_messages = warning"); // no NOTICEs for IF [NOT] EXISTS
-        pg::copy_sink copy(db, table, {"id", "name", "email", "country", "balance"});
-        // DDL under an advisory lock: jobs started together must not race on CREATE TABLE.
-        db.exec("SELECT pg_advisory_lock(7305001)");
-        db.exec("CREATE TABLE IF NOT EXISTS " + table +
-                "(id bigint, name text, email text, country text, balance double precision)");
-        db.exec("SELECT pg_advisory_unlock(7305001)");
-        if (load.fresh) { // the table and the job's states go together, under the job's fence
-            pg::job_sink holder(db, copy);
-            holder.open({table});
-            db.exec("BEGIN");
-            db.exec("TRUNCATE " + table);
-            db.exec("DELETE FROM streambatch_job_state WHERE job = $1 OR job LIKE $2", table,
-                    table + " %");
-            db.exec("COMMIT");
-        }
-        if (setup_only) {
-            fmt::print("set up {} and {}; start the workers\n", table, load.csv.string());
-            return {};
-        }
-        if (part) { // the states of another split would load rows twice
-            bool const states =
-                db.scalar<bool>("SELECT to_regclass('streambatch_job_state') IS NOT NULL");
-            if (!states) {
-            } else if (auto const other = db.scalar<std::optional<std::string>>(
-                           "SELECT min(job) FROM streambatch_job_state WHERE job LIKE $1 AND job "
-                           "NOT "
-                           "LIKE $2",
-                           table + " %/%", table + " %/" + std::to_string(part->count)))
+    return examples::run_main(
+        "csv_to_postgres",
+        [&]() -> sb::job_result {
+            examples::postgres_settings::load_env();
+            if (part && !setup_only && !std::filesystem::exists(load.csv))
                 throw std::runtime_error(
-                    "table " + table + " has the state of job '" + *other +
-                    "', a split into another number of partitions than " +
-                    std::to_string(part->count) +
-                    ": finish that job with the same count, or start over with --setup-only "
-                    "--fresh");
-            else if (db.scalar<std::int64_t>(
-                         "SELECT count(*) FROM streambatch_job_state WHERE job = $1", table) != 0)
-                throw std::runtime_error(
-                    "table " + table +
-                    " has the state of an unpartitioned run: finish it "
-                    "without --partition, or start over with --setup-only --fresh");
-        }
+                    load.csv.string() +
+                    " does not exist: with --partition, generate it "
+                    "first (--setup-only --rows N), so that every worker splits the same file");
+            examples::generate_csv_if_missing(load.csv, load.rows);
 
-        auto in = examples::csv_source(load, part.value_or(sb::partition{}));
-        pg::job_sink out(db, copy);
-        sb::job_result r =
-            sb::run_job(in, examples::clean_step(load), out,
-                        examples::job_options(table, load, part.value_or(sb::partition{})));
-        examples::print_resuming(r.resumed_from);
-        fmt::print("loaded       {} rows this run ({} in {} on {}), {} rejected\n",
-                   r.report.records, db.scalar<std::int64_t>("SELECT count(*) FROM " + table),
-                   table, db.where(), in.get() ? in.get()->position().skipped : 0);
-        examples::print_summary(r.report, load);
-        return r;
-    });
+            pg::connection db(server.conninfo);
+            db.exec("SET client_min_messages = warning"); // no NOTICEs for IF [NOT] EXISTS
+            pg::copy_sink copy(db, table, {"id", "name", "email", "country", "balance"});
+            // DDL under an advisory lock: jobs started together must not race on CREATE TABLE.
+            db.exec("SELECT pg_advisory_lock(7305001)");
+            db.exec("CREATE TABLE IF NOT EXISTS " + table +
+                    "(id bigint, name text, email text, country text, balance double precision)");
+            db.exec("SELECT pg_advisory_unlock(7305001)");
+            if (load.fresh) { // the table and the job's states go together, under the job's fence
+                pg::job_sink holder(db, copy);
+                holder.open({table});
+                db.exec("BEGIN");
+                db.exec("TRUNCATE " + table);
+                db.exec("DELETE FROM streambatch_job_state WHERE job = $1 OR job LIKE $2", table,
+                        table + " %");
+                db.exec("COMMIT");
+            }
+            if (setup_only) {
+                fmt::print("set up {} and {}; start the workers\n", table, load.csv.string());
+                return {};
+            }
+            if (part) { // the states of another split would load rows twice
+                bool const states =
+                    db.scalar<bool>("SELECT to_regclass('streambatch_job_state') IS NOT NULL");
+                if (!states) {
+                } else if (auto const other = db.scalar<std::optional<std::string>>(
+                               "SELECT min(job) FROM streambatch_job_state WHERE job LIKE $1 AND "
+                               "job "
+                               "NOT "
+                               "LIKE $2",
+                               table + " %/%", table + " %/" + std::to_string(part->count)))
+                    throw std::runtime_error(
+                        "table " + table + " has the state of job '" + *other +
+                        "', a split into another number of partitions than " +
+                        std::to_string(part->count) +
+                        ": finish that job with the same count, or start over with --setup-only "
+                        "--fresh");
+                else if (db.scalar<std::int64_t>(
+                             "SELECT count(*) FROM streambatch_job_state WHERE job = $1", table) !=
+                         0)
+                    throw std::runtime_error(
+                        "table " + table +
+                        " has the state of an unpartitioned run: finish it "
+                        "without --partition, or start over with --setup-only --fresh");
+            }
+
+            auto in = examples::csv_source(load, part.value_or(sb::partition{}));
+            pg::job_sink out(db, copy);
+            sb::job_result r =
+                sb::run_job(in, examples::clean_step(load), out,
+                            examples::job_options(table, load, part.value_or(sb::partition{})));
+            examples::print_resuming(r.resumed_from);
+            fmt::print("loaded       {} rows this run ({} in {} on {}), {} rejected\n",
+                       r.report.records, db.scalar<std::int64_t>("SELECT count(*) FROM " + table),
+                       table, db.where(), in.get() ? in.get()->position().skipped : 0);
+            examples::print_summary(r.report, load);
+            return r;
+        },
+        examples::csv_input_hint);
 }

@@ -78,39 +78,43 @@ int main(int argc, char** argv)
              "also write the runner's checkpoint file every 10 batches");
     cli.parse(argc, argv);
 
-    return examples::run_main("csv_to_sqlite", [&] {
-        examples::generate_csv_if_missing(load.csv, load.rows);
-        sq::database db(db_path);
-        db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
-        db.exec("CREATE TABLE IF NOT EXISTS customers(id INTEGER, name TEXT, email TEXT, "
-                "country TEXT, balance REAL)");
-        sq::inserter insert(db, "INSERT INTO customers VALUES (?, ?, ?, ?, ?)");
-        if (load.fresh) { // under the job's fence: a running copy is never pulled from under
-            sq::job_sink holder(db, insert);
-            holder.open({"customers"});
-            db.exec("BEGIN IMMEDIATE; DELETE FROM customers; DELETE FROM streambatch_job_state "
-                    "WHERE job = 'customers'; COMMIT;");
-        }
+    return examples::run_main(
+        "csv_to_sqlite",
+        [&] {
+            examples::generate_csv_if_missing(load.csv, load.rows);
+            sq::database db(db_path);
+            db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+            db.exec("CREATE TABLE IF NOT EXISTS customers(id INTEGER, name TEXT, email TEXT, "
+                    "country TEXT, balance REAL)");
+            sq::inserter insert(db, "INSERT INTO customers VALUES (?, ?, ?, ?, ?)");
+            if (load.fresh) { // under the job's fence: a running copy is never pulled from under
+                sq::job_sink holder(db, insert);
+                holder.open({"customers"});
+                db.exec("BEGIN IMMEDIATE; DELETE FROM customers; DELETE FROM streambatch_job_state "
+                        "WHERE job = 'customers'; COMMIT;");
+            }
 
-        auto in = examples::csv_source(load);
-        sb::job_options options = examples::job_options("customers", load);
-        if (!checkpoint_file.empty()) {
-            options.run.checkpoint_path = checkpoint_file;
-            options.run.checkpoint_every_batches = 10;
-        }
-        auto const finish = [&](sb::job_result r) {
-            examples::print_resuming(r.resumed_from);
-            fmt::print("loaded       {} rows this run ({} in the table), {} rejected\n",
-                       r.report.records, db.scalar<std::int64_t>("SELECT count(*) FROM customers"),
-                       in.get() ? in.get()->position().skipped : 0);
-            examples::print_summary(r.report, load);
-            return r;
-        };
-        if (no_checkpoint) {
-            unfenced_sink out{[&](auto const& rows) { insert.write(rows); }};
+            auto in = examples::csv_source(load);
+            sb::job_options options = examples::job_options("customers", load);
+            if (!checkpoint_file.empty()) {
+                options.run.checkpoint_path = checkpoint_file;
+                options.run.checkpoint_every_batches = 10;
+            }
+            auto const finish = [&](sb::job_result r) {
+                examples::print_resuming(r.resumed_from);
+                fmt::print("loaded       {} rows this run ({} in the table), {} rejected\n",
+                           r.report.records,
+                           db.scalar<std::int64_t>("SELECT count(*) FROM customers"),
+                           in.get() ? in.get()->position().skipped : 0);
+                examples::print_summary(r.report, load);
+                return r;
+            };
+            if (no_checkpoint) {
+                unfenced_sink out{[&](auto const& rows) { insert.write(rows); }};
+                return finish(sb::run_job(in, examples::clean_step(load), out, options));
+            }
+            sq::job_sink out(db, insert);
             return finish(sb::run_job(in, examples::clean_step(load), out, options));
-        }
-        sq::job_sink out(db, insert);
-        return finish(sb::run_job(in, examples::clean_step(load), out, options));
-    });
+        },
+        examples::csv_input_hint);
 }

@@ -32,6 +32,7 @@
 
 #include "args.hpp"
 #include "data.hpp"
+#include "job.hpp"
 
 namespace examples {
 
@@ -106,12 +107,6 @@ inline customer clean(csv::row const& r)
             std::string(r.at("country")), r.get<double>("balance")};
 }
 
-/// The exit codes of the examples' jobs (docs/guarantees.md):
-///   0 done; 130 / 143 stopped by SIGINT / SIGTERM (resume by running again);
-///   75 another copy of the job holds its fence (EX_TEMPFAIL: try again later);
-///   65 the input is not the one the job's checkpoint was taken on (EX_DATAERR); 1 other errors.
-enum exit_code : int { done = 0, failed = 1, input_changed = 65, fence_held = 75 };
-
 /// The file source of a CSV job: the settings' file, bad rows to FILE.rejects.jsonl (or
 /// FILE.part-….rejects.jsonl), the identity check the user chose.
 inline csv::file_source csv_source(csv_load_settings const& settings,
@@ -161,32 +156,9 @@ inline void print_resuming(std::optional<streambatch::job_state> const& from)
     fmt::print("resumed at line {} (byte {}, {} rows done)\n", p.line, p.byte_offset, p.rows);
 }
 
-/// Runs `body` (which returns a streambatch::job_result) and turns what can end a job into the
-/// exit codes above, with one line on stderr naming the example.
-template <class Body>
-int run_main(char const* name, Body&& body)
-{
-    try {
-        streambatch::job_result const r = body();
-        if (r.signal != 0)
-            std::fprintf(stderr,
-                         "%s: stopped by signal %d after %llu rows this run; run again to resume\n",
-                         name, r.signal, static_cast<unsigned long long>(r.report.records));
-        return r.exit_code();
-    } catch (streambatch::fence_held const& e) {
-        std::fprintf(stderr, "%s: %s\n", name, e.what());
-        return exit_code::fence_held;
-    } catch (streambatch::input_changed const& e) {
-        std::fprintf(stderr,
-                     "%s: %s\n%s: nothing was loaded; --append loads the new rows of a CSV "
-                     "that grew, --fresh starts over\n",
-                     name, e.what(), name);
-        return exit_code::input_changed;
-    } catch (std::exception const& e) {
-        std::fprintf(stderr, "%s: %s\n", name, e.what());
-        return exit_code::failed;
-    }
-}
+/// What run_main adds to an input_changed error of a CSV job.
+inline constexpr char const* csv_input_hint =
+    "nothing was loaded; --append loads the new rows of a CSV that grew, --fresh starts over";
 
 /// The lines after "loaded ...": batches, records/s, peak RSS, checkpoint files, guard events.
 inline void print_summary(streambatch::run_report const& r, csv_load_settings const& settings)

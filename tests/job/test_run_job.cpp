@@ -87,8 +87,7 @@ TEST_CASE("run_job: a failed commit leaves the state of the last good batch, and
     CHECK(db.state->batches == 10);
 }
 
-TEST_CASE("run_job: another input is refused before anything is read or written",
-          "[job][run_job]")
+TEST_CASE("run_job: another input is refused before anything is read or written", "[job][run_job]")
 {
     memory_store db;
     db.state = sb::job_state{"40", "vector n=95 sum=4560", 4, 40};

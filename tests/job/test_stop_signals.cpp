@@ -104,7 +104,9 @@ TEST_CASE("stop_on_signals: one at a time, and the old handlers come back", "[jo
           }) == 0);
     CHECK(in_child([] {
               ::signal(SIGTERM, SIG_DFL); // not the test framework's handler
-              { sb::stop_on_signals s; }
+              {
+                  sb::stop_on_signals s;
+              }
               ::raise(SIGTERM); // default action again: killed
               return 5;
           }) == 1000 + SIGTERM);

@@ -50,7 +50,10 @@ public:
                 return *this;
             }
             void operator++(int) { ++*this; }
-            bool operator==(std::default_sentinel_t) const { return s->pulled_ == s->values_.size(); }
+            bool operator==(std::default_sentinel_t) const
+            {
+                return s->pulled_ == s->values_.size();
+            }
         };
         iterator begin() const { return {s_}; }
         std::default_sentinel_t end() const { return {}; }

@@ -157,9 +157,9 @@
 // The component's parts (each includes what it needs; this header is the one to include):
 #include <streambatch/io/postgres/connection.hpp> // connection, result, append_copy_field
 #include <streambatch/io/postgres/copy_sink.hpp>  // copy_sink
-#include <streambatch/io/postgres/errors.hpp> // error, batch_error, row_error, too_many_bad_rows
+#include <streambatch/io/postgres/errors.hpp>   // error, batch_error, row_error, too_many_bad_rows
+#include <streambatch/io/postgres/job_sink.hpp> // job_sink (a streambatch::job_sink)
 #include <streambatch/io/postgres/job_source.hpp> // read_keyset, read_keyset_as, keyset_source
-#include <streambatch/io/postgres/job_sink.hpp>  // job_sink (a streambatch::job_sink)
 #include <streambatch/io/postgres/partition.hpp> // key_range_partition, hash_partition, keyset_query
 #include <streambatch/io/postgres/row.hpp>       // row, field
 #include <streambatch/io/postgres/source.hpp>    // query, query_as, query_view, query_options

@@ -132,10 +132,10 @@
 #include <streambatch/io/sqlite/database.hpp>   // database, statement
 #include <streambatch/io/sqlite/errors.hpp>     // error, batch_error, row_error, too_many_bad_rows
 #include <streambatch/io/sqlite/inserter.hpp>   // inserter
+#include <streambatch/io/sqlite/job_sink.hpp>   // job_sink (a streambatch::job_sink)
 #include <streambatch/io/sqlite/job_source.hpp> // read_keyset, read_keyset_as, keyset_source
 #include <streambatch/io/sqlite/partition.hpp>  // key_range_partition, hash_partition, keyset_query
 #include <streambatch/io/sqlite/row.hpp>        // storage_class, row, field
 #include <streambatch/io/sqlite/source.hpp>     // query, query_as, query_view, query_options
-#include <streambatch/io/sqlite/job_sink.hpp>  // job_sink (a streambatch::job_sink)
 
 #endif // STREAMBATCH_IO_SQLITE_HPP_INCLUDED

@@ -56,8 +56,8 @@ struct job_options {
     partition part{};                    ///< this worker's share ({0, 1}: the whole input)
     std::size_t batch = 1000;            ///< records per batch (fewer while memory is tight)
     run_options run{}; ///< the runner's options (max_in_flight, record_dir, progress, ...)
-    memory_guard_options guard{};                     ///< the guard that lowers the batch size
-    bool handle_signals = true;                       ///< SIGINT/SIGTERM stop gracefully
+    memory_guard_options guard{};                    ///< the guard that lowers the batch size
+    bool handle_signals = true;                      ///< SIGINT/SIGTERM stop gracefully
     std::chrono::milliseconds stop_deadline{10'000}; ///< then exit 128 + signal
 };
 

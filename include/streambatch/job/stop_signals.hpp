@@ -57,7 +57,8 @@ class stop_on_signals {
     std::condition_variable cv_;
     bool finished_ = false;
     bool closing_ = false;
-    struct sigaction old_int_{}, old_term_{};
+    struct sigaction old_int_ {
+    }, old_term_{};
     std::thread watcher_;
 
     static void on_signal(int sig) noexcept
@@ -102,7 +103,7 @@ class stop_on_signals {
 
     static void install(int sig, struct sigaction& old)
     {
-        struct sigaction sa{};
+        struct sigaction sa {};
         sa.sa_handler = &on_signal;
         sigemptyset(&sa.sa_mask);
         sa.sa_flags = SA_RESTART;
