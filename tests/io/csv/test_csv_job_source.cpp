@@ -553,3 +553,46 @@ TEST_CASE("file_source: rows() once, seek and check_identity before it", "[csv][
     CHECK(src.identity() == "file v1 full size=" + n + " head=" + all + " tail=" + all +
                                 " consumed=" + n + " hash=" + all);
 }
+
+TEST_CASE("file_source: the stored identity's mode decides the check, the option what is recorded",
+          "[csv][job_source]")
+{
+    fixture f; // full identities
+    // Resumed in sampled mode: checked by the full hash (all a full identity allows), then
+    // records sampled identities.
+    run_result const r = resume(f.path, f.saved, {.mode = io::identity_mode::sampled});
+    CHECK(r.rows == f.rest);
+    CHECK(has(r.states.back().identity, "file v1 sampled "));
+    poke(f.path, f.consumed / 2, f.text[f.consumed / 2] == 'x' ? 'y' : 'x');
+    CHECK(has(refusal(f.path, f.saved, {.mode = io::identity_mode::sampled}),
+              "already loaded, changed"));
+    csvtest::spit(f.path, f.text);
+
+    // A sampled identity resumed in full mode: checked by its samples; the first full identity
+    // after it hashes the consumed part from byte 0, and equals an uninterrupted full run's.
+    fixture g({.mode = io::identity_mode::sampled});
+    run_result const s = resume(g.path, g.saved);
+    CHECK(s.rows == g.rest);
+    csv::file_source fresh(g.path);
+    run_result const all = run(fresh);
+    CHECK(s.states.front().identity == all.states[stop_after].identity);
+}
+
+TEST_CASE("file_source: an empty file and a header-only file have identities that resume",
+          "[csv][job_source]")
+{
+    csvtest::temp_dir dir;
+    for (std::string const& text : {std::string(), std::string("id,name\n")}) {
+        CAPTURE(text);
+        auto const path = dir.write("t.csv", text);
+        csv::file_source src(path);
+        CHECK(std::ranges::distance(src.rows()) == 0);
+        job_state const st{.position = src.position(), .identity = src.identity()};
+        CHECK(has(st.identity, "size=" + std::to_string(text.size()) + " "));
+        CHECK(resume(path, st).rows.empty());
+        dir.write("t.csv", text + "1,a\n");
+        std::string const m = refusal(path, st);
+        CHECK(has(m, "grew by 4 bytes"));
+        CHECK(resume(path, st, {.allow_append = true}).rows.size() == (text.empty() ? 0 : 1));
+    }
+}

@@ -19,7 +19,10 @@
 //                    incrementally: identity_at(C) costs the bytes consumed since the last call.
 //           sampled: last = hash of the 64 KiB before C ([max(C - 64 KiB, E), C));
 //                    samples = hash of 16 blocks of 4 KiB centred at E + (C - E)(2j + 1)/32,
-//                    j = 0..15 (E: skip_end, 0 for a whole input): each call reads 128 KiB.
+//                    j = 0..15 (E: skip_end, 0 for a whole input): each call reads 128 KiB,
+//                    so with batches under ~0.5 MB of input sampled costs more per batch than
+//                    full, and pays off only on resume (bench/RESULTS-identity.md).
+//         The file must not change while it is read (an identity describes what was read).
 //         check(stored): the file now against a stored identity; throws input_changed.
 // Models: full (the default) re-hashes the consumed bytes of the file now on resume and so
 //         detects a change anywhere in what was loaded (and in the head and tail). sampled
@@ -43,7 +46,7 @@
 //         the checkpoint was at the old end (else the new bytes would continue a loaded record).
 // Memory: the tracker: a 256 KiB read buffer and the descriptor.
 // Errors: streambatch::input_changed (job/contract.hpp), naming the file and both values:
-//           "<f>: truncated to N bytes, the checkpoint was taken at M of K bytes",
+//           "<f>: truncated to N bytes, the checkpoint was taken at byte M of K bytes",
 //           "<f>: grew by N bytes since the checkpoint (K then, S now): an append?
 //            allow_append to load the new part ...",
 //           "<f>: bytes 0..N, already loaded, changed (hash A, now B)",
