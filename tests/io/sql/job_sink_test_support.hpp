@@ -7,7 +7,8 @@
 // child            a forked process running a function that returns a report (one line of text);
 //                  the parent's report() reads it, finish() waits for the exit status. The child
 //                  never returns into Catch2: it _exits (1 if the function threw, reporting
-//                  "error: <what>").
+//                  "error: <what>"). One not finish()ed (a failed test) is killed by the
+//                  destructor, so a child waiting at a gate never hangs the run.
 // rows(first, n)   n records (id, "row <id>").
 
 #ifndef STREAMBATCH_TESTS_IO_SQL_JOB_SINK_SUPPORT_HPP
@@ -21,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -109,7 +111,8 @@ public:
     {
         if (report_fd_ >= 0)
             ::close(report_fd_);
-        if (pid_ > 0) {
+        if (pid_ > 0) { // not finish()ed: a test failed while it waits at a gate
+            ::kill(pid_, SIGKILL);
             int status;
             ::waitpid(pid_, &status, 0);
         }

@@ -375,3 +375,38 @@ TEST_CASE("sqlite: job_sink lets exactly one of two racing processes write (50 r
     INFO("the first child won " << won_first << " of 50 rounds");
     SUCCEED();
 }
+
+TEST_CASE("sqlite: job_sink takes a holder on another host to be live and says how to clear it",
+          "[sqlite][job_sink]")
+{
+    test::temp_dir dir;
+    std::string const file = (dir / "shared.db").string();
+    make_data_table(file);
+    sq::database db(file);
+    sq::inserter ins(db, "INSERT INTO data VALUES (?, ?)");
+    {
+        sq::job_sink first(db, ins);
+        first.open({.job = "it's"});
+        commit_batches(first, 0, 1, 10);
+    }
+    sb::holder far = sb::holder::self();
+    far.host = "db7.elsewhere";
+    far.pid = 1; // a pid that runs here: only the host may decide
+    db.exec("UPDATE streambatch_job_state SET holder = ?", far.to_text());
+    sq::job_sink sink(db, ins);
+    try {
+        sink.open({.job = "it's"});
+        FAIL("no fence_held");
+    } catch (sb::fence_held const& e) {
+        CHECK(e.by == far);
+        CHECK_THAT(e.what(), Catch::Contains("host db7.elsewhere, pid 1, since") &&
+                                 Catch::Contains("on another host: if that host is gone, clear "
+                                                 "the fence: UPDATE \"streambatch_job_state\" SET "
+                                                 "holder = NULL WHERE job = 'it''s'"));
+    }
+    db.exec("UPDATE \"streambatch_job_state\" SET holder = NULL WHERE job = 'it''s'");
+    auto const state = sink.open({.job = "it's"});
+    REQUIRE(state);
+    CHECK(state->batches == 1);
+    CHECK(sums(db) == expected(10));
+}

@@ -120,6 +120,18 @@ inline std::string utc_now()
     return std::string(buf) + frac;
 }
 
+/// 'it''s': a string literal as both databases read it (for SQL quoted in messages).
+inline std::string sql_literal(std::string_view text)
+{
+    std::string out = "'";
+    for (char c : text) {
+        if (c == '\'')
+            out += '\'';
+        out += c;
+    }
+    return out + "'";
+}
+
 /// 'load customers'
 inline std::string job_name(job_key const& key)
 {

@@ -211,7 +211,8 @@ public:
                     if (h->host != me.host)
                         extra = " (on another host: if that host is gone, clear the fence: "
                                 "UPDATE " +
-                                sql_.table + " SET holder = NULL WHERE job = '" + key.str() + "')";
+                                sql_.table + " SET holder = NULL WHERE job = " +
+                                sql::detail::sql_literal(key.str()) + ")";
                     throw fence_held(
                         sql::detail::fence_held_message("sqlite", key, *h, where(), extra), *h);
                 }
