@@ -395,8 +395,10 @@ private:
                 "cannot open the lock file " + lock_.string() + " of " + output_.string(), errno);
         // The holder writes its line right after it locks: a reader may find the line empty,
         // half written, or a dead holder's, for a moment. It reads again (and tries the lock
-        // again) until the line names a live process, for up to about two seconds.
-        for (int attempt = 0;; ++attempt) {
+        // again) until the line names a live process, for up to five seconds (a holder
+        // descheduled on a loaded machine between its lock and its line).
+        auto const give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        for (;;) {
             if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0)
                 break;
             if (errno == EINTR)
@@ -407,7 +409,7 @@ private:
             std::string const line = text.substr(0, text.find('\n'));
             auto const who = holder::from_text(line);
             bool const complete = text.find('\n') != std::string::npos && who && who->pid > 0;
-            if ((complete && who->alive()) || attempt >= 2000) {
+            if ((complete && who->alive()) || std::chrono::steady_clock::now() > give_up) {
                 std::string const job =
                     complete ? text.substr(line.size() + 1,
                                            text.find('\n', line.size() + 1) - line.size() - 1)
