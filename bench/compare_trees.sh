@@ -5,18 +5,26 @@
 #     R=5                 rounds of timed runs (default 5)
 #     BENCH_ARGS="..."    extra flags for every timed Google Benchmark run (e.g. --benchmark_filter=chunk)
 #     REPO=/path          the repository (default: the one this script is in)
+#     SHARED_BENCH="..."  benchmark files BASE takes from NEW (default: bench/records.hpp; "" for
+#                         none), so both trees make the same records the same way
 # Each revision gets a `git worktree add --detach` under a mktemp -d dir (removed on exit) and a
-# Release build of the four targets below; only committed work is compared. Then:
+# Release build of the four targets below; only committed work is compared. BASE's copy of the
+# SHARED_BENCH files is NEW's: the record maker is benchmark code, not the library under
+# comparison, and since issue 11 it is out of line and flattened (bench/records.hpp), so its
+# count no longer depends on how much inlining budget the library left in the translation unit;
+# an older BASE would otherwise count its own, differently inlined maker. Then:
 #   1. times, R rounds, BASE and NEW alternating (ABBA): every case of bench_csv, bench_chunk and
 #      bench_memory_guarded (cpu_time, as bench/run.py), and csv_to_sqlite on one generated 1 M-row
 #      CSV into a fresh DB (process wall time, and the job time it reports);
 #   2. callgrind instructions per iteration, for BASE, NEW and BASE again (the counts' own noise):
 #      the CSV reader (bm_csv_streambatch, 50 MB) and the memory-guarded pipeline
 #      (memory_guarded_single_pass_real_guard, 1 M records, batches of 1 000) without
-#      proc_memory_probe::sample(), called as often as wall time says; 1 iteration each;
+#      proc_memory_probe::sample(), called as often as wall time says, once with the benchmark's
+#      record maker (bench::make_record) and once without it; 1 iteration each;
 #   3. Markdown tables on stdout (progress on stderr). ~18 min at R=5 on 2 quiet cores.
 set -euo pipefail
 BASE=${1:-fa1deb0} NEW=${2:-HEAD} R=${R:-5} BENCH_ARGS=${BENCH_ARGS:-}
+SHARED_BENCH=${SHARED_BENCH-bench/records.hpp}
 REPO=${REPO:-$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel)}
 for tool in cmake ninja valgrind jq python3; do
     command -v "$tool" >/dev/null || { echo "compare_trees.sh: $tool is missing" >&2; exit 1; }
@@ -42,6 +50,12 @@ declare -A bin=()
 for t in base new; do
     log "$t: ${rev[$t]}: worktree and Release build (${targets[*]})"
     git -C "$REPO" worktree add --detach --quiet "$scratch/$t" "${rev[$t]}"
+    if [[ $t == base ]]; then
+        for f in $SHARED_BENCH; do
+            log "base: $f from NEW (${rev[new]:0:12})"
+            git -C "$REPO" show "${rev[new]}:$f" > "$scratch/base/$f"
+        done
+    fi
     if ! { cmake -S "$scratch/$t" -B "$scratch/$t/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
                -DSTREAMBATCH_BUILD_BENCHMARKS=ON -DSTREAMBATCH_BUILD_TESTS=OFF \
                -DSTREAMBATCH_BUILD_EXAMPLES=ON -DSTREAMBATCH_INSTALL=OFF &&
@@ -110,9 +124,13 @@ csv_case=(bench_csv bm_csv_streambatch '^(warm|bm_csv_streambatch)(/.*)?$' '*bm_
 mg_case=(bench_memory_guarded bm_memory_guarded_single_pass_real_guard/1000000/1000
          '^bm_memory_guarded_single_pass_real_guard/1000000/1000$'
          '*::memory_guarded_single_pass_real_guard(*' '*proc_memory_probe::sample(*')
+# The same without the record maker: a nested toggle switches counting off inside it. (Outside
+# the pipeline a call toggles counting on for its length: bench::run's one record_size() call,
+# a few hundred instructions, the same in both trees.)
 for t in base new base; do # BASE twice: the counts' own noise
     callgrind_case "CSV reader (bm_csv_streambatch, 50 MB)" "$t" "${csv_case[@]}"
     callgrind_case "memory-guarded pipeline (single_pass_real_guard/1M/1000)" "$t" "${mg_case[@]}"
+    callgrind_case "memory-guarded pipeline, record maker not counted" "$t" "${mg_case[@]}" '*bench::make_record(*'
 done
 
 # --- 3. the tables --------------------------------------------------------------------------

@@ -77,8 +77,23 @@ inline std::size_t record_bytes(record const& r) noexcept
            (streambatch::record_bytes(r.payload) - sizeof r.payload);
 }
 
+// The record maker is compiled the same way whatever the translation unit around it. GCC's
+// unit-wide inlining budget (--param inline-unit-growth) used to decide whether std::to_chars
+// was inlined into it, so a change to any library header in the same benchmark moved the
+// benchmark's instruction count (issue 11: the guarded pipeline's +1.42 % between fa1deb0 and
+// 0.2.0 was all __to_chars_10_impl called out of line). flatten: everything it calls is inlined
+// into it, without asking the budget; noipa (noinline on clang): it is never inlined, cloned or
+// specialised into its callers. So a record costs the same instructions in every benchmark and
+// every tree, and bench/compare_trees.sh gives BASE this same file and can count it apart.
+#if defined(__GNUC__) && !defined(__clang__)
+#    define STREAMBATCH_BENCH_OUT_OF_LINE [[gnu::noipa, gnu::flatten]]
+#else
+#    define STREAMBATCH_BENCH_OUT_OF_LINE [[gnu::noinline, gnu::flatten]]
+#endif
+
 /// Fills `out` with record i (assigning into it reuses whatever capacity it still has).
-inline void make_record(std::uint64_t i, std::size_t payload_bytes, record& out)
+STREAMBATCH_BENCH_OUT_OF_LINE inline void make_record(std::uint64_t i, std::size_t payload_bytes,
+                                                      record& out)
 {
     char buf[24] = "cust ";
     auto const end = std::to_chars(buf + 5, buf + sizeof buf, i % 1'000'000).ptr;

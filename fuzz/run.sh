@@ -6,6 +6,9 @@
 # leak, a timeout, an uncaught exception or a sanitizer report; the input that did it is then in
 # $FUZZ_BUILD_DIR/artifacts/ (copy it to fuzz/<target>/crashes/ to keep it as a regression).
 #
+# It also fails when libFuzzer executed no input at all (stat::number_of_executed_units), and
+# prints how long the build and the run took.
+#
 #   FUZZ_BUILD_DIR  build and work directory (default: build/fuzz-<target> in the repository)
 #   CXX_FUZZ        the compiler (default: clang++-16)
 set -uo pipefail
@@ -30,10 +33,12 @@ mkdir -p "$out"
 # Rebuild when the fuzzer or any header is newer than the binary.
 if [[ ! -x $exe ]] || [[ -n $(find "$here/fuzz_$target.cpp" "$repo/include" -newer "$exe" -print -quit) ]]; then
     echo "fuzz/run.sh: building $exe with $cxx"
+    built_at=$SECONDS
     "$cxx" -std=c++20 -g -O1 -fno-omit-frame-pointer \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
         -I "$repo/include" "$here/fuzz_$target.cpp" -o "$exe.tmp" || exit 2
     mv "$exe.tmp" "$exe"
+    echo "fuzz/run.sh: built in $((SECONDS - built_at)) s"
 fi
 
 rm -rf "$out/corpus" "$out/artifacts"
@@ -67,12 +72,19 @@ done
 dict=()
 [[ -f $here/$target.dict ]] && dict=(-dict="$here/$target.dict")
 echo "fuzz/run.sh: fuzzing $target for ${seconds}s"
+fuzzed_at=$SECONDS
 "$exe" -max_total_time="$seconds" -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 \
-    "${dict[@]}" -artifact_prefix="$out/artifacts/" -print_final_stats=1 "$out/corpus"
-status=$?
+    "${dict[@]}" -artifact_prefix="$out/artifacts/" -print_final_stats=1 "$out/corpus" \
+    2>&1 | tee "$out/fuzz.log"
+status=${PIPESTATUS[0]}
 if [[ $status -ne 0 ]]; then
     echo "fuzz/run.sh: the fuzzer failed (exit $status); inputs in $out/artifacts/:" >&2
     ls -l "$out/artifacts/" >&2
     exit 1
 fi
-echo "fuzz/run.sh: no crash in ${seconds}s"
+units=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' "$out/fuzz.log" | tail -n 1)
+if [[ -z $units ]] || ((units == 0)); then
+    echo "fuzz/run.sh: libFuzzer executed no input (stat::number_of_executed_units: ${units:-missing})" >&2
+    exit 1
+fi
+echo "fuzz/run.sh: no crash in ${seconds}s ($units inputs executed, the $(ls "$here"/corpus | wc -l) seeds first; run took $((SECONDS - fuzzed_at)) s)"
