@@ -129,8 +129,9 @@ int self_test()
 {
     std::string const dir = "plot_self_test";
     std::string const in = dir + ".json";
-    std::string const line = "{\"index\": 0, \"size\": 1, \"rss_bytes\": 1, \"used_fraction\": 0.5, "
-                             "\"latency_ms\": 1.0, \"t_s\": 0.0}\n";
+    std::string const line =
+        "{\"index\": 0, \"size\": 1, \"rss_bytes\": 1, \"used_fraction\": 0.5, "
+        "\"latency_ms\": 1.0, \"t_s\": 0.0}\n";
     {
         std::ofstream f(in);
         for (int i = 0; i < 50; ++i)
@@ -172,8 +173,8 @@ int self_test()
     ok = refused(dir + "_dir", "is a directory") && ok;
     ok = refused(dir + "_missing.json", "cannot open") && ok;
     ok = refused(dir + "_empty.json", "is empty") && ok;
-    ok = refused(dir + "_bad.json", "_bad.json:2 (byte offset " +
-                                        std::to_string(line.size() + 21) + ")") &&
+    ok = refused(dir + "_bad.json",
+                 "_bad.json:2 (byte offset " + std::to_string(line.size() + 21) + ")") &&
          ok;
     ok = refused(dir + "_cut.json", "skipped a torn last line (line 1, byte offset 0)") && ok;
     ok = refused(dir + "_none.json", "no batches") && ok;

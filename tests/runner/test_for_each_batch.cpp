@@ -671,7 +671,8 @@ TEST_CASE("a run whose process is gone is marked killed by the next run",
     ::waitpid(child, &status, 0);
     auto const r0 = sb::for_each_batch(
         v | sb::views::chunk(10), [](auto&) {}, o);
-    auto make_running = [&](fs::path const& dir, long pid, std::string const& host) {
+    auto make_running = [&](fs::path const& dir, long pid, std::string const& host,
+                            std::uint64_t ticks = 0) {
         fs::create_directories(dir);
         std::string text = slurp(r0.run_dir / "run_record.json");
         auto swap = [&](std::string const& from, std::string const& to) {
@@ -684,13 +685,27 @@ TEST_CASE("a run whose process is gone is marked killed by the next run",
         swap("\"pid\": " + std::to_string(::getpid()), "\"pid\": " + std::to_string(pid));
         if (!host.empty())
             swap("\"host\": \"", "\"host\": \"" + host);
+        if (ticks != 0)
+            swap("\"start_ticks\": " + std::to_string(sb::detail::process_start_ticks(::getpid())),
+                 "\"start_ticks\": " + std::to_string(ticks));
         std::ofstream(dir / "run_record.json") << text;
     };
     make_running(d.path() / "20200101T000000Z-1", child, "");           // dead, this host
     make_running(d.path() / "20200101T000000Z-2", child, "elsewhere-"); // another host
     make_running(d.path() / "20200101T000000Z-3", ::getpid(), "");      // alive: this process
+    // A zombie (killed, not yet reaped) with its own start time: gone too.
+    pid_t const zombie = ::fork();
+    REQUIRE(zombie >= 0);
+    if (zombie == 0)
+        ::_exit(0);
+    for (int i = 0; i < 200 && sb::detail::process_stat(zombie).first != 'Z'; ++i)
+        std::this_thread::sleep_for(5ms);
+    std::uint64_t const ticks = sb::detail::process_start_ticks(zombie);
+    REQUIRE(ticks != 0);
+    make_running(d.path() / "20200101T000000Z-4", zombie, "", ticks);
     auto const r1 = sb::for_each_batch(
         v | sb::views::chunk(10), [](auto&) {}, o);
+    ::waitpid(zombie, &status, 0);
     CHECK(r1.completed);
     auto const killed = slurp(d.path() / "20200101T000000Z-1" / "run_record.json");
     CHECK_THAT(killed, Contains("\"status\": \"killed\"") &&
@@ -700,6 +715,10 @@ TEST_CASE("a run whose process is gone is marked killed by the next run",
                Contains("\"status\": \"running\""));
     CHECK_THAT(slurp(d.path() / "20200101T000000Z-3" / "run_record.json"),
                Contains("\"status\": \"running\""));
+    CHECK_THAT(slurp(d.path() / "20200101T000000Z-4" / "run_record.json"),
+               Contains("\"status\": \"killed\""));
+    CHECK_THAT(slurp(d.path() / "20200101T000000Z-4" / "run_record.json"),
+               Contains("\"status\": \"killed\""));
     CHECK(!fs::exists(d.path() / "20200101T000000Z-1" / "run_record.json.tmp"));
 }
 

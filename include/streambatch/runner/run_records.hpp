@@ -279,20 +279,30 @@ inline std::string first_line_of(std::filesystem::path const& p)
     return line;
 }
 
-/// The start time of a process in clock ticks since boot (/proc/<pid>/stat, field 22); 0 when
-/// it cannot be read. With the pid and the boot id it names one process for good.
-inline std::uint64_t process_start_ticks(long pid)
+/// A process's state letter (/proc/<pid>/stat, field 3: 'R', 'S', 'Z', ...) and start time in
+/// clock ticks since boot (field 22); {0, 0} when it cannot be read. With the pid and the boot
+/// id, the start time names one process for good.
+inline std::pair<char, std::uint64_t> process_stat(long pid)
 {
     std::string const stat = first_line_of("/proc/" + std::to_string(pid) + "/stat");
     auto const close = stat.rfind(')'); // the command name may hold spaces and parentheses
     if (close == std::string::npos)
-        return 0;
+        return {0, 0};
     std::istringstream in(stat.substr(close + 1));
     std::string field;
-    for (int i = 3; i <= 22 && in >> field; ++i) // fields 3.. follow the name
+    char state = 0;
+    for (int i = 3; i <= 22 && in >> field; ++i) { // fields 3.. follow the name
+        if (i == 3)
+            state = field.empty() ? char(0) : field[0];
         if (i == 22)
-            return detail::parse_whole<std::uint64_t>(field).value_or(0);
-    return 0;
+            return {state, detail::parse_whole<std::uint64_t>(field).value_or(0)};
+    }
+    return {state, 0};
+}
+
+inline std::uint64_t process_start_ticks(long pid)
+{
+    return process_stat(pid).second;
 }
 
 inline run_process this_process(std::filesystem::path run_dir)
@@ -307,8 +317,8 @@ inline run_process this_process(std::filesystem::path run_dir)
     return p;
 }
 
-/// Whether the process a record names has gone: no such pid, or the pid now belongs to another
-/// process (another boot, or another start time).
+/// Whether the process a record names has gone: no such pid, a zombie (killed, not yet reaped),
+/// or the pid now belongs to another process (another boot, or another start time).
 inline bool process_gone(long pid, std::string const& boot_id, std::uint64_t start_ticks)
 {
     if (pid <= 0)
@@ -318,7 +328,9 @@ inline bool process_gone(long pid, std::string const& boot_id, std::uint64_t sta
     std::string const boot = first_line_of("/proc/sys/kernel/random/boot_id");
     if (!boot_id.empty() && !boot.empty() && boot != boot_id)
         return true;
-    std::uint64_t const now = process_start_ticks(pid);
+    auto const [state, now] = process_stat(pid);
+    if (state == 'Z' || state == 'X')
+        return true;
     return start_ticks != 0 && now != 0 && now != start_ticks;
 }
 
