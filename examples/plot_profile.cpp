@@ -3,20 +3,25 @@
 //
 //     plot_profile RUN_DIR/memory_profile.json [OUT.svg]      (default: beside the input)
 //
-// It reads the one-object-per-line format for_each_batch writes (runner/run_records.hpp) and
-// needs no library besides fmt. Open the SVG in any browser. A directory, a missing or empty
-// file, a torn one (a run killed before it closed the array) or a malformed line is refused
-// with a message naming the file (and line) and exit status 1; a bad command line exits 2.
-// It overwrites OUT.svg only when an earlier plot_profile wrote it.
+//     plot_profile RECORD_DIR/latest/memory_profile.json    (the newest run of a record_dir)
+//
+// It reads the JSON Lines for_each_batch writes, one object per completed batch, with
+// streambatch::read_memory_profile (runner/run_records.hpp), and needs no library besides fmt.
+// Open the SVG in any browser. A run killed while writing its last line leaves it torn: that
+// line is skipped, with a notice on stderr, and the rest is drawn. A directory, a missing or
+// empty file, or a malformed line before the last is refused with a message naming the file
+// (and the line and its byte offset) and exit status 1; a bad command line exits 2. It
+// overwrites OUT.svg only when an earlier plot_profile wrote it.
 //
 // test-args: --self-test
+
+#include <streambatch/runner/run_records.hpp>
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cerrno>
+#include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -31,59 +36,24 @@ struct point {
     double t = 0, size = 0, rss_mib = 0, used = 0;
 };
 
-std::vector<point> read_profile(std::string const& path)
+/// The batches of a memory_profile.json; a torn last line's notice goes to `notice`.
+std::vector<point> read_profile(std::string const& path, std::string* notice = nullptr)
 {
-    if (std::filesystem::is_directory(path))
-        throw std::runtime_error(path + ": is a directory; give the memory_profile.json in it");
-    std::ifstream in(path);
-    if (!in)
-        throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
-    std::vector<point> pts;
-    std::string line;
-    int line_no = 0;
-    bool opened = false, closed = false;
-    while (std::getline(in, line)) {
-        ++line_no;
-        if (line.find_first_not_of(" \t\r") == std::string::npos)
-            continue;
-        if (closed)
-            throw std::runtime_error(path + ":" + std::to_string(line_no) +
-                                     ": text after the closing ']'");
-        if (!opened) {
-            if (line != "[")
-                throw std::runtime_error(path + ":" + std::to_string(line_no) +
-                                         ": expected '[', the start of a memory_profile.json");
-            opened = true;
-            continue;
-        }
-        if (line == "]") {
-            closed = true;
-            continue;
-        }
-        unsigned long long index = 0, size = 0, rss = 0;
-        double used = 0, latency = 0, t = 0;
-        bool const whole = line.ends_with("}") || line.ends_with("},");
-        if (!whole ||
-            std::sscanf(
-                line.c_str(),
-                " {\"index\": %llu, \"size\": %llu, \"rss_bytes\": %llu, \"used_fraction\": %lf, "
-                "\"latency_ms\": %lf, \"t_s\": %lf}",
-                &index, &size, &rss, &used, &latency, &t) != 6)
+    auto const profile = streambatch::read_memory_profile(path);
+    if (profile.samples.empty()) {
+        if (profile.torn)
+            throw std::runtime_error(profile.notice + "; nothing else to draw");
+        if (std::filesystem::file_size(path) == 0)
             throw std::runtime_error(
-                path + ":" + std::to_string(line_no) +
-                ": expected a batch object with index, size, rss_bytes, used_fraction, "
-                "latency_ms and t_s");
-        pts.push_back({t, double(size), double(rss) / (1 << 20), used});
-    }
-    if (!opened)
-        throw std::runtime_error(
-            path + ": is empty; a run writes memory_profile.json when it has a record_dir");
-    if (!closed)
-        throw std::runtime_error(
-            path + ":" + std::to_string(line_no) +
-            ": torn: the file ends without the closing ']' (was the run killed?)");
-    if (pts.empty())
+                path + ": is empty; a run writes memory_profile.json when it has a record_dir");
         throw std::runtime_error(path + ": holds no batches; nothing to draw");
+    }
+    if (notice)
+        *notice = profile.notice;
+    std::vector<point> pts;
+    for (auto const& b : profile.samples)
+        pts.push_back({std::chrono::duration<double>(b.at).count(), double(b.size),
+                       double(b.rss_bytes) / (1 << 20), b.used_fraction});
     return pts;
 }
 
@@ -159,31 +129,29 @@ int self_test()
 {
     std::string const dir = "plot_self_test";
     std::string const in = dir + ".json";
+    std::string const line =
+        "{\"index\": 0, \"size\": 1, \"rss_bytes\": 1, \"used_fraction\": 0.5, "
+        "\"latency_ms\": 1.0, \"t_s\": 0.0}\n";
     {
         std::ofstream f(in);
-        f << "[\n";
         for (int i = 0; i < 50; ++i)
-            f << (i ? ",\n" : "") << "{\"index\": " << i << ", \"size\": " << (i < 25 ? 1000 : 500)
+            f << "{\"index\": " << i << ", \"size\": " << (i < 25 ? 1000 : 500)
               << ", \"rss_bytes\": " << (5 << 20) + i * 4096
               << ", \"used_fraction\": 0.5, \"latency_ms\": 1.0, "
-              << "\"t_s\": " << i * 0.01 << "}";
-        f << "\n]\n";
+              << "\"t_s\": " << i * 0.01 << "}\n";
     }
     auto const pts = read_profile(in);
     std::string const s = render(pts, "self test");
     bool ok = pts.size() == 50 && pts[30].size == 500 && s.find("<svg") != std::string::npos &&
               s.find("</svg>") != std::string::npos && std::count(s.begin(), s.end(), '\n') > 20;
-    {
-        std::ofstream bad(dir + "_bad.json");
-        bad << "[\n{\"index\": 0, \"size\": oops}\n]\n";
-    }
-    try {
-        read_profile(dir + "_bad.json");
-        ok = false;
-    } catch (std::exception const& e) {
-        ok = ok && std::string(e.what()).find("_bad.json:2") != std::string::npos;
-    }
-    // Refused, each with its reason: a directory, a missing, an empty and a torn file.
+    // A torn last line (the run killed while writing it) is skipped, with a notice.
+    std::ofstream(dir + "_torn.json") << line << line << "{\"index\": 2, \"size\": 1";
+    std::string notice;
+    ok = read_profile(dir + "_torn.json", &notice).size() == 2 && ok;
+    ok = notice.find("_torn.json: skipped a torn last line (line 3, byte offset " +
+                     std::to_string(2 * line.size()) + ")") != std::string::npos &&
+         ok;
+    // Refused, each with its reason.
     auto refused = [](std::string const& file, std::string const& reason) {
         try {
             read_profile(file);
@@ -198,19 +166,17 @@ int self_test()
     };
     std::filesystem::create_directories(dir + "_dir");
     std::ofstream(dir + "_empty.json").flush();
-    std::ofstream(dir + "_torn.json")
-        << "[\n{\"index\": 0, \"size\": 1, \"rss_bytes\": 1, \"used_fraction\": 0.5, "
-           "\"latency_ms\": 1.0, \"t_s\": 0.0},\n";
-    std::ofstream(dir + "_cut.json")
-        << "[\n{\"index\": 0, \"size\": 1, \"rss_bytes\": 1, \"used_fraction\": 0.5, "
-           "\"latency_ms\": 1.0, \"t_s\": 0.0";
-    std::ofstream(dir + "_none.json") << "[\n]\n";
+    std::ofstream(dir + "_bad.json") << line << "{\"index\": 0, \"size\": oops}\n" << line;
+    std::ofstream(dir + "_cut.json") << "{\"index\": 0, \"size\": 1";
+    std::ofstream(dir + "_none.json") << "\n";
     std::filesystem::remove(dir + "_missing.json");
     ok = refused(dir + "_dir", "is a directory") && ok;
     ok = refused(dir + "_missing.json", "cannot open") && ok;
     ok = refused(dir + "_empty.json", "is empty") && ok;
-    ok = refused(dir + "_torn.json", "_torn.json:2: torn") && ok;
-    ok = refused(dir + "_cut.json", "_cut.json:2: expected a batch object") && ok;
+    ok = refused(dir + "_bad.json",
+                 "_bad.json:2 (byte offset " + std::to_string(line.size() + 21) + ")") &&
+         ok;
+    ok = refused(dir + "_cut.json", "skipped a torn last line (line 1, byte offset 0)") && ok;
     ok = refused(dir + "_none.json", "no batches") && ok;
     std::puts(ok ? "plot_profile self-test passed" : "plot_profile self-test FAILED");
     return ok ? 0 : 1;
@@ -224,7 +190,9 @@ int main(int argc, char** argv)
                                "Draws a run's memory_profile.json as an SVG chart.");
     std::string in, out;
     bool test = false;
-    cli.app().add_option("profile", in, "RUN_DIR/memory_profile.json")->type_name("FILE");
+    cli.app()
+        .add_option("profile", in, "RUN_DIR/memory_profile.json (RECORD_DIR/latest/...)")
+        ->type_name("FILE");
     cli.app()
         .add_option("out", out, "the SVG to write (default: beside the input, .svg)")
         ->type_name("OUT.svg");
@@ -238,7 +206,10 @@ int main(int argc, char** argv)
     if (out.empty())
         out = in.substr(0, in.rfind('.')) + ".svg";
     try {
-        auto const pts = read_profile(in);
+        std::string notice;
+        auto const pts = read_profile(in, &notice);
+        if (!notice.empty())
+            std::fprintf(stderr, "plot_profile: %s\n", notice.c_str());
         if (!ours_or_absent(out))
             throw std::runtime_error(
                 out + " exists and plot_profile did not draw it: not overwriting it");

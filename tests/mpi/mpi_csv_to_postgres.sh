@@ -68,7 +68,7 @@ EOF
         done_ranks=0
         for r in $(seq 0 $((np - 1))); do
             [[ $r == 2 ]] && continue
-            [[ -f runs/part-$(printf %04d "$r")-of-$(printf %04d "$np")/run_record.json ]] && done_ranks=$((done_ranks + 1))
+            grep -qs '"status": "completed"' "runs/part-$(printf %04d "$r")-of-$(printf %04d "$np")/latest/run_record.json" && done_ranks=$((done_ranks + 1))
         done
         part2=$(q "SELECT coalesce(max(rows), 0) FROM streambatch_checkpoint WHERE job = '$out/part-0002-of-$(printf %04d "$np")'")
         (( done_ranks == np - 1 && part2 >= 1000 )) && break
@@ -79,7 +79,7 @@ EOF
     wait "$mpi_pid" && { echo "mpirun succeeded although rank 2 was killed"; exit 1; }
     mpi_pid=
     echo "rank 2 killed after $part2 of its rows were committed"
-    [[ ! -f runs/part-0002-of-$(printf %04d "$np")/run_record.json ]] || { echo "rank 2 finished before the kill"; exit 1; }
+    ! grep -qs '"status": "completed"' "runs/part-0002-of-$(printf %04d "$np")/latest/run_record.json" || { echo "rank 2 finished before the kill"; exit 1; }
     # Restart only that worker, as a relaunch would.
     OMPI_COMM_WORLD_RANK=2 OMPI_COMM_WORLD_SIZE=$np "${run_worker_cmd[@]}" > restart.log 2>&1 ||
         { echo "the restarted worker failed:"; cat restart.log; exit 1; }

@@ -13,9 +13,13 @@
 #include <numeric>
 #include <sstream>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "support/archetypes.hpp"
 #include "support/temp_dir.hpp"
@@ -451,7 +455,7 @@ TEST_CASE("the checkpoint is the low-water mark while batches finish out of orde
     CHECK(c->batches == 5);
     CHECK(c->records == 500);
     CHECK(c->position == "after-batch-4");
-    done.finish(true, {});
+    done.finish(sb::run_status::completed, nullptr);
     CHECK(report.last_position == "after-batch-4");
     CHECK(sb::read_checkpoint(ck)->batches == 5);
 }
@@ -580,22 +584,40 @@ TEST_CASE("run records: profile, record, summary and Prometheus metrics",
     auto r = sb::for_each_batch(
         v | sb::views::chunk(100), [](auto&) {}, o);
     CHECK(r.completed);
-    auto const profile = slurp(d.path() / "run" / "memory_profile.json");
-    CHECK(profile.front() == '[');
-    CHECK(std::count(profile.begin(), profile.end(), '\n') == 12); // "[", 10 rows, "]"
+    CHECK(r.status == sb::run_status::completed);
+    // Each run in a directory of its own, <UTC time>-<pid>, and `latest` pointing at it.
+    REQUIRE(r.run_dir.parent_path() == d.path() / "run");
+    CHECK_THAT(r.run_dir.filename().string(), Contains("Z-" + std::to_string(::getpid())));
+    CHECK(fs::read_symlink(d.path() / "run" / "latest") == r.run_dir.filename());
+    auto const latest = d.path() / "run" / "latest";
+    auto const profile = slurp(latest / "memory_profile.json");
+    CHECK(profile.front() == '{'); // JSON Lines: one object per line, no [ ]
+    CHECK(std::count(profile.begin(), profile.end(), '\n') == 10);
     CHECK_THAT(profile, Contains("{\"index\": 9, \"size\": 100, \"rss_bytes\": "));
-    auto const record = slurp(d.path() / "run" / "run_record.json");
+    auto const read = sb::read_memory_profile(latest / "memory_profile.json");
+    CHECK(read.samples.size() == 10);
+    CHECK(read.samples[9].index == 9);
+    CHECK(read.samples[9].size == 100);
+    CHECK_FALSE(read.torn);
+    auto const record = slurp(r.run_dir / "run_record.json");
     CHECK_THAT(record, Contains("\"records\": 1000") && Contains("\"completed\": true") &&
+                           Contains("\"status\": \"completed\"") &&
+                           Contains("\"pid\": " + std::to_string(::getpid())) &&
+                           Contains("\"run_dir\": \"" + r.run_dir.string() + "\"") &&
                            Contains("\"job\": \"customers \\\"nightly\\\"\"") &&
                            Contains("\"source\": \"generated\""));
-    auto const summary = slurp(d.path() / "run" / "execution_summary.md");
-    CHECK_THAT(summary, Contains("completed") && Contains("| records | 1000 |"));
-    auto const prom = slurp(d.path() / "run" / "metrics.prom");
+    auto const summary = slurp(latest / "execution_summary.md");
+    CHECK_THAT(summary, Contains("completed") && Contains("| records | 1000 |") &&
+                            Contains("| status | completed |"));
+    auto const prom = slurp(latest / "metrics.prom");
     CHECK_THAT(prom, Contains("# TYPE streambatch_records gauge") &&
-                         Contains("streambatch_records{job=\"customers \\\"nightly\\\"\"} 1000"));
-    CHECK(!fs::exists(d.path() / "run" / "metrics.prom.tmp"));
+                         Contains("streambatch_records{job=\"customers \\\"nightly\\\"\"} 1000") &&
+                         Contains("streambatch_run_status{job=\"customers \\\"nightly\\\"\","
+                                  "status=\"completed\"} 1") &&
+                         Contains(",status=\"stopped\"} 0"));
+    CHECK(!fs::exists(latest / "metrics.prom.tmp"));
 
-    SECTION("a failed run leaves a record that says so")
+    SECTION("a failed run leaves a record that says so, in a directory of its own")
     {
         CHECK_THROWS(sb::for_each_batch(
             v | sb::views::chunk(100),
@@ -604,12 +626,215 @@ TEST_CASE("run records: profile, record, summary and Prometheus metrics",
                     throw std::runtime_error("disk full");
             },
             o));
-        auto const failed = slurp(d.path() / "run" / "run_record.json");
+        CHECK(fs::read_symlink(latest) != r.run_dir.filename());
+        auto const failed = slurp(latest / "run_record.json");
         CHECK_THAT(failed, Contains("\"completed\": false") && Contains("disk full") &&
-                               Contains("\"records\": 200"));
-        CHECK_THAT(slurp(d.path() / "run" / "metrics.prom"),
-                   Contains("streambatch_completed{job="));
+                               Contains("\"status\": \"failed\"") && Contains("\"records\": 200"));
+        CHECK_THAT(slurp(latest / "metrics.prom"),
+                   Contains("streambatch_completed{job=") && Contains("status=\"failed\"} 1"));
+        CHECK_THAT(slurp(r.run_dir / "run_record.json"), Contains("\"status\": \"completed\""));
     }
+    SECTION("the record says running while the job runs, refreshed every record_every")
+    {
+        o.record_every = 0ms; // after every batch
+        std::string seen_at_start, seen_later;
+        sb::for_each_batch(
+            v | sb::views::chunk(100),
+            [&](auto& b) {
+                if (b[0] == 0)
+                    seen_at_start = slurp(latest / "run_record.json");
+                if (b[0] == 500) {
+                    seen_later = slurp(latest / "run_record.json");
+                    CHECK_THAT(slurp(latest / "metrics.prom"), Contains("status=\"running\"} 1"));
+                }
+            },
+            o);
+        CHECK_THAT(seen_at_start, Contains("\"status\": \"running\"") &&
+                                      Contains("\"records\": 0") && Contains("\"host\": "));
+        CHECK_THAT(seen_later, Contains("\"status\": \"running\"") && Contains("\"records\": 500"));
+        CHECK_THAT(slurp(latest / "run_record.json"), Contains("\"status\": \"completed\""));
+    }
+}
+
+TEST_CASE("a run whose process is gone is marked killed by the next run",
+          "[for_each_batch][metrics]")
+{
+    test::temp_dir d{"streambatch-runner-"};
+    auto v = iota_vec(100);
+    sb::run_options o{.record_dir = d.path()};
+    // A record left "running" by a process that no longer exists: fork a child that exits.
+    pid_t const child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0)
+        ::_exit(0);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    auto const r0 = sb::for_each_batch(
+        v | sb::views::chunk(10), [](auto&) {}, o);
+    auto make_running = [&](fs::path const& dir, long pid, std::string const& host,
+                            std::uint64_t ticks = 0) {
+        fs::create_directories(dir);
+        std::string text = slurp(r0.run_dir / "run_record.json");
+        auto swap = [&](std::string const& from, std::string const& to) {
+            auto at = text.find(from);
+            REQUIRE(at != std::string::npos);
+            text.replace(at, from.size(), to);
+        };
+        swap("\"status\": \"completed\"", "\"status\": \"running\"");
+        swap("\"completed\": true", "\"completed\": false");
+        swap("\"pid\": " + std::to_string(::getpid()), "\"pid\": " + std::to_string(pid));
+        if (!host.empty())
+            swap("\"host\": \"", "\"host\": \"" + host);
+        if (ticks != 0)
+            swap("\"start_ticks\": " + std::to_string(sb::detail::process_start_ticks(::getpid())),
+                 "\"start_ticks\": " + std::to_string(ticks));
+        std::ofstream(dir / "run_record.json") << text;
+    };
+    make_running(d.path() / "20200101T000000Z-1", child, "");           // dead, this host
+    make_running(d.path() / "20200101T000000Z-2", child, "elsewhere-"); // another host
+    make_running(d.path() / "20200101T000000Z-3", ::getpid(), "");      // alive: this process
+    // A zombie (killed, not yet reaped) with its own start time: gone too.
+    pid_t const zombie = ::fork();
+    REQUIRE(zombie >= 0);
+    if (zombie == 0)
+        ::_exit(0);
+    for (int i = 0; i < 200 && sb::detail::process_stat(zombie).first != 'Z'; ++i)
+        std::this_thread::sleep_for(5ms);
+    std::uint64_t const ticks = sb::detail::process_start_ticks(zombie);
+    REQUIRE(ticks != 0);
+    make_running(d.path() / "20200101T000000Z-4", zombie, "", ticks);
+    auto const r1 = sb::for_each_batch(
+        v | sb::views::chunk(10), [](auto&) {}, o);
+    ::waitpid(zombie, &status, 0);
+    CHECK(r1.completed);
+    auto const killed = slurp(d.path() / "20200101T000000Z-1" / "run_record.json");
+    CHECK_THAT(killed, Contains("\"status\": \"killed\"") &&
+                           Contains("killed: process " + std::to_string(child)) &&
+                           Contains(r1.run_dir.filename().string()));
+    CHECK_THAT(slurp(d.path() / "20200101T000000Z-2" / "run_record.json"),
+               Contains("\"status\": \"running\""));
+    CHECK_THAT(slurp(d.path() / "20200101T000000Z-3" / "run_record.json"),
+               Contains("\"status\": \"running\""));
+    CHECK_THAT(slurp(d.path() / "20200101T000000Z-4" / "run_record.json"),
+               Contains("\"status\": \"killed\""));
+    CHECK_THAT(slurp(d.path() / "20200101T000000Z-4" / "run_record.json"),
+               Contains("\"status\": \"killed\""));
+    CHECK(!fs::exists(d.path() / "20200101T000000Z-1" / "run_record.json.tmp"));
+}
+
+TEST_CASE("read_memory_profile skips a torn last line and names any other bad line",
+          "[for_each_batch][metrics]")
+{
+    test::temp_dir d{"streambatch-runner-"};
+    std::string const good = "{\"index\": 0, \"size\": 10, \"rss_bytes\": 4096, "
+                             "\"used_fraction\": 0.5, \"latency_ms\": 1.5, \"t_s\": 0.25}\n";
+    auto const f = d.path() / "memory_profile.json";
+    std::ofstream(f) << good << good << "{\"index\": 2, \"size\": 1";
+    auto p = sb::read_memory_profile(f);
+    CHECK(p.samples.size() == 2);
+    CHECK(p.samples[1].latency == 1500us);
+    CHECK(p.samples[1].at == 250ms);
+    CHECK(p.torn);
+    CHECK_THAT(p.notice, Contains(f.string() + ": skipped a torn last line (line 3, byte offset " +
+                                  std::to_string(2 * good.size()) +
+                                  "): the run was killed while writing it"));
+    std::ofstream(f) << good << "{\"index\": 1, \"size\": oops}\n" << good;
+    CHECK_THROWS_AS(sb::read_memory_profile(f), sb::run_record_error);
+    CHECK_THROWS_WITH(sb::read_memory_profile(f), Contains(f.string() + ":2 (byte offset " +
+                                                           std::to_string(good.size() + 21) + ")"));
+    std::ofstream(f) << good << "{\"index\": 1}\n";
+    CHECK_THROWS_WITH(sb::read_memory_profile(f),
+                      Contains(":2 (byte offset ") && Contains("expected a batch object"));
+    std::ofstream(f) << "[\n" << good.substr(0, good.size() - 1) << ",\n" << good << "]\n";
+    CHECK(sb::read_memory_profile(f).samples.size() == 2); // the 0.2 array form
+    CHECK_THROWS_WITH(sb::read_memory_profile(d.path() / "missing.json"), Contains("cannot open"));
+    CHECK_THROWS_WITH(sb::read_memory_profile(d.path()), Contains("is a directory"));
+}
+
+TEST_CASE("a stop from process finishes the batches already pulled, then returns",
+          "[for_each_batch][stop]")
+{
+    for (std::size_t k : {std::size_t{1}, std::size_t{2}, std::size_t{4}})
+        for (bool ordered : {true, false}) {
+            if (k == 1 && !ordered)
+                continue;
+            INFO("max_in_flight " << k << (ordered ? ", ordered" : ", unordered"));
+            test::temp_dir d{"streambatch-runner-"};
+            auto v = iota_vec(1000);
+            std::stop_source stop;
+            std::atomic<int> pulls{0}; // position() is asked once before the first batch, then
+                                       // right after each batch is pulled
+            sb::run_options o{.max_in_flight = k,
+                              .ordered = ordered,
+                              .record_dir = d.path() / "rec",
+                              .checkpoint_path = d.path() / "job.ckpt",
+                              .checkpoint_every_batches = 1};
+            o.position = [&] { return std::to_string(pulls++); };
+            o.stop = stop.get_token();
+            std::mutex m;
+            std::vector<std::uint64_t> committed;
+            auto const r = sb::for_each_batch(
+                v | sb::views::chunk(10),
+                [&](auto& b, sb::batch_info const& info) {
+                    if (info.index == 5)
+                        stop.request_stop();
+                    std::this_thread::sleep_for(1ms);
+                    return b.size();
+                },
+                [&](std::size_t, sb::batch_info const& info) {
+                    std::lock_guard lock(m);
+                    committed.push_back(info.index);
+                },
+                o);
+            auto const pulled = static_cast<std::uint64_t>(pulls.load() - 1);
+            CHECK(r.status == sb::run_status::stopped);
+            CHECK_FALSE(r.completed);
+            CHECK(r.error.empty());
+            if (k == 1)
+                CHECK(pulled == 6); // batches 0..5
+            CHECK(pulled >= 6);
+            CHECK(pulled <= 5 + k);
+            std::sort(committed.begin(), committed.end());
+            std::vector<std::uint64_t> expect(pulled);
+            std::iota(expect.begin(), expect.end(), std::uint64_t{0});
+            CHECK(committed == expect); // every batch pulled, and no other
+            CHECK(r.batches == pulled);
+            CHECK(r.records == pulled * 10);
+            CHECK(r.last_position == std::to_string(pulled));
+            auto const c = sb::read_checkpoint(d.path() / "job.ckpt");
+            REQUIRE(c);
+            CHECK(c->batches == pulled);
+            CHECK(c->records == pulled * 10);
+            CHECK(c->position == std::to_string(pulled));
+            CHECK_THAT(slurp(r.run_dir / "run_record.json"), Contains("\"status\": \"stopped\""));
+            CHECK_THAT(slurp(r.run_dir / "execution_summary.md"), Contains(": stopped"));
+        }
+}
+
+TEST_CASE("a stop requested before the run pulls nothing", "[for_each_batch][stop]")
+{
+    for (std::size_t k : {std::size_t{1}, std::size_t{3}}) {
+        auto v = iota_vec(100);
+        std::stop_source stop;
+        stop.request_stop();
+        sb::run_options o{.max_in_flight = k};
+        o.stop = stop.get_token();
+        int calls = 0;
+        auto const r = sb::for_each_batch(
+            v | sb::views::chunk(10), [&](auto&) { ++calls; }, o);
+        CHECK(calls == 0);
+        CHECK(r.batches == 0);
+        CHECK(r.status == sb::run_status::stopped);
+    }
+}
+
+TEST_CASE("run_status names", "[for_each_batch][metrics]")
+{
+    for (auto s : {sb::run_status::running, sb::run_status::completed, sb::run_status::failed,
+                   sb::run_status::stopped, sb::run_status::killed})
+        CHECK(sb::run_status_from_text(sb::to_text(s)) == s);
+    CHECK(sb::to_text(sb::run_status::stopped) == "stopped");
+    CHECK_FALSE(sb::run_status_from_text("done"));
 }
 
 TEST_CASE("for_each_batch rejects max_in_flight 0", "[for_each_batch][errors]")
@@ -653,19 +878,89 @@ TEST_CASE("a run record that cannot be written is a run_record_error naming the 
 {
     test::temp_dir d{"streambatch-runner-"};
     auto v = iota_vec(100);
-    auto run = [&] {
-        return sb::for_each_batch(v | sb::views::chunk(10), [](auto&) {}, {.record_dir = d.path()});
+    std::ofstream(d.path() / "a-file") << "not a directory\n";
+    auto const bad = d.path() / "a-file" / "records";
+    CHECK_THROWS_AS(sb::for_each_batch(v | sb::views::chunk(10), [](auto&) {}, {.record_dir = bad}),
+                    sb::run_record_error);
+    CHECK_THROWS_WITH(
+        sb::for_each_batch(v | sb::views::chunk(10), [](auto&) {}, {.record_dir = bad}),
+        Contains("run record " + bad.string()) && Contains("cannot create"));
+    // A directory in the way of run_record.json, made after the run started: the final write
+    // fails (its rename), the run otherwise succeeded, so that is the error.
+    auto const latest = d.path() / "records" / "latest";
+    auto in_the_way = [&](auto& b) {
+        if (b[0] == 50) {
+            fs::remove(latest / "run_record.json");
+            fs::create_directories(latest / "run_record.json" / "in-the-way");
+        }
     };
-    fs::create_directories(d.path() / "memory_profile.json" / "in-the-way");
-    CHECK_THROWS_AS(run(), sb::run_record_error);
-    CHECK_THROWS_WITH(run(),
-                      Contains("run record " + (d.path() / "memory_profile.json").string()) &&
-                          Contains("cannot create"));
-    fs::remove_all(d.path() / "memory_profile.json");
-    fs::create_directories(d.path() / "run_record.json" /
-                           "in-the-way"); // written atomically at the end
-    CHECK_THROWS_AS(run(), sb::run_record_error);
-    CHECK_THROWS_WITH(run(), Contains("run record " + (d.path() / "run_record.json").string()) &&
-                                 Contains("rename from"));
-    CHECK_FALSE(fs::exists(d.path() / "run_record.json.tmp"));
+    sb::run_options o{.record_dir = d.path() / "records"};
+    CHECK_THROWS_AS(sb::for_each_batch(v | sb::views::chunk(10), in_the_way, o),
+                    sb::run_record_error);
+    CHECK_THROWS_WITH(
+        sb::for_each_batch(v | sb::views::chunk(10), in_the_way, o),
+        Contains("run record " +
+                 (d.path() / "records" / fs::read_symlink(latest) / "run_record.json").string()) &&
+            Contains("rename from"));
+    CHECK_FALSE(fs::exists(latest / "run_record.json.tmp"));
+    // Every batch was done: the status says so; the record's own failure is what is thrown.
+    CHECK_THAT(slurp(latest / "metrics.prom"), Contains("status=\"completed\"} 1"));
+}
+
+TEST_CASE("the first error wins, and later record and checkpoint failures are appended",
+          "[for_each_batch][metrics][errors]")
+{
+    // The failures are injected after the run started: <file>.tmp made a symlink to /dev/full,
+    // so the atomic writer's write(2) fails with ENOSPC, as on a full disk.
+    REQUIRE(fs::exists("/dev/full"));
+    for (std::size_t k : {std::size_t{1}, std::size_t{2}}) {
+        INFO("max_in_flight " << k);
+        test::temp_dir d{"streambatch-runner-"};
+        auto v = iota_vec(100);
+        auto const latest = d.path() / "records" / "latest";
+        auto const ck = d.path() / "job.ckpt";
+        sb::run_options o{.max_in_flight = k,
+                          .record_dir = d.path() / "records",
+                          .checkpoint_path = ck,
+                          .checkpoint_every_batches = 1000};
+        auto fail_at_30 = [&](auto& b) {
+            if (b[0] == 30) {
+                fs::create_symlink("/dev/full", latest / "run_record.json.tmp");
+                fs::create_symlink("/dev/full", d.path() / "job.ckpt.tmp");
+                throw std::runtime_error("boom");
+            }
+            return b.size();
+        };
+        std::string what;
+        try {
+            sb::for_each_batch(
+                v | sb::views::chunk(10), fail_at_30, [](std::size_t) {}, o);
+            FAIL("no exception");
+        } catch (sb::batch_failed const& e) {
+            what = e.what();
+            CHECK(e.info.index == 3);
+            try {
+                std::rethrow_if_nested(e);
+                FAIL("nothing nested");
+            } catch (std::runtime_error const& cause) {
+                CHECK(std::string(cause.what()) == "boom");
+            }
+        }
+        INFO(what);
+        CHECK_THAT(
+            what,
+            Contains("batch 3 (records 30..39) failed in process: boom; also: ") &&
+                Contains(ck.string() + ": write failed: No space left on device") &&
+                Contains(
+                    "; also: streambatch: run record " +
+                    (d.path() / "records" / fs::read_symlink(latest) / "run_record.json").string() +
+                    ": write failed: No space left on device"));
+        CHECK(what.find("boom") < what.find("also"));
+        CHECK_FALSE(fs::exists(latest / "run_record.json.tmp")); // the symlink, removed
+        CHECK_FALSE(fs::exists(d.path() / "job.ckpt.tmp"));
+        CHECK(fs::exists("/dev/full"));
+        // What could be written says what happened first.
+        CHECK_THAT(slurp(latest / "execution_summary.md"), Contains("FAILED") && Contains("boom"));
+        CHECK_THAT(slurp(latest / "run_record.json"), Contains("\"status\": \"running\""));
+    }
 }

@@ -110,12 +110,12 @@ TEST_CASE("merge_run_records adds up the partitions of a job", "[partition][merg
     CHECK(seen == std::multiset<int>(input.begin(), input.end()));
     for (std::uint32_t i = 0; i < 4; ++i) {
         auto const dir = d.path() / sb::partition{i, 4}.name();
-        CHECK(fs::exists(dir / "run_record.json"));
+        CHECK(fs::exists(dir / "latest" / "run_record.json"));
         CHECK(fs::exists(d.path() / ("load." + sb::partition{i, 4}.name() + ".ckpt")));
         CHECK_THAT(
-            read_all(dir / "metrics.prom"),
+            read_all(dir / "latest" / "metrics.prom"),
             Contains("job=\"load\",partition=\"" + std::to_string(i) + "\",partitions=\"4\""));
-        CHECK_THAT(read_all(dir / "execution_summary.md"),
+        CHECK_THAT(read_all(dir / "latest" / "execution_summary.md"),
                    Contains("# load (partition " + std::to_string(i) + "/4): completed"));
     }
 
@@ -138,7 +138,7 @@ TEST_CASE("merge_run_records adds up the partitions of a job", "[partition][merg
 
     auto const md = sb::summary_markdown(m);
     CHECK_THAT(md, Contains("# load: 4 of 4 partitions, all completed") &&
-                       Contains("| records | 1003 |") && Contains("| 2/4 | yes | 251 |"));
+                       Contains("| records | 1003 |") && Contains("| 2/4 | completed | 251 |"));
     sb::write_merged(d.path(), m);
     CHECK_THAT(read_all(d.path() / "merged_record.json"), Contains("\"complete\": true") &&
                                                               Contains("\"records\": 1003") &&
@@ -170,7 +170,7 @@ TEST_CASE("merge_run_records: a crashed worker restarted alone still adds up", "
     REQUIRE(m.problems.size() == 1);
     CHECK_THAT(m.problems[0],
                Contains("partition 1/2 did not complete") && Contains("record 251 is bad"));
-    CHECK_THAT(sb::summary_markdown(m), Contains("INCOMPLETE") && Contains("| 1/2 | **no** |"));
+    CHECK_THAT(sb::summary_markdown(m), Contains("INCOMPLETE") && Contains("| 1/2 | **failed** |"));
 
     // Restart only that worker: it resumes from its checkpoint, with nothing lost or repeated.
     std::multiset<int> again;
@@ -198,7 +198,8 @@ TEST_CASE("merge_run_records names what is missing, inconsistent or unreadable",
     SECTION("no records at all")
     {
         CHECK_THROWS_WITH(sb::merge_run_records(d.path()),
-                          Contains(d.path().string()) && Contains("no part-*/run_record.json"));
+                          Contains(d.path().string()) &&
+                              Contains("no part-*/latest/run_record.json"));
         CHECK_THROWS_WITH(sb::merge_run_records(d.path() / "nope"), Contains("is not a directory"));
     }
     SECTION("missing partitions")
@@ -211,7 +212,7 @@ TEST_CASE("merge_run_records names what is missing, inconsistent or unreadable",
         CHECK(m.records == 50);
         CHECK_THAT(sb::summary_markdown(m),
                    Contains("no run record for partition(s) 1, 2 of 4") &&
-                       Contains("part-0001-of-0004 has no run_record.json"));
+                       Contains("part-0001-of-0004 has no latest/run_record.json"));
     }
     SECTION("records of different splits or jobs")
     {
@@ -225,7 +226,7 @@ TEST_CASE("merge_run_records names what is missing, inconsistent or unreadable",
     SECTION("a record that does not parse names its file and byte")
     {
         run_worker(input, {0, 1}, d.path());
-        auto const f = d.path() / "part-0000-of-0001" / "run_record.json";
+        auto const f = d.path() / "part-0000-of-0001" / "latest" / "run_record.json";
         std::string text = read_all(f);
         text.resize(text.size() / 2);
         std::ofstream(f, std::ios::trunc) << text;
@@ -237,7 +238,7 @@ TEST_CASE("merge_run_records names what is missing, inconsistent or unreadable",
         run_worker(input, {0, 2}, d.path());
         run_worker(input, {1, 2}, d.path());
         auto edit = [&](char const* part, std::string const& field, std::string const& value) {
-            auto const f = d.path() / part / "run_record.json";
+            auto const f = d.path() / part / "latest" / "run_record.json";
             std::string text = read_all(f);
             std::string const from = "\"" + field + "\": \"\"";
             REQUIRE(text.find(from) != std::string::npos);
@@ -269,4 +270,54 @@ TEST_CASE("merge_run_records names what is missing, inconsistent or unreadable",
         CHECK_THROWS_WITH(sb::merge_run_records(d.path()),
                           Contains("no \"report.partition_index\" field"));
     }
+}
+
+TEST_CASE("merge_run_records reads the latest runs, and stopped or killed is incomplete",
+          "[partition][merge]")
+{
+    test::temp_dir d{"streambatch-merge-"};
+    auto const input = numbers(100);
+    run_worker(input, {0, 2}, d.path());
+    run_worker(input, {1, 2}, d.path());
+    auto set_status = [&](char const* part, std::string const& status) {
+        auto const f = d.path() / part / "latest" / "run_record.json";
+        std::string text = read_all(f);
+        std::string const from = "\"status\": \"completed\"";
+        REQUIRE(text.find(from) != std::string::npos);
+        text.replace(text.find(from), from.size(), "\"status\": \"" + status + "\"");
+        std::ofstream(f, std::ios::trunc) << text;
+    };
+    CHECK(sb::merge_run_records(d.path()).complete());
+    set_status("part-0001-of-0002", "stopped");
+    auto m = sb::merge_run_records(d.path());
+    CHECK_FALSE(m.complete());
+    CHECK(m.records == 100); // still added up
+    REQUIRE(m.parts.size() == 2);
+    CHECK(m.parts[1].status == sb::run_status::stopped);
+    CHECK_THAT(m.problems.at(0), Contains("partition 1/2 did not complete (its latest run was "
+                                          "stopped)"));
+    CHECK_THAT(sb::summary_markdown(m), Contains("| 1/2 | **stopped** |"));
+    CHECK_THAT(sb::to_json(m), Contains("\"status\": \"stopped\""));
+
+    // A later run of partition 1 is the one read: `latest` moved to it.
+    run_worker(input, {1, 2}, d.path());
+    CHECK(sb::merge_run_records(d.path()).complete());
+    set_status("part-0000-of-0002", "killed");
+    m = sb::merge_run_records(d.path());
+    CHECK_THAT(m.problems.at(0), Contains("partition 0/2 did not complete (its latest run was "
+                                          "killed)"));
+
+    // The 0.2 flat layout (no status, no latest/) is still read.
+    test::temp_dir old{"streambatch-merge-"};
+    for (char const* part : {"part-0000-of-0002", "part-0001-of-0002"}) {
+        fs::create_directories(old.path() / part);
+        std::string text = read_all(d.path() / part / "latest" / "run_record.json");
+        auto const at = text.find("    \"status\": ");
+        text.erase(at, text.find('\n', at) + 1 - at);
+        std::ofstream(old.path() / part / "run_record.json") << text;
+    }
+    m = sb::merge_run_records(old.path());
+    CHECK(m.parts.size() == 2);
+    CHECK(m.parts[1].status == sb::run_status::completed); // from "completed": true
+    CHECK(m.complete());
 }

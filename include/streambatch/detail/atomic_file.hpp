@@ -5,7 +5,8 @@
 // Out:    detail::write_file_atomically(path, text): the text is written to "<path>.tmp" in the
 //         same directory, fsync'ed, renamed over `path`, and the directory fsync'ed; after a
 //         crash `path` holds the old text or the new, never a mix. On failure no "<path>.tmp"
-//         is left behind.
+//         made by this call is left behind (removed after a failed write, fsync, close or
+//         rename; a "<path>.tmp" that cannot be created was not made here).
 // Models: a blocking call; POSIX open/write/fsync/rename.
 // Memory: none beyond the caller's text.
 // Errors: streambatch::atomic_file_error (a std::runtime_error) naming the file, the step that
@@ -74,8 +75,8 @@ inline void write_file_atomically(std::filesystem::path const& path, std::string
         ssize_t n = ::write(fd, text.data() + done, text.size() - done);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0) {
-            int const err = errno;
+        if (n <= 0) { // 0 for a non-empty write: no progress, never loop on it
+            int const err = n < 0 ? errno : EIO;
             ::close(fd);
             errno = err;
             fail("write failed", true);

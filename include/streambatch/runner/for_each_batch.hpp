@@ -5,9 +5,12 @@
 //         of sized ranges); `process(batch [, batch_info])`, which may return a value; optionally
 //         `commit(result [, batch_info])` (or `commit([batch_info])` when process returns
 //         nothing); streambatch::run_options (runner/run_options.hpp).
-// Out:    a streambatch::run_report (run_report.hpp); with run_options::record_dir, run records
-//         (run_records.hpp); with checkpoint_path, checkpoints holding the low-water mark
-//         (checkpoint.hpp); with stderr a terminal, one updating progress line.
+// Out:    a streambatch::run_report (run_report.hpp) with its status: completed, or stopped
+//         when run_options::stop was requested (no batch is pulled after it; those pulled are
+//         finished); with run_options::record_dir, run records in a directory of this run's own,
+//         report.run_dir (run_records.hpp), refreshed every record_every while it runs; with
+//         checkpoint_path, checkpoints holding the low-water mark (checkpoint.hpp); with stderr
+//         a terminal, one updating progress line.
 // Models: a blocking call. max_in_flight == 1 (the default): process and commit each batch in
 //         turn, here. k > 1: detail::parallel_scheduler (runner/detail/scheduler.hpp): up to k
 //         worker threads (at most one per core) each pull a batch and process it; commit runs
@@ -21,7 +24,10 @@
 //         committed, every worker joined) and is rethrown as streambatch::batch_failed naming
 //         the batch and its records, the original nested; one from the source is rethrown as
 //         it is; checkpoint_error (a checkpoint that cannot be written), run_record_error;
-//         std::invalid_argument for max_in_flight == 0. See docs/runner.md.
+//         std::invalid_argument for max_in_flight == 0. The first error wins: a checkpoint or
+//         run record that cannot be written after it is appended to its what() ("...; also:
+//         ..."), never thrown in its place, and the failed run's run_record.json carries its
+//         text. See docs/runner.md.
 // Example:
 //     auto report = streambatch::for_each_batch(
 //         rows | streambatch::views::memory_guarded(1000),
@@ -56,14 +62,17 @@ namespace streambatch {
 namespace detail {
 
 /// max_in_flight == 1: each batch is processed and committed in turn, on the caller's thread.
+/// Returns true when run_options::stop ended it (checked before each batch is pulled).
 template <class Batches, class Process, class Commit>
-void run_sequential(Batches& batches, Process& process, Commit& commit, run_options const& opts,
+bool run_sequential(Batches& batches, Process& process, Commit& commit, run_options const& opts,
                     run_report& report, completion_tracker& done)
 {
     std::uint64_t index = opts.resume_from.batches;
     std::uint64_t first = opts.resume_from.records;
     std::uint64_t local = 0;
     report.peak_in_flight = 0;
+    if (opts.stop.stop_requested())
+        return true;
     for (auto it = std::ranges::begin(batches); it != std::ranges::end(batches); ++it) {
         auto&& b = *it;
         report.peak_in_flight = 1;
@@ -96,7 +105,10 @@ void run_sequential(Batches& batches, Process& process, Commit& commit, run_opti
         done.complete(local++, info, std::chrono::steady_clock::now() - t0, std::move(pos), used);
         ++index;
         first += info.size;
+        if (opts.stop.stop_requested()) // before ++it pulls the next batch
+            return true;
     }
+    return false;
 }
 
 } // namespace detail
@@ -123,18 +135,23 @@ run_report for_each_batch(Batches&& batches, Process process, Commit commit,
         opts.guard_->log->active = true;
     }
     detail::completion_tracker done(opts, report);
+    bool stopped = false;
+    std::exception_ptr error;
     try {
         if (opts.max_in_flight == 1)
-            detail::run_sequential(batches, process, commit, opts, report, done);
+            stopped = detail::run_sequential(batches, process, commit, opts, report, done);
         else
-            detail::parallel_scheduler<std::remove_reference_t<Batches>, Process, Commit>(
-                batches, process, commit, opts, report, done)
-                .run();
+            stopped = detail::parallel_scheduler<std::remove_reference_t<Batches>, Process, Commit>(
+                          batches, process, commit, opts, report, done)
+                          .run();
     } catch (...) {
-        done.finish(false, detail::current_what());
-        throw;
+        error = std::current_exception();
     }
-    done.finish(true, {});
+    // Throws `error` (with any later failure appended), or the first failure of its own.
+    done.finish(error     ? run_status::failed
+                : stopped ? run_status::stopped
+                          : run_status::completed,
+                error);
     return report;
 }
 

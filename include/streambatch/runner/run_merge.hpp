@@ -2,14 +2,17 @@
 // account.
 //
 // In:     a directory holding one sub-directory per partition, as run_options::set_partition
-//         lays them out: <dir>/part-0000-of-0004/run_record.json, ... (each written by
-//         for_each_batch at the end of that worker's last run).
+//         lays them out: <dir>/part-0000-of-0004/latest/run_record.json, ... (the record of
+//         that worker's latest run: for_each_batch writes it with status "running" at the
+//         start and its final status at the end); the 0.2 flat layout,
+//         <dir>/part-0000-of-0004/run_record.json, is read too.
 // Out:    merge_run_records(dir) -> merged_run: per partition its records (those of earlier,
 //         interrupted runs included: resumed_from_records + records), elapsed time, records/s,
 //         peak RSS, p95 and slowest batch; in total the records, the wall time (the slowest
 //         partition's), the combined records/s (records / wall time), the slowest partition and
-//         the highest peak RSS of any worker; and `problems`: every partition missing, failed,
-//         of another job, or disagreeing on the count, and every pair of neighbours that do
+//         the highest peak RSS of any worker; and `problems`: every partition missing, not
+//         completed (its latest run failed, was stopped, was killed, or is still running), of
+//         another job, or disagreeing on the count, and every pair of neighbours that do
 //         not meet: partition i's last position (the run record's last_position) must begin
 //         with the same field as partition i + 1's first_position (a CSV reader's byte offset:
 //         csv::reader::position() before the first row and after the last), checked where the
@@ -34,6 +37,7 @@
 #include <streambatch/detail/json.hpp>
 #include <streambatch/detail/parse.hpp>
 #include <streambatch/partition.hpp>
+#include <streambatch/runner/run_report.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -60,7 +64,8 @@ struct partition_record {
     std::filesystem::path file;
     std::string job;
     partition part{};
-    bool completed = false;
+    run_status status = run_status::failed; ///< report.status (0.2 records: from "completed")
+    bool completed = false;                 ///< status == run_status::completed
     std::string error;
     std::uint64_t records = 0;          ///< all of the partition's: earlier runs' and the last's
     std::uint64_t records_last_run = 0; ///< the last run's alone
@@ -168,7 +173,18 @@ inline partition_record read_partition_record(std::filesystem::path const& file)
     p.job = detail::member(r, "job", file);
     p.part.index = static_cast<std::uint32_t>(detail::member_u64(r, "partition_index", file));
     p.part.count = static_cast<std::uint32_t>(detail::member_u64(r, "partition_count", file));
-    p.completed = detail::member(r, "completed", file) == "true";
+    if (auto it = r.find("status"); it != r.end()) {
+        auto const s = run_status_from_text(it->second);
+        if (!s)
+            throw run_merge_error("streambatch::merge_run_records: " + file.string() +
+                                  ": \"report.status\" is \"" + it->second +
+                                  "\", not running, completed, failed, stopped or killed");
+        p.status = *s;
+    } else { // a 0.2 record: written at the end only
+        p.status = detail::member(r, "completed", file) == "true" ? run_status::completed
+                                                                  : run_status::failed;
+    }
+    p.completed = p.status == run_status::completed;
     p.error = detail::member(r, "error", file);
     p.records_last_run = detail::member_u64(r, "records", file);
     p.resumed_from_records = detail::member_u64(r, "resumed_from_records", file);
@@ -187,7 +203,8 @@ inline partition_record read_partition_record(std::filesystem::path const& file)
     return p;
 }
 
-/// Reads <dir>/part-*/run_record.json and adds them up (see the top of this header).
+/// Reads <dir>/part-*/latest/run_record.json (or the 0.2 <dir>/part-*/run_record.json) and adds
+/// them up (see the top of this header).
 inline merged_run merge_run_records(std::filesystem::path const& dir)
 {
     namespace fs = std::filesystem;
@@ -197,25 +214,27 @@ inline merged_run merge_run_records(std::filesystem::path const& dir)
     if (!fs::is_directory(dir, ec))
         throw run_merge_error("streambatch::merge_run_records: " + dir.string() +
                               " is not a directory");
-    std::vector<fs::path> files;
+    std::vector<std::pair<std::string, fs::path>> files; // partition directory, its record
     for (auto const& e : fs::directory_iterator(dir)) {
         auto const name = e.path().filename().string();
-        if (e.is_directory() && name.rfind("part-", 0) == 0 &&
-            fs::exists(e.path() / "run_record.json"))
-            files.push_back(e.path() / "run_record.json");
-        else if (e.is_directory() && name.rfind("part-", 0) == 0)
+        if (!e.is_directory() || name.rfind("part-", 0) != 0)
+            continue;
+        if (fs::exists(e.path() / "latest" / "run_record.json", ec))
+            files.emplace_back(name, e.path() / "latest" / "run_record.json");
+        else if (fs::exists(e.path() / "run_record.json", ec)) // the 0.2 layout
+            files.emplace_back(name, e.path() / "run_record.json");
+        else
             m.problems.push_back(name +
-                                 " has no run_record.json (its worker never finished a run)");
+                                 " has no latest/run_record.json (its worker never started a run)");
     }
     if (files.empty())
         throw run_merge_error("streambatch::merge_run_records: " + dir.string() +
-                              " holds no part-*/run_record.json: was the job run with "
+                              " holds no part-*/latest/run_record.json: was the job run with "
                               "run_options::set_partition and a record_dir?");
     std::sort(files.begin(), files.end());
     std::map<std::uint32_t, partition_record> by_index;
-    for (auto const& f : files) {
+    for (auto const& [dir_name, f] : files) {
         partition_record p = read_partition_record(f);
-        std::string const dir_name = f.parent_path().filename().string();
         if (m.job.empty())
             m.job = p.job;
         else if (p.job != m.job)
@@ -225,8 +244,8 @@ inline merged_run merge_run_records(std::filesystem::path const& dir)
             m.count = p.part.count;
         else if (p.part.count != m.count)
             m.problems.push_back(dir_name + " says the job has " + std::to_string(p.part.count) +
-                                 " partitions; " + files.front().parent_path().filename().string() +
-                                 " says " + std::to_string(m.count));
+                                 " partitions; " + files.front().first + " says " +
+                                 std::to_string(m.count));
         if (dir_name != p.part.name())
             m.problems.push_back(dir_name + " holds the record of partition " + p.part.str());
         if (by_index.count(p.part.index) != 0) {
@@ -245,8 +264,12 @@ inline merged_run merge_run_records(std::filesystem::path const& dir)
                              std::to_string(m.count));
     for (auto& [i, p] : by_index) {
         if (!p.completed)
-            m.problems.push_back("partition " + p.part.str() + " did not complete" +
-                                 (p.error.empty() ? std::string() : ": " + p.error));
+            m.problems.push_back(
+                "partition " + p.part.str() + " did not complete (its latest run " +
+                (p.status == run_status::running ? std::string("still says running: it runs, or "
+                                                               "was killed and not yet noticed")
+                                                 : "was " + std::string(to_text(p.status))) +
+                ")" + (p.error.empty() ? std::string() : ": " + p.error));
         m.records += p.records;
         if (!m.slowest || p.elapsed_s > m.wall_s) {
             m.wall_s = p.elapsed_s;
@@ -294,14 +317,16 @@ inline std::string summary_markdown(merged_run const& m)
          " MiB |\n";
     s += "| neighbours checked to meet | " + std::to_string(m.boundaries_checked) + " of " +
          std::to_string(m.count > 0 ? m.count - 1 : 0) + " |\n";
-    s += "\n## Partitions\n\n| partition | completed | records | of which earlier runs | batches | "
+    s += "\n## Partitions\n\n| partition | status | records | of which earlier runs | batches | "
          "last run "
          "| records/s | peak RSS | p95 batch | slowest batch | guard events |\n"
          "|---|---|---|---|---|---|---|---|---|---|---|\n";
     for (auto const& p : m.parts)
-        s += "| " + p.part.str() + " | " + (p.completed ? "yes" : "**no**") + " | " +
-             std::to_string(p.records) + " | " + std::to_string(p.resumed_from_records) + " | " +
-             std::to_string(p.batches) + " | " + fixed(p.elapsed_s, 3) + " s | " +
+        s += "| " + p.part.str() + " | " +
+             (p.completed ? std::string("completed")
+                          : "**" + std::string(to_text(p.status)) + "**") +
+             " | " + std::to_string(p.records) + " | " + std::to_string(p.resumed_from_records) +
+             " | " + std::to_string(p.batches) + " | " + fixed(p.elapsed_s, 3) + " s | " +
              fixed(p.records_per_second, 0) + " | " +
              fixed(double(p.peak_rss_bytes) / (1 << 20), 1) + " MiB | " +
              fixed(p.latency_p95_ms, 2) + " ms | " + fixed(p.latency_max_ms, 2) + " ms | " +
@@ -335,6 +360,7 @@ inline std::string to_json(merged_run const& m)
     for (std::size_t i = 0; i < m.parts.size(); ++i) {
         auto const& p = m.parts[i];
         j += std::string(i ? "," : "") + "\n    {\"index\": " + std::to_string(p.part.index) +
+             ", \"status\": " + json_quote(to_text(p.status)) +
              ", \"completed\": " + (p.completed ? "true" : "false") +
              ", \"records\": " + std::to_string(p.records) +
              ", \"resumed_from_records\": " + std::to_string(p.resumed_from_records) +

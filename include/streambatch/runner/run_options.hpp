@@ -1,16 +1,18 @@
 // streambatch/runner/run_options.hpp: what for_each_batch is told (run_options) and tells back
 // about a batch (batch_info, batch_failed).
 //
-// In:     run_options: max_in_flight, ordered, job, record_dir, progress, checkpoint_path and
-//         its intervals, fingerprint, resume_from, position, configuration; set_partition(p);
-//         watch(guard).
+// In:     run_options: max_in_flight, ordered, job, record_dir and record_every, progress,
+//         checkpoint_path and its intervals, fingerprint, resume_from, position, configuration,
+//         stop (a std::stop_token: a graceful stop); set_partition(p); watch(guard).
 // Out:    batch_info, handed to process and commit; batch_failed, thrown by for_each_batch.
 // Models: plain aggregates (designated initialisers: {.max_in_flight = 2, .record_dir = d}).
 // Memory: the options' strings and callbacks.
 // Errors: set_partition: std::invalid_argument for a bad partition, std::logic_error when
 //         called twice. See docs/runner.md.
 // Example:
+//     std::stop_source stop;   // stop.request_stop() from a signal-watching thread, say
 //     streambatch::run_options o{.max_in_flight = 2, .checkpoint_path = "job.ckpt"};
+//     o.stop = stop.get_token();
 //     o.set_partition(streambatch::partition::parse("3/8"));
 
 #ifndef STREAMBATCH_RUNNER_RUN_OPTIONS_HPP_INCLUDED
@@ -60,6 +62,9 @@ public:
                              ") failed in " + stage + ": " + cause),
           info(i)
     {}
+    /// The whole message given (for_each_batch appends later failures to a batch's error with
+    /// it); nests the exception being handled, as the other constructor does.
+    batch_failed(batch_info i, std::string const& message) : std::runtime_error(message), info(i) {}
     batch_info info;
 };
 
@@ -70,10 +75,15 @@ struct run_options {
     bool ordered = true;           ///< commit in batch order (else as batches finish)
     std::stop_token stop{}; ///< once requested: no new batch is pulled; those in flight finish
     std::string job = "streambatch job";
-    std::filesystem::path record_dir{}; ///< run records go here ("" = none)
+    /// Run records go here ("" = none), each run in a directory of its own,
+    /// <record_dir>/<yyyymmddThhmmssZ>-<pid>/, with record_dir/latest pointing at the newest.
+    std::filesystem::path record_dir{};
     progress_mode progress =
         progress_mode::automatic;       ///< automatic: only when stderr is a terminal
     std::uint64_t expected_records = 0; ///< for the progress line's ETA (0 = unknown)
+    /// How often run_record.json and metrics.prom are rewritten with the current figures while
+    /// the job runs (checked when a batch completes); 0 = after every batch.
+    std::chrono::milliseconds record_every{2000};
 
     std::filesystem::path checkpoint_path{}; ///< "" = no checkpoints
     std::uint64_t checkpoint_every_batches = 10;
@@ -85,6 +95,10 @@ struct run_options {
     /// checkpoints; the first and the last are in the report (first_position, last_position).
     std::function<std::string()> position{};
     run_configuration configuration{}; ///< extra settings to record in run_record.json
+    /// A graceful stop: checked before each batch is pulled. Once stop is requested no batch is
+    /// pulled; those already pulled are processed and committed, then for_each_batch returns
+    /// normally with run_report::status == run_status::stopped (checkpoint: the low-water mark).
+    std::stop_token stop{};
     partition part{}; ///< set by set_partition; recorded in the report ({0, 1}: the whole input)
 
     /// Makes this run one partition of a job that N workers share (partition.hpp): its

@@ -4,12 +4,16 @@
 // Out:    streambatch::run_report: records, batches, elapsed, records/s, batch latency
 //         p50/p95/max, peak RSS (VmHWM), time the producer waited on the in-flight limit, the
 //         largest number of batches in flight, how often memory pressure lowered that limit, the
-//         guard's events, where the run started (a resumed run) and how it ended, and the
-//         partition it processed (run_options::set_partition).
+//         guard's events, where the run started (a resumed run) and how it ended (its
+//         run_status: running, completed, failed, stopped, killed), the partition it processed
+//         (run_options::set_partition) and its run directory (run_dir, with a record_dir).
+//         to_text(run_status) and run_status_from_text(text) convert a status to and from the
+//         word that run_record.json and metrics.prom carry.
 // Models: a plain aggregate; latency_histogram is a fixed log-scale histogram (12.5 % wide
 //         buckets from 1 ns to ~584 years), so percentiles cost O(1) memory however many batches.
 // Memory: the histogram (512 counters) and the guard events (one per decision; decisions are rare).
-// Errors: none thrown. See docs/runner.md.
+// Errors: none thrown (run_status_from_text returns nullopt for an unknown word). See
+//         docs/runner.md.
 // Example:
 //     streambatch::run_report r = streambatch::for_each_batch(batches, fn);
 //     std::printf("%llu records, p95 %.1f ms\n", (unsigned long long)r.records,
@@ -26,7 +30,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace streambatch {
@@ -84,6 +91,41 @@ public:
     }
 };
 
+/// How a run stands or ended. `running` while for_each_batch runs (run_record.json is rewritten
+/// with the current figures every run_options::record_every); `completed`: every batch done;
+/// `failed`: an exception ended it; `stopped`: run_options::stop was requested and the batches
+/// already pulled were finished; `killed`: the process died without finishing its record (set
+/// by the next run in the same record_dir, which finds the process gone).
+enum class run_status { running, completed, failed, stopped, killed };
+
+/// The status's word: "running", "completed", "failed", "stopped", "killed".
+constexpr std::string_view to_text(run_status s) noexcept
+{
+    switch (s) {
+    case run_status::running:
+        return "running";
+    case run_status::completed:
+        return "completed";
+    case run_status::failed:
+        return "failed";
+    case run_status::stopped:
+        return "stopped";
+    case run_status::killed:
+        return "killed";
+    }
+    return "unknown";
+}
+
+/// The status a word names (to_text's inverse); nullopt for any other word.
+constexpr std::optional<run_status> run_status_from_text(std::string_view text) noexcept
+{
+    for (auto s : {run_status::running, run_status::completed, run_status::failed,
+                   run_status::stopped, run_status::killed})
+        if (to_text(s) == text)
+            return s;
+    return std::nullopt;
+}
+
 struct run_report {
     std::string job;
     partition part{};          ///< which share of the input ({0, 1}: all of it)
@@ -108,8 +150,10 @@ struct run_report {
         0};                     ///< spent writing them (a writer thread's, but the last)
     std::string first_position; ///< the source position before the first batch
     std::string last_position;  ///< after the batches completed contiguously (as checkpointed)
-    bool completed = false;     ///< false when the run ended with an exception
-    std::string error;          ///< what() of that exception
+    run_status status = run_status::running; ///< how the run ended (see run_status)
+    bool completed = false;                  ///< status == run_status::completed
+    std::string error;             ///< what() of the exception that ended it ("" unless failed)
+    std::filesystem::path run_dir; ///< this run's directory under record_dir ("" without one)
 };
 
 } // namespace streambatch

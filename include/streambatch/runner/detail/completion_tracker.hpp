@@ -1,5 +1,8 @@
 // streambatch/runner/detail/completion_tracker.hpp: what the runner does when a batch completes -
-// statistics, run records, the progress line, and the low-water mark its checkpoints hold.
+// statistics, run records (refreshed every run_options::record_every), the progress line, and
+// the low-water mark its checkpoints hold - and at the end: the last checkpoint and the final
+// records, where the first error wins (later failures are appended to it, never put in its
+// place: rethrow_with_also).
 //
 // A checkpoint holds the batches completed contiguously from the start of the run (the
 // low-water mark), never the highest finished one: batches may finish out of order. See
@@ -19,6 +22,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <exception>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -59,6 +64,36 @@ public:
     std::string const& position() const noexcept { return position_; }
 };
 
+/// Rethrows `first`, the error that ended a run, with `also` ("; also: ...", the failures that
+/// followed it) appended to its what(): as a batch_failed (the same batch, the same cause
+/// nested), checkpoint_error or run_record_error (the original nested) when it is one; any other
+/// exception is rethrown as it is, and `also` goes to stderr.
+[[noreturn]] inline void rethrow_with_also(std::exception_ptr first, std::string const& also)
+{
+    if (also.empty())
+        std::rethrow_exception(first);
+    try {
+        std::rethrow_exception(first);
+    } catch (batch_failed const& e) {
+        std::string const message = e.what() + also;
+        if (auto cause = e.nested_ptr()) {
+            try {
+                std::rethrow_exception(cause);
+            } catch (...) {
+                throw batch_failed(e.info, message); // nests the cause, as the original did
+            }
+        }
+        throw batch_failed(e.info, message);
+    } catch (checkpoint_error const& e) {
+        std::throw_with_nested(checkpoint_error(e.what() + also));
+    } catch (run_record_error const& e) {
+        std::throw_with_nested(run_record_error(e.what() + also));
+    } catch (...) { // the source's own type: kept, as documented
+        std::fprintf(stderr, "streambatch: after the error that ended the run%s\n", also.c_str());
+        throw;
+    }
+}
+
 /// Everything done when a batch completes, whichever thread completes it. Not thread-safe:
 /// callers serialise (the committing thread holds the commit role).
 class completion_tracker {
@@ -75,7 +110,59 @@ class completion_tracker {
     std::optional<checkpoint_writer> writer_; // started with the first checkpoint
     double last_used_ = 0;
     std::chrono::steady_clock::time_point last_probe_{};
+    std::chrono::steady_clock::time_point last_record_{};
     low_water_mark lwm_;
+
+    run_configuration configuration() const
+    {
+        run_configuration config{
+            {"max_in_flight", std::to_string(opts_.max_in_flight)},
+            {"ordered", opts_.ordered ? "true" : "false"},
+            {"checkpoint_path", opts_.checkpoint_path.string()},
+            {"checkpoint_every_batches", std::to_string(opts_.checkpoint_every_batches)},
+            {"checkpoint_every_ms", std::to_string(opts_.checkpoint_every.count())},
+            {"record_every_ms", std::to_string(opts_.record_every.count())},
+            {"fingerprint", opts_.fingerprint},
+            {"partition", opts_.part.str()}};
+        config.insert(config.end(), opts_.configuration.begin(), opts_.configuration.end());
+        return config;
+    }
+
+    /// The figures this tracker owns, as of `now` (the scheduler's own - time waited for a slot,
+    /// peak in flight - are filled in at the end only: other threads write them meanwhile).
+    void fill_figures(run_report& r, std::chrono::steady_clock::time_point now)
+    {
+        r.elapsed = now - start_;
+        double const secs = std::chrono::duration<double>(r.elapsed).count();
+        r.records_per_second = secs > 0 ? double(r.records) / secs : 0;
+        r.latency_p50 = latency_.quantile(0.50);
+        r.latency_p95 = latency_.quantile(0.95);
+        r.latency_max = latency_.max();
+        r.peak_rss_bytes = peak_rss_bytes();
+        r.last_position = lwm_.position();
+    }
+
+    /// run_record.json and metrics.prom with the current figures, status running.
+    void refresh_records(std::chrono::steady_clock::time_point now)
+    {
+        run_report r;
+        r.job = report_.job;
+        r.part = report_.part;
+        r.records = report_.records;
+        r.batches = report_.batches;
+        r.max_in_flight = report_.max_in_flight;
+        r.resumed_from_records = report_.resumed_from_records;
+        r.resumed_from_batches = report_.resumed_from_batches;
+        r.first_position = report_.first_position;
+        r.run_dir = report_.run_dir;
+        fill_figures(r, now);
+        if (opts_.guard_) {
+            std::lock_guard lock(opts_.guard_->log->mutex);
+            r.guard_events = opts_.guard_->log->events;
+        }
+        recorder_->update(r, configuration());
+        last_record_ = now;
+    }
 
     std::uint64_t rss_now() { return rss_ ? rss_->bytes() : 0; }
 
@@ -111,11 +198,14 @@ public:
     {
         if (!o.record_dir.empty()) {
             recorder_.emplace(o.record_dir, o.job);
+            report_.run_dir = recorder_->directory();
             if (!o.guard_)
                 probe_.emplace();
         }
         if (recorder_ || progress_.on())
             rss_.emplace();
+        if (recorder_)
+            refresh_records(start_); // status running, from the start
     }
 
     std::chrono::steady_clock::time_point start() const { return start_; }
@@ -140,6 +230,8 @@ public:
                          std::chrono::duration<double>(now - start_).count(), rss, info.size);
 
         std::uint64_t const moved = lwm_.complete(local, info.size, std::move(position));
+        if (recorder_ && now - last_record_ >= opts_.record_every)
+            refresh_records(now);
         since_checkpoint_ += moved;
         if (moved != 0 && !opts_.checkpoint_path.empty() &&
             (since_checkpoint_ >= opts_.checkpoint_every_batches ||
@@ -167,55 +259,73 @@ public:
             writer_->flush();
     }
 
-    /// At the end, success or not: the last checkpoint, the report's figures, the records.
-    void finish(bool completed, std::string const& error)
+    /// At the end, however the run ended: the last checkpoint, the report's figures, the final
+    /// records. `original` is the exception that ended the run (null if none). The first failure
+    /// wins: a checkpoint or record that cannot be written after it is appended to it
+    /// (rethrow_with_also); without one, the first such failure is thrown, after the records
+    /// (status failed) have been tried.
+    void finish(run_status status, std::exception_ptr original)
     {
-        progress_.update(
-            opts_.job, opts_.resume_from.records + report_.records, opts_.expected_records,
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(),
-            rss_now(), 0, true);
-        progress_.finish();
+        std::exception_ptr first = original;
+        std::string first_text = original ? what_of(original) : std::string();
+        std::string also;
+        auto failed = [&](std::exception_ptr e) {
+            if (!first) {
+                first = e;
+                first_text = what_of(e);
+                return;
+            }
+            std::string const text = what_of(e);
+            if (e != first && text != first_text) // the writer rethrows the error that ended it
+                also += "; also: " + text;
+        };
+        try {
+            progress_.update(
+                opts_.job, opts_.resume_from.records + report_.records, opts_.expected_records,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(),
+                rss_now(), 0, true);
+            progress_.finish();
+        } catch (...) {
+            failed(std::current_exception());
+        }
         auto const now = std::chrono::steady_clock::now();
         // The last checkpoint, written here (not on the writer's thread), so that the file is
         // up to date when for_each_batch returns or throws.
-        std::optional<checkpoint> last;
-        if (!opts_.checkpoint_path.empty() && (since_checkpoint_ != 0 || writer_))
-            last = mark();
-        since_checkpoint_ = 0;
-        if (last && !writer_)
-            writer_.emplace(opts_.checkpoint_path);
-        if (writer_) {
-            auto const [written, took] = writer_->finish(last);
-            report_.checkpoints_written = written;
-            report_.checkpoint_time = took;
+        try {
+            std::optional<checkpoint> last;
+            if (!opts_.checkpoint_path.empty() && (since_checkpoint_ != 0 || writer_))
+                last = mark();
+            since_checkpoint_ = 0;
+            if (last && !writer_)
+                writer_.emplace(opts_.checkpoint_path);
+            if (writer_) {
+                auto const [written, took] = writer_->finish(last);
+                report_.checkpoints_written = written;
+                report_.checkpoint_time = took;
+            }
+        } catch (...) {
+            failed(std::current_exception());
         }
-        report_.last_position = lwm_.position(); // also without checkpoint files
-        report_.elapsed = now - start_;
-        double const secs = std::chrono::duration<double>(report_.elapsed).count();
-        report_.records_per_second = secs > 0 ? double(report_.records) / secs : 0;
-        report_.latency_p50 = latency_.quantile(0.50);
-        report_.latency_p95 = latency_.quantile(0.95);
-        report_.latency_max = latency_.max();
-        report_.peak_rss_bytes = peak_rss_bytes();
-        report_.completed = completed;
-        report_.error = error;
+        fill_figures(report_, now); // last_position: also without checkpoint files
+        if (first)
+            status = run_status::failed;
+        report_.status = status;
+        report_.completed = status == run_status::completed;
+        report_.error = first ? first_text + also : std::string();
         if (opts_.guard_) {
             std::lock_guard lock(opts_.guard_->log->mutex);
             opts_.guard_->log->active = false;
             report_.guard_events = opts_.guard_->log->events;
         }
         if (recorder_) {
-            run_configuration config{
-                {"max_in_flight", std::to_string(opts_.max_in_flight)},
-                {"ordered", opts_.ordered ? "true" : "false"},
-                {"checkpoint_path", opts_.checkpoint_path.string()},
-                {"checkpoint_every_batches", std::to_string(opts_.checkpoint_every_batches)},
-                {"checkpoint_every_ms", std::to_string(opts_.checkpoint_every.count())},
-                {"fingerprint", opts_.fingerprint},
-                {"partition", opts_.part.str()}};
-            config.insert(config.end(), opts_.configuration.begin(), opts_.configuration.end());
-            recorder_->finish(report_, config);
+            try {
+                recorder_->finish(report_, configuration());
+            } catch (...) {
+                failed(std::current_exception());
+            }
         }
+        if (first)
+            rethrow_with_also(first, also);
     }
 };
 

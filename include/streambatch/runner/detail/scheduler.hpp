@@ -5,7 +5,9 @@
 // it itself while its records are in its cache, then hands it to the commit step, which one
 // thread at a time runs (the `committing_` role), in batch order when ordered. A batch of a
 // single-pass source is moved out of the view's buffer, and its buffer comes back as a spare
-// for a later batch. The first exception stops the job. See docs/runner.md.
+// for a later batch. The first exception stops the job. A stop requested on run_options::stop
+// is seen by the next worker about to pull: nothing more is pulled, and the batches already
+// pulled are processed and committed as at the end of the input. See docs/runner.md.
 
 #ifndef STREAMBATCH_RUNNER_DETAIL_SCHEDULER_HPP_INCLUDED
 #define STREAMBATCH_RUNNER_DETAIL_SCHEDULER_HPP_INCLUDED
@@ -78,6 +80,7 @@ class parallel_scheduler {
     std::uint64_t next_commit_ = 0;
     std::exception_ptr error_;
     bool source_done_ = false, pulling_ = false;
+    bool stopped_ = false;  // run_options::stop ended the pulling
     std::size_t limit_now_; // k, or 1 while the watched guard reports memory pressure
 
     // Touched only by the thread holding the pulling token.
@@ -209,6 +212,11 @@ class parallel_scheduler {
                 report_.waited_for_slot += std::chrono::steady_clock::now() - t0;
             if (stop_ || source_done_)
                 return;
+            if (opts_.stop.stop_requested()) { // a graceful stop: pull nothing more
+                source_done_ = stopped_ = true;
+                cv_slot_.notify_all();
+                return;
+            }
             pulling_ = true;
             ++in_flight_;
             if (limit_now_ < k_)
@@ -278,8 +286,9 @@ public:
     parallel_scheduler(parallel_scheduler const&) = delete;
     parallel_scheduler& operator=(parallel_scheduler const&) = delete;
 
-    /// Starts the workers, joins them, and rethrows the first exception.
-    void run()
+    /// Starts the workers, joins them, and rethrows the first exception; true when
+    /// run_options::stop ended the run.
+    bool run()
     {
         std::size_t const threads = std::max<std::size_t>(
             1, std::min<std::size_t>(k_, std::max(1u, std::thread::hardware_concurrency())));
@@ -295,6 +304,7 @@ public:
             t.join();
         if (error_)
             std::rethrow_exception(error_);
+        return stopped_;
     }
 };
 
