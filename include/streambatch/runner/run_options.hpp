@@ -73,7 +73,6 @@ enum class progress_mode { automatic, always, never };
 struct run_options {
     std::size_t max_in_flight = 1; ///< batches alive at once; 1 = sequential
     bool ordered = true;           ///< commit in batch order (else as batches finish)
-    std::stop_token stop{}; ///< once requested: no new batch is pulled; those in flight finish
     std::string job = "streambatch job";
     /// Run records go here ("" = none), each run in a directory of its own,
     /// <record_dir>/<yyyymmddThhmmssZ>-<pid>/, with record_dir/latest pointing at the newest.
