@@ -52,18 +52,18 @@
 //         once, so no read lock is held between pages; PostgreSQL: one result of page_size rows)
 //         and the row being handed out; the texts of the query and identity.
 // Errors: std::invalid_argument at construction: no columns, a key not among the columns, an
-//         empty name, page_size 0, a partition of another table, a parameter count the query does
-//         not have; the database's error (sqlite::error when the statements are prepared, at
-//         construction; postgres::error at the first page) for unknown tables or columns and bad
-//         SQL. streambatch::partition_error when the first read finds rows whose key is NULL
-//         (with their count: a keyset read never reaches them; add `key IS NOT NULL` to the where
-//         predicate to leave them out on purpose). row_error (the component's: query, row,
-//         column) for a key that is NULL, not an integer, or not above the previous key; row
-//         numbers count the rows this source read in this run, and the query named is the first
-//         form above. Bad rows under the options' policy, as query_as. seek():
-//         std::invalid_argument for a position that is not a 64-bit integer, std::logic_error after
-//         rows() began. check_identity(): streambatch::input_changed naming both inputs and what
-//         differs:
+//         empty name, page_size 0, a partition of another table, (SQLite) a parameter count the
+//         where predicate does not have; the database's error (sqlite::error when the statements
+//         are prepared, at construction; postgres::error at the first read, e.g. 42703 for an
+//         unknown column, 08P01 for a parameter count) for unknown names and bad SQL.
+//         streambatch::partition_error when the first read finds rows whose key is NULL (with their
+//         count: a keyset read never reaches them; add `key IS NOT NULL` to the where predicate to
+//         leave them out on purpose). row_error (the component's: query, row, column) for a key
+//         that is NULL, not an integer, or not above the previous key; row numbers count the rows
+//         this source read in this run, and the query named is the first form above. Bad rows under
+//         the options' policy, as query_as. seek(): std::invalid_argument for a position that is
+//         not a 64-bit integer, std::logic_error after rows() began. check_identity():
+//         streambatch::input_changed naming both inputs and what differs:
 //           streambatch::postgres: query on "orders", partition 3/4, on 127.0.0.1:5432/shop: the
 //           checkpoint was taken on query SELECT ... with parameters ('SE') (partition 2/4 by key
 //           range of "id"); this run reads query SELECT ... with parameters ('SE') (partition 3/4
