@@ -422,7 +422,7 @@ TEST_CASE("sqlite: keyset source errors", "[sqlite][job_source]")
                            "\\\"x\\\" ORDER BY \\\"k\\\"\", row 2, column 0 (\"k\"): expected a "
                            "64-bit signed integer, found text \"two\""));
     }
-    SECTION("bad rows under on_error::skip: rejected, and the position passes them")
+    SECTION("bad rows under on_error::skip: rejected; the position is the last row handed out")
     {
         auto source = sq::read_keyset_as(db, spec_of("t"),
                                          [](sq::row const& r) {
@@ -440,6 +440,7 @@ TEST_CASE("sqlite: keyset source errors", "[sqlite][job_source]")
             if (v != 2)
                 want.push_back(id);
         CHECK(got == want);
+        CHECK(source.position() == std::to_string(want.back()));
         CHECK(source.stats()->rows_skipped == test::job_keys().size() - want.size());
         auto const lines = test::read_lines(dir / "rejects.jsonl");
         CHECK(lines.size() == source.stats()->rows_skipped);
