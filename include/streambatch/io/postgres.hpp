@@ -81,7 +81,7 @@
 //         read_keyset_as(conn, spec, parse, ...): a postgres::keyset_source that reads the table
 //         in key order, page by page (LIMIT page_size; from the start with no key predicate, so
 //         INT64_MIN is read; then "key" > $1 with the last key read), and
-//         models streambatch::job_source: position() is the key of the last row handed out,
+//         models streambatch::job_source: position() is the key of the last row pulled,
 //         seek(position) resumes after it, identity() is the query text, its parameters and the
 //         partition, check_identity(state) throws streambatch::input_changed naming both.
 // Models: query_view: std::ranges::view and input_range, move-only, single-pass; its iterator

@@ -1,6 +1,8 @@
 # tests/io/sql/check_rss.cmake: runs pg_stream_rss at SMALL and LARGE rows and fails unless both
 # stream every row and the peak RSS grows by less than MAX_GROWTH_KIB from SMALL to LARGE.
-#   cmake -DEXE=<pg_stream_rss> -DSMALL=100000 -DLARGE=1000000 -DMAX_GROWTH_KIB=4096 -P check_rss.cmake
+#   cmake -DEXE=<pg_stream_rss> -DSMALL=100000 -DLARGE=1000000 -DMAX_GROWTH_KIB=4096 [-DMODE=keyset]
+#         -P check_rss.cmake
+# MODE, if given, is pg_stream_rss's second argument (keyset: the keyset source instead of the cursor).
 foreach(var EXE SMALL LARGE MAX_GROWTH_KIB)
   if(NOT DEFINED ${var})
     message(FATAL_ERROR "check_rss.cmake: -D${var}=... is required")
@@ -9,7 +11,7 @@ endforeach()
 
 function(run_stream rows out_kib)
   string(TIMESTAMP t0 "%s")
-  execute_process(COMMAND ${EXE} ${rows} OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+  execute_process(COMMAND ${EXE} ${rows} ${MODE} OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
   string(TIMESTAMP t1 "%s")
   math(EXPR secs "${t1} - ${t0}")
   string(STRIP "${out}" out)

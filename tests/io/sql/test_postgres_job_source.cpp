@@ -245,6 +245,19 @@ TEST_CASE("postgres: keyset source seek and errors", "[postgres][job_source]")
         }
         CHECK_FALSE(conn.in_transaction());
     }
+    SECTION("a parameter the where predicate does not have: the server's error at the first read")
+    {
+        auto source = pg::read_keyset(conn, spec_of(table), 5);
+        try {
+            test::read_all(source);
+            FAIL("read with a parameter too many");
+        } catch (pg::error const& e) {
+            CHECK(e.sqlstate() == "08P01");
+            CHECK_THAT(e.what(), Catch::Contains("bind message supplies 1 parameters"));
+        }
+        CHECK_FALSE(conn.in_transaction());
+        CHECK(conn.scalar<int>("SELECT 1") == 1); // the connection is usable
+    }
     SECTION("rows with a NULL key: refused at the first read, with their count")
     {
         std::string const n = test::unique_name("nullkeys");

@@ -202,20 +202,24 @@ TEST_CASE("sqlite: after each batch the position is that batch's last key, under
             }
         }
     }
-    SECTION("a row compared but not handed out is not in the position")
+    SECTION("a row compared or looked at, but not passed, is not in the position")
     {
         auto source = open(4);
         auto rows = source.rows();
         auto it = rows.begin();
         REQUIRE(it != rows.end()); // reads row 1
         CHECK(source.position().empty());
-        CHECK(std::get<0>(*it) == int64_min);
+        CHECK(std::get<0>(*it) == int64_min); // looks at it
+        CHECK(source.position().empty());
+        ++it; // passes it
+        CHECK(source.position() == std::to_string(int64_min));
+        REQUIRE(it != rows.end()); // reads row 2
+        CHECK(std::get<0>(*it) == int64_min + 1);
         CHECK(source.position() == std::to_string(int64_min));
         ++it;
-        REQUIRE(it != rows.end()); // reads row 2
-        CHECK(source.position() == std::to_string(int64_min));
-        ++it; // passes row 2 without looking at it: it was pulled all the same
-        CHECK(source.position() == std::to_string(int64_min + 1));
+        ++it; // passes row 3 without looking at it: it was pulled all the same
+        CHECK(source.position() == std::to_string(test::job_keys()[2]));
+        CHECK(source.stats()->rows_read == 3);
     }
 }
 
@@ -422,7 +426,7 @@ TEST_CASE("sqlite: keyset source errors", "[sqlite][job_source]")
                            "\\\"x\\\" ORDER BY \\\"k\\\"\", row 2, column 0 (\"k\"): expected a "
                            "64-bit signed integer, found text \"two\""));
     }
-    SECTION("bad rows under on_error::skip: rejected, and the position passes them")
+    SECTION("bad rows under on_error::skip: rejected; the position is the last row handed out")
     {
         auto source = sq::read_keyset_as(db, spec_of("t"),
                                          [](sq::row const& r) {
@@ -440,6 +444,7 @@ TEST_CASE("sqlite: keyset source errors", "[sqlite][job_source]")
             if (v != 2)
                 want.push_back(id);
         CHECK(got == want);
+        CHECK(source.position() == std::to_string(want.back()));
         CHECK(source.stats()->rows_skipped == test::job_keys().size() - want.size());
         auto const lines = test::read_lines(dir / "rejects.jsonl");
         CHECK(lines.size() == source.stats()->rows_skipped);

@@ -27,10 +27,13 @@
 //                          value_type&, so batch adaptors move the records out. A row is read
 //                          when the iterator is compared or dereferenced, never on ++ (as
 //                          query_view), so a batch adaptor never reads past its batch.
-//         position()       the key of the last row pulled (dereferenced, or passed with ++), in
+//         position()       the key of the last row pulled: the iterator was incremented past
+//                          it (a batch adaptor does so as it moves each row into the batch), in
 //                          decimal ("-9223372036854775808"); before any: the position seek()
-//                          was given, "" from the start. A row that was read but not handed out
-//                          is not in it: after a batch of n rows it is the n-th row's key.
+//                          was given, "" from the start. A row that was only read (compared)
+//                          or looked at (dereferenced) is not in it, so a row a consumer peeked
+//                          at and left is read again by a resumed run, never skipped: after a
+//                          batch of n rows it is the n-th row's key.
 //         seek(text)       resume after the key `text` ("": from the start); before rows() only.
 //         identity()       one line, independent of the position: the query text (the first form
 //                          above without LIMIT: columns, table, partition predicate with its
@@ -50,20 +53,20 @@
 //         committed meanwhile with a key above the position are read, as a resumed run would.
 // Memory: one page of rows (SQLite: page_size rows copied out of the statement, which is reset at
 //         once, so no read lock is held between pages; PostgreSQL: one result of page_size rows)
-//         and the row being handed out; the texts of the query and identity.
+//         and the row being read; the texts of the query and identity.
 // Errors: std::invalid_argument at construction: no columns, a key not among the columns, an
-//         empty name, page_size 0, a partition of another table, a parameter count the query does
-//         not have; the database's error (sqlite::error when the statements are prepared, at
-//         construction; postgres::error at the first page) for unknown tables or columns and bad
-//         SQL. streambatch::partition_error when the first read finds rows whose key is NULL
-//         (with their count: a keyset read never reaches them; add `key IS NOT NULL` to the where
-//         predicate to leave them out on purpose). row_error (the component's: query, row,
-//         column) for a key that is NULL, not an integer, or not above the previous key; row
-//         numbers count the rows this source read in this run, and the query named is the first
-//         form above. Bad rows under the options' policy, as query_as. seek():
-//         std::invalid_argument for a position that is not a 64-bit integer, std::logic_error after
-//         rows() began. check_identity(): streambatch::input_changed naming both inputs and what
-//         differs:
+//         empty name, page_size 0, a partition of another table, (SQLite) a parameter count the
+//         where predicate does not have; the database's error (sqlite::error when the statements
+//         are prepared, at construction; postgres::error at the first read, e.g. 42703 for an
+//         unknown column, 08P01 for a parameter count) for unknown names and bad SQL.
+//         streambatch::partition_error when the first read finds rows whose key is NULL (with their
+//         count: a keyset read never reaches them; add `key IS NOT NULL` to the where predicate to
+//         leave them out on purpose). row_error (the component's: query, row, column) for a key
+//         that is NULL, not an integer, or not above the previous key; row numbers count the rows
+//         this source read in this run, and the query named is the first form above. Bad rows under
+//         the options' policy, as query_as. seek(): std::invalid_argument for a position that is
+//         not a 64-bit integer, std::logic_error after rows() began. check_identity():
+//         streambatch::input_changed naming both inputs and what differs:
 //           streambatch::postgres: query on "orders", partition 3/4, on 127.0.0.1:5432/shop: the
 //           checkpoint was taken on query SELECT ... with parameters ('SE') (partition 2/4 by key
 //           range of "id"); this run reads query SELECT ... with parameters ('SE') (partition 3/4
@@ -429,7 +432,7 @@ class basic_keyset_source {
     struct state {
         std::string query, identity, description;
         std::optional<std::int64_t> resume; // seek()'s key
-        std::optional<std::int64_t> pulled; // the key of the last row handed out
+        std::optional<std::int64_t> pulled; // the key of the last row passed (++)
         bool reading = false;
         view_type view;
 
@@ -472,15 +475,10 @@ public:
             iterator() = default;
             iterator(state& s, inner_iterator it) : s_(std::addressof(s)), it_(std::move(it)) {}
 
-            /// The row, handed out: position() is its key from now on.
-            value_type& operator*() const
-            {
-                value_type& v = *it_;
-                s_->pulled = s_->view.current_key();
-                return v;
-            }
+            value_type& operator*() const { return *it_; }
             value_type* operator->() const { return std::addressof(**this); }
-            /// Passes the row (read now if nobody looked at it): position() is its key.
+            /// Passes the row (read now if nobody looked at it): position() is its key from now
+            /// on. (Not on operator*: a row looked at and left is not passed.)
             iterator& operator++()
             {
                 if (!it_.at_end())
@@ -520,7 +518,7 @@ public:
     /// The rows after the position; see rows_view.
     rows_view rows() { return rows_view(*s_); }
 
-    /// The key of the last row handed out; before any, seek()'s position ("" from the start).
+    /// The key of the last row passed; before any, seek()'s position ("" from the start).
     std::string position() const
     {
         if (s_->pulled)
