@@ -121,6 +121,14 @@ int main(int argc, char** argv)
     auto const throttle = std::chrono::microseconds(throttle_us);
 
     return examples::run_main("postgres_to_csv", [&]() -> sb::job_result {
+        // Never truncate a file this job did not make, --fresh included: the output is the job's
+        // when its checkpoint is there.
+        auto const ckpt = ckpt_path.empty() ? out_path.string() + ".checkpoint" : ckpt_path;
+        if (std::filesystem::exists(out_path) && !std::filesystem::exists(ckpt))
+            throw std::runtime_error(
+                out_path.string() + " exists and " + ckpt.string() +
+                " (the checkpoint that says this job wrote it) does not: not overwriting it; "
+                "move it away or give another --out");
         examples::postgres_settings::load_env();
         pg::connection db(server.conninfo);
         db.exec("SET client_min_messages = warning"); // no NOTICEs for IF [NOT] EXISTS

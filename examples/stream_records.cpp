@@ -147,7 +147,7 @@ int main(int argc, char** argv)
                std::size_t{1024});
     cli.text("--record-dir", record_dir,
              "write run_record.json, memory_profile.json, execution_summary.md and metrics.prom "
-             "into this directory");
+             "into DIR/<UTC time>-<pid>/ (DIR/latest: the newest run)");
     cli.parse(argc, argv);
 
     sb::memory_guard guard; // reads /proc and this process's memory cgroup
@@ -196,7 +196,7 @@ int main(int argc, char** argv)
         fmt::print("  {}\n", e);
     fmt::print("checksum     {}\n", checksum);
     if (!record_dir.empty())
-        fmt::print("run records  {}\n", record_dir);
+        fmt::print("run records  {}\n", report.run_dir.string());
     fmt::print("report       {}\n", report);
 
     if (seen != records || report.records != records) {

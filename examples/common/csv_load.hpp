@@ -62,7 +62,8 @@ struct csv_load_settings {
         cli.number("--throttle-us", throttle_us,
                    "pause after each batch, in microseconds (kill tests)", std::uint64_t{0},
                    std::uint64_t{60'000'000});
-        cli.text("--record-dir", record_dir, "write the run records into this directory");
+        cli.text("--record-dir", record_dir,
+                 "write the run records into DIR/<UTC time>-<pid>/ (DIR/latest: the newest)");
         cli.flag("--fresh", fresh, "start over: drop the table and its checkpoint first");
         cli.flag("--append", append,
                  "an incremental load: the CSV may have grown since the last run; load its new "
@@ -171,6 +172,8 @@ inline void print_summary(streambatch::run_report const& r, csv_load_settings co
     if (r.checkpoints_written != 0)
         fmt::print("checkpoints  {} files, {:.3f} s writing them (on a thread of their own)\n",
                    r.checkpoints_written, std::chrono::duration<double>(r.checkpoint_time).count());
+    if (!r.run_dir.empty())
+        fmt::print("run records  {} ({})\n", r.run_dir.string(), streambatch::to_text(r.status));
     fmt::print("guard events {}\n", r.guard_events.size());
     for (auto const& e : r.guard_events)
         fmt::print("  {}\n", e);

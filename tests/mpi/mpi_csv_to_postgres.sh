@@ -30,7 +30,7 @@ work=$(mktemp -d)
 cleanup() {
     [[ -n ${mpi_pid:-} ]] && kill -9 "$mpi_pid" 2>/dev/null || true
     q "DROP TABLE IF EXISTS $ref; DROP TABLE IF EXISTS $out;
-       DELETE FROM streambatch_checkpoint WHERE job = '$ref' OR job LIKE '$out/%'" >/dev/null 2>&1 || true
+       DELETE FROM streambatch_job_state WHERE job = '$ref' OR job LIKE '$out %'" >/dev/null 2>&1 || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -70,7 +70,7 @@ EOF
             [[ $r == 2 ]] && continue
             grep -qs '"status": "completed"' "runs/part-$(printf %04d "$r")-of-$(printf %04d "$np")/latest/run_record.json" && done_ranks=$((done_ranks + 1))
         done
-        part2=$(q "SELECT coalesce(max(rows), 0) FROM streambatch_checkpoint WHERE job = '$out/part-0002-of-$(printf %04d "$np")'")
+        part2=$(q "SELECT coalesce(max(records), 0) FROM streambatch_job_state WHERE job = '$out 2/$np'" 2>/dev/null || echo 0)
         (( done_ranks == np - 1 && part2 >= 1000 )) && break
         sleep 0.1
     done
@@ -83,7 +83,7 @@ EOF
     # Restart only that worker, as a relaunch would.
     OMPI_COMM_WORLD_RANK=2 OMPI_COMM_WORLD_SIZE=$np "${run_worker_cmd[@]}" > restart.log 2>&1 ||
         { echo "the restarted worker failed:"; cat restart.log; exit 1; }
-    grep -q "resuming at line" restart.log || { echo "the restarted worker did not resume:"; cat restart.log; exit 1; }
+    grep -q "resumed at line" restart.log || { echo "the restarted worker did not resume:"; cat restart.log; exit 1; }
 fi
 
 # A worker of another split is refused: its partitions are not these, rows would load twice.
