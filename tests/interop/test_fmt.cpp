@@ -94,6 +94,13 @@ TEST_CASE("run_report: one line with the figures a log wants")
           "p50/p95/max 1.000/2.500/3.000 ms, peak RSS 12.3 MiB, 2 guard events, resumed "
           "after 100 records, 3 checkpoints; failed: disk full");
 
+    r.status = sb::run_status::stopped;
+    r.error.clear();
+    CHECK(fmt::format("{}", r) ==
+          "part 3/8: 20000 records in 40 batches, 0.125 s, 160000 records/s, batch "
+          "p50/p95/max 1.000/2.500/3.000 ms, peak RSS 12.3 MiB, 2 guard events, resumed "
+          "after 100 records, 3 checkpoints (stopped)");
+
     CHECK(fmt::format("{}", sb::run_report{}) ==
           "0 records in 0 batches, 0.000 s, 0 records/s, batch p50/p95/max "
           "0.000/0.000/0.000 ms, peak RSS 0.0 MiB, 0 guard events");

@@ -119,6 +119,8 @@ private:
             out = fmt::format_to(out, ", resumed after {} records", r.resumed_from_records);
         if (r.checkpoints_written != 0)
             out = fmt::format_to(out, ", {} checkpoints", r.checkpoints_written);
+        if (r.status == run_status::stopped)
+            out = fmt::format_to(out, " (stopped)");
         if (!r.completed && !r.error.empty())
             fmt::format_to(out, "; failed: {}", r.error);
     }
