@@ -123,7 +123,9 @@ int main(int argc, char** argv)
     return examples::run_main("postgres_to_csv", [&]() -> sb::job_result {
         // Never truncate a file this job did not make, --fresh included: the output is the job's
         // when its checkpoint is there.
-        auto const ckpt = ckpt_path.empty() ? out_path.string() + ".checkpoint" : ckpt_path;
+        std::filesystem::path const ckpt =
+            ckpt_path.empty() ? std::filesystem::path(out_path.string() + ".checkpoint")
+                              : ckpt_path;
         if (std::filesystem::exists(out_path) && !std::filesystem::exists(ckpt))
             throw std::runtime_error(
                 out_path.string() + " exists and " + ckpt.string() +
