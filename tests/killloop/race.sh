@@ -48,11 +48,11 @@ esac
 ((want > 0)) || { echo "the reference holds $want rows"; cat reference.log; exit 1; }
 
 # 40 batches of 50 rows, 20 ms each on 2 threads: about 0.4 s a run
-job() {
+job() { # exec: the pid of the background job is the example's
     case $mode in
-    sqlite)   "$exe" --csv in.csv --db race.db --batch 50 --jobs 2 --throttle-us 20000 ;;
-    postgres) "$exe" --csv in.csv --table "$tbl" --batch 50 --jobs 2 --throttle-us 20000 ;;
-    file)     "$exe" --table "$ref" --out race.csv --batch 50 --jobs 2 --throttle-us 20000 ;;
+    sqlite)   exec "$exe" --csv in.csv --db race.db --batch 50 --jobs 2 --throttle-us 20000 ;;
+    postgres) exec "$exe" --csv in.csv --table "$tbl" --batch 50 --jobs 2 --throttle-us 20000 ;;
+    file)     exec "$exe" --table "$ref" --out race.csv --batch 50 --jobs 2 --throttle-us 20000 ;;
     esac
 }
 reset() {
