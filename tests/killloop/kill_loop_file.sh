@@ -39,6 +39,9 @@ kills=0 runs=0 fence_retries=0
 RANDOM=$(( $(date +%s) % 32768 ))
 while :; do
     runs=$((runs + 1))
+    # a job already complete (its last batch committed by a run signalled after it) would make
+    # a run with nothing to do: start over instead, so that every signal hits a real run
+    if [[ -f out.csv ]] && (( $(wc -l < out.csv) > rows )); then rm -f out.csv out.csv.checkpoint; fi
     "$exe" --table "$src" --out out.csv --batch "$batch" --jobs "$jobs" \
         --throttle-us 3000 --record-dir records > run.log 2>&1 &
     pid=$!
@@ -50,7 +53,8 @@ while :; do
             signal_run "$pid" "$next_sig" run.log
             kills=$((kills + 1))
             cat run.log >> signalled_runs.log
-            if ((run_rc == 0)); then rm -f out.csv out.csv.checkpoint; fi # done first: again from scratch
+            # done before the signal (or stopped after its last batch): again from scratch
+            if ((run_rc == 0)) || grep -q "($rows of $rows in all)" run.log; then rm -f out.csv out.csv.checkpoint; fi
             continue
         fi
     fi
@@ -79,13 +83,13 @@ lines=$(q "SELECT count(*) FROM $out")
 distinct=$(q "SELECT count(DISTINCT id) FROM $out")
 missing=$(q "SELECT count(*) FROM (SELECT * FROM $src EXCEPT ALL SELECT * FROM $out) d")
 extra=$(q "SELECT count(*) FROM (SELECT * FROM $out EXCEPT ALL SELECT * FROM $src) d")
-same=0; cmp -s out.csv ref.csv && same=1
+same=0 verdict="DIFFERS FROM"; cmp -s out.csv ref.csv && same=1 verdict=equals
 logs=$(cat signalled_runs.log run.log 2>/dev/null || true)
 resumes=$(grep -c 'resumed after id' <<<"$logs" || true)
 cut=$(grep -c 'bytes of an uncommitted batch cut off' <<<"$logs" || true)
 echo "signals $kills (SIGKILL $n_kill, SIGTERM $n_term, SIGINT $n_int; $n_finished_first runs done before theirs), runs $runs ($resumes resumed, $cut cut off an uncommitted tail), fence refusals after a kill $fence_retries"
 echo "source rows $source_rows, output records $lines, distinct ids $distinct, missing $missing, extra $extra;" \
-     "output $( ((same)) && echo equals || echo DIFFERS FROM ) the uninterrupted export ($(wc -c < out.csv) vs $(wc -c < ref.csv) bytes)"
+     "output $verdict the uninterrupted export ($(wc -c < out.csv) vs $(wc -c < ref.csv) bytes)"
 ((same)) || { echo "first difference:"; cmp out.csv ref.csv || true; }
 records_ok=0
 check_records records "$plot" || records_ok=1

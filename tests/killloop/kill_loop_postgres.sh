@@ -46,6 +46,9 @@ kills=0 runs=0 fresh= fence_retries=0
 RANDOM=$(( $(date +%s) % 32768 ))
 while :; do
     runs=$((runs + 1))
+    # a job already complete (its last batch committed by a run signalled after it) would make
+    # a run with nothing to do: start over instead, so that every signal hits a real run
+    if [[ -z $fresh && $(q "SELECT CASE WHEN to_regclass('$killed') IS NULL THEN 0 ELSE (SELECT count(*) FROM $killed) END") -eq $rows ]]; then fresh=--fresh; fi
     "$exe" --csv in.csv --table "$killed" --batch 50 --jobs 2 --throttle-us 3000 $fresh \
         --record-dir records > run.log 2>&1 &
     fresh=
@@ -57,7 +60,8 @@ while :; do
             next_signal
             signal_run "$pid" "$next_sig" run.log
             kills=$((kills + 1))
-            if ((run_rc == 0)); then fresh=--fresh; fi # done before the signal: again from scratch
+            # done before the signal (or stopped after its last batch): again from scratch
+            if ((run_rc == 0)) || grep -q "($rows in " run.log; then fresh=--fresh; fi
             continue
         fi
     fi

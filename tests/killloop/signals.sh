@@ -38,6 +38,7 @@ signal_run() {
     fi
     run_rc=0
     wait "$pid" 2>/dev/null || run_rc=$?
+    mkdir -p logs; cp "$log" "logs/$pid.log" 2>/dev/null || true
     case $sig in
     KILL) n_kill=$((n_kill + 1))
           if ((run_rc == 0)); then expect_status[$pid]=completed; n_finished_first=$((n_finished_first + 1))
@@ -53,7 +54,7 @@ signal_run() {
     return 0
 }
 
-record_problems=0 records_checked=0 records_torn=0 records_without_profile=0 records_unknown=0
+records_kill_after_done=0 record_problems=0 records_checked=0 records_torn=0 records_without_profile=0 records_unknown=0
 check_records() {
     local dir=$1 plot=$2 rd pid status want svg n=0
     while IFS= read -r rd; do
@@ -65,15 +66,18 @@ check_records() {
         case $want in
         '') records_unknown=$((records_unknown + 1))
             echo "record $rd: no run of this loop had pid $pid (status $status)"; record_problems=$((record_problems + 1)) ;;
-        killed-or-running) [[ $status == killed || $status == running ]] ||
-            { echo "record $rd: SIGKILLed run has status '$status' (want killed or running)"; record_problems=$((record_problems + 1)); } ;;
+        killed-or-running) # (or completed: the kill landed after its record was written, at exit)
+            [[ $status == killed || $status == running || $status == completed ]] ||
+            { echo "record $rd: SIGKILLed run has status '$status' (want killed or running)"; record_problems=$((record_problems + 1)); }
+            [[ $status != completed ]] || records_kill_after_done=$((records_kill_after_done + 1)) ;;
         *) [[ $status == "$want" ]] ||
-            { echo "record $rd: status '$status', want '$want'"; record_problems=$((record_problems + 1)); } ;;
+            { echo "record $rd: status '$status', want '$want'; its log:"; cat "logs/$pid.log" 2>/dev/null || true
+              record_problems=$((record_problems + 1)); } ;;
         esac
         if [[ ! -s $rd/memory_profile.json ]]; then
             # no batch completed (killed or stopped during start-up): nothing to plot
+            # (a completed run without one found the job already done: nothing to load)
             records_without_profile=$((records_without_profile + 1))
-            if [[ $want == completed ]]; then echo "record $rd: a completed run without a memory profile"; record_problems=$((record_problems + 1)); fi
             continue
         fi
         n=$((n + 1)); svg=$PWD/plot_$n.svg
@@ -88,6 +92,6 @@ check_records() {
         fi
         rm -f "$svg"
     done < <(find "$dir" -name run_record.json -path '*/[0-9]*-[0-9]*/run_record.json' | sort)
-    echo "run records: $records_checked checked, $records_without_profile without a batch, $records_torn with a torn last line (after SIGKILL), $record_problems problems"
+    echo "run records: $records_checked checked, $records_without_profile without a batch, $records_torn with a torn last line (after SIGKILL), $records_kill_after_done SIGKILLed after completing, $record_problems problems"
     ((record_problems == 0 && records_checked > 0))
 }
