@@ -48,7 +48,9 @@ while :; do
     runs=$((runs + 1))
     # a job already complete (its last batch committed by a run signalled after it) would make
     # a run with nothing to do: start over instead, so that every signal hits a real run
-    if [[ -z $fresh && $(q "SELECT CASE WHEN to_regclass('$killed') IS NULL THEN 0 ELSE (SELECT count(*) FROM $killed) END") -eq $rows ]]; then fresh=--fresh; fi
+    if [[ -z $fresh && $(q "SELECT to_regclass('$killed') IS NOT NULL") == t && $(q "SELECT count(*) FROM $killed") -eq $rows ]]; then
+        fresh=--fresh
+    fi
     "$exe" --csv in.csv --table "$killed" --batch 50 --jobs 2 --throttle-us 3000 $fresh \
         --record-dir records > run.log 2>&1 &
     fresh=
