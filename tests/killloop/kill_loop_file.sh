@@ -41,7 +41,8 @@ while :; do
     runs=$((runs + 1))
     # a job already complete (its last batch committed by a run signalled after it) would make
     # a run with nothing to do: start over instead, so that every signal hits a real run
-    if [[ -f out.csv ]] && (( $(wc -l < out.csv) > rows )); then rm -f out.csv out.csv.checkpoint; fi
+    # (records may hold quoted line breaks: complete is the reference's size, not a line count)
+    if [[ -f out.csv ]] && (( $(stat -c %s out.csv) >= $(stat -c %s ref.csv) )); then rm -f out.csv out.csv.checkpoint; fi
     "$exe" --table "$src" --out out.csv --batch "$batch" --jobs "$jobs" \
         --throttle-us 3000 --record-dir records > run.log 2>&1 &
     pid=$!
