@@ -10,6 +10,7 @@
 declare -A expect_status=() # pid -> stopped | completed | killed-or-running
 sig_bag=() n_missed=0 n_kill=0 n_term=0 n_int=0 n_finished_first=0
 STOP_DEADLINE=${STOP_DEADLINE:-60}
+STOP_GRACE_MS=${STOP_GRACE_MS:-3000} # exit 0 later than this after SIGTERM/SIGINT: signal ignored
 
 next_signal() {
     if ((${#sig_bag[@]} == 0)); then
@@ -35,6 +36,8 @@ signal_run() {
         ((run_rc == 0)) || { echo "pid $pid exited $run_rc by itself; its log:"; cat "$log"; return 1; }
         return 0
     fi
+    local t0 t1
+    t0=$(date +%s%N)
     kill -"$sig" "$pid" 2>/dev/null || true
     if [[ $sig != KILL ]]; then
         while kill -0 "$pid" 2>/dev/null && [[ $(ps -o stat= -p "$pid" 2>/dev/null) != Z* ]]; do
@@ -55,6 +58,12 @@ signal_run() {
     TERM|INT)
         local want=143; [[ $sig == INT ]] && want=130
         [[ $sig == TERM ]] && n_term=$((n_term + 1)) || n_int=$((n_int + 1))
+        t1=$(date +%s%N)
+        if ((run_rc == 0 && (t1 - t0) / 1000000 > STOP_GRACE_MS)); then
+            # a run that was done would have exited at once: the signal was not honoured
+            echo "pid $pid exited 0 $(((t1 - t0) / 1000000)) ms after SIG$sig (a graceful stop ends within" \
+                 "the batches in flight: it ignored the signal); its log:"; cat "$log"; return 1
+        fi
         if ((run_rc == 0)); then expect_status[$pid]=completed; n_finished_first=$((n_finished_first + 1))
         elif ((run_rc == want)); then expect_status[$pid]=stopped
         else echo "pid $pid exited $run_rc after SIG$sig (want $want, or 0 when done first); its log:"; cat "$log"; return 1
