@@ -43,7 +43,7 @@ while :; do
     # a run with nothing to do: start over instead, so that every signal hits a real run
     # (records may hold quoted line breaks: complete is the reference's size, not a line count)
     if [[ -f out.csv ]] && (( $(stat -c %s out.csv) >= $(stat -c %s ref.csv) )); then rm -f out.csv out.csv.checkpoint; fi
-    "$exe" --table "$src" --out out.csv --batch "$batch" --jobs "$jobs" \
+    env --default-signal=INT "$exe" --table "$src" --out out.csv --batch "$batch" --jobs "$jobs" \
         --throttle-us 3000 --record-dir records > run.log 2>&1 &
     pid=$!
     if (( kills < kills_wanted )); then

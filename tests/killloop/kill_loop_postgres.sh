@@ -51,7 +51,7 @@ while :; do
     if [[ -z $fresh && $(q "SELECT to_regclass('$killed') IS NOT NULL") == t && $(q "SELECT count(*) FROM $killed") -eq $rows ]]; then
         fresh=--fresh
     fi
-    "$exe" --csv in.csv --table "$killed" --batch 50 --jobs 2 --throttle-us 3000 $fresh \
+    env --default-signal=INT "$exe" --csv in.csv --table "$killed" --batch 50 --jobs 2 --throttle-us 3000 $fresh \
         --record-dir records > run.log 2>&1 &
     fresh=
     pid=$!
@@ -105,7 +105,7 @@ read -r n_ref d_ref _ <<<"$want"
 declare -A ppid=() prc=() psig=()
 part_signals=0
 start_part() { # I
-    "$exe" --csv in.csv --table "$parted" --batch 50 --jobs 2 --throttle-us 3000 --partition "$1/2" \
+    env --default-signal=INT "$exe" --csv in.csv --table "$parted" --batch 50 --jobs 2 --throttle-us 3000 --partition "$1/2" \
         --record-dir parts > "part$1.log" 2>&1 &
     ppid[$1]=$!
 }

@@ -32,7 +32,7 @@ while :; do
     if [[ -f killed.db && $(sqlite3 killed.db "SELECT count(*) FROM customers" 2>/dev/null || echo 0) -eq $want_rows ]]; then
         rm -f killed.db killed.db-wal killed.db-shm
     fi
-    "$exe" --csv in.csv --db killed.db --batch 50 --jobs 2 --throttle-us 3000 --record-dir records \
+    env --default-signal=INT "$exe" --csv in.csv --db killed.db --batch 50 --jobs 2 --throttle-us 3000 --record-dir records \
         > run.log 2>&1 &
     pid=$!
     if (( kills < kills_wanted )); then

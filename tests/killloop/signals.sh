@@ -7,6 +7,9 @@
 #   check_records DIR PLOT_PROFILE   every run directory under DIR: plot_profile accepts its
 #                       memory_profile.json (a torn last line only after SIGKILL) and its
 #                       status is the one its run's end allows (expect_status, by pid)
+# The loops start each run with `env --default-signal=INT`: bash starts background commands
+# with SIGINT ignored (no job control), and a SIGINT before the job installs its handler
+# (start-up, resume checks) would then be lost, not end the run.
 declare -A expect_status=() # pid -> stopped | completed | killed-or-running
 sig_bag=() n_missed=0 n_kill=0 n_term=0 n_int=0 n_finished_first=0
 STOP_DEADLINE=${STOP_DEADLINE:-60}
