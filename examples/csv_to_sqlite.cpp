@@ -38,11 +38,13 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/csv_load.hpp"
@@ -83,7 +85,19 @@ int main(int argc, char** argv)
         [&] {
             examples::generate_csv_if_missing(load.csv, load.rows);
             sq::database db(db_path);
-            db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+            // Two copies started at once on a new database both switch it to WAL, which needs the
+            // database to themselves: the one that finds it busy waits and tries again.
+            for (int attempt = 0;; ++attempt) {
+                try {
+                    db.exec("PRAGMA journal_mode=WAL");
+                    break;
+                } catch (sq::error const&) {
+                    if (attempt == 100)
+                        throw;
+                    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                }
+            }
+            db.exec("PRAGMA synchronous=NORMAL");
             db.exec("CREATE TABLE IF NOT EXISTS customers(id INTEGER, name TEXT, email TEXT, "
                     "country TEXT, balance REAL)");
             sq::inserter insert(db, "INSERT INTO customers VALUES (?, ?, ?, ?, ?)");

@@ -3,9 +3,16 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <numeric>
+#include <string>
+#include <thread>
 #include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "support/vector_job.hpp"
 
@@ -111,4 +118,54 @@ TEST_CASE("run_job: a held fence stops the job before it reads", "[job][run_job]
     CHECK_THROWS_AS(sb::run_job(in, doubled, out, options()), sb::fence_held);
     CHECK(db.rows.empty());
     CHECK(db.held); // still the other holder's
+}
+
+TEST_CASE("run_job: SIGTERM in the middle stops after the batches in flight, and the rerun "
+          "completes exactly",
+          "[job][run_job]")
+{
+    for (std::size_t k : {1u, 2u}) {
+        INFO("max_in_flight " << k);
+        memory_store db; // the child's copy: it reports what it committed through a pipe
+        int fds[2];
+        REQUIRE(::pipe(fds) == 0);
+        pid_t const pid = ::fork();
+        if (pid == 0) {
+            ::signal(SIGTERM, SIG_DFL); // not the test framework's handler
+            vector_source in(numbers(95));
+            memory_sink out(db);
+            sb::job_options o = options(k);
+            o.handle_signals = true;
+            int batches = 0;
+            auto step = [&](auto& batch) {
+                if (++batches == 3) {
+                    ::raise(SIGTERM); // the watcher thread requests the stop: give it a moment
+                    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+                }
+                return doubled(batch);
+            };
+            auto const r = sb::run_job(in, step, out, o);
+            std::string const report = std::to_string(r.exit_code()) + " " +
+                                       std::to_string(db.rows.size()) + " " +
+                                       (db.state ? db.state->position : std::string("none"));
+            [[maybe_unused]] auto n = ::write(fds[1], report.data(), report.size());
+            ::_exit(0);
+        }
+        ::close(fds[1]);
+        char buf[64] = {};
+        auto const got = ::read(fds[0], buf, sizeof buf - 1);
+        ::close(fds[0]);
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        REQUIRE(got > 0);
+        int code = 0;
+        std::size_t rows = 0;
+        char position[16] = {};
+        REQUIRE(std::sscanf(buf, "%d %zu %15s", &code, &rows, position) == 3);
+        CHECK(code == 143);
+        CHECK(rows % 10 == 0); // whole batches only
+        CHECK(rows >= 30);     // the batch that saw the signal and those before it committed
+        CHECK(rows < 95);      // and no new batch was pulled after it (at most k in flight)
+        CHECK(std::string(position) == std::to_string(rows));
+    }
 }

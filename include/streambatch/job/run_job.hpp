@@ -64,7 +64,7 @@ struct job_options {
 struct job_result {
     run_report report;
     std::optional<job_state> resumed_from; ///< what the sink had stored (nullopt: fresh start)
-    int signal = 0;                        ///< SIGINT or SIGTERM if one stopped the run
+    int signal = 0; ///< SIGINT or SIGTERM if one stopped the run (0 when it had completed anyway)
     /// 0 after a run to the end; 128 + the signal after a graceful stop.
     int exit_code() const noexcept { return signal ? 128 + signal : 0; }
 };
@@ -172,7 +172,9 @@ job_result run_job(Source& source, Step step, Sink& sink, job_options opts)
         run);
     if (signals) {
         signals->finished();
-        result.signal = signals->signal();
+        // A signal after the last batch was pulled stopped nothing: the job completed.
+        if (result.report.status == run_status::stopped)
+            result.signal = signals->signal();
     }
     return result;
 }
