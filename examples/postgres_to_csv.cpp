@@ -121,12 +121,13 @@ int main(int argc, char** argv)
     auto const throttle = std::chrono::microseconds(throttle_us);
 
     return examples::run_main("postgres_to_csv", [&]() -> sb::job_result {
-        // Never truncate a file this job did not make, --fresh included: the output is the job's
-        // when its checkpoint is there.
+        // --fresh never truncates a file this job did not make: the output is the job's when its
+        // checkpoint is there. (Without --fresh the sink itself refuses such a file, under its
+        // fence.)
         std::filesystem::path const ckpt =
             ckpt_path.empty() ? std::filesystem::path(out_path.string() + ".checkpoint")
                               : ckpt_path;
-        if (std::filesystem::exists(out_path) && !std::filesystem::exists(ckpt))
+        if (fresh && std::filesystem::exists(out_path) && !std::filesystem::exists(ckpt))
             throw std::runtime_error(
                 out_path.string() + " exists and " + ckpt.string() +
                 " (the checkpoint that says this job wrote it) does not: not overwriting it; "
