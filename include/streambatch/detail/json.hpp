@@ -36,16 +36,17 @@ public:
     std::size_t byte_offset;
 };
 
-inline std::string json_quote(std::string_view s)
+/// What append_escaped escapes. Both: a backslash as \\, a line feed as \n, a carriage return as
+/// \r, a tab as \t. json: also '"' as \" and the other control bytes as \u00XX (a JSON string's
+/// body). line: nothing else (a text on one line whose tab-separated fields split back
+/// exactly: the SQL sources' identities).
+enum class escape_set { json, line };
+
+inline void append_escaped(std::string& out, std::string_view s, escape_set set)
 {
-    std::string out;
-    out.reserve(s.size() + 2);
-    out += '"';
+    bool const json = set == escape_set::json;
     for (char c : s) {
         switch (c) {
-        case '"':
-            out += "\\\"";
-            break;
         case '\\':
             out += "\\\\";
             break;
@@ -58,8 +59,11 @@ inline std::string json_quote(std::string_view s)
         case '\t':
             out += "\\t";
             break;
+        case '"':
+            out += json ? "\\\"" : "\"";
+            break;
         default:
-            if (static_cast<unsigned char>(c) < 0x20) {
+            if (json && static_cast<unsigned char>(c) < 0x20) {
                 char buf[8];
                 std::snprintf(buf, sizeof buf, "\\u%04x",
                               static_cast<unsigned>(static_cast<unsigned char>(c)));
@@ -69,6 +73,14 @@ inline std::string json_quote(std::string_view s)
             }
         }
     }
+}
+
+inline std::string json_quote(std::string_view s)
+{
+    std::string out;
+    out.reserve(s.size() + 2);
+    out += '"';
+    append_escaped(out, s, escape_set::json);
     out += '"';
     return out;
 }

@@ -83,6 +83,7 @@
 #ifndef STREAMBATCH_IO_SQL_JOB_SOURCE_HPP_INCLUDED
 #define STREAMBATCH_IO_SQL_JOB_SOURCE_HPP_INCLUDED
 
+#include <streambatch/detail/json.hpp>
 #include <streambatch/io/detail/errors.hpp>
 #include <streambatch/io/detail/quote.hpp>
 #include <streambatch/io/sql/partition.hpp>
@@ -139,24 +140,7 @@ inline std::string one_line(std::string_view s)
 {
     std::string out;
     out.reserve(s.size());
-    for (char c : s) {
-        switch (c) {
-        case '\\':
-            out += "\\\\";
-            break;
-        case '\n':
-            out += "\\n";
-            break;
-        case '\r':
-            out += "\\r";
-            break;
-        case '\t':
-            out += "\\t";
-            break;
-        default:
-            out += c;
-        }
-    }
+    streambatch::detail::append_escaped(out, s, streambatch::detail::escape_set::line);
     return out;
 }
 
