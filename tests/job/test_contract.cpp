@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <csignal>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,6 +42,30 @@ TEST_CASE("holder: a process that exited, or a reused pid, is not alive", "[job]
     sb::holder elsewhere = gone; // another host: only its own fence can tell
     elsewhere.host += ".other";
     CHECK(elsewhere.alive());
+}
+
+TEST_CASE("holder: a killed process not yet reaped (a zombie) is not alive", "[job][contract]")
+{
+    pid_t const child = ::fork();
+    if (child == 0) {
+        ::pause();
+        ::_exit(0);
+    }
+    sb::holder h = sb::holder::self();
+    h.pid = child;
+    h.proc_start = sb::detail::process_start_ticks(child);
+    CHECK(h.alive());
+    REQUIRE(::kill(child, SIGKILL) == 0);
+    for (int i = 0; i < 500 && sb::detail::process_stat(child).first != 'Z'; ++i)
+        ::usleep(10'000); // until the kernel has made it a zombie
+    CHECK(sb::detail::process_stat(child).first == 'Z');
+    CHECK_FALSE(h.alive());
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    CHECK_FALSE(h.alive());
+    sb::holder none = h;
+    none.pid = 0;
+    CHECK_FALSE(none.alive());
 }
 
 TEST_CASE("job_key: the partition joins the text", "[job][contract]")

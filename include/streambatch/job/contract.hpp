@@ -27,6 +27,7 @@
 #ifndef STREAMBATCH_JOB_CONTRACT_HPP_INCLUDED
 #define STREAMBATCH_JOB_CONTRACT_HPP_INCLUDED
 
+#include <streambatch/detail/process.hpp>
 #include <streambatch/partition.hpp>
 
 #include <cerrno>
@@ -35,10 +36,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
-#include <fstream>
 #include <optional>
 #include <ranges>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -80,44 +79,25 @@ struct holder {
     static holder self()
     {
         holder h;
-        char name[256] = {};
-        if (::gethostname(name, sizeof name - 1) == 0)
-            h.host = name;
+        h.host = detail::host_name();
         h.pid = static_cast<std::int64_t>(::getpid());
         h.started_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                 std::chrono::system_clock::now().time_since_epoch())
                                 .count();
-        h.proc_start = proc_start_ticks(h.pid);
+        h.proc_start = detail::process_start_ticks(static_cast<long>(h.pid));
         return h;
     }
 
-    /// /proc/<pid>/stat field 22 (start time since boot, in clock ticks); 0 if not readable.
-    static std::uint64_t proc_start_ticks(std::int64_t pid)
-    {
-        std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-        std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        auto const close = s.rfind(')'); // the command name may hold spaces and parentheses
-        if (close == std::string::npos)
-            return 0;
-        std::istringstream rest(s.substr(close + 2));
-        std::string field;
-        for (int i = 3; i <= 22 && rest >> field; ++i)
-            if (i == 22)
-                return std::strtoull(field.c_str(), nullptr, 10);
-        return 0;
-    }
-
-    /// True unless the holder is on this host and its process is gone (no such pid, or a pid
-    /// reused by a process that started at another time). A holder on another host is taken
-    /// to be alive: only its own fence mechanism (a lock its connection holds) can tell.
+    /// True unless the holder is on this host and its process is gone (no such pid, a zombie,
+    /// or a pid reused by a process that started at another time). A holder on another host is
+    /// taken to be alive: only its own fence mechanism (a lock its connection holds) can tell.
     bool alive() const
     {
-        holder const me = self();
-        if (host != me.host)
+        if (host != detail::host_name())
             return true;
-        if (pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH))
+        if (pid <= 0)
             return false;
-        return proc_start == 0 || proc_start_ticks(pid) == proc_start;
+        return !detail::process_gone(static_cast<long>(pid), "", proc_start);
     }
 
     /// "host db1, pid 4242, since 2026-12-05T21:50:01Z".

@@ -44,6 +44,7 @@
 #include <streambatch/detail/atomic_file.hpp>
 #include <streambatch/detail/json.hpp>
 #include <streambatch/detail/parse.hpp>
+#include <streambatch/detail/process.hpp>
 #include <streambatch/runner/run_report.hpp>
 
 #include <cerrno>
@@ -263,75 +264,16 @@ inline std::string utc_text(std::chrono::system_clock::time_point t, char const*
     return buf;
 }
 
-inline std::string host_name()
-{
-    char buf[256] = {};
-    if (::gethostname(buf, sizeof buf - 1) != 0)
-        return "unknown";
-    return buf;
-}
-
-inline std::string first_line_of(std::filesystem::path const& p)
-{
-    std::ifstream in(p);
-    std::string line;
-    std::getline(in, line);
-    return line;
-}
-
-/// A process's state letter (/proc/<pid>/stat, field 3: 'R', 'S', 'Z', ...) and start time in
-/// clock ticks since boot (field 22); {0, 0} when it cannot be read. With the pid and the boot
-/// id, the start time names one process for good.
-inline std::pair<char, std::uint64_t> process_stat(long pid)
-{
-    std::string const stat = first_line_of("/proc/" + std::to_string(pid) + "/stat");
-    auto const close = stat.rfind(')'); // the command name may hold spaces and parentheses
-    if (close == std::string::npos)
-        return {0, 0};
-    std::istringstream in(stat.substr(close + 1));
-    std::string field;
-    char state = 0;
-    for (int i = 3; i <= 22 && in >> field; ++i) { // fields 3.. follow the name
-        if (i == 3)
-            state = field.empty() ? char(0) : field[0];
-        if (i == 22)
-            return {state, detail::parse_whole<std::uint64_t>(field).value_or(0)};
-    }
-    return {state, 0};
-}
-
-inline std::uint64_t process_start_ticks(long pid)
-{
-    return process_stat(pid).second;
-}
-
 inline run_process this_process(std::filesystem::path run_dir)
 {
     run_process p;
     p.pid = static_cast<long>(::getpid());
     p.host = host_name();
-    p.boot_id = first_line_of("/proc/sys/kernel/random/boot_id");
+    p.boot_id = boot_id();
     p.start_ticks = process_start_ticks(p.pid);
     p.started_utc = utc_text(std::chrono::system_clock::now(), "%Y-%m-%dT%H:%M:%SZ");
     p.run_dir = std::move(run_dir);
     return p;
-}
-
-/// Whether the process a record names has gone: no such pid, a zombie (killed, not yet reaped),
-/// or the pid now belongs to another process (another boot, or another start time).
-inline bool process_gone(long pid, std::string const& boot_id, std::uint64_t start_ticks)
-{
-    if (pid <= 0)
-        return false;
-    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)
-        return true;
-    std::string const boot = first_line_of("/proc/sys/kernel/random/boot_id");
-    if (!boot_id.empty() && !boot.empty() && boot != boot_id)
-        return true;
-    auto const [state, now] = process_stat(pid);
-    if (state == 'Z' || state == 'X')
-        return true;
-    return start_ticks != 0 && now != 0 && now != start_ticks;
 }
 
 /// Writes all of `text` to `fd`: one write(2) unless the kernel takes less.
