@@ -152,6 +152,43 @@ TEST_CASE("adaptive_chunk moves single-pass records, never copies them", "[adapt
     CHECK(test::counted::copies == 0);
 }
 
+TEST_CASE("adaptive_chunk takes from a single-pass source only the records of the batches it "
+          "handed out",
+          "[adaptive_chunk][input]")
+{
+    // A job source's position() after a batch must name that batch's end: the record that
+    // closed a batch (it did not fit) must still be the source's, not moved out or passed.
+    auto data = strings({300, 300, 300, 300, 300, 300, 300});
+    std::size_t handed = 0;
+    std::vector<std::size_t> sizes;
+    for (auto batch : test::single_pass_view<std::string>(data) |
+                          sb::views::adaptive_chunk({.target_bytes = 700, .min_records = 1})) {
+        handed += batch.size();
+        sizes.push_back(batch.size());
+        std::size_t taken = 0; // records moved out of the source so far
+        for (auto const& s : data)
+            taken += s.empty() ? 1 : 0;
+        CHECK(taken == handed);
+    }
+    CHECK(sizes == std::vector<std::size_t>{2, 2, 2, 1});
+}
+
+TEST_CASE("adaptive_chunk makes each record of a value-yielding source once", "[adaptive_chunk][input]")
+{
+    auto data = strings({300, 300, 300, 300, 300});
+    int made = 0;
+    auto values = test::single_pass_view<std::string>(data) |
+                  std::views::transform([&made](std::string const& s) {
+                      ++made;
+                      return s;
+                  });
+    std::size_t n = 0;
+    for (auto batch : values | sb::views::adaptive_chunk({.target_bytes = 700, .min_records = 1}))
+        n += batch.size();
+    CHECK(n == 5);
+    CHECK(made == 5);
+}
+
 TEST_CASE("adaptive_chunk rejects nonsense options, naming the option and the value",
           "[adaptive_chunk][errors]")
 {

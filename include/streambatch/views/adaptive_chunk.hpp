@@ -9,8 +9,9 @@
 //         record ships in a batch of its own (never dropped, never split).
 // Models: input_range; forward_range when R is forward (the rule only looks at the records).
 //         Batches as in batch_view.hpp: subranges of a forward R, moved buffers otherwise.
-// Memory: forward R: O(1). Single-pass R: one batch (≈ target_bytes) plus one record carried
-//         over to the next batch. Cost: one record_bytes call per record.
+// Memory: forward R: O(1). Single-pass R: one batch (≈ target_bytes). Cost: one record_bytes
+//         call per record, and one more per batch (the record that closed it is weighed again
+//         when it opens the next).
 // Errors: target_bytes == 0, min_records == 0, max_records == 0 or min_records > max_records
 //         throw std::invalid_argument naming adaptive_chunk, the option and the value.
 // Example:

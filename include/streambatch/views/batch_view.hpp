@@ -13,8 +13,9 @@
 //         of the records (chunk, adaptive_chunk); sized_range for chunk over a sized V.
 //         Not const-iterable. Single-pass: begin() restarts nothing; iterators and batches
 //         die with the view, and a batch's records are destroyed when the next batch is pulled.
-// Memory: forward V: O(1). Single-pass V: the buffer, which holds one batch of records (and
-//         one carried-over record for byte budgets); its capacity stays at the largest batch.
+// Memory: forward V: O(1). Single-pass V: the buffer, which holds one batch of records; its
+//         capacity stays at the largest batch. A record that does not fit a byte budget is
+//         weighed where it stands and stays in the source for the next batch.
 // Example:
 //     std::istringstream in("1 2 3 4 5");
 //     for (streambatch::batch<int> b : std::views::istream<int>(in) | streambatch::views::chunk(2))
@@ -126,7 +127,9 @@ class batch_view : public std::ranges::view_interface<batch_view<V, Rule>> {
 
     struct input_state {
         std::vector<record> buffer;
-        std::optional<record> carried; // pulled, but did not fit the previous batch
+        // A byte budget over a source that yields values: its current record, made once, not
+        // yet in a batch (the source is not advanced past it until it joins one).
+        std::optional<record> held;
     };
     struct forward_state {
         std::optional<base_iter> first;
@@ -174,28 +177,36 @@ class batch_view : public std::ranges::view_interface<batch_view<V, Rule>> {
         } else {
             auto& buf = state_.buffer;
             buf.clear(); // the previous batch's records die before new ones are pulled
-            if (it == end && !state_.carried) {
+            if (it == end) {
                 done_ = true;
                 return;
             }
             if constexpr (detail::weighing_rule<Rule, record>) {
+                // A record is taken (moved out, the source advanced) only once admitted: one
+                // that does not fit stays the source's current record, so what the source has
+                // consumed is exactly the batches handed out (a job source's position() after
+                // a batch names its end). A source that yields values, not references, has its
+                // current record made once and held until it joins a batch.
                 std::size_t const max = rule_.max_records();
                 std::size_t bytes = 0;
-                if (state_.carried) {
-                    bytes = rule_.weigh(*state_.carried);
-                    buf.push_back(std::move(*state_.carried));
-                    state_.carried.reset();
-                }
                 while (buf.size() < max && it != end) {
-                    buf.push_back(std::ranges::iter_move(it));
-                    ++it;
-                    std::size_t const w = rule_.weigh(buf.back());
-                    if (!rule_.admit(buf.size() - 1, bytes, w)) {
-                        state_.carried.emplace(std::move(buf.back()));
-                        buf.pop_back();
-                        break;
+                    if constexpr (std::is_reference_v<std::iter_reference_t<base_iter>>) {
+                        std::size_t const w = rule_.weigh(*it);
+                        if (!rule_.admit(buf.size(), bytes, w))
+                            break;
+                        buf.push_back(std::ranges::iter_move(it));
+                        bytes += w;
+                    } else {
+                        if (!state_.held)
+                            state_.held.emplace(*it);
+                        std::size_t const w = rule_.weigh(*state_.held);
+                        if (!rule_.admit(buf.size(), bytes, w))
+                            break;
+                        buf.push_back(std::move(*state_.held));
+                        state_.held.reset();
+                        bytes += w;
                     }
-                    bytes += w;
+                    ++it;
                 }
             } else {
                 fill(buf, it, end, rule_.limit());
