@@ -169,37 +169,51 @@ EOF
     _slurm_log "up in $d (slurmctld :$ctld_port, slurmd :$slurmd_port, $cpus CPUs, $memory MiB, $task_plugin)"
 }
 
+# SIGKILL every process whose environment names this cluster's slurm.conf (slurmd's and
+# slurmctld's children inherit it: slurmstepd, the job scripts, srun, the tasks), by pid,
+# except the pids given and their children (slurmctld's slurmscriptd: without it, slurmctld
+# does not stop on SIGTERM).
+_slurm_kill_ours() {
+    local env_file pid ppid
+    for env_file in $(grep -lsxzF "SLURM_CONF=$slurm_dir/slurm.conf" /proc/[0-9]*/environ); do
+        pid=${env_file#/proc/}
+        pid=${pid%/environ}
+        ppid=$(sed 's/.*) [A-Za-z] \([0-9]*\) .*/\1/' "/proc/$pid/stat" 2>/dev/null || true) # "pid (comm) state ppid ..."
+        [[ $pid == "$$" || $pid == "$BASHPID" || " $* " == *" $pid "* || " $* " == *" $ppid "* ]] && continue
+        kill -9 "$pid" 2>/dev/null || true
+    done
+}
+
 slurm_cluster_stop() {
     [[ -n $slurm_dir && -f $slurm_dir/slurm.conf ]] || return 0
-    local d=$slurm_dir pid i
+    local d=$slurm_dir pid i f began=$SECONDS daemons=()
     export SLURM_CONF=$d/slurm.conf
     if _slurm_pid_alive "$(cat "$d/slurmctld.pid" 2>/dev/null)"; then
-        scancel --full --quiet --user=root 2>/dev/null || true
-        for i in $(seq 100); do # up to 10 s for the jobs to end
-            [[ -z $(squeue -h -o %i 2>/dev/null) ]] && break
+        # (bounded: a controller that is hung or dying would keep them retrying for long)
+        timeout 5 scancel --full --quiet --user=root 2>/dev/null || true
+        local left
+        for i in $(seq 50); do # up to 5 s for the jobs to end
+            left=$(timeout 2 squeue -h -o %i 2>/dev/null) || break # no answer: kill them below
+            [[ -z $left ]] && break
             sleep 0.1
         done
     fi
     for f in slurmd.pid slurmctld.pid munge/munged.pid; do
         pid=$(cat "$d/$f" 2>/dev/null || true)
-        if _slurm_pid_alive "$pid"; then
-            kill "$pid" 2>/dev/null || true
-            _slurm_wait_gone "$pid"
-        fi
+        _slurm_pid_alive "$pid" && daemons+=("$pid")
     done
-    # What the daemons started and outlived them (slurmstepd, the jobs' processes): every
-    # process whose environment names this cluster's slurm.conf, by pid.
-    for pid in $(ls /proc | grep -E '^[0-9]+$'); do
-        [[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
-        if tr '\0' '\n' 2>/dev/null <"/proc/$pid/environ" | grep -qxF "SLURM_CONF=$d/slurm.conf"; then
-            kill -9 "$pid" 2>/dev/null || true
-        fi
+    _slurm_kill_ours "${daemons[@]}" # what the jobs left running, then the daemons
+    for pid in "${daemons[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        _slurm_wait_gone "$pid"
     done
+    _slurm_kill_ours
     # The empty cgroups slurmd leaves behind (rmdir never removes one in use).
     local c
     for c in /sys/fs/cgroup/*/slurm_localhost; do
         [[ -d $c ]] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null || true
     done
+    _slurm_log "stopped in $((SECONDS - began)) s"
     slurm_dir=
 }
 

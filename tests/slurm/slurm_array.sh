@@ -11,7 +11,7 @@
 #            task COMPLETED with exit 0; the table holds the CSV exactly (count, every id once,
 #            the md5 of the ids against the CSV's own, parsed by Python's csv module; the md5 of
 #            all rows against one unpartitioned csv_to_postgres run of the same CSV; nothing
-#            missing, nothing extra); merge_runs exits 0 saying "4 partitions, all completed"
+#            missing, nothing extra); merge_runs exits 0 saying "4 of 4 partitions, all completed"
 #            with every row counted; with task/cgroup, slurmd gave each of the 4 tasks the
 #            recipe's --mem=2G as its memory limit.
 #   requeue  the same, submitted with `--batch 50 --throttle-us 50000` (arguments after the
@@ -204,7 +204,7 @@ extra_rows=$(q "SELECT count(*) FROM (SELECT * FROM customers EXCEPT ALL SELECT 
 echo "the CSV's ids            (count distinct md5): $csv_ids"
 echo "the table's ids          (count distinct md5): $ids"
 echo "one unpartitioned run    (count distinct md5 of rows): $want"
-echo "the array ($mode)$(printf "%*s" $((17 - ${#mode})) "")(count distinct md5 of rows): $got"
+echo "the array, $mode$(printf "%*s" $((14 - ${#mode})) "")(count distinct md5 of rows): $got"
 echo "missing $missing, not in the reference $extra_rows"
 [[ $ids == "$csv_ids" ]] || fail "the table's ids are not the CSV's"
 read -r n d _ <<<"$csv_ids"
@@ -216,7 +216,12 @@ merge_rc=0
 "$merge" runs/load >merged.md || merge_rc=$?
 ((merge_rc == 0)) || { cat merged.md; fail "merge_runs exited $merge_rc"; }
 cat merged.md
-grep -q "4 partitions, all completed" merged.md || fail "merge_runs does not say 4 partitions, all completed"
+grep -q "4 of 4 partitions, all completed" merged.md || fail "merge_runs does not say 4 of 4 partitions, all completed"
+# Where partitions meet: 3 of 3 neighbours; a resumed partition's first position is where it
+# resumed, so the requeued task's neighbour on the left cannot be checked (2 of 3).
+meet="3 of 3"
+[[ $mode == requeue ]] && meet="2 of 3"
+grep -qx "| neighbours checked to meet | $meet |" merged.md || fail "merge_runs did not check $meet neighbours"
 merged=$(sed -n 's/^| records | \([0-9]*\) |$/\1/p' merged.md)
 ((merged == rows)) || fail "merge_runs counts $merged records, not $rows"
 echo "PASS: slurm array ($mode): $rows rows loaded exactly once by 4 tasks; merge_runs: 4 of 4 completed, $merged records"
