@@ -18,7 +18,8 @@ everything=("${example[@]}"
             sqlite3 libpq-dev postgresql-15 libcsv-dev prometheus
             libtbb-dev python3 python3-psutil gnuplot-nox
             util-linux    # script(1), for the progress line's pseudo-terminal test
-            openmpi-bin)  # mpirun, for the partitioned-workers tests (no MPI library is linked)
+            openmpi-bin   # mpirun, for the partitioned-workers tests (no MPI library is linked)
+            slurmctld slurmd slurm-client munge)  # a one-node Slurm cluster, for tests/slurm
 
 case ${1:-all} in
     example) packages=("${example[@]}") ;;
