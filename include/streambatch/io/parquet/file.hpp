@@ -34,9 +34,9 @@
 #ifndef STREAMBATCH_IO_PARQUET_FILE_HPP_INCLUDED
 #define STREAMBATCH_IO_PARQUET_FILE_HPP_INCLUDED
 
+#include <streambatch/io/detail/quote.hpp>
 #include <streambatch/io/parquet/errors.hpp>
 #include <streambatch/io/parquet/metadata.hpp>
-#include <streambatch/io/detail/quote.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -60,8 +60,8 @@ namespace streambatch::parquet {
 
 /// One leaf column of the schema.
 struct column_descriptor {
-    std::size_t index = 0;        ///< its column chunk's index in each row group
-    std::size_t schema_index = 0; ///< its element in file_metadata::schema
+    std::size_t index = 0;         ///< its column chunk's index in each row group
+    std::size_t schema_index = 0;  ///< its element in file_metadata::schema
     std::vector<std::string> path; ///< names from the top-level field down to the leaf
     std::string name;              ///< path joined with '.'
     physical_type type = physical_type::boolean;
@@ -118,8 +118,7 @@ namespace detail {
 using io::detail::quote;
 
 /// The schema's tree, flattened to its leaves; errors at `at` (the footer's offset).
-inline schema_view build_schema(file_metadata const& md, std::string const& file,
-                                std::uint64_t at)
+inline schema_view build_schema(file_metadata const& md, std::string const& file, std::uint64_t at)
 {
     auto const fail = [&](std::string const& reason) { throw error(file, at, reason); };
     auto const element_name = [&](std::size_t i) {
@@ -133,9 +132,9 @@ inline schema_view build_schema(file_metadata const& md, std::string const& file
         fail(element_name(0) + ": negative num_children " + std::to_string(root_children));
 
     struct frame {
-        std::size_t left;                 // children still to visit
-        std::int16_t def, rep;            // levels at this group
-        bool nested;                      // a repeated group on the way here
+        std::size_t left;      // children still to visit
+        std::int16_t def, rep; // levels at this group
+        bool nested;           // a repeated group on the way here
         std::vector<std::string> path;
     };
     std::vector<frame> stack;
@@ -187,8 +186,7 @@ inline schema_view build_schema(file_metadata const& md, std::string const& file
             if (stack.size() > 1000)
                 fail(element_name(i) + ": groups nested deeper than 1000");
             stack.push_back({static_cast<std::size_t>(*e.num_children), def, level_rep,
-                             parent.nested || rep == repetition_type::repeated,
-                             std::move(path)});
+                             parent.nested || rep == repetition_type::repeated, std::move(path)});
             ++i;
             continue;
         }
@@ -261,8 +259,8 @@ inline void check_chunk(footer const& f, std::size_t r, std::size_t c, std::uint
         return "[" + std::to_string(a) + ", " + std::to_string(a) + "+" + std::to_string(n) + ")";
     };
     chunk_range const range = f.chunk(r, c);
-    if (m.num_values > 0 && (m.data_page_offset < 4 ||
-                             static_cast<std::uint64_t>(m.data_page_offset) >= data_end))
+    if (m.num_values > 0 &&
+        (m.data_page_offset < 4 || static_cast<std::uint64_t>(m.data_page_offset) >= data_end))
         fail("metadata inconsistent: data_page_offset " + std::to_string(m.data_page_offset) +
              " outside the data area [4, " + std::to_string(data_end) + ")");
     if (m.num_values == 0 && range.size == 0)
@@ -346,14 +344,14 @@ inline std::uint64_t locate_footer(std::span<std::uint8_t const> head,
     if (end_magic == encrypted_magic)
         throw error(file, size - 4, "encrypted footer (\"PARE\"): not supported");
     if (end_magic != magic)
-        throw error(file, size - 4, "bad magic " + quote(end_magic) + " at the end (want \"PAR1\")");
+        throw error(file, size - 4,
+                    "bad magic " + quote(end_magic) + " at the end (want \"PAR1\")");
     if (as_text(head.first(4)) != magic)
         throw error(file, 0,
                     "bad magic " + quote(as_text(head.first(4))) + " at the start (want \"PAR1\")");
-    std::uint32_t const length = static_cast<std::uint32_t>(tail[0]) |
-                                 static_cast<std::uint32_t>(tail[1]) << 8 |
-                                 static_cast<std::uint32_t>(tail[2]) << 16 |
-                                 static_cast<std::uint32_t>(tail[3]) << 24;
+    std::uint32_t const length =
+        static_cast<std::uint32_t>(tail[0]) | static_cast<std::uint32_t>(tail[1]) << 8 |
+        static_cast<std::uint32_t>(tail[2]) << 16 | static_cast<std::uint32_t>(tail[3]) << 24;
     if (length > size - min_size)
         throw error(file, size - 8,
                     "footer length " + std::to_string(length) + " past the start of the file (" +
@@ -367,12 +365,12 @@ inline std::uint64_t locate_footer(std::span<std::uint8_t const> head,
 inline footer read_footer(std::span<std::uint8_t const> whole, std::string const& file = {})
 {
     std::uint64_t const size = whole.size();
-    std::uint64_t const at = detail::locate_footer(
-        whole.first(std::min<std::size_t>(4, whole.size())),
-        size >= 8 ? whole.last(8) : whole, size, file);
-    return parse_footer(whole.subspan(static_cast<std::size_t>(at),
-                                      static_cast<std::size_t>(size - 8 - at)),
-                        at, size, file);
+    std::uint64_t const at =
+        detail::locate_footer(whole.first(std::min<std::size_t>(4, whole.size())),
+                              size >= 8 ? whole.last(8) : whole, size, file);
+    return parse_footer(
+        whole.subspan(static_cast<std::size_t>(at), static_cast<std::size_t>(size - 8 - at)), at,
+        size, file);
 }
 
 /// An open Parquet file and its checked footer. Move-only; closes its descriptor.
@@ -458,8 +456,9 @@ public:
     {
         if (offset > size_ || out.size() > size_ - offset)
             throw error(path_, offset,
-                        "read of " + std::to_string(out.size()) + " bytes past the end of the file (" +
-                            std::to_string(size_) + " bytes)");
+                        "read of " + std::to_string(out.size()) +
+                            " bytes past the end of the file (" + std::to_string(size_) +
+                            " bytes)");
         std::size_t done = 0;
         while (done < out.size()) {
             ssize_t const n = ::pread(fd_, out.data() + done, out.size() - done,

@@ -108,11 +108,28 @@ enum class converted_type : std::int32_t {
 
 inline constexpr char const* to_string(converted_type t) noexcept
 {
-    constexpr char const* names[] = {
-        "UTF8",        "MAP",         "MAP_KEY_VALUE",    "LIST",   "ENUM",   "DECIMAL",
-        "DATE",        "TIME_MILLIS", "TIME_MICROS",      "TIMESTAMP_MILLIS", "TIMESTAMP_MICROS",
-        "UINT_8",      "UINT_16",     "UINT_32",          "UINT_64", "INT_8", "INT_16",
-        "INT_32",      "INT_64",      "JSON",             "BSON",   "INTERVAL"};
+    constexpr char const* names[] = {"UTF8",
+                                     "MAP",
+                                     "MAP_KEY_VALUE",
+                                     "LIST",
+                                     "ENUM",
+                                     "DECIMAL",
+                                     "DATE",
+                                     "TIME_MILLIS",
+                                     "TIME_MICROS",
+                                     "TIMESTAMP_MILLIS",
+                                     "TIMESTAMP_MICROS",
+                                     "UINT_8",
+                                     "UINT_16",
+                                     "UINT_32",
+                                     "UINT_64",
+                                     "INT_8",
+                                     "INT_16",
+                                     "INT_32",
+                                     "INT_64",
+                                     "JSON",
+                                     "BSON",
+                                     "INTERVAL"};
     auto const i = static_cast<std::int32_t>(t);
     return i >= 0 && i < 22 ? names[i] : "unknown";
 }
@@ -267,11 +284,11 @@ struct logical_type {
     };
     /// The union member's field id; one this file does not know keeps its number.
     kind_t kind = kind_t::none;
-    std::int32_t scale = 0, precision = 0;       ///< decimal
-    bool is_adjusted_to_utc = false;              ///< time, timestamp
-    time_unit unit = time_unit::millis;           ///< time, timestamp
-    std::int8_t bit_width = 0;                    ///< integer: 8, 16, 32 or 64
-    bool is_signed = true;                        ///< integer
+    std::int32_t scale = 0, precision = 0; ///< decimal
+    bool is_adjusted_to_utc = false;       ///< time, timestamp
+    time_unit unit = time_unit::millis;    ///< time, timestamp
+    std::int8_t bit_width = 0;             ///< integer: 8, 16, 32 or 64
+    bool is_signed = true;                 ///< integer
     bool operator==(logical_type const&) const = default;
 };
 
@@ -510,7 +527,10 @@ inline void check_required(thrift::reader const& r, std::uint64_t start, char co
                                 ") missing");
 }
 
-constexpr std::uint32_t bit(int id) noexcept { return 1u << id; }
+constexpr std::uint32_t bit(int id) noexcept
+{
+    return 1u << id;
+}
 
 template <class E>
 E read_enum(thrift::reader& r)
@@ -795,11 +815,12 @@ inline void decode(thrift::reader& r, column_metadata& m)
             }
             break;
         case 13:
-            took = is(f, ctype::list) && detail::read_list(r, ctype::struct_, m.encoding_stats, [&] {
-                       page_encoding_stats s;
-                       decode(r, s);
-                       return s;
-                   });
+            took =
+                is(f, ctype::list) && detail::read_list(r, ctype::struct_, m.encoding_stats, [&] {
+                    page_encoding_stats s;
+                    decode(r, s);
+                    return s;
+                });
             break;
         case 14:
             took = is(f, ctype::i64) && (m.bloom_filter_offset = r.read_i64(), true);
@@ -880,12 +901,12 @@ inline void decode(thrift::reader& r, row_group& g)
             took = is(f, ctype::i64) && (g.num_rows = r.read_i64(), true);
             break;
         case 4:
-            took = is(f, ctype::list) &&
-                   detail::read_list(r, ctype::struct_, g.sorting_columns, [&] {
-                       sorting_column s;
-                       decode(r, s);
-                       return s;
-                   });
+            took =
+                is(f, ctype::list) && detail::read_list(r, ctype::struct_, g.sorting_columns, [&] {
+                    sorting_column s;
+                    decode(r, s);
+                    return s;
+                });
             break;
         case 5:
             took = is(f, ctype::i64) && (g.file_offset = r.read_i64(), true);
@@ -1013,9 +1034,9 @@ inline void decode(thrift::reader& r, data_page_header& h)
         return took;
     });
     using detail::bit;
-    detail::check_required(r, start, "DataPageHeader", seen, bit(1) | bit(2) | bit(3) | bit(4),
-                           {"num_values", "encoding", "definition_level_encoding",
-                            "repetition_level_encoding"});
+    detail::check_required(
+        r, start, "DataPageHeader", seen, bit(1) | bit(2) | bit(3) | bit(4),
+        {"num_values", "encoding", "definition_level_encoding", "repetition_level_encoding"});
 }
 
 inline void decode(thrift::reader& r, dictionary_page_header& h)
@@ -1036,8 +1057,8 @@ inline void decode(thrift::reader& r, dictionary_page_header& h)
             seen |= detail::bit(f.id);
         return took;
     });
-    detail::check_required(r, start, "DictionaryPageHeader", seen,
-                           detail::bit(1) | detail::bit(2), {"num_values", "encoding"});
+    detail::check_required(r, start, "DictionaryPageHeader", seen, detail::bit(1) | detail::bit(2),
+                           {"num_values", "encoding"});
 }
 
 inline void decode(thrift::reader& r, data_page_header_v2& h)

@@ -79,8 +79,7 @@ inline constexpr bool can_compress(compression_codec c) noexcept
 namespace detail {
 
 [[noreturn]] inline void fail(compression_codec c, std::size_t in, std::size_t out,
-                              std::string const& why, std::string const& file,
-                              std::uint64_t offset)
+                              std::string const& why, std::string const& file, std::uint64_t offset)
 {
     throw error(file, offset,
                 std::string(to_string(c)) + ": " + std::to_string(in) +
@@ -99,7 +98,9 @@ inline void inflate_all(std::span<std::uint8_t const> in, std::span<std::uint8_t
         fail(c, in.size(), out.size(), "inflateInit2 failed", file, offset);
     s.next_in = const_cast<Bytef*>(in.data());
     s.avail_in = static_cast<uInt>(in.size());
-    s.next_out = out.data();
+    // zlib refuses a null next_out even with avail_out 0 (an empty page's output).
+    Bytef none = 0;
+    s.next_out = out.empty() ? &none : out.data();
     s.avail_out = static_cast<uInt>(out.size());
     std::string why;
     for (;;) {
@@ -119,7 +120,8 @@ inline void inflate_all(std::span<std::uint8_t const> in, std::span<std::uint8_t
             why = s.avail_out == 0 ? "more data than the page's uncompressed size"
                                    : "truncated gzip stream";
         else
-            why = "zlib error " + std::to_string(rc) + (s.msg ? std::string(" (") + s.msg + ")" : "");
+            why =
+                "zlib error " + std::to_string(rc) + (s.msg ? std::string(" (") + s.msg + ")" : "");
         break;
     }
     std::size_t const produced = out.size() - s.avail_out;
@@ -127,8 +129,7 @@ inline void inflate_all(std::span<std::uint8_t const> in, std::span<std::uint8_t
     if (!why.empty())
         fail(c, in.size(), out.size(), why, file, offset);
     if (produced != out.size())
-        fail(c, in.size(), out.size(), "only " + std::to_string(produced) + " bytes", file,
-             offset);
+        fail(c, in.size(), out.size(), "only " + std::to_string(produced) + " bytes", file, offset);
 }
 
 inline std::uint32_t load_be32(std::uint8_t const* p) noexcept
@@ -145,8 +146,7 @@ inline bool lz4_hadoop(std::span<std::uint8_t const> in, std::span<std::uint8_t>
         std::uint32_t const usize = load_be32(in.data() + ip);
         std::uint32_t const csize = load_be32(in.data() + ip + 4);
         ip += 8;
-        if (csize > in.size() - ip || usize > out.size() - op || csize > INT_MAX ||
-            usize > INT_MAX)
+        if (csize > in.size() - ip || usize > out.size() - op || csize > INT_MAX || usize > INT_MAX)
             return false;
         int const n = LZ4_decompress_safe(reinterpret_cast<char const*>(in.data() + ip),
                                           reinterpret_cast<char*>(out.data() + op),
@@ -294,10 +294,9 @@ inline std::vector<std::uint8_t> compress(compression_codec c, std::span<std::ui
         if (in.size() > static_cast<std::size_t>(LZ4_MAX_INPUT_SIZE))
             fail("larger than LZ4_MAX_INPUT_SIZE");
         out.resize(static_cast<std::size_t>(LZ4_compressBound(static_cast<int>(in.size()))));
-        int const n = LZ4_compress_default(reinterpret_cast<char const*>(in.data()),
-                                           reinterpret_cast<char*>(out.data()),
-                                           static_cast<int>(in.size()),
-                                           static_cast<int>(out.size()));
+        int const n = LZ4_compress_default(
+            reinterpret_cast<char const*>(in.data()), reinterpret_cast<char*>(out.data()),
+            static_cast<int>(in.size()), static_cast<int>(out.size()));
         if (n <= 0 && !in.empty())
             fail("LZ4_compress_default failed");
         out.resize(static_cast<std::size_t>(n));

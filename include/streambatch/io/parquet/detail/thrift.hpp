@@ -141,9 +141,9 @@ class reader {
     void need(std::size_t n, char const* what) const
     {
         if (size_ - pos_ < n)
-            fail_at(pos_, std::string("truncated thrift: ") + what + " needs " +
-                              std::to_string(n) + " byte" + (n == 1 ? "" : "s") + ", " +
-                              std::to_string(size_ - pos_) + " left");
+            fail_at(pos_, std::string("truncated thrift: ") + what + " needs " + std::to_string(n) +
+                              " byte" + (n == 1 ? "" : "s") + ", " + std::to_string(size_ - pos_) +
+                              " left");
     }
     std::uint8_t byte(char const* what)
     {
@@ -247,7 +247,8 @@ public:
         if (n > size_ - pos_)
             fail_at(start, "truncated thrift: binary of " + std::to_string(n) + " bytes, " +
                                std::to_string(size_ - pos_) + " left");
-        std::string_view s(reinterpret_cast<char const*>(data_ + pos_), static_cast<std::size_t>(n));
+        std::string_view s(reinterpret_cast<char const*>(data_ + pos_),
+                           static_cast<std::size_t>(n));
         pos_ += static_cast<std::size_t>(n);
         return s;
     }
