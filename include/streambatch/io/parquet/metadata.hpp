@@ -620,6 +620,7 @@ inline void decode(thrift::reader& r, logical_type& lt)
     detail::read_struct(r, [&](thrift::field const& f) {
         if (f.type != ctype::struct_)
             return false;
+        lt = logical_type{}; // a union holds one member: the last one read
         lt.kind = static_cast<K>(f.id);
         switch (lt.kind) {
         case K::decimal:
