@@ -26,7 +26,8 @@ inline std::filesystem::path testing_dir()
         std::filesystem::is_directory(dir / "bad_data"))
         return dir;
     char const* ci = std::getenv("CI");
-    bool const required = STREAMBATCH_PARQUET_REQUIRE_TESTING || (ci && std::string_view(ci) == "true");
+    bool const required =
+        STREAMBATCH_PARQUET_REQUIRE_TESTING || (ci && std::string_view(ci) == "true");
     if (required)
         FAIL("apache/parquet-testing not found at \"" << dir.string()
                                                       << "\" (STREAMBATCH_PARQUET_TESTING)");

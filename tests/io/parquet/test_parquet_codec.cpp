@@ -1,8 +1,6 @@
 // The page codecs (io/parquet/detail/codec.hpp): round trips, concatenated gzip members, Hadoop
 // LZ4 frames and the raw-block fallback, errors naming codec and sizes, and every page of every
 // column chunk of apache/parquet-testing's data/ decompressed to the size its header says.
-#include "parquet_test_support.hpp"
-
 #include <streambatch/io/parquet/detail/codec.hpp>
 #include <streambatch/io/parquet/file.hpp>
 
@@ -16,6 +14,8 @@
 #include <set>
 #include <string>
 #include <vector>
+
+#include "parquet_test_support.hpp"
 
 namespace pq = streambatch::parquet;
 namespace codec = streambatch::parquet::codec;
@@ -61,7 +61,8 @@ TEST_CASE("codec: compress and decompress round-trip for each codec", "[parquet]
         INFO(to_string(c));
         CHECK(codec::can_compress(c));
         CHECK(codec::can_decompress(c));
-        for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{1000}, std::size_t{300000}}) {
+        for (std::size_t n :
+             {std::size_t{0}, std::size_t{1}, std::size_t{1000}, std::size_t{300000}}) {
             auto const in = sample_bytes(n, static_cast<unsigned>(n));
             auto const packed = codec::compress(c, in);
             if (c != C::uncompressed && n >= 1000)
@@ -91,9 +92,9 @@ TEST_CASE("codec: GZIP reads concatenated members", "[parquet][codec]")
     // One member short of the size: an error naming both sizes.
     std::vector<std::uint8_t> big(a.size() + b.size() + 1);
     auto e = error_of([&] { codec::decompress(C::gzip, packed, big, "g.parquet", 99); });
-    CHECK(std::string(e.what()) == "streambatch::parquet: g.parquet: byte 99: GZIP: " +
-                                       std::to_string(packed.size()) +
-                                       " bytes do not decompress into 5778: only 5777 bytes");
+    CHECK(std::string(e.what()) ==
+          "streambatch::parquet: g.parquet: byte 99: GZIP: " + std::to_string(packed.size()) +
+              " bytes do not decompress into 5778: only 5777 bytes");
     // A cut member.
     std::vector<std::uint8_t> const cut(packed.begin(), packed.end() - 10);
     e = error_of([&] { codec::decompress(C::gzip, cut, out); });
@@ -201,8 +202,8 @@ TEST_CASE("codec: every page of every column chunk of data/ decompresses to its 
                 std::int64_t values = 0;
                 while (pos < end) {
                     std::size_t hs = 0;
-                    pq::page_header const h = pq::decode_page_header(
-                        std::span(bytes).subspan(pos, end - pos), pos, hs);
+                    pq::page_header const h =
+                        pq::decode_page_header(std::span(bytes).subspan(pos, end - pos), pos, hs);
                     REQUIRE(h.compressed_page_size >= 0);
                     REQUIRE(h.uncompressed_page_size >= 0);
                     if (pos + hs + static_cast<std::uint64_t>(h.compressed_page_size) > end) {
@@ -211,8 +212,10 @@ TEST_CASE("codec: every page of every column chunk of data/ decompresses to its 
                         overruns.insert(p.filename().string());
                         break;
                     }
-                    auto page = std::span(bytes).subspan(pos + hs, static_cast<std::size_t>(h.compressed_page_size));
-                    std::vector<std::uint8_t> out(static_cast<std::size_t>(h.uncompressed_page_size));
+                    auto page = std::span(bytes).subspan(
+                        pos + hs, static_cast<std::size_t>(h.compressed_page_size));
+                    std::vector<std::uint8_t> out(
+                        static_cast<std::size_t>(h.uncompressed_page_size));
                     if (h.type == pq::page_type::data_page_v2) {
                         // Levels are never compressed; the values are unless is_compressed=false.
                         auto const& v2 = *h.data_page_header_v2;
@@ -222,7 +225,8 @@ TEST_CASE("codec: every page of every column chunk of data/ decompresses to its 
                         std::copy_n(page.begin(), levels, out.begin());
                         auto const rest = std::span(out).subspan(levels);
                         codec::decompress(v2.compressed() ? meta.codec : C::uncompressed,
-                                          page.subspan(levels), rest, p.string(), pos + hs + levels);
+                                          page.subspan(levels), rest, p.string(),
+                                          pos + hs + levels);
                         values += v2.num_values;
                         ++v2_by_codec[to_string(meta.codec)];
                     } else {
@@ -265,7 +269,10 @@ TEST_CASE("codec: the first page of alltypes_plain.snappy.parquet's id column", 
     CHECK(h.dictionary_page_header->num_values == 2);
     CHECK(h.uncompressed_page_size == 8); // two INT32 ids, PLAIN
     std::vector<std::uint8_t> out(8);
-    codec::decompress(C::snappy, std::span(chunk).subspan(hs, static_cast<std::size_t>(h.compressed_page_size)), out);
-    // The ids of the snappy file are 6 and 7 (alltypes_plain.parquet holds 0-7, this file the last two).
+    codec::decompress(
+        C::snappy, std::span(chunk).subspan(hs, static_cast<std::size_t>(h.compressed_page_size)),
+        out);
+    // The ids of the snappy file are 6 and 7 (alltypes_plain.parquet holds 0-7, this file the last
+    // two).
     CHECK(out == std::vector<std::uint8_t>{6, 0, 0, 0, 7, 0, 0, 0});
 }

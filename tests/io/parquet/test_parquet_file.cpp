@@ -2,8 +2,6 @@
 // and row counts, every file of data/ opens (or is reported nested, by name), every file of
 // bad_data/ opens or fails with a parquet::error naming the file and a byte offset, and damage
 // made here (magic, footer length, cut footers, offsets outside the file) is reported where it is.
-#include "parquet_test_support.hpp"
-
 #include <streambatch/io/parquet/file.hpp>
 
 #include <catch2/catch.hpp>
@@ -16,6 +14,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "parquet_test_support.hpp"
 
 namespace pq = streambatch::parquet;
 namespace fs = std::filesystem;
@@ -43,12 +43,14 @@ struct expected_column {
 /// A file made of `bytes`, in a fresh temporary directory.
 struct temp_file {
     fs::path path;
-    explicit temp_file(std::vector<std::uint8_t> const& bytes, std::string const& name = "t.parquet")
+    explicit temp_file(std::vector<std::uint8_t> const& bytes,
+                       std::string const& name = "t.parquet")
     {
         path = fs::temp_directory_path() /
                ("streambatch-parquet-" + std::to_string(::getpid()) + "-" + name);
         std::ofstream out(path, std::ios::binary);
-        out.write(reinterpret_cast<char const*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+        out.write(reinterpret_cast<char const*>(bytes.data()),
+                  static_cast<std::streamsize>(bytes.size()));
     }
     ~temp_file() { fs::remove(path); }
     temp_file(temp_file const&) = delete;
@@ -111,13 +113,17 @@ TEST_CASE("file: alltypes_plain.parquet: 8 rows, 11 optional columns of known ty
     CHECK(f.metadata().num_rows == 8);
     CHECK(f.metadata().row_groups.size() == 1);
     CHECK(f.metadata().created_by.value_or("").starts_with("impala version 1.3.0"));
-    std::vector<expected_column> const want = {
-        {"id", T::int32, opt},           {"bool_col", T::boolean, opt},
-        {"tinyint_col", T::int32, opt},  {"smallint_col", T::int32, opt},
-        {"int_col", T::int32, opt},      {"bigint_col", T::int64, opt},
-        {"float_col", T::float_, opt},   {"double_col", T::double_, opt},
-        {"date_string_col", T::byte_array, opt}, {"string_col", T::byte_array, opt},
-        {"timestamp_col", T::int96, opt}};
+    std::vector<expected_column> const want = {{"id", T::int32, opt},
+                                               {"bool_col", T::boolean, opt},
+                                               {"tinyint_col", T::int32, opt},
+                                               {"smallint_col", T::int32, opt},
+                                               {"int_col", T::int32, opt},
+                                               {"bigint_col", T::int64, opt},
+                                               {"float_col", T::float_, opt},
+                                               {"double_col", T::double_, opt},
+                                               {"date_string_col", T::byte_array, opt},
+                                               {"string_col", T::byte_array, opt},
+                                               {"timestamp_col", T::int96, opt}};
     auto const& cols = f.schema().columns;
     REQUIRE(cols.size() == want.size());
     for (std::size_t i = 0; i < want.size(); ++i) {
@@ -156,10 +162,11 @@ TEST_CASE("file: decimals, INT96, unsigned integers and unknown logical types ar
         pq::physical_type type;
         int precision, scale, length;
     };
-    for (auto const& d : {dec{"int32_decimal.parquet", pq::physical_type::int32, 4, 2, 0},
-                          dec{"int64_decimal.parquet", pq::physical_type::int64, 10, 2, 0},
-                          dec{"fixed_length_decimal.parquet", pq::physical_type::fixed_len_byte_array, 25, 2, 11},
-                          dec{"byte_array_decimal.parquet", pq::physical_type::byte_array, 4, 2, 0}}) {
+    for (auto const& d :
+         {dec{"int32_decimal.parquet", pq::physical_type::int32, 4, 2, 0},
+          dec{"int64_decimal.parquet", pq::physical_type::int64, 10, 2, 0},
+          dec{"fixed_length_decimal.parquet", pq::physical_type::fixed_len_byte_array, 25, 2, 11},
+          dec{"byte_array_decimal.parquet", pq::physical_type::byte_array, 4, 2, 0}}) {
         INFO(d.file);
         pq::file f(dir / d.file);
         CHECK(f.num_rows() == 24);
@@ -273,7 +280,8 @@ TEST_CASE("file: every file of data/ opens, nested ones reported by name", "[par
         back.encrypted = f.metadata.encrypted;
         for (std::size_t r = 0; r < back.row_groups.size(); ++r)
             for (std::size_t c = 0; c < back.row_groups[r].columns.size(); ++c)
-                back.row_groups[r].columns[c].encrypted = f.metadata.row_groups[r].columns[c].encrypted;
+                back.row_groups[r].columns[c].encrypted =
+                    f.metadata.row_groups[r].columns[c].encrypted;
         CHECK(back == f.metadata);
 
         // Nested: exactly the top-level fields that hold a nested leaf.
@@ -348,8 +356,9 @@ TEST_CASE("file: every file of bad_data/ opens or fails naming the file and an o
     INFO(all);
     // Damaged footers: a corrupted schema type, a ColumnMetaData without its encodings, and a
     // column chunk past the footer.
-    CHECK(all.find("PARQUET-1481.parquet: schema element 1 (\"Handle\"): unknown physical type -7") !=
-          std::string::npos);
+    CHECK(
+        all.find("PARQUET-1481.parquet: schema element 1 (\"Handle\"): unknown physical type -7") !=
+        std::string::npos);
     CHECK(all.find("ARROW-GH-41317.parquet: ColumnMetaData at byte 49310: required field 2 "
                    "(encodings) missing") != std::string::npos);
     CHECK(all.find("ARROW-RS-GH-6229-DICTHEADER.parquet: row group 0 column 1 (\"name\"): "
@@ -391,8 +400,8 @@ TEST_CASE("file: bad magic, footer length and short files are reported where the
     for (std::size_t n = 0; n < 12; ++n) {
         std::vector<std::uint8_t> const cut(good.begin(), good.begin() + static_cast<long>(n));
         e = error_of([&] { pq::read_footer(cut, "f"); });
-        CHECK(e.reason() == "file of " + std::to_string(n) +
-                                " bytes is too short for Parquet (12 at least)");
+        CHECK(e.reason() ==
+              "file of " + std::to_string(n) + " bytes is too short for Parquet (12 at least)");
     }
 
     // The same through parquet::file: the path in the message.

@@ -55,7 +55,8 @@ pq::file_metadata sample()
     root.name = "schema";
     root.num_children = 9;
     m.schema.push_back(root);
-    auto leaf = [&](std::string name, pq::physical_type t, pq::repetition_type r) -> pq::schema_element& {
+    auto leaf = [&](std::string name, pq::physical_type t,
+                    pq::repetition_type r) -> pq::schema_element& {
         pq::schema_element e;
         e.name = std::move(name);
         e.type = t;
@@ -71,14 +72,14 @@ pq::file_metadata sample()
         kind(K::enum_);
     leaf("j", pq::physical_type::byte_array, pq::repetition_type::optional).logical_type =
         kind(K::json);
-    leaf("d", pq::physical_type::int32, pq::repetition_type::optional).logical_type =
-        kind(K::date);
+    leaf("d", pq::physical_type::int32, pq::repetition_type::optional).logical_type = kind(K::date);
     auto& t = leaf("t", pq::physical_type::int64, pq::repetition_type::optional);
     t.logical_type = kind(K::time);
     t.logical_type->unit = pq::time_unit::micros;
     leaf("ts", pq::physical_type::int64, pq::repetition_type::optional).logical_type =
         timestamp(pq::time_unit::nanos, true);
-    auto& dec = leaf("price", pq::physical_type::fixed_len_byte_array, pq::repetition_type::required);
+    auto& dec =
+        leaf("price", pq::physical_type::fixed_len_byte_array, pq::repetition_type::required);
     dec.type_length = 16;
     dec.converted_type = pq::converted_type::decimal;
     dec.scale = 2;
@@ -158,11 +159,11 @@ TEST_CASE("metadata: field ids are parquet.thrift's", "[parquet][metadata]")
     m.schema.push_back({});
     m.schema[0].name = "r";
     auto const b = pq::encode_file_metadata(m);
-    std::vector<std::uint8_t> const want = {0x15, 0x02,             // 1: i32 1
-                                            0x19, 0x1c,             // 2: list of 1 struct
-                                            0x48, 0x01, 'r', 0x00,  // {4: "r"}
-                                            0x16, 0x00,             // 3: i64 0
-                                            0x19, 0x0c,             // 4: list of 0 structs
+    std::vector<std::uint8_t> const want = {0x15, 0x02,            // 1: i32 1
+                                            0x19, 0x1c,            // 2: list of 1 struct
+                                            0x48, 0x01, 'r', 0x00, // {4: "r"}
+                                            0x16, 0x00,            // 3: i64 0
+                                            0x19, 0x0c,            // 4: list of 0 structs
                                             0x00};
     CHECK(b == want);
 
@@ -173,9 +174,8 @@ TEST_CASE("metadata: field ids are parquet.thrift's", "[parquet][metadata]")
     h.compressed_page_size = 8;
     h.data_page_header.emplace().num_values = 2;
     auto const hb = pq::encode_page_header(h);
-    std::vector<std::uint8_t> const hwant = {0x15, 0x00, 0x15, 0x14, 0x15, 0x10, 0x2c,
-                                             0x15, 0x04, 0x15, 0x00, 0x15, 0x06, 0x15, 0x06,
-                                             0x00, 0x00};
+    std::vector<std::uint8_t> const hwant = {0x15, 0x00, 0x15, 0x14, 0x15, 0x10, 0x2c, 0x15, 0x04,
+                                             0x15, 0x00, 0x15, 0x06, 0x15, 0x06, 0x00, 0x00};
     CHECK(hb == hwant);
 }
 
@@ -229,8 +229,8 @@ TEST_CASE("metadata: unknown fields of every type are skipped", "[parquet][metad
     // A SchemaElement with fields from a future format version around the known ones.
     thrift::writer w;
     w.struct_begin();
-    w.field_i32(1, 2);                      // type INT64
-    w.field_header(ctype::map, 3);           // wrong type for repetition_type: skipped
+    w.field_i32(1, 2);             // type INT64
+    w.field_header(ctype::map, 3); // wrong type for repetition_type: skipped
     w.map_header(ctype::i32, ctype::binary, 1);
     w.write_i32(1);
     w.write_binary("x");
@@ -244,7 +244,7 @@ TEST_CASE("metadata: unknown fields of every type are skipped", "[parquet][metad
     w.list_header(ctype::i64, 2);
     w.write_i64(1);
     w.write_i64(2);
-    w.field_header(ctype::struct_, 10);      // logicalType: an unknown member, then TIMESTAMP
+    w.field_header(ctype::struct_, 10); // logicalType: an unknown member, then TIMESTAMP
     w.struct_begin();
     w.field_struct_begin(8);
     w.field_bool(1, true);
@@ -326,7 +326,7 @@ TEST_CASE("metadata: a missing required field names the struct, the field and th
     pq::page_header h;
     auto hb = pq::encode_page_header(h);
     hb.erase(hb.begin(), hb.begin() + 2); // drop field 1 (type)
-    hb[0] = 0x25;                          // field 2 is now 2 above the start
+    hb[0] = 0x25;                         // field 2 is now 2 above the start
     std::size_t n = 0;
     try {
         pq::decode_page_header(hb, 0, n);
@@ -339,7 +339,8 @@ TEST_CASE("metadata: a missing required field names the struct, the field and th
 TEST_CASE("metadata: enum names are parquet's, unknown values print as unknown",
           "[parquet][metadata]")
 {
-    CHECK(std::string(to_string(pq::physical_type::fixed_len_byte_array)) == "FIXED_LEN_BYTE_ARRAY");
+    CHECK(std::string(to_string(pq::physical_type::fixed_len_byte_array)) ==
+          "FIXED_LEN_BYTE_ARRAY");
     CHECK(std::string(to_string(pq::converted_type::interval)) == "INTERVAL");
     CHECK(std::string(to_string(pq::converted_type::timestamp_micros)) == "TIMESTAMP_MICROS");
     CHECK(std::string(to_string(pq::encoding::byte_stream_split)) == "BYTE_STREAM_SPLIT");

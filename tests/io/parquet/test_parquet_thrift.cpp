@@ -26,7 +26,10 @@ std::vector<std::uint8_t> bytes(std::initializer_list<int> b)
     return v;
 }
 
-std::vector<std::uint8_t> to_vector(std::span<std::uint8_t const> s) { return {s.begin(), s.end()}; }
+std::vector<std::uint8_t> to_vector(std::span<std::uint8_t const> s)
+{
+    return {s.begin(), s.end()};
+}
 
 /// The error `fn` throws (fails the test when it throws none or another type).
 template <class Fn>
@@ -94,8 +97,10 @@ TEST_CASE("thrift: varints encode as ULEB128 and round-trip up to 64 bits", "[pa
     w.write_varint(300);
     CHECK(to_vector(w.bytes()) == bytes({0x00, 0x7f, 0x80, 0x01, 0xac, 0x02}));
 
-    std::uint64_t const values[] = {0,       1,          127,        128,
-                                    16383,   16384,      1ull << 35, (1ull << 63) - 1,
+    std::uint64_t const values[] = {0,          1,
+                                    127,        128,
+                                    16383,      16384,
+                                    1ull << 35, (1ull << 63) - 1,
                                     1ull << 63, std::numeric_limits<std::uint64_t>::max()};
     w.clear();
     for (std::uint64_t v : values)
@@ -203,16 +208,16 @@ TEST_CASE("thrift: field headers use deltas, the long form for the rest, bools i
 {
     thrift::writer w;
     w.struct_begin();
-    w.field_i32(1, 5);     // delta 1: 0x15
-    w.field_i32(16, 5);    // delta 15: 0xf5
-    w.field_i32(40, 5);    // delta 24: long form
-    w.field_i32(3, 5);     // going down: long form
-    w.field_bool(4, true); // delta 1, type 1: 0x11, no value byte
+    w.field_i32(1, 5);      // delta 1: 0x15
+    w.field_i32(16, 5);     // delta 15: 0xf5
+    w.field_i32(40, 5);     // delta 24: long form
+    w.field_i32(3, 5);      // going down: long form
+    w.field_bool(4, true);  // delta 1, type 1: 0x11, no value byte
     w.field_bool(5, false); // 0x12
-    w.field_i32(-5, 5);    // negative id: long form
+    w.field_i32(-5, 5);     // negative id: long form
     w.struct_end();
-    CHECK(to_vector(w.bytes()) == bytes({0x15, 0x0a, 0xf5, 0x0a, 0x05, 0x50, 0x0a, 0x05, 0x06,
-                                         0x0a, 0x11, 0x12, 0x05, 0x09, 0x0a, 0x00}));
+    CHECK(to_vector(w.bytes()) == bytes({0x15, 0x0a, 0xf5, 0x0a, 0x05, 0x50, 0x0a, 0x05, 0x06, 0x0a,
+                                         0x11, 0x12, 0x05, 0x09, 0x0a, 0x00}));
     thrift::reader r(w.bytes());
     r.struct_begin();
     std::vector<int> ids;
@@ -236,8 +241,8 @@ TEST_CASE("thrift: binary, strings, list and set headers short and long", "[parq
     thrift::writer w;
     w.write_binary("");
     w.write_binary(std::string("a\0b", 3));
-    w.list_header(ctype::i32, 14);  // short: 0xe5
-    w.list_header(ctype::i32, 15);  // long: 0xf5 0x0f
+    w.list_header(ctype::i32, 14);     // short: 0xe5
+    w.list_header(ctype::i32, 15);     // long: 0xf5 0x0f
     w.list_header(ctype::binary, 300); // long: 0xf8 0xac 0x02
     std::vector<std::uint8_t> const b = to_vector(w.bytes());
     CHECK(std::vector<std::uint8_t>(b.begin() + 5, b.end()) ==
@@ -257,8 +262,7 @@ TEST_CASE("thrift: binary, strings, list and set headers short and long", "[parq
     CHECK((h3.elem == ctype::binary && h3.size == 300));
 }
 
-TEST_CASE("thrift: bool list elements are one byte each, 0 read as false too",
-          "[parquet][thrift]")
+TEST_CASE("thrift: bool list elements are one byte each, 0 read as false too", "[parquet][thrift]")
 {
     auto in = bytes({0x41, 0x01, 0x02, 0x00, 0x01});
     thrift::reader r(in);
@@ -375,9 +379,9 @@ TEST_CASE("thrift: nesting deeper than the limit is refused, at the limit it is 
 
     std::vector<std::uint8_t> maps;
     for (int i = 0; i < 100; ++i) {
-        maps.push_back(0x01);            // one entry
-        maps.push_back(0x5b);            // i32 -> map
-        maps.push_back(0x02);            // the key
+        maps.push_back(0x01); // one entry
+        maps.push_back(0x5b); // i32 -> map
+        maps.push_back(0x02); // the key
     }
     thrift::reader r4(maps);
     CHECK(error_of([&] { r4.skip(ctype::map); }).reason() == "thrift nesting deeper than 64");
