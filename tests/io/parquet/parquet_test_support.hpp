@@ -17,7 +17,8 @@
 namespace parquet_test {
 
 /// data/ and bad_data/ of apache/parquet-testing. When missing: exit 77 (CTest: skipped), unless
-/// in CI (CI=true or STREAMBATCH_REQUIRE_ALL_COMPONENTS at configure time), where it fails.
+/// in CI (CI=true or STREAMBATCH_REQUIRE_ALL=ON/1 in the environment, or
+/// STREAMBATCH_REQUIRE_ALL_COMPONENTS at configure time), where it fails.
 inline std::filesystem::path testing_dir()
 {
     char const* env = std::getenv("STREAMBATCH_PARQUET_TESTING");
@@ -26,8 +27,10 @@ inline std::filesystem::path testing_dir()
         std::filesystem::is_directory(dir / "bad_data"))
         return dir;
     char const* ci = std::getenv("CI");
-    bool const required =
-        STREAMBATCH_PARQUET_REQUIRE_TESTING || (ci && std::string_view(ci) == "true");
+    char const* all = std::getenv("STREAMBATCH_REQUIRE_ALL"); // what .ci/run sets
+    bool const required = STREAMBATCH_PARQUET_REQUIRE_TESTING ||
+                          (ci && std::string_view(ci) == "true") ||
+                          (all && (std::string_view(all) == "ON" || std::string_view(all) == "1"));
     if (required)
         FAIL("apache/parquet-testing not found at \"" << dir.string()
                                                       << "\" (STREAMBATCH_PARQUET_TESTING)");
