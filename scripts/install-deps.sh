@@ -17,6 +17,7 @@ everything=("${example[@]}"
             clang-16 libclang-rt-16-dev clang-format-16 time valgrind
             sqlite3 libpq-dev postgresql-15 libcsv-dev prometheus
             libtbb-dev python3 python3-psutil gnuplot-nox
+            python3-pandas  # bench/tools/compare.sh: pandas read_csv beside the CSV reader
             util-linux    # script(1), for the progress line's pseudo-terminal test
             openmpi-bin)  # mpirun, for the partitioned-workers tests (no MPI library is linked)
 
