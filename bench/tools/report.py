@@ -57,16 +57,22 @@ def main():
 
     runs = collections.defaultdict(list)  # (part, file, tool) -> [run]
     ratios = collections.defaultdict(list)  # (part, file, tool) -> [tool wall / sb wall]
+    cpu_ratios = collections.defaultdict(list)  # the same with CPU time
     last_sb = {}
+    raw = []
     for line in open(a.tsv, encoding="utf-8"):
         part, file, tool, rep, wall_us, user, sys_, rss, rows = line.rstrip("\n").split("\t")
         r = {"wall": int(wall_us) / 1e6, "cpu": float(user) + float(sys_),
              "rss": int(rss) / 1024, "rows": int(rows)}
         runs[(part, file, tool)].append(r)
+        raw.append(line.rstrip("\n").replace("\t", " "))
         if tool == "streambatch":
-            last_sb[(part, file)] = r["wall"]
+            last_sb[(part, file)] = r
         else:
-            ratios[(part, file, tool)].append(r["wall"] / last_sb[(part, file)])
+            sb = last_sb[(part, file)]
+            ratios[(part, file, tool)].append(r["wall"] / sb["wall"])
+            if sb["cpu"] > 0:
+                cpu_ratios[(part, file, tool)].append(r["cpu"] / sb["cpu"])
 
     files = {}
     for f in a.file:
@@ -84,9 +90,11 @@ def main():
         cells += [mid([r["cpu"] for r in v], lambda x: f"{x:.2f}"),
                   mid([r["rss"] for r in v], lambda x: f"{x:,.1f}")]
         if tool == "streambatch":
-            cells.append("1 (the baseline)")
+            cells += ["1 (the baseline)", "1"]
         else:
             cells.append(mid(ratios[(part, file, tool)], lambda x: f"{x:.2f}") + "×")
+            c = cpu_ratios[(part, file, tool)]
+            cells.append(mid(c, lambda x: f"{x:.2f}") + "×" if c else "-")
         cells.append(str(len(v)))
         return "| " + " | ".join(cells) + " |"
 
@@ -148,8 +156,8 @@ def main():
         w("")
         w(f"Made by {how}: {size:,} bytes, `{check}`.")
         w("")
-        w(f"| tool ({key} file) | wall s | rows/s | MB/s | CPU s | peak RSS MiB | time ÷ streambatch's | runs |")
-        w("|---|---|---|---|---|---|---|---|")
+        w(f"| tool ({key} file) | wall s | rows/s | MB/s | CPU s | peak RSS MiB | time ÷ streambatch's | CPU ÷ streambatch's | runs |")
+        w("|---|---|---|---|---|---|---|---|---|")
         for tool in ("streambatch", "libcsv", "python_csv", "pandas", "duckdb_t1", "duckdb_t2", "wc_l"):
             if runs.get(("csv", key, tool)):
                 w(row_of("csv", key, tool, size))
@@ -159,7 +167,8 @@ def main():
                                      statistics.median([r["rss"] for r in v])))
         w("")
         w(f"streambatch ran before each other tool's run, {len(runs[('csv', key, 'streambatch')])} "
-          "runs in all (its row: all of them).")
+          "runs in all (its row: all of them); pandas, the slowest, ran min(3, reps) times (the "
+          "runs column).")
         w("")
 
     w("## Loading: SQLite")
@@ -173,8 +182,8 @@ def main():
       "lower-cased; the CSV's identity hashed; the checkpoint row in every batch's transaction: "
       "exactly once). sqlite3: `.import --csv --skip 1` (text as is, no cleaning, no checkpoint).")
     w("")
-    w("| tool (load file) | wall s | rows/s | CPU s | peak RSS MiB | time ÷ streambatch's | runs |")
-    w("|---|---|---|---|---|---|---|")
+    w("| tool (load file) | wall s | rows/s | CPU s | peak RSS MiB | time ÷ streambatch's | CPU ÷ streambatch's | runs |")
+    w("|---|---|---|---|---|---|---|---|")
     plot_load = []
     for tool in ("streambatch", "sqlite3_import"):
         if runs.get(("sqlite", "load", tool)):
@@ -197,8 +206,8 @@ def main():
       "'load.csv' WITH (FORMAT csv, HEADER true)\"` (one COPY, text as is). Peak RSS is the "
       "client's (the server's is not counted for either).")
     w("")
-    w("| tool (load file) | wall s | rows/s | CPU s | peak RSS MiB | time ÷ streambatch's | runs |")
-    w("|---|---|---|---|---|---|---|")
+    w("| tool (load file) | wall s | rows/s | CPU s | peak RSS MiB | time ÷ streambatch's | CPU ÷ streambatch's | runs |")
+    w("|---|---|---|---|---|---|---|---|")
     for tool in ("streambatch", "psql_copy"):
         if runs.get(("postgres", "load", tool)):
             w(row_of("postgres", "load", tool).replace(NAMES["streambatch"], "streambatch `csv_to_postgres`"))
@@ -213,6 +222,16 @@ def main():
       "rows/s and peak RSS per tool (medians).")
     w("- [plots/tools_load.svg](plots/tools_load.svg): the SQLite and PostgreSQL loads, rows/s and "
       "peak RSS (medians).")
+    w("")
+    w("## The raw runs")
+    w("")
+    w("<details><summary>part, file, tool, rep, wall µs, user s, sys s, peak RSS KiB, rows</summary>")
+    w("")
+    w("```")
+    out.extend(raw)
+    w("```")
+    w("")
+    w("</details>")
     w("")
     os.makedirs(os.path.join(a.out_dir, "plots"), exist_ok=True)
     with open(os.path.join(a.out_dir, "RESULTS-tools.md"), "w", encoding="utf-8") as f:
