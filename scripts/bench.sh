@@ -109,6 +109,8 @@ want partitions && targets+=(bench_partitions)
 want checkpoint && targets+=(example_csv_to_sqlite)
 want csv && targets+=(bench_csv)
 want runner && targets+=(bench_runner)
+want tools && targets+=(bench_tool_sb_csv_count bench_tool_libcsv_count bench_tool_gen_bench_csv
+                        example_csv_to_sqlite example_csv_to_postgres)
 cmake --preset release >/dev/null
 cmake --build --preset release --target "${targets[@]}"
 bin=build/release/bench
