@@ -13,6 +13,9 @@
 #                checkpoints -> RESULTS-checkpoint.md
 #   csv          bench_csv: the CSV reader against libcsv and memchr -> RESULTS-csv.md
 #   runner       bench_runner: for_each_batch against oneTBB's parallel_pipeline -> RESULTS-runner.md
+#   tools        bench/tools/compare.sh: the CSV reader against libcsv, Python csv, pandas, DuckDB
+#                and wc -l; the loads against sqlite3 .import and psql \copy -> RESULTS-tools.md,
+#                plots/tools_*.svg (installs DuckDB from npm into a scratch directory)
 #
 # --smoke        tiny sizes, one run of each: checks that everything builds and runs (a minute or
 #                two), and writes into build/release/bench-smoke/ unless --out-dir says otherwise:
@@ -24,7 +27,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-all_parts=(main partitions checkpoint csv runner)
+all_parts=(main partitions checkpoint csv runner tools)
 smoke=0 only="" out_dir="" run_py=()
 while (($#)); do
     case $1 in
@@ -83,6 +86,17 @@ fi
 if want csv && [[ ! -f /usr/include/csv.h ]]; then missing+=(libcsv-dev); fi
 if want runner && [[ ! -f /usr/include/tbb/parallel_pipeline.h ]]; then missing+=(libtbb-dev); fi
 if want checkpoint && [[ ! -f /usr/include/sqlite3.h ]]; then missing+=(libsqlite3-dev); fi
+if want tools; then
+    [[ -f /usr/include/csv.h ]] || missing+=(libcsv-dev)
+    need sqlite3 sqlite3
+    need psql postgresql-15
+    need node nodejs
+    need npm npm
+    need gnuplot gnuplot-nox
+    if [[ -x /usr/bin/python3 ]] && ! /usr/bin/python3 -c 'import pandas' 2>/dev/null; then
+        missing+=(python3-pandas)
+    fi
+fi
 if ((${#missing[@]})); then
     echo "scripts/bench.sh: missing Debian packages: ${missing[*]}" >&2
     echo "  install them with: apt-get install ${missing[*]}   (or: bash scripts/install-deps.sh)" >&2
@@ -95,6 +109,8 @@ want partitions && targets+=(bench_partitions)
 want checkpoint && targets+=(example_csv_to_sqlite)
 want csv && targets+=(bench_csv)
 want runner && targets+=(bench_runner)
+want tools && targets+=(bench_tool_sb_csv_count bench_tool_libcsv_count bench_tool_gen_bench_csv
+                        example_csv_to_sqlite example_csv_to_postgres)
 cmake --preset release >/dev/null
 cmake --build --preset release --target "${targets[@]}"
 bin=build/release/bench
@@ -149,6 +165,14 @@ if want runner; then
         gbench runner "$bin/bench_runner" 2 --benchmark_min_time=0.001
     else
         gbench runner "$bin/bench_runner" 15
+    fi
+fi
+if want tools; then
+    note "tools -> $out_dir/RESULTS-tools.md"
+    if ((smoke)); then
+        bash bench/tools/compare.sh --smoke --out-dir "$out_dir"
+    else
+        bash bench/tools/compare.sh --out-dir "$out_dir"
     fi
 fi
 note "done: ${parts[*]} -> $out_dir"

@@ -18,6 +18,7 @@ everything=("${example[@]}"
             sqlite3 libpq-dev postgresql-15 libcsv-dev prometheus
             libtbb-dev python3 python3-psutil gnuplot-nox
             libsnappy-dev libzstd-dev zlib1g-dev liblz4-dev   # streambatch::parquet's codecs
+            python3-pandas  # bench/tools/compare.sh: pandas read_csv beside the CSV reader
             util-linux    # script(1), for the progress line's pseudo-terminal test
             openmpi-bin   # mpirun, for the partitioned-workers tests (no MPI library is linked)
             slurmctld slurmd slurm-client munge)  # a one-node Slurm cluster, for tests/slurm
