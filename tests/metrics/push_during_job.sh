@@ -10,6 +10,9 @@
 #   push_during_job.sh partitions STATE_DIR METRICS_JOB PROMTOOL WORK_DIR
 #       two partitions of one job at once (0/2 and 1/2): two groups, partition="0"/"1" and
 #       partitions="2", 500 records each, adding up to the 1000 of the input
+#   push_during_job.sh example STATE_DIR PARALLEL_TRANSFORM PROMTOOL WORK_DIR
+#       examples/parallel_transform --push (2 batches in flight): after it, the gateway holds
+#       its 20000 records, completed
 # Every scrape is checked with `promtool check metrics`.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -111,5 +114,19 @@ partitions)
     grep -E "^streambatch_records\{instance=\"\",job=\"$job\",partition=\"[01]\",partitions=\"2\"\} 500$" "$work/scrape.prom"
     echo "two partitions, two groups: 500 + 500 = 1000 records"
     ;;
-*) fail "push_during_job.sh: single or partitions" ;;
+example)
+    "$job_bin" --records 20000 --batch 500 --jobs 2 --passes 1 --push "$url" >"$work/job.out" 2>&1 ||
+        { cat "$work/job.out" >&2; fail "parallel_transform failed"; }
+    cat "$work/job.out"
+    grep -q "20000 records" "$work/job.out" || fail "parallel_transform did not do 20000 records"
+    grep -q "warning" "$work/job.out" && fail "a warning: $(cat "$work/job.out")"
+    checked_scrape >/dev/null
+    l='job="parallel_transform"'
+    [[ $(value streambatch_records "$l") == 20000 ]] ||
+        fail "the gateway says $(value streambatch_records "$l") records, not 20000"
+    [[ $(value streambatch_run_status "$l,status=\"completed\"") == 1 ]] || fail "not completed"
+    [[ $(value streambatch_push_failures_total "$l") == 0 ]] || fail "failed pushes"
+    grep -E '^streambatch_records\{instance="",job="parallel_transform"\} 20000$' "$work/scrape.prom"
+    ;;
+*) fail "push_during_job.sh: single, partitions or example" ;;
 esac

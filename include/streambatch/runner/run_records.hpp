@@ -17,7 +17,10 @@
 //           written at the start with status "running", rewritten by update() while the job
 //           runs and by finish() at the end (completed, failed, stopped);
 //         - metrics.prom: the Prometheus text format for node_exporter's textfile collector,
-//           written with run_record.json each time (streambatch_run_status{status="..."});
+//           written with run_record.json each time (streambatch_run_status{status="..."},
+//           streambatch_push_failures_total: pushes to run_options::push_url that failed);
+//           prometheus_text(report, false) is the same without the job/partition labels (what
+//           is pushed to a Pushgateway, whose group path carries them; runner/detail/push.hpp);
 //         - execution_summary.md: a readable summary with a table, at the end.
 //         The last three are written atomically (temp file, fsync, rename), so a collector
 //         never reads half a file. read_memory_profile(path) reads memory_profile.json back
