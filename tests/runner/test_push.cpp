@@ -66,7 +66,8 @@ class fake_gateway {
             if (n <= 0)
                 break;
             in.append(buf, static_cast<std::size_t>(n));
-            if (auto const e = in.find("\r\n\r\n"); e != std::string::npos && want == std::string::npos) {
+            if (auto const e = in.find("\r\n\r\n");
+                e != std::string::npos && want == std::string::npos) {
                 auto const cl = in.find("Content-Length: ");
                 want = e + 4 + (cl < e ? std::stoul(in.substr(cl + 16)) : 0);
             }
@@ -102,11 +103,11 @@ class fake_gateway {
                 r.headers = in.substr(line_end + 2, head_end - line_end - 2);
                 r.body = in.substr(head_end + 4);
             }
-            std::string const out = "HTTP/1.1 " + std::to_string(status) +
-                                    (status == 200 ? " OK" : " Internal Server Error") +
-                                    "\r\nContent-Type: text/plain\r\nContent-Length: " +
-                                    std::to_string(reply.size()) +
-                                    "\r\nConnection: close\r\n\r\n" + reply;
+            std::string const out =
+                "HTTP/1.1 " + std::to_string(status) +
+                (status == 200 ? " OK" : " Internal Server Error") +
+                "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(reply.size()) +
+                "\r\nConnection: close\r\n\r\n" + reply;
             (void)!::send(c, out.data(), out.size(), MSG_NOSIGNAL);
             ::close(c);
             lock.lock();
@@ -267,10 +268,10 @@ TEST_CASE("push: parse_push_url takes http://host:port[/prefix] apart", "[push]"
     CHECK(c.port == "80");
 
     auto refused = [](char const* url, char const* why) {
-        CHECK_THROWS_WITH(sb::detail::parse_push_url(url),
-                          StartsWith(std::string("streambatch: run_options::push_url \"") + url +
-                                     "\": ") &&
-                              Contains(why));
+        CHECK_THROWS_WITH(
+            sb::detail::parse_push_url(url),
+            StartsWith(std::string("streambatch: run_options::push_url \"") + url + "\": ") &&
+                Contains(why));
     };
     refused("https://127.0.0.1:9091", "wants http://host:port");
     refused("127.0.0.1:9091", "wants http://host:port");
@@ -291,7 +292,7 @@ TEST_CASE("push: the group's path follows the Pushgateway's escaping rules", "[p
     CHECK(push_label_segment("job", "streambatch job") == "job/streambatch%20job");
     CHECK(push_label_segment("job", "load:customers%") == "job/load%3Acustomers%25");
     CHECK(push_label_segment("job", "a/b c") == "job@base64/YS9iIGM="); // RFC 4648 base64url
-    CHECK(push_label_segment("job", "/?>") == "job@base64/Lz8-");      // '-' for '+'
+    CHECK(push_label_segment("job", "/?>") == "job@base64/Lz8-");       // '-' for '+'
     CHECK(push_label_segment("job", "?\?/") == "job@base64/Pz8v");
     CHECK(push_label_segment("job", "") == "job@base64/=");
     CHECK(sb::detail::base64url("ab") == "YWI=");
@@ -305,8 +306,8 @@ TEST_CASE("push: http_put sends one PUT with the text and reads the status", "[p
     fake_gateway gw;
     auto const at = sb::detail::parse_push_url(gw.url());
     std::string const body = "# TYPE x gauge\nx 1\n";
-    auto const r = sb::detail::http_put(at, "/metrics/job/t", body,
-                                        std::chrono::steady_clock::now() + 10s);
+    auto const r =
+        sb::detail::http_put(at, "/metrics/job/t", body, std::chrono::steady_clock::now() + 10s);
     INFO(r.describe());
     CHECK(r.ok());
     CHECK(r.status == 200);
@@ -347,15 +348,15 @@ TEST_CASE("push: http_put gives up on a server that never answers, at the deadli
 TEST_CASE("push: http_put says when nobody listens, or the name does not resolve", "[push]")
 {
     int const port = closed_port();
-    auto const r = sb::detail::http_put(
-        sb::detail::parse_push_url("http://127.0.0.1:" + std::to_string(port)), "/metrics/job/t",
-        "x 1\n", std::chrono::steady_clock::now() + 5s);
+    auto const r =
+        sb::detail::http_put(sb::detail::parse_push_url("http://127.0.0.1:" + std::to_string(port)),
+                             "/metrics/job/t", "x 1\n", std::chrono::steady_clock::now() + 5s);
     CHECK_FALSE(r.ok());
     CHECK(r.describe() ==
           "cannot connect to 127.0.0.1:" + std::to_string(port) + ": Connection refused");
-    auto const n = sb::detail::http_put(sb::detail::parse_push_url("http://no-such-host.invalid:9091"),
-                                        "/metrics/job/t", "x 1\n",
-                                        std::chrono::steady_clock::now() + 5s);
+    auto const n =
+        sb::detail::http_put(sb::detail::parse_push_url("http://no-such-host.invalid:9091"),
+                             "/metrics/job/t", "x 1\n", std::chrono::steady_clock::now() + 5s);
     CHECK_FALSE(n.ok());
     CHECK_THAT(n.describe(), StartsWith("cannot resolve no-such-host.invalid: "));
 }
@@ -397,7 +398,7 @@ TEST_CASE("push: http_put over IPv6 loopback", "[push]")
     CHECK(r.ok());
 }
 
-TEST_CASE("push: a push under way is abandoned when its cancel descriptor is written", "[push]")
+TEST_CASE("push: a push under way is abandoned when its cancel fd is written", "[push]")
 {
     fake_gateway gw(200, "", -1);
     int p[2];
@@ -415,8 +416,7 @@ TEST_CASE("push: a push under way is abandoned when its cancel descriptor is wri
     CHECK_FALSE(r.ok());
 }
 
-TEST_CASE("push: metrics_pusher warns once per outage and says when pushes work again",
-          "[push]")
+TEST_CASE("push: metrics_pusher warns once per outage, and says when it recovers", "[push]")
 {
     fake_gateway gw(500, "no space left\n");
     std::mutex m;
@@ -507,8 +507,7 @@ TEST_CASE("push: for_each_batch pushes at the start, while it runs and at the en
                Contains("| metric pushes failed (" + gw.url() + ") | 0 |"));
 }
 
-TEST_CASE("push: a gateway that hangs does not hold the job; the last push still goes out",
-          "[push]")
+TEST_CASE("push: a hung gateway does not hold the job; the last push goes out", "[push]")
 {
     // The first connection is held without an answer for the whole job (push_timeout 60 s):
     // every batch completes while that push is under way. At the end the hung push is
@@ -544,7 +543,7 @@ TEST_CASE("push: a gateway that hangs does not hold the job; the last push still
     CHECK_FALSE(gw.held_open(0));
 }
 
-TEST_CASE("push: a gateway that never answers: the job completes, failures counted, one warning",
+TEST_CASE("push: a gateway that never answers: failures counted, one warning",
           "[push]")
 {
     fake_gateway gw(200, "", -1);
@@ -583,8 +582,7 @@ TEST_CASE("push: a gateway that never answers: the job completes, failures count
           double(report.push_failures));
 }
 
-TEST_CASE("push: nobody listening: the job completes and counts; a bad URL is refused at once",
-          "[push]")
+TEST_CASE("push: nobody listening: the job completes; a bad URL is refused", "[push]")
 {
     std::vector<int> v(300);
     sb::run_options o{.job = "down"};
@@ -593,8 +591,8 @@ TEST_CASE("push: nobody listening: the job completes and counts; a bad URL is re
     sb::run_report report;
     {
         stderr_capture capture;
-        report = sb::for_each_batch(v | sb::views::chunk(100), [](auto& b) { return b.size(); },
-                                    [](std::size_t) {}, o);
+        report = sb::for_each_batch(
+            v | sb::views::chunk(100), [](auto& b) { return b.size(); }, [](std::size_t) {}, o);
         CHECK(count_of(capture.text(), "Connection refused") == 1);
     }
     CHECK(report.completed);
@@ -604,7 +602,8 @@ TEST_CASE("push: nobody listening: the job completes and counts; a bad URL is re
     test::temp_dir dir;
     o.push_url = "https://gw:9091";
     o.record_dir = dir / "runs";
-    CHECK_THROWS_WITH(sb::for_each_batch(v | sb::views::chunk(100), [](auto&) {}, o),
+    CHECK_THROWS_WITH(sb::for_each_batch(
+                          v | sb::views::chunk(100), [](auto&) {}, o),
                       StartsWith("streambatch: run_options::push_url \"https://gw:9091\": "));
     CHECK_FALSE(fs::exists(dir / "runs")); // refused before a run directory is made
 }

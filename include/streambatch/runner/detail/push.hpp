@@ -235,19 +235,18 @@ inline int wait_for(int fd, short events, std::chrono::steady_clock::time_point 
 /// One PUT of `body` to `path` at `at`, all of it (connecting to each address the name has,
 /// sending, reading the reply) before `deadline`; abandoned (cancelled) when `cancel_fd` (-1:
 /// none) becomes readable. Never throws for the network's sake.
-inline http_result http_put(push_endpoint const& at, std::string const& path,
-                            std::string_view body, std::chrono::steady_clock::time_point deadline,
-                            int cancel_fd = -1)
+inline http_result http_put(push_endpoint const& at, std::string const& path, std::string_view body,
+                            std::chrono::steady_clock::time_point deadline, int cancel_fd = -1)
 {
     using clock = std::chrono::steady_clock;
     http_result res;
     auto const started = clock::now();
     auto timed_out = [&](char const* what) {
-        res.error = std::string(what) + " " + at.host_header + ": no answer within " +
-                    std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                       deadline - started)
-                                       .count()) +
-                    " ms";
+        res.error =
+            std::string(what) + " " + at.host_header + ": no answer within " +
+            std::to_string(
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - started).count()) +
+            " ms";
         return res;
     };
     addrinfo hints{};
@@ -264,8 +263,8 @@ inline http_result http_put(push_endpoint const& at, std::string const& path,
     push_io::fd_closer sock;
     std::string connect_error = "no address";
     for (addrinfo* a = found; a != nullptr && sock.fd < 0; a = a->ai_next) {
-        int const fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                                a->ai_protocol);
+        int const fd =
+            ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
         if (fd < 0) {
             connect_error = std::strerror(errno);
             continue;
@@ -369,11 +368,11 @@ inline http_result http_put(push_endpoint const& at, std::string const& path,
     }
     // "HTTP/1.1 200 OK"
     if (reply.compare(0, 5, "HTTP/") != 0 || reply.find(' ') == std::string::npos) {
-        res.error = "reply from " + at.host_header + ": no HTTP status line" +
-                    (reply.empty() ? std::string(" (the connection was closed)")
-                                   : ": \"" + reply.substr(0, std::min<std::size_t>(
-                                                                  reply.find('\r'), 80)) +
-                                         "\"");
+        res.error =
+            "reply from " + at.host_header + ": no HTTP status line" +
+            (reply.empty()
+                 ? std::string(" (the connection was closed)")
+                 : ": \"" + reply.substr(0, std::min<std::size_t>(reply.find('\r'), 80)) + "\"");
         return res;
     }
     std::size_t const sp = reply.find(' ');
@@ -444,9 +443,8 @@ private:
             s->drain_cancel(); // a cancel meant for the push before this one
             s->busy = true;
             lock.unlock();
-            http_result const r = http_put(s->at, s->path, text,
-                                           std::chrono::steady_clock::now() + s->timeout,
-                                           s->cancel[0]);
+            http_result const r = http_put(
+                s->at, s->path, text, std::chrono::steady_clock::now() + s->timeout, s->cancel[0]);
             std::string message;
             lock.lock();
             s->busy = false;
@@ -489,9 +487,10 @@ private:
         bool ended = false;
         {
             std::unique_lock lock(s_->mutex);
-            ended = s_->cv.wait_until(
-                lock, std::chrono::steady_clock::now() + s_->timeout + std::chrono::milliseconds(100),
-                [&] { return s_->done; });
+            ended = s_->cv.wait_until(lock,
+                                      std::chrono::steady_clock::now() + s_->timeout +
+                                          std::chrono::milliseconds(100),
+                                      [&] { return s_->done; });
         }
         if (ended)
             thread_.join();
