@@ -543,8 +543,7 @@ TEST_CASE("push: a hung gateway does not hold the job; the last push goes out", 
     CHECK_FALSE(gw.held_open(0));
 }
 
-TEST_CASE("push: a gateway that never answers: failures counted, one warning",
-          "[push]")
+TEST_CASE("push: a gateway that never answers: failures counted, one warning", "[push]")
 {
     fake_gateway gw(200, "", -1);
     test::temp_dir dir;
