@@ -507,7 +507,7 @@ TEST_CASE("push: for_each_batch pushes at the start, while it runs and at the en
                Contains("| metric pushes failed (" + gw.url() + ") | 0 |"));
 }
 
-TEST_CASE("push: a hung gateway does not hold the job; the last push goes out", "[push]")
+TEST_CASE("push: a hung gateway does not hold the job, the last push goes out", "[push]")
 {
     // The first connection is held without an answer for the whole job (push_timeout 60 s):
     // every batch completes while that push is under way. At the end the hung push is
@@ -581,7 +581,7 @@ TEST_CASE("push: a gateway that never answers: failures counted, one warning", "
           double(report.push_failures));
 }
 
-TEST_CASE("push: nobody listening: the job completes; a bad URL is refused", "[push]")
+TEST_CASE("push: nobody listening: the job completes, a bad URL is refused", "[push]")
 {
     std::vector<int> v(300);
     sb::run_options o{.job = "down"};
