@@ -2,6 +2,7 @@
 // guard. Copy it as the template of a job whose time goes into transforming records.
 //
 //     parallel_transform [--records N] [--batch N] [--jobs K] [--passes P] [--compare]
+//                        [--push URL]
 //
 // The source is a std::views pipeline (iota | transform: a record of ~300 bytes per id, made
 // when it is reached); views::memory_guarded cuts it into batches of --batch records (fewer
@@ -10,6 +11,8 @@
 // order. Memory: at most --jobs batches of records and their results are alive at once.
 // With --compare it runs the same job with 1 batch in flight and then with --jobs, and prints
 // the speed-up it measured on this machine (bench/RESULTS*.md publishes no figure for it).
+// With --push http://host:port the run's metrics go to that Prometheus Pushgateway while it
+// runs and at the end (run_options::push_url; docs/runner.md, Metrics).
 //
 // test-args: --records 20000 --batch 500 --jobs 2 --passes 2 --compare
 
@@ -61,10 +64,12 @@ struct outcome {
     std::uint64_t checksum = 0;
 };
 
-outcome run(std::uint64_t records, std::size_t batch, std::size_t jobs, int passes)
+outcome run(std::uint64_t records, std::size_t batch, std::size_t jobs, int passes,
+            std::string const& push_url = "")
 {
     sb::memory_guard guard;
     sb::run_options options{.max_in_flight = jobs, .job = "parallel_transform"};
+    options.push_url = push_url; // "": none
     options.expected_records = records;
     options.watch(guard); // memory pressure lowers the batches in flight as well as their size
     outcome out;
@@ -107,6 +112,7 @@ int main(int argc, char** argv)
     std::size_t batch = 1000, jobs = 2;
     int passes = 4;
     bool compare = false;
+    std::string push_url;
     cli.number("--records", records, "records to make");
     cli.number("--batch", batch, "records per batch (fewer while memory is tight)");
     cli.number("--jobs", jobs, "batches in flight, cleaned on up to this many threads",
@@ -114,6 +120,8 @@ int main(int argc, char** argv)
     cli.number("--passes", passes, "hash passes over each record (the CPU work)", 1, 1000);
     cli.flag("--compare", compare,
              "run with 1 batch in flight, then with --jobs, and print the speed-up");
+    cli.text("--push", push_url,
+             "a Prometheus Pushgateway (http://host:port) to push the run's metrics to");
     cli.parse(argc, argv);
     try {
         if (compare) {
@@ -129,7 +137,7 @@ int main(int argc, char** argv)
             }
             return 0;
         }
-        print(std::to_string(jobs) + " in flight", run(records, batch, jobs, passes));
+        print(std::to_string(jobs) + " in flight", run(records, batch, jobs, passes, push_url));
         return 0;
     } catch (std::exception const& e) {
         std::fprintf(stderr, "parallel_transform: %s\n", e.what());

@@ -16,6 +16,7 @@ everything=("${example[@]}"
             pkg-config catch2 librange-v3-dev libbenchmark-dev
             clang-16 libclang-rt-16-dev clang-format-16 time valgrind
             sqlite3 libpq-dev postgresql-15 libcsv-dev prometheus
+            prometheus-pushgateway prometheus-node-exporter  # tests/metrics: the real collectors
             libtbb-dev python3 python3-psutil gnuplot-nox
             libsnappy-dev libzstd-dev zlib1g-dev liblz4-dev   # streambatch::parquet's codecs
             python3-pandas  # bench/tools/compare.sh: pandas read_csv beside the CSV reader

@@ -1,7 +1,8 @@
 // streambatch/runner/run_options.hpp: what for_each_batch is told (run_options) and tells back
 // about a batch (batch_info, batch_failed).
 //
-// In:     run_options: max_in_flight, ordered, job, record_dir and record_every, progress,
+// In:     run_options: max_in_flight, ordered, job, record_dir and record_every, push_url,
+//         push_every and push_timeout (metrics pushed to a Pushgateway), progress,
 //         checkpoint_path and its intervals, fingerprint, resume_from, position, configuration,
 //         stop (a std::stop_token: a graceful stop); set_partition(p); watch(guard).
 // Out:    batch_info, handed to process and commit; batch_failed, thrown by for_each_batch.
@@ -83,6 +84,17 @@ struct run_options {
     /// How often run_record.json and metrics.prom are rewritten with the current figures while
     /// the job runs (checked when a batch completes); 0 = after every batch.
     std::chrono::milliseconds record_every{2000};
+    /// A Prometheus Pushgateway to push the run's metrics to while it runs ("" = none):
+    /// "http://host:port" (IPv4, [IPv6] or a name; a path after it is the gateway's route
+    /// prefix). The metrics of metrics.prom go to the group /metrics/job/<job> (with
+    /// /partition/<i>/partitions/<n> after set_partition) every push_every, checked when a batch
+    /// completes, and once more at the end. A plain HTTP PUT on a thread of its own: a gateway
+    /// that is down or slow never stops or slows the job (a warning on stderr once per outage;
+    /// report.push_failures counts the failed pushes). The group stays after the job.
+    std::string push_url{};
+    std::optional<std::chrono::milliseconds> push_every{}; ///< unset: record_every
+    /// Bounds each push (connect, send, reply), and what the end of the run waits for the last.
+    std::chrono::milliseconds push_timeout{1000};
 
     std::filesystem::path checkpoint_path{}; ///< "" = no checkpoints
     std::uint64_t checkpoint_every_batches = 10;

@@ -17,7 +17,10 @@
 //           written at the start with status "running", rewritten by update() while the job
 //           runs and by finish() at the end (completed, failed, stopped);
 //         - metrics.prom: the Prometheus text format for node_exporter's textfile collector,
-//           written with run_record.json each time (streambatch_run_status{status="..."});
+//           written with run_record.json each time (streambatch_run_status{status="..."},
+//           streambatch_push_failures_total: pushes to run_options::push_url that failed);
+//           prometheus_text(report, false) is the same without the job/partition labels (what
+//           is pushed to a Pushgateway, whose group path carries them; runner/detail/push.hpp);
 //         - execution_summary.md: a readable summary with a table, at the end.
 //         The last three are written atomically (temp file, fsync, rename), so a collector
 //         never reads half a file. read_memory_profile(path) reads memory_profile.json back
@@ -141,15 +144,20 @@ inline std::string prom_label(std::string const& s)
 }
 } // namespace detail
 
-/// The report in the Prometheus text exposition format (one gauge family each).
-inline std::string prometheus_text(run_report const& r)
+/// The report in the Prometheus text exposition format (one gauge family each, and the counter
+/// streambatch_push_failures_total). With `grouping_labels` (metrics.prom) each sample carries
+/// job="..." and, for one partition of several, partition="3",partitions="8"; without them (the
+/// text pushed to a Pushgateway) it carries none: the group's path gives the same labels.
+inline std::string prometheus_text(run_report const& r, bool grouping_labels = true)
 {
-    std::string const job =
-        "{job=\"" + detail::prom_label(r.job) + "\"" +
-        (r.part.whole() ? std::string()
-                        : ",partition=\"" + std::to_string(r.part.index) + "\",partitions=\"" +
-                              std::to_string(r.part.count) + "\"") +
-        "}";
+    std::string const labels =
+        !grouping_labels
+            ? std::string()
+            : "job=\"" + detail::prom_label(r.job) + "\"" +
+                  (r.part.whole() ? std::string()
+                                  : ",partition=\"" + std::to_string(r.part.index) +
+                                        "\",partitions=\"" + std::to_string(r.part.count) + "\"");
+    std::string const job = labels.empty() ? std::string() : "{" + labels + "}";
     std::string out;
     auto metric = [&](char const* name, char const* help, std::string const& value) {
         out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n" + name +
@@ -182,11 +190,16 @@ inline std::string prometheus_text(run_report const& r)
     metric("streambatch_completed", "1 if the last run completed, 0 otherwise.",
            r.completed ? "1" : "0");
     // The status as a state set: one sample per status, 1 for the run's own.
+    out += "# HELP streambatch_push_failures_total Metric pushes to the Pushgateway that failed "
+           "(run_options::push_url).\n"
+           "# TYPE streambatch_push_failures_total counter\n"
+           "streambatch_push_failures_total" +
+           job + " " + std::to_string(r.push_failures) + "\n";
     out += "# HELP streambatch_run_status The last run's status (1 for the current one).\n"
            "# TYPE streambatch_run_status gauge\n";
     for (auto s : {run_status::running, run_status::completed, run_status::failed,
                    run_status::stopped, run_status::killed})
-        out += "streambatch_run_status" + job.substr(0, job.size() - 1) + ",status=\"" +
+        out += "streambatch_run_status{" + labels + (labels.empty() ? "" : ",") + "status=\"" +
                std::string(to_text(s)) + "\"} " + (s == r.status ? "1" : "0") + "\n";
     return out;
 }
@@ -227,6 +240,9 @@ inline std::string summary_markdown(run_report const& r, run_configuration const
     if (r.resumed_from_records != 0)
         row("resumed after", std::to_string(r.resumed_from_records) + " records (" +
                                  std::to_string(r.resumed_from_batches) + " batches)");
+    for (auto const& [k, v] : config)
+        if (k == "push_url")
+            row("metric pushes failed (" + v + ")", std::to_string(r.push_failures));
     row("memory guard events", std::to_string(r.guard_events.size()));
     if (!r.guard_events.empty()) {
         s += "\n## Memory guard events\n\n";
@@ -337,6 +353,7 @@ inline std::string run_record_json(run_report const& r, run_process const& proc,
     field("resumed_from_batches", std::to_string(r.resumed_from_batches));
     field("first_position", json_quote(r.first_position));
     field("last_position", json_quote(r.last_position));
+    field("push_failures", std::to_string(r.push_failures));
     std::string events = "[";
     for (std::size_t i = 0; i < r.guard_events.size(); ++i) {
         auto const& e = r.guard_events[i];

@@ -152,8 +152,9 @@ struct run_report {
     std::string last_position;  ///< after the batches completed contiguously (as checkpointed)
     run_status status = run_status::running; ///< how the run ended (see run_status)
     bool completed = false;                  ///< status == run_status::completed
-    std::string error;             ///< what() of the exception that ended it ("" unless failed)
-    std::filesystem::path run_dir; ///< this run's directory under record_dir ("" without one)
+    std::string error;               ///< what() of the exception that ended it ("" unless failed)
+    std::filesystem::path run_dir;   ///< this run's directory under record_dir ("" without one)
+    std::uint64_t push_failures = 0; ///< metric pushes that failed (run_options::push_url)
 };
 
 } // namespace streambatch

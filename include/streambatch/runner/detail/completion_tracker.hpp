@@ -15,6 +15,7 @@
 #include <streambatch/runner/checkpoint.hpp>
 #include <streambatch/runner/detail/checkpoint_writer.hpp>
 #include <streambatch/runner/detail/progress_line.hpp>
+#include <streambatch/runner/detail/push.hpp>
 #include <streambatch/runner/run_options.hpp>
 #include <streambatch/runner/run_records.hpp>
 #include <streambatch/runner/run_report.hpp>
@@ -100,6 +101,7 @@ class completion_tracker {
     run_options const& opts_;
     run_report& report_;
     std::optional<run_recorder> recorder_;
+    std::optional<metrics_pusher> pusher_; // with run_options::push_url
     std::optional<proc_memory_probe> probe_;
     std::optional<rss_reader> rss_;
     progress_line progress_;
@@ -124,6 +126,8 @@ class completion_tracker {
             {"record_every_ms", std::to_string(opts_.record_every.count())},
             {"fingerprint", opts_.fingerprint},
             {"partition", opts_.part.str()}};
+        if (pusher_)
+            config.emplace_back("push_url", opts_.push_url);
         config.insert(config.end(), opts_.configuration.begin(), opts_.configuration.end());
         return config;
     }
@@ -142,8 +146,10 @@ class completion_tracker {
         r.last_position = lwm_.position();
     }
 
-    /// run_record.json and metrics.prom with the current figures, status running.
-    void refresh_records(std::chrono::steady_clock::time_point now)
+    /// run_record.json and metrics.prom with the current figures, status running (and/or the
+    /// same metrics handed to the pusher).
+    void refresh_records(std::chrono::steady_clock::time_point now, bool records = true,
+                         bool push = true)
     {
         run_report r;
         r.job = report_.job;
@@ -160,6 +166,11 @@ class completion_tracker {
             std::lock_guard lock(opts_.guard_->log->mutex);
             r.guard_events = opts_.guard_->log->events;
         }
+        r.push_failures = pusher_ ? pusher_->failures() : 0;
+        if (push && pusher_)
+            pusher_->submit(prometheus_text(r, false), now);
+        if (!records || !recorder_)
+            return;
         recorder_->update(r, configuration());
         last_record_ = now;
     }
@@ -196,6 +207,9 @@ public:
         : opts_(o), report_(r), progress_(o.progress), start_(std::chrono::steady_clock::now()),
           last_checkpoint_(start_), lwm_(o.resume_from.position)
     {
+        if (!o.push_url.empty()) // a bad URL throws here, before a run directory is made
+            pusher_.emplace(o.push_url, o.job, o.part, o.push_every.value_or(o.record_every),
+                            o.push_timeout);
         if (!o.record_dir.empty()) {
             recorder_.emplace(o.record_dir, o.job);
             report_.run_dir = recorder_->directory();
@@ -204,7 +218,7 @@ public:
         }
         if (recorder_ || progress_.on())
             rss_.emplace();
-        if (recorder_)
+        if (recorder_ || pusher_)
             refresh_records(start_); // status running, from the start
     }
 
@@ -230,8 +244,10 @@ public:
                          std::chrono::duration<double>(now - start_).count(), rss, info.size);
 
         std::uint64_t const moved = lwm_.complete(local, info.size, std::move(position));
-        if (recorder_ && now - last_record_ >= opts_.record_every)
-            refresh_records(now);
+        bool const record_due = recorder_ && now - last_record_ >= opts_.record_every;
+        bool const push_due = pusher_ && pusher_->due(now);
+        if (record_due || push_due)
+            refresh_records(now, record_due, push_due);
         since_checkpoint_ += moved;
         if (moved != 0 && !opts_.checkpoint_path.empty() &&
             (since_checkpoint_ >= opts_.checkpoint_every_batches ||
@@ -316,6 +332,10 @@ public:
             std::lock_guard lock(opts_.guard_->log->mutex);
             opts_.guard_->log->active = false;
             report_.guard_events = opts_.guard_->log->events;
+        }
+        if (pusher_) { // the final figures, once more (waits at most push_timeout + 100 ms)
+            report_.push_failures = pusher_->failures();
+            report_.push_failures = pusher_->finish(prometheus_text(report_, false));
         }
         if (recorder_) {
             try {
