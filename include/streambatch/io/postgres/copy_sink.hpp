@@ -108,16 +108,18 @@ class copy_sink {
             detail::throw_error(conn_->handle(), nullptr, copy_sql_, "sending COPY data");
     }
 
-    // One COPY of the batch's records in the open transaction; on an error the COPY is ended
-    // and batch_error thrown (the caller rolls back).
+    // One COPY of the batch's records in the open transaction (started: the caller has sent
+    // the COPY statement and got its COPY IN; what it sent after it is drained with it); on an
+    // error the COPY is ended and batch_error thrown (the caller rolls back).
     template <class B>
-    std::size_t copy_rows(B& batch, std::uint64_t index)
+    std::size_t copy_rows(B& batch, std::uint64_t index, bool started = false)
     {
         PGconn* const c = conn_->handle();
         std::size_t n = 0;
         std::size_t at = batch_error::npos; // the record being mapped and encoded
         try {
-            if (result r(PQexec(c, copy_sql_.c_str())); !r || r.status() != PGRES_COPY_IN)
+            if (started) {
+            } else if (result r(PQexec(c, copy_sql_.c_str())); !r || r.status() != PGRES_COPY_IN)
                 detail::throw_error(c, r.handle(), copy_sql_);
             buf_.clear();
             for (auto&& rec : batch) {
@@ -276,6 +278,21 @@ public:
             throw std::logic_error(where(index, batch_error::npos) +
                                    "write_rows needs an open transaction (write() opens its own)");
         std::size_t const n = copy_rows(batch, index);
+        rows_ += n;
+        return n;
+    }
+
+    /// write_rows for a COPY the caller has started: it sent sql() (with what comes before and
+    /// after it in one query string: postgres::job_sink sends BEGIN, its state update, the COPY
+    /// and COMMIT in one round trip) and PQgetResult gave PGRES_COPY_IN. Sends the rows, ends
+    /// the COPY and drains the results of the rest of the string; the first failure throws
+    /// batch_error as write_rows does.
+    template <std::ranges::input_range B>
+        requires std::invocable<Map&, std::ranges::range_reference_t<B>>
+    std::size_t write_rows_in_copy(B&& batch)
+    {
+        std::uint64_t const index = batches_++;
+        std::size_t const n = copy_rows(batch, index, true);
         rows_ += n;
         return n;
     }
