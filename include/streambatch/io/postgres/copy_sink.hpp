@@ -8,6 +8,7 @@
 #define STREAMBATCH_IO_POSTGRES_COPY_SINK_HPP_INCLUDED
 
 #include <streambatch/io/postgres/connection.hpp>
+#include <streambatch/io/sql/sink.hpp>
 #include <streambatch/io/sql/traits.hpp>
 
 #include <charconv>
@@ -228,36 +229,17 @@ public:
                 where(index, batch_error::npos) +
                 "the connection is already in a transaction (a cursor reading on it?); each "
                 "batch is its own: write through a second connection");
-        try {
-            conn_->exec("BEGIN");
-        } catch (error const& e) {
-            throw batch_error(where(index, batch_error::npos) +
-                                  std::string(io::detail::unprefixed<detail::tag>(e.what())),
-                              e, index, batch_error::npos);
-        }
-        std::size_t n = 0;
-        try {
-            n = copy_rows(batch, index);
-        } catch (...) {
-            rollback();
-            throw;
-        }
-        try {
-            std::invoke(hook, *conn_);
-            conn_->exec("COMMIT");
-        } catch (error const& e) {
-            rollback();
-            throw batch_error(where(index, batch_error::npos) + "in the hook or COMMIT: " +
-                                  std::string(io::detail::unprefixed<detail::tag>(e.what())),
-                              e, index, batch_error::npos);
-        } catch (...) {
-            rollback();
-            std::string const msg = sql::detail::current_message();
-            std::throw_with_nested(
-                batch_error(where(index, batch_error::npos) + "in the hook: " + msg,
-                            error("", "", msg, {}, {}, {}, copy_sql_, conn_->host(), conn_->port()),
-                            index, batch_error::npos));
-        }
+        std::size_t const n = sql::detail::transact_batch<error, batch_error, detail::tag>(
+            index, where(index, batch_error::npos), [&] { conn_->exec("BEGIN"); },
+            [&] { return copy_rows(batch, index); },
+            [&] {
+                std::invoke(hook, *conn_);
+                conn_->exec("COMMIT");
+            },
+            [&]() noexcept { rollback(); },
+            [&](std::string const& msg) {
+                return error("", "", msg, {}, {}, {}, copy_sql_, conn_->host(), conn_->port());
+            });
         rows_ += n;
         return n;
     }

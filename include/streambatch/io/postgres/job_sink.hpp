@@ -83,13 +83,7 @@ template <class Map>
 inline constexpr bool is_copy_batch<copy_batch<Map>> = true;
 
 template <class W>
-struct writer_of {
-    using type = std::decay_t<W>;
-};
-template <class Map>
-struct writer_of<copy_sink<Map>&> {
-    using type = copy_batch<Map>;
-};
+using writer_of = sql::detail::writer_of<copy_sink, W>;
 
 template <class W>
 typename writer_of<W&&>::type make_writer(connection const&, W&& w)

@@ -47,6 +47,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 namespace streambatch::sql {
@@ -135,6 +136,17 @@ struct rows_writer {
     {
         sink->write_rows(std::forward<B>(batch));
     }
+};
+
+/// What a job sink keeps of the write it is given: a rows_writer for a RowSink<Map>& (an
+/// inserter, a copy_sink), else the callable itself.
+template <template <class> class RowSink, class W>
+struct writer_of {
+    using type = std::decay_t<W>;
+};
+template <template <class> class RowSink, class Map>
+struct writer_of<RowSink, RowSink<Map>&> {
+    using type = rows_writer<RowSink<Map>>;
 };
 
 /// Now in UTC, to the millisecond: 2026-12-05T21:50:01.123Z.

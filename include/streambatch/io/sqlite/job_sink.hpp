@@ -72,13 +72,7 @@ template <class Map>
 using insert_batch = sql::detail::rows_writer<inserter<Map>>;
 
 template <class W>
-struct writer_of {
-    using type = std::decay_t<W>;
-};
-template <class Map>
-struct writer_of<inserter<Map>&> {
-    using type = insert_batch<Map>;
-};
+using writer_of = sql::detail::writer_of<inserter, W>;
 
 template <class W>
 typename writer_of<W&&>::type make_writer(database const&, W&& w)
