@@ -13,6 +13,8 @@
 #                checkpoints -> RESULTS-checkpoint.md
 #   csv          bench_csv: the CSV reader against libcsv and memchr -> RESULTS-csv.md
 #   runner       bench_runner: for_each_batch against oneTBB's parallel_pipeline -> RESULTS-runner.md
+#   postgres     bench/pg_load.sh: csv_to_postgres (exactly once) against psql \copy on a
+#                throw-away server -> RESULTS-postgres.md
 #
 # --smoke        tiny sizes, one run of each: checks that everything builds and runs (a minute or
 #                two), and writes into build/release/bench-smoke/ unless --out-dir says otherwise:
@@ -24,7 +26,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-all_parts=(main partitions checkpoint csv runner)
+all_parts=(main partitions checkpoint csv runner postgres)
 smoke=0 only="" out_dir="" run_py=()
 while (($#)); do
     case $1 in
@@ -83,6 +85,12 @@ fi
 if want csv && [[ ! -f /usr/include/csv.h ]]; then missing+=(libcsv-dev); fi
 if want runner && [[ ! -f /usr/include/tbb/parallel_pipeline.h ]]; then missing+=(libtbb-dev); fi
 if want checkpoint && [[ ! -f /usr/include/sqlite3.h ]]; then missing+=(libsqlite3-dev); fi
+if want postgres; then
+    [[ -f /usr/include/postgresql/libpq-fe.h ]] || missing+=(libpq-dev)
+    need psql postgresql-client
+    need /usr/bin/time time
+    ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+fi
 if ((${#missing[@]})); then
     echo "scripts/bench.sh: missing Debian packages: ${missing[*]}" >&2
     echo "  install them with: apt-get install ${missing[*]}   (or: bash scripts/install-deps.sh)" >&2
@@ -95,6 +103,7 @@ want partitions && targets+=(bench_partitions)
 want checkpoint && targets+=(example_csv_to_sqlite)
 want csv && targets+=(bench_csv)
 want runner && targets+=(bench_runner)
+want postgres && targets+=(example_csv_to_postgres)
 cmake --preset release >/dev/null
 cmake --build --preset release --target "${targets[@]}"
 bin=build/release/bench
@@ -149,6 +158,14 @@ if want runner; then
         gbench runner "$bin/bench_runner" 2 --benchmark_min_time=0.001
     else
         gbench runner "$bin/bench_runner" 15
+    fi
+fi
+if want postgres; then
+    note "postgres -> $out_dir/RESULTS-postgres.md"
+    if ((smoke)); then
+        bash bench/pg_load.sh --rows 20000 --pairs 1 --out "$out_dir/RESULTS-postgres.md"
+    else
+        bash bench/pg_load.sh --rows 300000 --pairs 5 --out "$out_dir/RESULTS-postgres.md"
     fi
 fi
 note "done: ${parts[*]} -> $out_dir"
