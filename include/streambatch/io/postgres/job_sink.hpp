@@ -13,6 +13,8 @@
 // Out:    postgres::job_sink<Write>, modelling streambatch::job_sink:
 //         open(key)          takes the fence; the stored job_state (nullopt: none committed).
 //         commit(b, state)   BEGIN; compare-and-set of the state row; write(conn, b); COMMIT.
+//                            With a copy_sink, one query string (BEGIN; the compare-and-set;
+//                            COPY; COMMIT) and two round trips a batch (docs/sql.md).
 //         close()            releases the fence (noexcept; also the destructor's).
 //         describe()         "PostgreSQL 127.0.0.1:5432/shop table customers" (the table of a
 //                            copy_sink; none for a callable).

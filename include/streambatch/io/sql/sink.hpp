@@ -56,9 +56,9 @@ std::size_t transact_batch(std::uint64_t index, std::string const& where, Begin&
         hook_and_commit();
     } catch (Error const& e) {
         rollback();
-        throw BatchError(where + "in the hook or COMMIT: " +
-                             std::string(io::detail::unprefixed<Tag>(e.what())),
-                         e, index, BatchError::npos);
+        throw BatchError(
+            where + "in the hook or COMMIT: " + std::string(io::detail::unprefixed<Tag>(e.what())),
+            e, index, BatchError::npos);
     } catch (...) {
         rollback();
         std::string const msg = current_message();
