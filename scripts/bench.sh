@@ -16,6 +16,8 @@
 #   tools        bench/tools/compare.sh: the CSV reader against libcsv, Python csv, pandas, DuckDB
 #                and wc -l; the loads against sqlite3 .import and psql \copy -> RESULTS-tools.md,
 #                plots/tools_*.svg (installs DuckDB from npm into a scratch directory)
+#   postgres     bench/pg_load.sh: csv_to_postgres (exactly once) against psql \copy on a
+#                throw-away server -> RESULTS-postgres.md
 #
 # --smoke        tiny sizes, one run of each: checks that everything builds and runs (a minute or
 #                two), and writes into build/release/bench-smoke/ unless --out-dir says otherwise:
@@ -27,7 +29,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-all_parts=(main partitions checkpoint csv runner tools)
+all_parts=(main partitions checkpoint csv runner tools postgres)
 smoke=0 only="" out_dir="" run_py=()
 while (($#)); do
     case $1 in
@@ -97,6 +99,12 @@ if want tools; then
         missing+=(python3-pandas)
     fi
 fi
+if want postgres; then
+    [[ -f /usr/include/postgresql/libpq-fe.h ]] || missing+=(libpq-dev)
+    need psql postgresql-client
+    need /usr/bin/time time
+    ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+fi
 if ((${#missing[@]})); then
     echo "scripts/bench.sh: missing Debian packages: ${missing[*]}" >&2
     echo "  install them with: apt-get install ${missing[*]}   (or: bash scripts/install-deps.sh)" >&2
@@ -111,6 +119,7 @@ want csv && targets+=(bench_csv)
 want runner && targets+=(bench_runner)
 want tools && targets+=(bench_tool_sb_csv_count bench_tool_libcsv_count bench_tool_gen_bench_csv
                         example_csv_to_sqlite example_csv_to_postgres)
+want postgres && targets+=(example_csv_to_postgres)
 cmake --preset release >/dev/null
 cmake --build --preset release --target "${targets[@]}"
 bin=build/release/bench
@@ -173,6 +182,14 @@ if want tools; then
         bash bench/tools/compare.sh --smoke --out-dir "$out_dir"
     else
         bash bench/tools/compare.sh --out-dir "$out_dir"
+    fi
+fi
+if want postgres; then
+    note "postgres -> $out_dir/RESULTS-postgres.md"
+    if ((smoke)); then
+        bash bench/pg_load.sh --rows 20000 --pairs 1 --out "$out_dir/RESULTS-postgres.md"
+    else
+        bash bench/pg_load.sh --rows 300000 --pairs 5 --out "$out_dir/RESULTS-postgres.md"
     fi
 fi
 note "done: ${parts[*]} -> $out_dir"

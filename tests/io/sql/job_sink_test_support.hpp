@@ -10,12 +10,27 @@
 //                  "error: <what>"). One not finish()ed (a failed test) is killed by the
 //                  destructor, so a child waiting at a gate never hangs the run.
 // rows(first, n)   n records (id, "row <id>").
+// race_round(with_sink, write)
+//                  one round of two forked copies of the job "race" racing for its fence:
+//                  with_sink(f) makes a child's sink on its own connection and returns f(sink);
+//                  the winner write(sink)s its batches and holds the fence until the loser has
+//                  tried; checks that exactly one won and that the loser's fence_held names the
+//                  winner. Returns whether the first child won.
+// check_takeover(sink, state, want, notes, gone_pid, why, where)
+//                  what a sink that took over the fence of a killed holder (3 batches of 10
+//                  committed) shows: the state (want), taken_over(), token 2, and the one note
+//                  naming the holder, `why` and `where`.
 
 #ifndef STREAMBATCH_TESTS_IO_SQL_JOB_SINK_SUPPORT_HPP
 #define STREAMBATCH_TESTS_IO_SQL_JOB_SINK_SUPPORT_HPP
 
+#include <streambatch/job/contract.hpp>
+
+#include <catch2/catch.hpp>
+
 #include <cstdint>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -142,6 +157,59 @@ inline void report_now(int fd, std::string line)
 {
     line += '\n';
     (void)!::write(fd, line.data(), line.size());
+}
+
+template <class WithSink, class Write>
+bool race_round(WithSink&& with_sink, Write&& write)
+{
+    gate go, release;
+    auto racer = [&](int out) {
+        return with_sink([&](auto& sink) -> std::string {
+            go.wait();
+            try {
+                sink.open({.job = "race"});
+            } catch (streambatch::fence_held const& e) {
+                return "held " + std::to_string(e.by.pid) + " " + e.what();
+            }
+            write(sink);
+            report_now(out, "won");
+            release.wait(); // hold the fence until the other one has tried
+            sink.close();
+            return std::string("closed");
+        });
+    };
+    child a(racer), b(racer);
+    go.open(2);
+    std::string const ra = a.report(), rb = b.report();
+    INFO(ra << " | " << rb);
+    bool const a_won = ra == "won";
+    child& winner = a_won ? a : b;
+    std::string const lost = a_won ? rb : ra;
+    REQUIRE((ra == "won") != (rb == "won"));
+    CHECK_THAT(lost, Catch::StartsWith("held " + std::to_string(winner.pid()) + " "));
+    CHECK_THAT(lost, Catch::Contains("pid " + std::to_string(winner.pid()) + ", since"));
+    release.open(2);
+    CHECK(winner.report() == "closed");
+    CHECK(a.finish() == 0);
+    CHECK(b.finish() == 0);
+    return a_won;
+}
+
+template <class Sink>
+void check_takeover(Sink const& sink, std::optional<streambatch::job_state> const& state,
+                    streambatch::job_state const& want, std::vector<std::string> const& notes,
+                    pid_t gone_pid, std::string const& why, std::string const& where)
+{
+    REQUIRE(state);
+    CHECK(*state == want);
+    REQUIRE(sink.taken_over());
+    CHECK(sink.taken_over()->pid == gone_pid);
+    CHECK(sink.token() == 2);
+    REQUIRE(notes.size() == 1);
+    CHECK_THAT(notes[0], Catch::Contains("job 'load customers': took over the fence of host ") &&
+                             Catch::Contains("pid " + std::to_string(gone_pid)) &&
+                             Catch::Contains(why) && Catch::Contains("batch 3, 30 records") &&
+                             Catch::Contains(where));
 }
 
 } // namespace test

@@ -243,16 +243,8 @@ TEST_CASE("postgres: job_sink takes over the fence of a killed holder without cl
     opts.log = [&](std::string const& n) { notes.push_back(n); };
     pg::job_sink sink(conn, copy, opts);
     auto const state = sink.open({.job = "load customers"});
-    REQUIRE(state);
-    CHECK(*state == state_after(3, 10));
-    REQUIRE(sink.taken_over());
-    CHECK(sink.taken_over()->pid == gone_pid);
-    CHECK(sink.token() == 2);
-    REQUIRE(notes.size() == 1);
-    CHECK_THAT(notes[0], Catch::Contains("job 'load customers': took over the fence of host ") &&
-                             Catch::Contains("pid " + std::to_string(gone_pid)) &&
-                             Catch::Contains("its connection closed without releasing it") &&
-                             Catch::Contains("batch 3, 30 records") && Catch::Contains(t.state));
+    test::check_takeover(sink, state, state_after(3, 10), notes, gone_pid,
+                         "its connection closed without releasing it", t.state);
     commit_batches(sink, 3, 5, 10);
     CHECK(sums(conn, t.data) == expected(50));
 }
@@ -343,44 +335,21 @@ TEST_CASE("postgres: job_sink lets exactly one of two racing processes write (50
     constexpr std::int64_t batches = 4, per = 5;
     int won_first = 0;
     for (int round = 0; round < 50; ++round) {
-        // One job for all rounds: from the second on, its row exists (the holder cleared), so
-        // nothing but the row lock open() takes orders the two copies.
-        std::string const job = "race";
-        test::gate go, release;
-        auto racer = [&](int out) {
-            pg::connection c;
-            c.exec("SET synchronous_commit = off");
-            pg::copy_sink copy(c, t.data, {"id", "name", "round"},
-                               [round](test::job_record const& r) {
-                                   return std::tuple(std::get<0>(r), std::get<1>(r), round);
-                               });
-            pg::job_sink sink(c, copy, t.options());
-            go.wait();
-            try {
-                sink.open({.job = job});
-            } catch (sb::fence_held const& e) {
-                return "held " + std::to_string(e.by.pid) + " " + e.what();
-            }
-            commit_batches(sink, 0, batches, per);
-            test::report_now(out, "won");
-            release.wait(); // hold the fence until the other one has tried
-            sink.close();
-            return std::string("closed");
-        };
-        test::child a(racer), b(racer);
-        go.open(2);
-        std::string const ra = a.report(), rb = b.report();
-        INFO("round " << round << ": " << ra << " | " << rb);
-        bool const a_won = ra == "won";
-        test::child& winner = a_won ? a : b;
-        std::string const lost = a_won ? rb : ra;
-        REQUIRE((ra == "won") != (rb == "won"));
-        CHECK_THAT(lost, Catch::StartsWith("held " + std::to_string(winner.pid()) + " "));
-        CHECK_THAT(lost, Catch::Contains("pid " + std::to_string(winner.pid()) + ", since"));
-        release.open(2);
-        CHECK(winner.report() == "closed");
-        CHECK(a.finish() == 0);
-        CHECK(b.finish() == 0);
+        // One job ("race") for all rounds: from the second on, its row exists (the holder
+        // cleared), so nothing but the row lock open() takes orders the two copies.
+        bool const a_won = test::race_round(
+            [&](auto&& run) {
+                pg::connection c;
+                c.exec("SET synchronous_commit = off");
+                pg::copy_sink copy(c, t.data, {"id", "name", "round"},
+                                   [round](test::job_record const& r) {
+                                       return std::tuple(std::get<0>(r), std::get<1>(r), round);
+                                   });
+                pg::job_sink sink(c, copy, t.options());
+                return run(sink);
+            },
+            [&](auto& sink) { commit_batches(sink, 0, batches, per); });
+        INFO("round " << round);
         won_first += a_won;
         std::string const where = " WHERE round = " + std::to_string(round);
         REQUIRE(table_sums{
@@ -390,7 +359,7 @@ TEST_CASE("postgres: job_sink lets exactly one of two racing processes write (50
                         "SELECT coalesce(sum(id * 7 + length(name)), 0)::bigint FROM " + t.data +
                         where)} == expected(batches * per));
         CHECK(conn.scalar<std::int64_t>("SELECT batches FROM " + t.state + " WHERE job = $1",
-                                        job) == batches);
+                                        "race") == batches);
     }
     INFO("the first child won " << won_first << " of 50 rounds");
     SUCCEED();

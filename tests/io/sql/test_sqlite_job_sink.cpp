@@ -242,16 +242,8 @@ TEST_CASE("sqlite: job_sink takes over the fence of a killed holder without clea
     std::vector<std::string> notes;
     sq::job_sink sink(db, ins, {.log = [&](std::string const& n) { notes.push_back(n); }});
     auto const state = sink.open({.job = "load customers"});
-    REQUIRE(state);
-    CHECK(*state == state_after(3, 10));
-    REQUIRE(sink.taken_over());
-    CHECK(sink.taken_over()->pid == gone_pid);
-    CHECK(sink.token() == 2);
-    REQUIRE(notes.size() == 1);
-    CHECK_THAT(notes[0], Catch::Contains("job 'load customers': took over the fence of host ") &&
-                             Catch::Contains("pid " + std::to_string(gone_pid)) &&
-                             Catch::Contains("that process is gone") &&
-                             Catch::Contains("batch 3, 30 records") && Catch::Contains(file));
+    test::check_takeover(sink, state, state_after(3, 10), notes, gone_pid, "that process is gone",
+                         file);
     CHECK_THAT(row_holder(db, "load customers"), Catch::Contains(std::to_string(::getpid())));
     commit_batches(sink, 3, 5, 10);
     CHECK(sums(db) == expected(50));
@@ -335,38 +327,16 @@ TEST_CASE("sqlite: job_sink lets exactly one of two racing processes write (50 r
     for (int round = 0; round < 50; ++round) {
         std::string const file = (dir / ("race" + std::to_string(round) + ".db")).string();
         make_data_table(file);
-        test::gate go, release;
-        auto racer = [&](int out) {
-            sq::database db(file);
-            db.exec("PRAGMA synchronous=OFF"); // per connection: no fsync per commit
-            sq::inserter ins(db, "INSERT INTO data VALUES (?, ?)");
-            sq::job_sink sink(db, ins);
-            go.wait();
-            try {
-                sink.open({.job = "race"});
-            } catch (sb::fence_held const& e) {
-                return "held " + std::to_string(e.by.pid) + " " + e.what();
-            }
-            commit_batches(sink, 0, batches, per);
-            test::report_now(out, "won");
-            release.wait(); // hold the fence until the other one has tried
-            sink.close();
-            return std::string("closed");
-        };
-        test::child a(racer), b(racer);
-        go.open(2);
-        std::string const ra = a.report(), rb = b.report();
-        INFO("round " << round << ": " << ra << " | " << rb);
-        bool const a_won = ra == "won";
-        test::child& winner = a_won ? a : b;
-        std::string const lost = a_won ? rb : ra;
-        REQUIRE((ra == "won") != (rb == "won"));
-        CHECK_THAT(lost, Catch::StartsWith("held " + std::to_string(winner.pid()) + " "));
-        CHECK_THAT(lost, Catch::Contains("pid " + std::to_string(winner.pid()) + ", since"));
-        release.open(2);
-        CHECK(winner.report() == "closed");
-        CHECK(a.finish() == 0);
-        CHECK(b.finish() == 0);
+        bool const a_won = test::race_round(
+            [&](auto&& run) {
+                sq::database db(file);
+                db.exec("PRAGMA synchronous=OFF"); // per connection: no fsync per commit
+                sq::inserter ins(db, "INSERT INTO data VALUES (?, ?)");
+                sq::job_sink sink(db, ins);
+                return run(sink);
+            },
+            [&](auto& sink) { commit_batches(sink, 0, batches, per); });
+        INFO("round " << round);
         won_first += a_won;
         sq::database db(file);
         REQUIRE(sums(db) == expected(batches * per));

@@ -8,6 +8,7 @@
 #define STREAMBATCH_IO_POSTGRES_COPY_SINK_HPP_INCLUDED
 
 #include <streambatch/io/postgres/connection.hpp>
+#include <streambatch/io/sql/sink.hpp>
 #include <streambatch/io/sql/traits.hpp>
 
 #include <charconv>
@@ -108,16 +109,18 @@ class copy_sink {
             detail::throw_error(conn_->handle(), nullptr, copy_sql_, "sending COPY data");
     }
 
-    // One COPY of the batch's records in the open transaction; on an error the COPY is ended
-    // and batch_error thrown (the caller rolls back).
+    // One COPY of the batch's records in the open transaction (started: the caller has sent
+    // the COPY statement and got its COPY IN; what it sent after it is drained with it); on an
+    // error the COPY is ended and batch_error thrown (the caller rolls back).
     template <class B>
-    std::size_t copy_rows(B& batch, std::uint64_t index)
+    std::size_t copy_rows(B& batch, std::uint64_t index, bool started = false)
     {
         PGconn* const c = conn_->handle();
         std::size_t n = 0;
         std::size_t at = batch_error::npos; // the record being mapped and encoded
         try {
-            if (result r(PQexec(c, copy_sql_.c_str())); !r || r.status() != PGRES_COPY_IN)
+            if (started) {
+            } else if (result r(PQexec(c, copy_sql_.c_str())); !r || r.status() != PGRES_COPY_IN)
                 detail::throw_error(c, r.handle(), copy_sql_);
             buf_.clear();
             for (auto&& rec : batch) {
@@ -226,36 +229,17 @@ public:
                 where(index, batch_error::npos) +
                 "the connection is already in a transaction (a cursor reading on it?); each "
                 "batch is its own: write through a second connection");
-        try {
-            conn_->exec("BEGIN");
-        } catch (error const& e) {
-            throw batch_error(where(index, batch_error::npos) +
-                                  std::string(io::detail::unprefixed<detail::tag>(e.what())),
-                              e, index, batch_error::npos);
-        }
-        std::size_t n = 0;
-        try {
-            n = copy_rows(batch, index);
-        } catch (...) {
-            rollback();
-            throw;
-        }
-        try {
-            std::invoke(hook, *conn_);
-            conn_->exec("COMMIT");
-        } catch (error const& e) {
-            rollback();
-            throw batch_error(where(index, batch_error::npos) + "in the hook or COMMIT: " +
-                                  std::string(io::detail::unprefixed<detail::tag>(e.what())),
-                              e, index, batch_error::npos);
-        } catch (...) {
-            rollback();
-            std::string const msg = sql::detail::current_message();
-            std::throw_with_nested(
-                batch_error(where(index, batch_error::npos) + "in the hook: " + msg,
-                            error("", "", msg, {}, {}, {}, copy_sql_, conn_->host(), conn_->port()),
-                            index, batch_error::npos));
-        }
+        std::size_t const n = sql::detail::transact_batch<error, batch_error, detail::tag>(
+            index, where(index, batch_error::npos), [&] { conn_->exec("BEGIN"); },
+            [&] { return copy_rows(batch, index); },
+            [&] {
+                std::invoke(hook, *conn_);
+                conn_->exec("COMMIT");
+            },
+            [&]() noexcept { rollback(); },
+            [&](std::string const& msg) {
+                return error("", "", msg, {}, {}, {}, copy_sql_, conn_->host(), conn_->port());
+            });
         rows_ += n;
         return n;
     }
@@ -276,6 +260,21 @@ public:
             throw std::logic_error(where(index, batch_error::npos) +
                                    "write_rows needs an open transaction (write() opens its own)");
         std::size_t const n = copy_rows(batch, index);
+        rows_ += n;
+        return n;
+    }
+
+    /// write_rows for a COPY the caller has started: it sent sql() (with what comes before and
+    /// after it in one query string: postgres::job_sink sends BEGIN, its state update, the COPY
+    /// and COMMIT in one round trip) and PQgetResult gave PGRES_COPY_IN. Sends the rows, ends
+    /// the COPY and drains the results of the rest of the string; the first failure throws
+    /// batch_error as write_rows does.
+    template <std::ranges::input_range B>
+        requires std::invocable<Map&, std::ranges::range_reference_t<B>>
+    std::size_t write_rows_in_copy(B&& batch)
+    {
+        std::uint64_t const index = batches_++;
+        std::size_t const n = copy_rows(batch, index, true);
         rows_ += n;
         return n;
     }

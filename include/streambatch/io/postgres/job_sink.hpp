@@ -13,6 +13,8 @@
 // Out:    postgres::job_sink<Write>, modelling streambatch::job_sink:
 //         open(key)          takes the fence; the stored job_state (nullopt: none committed).
 //         commit(b, state)   BEGIN; compare-and-set of the state row; write(conn, b); COMMIT.
+//                            With a copy_sink, one query string (BEGIN; the compare-and-set;
+//                            COPY; COMMIT) and two round trips a batch (docs/sql.md).
 //         close()            releases the fence (noexcept; also the destructor's).
 //         describe()         "PostgreSQL 127.0.0.1:5432/shop table customers" (the table of a
 //                            copy_sink; none for a callable).
@@ -75,23 +77,15 @@ namespace detail {
 
 /// The write of a job sink made from a copy_sink: its write_rows.
 template <class Map>
-struct copy_batch {
-    copy_sink<Map>* sink;
-    template <class B>
-    void operator()(connection&, B&& batch) const
-    {
-        sink->write_rows(std::forward<B>(batch));
-    }
-};
+using copy_batch = sql::detail::rows_writer<copy_sink<Map>>;
 
 template <class W>
-struct writer_of {
-    using type = std::decay_t<W>;
-};
+inline constexpr bool is_copy_batch = false;
 template <class Map>
-struct writer_of<copy_sink<Map>&> {
-    using type = copy_batch<Map>;
-};
+inline constexpr bool is_copy_batch<copy_batch<Map>> = true;
+
+template <class W>
+using writer_of = sql::detail::writer_of<copy_sink, W>;
 
 template <class W>
 typename writer_of<W&&>::type make_writer(connection const&, W&& w)
@@ -134,11 +128,7 @@ inline std::int64_t to_int64(std::string_view s)
     return v;
 }
 
-/// A row of the state table.
-struct state_row {
-    std::optional<std::string> position, identity, holder_text;
-    std::int64_t batches = 0, records = 0, token = 0;
-};
+using state_row = sql::detail::state_row;
 
 inline std::optional<state_row> read_state_row(connection const& c, std::string const& sql,
                                                std::string const& job)
@@ -167,19 +157,21 @@ inline constexpr char const* advisory_lock_filter =
 
 /// A streambatch::job_sink on a PostgreSQL connection: see the header comment.
 template <class Write>
-class job_sink {
-    connection* conn_;
-    Write write_;
-    sql::job_sink_options opts_;
-    sql::detail::job_state_sql sql_;
+class job_sink : public sql::detail::job_sink_base<job_sink<Write>, connection, Write> {
+    using base = sql::detail::job_sink_base<job_sink<Write>, connection, Write>;
+    friend base;
+    using base::conn_;
+    using base::held_;
+    using base::key_;
+    using base::last_position_;
+    using base::opts_;
+    using base::sql_;
+    using base::token_;
+    using base::write_;
+
     std::string table_; // the data's table, for describe()
-    job_key key_{};
-    holder me_{};
-    bool held_ = false;
     std::int64_t lock_key_ = 0;
-    std::int64_t token_ = 0;
-    std::optional<std::string> last_position_{}; // what this writer last stored (NULL: nothing)
-    std::optional<holder> taken_over_{};
+    std::string batch_sql_; // commit()'s query string (kept: its capacity is reused)
 
     std::string where() const { return sql_.table + " on PostgreSQL " + conn_->where(); }
 
@@ -231,6 +223,93 @@ class job_sink {
                         conn_->port());
     }
 
+    /// 'text' as the server reads it (PQescapeLiteral), or NULL.
+    void append_literal(std::string& out, std::optional<std::string_view> v) const
+    {
+        if (!v) {
+            out += "NULL";
+            return;
+        }
+        char* q = PQescapeLiteral(conn_->handle(), v->data(), v->size());
+        if (!q)
+            detail::throw_error(conn_->handle(), nullptr, {}, "quoting a state value");
+        out += q;
+        PQfreemem(q);
+    }
+
+    /// The next result of the query string sent; postgres::error unless it has status `want`.
+    result next_result(ExecStatusType want) const
+    {
+        PGconn* const c = conn_->handle();
+        result r(PQgetResult(c));
+        if (!r || r.status() != want)
+            detail::throw_error(c, r.handle(), batch_sql_);
+        return r;
+    }
+
+    // commit()'s steps (sql::detail::job_sink_base::commit_batch). One query string, sent
+    // without waiting: BEGIN; the compare-and-set with its values as literals; and, when the
+    // write is a copy_sink's, its COPY and the COMMIT after it (the server runs the COMMIT when
+    // the COPY's data has ended well; a failed COPY skips it). Two round trips a batch: this
+    // string up to the COPY's go-ahead, then the data up to the COMMIT's reply.
+    bool begin_and_set(job_state const& state)
+    {
+        auto lit = [&](std::optional<std::string_view> v) {
+            std::string out;
+            append_literal(out, v);
+            return out;
+        };
+        std::optional<std::string_view> last;
+        if (last_position_)
+            last = *last_position_;
+        std::string const values[8] = {lit(state.position),           lit(state.identity),
+                                       std::to_string(state.batches), std::to_string(state.records),
+                                       lit(sql::detail::utc_now()),   lit(key_.str()),
+                                       std::to_string(token_),        lit(last)};
+        batch_sql_ = "BEGIN; " + sql_.compare_and_set_with(sql::detail::dialect::postgres, values);
+        if constexpr (detail::is_copy_batch<Write>)
+            batch_sql_ += "; " + write_.sink->sql() + "; COMMIT";
+        PGconn* const c = conn_->handle();
+        if (PQsendQuery(c, batch_sql_.c_str()) != 1)
+            detail::throw_error(c, nullptr, batch_sql_, "sending the batch's BEGIN");
+        next_result(PGRES_COMMAND_OK); // BEGIN
+        bool const set = next_result(PGRES_COMMAND_OK).affected_rows() == 1;
+        if constexpr (detail::is_copy_batch<Write>) {
+            next_result(PGRES_COPY_IN);
+            if (!set)
+                rollback(); // ends the COPY (the COMMIT is skipped), then ROLLBACK
+        } else {
+            detail::finish_copy(c); // the end of the string
+        }
+        return set;
+    }
+    std::optional<detail::state_row> read_state_row() const
+    {
+        return detail::read_state_row(*conn_, sql_.select_row, key_.str());
+    }
+    template <class B>
+    void write_batch(B&& batch)
+    {
+        if constexpr (detail::is_copy_batch<Write>)
+            write_.sink->write_rows_in_copy(std::forward<B>(batch));
+        else
+            std::invoke(write_, *conn_, std::forward<B>(batch));
+    }
+    void finish_commit() const
+    {
+        if constexpr (detail::is_copy_batch<Write>) {
+            // The COMMIT ran with the COPY's results (copy_sink drained them): idle means it
+            // committed.
+            if (PQtransactionStatus(conn_->handle()) != PQTRANS_IDLE)
+                throw error("streambatch::postgres: COMMIT on " + conn_->where() +
+                                " did not run: the transaction is still open",
+                            "25P02", "the transaction had failed", {}, {}, {}, "COMMIT",
+                            conn_->host(), conn_->port());
+        } else {
+            commit_transaction();
+        }
+    }
+
     /// Creates the state table if missing; concurrent creators wait for each other.
     void create_table() const
     {
@@ -272,23 +351,17 @@ public:
     /// batch's data inside the transaction commit() has open.
     template <class W>
     job_sink(connection& conn, W&& write, sql::job_sink_options opts = {})
-        : conn_(std::addressof(conn)), write_(detail::make_writer(conn, std::forward<W>(write))),
-          opts_(std::move(opts)),
-          sql_(opts_.state_table, sql::detail::dialect::postgres, "postgres"),
+        : base(conn, detail::make_writer(conn, std::forward<W>(write)), std::move(opts),
+               sql::detail::dialect::postgres, "postgres"),
           table_(detail::table_of(write))
     {}
-    job_sink(job_sink const&) = delete;
-    job_sink& operator=(job_sink const&) = delete;
     ~job_sink() { close(); }
 
     /// Takes the fence for `key` and returns the state stored with its last committed batch
     /// (nullopt: none). Throws fence_held when another connection holds it.
     std::optional<job_state> open(job_key const& key)
     {
-        if (held_)
-            throw std::logic_error("streambatch::postgres: job_sink::open: the sink already holds "
-                                   "job " +
-                                   sql::detail::job_name(key_) + "; close() it first");
+        this->check_not_held();
         check_idle("open");
         create_table();
         lock_key_ = hash_key(sql_.table + "\n" + key.str());
@@ -361,26 +434,8 @@ public:
                 unlock();
             throw;
         }
-        key_ = key;
-        me_ = me;
-        token_ = token;
-        held_ = true;
-        taken_over_ = recorded;
-        last_position_ = row ? row->position : std::nullopt;
-        if (recorded)
-            sql::detail::log_note(
-                opts_, sql::detail::takeover_message(
-                           "postgres", key, *recorded,
-                           "its connection closed without releasing it (killed?); its last "
-                           "commit: batch " +
-                               std::to_string(row->batches) + ", " + std::to_string(row->records) +
-                               " records",
-                           where()));
-        if (!row || !row->position)
-            return std::nullopt;
-        return job_state{*row->position, row->identity.value_or(""),
-                         static_cast<std::uint64_t>(row->batches),
-                         static_cast<std::uint64_t>(row->records)};
+        return this->opened(key, me, token, row, recorded,
+                            "its connection closed without releasing it (killed?)");
     }
 
     /// Writes `batch` and `state` in one transaction, if the stored state is still the one this
@@ -389,33 +444,7 @@ public:
         requires std::invocable<Write&, connection&, B&&>
     void commit(B&& batch, job_state const& state)
     {
-        if (!held_)
-            throw std::logic_error(
-                "streambatch::postgres: job_sink::commit without the fence: open() first");
-        check_idle("commit");
-        conn_->exec("BEGIN");
-        try {
-            result const r = conn_->exec(sql_.compare_and_set, state.position, state.identity,
-                                         state.batches, state.records, sql::detail::utc_now(),
-                                         key_.str(), token_, last_position_);
-            if (r.affected_rows() != 1) {
-                auto const now = detail::read_state_row(*conn_, sql_.select_row, key_.str());
-                std::optional<holder> by;
-                if (now && now->holder_text)
-                    by = holder::from_text(*now->holder_text);
-                std::string const msg = sql::detail::fence_lost_message(
-                    "postgres", key_, me_, token_, last_position_, by,
-                    now ? std::optional<std::int64_t>(now->token) : std::nullopt, where());
-                rollback();
-                throw fence_lost(msg);
-            }
-            std::invoke(write_, *conn_, std::forward<B>(batch));
-            commit_transaction();
-        } catch (...) {
-            rollback();
-            throw;
-        }
-        last_position_ = state.position;
+        this->commit_batch(std::forward<B>(batch), state);
     }
 
     /// Releases the fence: clears the holder if the row still holds this writer's token, and
@@ -449,18 +478,8 @@ public:
         return "PostgreSQL " + conn_->where() + (table_.empty() ? "" : " table " + table_);
     }
 
-    /// The holder recorded in the row when open() took the fence (gone); nullopt if none.
-    std::optional<holder> const& taken_over() const noexcept { return taken_over_; }
-    /// This writer as open() recorded it in the state row (what another copy's fence_held names).
-    holder const& self() const noexcept { return me_; }
-    /// The fence's token this writer holds (bumped by each open()).
-    std::int64_t token() const noexcept { return token_; }
-    /// True between open() and close().
-    bool holds() const noexcept { return held_; }
     /// The advisory lock's key: pg_locks shows it as classid (high half), objid (low half).
     std::int64_t lock_key() const noexcept { return lock_key_; }
-    /// The state table, quoted.
-    std::string const& state_table() const noexcept { return sql_.table; }
 };
 
 template <class W>

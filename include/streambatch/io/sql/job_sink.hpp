@@ -6,7 +6,13 @@
 // In:     a dialect (SQLite: ?N parameters, `IS`; PostgreSQL: $N, `IS NOT DISTINCT FROM`), the
 //         state table's name (quoted here), a job_key and holders.
 // Out:    sql::job_sink_options (state_table, log, dead_holder_wait); sql::detail::
-//         job_state_sql (the statements), the message builders and utc_now().
+//         job_state_sql (the statements), the message builders and utc_now(); state_row (a row
+//         of the state table); rows_writer (a job sink's write made from an inserter or a
+//         copy_sink: its write_rows); job_sink_base<Derived, Conn, Write>, what both job sinks
+//         are made of (CRTP): the writer's fields and accessors, the shape of commit() (begin and
+//         compare-and-set, fence_lost on no row, write, commit, roll back on any throw) and the
+//         end of open(). Derived supplies check_idle(what), begin_and_set(state) -> bool,
+//         read_state_row(), write_batch(batch), finish_commit(), rollback() and where().
 // Models: the state table, one row per job_key::str():
 //             job       text PRIMARY KEY
 //             position  text     NULL: nothing committed yet
@@ -36,9 +42,13 @@
 #include <cstdio>
 #include <ctime>
 #include <functional>
+#include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 
 namespace streambatch::sql {
 
@@ -95,13 +105,48 @@ struct job_state_sql {
         take = "UPDATE " + table + " SET holder = " + p(1) +
                ", token = token + 1, updated = " + p(2) + " WHERE job = " + p(3) +
                " RETURNING token";
-        compare_and_set = "UPDATE " + table + " SET position = " + p(1) + ", identity = " + p(2) +
-                          ", batches = " + p(3) + ", records = " + p(4) + ", updated = " + p(5) +
-                          " WHERE job = " + p(6) + " AND token = " + p(7) + " AND position " +
-                          (pg ? "IS NOT DISTINCT FROM " : "IS ") + p(8);
+        compare_and_set = compare_and_set_with(d, {p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8)});
         release = "UPDATE " + table + " SET holder = NULL, updated = " + p(1) +
                   " WHERE job = " + p(2) + " AND token = " + p(3);
     }
+
+    /// compare_and_set with its 8 values given as SQL text (placeholders, or literals for a
+    /// statement sent without parameters).
+    std::string compare_and_set_with(dialect d, std::string const (&v)[8]) const
+    {
+        return "UPDATE " + table + " SET position = " + v[0] + ", identity = " + v[1] +
+               ", batches = " + v[2] + ", records = " + v[3] + ", updated = " + v[4] +
+               " WHERE job = " + v[5] + " AND token = " + v[6] + " AND position " +
+               (d == dialect::postgres ? "IS NOT DISTINCT FROM " : "IS ") + v[7];
+    }
+};
+
+/// A row of the state table.
+struct state_row {
+    std::optional<std::string> position, identity, holder_text;
+    std::int64_t batches = 0, records = 0, token = 0;
+};
+
+/// The write of a job sink made from a row sink (an inserter, a copy_sink): its write_rows.
+template <class Sink>
+struct rows_writer {
+    Sink* sink;
+    template <class Conn, class B>
+    void operator()(Conn&, B&& batch) const
+    {
+        sink->write_rows(std::forward<B>(batch));
+    }
+};
+
+/// What a job sink keeps of the write it is given: a rows_writer for a RowSink<Map>& (an
+/// inserter, a copy_sink), else the callable itself.
+template <template <class> class RowSink, class W>
+struct writer_of {
+    using type = std::decay_t<W>;
+};
+template <template <class> class RowSink, class Map>
+struct writer_of<RowSink, RowSink<Map>&> {
+    using type = rows_writer<RowSink<Map>>;
 };
 
 /// Now in UTC, to the millisecond: 2026-12-05T21:50:01.123Z.
@@ -187,6 +232,116 @@ inline void log_note(job_sink_options const& o, std::string const& note) noexcep
     } catch (...) { // a note must not fail the job
     }
 }
+
+/// What the SQLite and PostgreSQL job sinks are made of: see the header comment.
+template <class Derived, class Conn, class Write>
+class job_sink_base {
+protected:
+    Conn* conn_;
+    Write write_;
+    job_sink_options opts_;
+    job_state_sql sql_;
+    char const* component_;
+    job_key key_{};
+    holder me_{};
+    bool held_ = false;
+    std::int64_t token_ = 0;
+    std::optional<std::string> last_position_{}; // what this writer last stored (NULL: nothing)
+    std::optional<holder> taken_over_{};
+
+    job_sink_base(Conn& conn, Write write, job_sink_options opts, dialect d, char const* component)
+        : conn_(std::addressof(conn)), write_(std::move(write)), opts_(std::move(opts)),
+          sql_(opts_.state_table, d, component), component_(component)
+    {}
+    job_sink_base(job_sink_base const&) = delete;
+    job_sink_base& operator=(job_sink_base const&) = delete;
+    ~job_sink_base() = default;
+
+    Derived& derived() noexcept { return static_cast<Derived&>(*this); }
+
+    /// open()'s first check: std::logic_error when the fence is already held.
+    void check_not_held() const
+    {
+        if (held_)
+            throw std::logic_error(std::string("streambatch::") + component_ +
+                                   ": job_sink::open: the sink already holds job " +
+                                   job_name(key_) + "; close() it first");
+    }
+
+    /// open()'s end, once the fence is taken: records the writer, logs a take-over of `gone`
+    /// (`why`: what became of it) and returns the stored state.
+    std::optional<job_state> opened(job_key const& key, holder const& me, std::int64_t token,
+                                    std::optional<state_row> const& row,
+                                    std::optional<holder> const& gone, std::string const& why)
+    {
+        key_ = key;
+        me_ = me;
+        token_ = token;
+        held_ = true;
+        taken_over_ = gone;
+        last_position_ = row ? row->position : std::nullopt;
+        if (gone)
+            log_note(opts_, takeover_message(component_, key, *gone,
+                                             why + "; its last commit: batch " +
+                                                 std::to_string(row->batches) + ", " +
+                                                 std::to_string(row->records) + " records",
+                                             derived().where()));
+        if (!row || !row->position)
+            return std::nullopt;
+        return job_state{*row->position, row->identity.value_or(""),
+                         static_cast<std::uint64_t>(row->batches),
+                         static_cast<std::uint64_t>(row->records)};
+    }
+
+    /// commit()'s shape: begin and compare-and-set (fence_lost, after a rollback, when no row
+    /// changed), write the batch, commit; a rollback on any throw.
+    template <class B>
+    void commit_batch(B&& batch, job_state const& state)
+    {
+        if (!held_)
+            throw std::logic_error(std::string("streambatch::") + component_ +
+                                   ": job_sink::commit without the fence: open() first");
+        derived().check_idle("commit");
+        try {
+            if (!derived().begin_and_set(state)) {
+                std::string const msg = lost_message();
+                derived().rollback();
+                throw fence_lost(msg);
+            }
+            derived().write_batch(std::forward<B>(batch));
+            derived().finish_commit();
+        } catch (...) {
+            derived().rollback();
+            throw;
+        }
+        last_position_ = state.position;
+    }
+
+    /// fence_lost's message, from the row as it is now (read in the failed transaction, or
+    /// after it).
+    std::string lost_message()
+    {
+        auto const now = derived().read_state_row();
+        std::optional<holder> by;
+        if (now && now->holder_text)
+            by = holder::from_text(*now->holder_text);
+        return fence_lost_message(component_, key_, me_, token_, last_position_, by,
+                                  now ? std::optional<std::int64_t>(now->token) : std::nullopt,
+                                  derived().where());
+    }
+
+public:
+    /// The holder open() took the fence from (it was gone); nullopt if none.
+    std::optional<holder> const& taken_over() const noexcept { return taken_over_; }
+    /// This writer as open() recorded it in the state row (what another copy's fence_held names).
+    holder const& self() const noexcept { return me_; }
+    /// The fence's token this writer holds (bumped by each open()).
+    std::int64_t token() const noexcept { return token_; }
+    /// True between open() and close().
+    bool holds() const noexcept { return held_; }
+    /// The state table, quoted.
+    std::string const& state_table() const noexcept { return sql_.table; }
+};
 
 } // namespace detail
 } // namespace streambatch::sql

@@ -7,6 +7,7 @@
 #ifndef STREAMBATCH_IO_SQLITE_INSERTER_HPP_INCLUDED
 #define STREAMBATCH_IO_SQLITE_INSERTER_HPP_INCLUDED
 
+#include <streambatch/io/sql/sink.hpp>
 #include <streambatch/io/sql/traits.hpp>
 #include <streambatch/io/sqlite/database.hpp>
 
@@ -121,35 +122,15 @@ public:
             throw std::logic_error(
                 where(index, batch_error::npos) +
                 "the connection is already in a transaction; each batch is its own");
-        try {
-            db_->exec("BEGIN IMMEDIATE");
-        } catch (error const& e) {
-            throw batch_error(where(index, batch_error::npos) +
-                                  std::string(io::detail::unprefixed<detail::tag>(e.what())),
-                              e, index, batch_error::npos);
-        }
-        std::size_t r = 0;
-        try {
-            r = insert_rows(batch, index);
-        } catch (...) {
-            rollback();
-            throw;
-        }
-        try {
-            std::invoke(hook, *db_);
-            db_->exec("COMMIT");
-        } catch (error const& e) {
-            rollback();
-            throw batch_error(where(index, batch_error::npos) + "in the hook or COMMIT: " +
-                                  std::string(io::detail::unprefixed<detail::tag>(e.what())),
-                              e, index, batch_error::npos);
-        } catch (...) {
-            rollback();
-            std::string const msg = sql::detail::current_message();
-            std::throw_with_nested(
-                batch_error(where(index, batch_error::npos) + "in the hook: " + msg,
-                            error("", 0, db_->file(), stmt_.sql(), {}), index, batch_error::npos));
-        }
+        std::size_t const r = sql::detail::transact_batch<error, batch_error, detail::tag>(
+            index, where(index, batch_error::npos), [&] { db_->exec("BEGIN IMMEDIATE"); },
+            [&] { return insert_rows(batch, index); },
+            [&] {
+                std::invoke(hook, *db_);
+                db_->exec("COMMIT");
+            },
+            [&]() noexcept { rollback(); },
+            [&](std::string const&) { return error("", 0, db_->file(), stmt_.sql(), {}); });
         rows_ += r;
         return r;
     }

@@ -69,23 +69,10 @@ namespace detail {
 
 /// The write of a job sink made from an inserter: its write_rows.
 template <class Map>
-struct insert_batch {
-    inserter<Map>* ins;
-    template <class B>
-    void operator()(database&, B&& batch) const
-    {
-        ins->write_rows(std::forward<B>(batch));
-    }
-};
+using insert_batch = sql::detail::rows_writer<inserter<Map>>;
 
 template <class W>
-struct writer_of {
-    using type = std::decay_t<W>;
-};
-template <class Map>
-struct writer_of<inserter<Map>&> {
-    using type = insert_batch<Map>;
-};
+using writer_of = sql::detail::writer_of<inserter, W>;
 
 template <class W>
 typename writer_of<W&&>::type make_writer(database const&, W&& w)
@@ -111,11 +98,7 @@ inline std::optional<std::string> column_text(sqlite3_stmt* st, int c)
     return std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(st, c)));
 }
 
-/// A row of the state table.
-struct state_row {
-    std::optional<std::string> position, identity, holder_text;
-    std::int64_t batches = 0, records = 0, token = 0;
-};
+using state_row = sql::detail::state_row;
 
 inline std::optional<state_row> read_state_row(database const& db, std::string const& sql,
                                                std::string const& job)
@@ -139,66 +122,80 @@ inline std::optional<state_row> read_state_row(database const& db, std::string c
 
 /// A streambatch::job_sink on a SQLite database: see the header comment.
 template <class Write>
-class job_sink {
-    database* db_;
-    Write write_;
-    sql::job_sink_options opts_;
-    sql::detail::job_state_sql sql_;
-    job_key key_{};
-    holder me_{};
-    bool held_ = false;
-    std::int64_t token_ = 0;
-    std::optional<std::string> last_position_{}; // what this writer last stored (NULL: nothing)
-    std::optional<holder> taken_over_{};
+class job_sink : public sql::detail::job_sink_base<job_sink<Write>, database, Write> {
+    using base = sql::detail::job_sink_base<job_sink<Write>, database, Write>;
+    friend base;
+    using base::conn_;
+    using base::held_;
+    using base::key_;
+    using base::last_position_;
+    using base::opts_;
+    using base::sql_;
+    using base::token_;
+    using base::write_;
 
-    std::string where() const { return sql_.table + " in SQLite " + detail::quote(db_->file()); }
+    std::string where() const { return sql_.table + " in SQLite " + detail::quote(conn_->file()); }
 
     void rollback() const noexcept
     {
-        if (db_->in_transaction())
-            sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+        if (conn_->in_transaction())
+            sqlite3_exec(conn_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
     }
 
     void check_idle(char const* what) const
     {
-        if (!db_->handle())
+        if (!conn_->handle())
             throw std::logic_error("streambatch::sqlite: job_sink on a moved-from database");
-        if (db_->in_transaction())
+        if (conn_->in_transaction())
             throw std::logic_error(std::string("streambatch::sqlite: job_sink::") + what +
                                    ": a transaction is already open on " +
-                                   detail::quote(db_->file()) +
+                                   detail::quote(conn_->file()) +
                                    "; the sink's transactions are its own");
     }
+
+    // commit()'s steps (sql::detail::job_sink_base::commit_batch).
+    bool begin_and_set(job_state const& state)
+    {
+        conn_->exec("BEGIN IMMEDIATE");
+        conn_->exec(sql_.compare_and_set, state.position, state.identity, state.batches,
+                    state.records, sql::detail::utc_now(), key_.str(), token_, last_position_);
+        return conn_->changes() == 1;
+    }
+    std::optional<detail::state_row> read_state_row() const
+    {
+        return detail::read_state_row(*conn_, sql_.select_row, key_.str());
+    }
+    template <class B>
+    void write_batch(B&& batch)
+    {
+        std::invoke(write_, *conn_, std::forward<B>(batch));
+    }
+    void finish_commit() { conn_->exec("COMMIT"); }
 
 public:
     /// `write`: an inserter on `db`, or a callable write(database&, Batch&&) that writes one
     /// batch's data inside the transaction commit() has open.
     template <class W>
     job_sink(database& db, W&& write, sql::job_sink_options opts = {})
-        : db_(std::addressof(db)), write_(detail::make_writer(db, std::forward<W>(write))),
-          opts_(std::move(opts)), sql_(opts_.state_table, sql::detail::dialect::sqlite, "sqlite")
+        : base(db, detail::make_writer(db, std::forward<W>(write)), std::move(opts),
+               sql::detail::dialect::sqlite, "sqlite")
     {}
-    job_sink(job_sink const&) = delete;
-    job_sink& operator=(job_sink const&) = delete;
     ~job_sink() { close(); }
 
     /// Takes the fence for `key` and returns the state stored with its last committed batch
     /// (nullopt: none). Throws fence_held when a live holder is recorded.
     std::optional<job_state> open(job_key const& key)
     {
-        if (held_)
-            throw std::logic_error("streambatch::sqlite: job_sink::open: the sink already holds "
-                                   "job " +
-                                   sql::detail::job_name(key_) + "; close() it first");
+        this->check_not_held();
         check_idle("open");
-        db_->exec(sql_.create);
-        db_->exec("BEGIN IMMEDIATE");
+        conn_->exec(sql_.create);
+        conn_->exec("BEGIN IMMEDIATE");
         std::optional<detail::state_row> row;
         holder const me = holder::self();
         std::optional<holder> gone;
         std::int64_t token = 0;
         try {
-            row = detail::read_state_row(*db_, sql_.select_row, key.str());
+            row = detail::read_state_row(*conn_, sql_.select_row, key.str());
             if (row && row->holder_text) {
                 auto const h = holder::from_text(*row->holder_text);
                 if (!h)
@@ -219,41 +216,25 @@ public:
                 gone = h;
             }
             if (row) {
-                statement st(*db_, sql_.take);
+                statement st(*conn_, sql_.take);
                 st.bind(me.to_text(), sql::detail::utc_now(), key.str());
                 if (!st.step())
                     throw std::logic_error("streambatch::sqlite: job_sink: the state row of " +
                                            sql::detail::job_name(key) + " vanished");
                 token = sqlite3_column_int64(st.handle(), 0);
             } else {
-                db_->exec(sql_.insert_row, key.str(), me.to_text(), sql::detail::utc_now());
+                conn_->exec(sql_.insert_row, key.str(), me.to_text(), sql::detail::utc_now());
                 token = 1;
             }
-            db_->exec("COMMIT");
+            conn_->exec("COMMIT");
         } catch (...) {
             rollback();
             throw;
         }
-        key_ = key;
-        me_ = me;
-        token_ = token;
-        held_ = true;
-        taken_over_ = gone;
-        last_position_ = row ? row->position : std::nullopt;
-        if (gone)
-            sql::detail::log_note(
-                opts_, sql::detail::takeover_message(
-                           "sqlite", key, *gone,
-                           "that process is gone (no process " + std::to_string(gone->pid) +
-                               " started then on this host); its last commit: batch " +
-                               std::to_string(row->batches) + ", " + std::to_string(row->records) +
-                               " records",
-                           where()));
-        if (!row || !row->position)
-            return std::nullopt;
-        return job_state{*row->position, row->identity.value_or(""),
-                         static_cast<std::uint64_t>(row->batches),
-                         static_cast<std::uint64_t>(row->records)};
+        return this->opened(key, me, token, row, gone,
+                            gone ? "that process is gone (no process " + std::to_string(gone->pid) +
+                                       " started then on this host)"
+                                 : std::string());
     }
 
     /// Writes `batch` and `state` in one transaction, if the stored state is still the one this
@@ -262,32 +243,7 @@ public:
         requires std::invocable<Write&, database&, B&&>
     void commit(B&& batch, job_state const& state)
     {
-        if (!held_)
-            throw std::logic_error(
-                "streambatch::sqlite: job_sink::commit without the fence: open() first");
-        check_idle("commit");
-        db_->exec("BEGIN IMMEDIATE");
-        try {
-            db_->exec(sql_.compare_and_set, state.position, state.identity, state.batches,
-                      state.records, sql::detail::utc_now(), key_.str(), token_, last_position_);
-            if (db_->changes() != 1) {
-                auto const now = detail::read_state_row(*db_, sql_.select_row, key_.str());
-                std::optional<holder> by;
-                if (now && now->holder_text)
-                    by = holder::from_text(*now->holder_text);
-                std::string const msg = sql::detail::fence_lost_message(
-                    "sqlite", key_, me_, token_, last_position_, by,
-                    now ? std::optional<std::int64_t>(now->token) : std::nullopt, where());
-                rollback();
-                throw fence_lost(msg);
-            }
-            std::invoke(write_, *db_, std::forward<B>(batch));
-            db_->exec("COMMIT");
-        } catch (...) {
-            rollback();
-            throw;
-        }
-        last_position_ = state.position;
+        this->commit_batch(std::forward<B>(batch), state);
     }
 
     /// Releases the fence: clears the holder if the row still holds this writer's token.
@@ -296,25 +252,14 @@ public:
         if (!std::exchange(held_, false))
             return;
         try {
-            if (db_->handle() && !db_->in_transaction())
-                db_->exec(sql_.release, sql::detail::utc_now(), key_.str(), token_);
+            if (conn_->handle() && !conn_->in_transaction())
+                conn_->exec(sql_.release, sql::detail::utc_now(), key_.str(), token_);
         } catch (...) { // the next open() sees this process gone and takes over
         }
     }
 
     /// "SQLite customers.db"
-    std::string describe() const { return "SQLite " + db_->file(); }
-
-    /// The holder open() took the fence from because it was gone; nullopt if none.
-    std::optional<holder> const& taken_over() const noexcept { return taken_over_; }
-    /// This writer as open() recorded it in the state row (what another copy's fence_held names).
-    holder const& self() const noexcept { return me_; }
-    /// The fence's token this writer holds (bumped by each open()).
-    std::int64_t token() const noexcept { return token_; }
-    /// True between open() and close().
-    bool holds() const noexcept { return held_; }
-    /// The state table, quoted.
-    std::string const& state_table() const noexcept { return sql_.table; }
+    std::string describe() const { return "SQLite " + conn_->file(); }
 };
 
 template <class W>

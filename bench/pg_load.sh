@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# bench/pg_load.sh: csv_to_postgres (exactly once: each batch's COPY, its state's compare-and-set
+# and COMMIT in one transaction) against `psql \copy` of the same CSV into the same schema, on a
+# throw-away server of its own.
+#
+#     bash bench/pg_load.sh [--rows N] [--pairs P] [--batches "1000 10000"] [--bin PATH]
+#                           [--base-bin PATH] [--out FILE]
+#
+# - The server: tests/io/sql/pg_server.sh start (initdb in a mktemp -d, loopback, the first free
+#   port from 55432, fsync=off, synchronous_commit=off, full_page_writes=off), stopped by a trap.
+# - The CSV: N rows (default 1 000 000) made by the example's own generator
+#   (csv_to_postgres --setup-only --rows N).
+# - Paired runs, A B A B: per pair, psql \copy (TRUNCATE, then \copy ... FORMAT csv, HEADER) and
+#   then csv_to_postgres --fresh --batch B for each batch size B (default 1000, the example's
+#   default, and 10000, the size docs/sql.md recommends), each under /usr/bin/time -v. With
+#   --base-bin, that binary (e.g. an older build) runs too, after the others, at each batch.
+# - Prints, and writes to --out (markdown) if given: median rows/s with min-max, median CPU
+#   seconds (user+sys of the client), the ratio of medians against psql, and peak RSS.
+# Needs: the release build of csv_to_postgres (cmake --preset release && cmake --build --preset
+# release --target csv_to_postgres), PostgreSQL 15's server binaries, psql, /usr/bin/time.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+rows=1000000 pairs=5 batches="1000 10000" bin=$root/build/release/examples/csv_to_postgres
+base_bin="" out=""
+while (($#)); do
+    case $1 in
+    --rows) rows=$2; shift ;;
+    --pairs) pairs=$2; shift ;;
+    --batches) batches=$2; shift ;;
+    --bin) bin=$2; shift ;;
+    --base-bin) base_bin=$2; shift ;;
+    --out) out=$2; shift ;;
+    *) echo "bench/pg_load.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+[[ -x $bin ]] || { echo "bench/pg_load.sh: no $bin (build the release preset's csv_to_postgres)" >&2; exit 2; }
+[[ -x /usr/bin/time ]] || { echo "bench/pg_load.sh: needs /usr/bin/time (Debian: time)" >&2; exit 2; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/pg_load.XXXXXX")
+chmod 755 "$work"
+cleanup() { bash "$root/tests/io/sql/pg_server.sh" stop "$work/server" >/dev/null 2>&1 || true; rm -rf "$work"; }
+trap cleanup EXIT INT TERM
+bash "$root/tests/io/sql/pg_server.sh" start "$work/server" >&2
+export STREAMBATCH_PG_ENV=$work/server/env
+set -a; source "$STREAMBATCH_PG_ENV"; set +a
+cd "$work"
+csv=$work/customers.csv
+"$bin" --setup-only --rows "$rows" --csv "$csv" --table bench_setup --fresh >/dev/null
+schema="(id bigint, name text, email text, country text, balance double precision)"
+psql -X -q -v ON_ERROR_STOP=1 -c "CREATE TABLE IF NOT EXISTS by_psql $schema" >/dev/null
+
+# run NAME CMD...: one timed run; appends "NAME wall_s cpu_s rss_kib" to $work/runs.
+run() {
+    local name=$1
+    shift
+    /usr/bin/time -v -o "$work/time.txt" "$@" >"$work/out.txt" 2>&1 || {
+        cat "$work/out.txt" >&2
+        echo "bench/pg_load.sh: $name failed" >&2
+        exit 1
+    }
+    awk -v name="$name" -F': ' '
+        /Elapsed \(wall clock\)/ { n = split($2, p, ":"); w = 0; for (i = 1; i <= n; i++) w = w * 60 + p[i] }
+        /User time/ { u = $2 } /System time/ { s = $2 } /Maximum resident/ { r = $2 }
+        END { printf "%s %.3f %.3f %d\n", name, w, u + s, r }' "$work/time.txt" >>"$work/runs"
+}
+copy_cmd="\\copy by_psql (id, name, email, country, balance) FROM '$csv' WITH (FORMAT csv, HEADER true)"
+for ((p = 1; p <= pairs; p++)); do
+    run psql psql -X -q -v ON_ERROR_STOP=1 -c "TRUNCATE by_psql" -c "$copy_cmd"
+    for b in $batches; do
+        run "batch-$b" "$bin" --csv "$csv" --table by_example --fresh --batch "$b"
+    done
+    if [[ -n $base_bin ]]; then
+        for b in $batches; do
+            run "base-batch-$b" "$base_bin" --csv "$csv" --table by_base --fresh --batch "$b"
+        done
+    fi
+    echo "pair $p of $pairs done" >&2
+done
+loaded=$(psql -X -qtA -c "SELECT count(*) FROM by_example")
+((loaded == rows)) || { echo "bench/pg_load.sh: by_example has $loaded rows, not $rows" >&2; exit 1; }
+
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+{
+    echo "# PostgreSQL load: csv_to_postgres against psql \\copy"
+    echo
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit: $commit$(git -C "$root" diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
+    echo "- machine: $(nproc) CPUs, $(uname -sr); $(psql -X -qtA -c 'SHOW server_version') on 127.0.0.1 (fsync=off, synchronous_commit=off, full_page_writes=off)"
+    echo "- load: \`$(uptime)\`"
+    echo "- command: \`bash bench/pg_load.sh --rows $rows --pairs $pairs --batches \"$batches\"$([[ -n $base_bin ]] && echo " --base-bin ...")\`"
+    echo "- $rows rows of the example's customers CSV ($(du -m "$csv" | cut -f1) MB); $pairs pairs (psql, then each batch size), medians with min-max"
+    echo
+    echo "| run | rows/s median (min-max) | ratio to psql | client CPU s (median) | peak RSS MiB (median) |"
+    echo "|---|---|---|---|---|"
+    awk -v rows="$rows" '
+        function median(a, n,   i, j, t) { for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+                                         return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2 }
+        { k = $1; if (!(k in n)) order[++names] = k; i = ++n[k]; rate[k, i] = rows / $2; cpu[k, i] = $3; rss[k, i] = $4 / 1024 }
+        END {
+            for (o = 1; o <= names; o++) {
+                k = order[o]; delete a; delete c; delete r; lo = 1e18; hi = 0
+                for (i = 1; i <= n[k]; i++) { a[i] = rate[k, i]; c[i] = cpu[k, i]; r[i] = rss[k, i]; if (a[i] < lo) lo = a[i]; if (a[i] > hi) hi = a[i] }
+                med[k] = median(a, n[k]); mc = median(c, n[k]); mr = median(r, n[k])
+                label = k == "psql" ? "psql \\copy" : (k ~ /^base-/ ? "csv_to_postgres before (" : "csv_to_postgres (") (k == "psql" ? "" : "--batch " substr(k, index(k, "batch-") + 6) ")")
+                printf "| %s | %.0f k (%.0f-%.0f k) | %.2fx | %.2f | %.1f |\n", label, med[k] / 1000, lo / 1000, hi / 1000, med[k] / med["psql"], mc, mr
+            }
+        }' "$work/runs"
+} | tee "$work/results.md"
+[[ -z $out ]] || cp "$work/results.md" "$out"
