@@ -109,7 +109,8 @@ TEST_CASE("malloc_policy: applied and nested then restored to the glibc defaults
     CHECK(again.describe() == "malloc: M_TRIM_THRESHOLD 1572864 bytes");
 }
 
-TEST_CASE("malloc_policy: a freed batch stays at the heap top for the next batch up to trim_threshold")
+TEST_CASE(
+    "malloc_policy: a freed batch stays at the heap top for the next batch up to trim_threshold")
 {
     clear_malloc_environment();
     if (!glibc_malloc())

@@ -66,8 +66,8 @@ namespace detail {
 /// The glibc malloc variable or tunable the user set, or nullptr.
 inline char const* user_malloc_setting() noexcept
 {
-    for (char const* name :
-         {"MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_"})
+    for (char const* name : {"MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TOP_PAD_",
+                             "MALLOC_MMAP_MAX_"})
         if (std::getenv(name) != nullptr)
             return name;
     if (char const* t = std::getenv("GLIBC_TUNABLES"); t && std::strstr(t, "glibc.malloc."))
@@ -127,8 +127,8 @@ public:
         g.applied = false;
         if (char const* other = detail::other_allocator()) {
             g.what = std::string("malloc left alone: the allocator is ") + other;
-        } else if (char const* env = opts.respect_environment ? detail::user_malloc_setting()
-                                                               : nullptr) {
+        } else if (char const* env =
+                       opts.respect_environment ? detail::user_malloc_setting() : nullptr) {
             g.what = std::string("malloc left alone: ") + env + " is set";
         } else if (opts.trim_threshold == 0 && opts.mmap_threshold == 0) {
             g.what = "malloc left alone: both thresholds 0";
@@ -184,8 +184,7 @@ private:
     }
     static std::string mib(std::size_t n)
     {
-        return n % (1 << 20) == 0 ? std::to_string(n >> 20) + " MiB"
-                                  : std::to_string(n) + " bytes";
+        return n % (1 << 20) == 0 ? std::to_string(n >> 20) + " MiB" : std::to_string(n) + " bytes";
     }
 };
 
