@@ -19,8 +19,8 @@
 //   loop-policy   loop under a streambatch::malloc_policy.
 // Prints one line of key=value pairs: mode records batch seconds user_s sys_s minflt
 // peak_rss_kib upstream_blocks checksum (checksum: the same for stream, batch*, arena; and for
-// insert*, loop*, which sink bench::record). seconds covers the job only; minflt and CPU are getrusage's for
-// the whole process (the pool is made before, and costs the same in every mode).
+// insert*, loop*, which sink bench::record). seconds covers the job only; minflt and CPU are
+// getrusage's for the whole process (the pool is made before, and costs the same in every mode).
 // Each mode is an out-of-line run_<mode>() so that callgrind can count it alone:
 //     valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*run_arena*' bench_alloc
 //         --mode arena --records 200000
@@ -352,12 +352,15 @@ int main(int argc, char** argv)
     else if (mode == "loop-policy")
         job = run_loop_policy;
     else {
-        std::fprintf(stderr, "usage: bench_alloc --mode stream|batch|batch-policy|arena|insert-stream|"
-                             "insert|insert-policy|loop|loop-policy [--records N] [--batch K] [--payload-bytes B]\n");
+        std::fprintf(stderr,
+                     "usage: bench_alloc --mode stream|batch|batch-policy|arena|insert-stream|"
+                     "insert|insert-policy|loop|loop-policy [--records N] [--batch K] "
+                     "[--payload-bytes B]\n");
         return 2;
     }
     if (payload > bench::max_payload_bytes) {
-        std::fprintf(stderr, "bench_alloc: --payload-bytes at most %zu\n", bench::max_payload_bytes);
+        std::fprintf(stderr, "bench_alloc: --payload-bytes at most %zu\n",
+                     bench::max_payload_bytes);
         return 2;
     }
     (void)bench::payload_pool(); // made before the clock starts
