@@ -13,6 +13,9 @@
 #                checkpoints -> RESULTS-checkpoint.md
 #   csv          bench_csv: the CSV reader against libcsv and memchr -> RESULTS-csv.md
 #   runner       bench_runner: for_each_batch against oneTBB's parallel_pipeline -> RESULTS-runner.md
+#   alloc        bench/alloc.py: batches against one record at a time (bench_alloc: glibc's trim,
+#                malloc_policy, batch_arena), stream_records against the Python design
+#                -> RESULTS-alloc.md
 #
 # --smoke        tiny sizes, one run of each: checks that everything builds and runs (a minute or
 #                two), and writes into build/release/bench-smoke/ unless --out-dir says otherwise:
@@ -24,7 +27,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-all_parts=(main partitions checkpoint csv runner)
+all_parts=(main partitions checkpoint csv runner alloc)
 smoke=0 only="" out_dir="" run_py=()
 while (($#)); do
     case $1 in
@@ -73,6 +76,13 @@ need g++ g++
 need /usr/bin/python3 python3      # Debian's python3, called by path: a pyenv one may shadow it
 [[ -f /usr/include/benchmark/benchmark.h ]] || missing+=(libbenchmark-dev)
 [[ -f /usr/include/range/v3/view/chunk.hpp ]] || missing+=(librange-v3-dev)
+if want alloc; then
+    need valgrind valgrind
+    need /usr/bin/time time
+    if [[ -x /usr/bin/python3 ]] && ! /usr/bin/python3 -c 'import psutil' 2>/dev/null; then
+        missing+=(python3-psutil)
+    fi
+fi
 if want main; then
     need gnuplot gnuplot-nox
     need valgrind valgrind
@@ -95,6 +105,7 @@ want partitions && targets+=(bench_partitions)
 want checkpoint && targets+=(example_csv_to_sqlite)
 want csv && targets+=(bench_csv)
 want runner && targets+=(bench_runner)
+want alloc && targets+=(bench_alloc example_stream_records)
 cmake --preset release >/dev/null
 cmake --build --preset release --target "${targets[@]}"
 bin=build/release/bench
@@ -150,5 +161,11 @@ if want runner; then
     else
         gbench runner "$bin/bench_runner" 15
     fi
+fi
+if want alloc; then
+    note "alloc -> $out_dir/RESULTS-alloc.md"
+    smoke_flag=()
+    ((smoke)) && smoke_flag=(--smoke)
+    /usr/bin/python3 bench/alloc.py --build-dir build/release --out "$out_dir/RESULTS-alloc.md" "${smoke_flag[@]}"
 fi
 note "done: ${parts[*]} -> $out_dir"
