@@ -96,8 +96,8 @@ TEST_CASE("batch_arena: memory stays valid for one reset and is reused after the
     char const* const where = ahead.data();
     std::size_t const in_use = arena.bytes_in_use();
     CHECK(in_use >= 3001);
-    arena.reset(); // the batch is done: `ahead` belongs to the next one
-    CHECK(arena.bytes_in_use() == in_use); // still live: its generation is the previous one
+    arena.reset();                            // the batch is done: `ahead` belongs to the next one
+    CHECK(arena.bytes_in_use() == in_use);    // still live: its generation is the previous one
     std::pmr::string next(3000, 'n', &arena); // a new block: the old one is not reused yet
     CHECK(std::string_view(ahead) == std::string(3000, 'k'));
     CHECK(next.data() != where);

@@ -14,8 +14,8 @@
 #include <cstdint>
 #include <functional>
 #include <iterator>
-#include <ranges>
 #include <memory>
+#include <ranges>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -190,8 +190,7 @@ TEST_CASE("chunk over a single-pass source recycles the payload buffers batch af
     CHECK(payload_allocations() == after_two);
 }
 
-TEST_CASE("memory_guarded recycles while the policy shrinks and grows the batches",
-          "[recycling]")
+TEST_CASE("memory_guarded recycles while the policy shrinks and grows the batches", "[recycling]")
 {
     scripted policy{{50, 20, 20, 80, 50, 100, 7}};
     std::vector<std::size_t> sizes;
@@ -216,8 +215,7 @@ TEST_CASE("memory_guarded recycles while the policy shrinks and grows the batche
     CHECK(payload_allocations() <= 50 + 80 + 100 + 1);
 }
 
-TEST_CASE("a short last batch holds only its records, none of the previous batch's",
-          "[recycling]")
+TEST_CASE("a short last batch holds only its records, none of the previous batch's", "[recycling]")
 {
     std::vector<std::vector<std::uint64_t>> ids;
     for (auto b : filling_source(25) | sb::views::chunk(10)) {
@@ -229,8 +227,7 @@ TEST_CASE("a short last batch holds only its records, none of the previous batch
     CHECK(ids[2] == std::vector<std::uint64_t>{20, 21, 22, 23, 24});
 }
 
-TEST_CASE("records that cannot be move-assigned are destroyed before the next batch",
-          "[recycling]")
+TEST_CASE("records that cannot be move-assigned are destroyed before the next batch", "[recycling]")
 {
     static_assert(!std::is_move_assignable_v<counted>);
     int const before = counted::alive;
