@@ -33,6 +33,7 @@
 
 #include "common/args.hpp"
 #include "common/data.hpp"
+#include "common/payloads.hpp"
 
 namespace sb = streambatch;
 
@@ -62,12 +63,13 @@ public:
         std::uint64_t i_ = 0;
         mutable raw_record current_; // the source's buffer: the batch moves records out of it
 
+        // Written into the source's own strings, reusing their capacity; the payload is a
+        // window of a pool of random letters (a memcpy), distinct for every record.
         void make()
         {
-            current_.id = "  " + std::to_string(i_ + 1) + " ";
-            current_.name = examples::customer_name(i_ + 1);
-            current_.payload.resize(src_->payload_bytes_);
-            examples::fill_payload(current_.payload, i_); // every payload distinct
+            examples::assign_id(current_.id, i_ + 1);
+            examples::assign_name(current_.name, i_ + 1);
+            examples::assign_payload(current_.payload, src_->payload_bytes_, i_);
         }
 
     public:
@@ -96,7 +98,11 @@ public:
     generated_records(std::uint64_t count, std::size_t record_bytes)
         : count_(count), payload_bytes_(record_bytes > 50 ? record_bytes - 50 : 1)
     {}
-    iterator begin() const { return iterator(*this); }
+    iterator begin() const
+    {
+        (void)examples::payload_pool(payload_bytes_); // made once, before the first record
+        return iterator(*this);
+    }
     std::default_sentinel_t end() const { return {}; }
 };
 
@@ -150,7 +156,8 @@ int main(int argc, char** argv)
              "into DIR/<UTC time>-<pid>/ (DIR/latest: the newest run)");
     cli.parse(argc, argv);
 
-    sb::memory_guard guard; // reads /proc and this process's memory cgroup
+    (void)examples::payload_pool(record_bytes); // the payloads' pool, made before the clock starts
+    sb::memory_guard guard;                     // reads /proc and this process's memory cgroup
     sb::run_options options{
         .max_in_flight = jobs, .record_dir = record_dir, .expected_records = records};
     options.job = "stream_records";

@@ -18,6 +18,9 @@
 #                plots/tools_*.svg (installs DuckDB from npm into a scratch directory)
 #   postgres     bench/pg_load.sh: csv_to_postgres (exactly once) against psql \copy on a
 #                throw-away server -> RESULTS-postgres.md
+#   alloc        bench/alloc.py: batches against one record at a time (bench_alloc: glibc's trim,
+#                malloc_policy, batch_arena), stream_records against the Python design
+#                -> RESULTS-alloc.md
 #
 # --smoke        tiny sizes, one run of each: checks that everything builds and runs (a minute or
 #                two), and writes into build/release/bench-smoke/ unless --out-dir says otherwise:
@@ -29,7 +32,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-all_parts=(main partitions checkpoint csv runner tools postgres)
+all_parts=(main partitions checkpoint csv runner tools postgres alloc)
 smoke=0 only="" out_dir="" run_py=()
 while (($#)); do
     case $1 in
@@ -78,6 +81,13 @@ need g++ g++
 need /usr/bin/python3 python3      # Debian's python3, called by path: a pyenv one may shadow it
 [[ -f /usr/include/benchmark/benchmark.h ]] || missing+=(libbenchmark-dev)
 [[ -f /usr/include/range/v3/view/chunk.hpp ]] || missing+=(librange-v3-dev)
+if want alloc; then
+    need valgrind valgrind
+    need /usr/bin/time time
+    if [[ -x /usr/bin/python3 ]] && ! /usr/bin/python3 -c 'import psutil' 2>/dev/null; then
+        missing+=(python3-psutil)
+    fi
+fi
 if want main; then
     need gnuplot gnuplot-nox
     need valgrind valgrind
@@ -120,6 +130,7 @@ want runner && targets+=(bench_runner)
 want tools && targets+=(bench_tool_sb_csv_count bench_tool_libcsv_count bench_tool_gen_bench_csv
                         example_csv_to_sqlite example_csv_to_postgres)
 want postgres && targets+=(example_csv_to_postgres)
+want alloc && targets+=(bench_alloc example_stream_records)
 cmake --preset release >/dev/null
 cmake --build --preset release --target "${targets[@]}"
 bin=build/release/bench
@@ -191,5 +202,11 @@ if want postgres; then
     else
         bash bench/pg_load.sh --rows 300000 --pairs 5 --out "$out_dir/RESULTS-postgres.md"
     fi
+fi
+if want alloc; then
+    note "alloc -> $out_dir/RESULTS-alloc.md"
+    smoke_flag=()
+    ((smoke)) && smoke_flag=(--smoke)
+    /usr/bin/python3 bench/alloc.py --build-dir build/release --out "$out_dir/RESULTS-alloc.md" "${smoke_flag[@]}"
 fi
 note "done: ${parts[*]} -> $out_dir"

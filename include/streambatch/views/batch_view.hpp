@@ -8,11 +8,16 @@
 //         - V single-pass: a batch is streambatch::batch<range_value_t<V>>, a contiguous window
 //           onto a buffer the view owns and reuses; records are moved into it with
 //           std::ranges::iter_move, never copied. batch.take() moves the whole buffer out
-//           (the next batch then allocates a new one).
+//           (the next batch then allocates a new one). With a count rule (chunk,
+//           memory_guarded) each record is move-assigned over the previous batch's record in
+//           its slot, so a string's buffer goes back to the source to be refilled (no malloc
+//           and free per record, no heap trimmed between batches); otherwise the previous
+//           batch's records are destroyed before the next is pulled.
 // Models: input_range always; forward_range when V is forward and the rule is a pure function
 //         of the records (chunk, adaptive_chunk); sized_range for chunk over a sized V.
 //         Not const-iterable. Single-pass: begin() restarts nothing; iterators and batches
-//         die with the view, and a batch's records are destroyed when the next batch is pulled.
+//         die with the view, and a batch's records are replaced (move-assigned over) or
+//         destroyed when the next batch is pulled.
 // Memory: forward V: O(1). Single-pass V: the buffer, which holds one batch of records; its
 //         capacity stays at the largest batch. A record that does not fit a byte budget is
 //         weighed where it stands and stays in the source for the next batch.
@@ -151,13 +156,32 @@ class batch_view : public std::ranges::view_interface<batch_view<V, Rule>> {
     // difference divided by sizeof(record), paid once per record otherwise. Its own function,
     // so that how much of the rule (a memory policy, say) GCC 12 inlines into next_batch()
     // does not decide whether the source's operator++ is inlined into this loop.
+    // The previous batch's records are still in buf: each new record is move-assigned over
+    // the old one in its slot (recycling its storage: a std::string's move assignment hands
+    // the slot's old buffer back to the source's record, which then fills it without
+    // allocating), and the slots left over when the batch is shorter are destroyed. Records
+    // that cannot be move-assigned are destroyed first (buf.clear()), as before.
     template <class S>
     static constexpr void fill(std::vector<record>& buf, base_iter& it, S const& end,
                                std::size_t limit)
     {
+        std::size_t n = 0;
+        if constexpr (std::is_move_assignable_v<record>) {
+            std::size_t const reuse = buf.size() < limit ? buf.size() : limit;
+            for (; n < reuse && it != end; ++n, ++it)
+                buf[n] = std::ranges::iter_move(it);
+            if (n < reuse || it == end) {
+                buf.erase(buf.begin() + static_cast<std::ptrdiff_t>(n), buf.end());
+                return;
+            }
+            if (buf.size() > limit)
+                buf.erase(buf.begin() + static_cast<std::ptrdiff_t>(limit), buf.end());
+        } else {
+            buf.clear();
+        }
         if (buf.capacity() < limit)
             buf.reserve(limit < 4096 ? limit : 4096);
-        for (std::size_t n = 0; n < limit && it != end; ++n, ++it)
+        for (; n < limit && it != end; ++n, ++it)
             buf.push_back(std::ranges::iter_move(it));
     }
 
@@ -176,12 +200,13 @@ class batch_view : public std::ranges::view_interface<batch_view<V, Rule>> {
             n = state_.size = detail::scan_batch(rule_, it, end);
         } else {
             auto& buf = state_.buffer;
-            buf.clear(); // the previous batch's records die before new ones are pulled
             if (it == end) {
+                buf.clear(); // the last batch's records die when the end is reached
                 done_ = true;
                 return;
             }
             if constexpr (detail::weighing_rule<Rule, record>) {
+                buf.clear(); // the previous batch's records die before new ones are pulled
                 // A record is taken (moved out, the source advanced) only once admitted: one
                 // that does not fit stays the source's current record, so what the source has
                 // consumed is exactly the batches handed out (a job source's position() after

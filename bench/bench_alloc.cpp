@@ -1,0 +1,393 @@
+// bench/bench_alloc.cpp: the allocator tax of batches (issue 15, item 2), one process per run.
+//
+//     bench_alloc --mode MODE [--records N] [--batch K] [--payload-bytes B]
+//
+// The job is the harness's (bench/records.hpp): records of about 500 bytes (a distinct 450-byte
+// heap payload each) made lazily, cleaned (trim, lower-case, parse) and sunk. Modes:
+//   stream        one record at a time, no batches: made, cleaned, sunk, freed (the baseline);
+//   batch         views::memory_guarded(K) (the default guard), each batch cleaned into a new
+//                 vector, sunk, and freed together: glibc's defaults;
+//   batch-policy  batch under a streambatch::malloc_policy (guard/malloc_policy.hpp);
+//   arena         batch with the records' strings (the source's and the cleaned ones) drawn from
+//                 a streambatch::batch_arena (guard/batch_arena.hpp), reset after every batch;
+//   insert-stream bench::record (id, name, payload) one at a time: made, read, freed;
+//   insert        views::memory_guarded(K) over those records, each batch read where it lies
+//                 (sink.insert(batch)) and freed by the view when it pulls the next batch;
+//   insert-policy insert under a streambatch::malloc_policy;
+//   loop          the issue's hand-written loop: records pushed into a vector, consumed and
+//                 cleared every K (no library): glibc's defaults;
+//   loop-policy   loop under a streambatch::malloc_policy.
+// Prints one line of key=value pairs: mode records batch seconds user_s sys_s minflt
+// peak_rss_kib upstream_blocks checksum (checksum: the same for stream, batch*, arena; and for
+// insert*, loop*, which sink bench::record). seconds covers the job only; minflt and CPU are
+// getrusage's for the whole process (the pool is made before, and costs the same in every mode).
+// Each mode is an out-of-line run_<mode>() so that callgrind can count it alone:
+//     valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*run_arena*' bench_alloc
+//         --mode arena --records 200000
+
+#include <streambatch/guard/batch_arena.hpp>
+#include <streambatch/guard/malloc_policy.hpp>
+#include <streambatch/guard/memory_guard.hpp>
+#include <streambatch/views/memory_guarded.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <iterator>
+#include <memory_resource>
+#include <ranges>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <sys/resource.h>
+
+#include "peak_rss.hpp"
+#include "records.hpp"
+
+namespace sb = streambatch;
+
+namespace {
+
+struct outcome {
+    std::uint64_t records = 0;
+    std::uint64_t checksum = 0;
+    std::uint64_t upstream_blocks = 0;
+};
+
+using batch_of_customers = std::vector<bench::customer>;
+
+/// The sink: reads every cleaned record; the batch is freed when it returns.
+[[gnu::noinline]] void sink(batch_of_customers&& cleaned, outcome& out)
+{
+    for (auto const& c : cleaned)
+        out.checksum += bench::sink_value(c);
+    out.records += cleaned.size();
+}
+
+[[gnu::noinline]] outcome run_stream(std::uint64_t n, std::size_t, std::size_t payload)
+{
+    outcome out;
+    for (auto& r : bench::raw_records(n, payload)) {
+        bench::customer const c = bench::clean(std::move(r));
+        out.checksum += bench::sink_value(c);
+        ++out.records;
+    }
+    return out;
+}
+
+[[gnu::noinline]] outcome run_batch(std::uint64_t n, std::size_t k, std::size_t payload)
+{
+    outcome out;
+    sb::memory_guard guard;
+    for (auto b : bench::raw_records(n, payload) | sb::views::memory_guarded(k, std::ref(guard))) {
+        batch_of_customers cleaned;
+        cleaned.reserve(b.size());
+        for (auto& r : b)
+            cleaned.push_back(bench::clean(std::move(r)));
+        sink(std::move(cleaned), out);
+    }
+    return out;
+}
+
+[[gnu::noinline]] outcome run_batch_policy(std::uint64_t n, std::size_t k, std::size_t payload)
+{
+    sb::malloc_policy const policy;
+    if (!policy.applied())
+        std::fprintf(stderr, "bench_alloc: %s\n", policy.describe().c_str());
+    return run_batch(n, k, payload);
+}
+
+// --- the arena's records: the same fields, std::pmr strings ---------------------------------
+
+// Not allocator-aware (no allocator_type): moved into std::vector / std::pmr::vector, their
+// strings keep the arena they were made from.
+struct pmr_raw_record {
+    explicit pmr_raw_record(std::pmr::polymorphic_allocator<char> a) : id(a), name(a), payload(a) {}
+    std::pmr::string id, name, payload;
+};
+
+struct pmr_customer {
+    explicit pmr_customer(std::pmr::polymorphic_allocator<char> a) : name(a), payload(a) {}
+    std::int64_t id = 0;
+    std::pmr::string name, payload;
+};
+
+/// bench::raw_records with the record's strings drawn from `alloc` (the arena).
+class pmr_raw_source : public std::ranges::view_interface<pmr_raw_source> {
+    std::uint64_t count_ = 0;
+    std::size_t payload_ = 0;
+    std::pmr::memory_resource* resource_ = std::pmr::get_default_resource(); // a view: assignable
+
+public:
+    class iterator {
+        pmr_raw_source const* src_ = nullptr;
+        std::uint64_t i_ = 0;
+        mutable pmr_raw_record current_{std::pmr::polymorphic_allocator<char>()};
+
+        void make()
+        {
+            char buf[48] = "  ";
+            char* p = std::to_chars(buf + 2, buf + sizeof buf, i_ + 1).ptr;
+            *p++ = ' ';
+            current_.id.assign(buf, p);
+            std::string_view const prefix = "  Customer ";
+            p = std::copy(prefix.begin(), prefix.end(), buf);
+            p = std::to_chars(p, buf + sizeof buf, (i_ * 2654435761u) % 1000003u).ptr;
+            *p++ = ' ';
+            *p++ = ' ';
+            current_.name.assign(buf, p);
+            current_.payload.assign(bench::payload_pool().data() + bench::payload_offset(i_),
+                                    src_->payload_);
+        }
+
+    public:
+        using value_type = pmr_raw_record;
+        using difference_type = std::ptrdiff_t;
+        using iterator_concept = std::input_iterator_tag;
+        iterator() = default;
+        explicit iterator(pmr_raw_source const& s) : src_(&s), current_(s.resource_)
+        {
+            if (s.count_ > 0)
+                make();
+        }
+        pmr_raw_record& operator*() const noexcept { return current_; }
+        iterator& operator++()
+        {
+            if (++i_ < src_->count_)
+                make();
+            return *this;
+        }
+        void operator++(int) { ++*this; }
+        friend bool operator==(iterator const& it, std::default_sentinel_t) noexcept
+        {
+            return it.i_ >= it.src_->count();
+        }
+    };
+
+    pmr_raw_source() = default;
+    pmr_raw_source(std::uint64_t n, std::size_t payload, std::pmr::memory_resource* r)
+        : count_(n), payload_(payload), resource_(r)
+    {}
+    iterator begin() const { return iterator(*this); }
+    std::default_sentinel_t end() const noexcept { return std::default_sentinel; }
+    std::uint64_t count() const noexcept { return count_; }
+};
+
+/// bench::clean, into a record drawn from the same arena (the payload moves: same resource).
+pmr_customer clean_pmr(pmr_raw_record&& r)
+{
+    auto trim = [](std::string_view s) {
+        auto const b = s.find_first_not_of(' ');
+        auto const e = s.find_last_not_of(' ');
+        return b == std::string_view::npos ? std::string_view{} : s.substr(b, e - b + 1);
+    };
+    pmr_customer c(r.payload.get_allocator());
+    auto const id = trim(r.id);
+    if (std::from_chars(id.data(), id.data() + id.size(), c.id).ec != std::errc())
+        throw std::runtime_error("bad id");
+    c.name = trim(r.name);
+    std::transform(c.name.begin(), c.name.end(), c.name.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    c.payload = std::move(r.payload);
+    return c;
+}
+
+[[gnu::noinline]] void sink_pmr(std::pmr::vector<pmr_customer>&& cleaned, outcome& out)
+{
+    for (auto const& c : cleaned)
+        out.checksum += static_cast<std::uint64_t>(c.id) + c.name.size() +
+                        (c.name.empty() ? 0u : static_cast<unsigned char>(c.name[0])) +
+                        c.payload.size();
+    out.records += cleaned.size();
+}
+
+[[gnu::noinline]] outcome run_arena(std::uint64_t n, std::size_t k, std::size_t payload)
+{
+    outcome out;
+    sb::batch_arena arena;
+    std::pmr::polymorphic_allocator<char> const alloc(&arena);
+    sb::memory_guard guard;
+    for (auto b :
+         pmr_raw_source(n, payload, &arena) | sb::views::memory_guarded(k, std::ref(guard))) {
+        std::pmr::vector<pmr_customer> cleaned(alloc);
+        cleaned.reserve(b.size());
+        for (auto& r : b)
+            cleaned.push_back(clean_pmr(std::move(r)));
+        sink_pmr(std::move(cleaned), out);
+        arena.reset(); // this batch's strings are reused one batch later
+    }
+    out.upstream_blocks = arena.upstream_allocations();
+    return out;
+}
+
+// --- records sunk where they lie: sink.insert(batch) reads the batch, the view frees it -----
+
+[[gnu::noinline]] std::uint64_t insert(sb::batch<bench::record> b)
+{
+    std::uint64_t sum = 0;
+    for (auto const& r : b)
+        sum += bench::consume(r);
+    return sum;
+}
+
+[[gnu::noinline]] outcome run_insert_stream(std::uint64_t n, std::size_t, std::size_t payload)
+{
+    outcome out;
+    for (auto& r : bench::records(n, payload)) {
+        bench::record const mine = std::move(r); // taken from the source, freed after use
+        out.checksum += bench::consume(mine);
+        ++out.records;
+    }
+    return out;
+}
+
+[[gnu::noinline]] outcome run_insert(std::uint64_t n, std::size_t k, std::size_t payload)
+{
+    outcome out;
+    sb::memory_guard guard;
+    for (auto b : bench::records(n, payload) | sb::views::memory_guarded(k, std::ref(guard))) {
+        out.checksum += insert(b);
+        out.records += b.size();
+    }
+    return out;
+}
+
+[[gnu::noinline]] outcome run_insert_policy(std::uint64_t n, std::size_t k, std::size_t payload)
+{
+    sb::malloc_policy const policy;
+    return run_insert(n, k, payload);
+}
+
+// --- the issue's hand-written loop ----------------------------------------------------------
+
+[[gnu::noinline]] outcome run_loop(std::uint64_t n, std::size_t k, std::size_t payload)
+{
+    outcome out;
+    std::vector<bench::record> batch;
+    for (std::uint64_t i = 0; i < n; ++i) {
+        batch.push_back(bench::make_record(i, payload));
+        if (batch.size() == k || i + 1 == n) {
+            for (auto const& r : batch)
+                out.checksum += bench::consume(r);
+            out.records += batch.size();
+            batch.clear(); // the batch's payloads are freed together
+        }
+    }
+    return out;
+}
+
+[[gnu::noinline]] outcome run_loop_policy(std::uint64_t n, std::size_t k, std::size_t payload)
+{
+    sb::malloc_policy const policy;
+    return run_loop(n, k, payload);
+}
+
+std::uint64_t number(char const* flag, char const* text)
+{
+    std::uint64_t v = 0;
+    std::string_view s = text;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size() || v == 0) {
+        std::fprintf(stderr, "bench_alloc: %s wants a positive whole number, got '%s'\n", flag,
+                     text);
+        std::exit(2);
+    }
+    return v;
+}
+
+double seconds(timeval t)
+{
+    return double(t.tv_sec) + double(t.tv_usec) / 1e6;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    std::string mode;
+    std::uint64_t records = 1'000'000, batch = 1000, payload = bench::default_payload_bytes;
+    for (int i = 1; i < argc; ++i) {
+        std::string_view const a = argv[i];
+        if (i + 1 >= argc) {
+            std::fprintf(stderr, "bench_alloc: %s wants a value\n", argv[i]);
+            return 2;
+        }
+        if (a == "--mode")
+            mode = argv[++i];
+        else if (a == "--records")
+            records = number(argv[i], argv[i + 1]), ++i;
+        else if (a == "--batch")
+            batch = number(argv[i], argv[i + 1]), ++i;
+        else if (a == "--payload-bytes")
+            payload = number(argv[i], argv[i + 1]), ++i;
+        else {
+            std::fprintf(stderr, "bench_alloc: unknown flag '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    outcome (*job)(std::uint64_t, std::size_t, std::size_t) = nullptr;
+    if (mode == "stream")
+        job = run_stream;
+    else if (mode == "batch")
+        job = run_batch;
+    else if (mode == "batch-policy")
+        job = run_batch_policy;
+    else if (mode == "arena")
+        job = run_arena;
+    else if (mode == "insert-stream")
+        job = run_insert_stream;
+    else if (mode == "insert")
+        job = run_insert;
+    else if (mode == "insert-policy")
+        job = run_insert_policy;
+    else if (mode == "loop")
+        job = run_loop;
+    else if (mode == "loop-policy")
+        job = run_loop_policy;
+    else {
+        std::fprintf(stderr,
+                     "usage: bench_alloc --mode stream|batch|batch-policy|arena|insert-stream|"
+                     "insert|insert-policy|loop|loop-policy [--records N] [--batch K] "
+                     "[--payload-bytes B]\n");
+        return 2;
+    }
+    if (payload > bench::max_payload_bytes) {
+        std::fprintf(stderr, "bench_alloc: --payload-bytes at most %zu\n",
+                     bench::max_payload_bytes);
+        return 2;
+    }
+    (void)bench::payload_pool(); // made before the clock starts
+    try {
+        auto const t0 = std::chrono::steady_clock::now();
+        outcome const out = job(records, batch, payload);
+        double const secs =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        rusage ru{};
+        ::getrusage(RUSAGE_SELF, &ru);
+        std::printf("mode=%s records=%llu batch=%llu seconds=%.6f user_s=%.3f sys_s=%.3f "
+                    "minflt=%ld peak_rss_kib=%llu upstream_blocks=%llu checksum=%llu\n",
+                    mode.c_str(), static_cast<unsigned long long>(out.records),
+                    static_cast<unsigned long long>(batch), secs, seconds(ru.ru_utime),
+                    seconds(ru.ru_stime), ru.ru_minflt,
+                    static_cast<unsigned long long>(bench::peak_rss_bytes() / 1024),
+                    static_cast<unsigned long long>(out.upstream_blocks),
+                    static_cast<unsigned long long>(out.checksum));
+        if (out.records != records) {
+            std::fprintf(stderr, "bench_alloc: %llu records in, %llu out\n",
+                         static_cast<unsigned long long>(records),
+                         static_cast<unsigned long long>(out.records));
+            return 1;
+        }
+    } catch (std::exception const& e) {
+        std::fprintf(stderr, "bench_alloc: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}
