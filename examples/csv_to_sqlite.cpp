@@ -125,10 +125,10 @@ int main(int argc, char** argv)
             };
             if (no_checkpoint) {
                 unfenced_sink out{[&](auto const& rows) { insert.write(rows); }};
-                return finish(sb::run_job(in, examples::clean_step(load), out, options));
+                return finish(examples::run_csv_job(in, out, options, load));
             }
             sq::job_sink out(db, insert);
-            return finish(sb::run_job(in, examples::clean_step(load), out, options));
+            return finish(examples::run_csv_job(in, out, options, load));
         },
         examples::csv_input_hint);
 }
