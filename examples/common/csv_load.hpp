@@ -1,7 +1,8 @@
 // examples/common/csv_load.hpp: what csv_to_sqlite and csv_to_postgres share: their command-line
-// options, the customer CSV (generated when missing), the clean step, the job itself
-// (streambatch::run_job over a csv::file_source: resume, the input's identity, the fence, a
-// graceful stop), the summary and the exit codes. Each example keeps only its database: the
+// options, the customer CSV (generated when missing), the clean step (clean, or clean_full with
+// --validate), the job itself (streambatch::run_job over a csv::file_source: resume, the input's
+// identity, the fence, a graceful stop; run_csv_job, timed by a stage_timer with --stage-times),
+// the summary and the exit codes. Each example keeps only its database: the
 // table and its job_sink.
 
 #ifndef STREAMBATCH_EXAMPLES_COMMON_CSV_LOAD_HPP
