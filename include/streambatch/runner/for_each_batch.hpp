@@ -20,8 +20,8 @@
 //         batches; a watched memory guard above shrink_at drops the limit to 1 until it falls
 //         below grow_at. std::thread only, no dependency.
 // Memory: at most k batches alive (being filled, processed, waiting for commit, or committed and
-//         not yet destroyed); a batch of
-//         a single-pass source is moved out of the view (batch<T>::take) into recycled buffers.
+//         not yet destroyed); a batch of a single-pass source is moved out of the view
+//         (batch<T>::take) into recycled buffers.
 //         O(1) per batch for statistics.
 // Errors: an exception from process or commit stops the job (no new batch started or
 //         committed, every worker joined) and is rethrown as streambatch::batch_failed naming
