@@ -97,12 +97,16 @@ TEST_CASE("for_each_batch: a process result may point into its batch's records u
     std::vector<std::string> data;
     for (int i = 0; i < 1000; ++i)
         data.push_back("record " + std::to_string(i) + std::string(40, 'x'));
+    std::string expected;
+    for (auto const& s : data)
+        expected.append(s).push_back('\n');
     for (std::size_t k : {std::size_t{2}, std::size_t{3}}) {
         INFO("max_in_flight " << k);
+        std::vector<std::string> input = data; // the view moves the records out
         std::string joined;
         std::size_t views = 0;
         auto const r = sb::for_each_batch(
-            test::single_pass_view<std::string>(data) | sb::views::chunk(30),
+            test::single_pass_view<std::string>(input) | sb::views::chunk(30),
             [](sb::batch<std::string>& b) {
                 std::vector<std::string_view> out;
                 for (auto const& s : b)
@@ -115,9 +119,6 @@ TEST_CASE("for_each_batch: a process result may point into its batch's records u
                     joined.append(s).push_back('\n');
             },
             {.max_in_flight = k});
-        std::string expected;
-        for (auto const& s : data)
-            expected.append(s).push_back('\n');
         CHECK(views == 1000);
         CHECK(joined == expected);
         CHECK(r.records == 1000);
