@@ -5,6 +5,7 @@
 //     csv_to_sqlite [--csv FILE] [--rows N] [--db FILE] [--batch N] [--jobs K]
 //                   [--record-dir DIR] [--throttle-us U] [--fresh] [--append]
 //                   [--sampled-identity] [--no-checkpoint] [--checkpoint-file FILE]
+//                   [--validate] [--stage-times]
 //
 // - The CSV (default customers.csv) is generated with --rows customer-like rows (default
 //   1 000 000) when it does not exist. It is read in 64 KiB blocks; a malformed record goes to
@@ -27,6 +28,9 @@
 //   --no-checkpoint writes the batches without the job's state or fence (a restart then loads
 //   everything again); --checkpoint-file FILE also writes the runner's own checkpoint file
 //   every 10 batches (run_options::checkpoint_path: temp file, fsync, rename, fsync).
+// - For measuring --jobs (bench/jobs_scaling.sh): --validate also validates and normalises every
+//   field (a clean step of realistic cost: examples::clean_full); --stage-times prints the CPU
+//   and wall time of the clean step and of the sink's commits, and the sink's idle time.
 // What it shares with csv_to_postgres (options, the CSV, the clean step, the exit codes) is in
 // examples/common/csv_load.hpp.
 //
@@ -125,10 +129,10 @@ int main(int argc, char** argv)
             };
             if (no_checkpoint) {
                 unfenced_sink out{[&](auto const& rows) { insert.write(rows); }};
-                return finish(sb::run_job(in, examples::clean_step(load), out, options));
+                return finish(examples::run_csv_job(in, out, options, load));
             }
             sq::job_sink out(db, insert);
-            return finish(sb::run_job(in, examples::clean_step(load), out, options));
+            return finish(examples::run_csv_job(in, out, options, load));
         },
         examples::csv_input_hint);
 }

@@ -14,11 +14,14 @@
 // Models: a blocking call. max_in_flight == 1 (the default): process and commit each batch in
 //         turn, here. k > 1: detail::parallel_scheduler (runner/detail/scheduler.hpp): up to k
 //         worker threads (at most one per core) each pull a batch and process it; commit runs
-//         on one thread at a time, in batch order when `ordered`, else as batches finish; a
-//         watched memory guard above shrink_at drops the limit to 1 until it falls below
-//         grow_at. std::thread only, no dependency.
-// Memory: at most k batches alive (being filled, processed, or waiting for commit); a batch of
-//         a single-pass source is moved out of the view (batch<T>::take) into recycled buffers.
+//         on one thread at a time, in batch order when `ordered`, else as batches finish, and
+//         that thread does nothing else (a committed batch is destroyed by the next worker about
+//         to pull), so a serial sink's commits overlap the pulling and processing of the next
+//         batches; a watched memory guard above shrink_at drops the limit to 1 until it falls
+//         below grow_at. std::thread only, no dependency.
+// Memory: at most k batches alive (being filled, processed, waiting for commit, or committed and
+//         not yet destroyed); a batch of a single-pass source is moved out of the view
+//         (batch<T>::take) into recycled buffers.
 //         O(1) per batch for statistics.
 // Errors: an exception from process or commit stops the job (no new batch started or
 //         committed, every worker joined) and is rethrown as streambatch::batch_failed naming

@@ -8,6 +8,12 @@
 // for a later batch. The first exception stops the job. A stop requested on run_options::stop
 // is seen by the next worker about to pull: nothing more is pulled, and the batches already
 // pulled are processed and committed as at the end of the input. See docs/runner.md.
+//
+// The commit step is the critical path of a job with a serial sink, so the committing thread
+// does nothing else: a committed batch is retired (its records and the process result still
+// alive, its slot still counted) and the next worker about to pull destroys it, off the commit
+// path, on the thread that pulled and processed batches (its allocator's own memory), then
+// reuses its slot and its buffer. While one thread commits, the others pull and process.
 
 #ifndef STREAMBATCH_RUNNER_DETAIL_SCHEDULER_HPP_INCLUDED
 #define STREAMBATCH_RUNNER_DETAIL_SCHEDULER_HPP_INCLUDED
@@ -74,8 +80,10 @@ class parallel_scheduler {
     std::mutex m_;
     std::condition_variable cv_slot_;
     std::map<std::uint64_t, std::unique_ptr<job>> finished_; // processed, waiting to be committed
+    std::vector<std::unique_ptr<job>>
+        retired_;                 // committed, to be destroyed by a puller (in flight)
     std::vector<owned_t> spares_; // recycled buffers (owning batches only)
-    std::size_t in_flight_ = 0;
+    std::size_t in_flight_ = 0;   // pulled and not yet destroyed (retired_ included)
     bool stop_ = false, committing_ = false;
     std::uint64_t next_commit_ = 0;
     std::exception_ptr error_;
@@ -130,15 +138,34 @@ class parallel_scheduler {
                 lock.lock();
                 return;
             }
-            if constexpr (owning)
-                j->data->clear(); // its records die here, outside the lock
             lock.lock();
-            if constexpr (owning)
-                spares_.push_back(std::move(*j->data));
-            --in_flight_;
+            retired_.push_back(std::move(j)); // destroyed by the next puller, not here
             cv_slot_.notify_all();
         }
         committing_ = false;
+    }
+
+    // Destroys the retired batches (records, process results) outside the lock, then frees their
+    // slots and keeps their buffers as spares. Called with the lock held, by a worker that is not
+    // committing.
+    void reclaim(std::unique_lock<std::mutex>& lock)
+    {
+        std::vector<std::unique_ptr<job>> dead;
+        dead.swap(retired_);
+        lock.unlock();
+        std::vector<owned_t> buffers;
+        for (auto& j : dead) {
+            if constexpr (owning) {
+                j->data->clear(); // its records die here, outside the lock
+                buffers.push_back(std::move(*j->data));
+            }
+            j.reset();
+        }
+        lock.lock();
+        for (auto& b : buffers)
+            spares_.push_back(std::move(b));
+        in_flight_ -= dead.size();
+        cv_slot_.notify_all();
     }
 
     // Advances the source to its next batch and moves it into a job; null at the end. The caller
@@ -203,15 +230,20 @@ class parallel_scheduler {
     {
         std::unique_lock lock(m_);
         while (true) {
+            if (!retired_.empty())
+                reclaim(lock);
             bool const full = in_flight_ >= limit_now_;
             auto const t0 = std::chrono::steady_clock::now();
             cv_slot_.wait(lock, [&] {
-                return stop_ || source_done_ || (!pulling_ && in_flight_ < limit_now_);
+                return stop_ || source_done_ || !retired_.empty() ||
+                       (!pulling_ && in_flight_ < limit_now_);
             });
             if (full)
                 report_.waited_for_slot += std::chrono::steady_clock::now() - t0;
             if (stop_ || source_done_)
                 return;
+            if (in_flight_ >= limit_now_ || pulling_)
+                continue; // woken by a retired batch: reclaim it, then wait for a slot again
             if (opts_.stop.stop_requested()) { // a graceful stop: pull nothing more
                 source_done_ = stopped_ = true;
                 cv_slot_.notify_all();
