@@ -160,9 +160,8 @@ int main(int argc, char** argv)
 
             auto in = examples::csv_source(load, part.value_or(sb::partition{}));
             pg::job_sink out(db, copy);
-            sb::job_result r =
-                sb::run_job(in, examples::clean_step(load), out,
-                            examples::job_options(table, load, part.value_or(sb::partition{})));
+            sb::job_result r = examples::run_csv_job(
+                in, out, examples::job_options(table, load, part.value_or(sb::partition{})), load);
             examples::print_resuming(r.resumed_from);
             fmt::print("loaded       {} rows this run ({} in {} on {}), {} rejected\n",
                        r.report.records, db.scalar<std::int64_t>("SELECT count(*) FROM " + table),

@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -136,7 +137,7 @@ TEST_CASE("run_job: SIGTERM in the middle stops after the batches in flight, and
             memory_sink out(db);
             sb::job_options o = options(k);
             o.handle_signals = true;
-            int batches = 0;
+            std::atomic<int> batches{0}; // both workers count when k == 2
             auto step = [&](auto& batch) {
                 if (++batches == 3) {
                     ::raise(SIGTERM); // the watcher thread requests the stop: give it a moment

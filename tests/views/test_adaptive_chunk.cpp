@@ -173,7 +173,8 @@ TEST_CASE("adaptive_chunk takes from a single-pass source only the records of th
     CHECK(sizes == std::vector<std::size_t>{2, 2, 2, 1});
 }
 
-TEST_CASE("adaptive_chunk makes each record of a value-yielding source once", "[adaptive_chunk][input]")
+TEST_CASE("adaptive_chunk makes each record of a value-yielding source once",
+          "[adaptive_chunk][input]")
 {
     auto data = strings({300, 300, 300, 300, 300});
     int made = 0;
