@@ -15,11 +15,13 @@
 //         predicted records/s, peak RSS and batch latency; to_text(advice) is the table and the
 //         recommendation; write_svg(advice, path) plots records/s against the batch size, one
 //         curve per in-flight count, the trials as dots, the recommendation ringed.
-// Models: a pass that counts the sample (and warms the caches), then one trial per (size, k),
-//         smallest k*size first: for_each_batch over the sample | views::memory_guarded(size)
-//         with max_in_flight = k, as run_job runs it. In the k = 1 trials the clock times step
-//         and sink; the source's share is the rest. Per batch of n records, least squares over
-//         those trials: source, step and sink time each = a + b*n, so a batch costs
+// Models: a pass that counts the sample (and warms the caches), then one trial per (size, k)
+//         (advisor_options::repeats runs of it, the median kept), smallest k*size first:
+//         for_each_batch over the sample | views::memory_guarded(size) with max_in_flight = k,
+//         as run_job runs it. In the k = 1 trials the clock times step and sink; the source's
+//         share is the rest. Source, step and sink each cost a + b*n a batch of n, fitted by
+//         least squares over those trials as time per record = b + a/n (each trial weighed by
+//         its relative error, as records/s is; neither a nor b below 0), so a batch costs
 //         t(n) = a + b*n. With k in flight on C cores (advisor_options::cores) the step runs in
 //         parallel and the source and sink serially, so
 //             records/s(n, k) = e_k * n / max(t(n) / min(k, C), source(n) + sink(n))
@@ -100,6 +102,7 @@ struct advisor_options {
     std::vector<std::size_t> batch_sizes{100, 300, 1000, 3000}; ///< at least two
     std::vector<std::size_t> in_flight{1, 2};                   ///< must hold 1
     std::size_t sample_records = 20'000;       ///< records read from the source per trial (at most)
+    std::size_t repeats = 1; ///< runs of each trial; the one with the median records/s is kept
     std::uint64_t memory_budget = 0;           ///< bytes of peak RSS allowed (0: no budget)
     std::chrono::nanoseconds latency_bound{0}; ///< per batch, pulled to committed (0: none)
     unsigned cores = 0;                        ///< 0: std::thread::hardware_concurrency()
@@ -219,6 +222,27 @@ inline cost_line least_squares(std::vector<std::pair<double, double>> const& xy)
     return {my - b * mx, b};
 }
 
+/// a + b*n per batch from (1/n, time per record) points: per record = b + a/n, which weighs each
+/// trial by its relative error (what records/s is). Neither a nor b below 0: a cost that fits
+/// negative is refitted without it.
+inline cost_line fit_per_record(std::vector<std::pair<double, double>> const& xy)
+{
+    cost_line const l = least_squares(xy); // y = l.a_ns + l.b_ns * x: l.a_ns is b, l.b_ns is a
+    cost_line r{l.b_ns, l.a_ns};
+    if (r.a_ns < 0) {
+        double sy = 0;
+        for (auto const& p : xy)
+            sy += p.second;
+        r = {0, xy.empty() ? 0 : std::max(0.0, sy / double(xy.size()))};
+    } else if (r.b_ns < 0) {
+        double sxx = 0, sxy = 0;
+        for (auto const& [x, y] : xy)
+            sxx += x * x, sxy += x * y;
+        r = {sxx > 0 ? std::max(0.0, sxy / sxx) : 0, 0};
+    }
+    return r;
+}
+
 template <class S>
 concept advisor_job_source = requires(S& s) {
     {
@@ -298,13 +322,13 @@ inline advisor_model fit_advisor_model(std::vector<advisor_trial>& trials, unsig
         if (t.in_flight != 1 || t.batches == 0)
             continue;
         double const n = double(t.records) / double(t.batches); // the mean batch
-        src.emplace_back(n, double(t.source.count()));
-        stp.emplace_back(n, double(t.step.count()));
-        snk.emplace_back(n, double(t.sink.count()));
+        src.emplace_back(1 / n, double(t.source.count()) / n); // per record = b + a/n
+        stp.emplace_back(1 / n, double(t.step.count()) / n);
+        snk.emplace_back(1 / n, double(t.sink.count()) / n);
     }
-    m.source = detail::least_squares(src);
-    m.step = detail::least_squares(stp);
-    m.sink = detail::least_squares(snk);
+    m.source = detail::fit_per_record(src);
+    m.step = detail::fit_per_record(stp);
+    m.sink = detail::fit_per_record(snk);
     cost_line const memline = detail::least_squares(mem);
     m.bytes_per_record = std::max(memline.b_ns, weighed_bytes_per_record);
     m.base_bytes = 0;
@@ -482,7 +506,7 @@ advice advise(MakeSource make_source, Step step, MakeSink make_sink, advisor_opt
     });
 
     double weighed = 0, weighed_records = 0;
-    for (auto const& [n, k] : plan) {
+    auto const run_trial = [&](std::size_t n, std::size_t k) {
         advisor_trial t;
         t.batch = n;
         t.in_flight = k;
@@ -552,7 +576,18 @@ advice advise(MakeSource make_source, Step step, MakeSink make_sink, advisor_opt
             if (job_ns > 0)
                 t.records_per_second = double(t.records) * 1e9 / double(job_ns);
         }
-        a.trials.push_back(t);
+        return t;
+    };
+    for (auto const& [n, k] : plan) {
+        std::vector<advisor_trial> runs;
+        std::uint64_t peak = 0;
+        for (std::size_t r = 0; r < std::max<std::size_t>(1, opts.repeats); ++r) {
+            runs.push_back(run_trial(n, k));
+            peak = std::max(peak, runs.back().peak_rss_bytes);
+        }
+        std::ranges::sort(runs, {}, &advisor_trial::records_per_second);
+        a.trials.push_back(runs[(runs.size() - 1) / 2]);
+        a.trials.back().peak_rss_bytes = peak;
     }
     a.model = fit_advisor_model(a.trials, opts.cores,
                                 weighed_records > 0 ? weighed / weighed_records : 0);
