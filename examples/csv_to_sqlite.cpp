@@ -84,8 +84,8 @@ struct scratch_sqlite {
     } files;
     sq::database db;
     std::unique_ptr<sq::inserter<>> insert;
-    using job_sink_t = decltype(sq::job_sink(std::declval<sq::database&>(),
-                                             std::declval<sq::inserter<>&>()));
+    using job_sink_t =
+        decltype(sq::job_sink(std::declval<sq::database&>(), std::declval<sq::inserter<>&>()));
     std::unique_ptr<job_sink_t> sink;
 
     explicit scratch_sqlite(std::filesystem::path const& real)
@@ -96,7 +96,8 @@ struct scratch_sqlite {
         db.exec("PRAGMA synchronous=NORMAL");
         db.exec("CREATE TABLE customers(id INTEGER, name TEXT, email TEXT, country TEXT, "
                 "balance REAL)");
-        insert = std::make_unique<sq::inserter<>>(db, "INSERT INTO customers VALUES (?, ?, ?, ?, ?)");
+        insert =
+            std::make_unique<sq::inserter<>>(db, "INSERT INTO customers VALUES (?, ?, ?, ?, ?)");
         sink = std::make_unique<job_sink_t>(db, *insert);
     }
     std::optional<sb::job_state> open(sb::job_key const& k) { return sink->open(k); }

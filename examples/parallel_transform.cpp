@@ -2,6 +2,7 @@
 // guard. Copy it as the template of a job whose time goes into transforming records.
 //
 //     parallel_transform [--records N] [--batch N] [--jobs K] [--passes P] [--compare]
+//                        [--advise [--advise-sample N] [--advise-memory BYTES] ...]
 //
 // The source is a std::views pipeline (iota | transform: a record of ~300 bytes per id, made
 // when it is reached); views::memory_guarded cuts it into batches of --batch records (fewer
@@ -10,6 +11,8 @@
 // order. Memory: at most --jobs batches of records and their results are alive at once.
 // With --compare it runs the same job with 1 batch in flight and then with --jobs, and prints
 // the speed-up it measured on this machine (bench/RESULTS*.md publishes no figure for it).
+// With --advise it runs the batch-size advisor on the first --advise-sample records with the
+// same step (examples/common/advise.hpp, docs/batch-size.md) and prints --batch and --jobs.
 //
 // test-args: --records 20000 --batch 500 --jobs 2 --passes 2 --compare
 
@@ -27,6 +30,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/advise.hpp"
 #include "common/args.hpp"
 #include "common/data.hpp"
 
@@ -114,7 +118,30 @@ int main(int argc, char** argv)
     cli.number("--passes", passes, "hash passes over each record (the CPU work)", 1, 1000);
     cli.flag("--compare", compare,
              "run with 1 batch in flight, then with --jobs, and print the speed-up");
+    examples::advise_settings advise;
+    advise.add_to(cli);
     cli.parse(argc, argv);
+    if (advise.on) { // the same source and step; the sink sums into a checksum nobody reads
+        return examples::run_advise(
+            "parallel_transform", advise,
+            [records] {
+                return std::views::iota(std::uint64_t{0}, records) |
+                       std::views::transform(make_record);
+            },
+            [passes](auto& b) {
+                std::vector<std::uint64_t> cleaned;
+                cleaned.reserve(b.size());
+                for (record const& r : b)
+                    cleaned.push_back(clean(r, passes));
+                return cleaned;
+            },
+            [] {
+                return [sum = std::uint64_t{0}](std::vector<std::uint64_t>&& cleaned) mutable {
+                    for (std::uint64_t h : cleaned)
+                        sum ^= h;
+                };
+            });
+    }
     try {
         if (compare) {
             outcome const one = run(records, batch, 1, passes);

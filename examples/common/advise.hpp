@@ -49,13 +49,12 @@ struct advise_settings {
         cli.flag("--advise", on,
                  "run the batch-size advisor on a sample (scratch sink), print its advice, stop");
         cli.number("--advise-sample", sample, "records of the input each advisor trial reads");
-        cli.number("--advise-repeats", repeats,
-                   "runs of each advisor trial (the median is kept)", std::size_t{1},
-                   std::size_t{100});
+        cli.number("--advise-repeats", repeats, "runs of each advisor trial (the median is kept)",
+                   std::size_t{1}, std::size_t{100});
         cli.text("--advise-sizes", sizes, "batch sizes the advisor tries, comma-separated");
         cli.text("--advise-jobs", jobs, "batches in flight the advisor tries (must hold 1)");
-        cli.number("--advise-memory", memory,
-                   "advisor goal: peak RSS in bytes (0: no budget)", std::uint64_t{0});
+        cli.number("--advise-memory", memory, "advisor goal: peak RSS in bytes (0: no budget)",
+                   std::uint64_t{0});
         cli.number("--advise-latency", latency_ms,
                    "advisor goal: at most this many ms a batch (0: no bound)", std::uint64_t{0});
         cli.path("--advise-plot", plot, "also write the advisor's curve to this SVG");
@@ -66,11 +65,11 @@ struct advise_settings {
         std::vector<std::size_t> out;
         while (true) {
             auto const comma = text.find(',');
-            auto const v =
-                streambatch::detail::parse_whole<std::size_t>(text.substr(0, comma));
+            auto const v = streambatch::detail::parse_whole<std::size_t>(text.substr(0, comma));
             if (!v || *v == 0)
-                throw streambatch::advisor_error(flag + ": wants whole numbers from 1, comma-"
-                                                        "separated, got '" +
+                throw streambatch::advisor_error(flag +
+                                                 ": wants whole numbers from 1, comma-"
+                                                 "separated, got '" +
                                                  std::string(text.substr(0, comma)) + "'");
             out.push_back(*v);
             if (comma == std::string_view::npos)

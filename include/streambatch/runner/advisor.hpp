@@ -101,7 +101,7 @@ struct dry_run_sink {
 struct advisor_options {
     std::vector<std::size_t> batch_sizes{100, 300, 1000, 3000}; ///< at least two
     std::vector<std::size_t> in_flight{1, 2};                   ///< must hold 1
-    std::size_t sample_records = 20'000;       ///< records read from the source per trial (at most)
+    std::size_t sample_records = 20'000; ///< records read from the source per trial (at most)
     std::size_t repeats = 1; ///< runs of each trial; the one with the median records/s is kept
     std::uint64_t memory_budget = 0;           ///< bytes of peak RSS allowed (0: no budget)
     std::chrono::nanoseconds latency_bound{0}; ///< per batch, pulled to committed (0: none)
@@ -322,7 +322,7 @@ inline advisor_model fit_advisor_model(std::vector<advisor_trial>& trials, unsig
         if (t.in_flight != 1 || t.batches == 0)
             continue;
         double const n = double(t.records) / double(t.batches); // the mean batch
-        src.emplace_back(1 / n, double(t.source.count()) / n); // per record = b + a/n
+        src.emplace_back(1 / n, double(t.source.count()) / n);  // per record = b + a/n
         stp.emplace_back(1 / n, double(t.step.count()) / n);
         snk.emplace_back(1 / n, double(t.sink.count()) / n);
     }
