@@ -353,3 +353,28 @@ TEST_CASE("advisor: the plot is an SVG with a curve per in-flight count", "[advi
     CHECK_THROWS_WITH(sb::write_svg(a, "/nonexistent-dir/x.svg"),
                       "write_svg: cannot write /nonexistent-dir/x.svg");
 }
+
+TEST_CASE("advisor: repeats run each trial again and keep the median", "[advisor]")
+{
+    fake_job job;
+    std::uint64_t scratch = 0;
+    int factory_calls = 0;
+    auto o = job.options();
+    o.batch_sizes = {1000, 3000};
+    o.repeats = 3;
+    // the sink's cost per batch grows by 1 ms on every call of the factory: the three runs of
+    // a trial differ, and the median (the second run's) is kept
+    auto const a = sb::advise(
+        job.make_source(), job.step(),
+        [&] {
+            ++factory_calls;
+            job.sink_per_batch = 980'000 + 1'000'000 * (factory_calls - 1);
+            return fake_job::scratch_sink{&job, &scratch};
+        },
+        o);
+    CHECK(factory_calls == 6);
+    REQUIRE(a.trials.size() == 2);
+    // batches of 1000 ran with sink a = 0.98, 1.98, 2.98 ms: the median is 1.98 ms
+    CHECK(a.trials[0].sink.count() == Approx(1'980'000 + 200 * 1000).epsilon(1e-9));
+    CHECK(a.trials[1].sink.count() == Approx(4'980'000 + 200 * 3000).epsilon(1e-9));
+}
