@@ -18,12 +18,13 @@
 // Models: a pass that counts the sample (and warms the caches), then one trial per (size, k)
 //         (advisor_options::repeats runs of it, the median kept), smallest k*size first:
 //         for_each_batch over the sample | views::memory_guarded(size) with max_in_flight = k,
-//         as run_job runs it. In the k = 1 trials the clock times step and sink; the source's
-//         share is the rest. Source, step and sink each cost a + b*n a batch of n, fitted by
-//         least squares over those trials as time per record = b + a/n (each trial weighed by
-//         its relative error, as records/s is; neither a nor b below 0), so a batch costs
-//         t(n) = a + b*n. With k in flight on C cores (advisor_options::cores) the step runs in
-//         parallel and the source and sink serially, so
+//         as run_job runs it (a job source's position() and identity() taken after each batch
+//         pulled, a job sink given them with the batch). In the k = 1 trials the clock times step
+//         and sink; the source's share is the rest. Source, step and sink each cost a + b*n a batch
+//         of n, fitted by least squares over those trials as time per record = b + a/n (each trial
+//         weighed by its relative error, as records/s is; neither a nor b below 0), so a batch
+//         costs t(n) = a + b*n. With k in flight on C cores (advisor_options::cores) the step runs
+//         in parallel and the source and sink serially, so
 //             records/s(n, k) = e_k * n / max(t(n) / min(k, C), source(n) + sink(n))
 //         where e_k (1 for k = 1) is the median of measured / modelled records/s over the
 //         trials with k in flight (the machine's contention). Batch latency(n, k) =
@@ -64,6 +65,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -281,12 +283,10 @@ decltype(auto) advisor_deref(T& t)
 }
 
 template <class Sink, class Out>
-void advisor_commit(Sink& sink, Out&& out, std::uint64_t index, std::uint64_t records)
+void advisor_commit(Sink& sink, Out&& out, job_state const& state)
 {
-    if constexpr (requires { sink.commit(std::forward<Out>(out), std::declval<job_state>()); })
-        sink.commit(
-            std::forward<Out>(out),
-            job_state{std::to_string(index + 1), "streambatch advisor sample", index + 1, records});
+    if constexpr (requires { sink.commit(std::forward<Out>(out), state); })
+        sink.commit(std::forward<Out>(out), state);
     else if constexpr (std::is_invocable_v<Sink&, Out&&>)
         sink(std::forward<Out>(out));
     else
@@ -522,6 +522,26 @@ advice advise(MakeSource make_source, Step step, MakeSink make_sink, advisor_opt
         run_options run{.max_in_flight = k, .job = opts.job};
         run.progress = progress_mode::never;
         run.watch(guard);
+        // A job source is asked its position and identity after each batch pulled, as run_job
+        // asks it (a full identity hashes the bytes read since it was last asked: a real cost);
+        // a job sink stores them.
+        std::mutex states_mutex;
+        std::deque<std::pair<std::string, std::string>> states;
+        if constexpr (detail::advisor_job_source<decltype(source)>) {
+            run.position = [&source, &states, &states_mutex, first = true]() mutable {
+                std::string pos = source.position();
+                if (first) { // asked once before the first batch, for the report
+                    first = false;
+                    return pos;
+                }
+                std::string id;
+                if constexpr (requires { source.identity(); })
+                    id = source.identity();
+                std::lock_guard lock(states_mutex);
+                states.emplace_back(pos, std::move(id));
+                return pos;
+            };
+        }
         std::uint64_t index = 0;
         auto const t0 = opts.clock();
         auto report = for_each_batch(
@@ -547,9 +567,19 @@ advice advise(MakeSource make_source, Step step, MakeSink make_sink, advisor_opt
                 }
                 return out;
             },
-            [&](auto&& out) {
+            [&](auto&& out, batch_info const& info) {
                 auto const c0 = opts.clock();
-                detail::advisor_commit(sink, std::move(out), index, 0);
+                job_state state{std::to_string(index + 1), "streambatch advisor sample", index + 1,
+                                info.first_record + info.size};
+                {
+                    std::lock_guard lock(states_mutex);
+                    if (!states.empty()) {
+                        state.position = std::move(states.front().first);
+                        state.identity = std::move(states.front().second);
+                        states.pop_front();
+                    }
+                }
+                detail::advisor_commit(sink, std::move(out), state);
                 ++index;
                 if (timing)
                     sink_ns += (opts.clock() - c0).count();
