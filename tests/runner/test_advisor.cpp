@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -377,4 +378,85 @@ TEST_CASE("advisor: repeats run each trial again and keep the median", "[advisor
     // batches of 1000 ran with sink a = 0.98, 1.98, 2.98 ms: the median is 1.98 ms
     CHECK(a.trials[0].sink.count() == Approx(1'980'000 + 200 * 1000).epsilon(1e-9));
     CHECK(a.trials[1].sink.count() == Approx(4'980'000 + 200 * 3000).epsilon(1e-9));
+}
+
+namespace {
+
+struct positioned { // a job source over the fake one: identity() costs 50 us, as hashing
+    fake_job* job;
+    int* identities;
+    std::uint64_t pulled = 0;
+    struct counting_view : std::ranges::view_interface<counting_view> {
+        positioned* self = nullptr;
+        struct iterator {
+            using value_type = std::uint64_t;
+            using difference_type = std::ptrdiff_t;
+            positioned* self = nullptr;
+            std::uint64_t operator*() const
+            {
+                self->job->now += self->job->source_per_record;
+                return self->pulled;
+            }
+            iterator& operator++()
+            {
+                ++self->pulled;
+                return *this;
+            }
+            void operator++(int) { ++*this; }
+            friend bool operator==(iterator const& it, std::default_sentinel_t)
+            {
+                return it.self->pulled == it.self->job->records;
+            }
+        };
+        iterator begin() const { return {self}; }
+        std::default_sentinel_t end() const { return {}; }
+    };
+    counting_view rows() { return {{}, this}; }
+    std::string position() const { return std::to_string(pulled); }
+    std::string identity()
+    {
+        ++*identities;
+        job->now += 50'000;
+        return "id" + std::to_string(pulled);
+    }
+    void seek(std::string_view) {}
+    void check_identity(sb::job_state const&) {}
+    std::string describe() const { return "positioned"; }
+};
+struct state_sink {
+    std::vector<sb::job_state>* states;
+    std::optional<sb::job_state> open(sb::job_key const&) { return std::nullopt; }
+    void commit(std::vector<std::uint64_t>&&, sb::job_state const& st) { states->push_back(st); }
+    void close() {}
+    std::string describe() const { return "states"; }
+};
+} // namespace
+
+TEST_CASE("advisor: a job source is asked its position and identity after each batch, as run_job "
+          "asks, and its cost counts as the source's",
+          "[advisor]")
+{
+    fake_job job;
+    std::vector<sb::job_state> states;
+    std::deque<int> identities; // per source made
+    auto o = job.options();
+    o.batch_sizes = {1000, 3000};
+    auto const a = sb::advise(
+        [&] {
+            identities.push_back(0);
+            return positioned{&job, &identities.back()};
+        },
+        job.step(), [&] { return state_sink{&states}; }, o);
+    REQUIRE(identities.size() == 3); // the counting pass and two trials
+    CHECK(identities[1] == 30);      // 30 batches of 1000
+    CHECK(identities[2] == 10);      // 10 of 3000
+    REQUIRE(states.size() == 40);
+    CHECK(states[0].position == "1000");
+    CHECK(states[0].identity == "id1000");
+    CHECK(states[0].records == 1000);
+    CHECK(states[29].position == "30000");
+    CHECK(states[30].position == "3000");
+    // 50 us a batch more in the source: a = 50 us, b = 300 ns
+    CHECK(a.model.source.a_ns == Approx(50'000).epsilon(1e-6));
+    CHECK(a.model.source.b_ns == Approx(300).epsilon(1e-6));
 }
