@@ -5,6 +5,7 @@
 //     csv_to_postgres [--csv FILE] [--rows N] [--table NAME] [--conninfo STR] [--fresh]
 //                     [--batch N] [--jobs K] [--record-dir DIR] [--throttle-us U]
 //                     [--partition I/N | --partition auto] [--setup-only]
+//                     [--advise [--advise-sample N] [--advise-memory BYTES] ...]
 //
 // - The connection: --conninfo ("host=... port=... dbname=..." or a postgresql:// URI), else
 //   libpq's PG* variables (PGHOST, PGPORT, PGUSER, PGDATABASE, ...). When STREAMBATCH_PG_ENV
@@ -39,6 +40,11 @@
 //   and --fresh as wanted); workers never drop the table. A worker refuses to start when the
 //   table has checkpoints of another split (another N): rows would be loaded twice.
 //
+// - --advise: the batch-size advisor on the first --advise-sample rows of the CSV, each trial
+//   into a scratch schema (advisor_PID_N: the table and the job's state) dropped after it
+//   (examples/common/advise.hpp, docs/batch-size.md); prints the recommended --batch and --jobs
+//   and stops.
+//
 // What it shares with csv_to_sqlite (options, the CSV, the clean step, the run) is in
 // examples/common/csv_load.hpp; the connection settings are in examples/common/postgres.hpp.
 //
@@ -56,17 +62,67 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
+#include "common/advise.hpp"
 #include "common/csv_load.hpp"
 #include "common/postgres.hpp"
 
 namespace sb = streambatch;
 namespace csv = streambatch::csv;
 namespace pg = streambatch::postgres;
+
+namespace {
+
+/// --advise: each trial writes into a scratch schema of its own (advisor_PID_N: the table and
+/// the job's state), dropped after the trial; the real table is not touched.
+struct scratch_postgres {
+    pg::connection db;
+    std::string schema;
+    std::unique_ptr<pg::copy_sink<>> copy;
+    using job_sink_t =
+        decltype(pg::job_sink(std::declval<pg::connection&>(), std::declval<pg::copy_sink<>&>()));
+    std::unique_ptr<job_sink_t> sink;
+
+    scratch_postgres(std::string const& conninfo, std::string const& table, int trial)
+        : db(conninfo),
+          schema("advisor_" + std::to_string(::getpid()) + "_" + std::to_string(trial))
+    {
+        db.exec("SET client_min_messages = warning");
+        db.exec("CREATE SCHEMA " + schema);
+        db.exec("SET search_path = " + schema);
+        db.exec("CREATE TABLE " + table +
+                "(id bigint, name text, email text, country text, balance double precision)");
+        copy = std::make_unique<pg::copy_sink<>>(
+            db, table, std::vector<std::string>{"id", "name", "email", "country", "balance"});
+        sink = std::make_unique<job_sink_t>(db, *copy);
+    }
+    ~scratch_postgres()
+    {
+        sink.reset();
+        try {
+            db.exec("DROP SCHEMA " + schema + " CASCADE");
+        } catch (std::exception const& e) {
+            std::fprintf(stderr, "csv_to_postgres: could not drop the scratch schema %s: %s\n",
+                         schema.c_str(), e.what());
+        }
+    }
+    std::optional<sb::job_state> open(sb::job_key const& k) { return sink->open(k); }
+    void commit(std::vector<examples::customer>&& rows, sb::job_state const& st)
+    {
+        sink->commit(std::move(rows), st);
+    }
+    void close() { sink->close(); }
+    std::string describe() const { return "scratch schema " + schema; }
+};
+
+} // namespace
 
 int main(int argc, char** argv)
 {
@@ -82,7 +138,21 @@ int main(int argc, char** argv)
              "load only share I of N of the CSV (I/N), or auto: the launcher's");
     cli.flag("--setup-only", setup_only,
              "create the CSV and the table, then stop (before starting workers)");
+    examples::advise_settings advise;
+    advise.add_to(cli);
     cli.parse(argc, argv);
+
+    if (advise.on) {
+        examples::postgres_settings::load_env();
+        examples::generate_csv_if_missing(load.csv, load.rows);
+        int trial = 0;
+        return examples::run_advise(
+            "csv_to_postgres", advise, [&] { return examples::csv_source(load); },
+            examples::clean_step(load),
+            [&] {
+                return std::make_unique<scratch_postgres>(server.conninfo, server.table, ++trial);
+            });
+    }
 
     // Which share of the CSV this worker loads: all of it, I/N, or what the launcher says.
     std::optional<sb::partition> part;

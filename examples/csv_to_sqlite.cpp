@@ -6,6 +6,7 @@
 //                   [--record-dir DIR] [--throttle-us U] [--fresh] [--append]
 //                   [--sampled-identity] [--no-checkpoint] [--checkpoint-file FILE]
 //                   [--validate] [--stage-times]
+//                   [--advise [--advise-sample N] [--advise-memory BYTES] ...]
 //
 // - The CSV (default customers.csv) is generated with --rows customer-like rows (default
 //   1 000 000) when it does not exist. It is read in 64 KiB blocks; a malformed record goes to
@@ -31,6 +32,9 @@
 // - For measuring --jobs (bench/jobs_scaling.sh): --validate also validates and normalises every
 //   field (a clean step of realistic cost: examples::clean_full); --stage-times prints the CPU
 //   and wall time of the clean step and of the sink's commits, and the sink's idle time.
+// - --advise: the batch-size advisor on the first --advise-sample rows of the CSV, each trial
+//   into a scratch database beside --db, removed after it (examples/common/advise.hpp,
+//   docs/batch-size.md); prints the recommended --batch and --jobs and stops.
 // What it shares with csv_to_postgres (options, the CSV, the clean step, the exit codes) is in
 // examples/common/csv_load.hpp.
 //
@@ -46,11 +50,15 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
+#include "common/advise.hpp"
 #include "common/csv_load.hpp"
 
 namespace sb = streambatch;
@@ -65,6 +73,44 @@ struct unfenced_sink {
     void commit(std::vector<examples::customer>&& rows, sb::job_state const&) { insert(rows); }
     void close() noexcept {}
     std::string describe() const { return "SQLite, no checkpoint"; }
+};
+
+/// --advise: each trial writes into a scratch database beside --db (FILE.advisor-PID.db, set up
+/// as the real one, removed after the trial); the real database is not opened.
+struct scratch_sqlite {
+    struct remove_after {
+        std::filesystem::path file;
+        ~remove_after()
+        {
+            for (char const* suffix : {"", "-wal", "-shm", "-journal"})
+                std::filesystem::remove(file.string() + suffix);
+        }
+    } files;
+    sq::database db;
+    std::unique_ptr<sq::inserter<>> insert;
+    using job_sink_t =
+        decltype(sq::job_sink(std::declval<sq::database&>(), std::declval<sq::inserter<>&>()));
+    std::unique_ptr<job_sink_t> sink;
+
+    explicit scratch_sqlite(std::filesystem::path const& real)
+        : files{real.string() + ".advisor-" + std::to_string(::getpid()) + ".db"},
+          db(files.file.string())
+    {
+        db.exec("PRAGMA journal_mode=WAL");
+        db.exec("PRAGMA synchronous=NORMAL");
+        db.exec("CREATE TABLE customers(id INTEGER, name TEXT, email TEXT, country TEXT, "
+                "balance REAL)");
+        insert =
+            std::make_unique<sq::inserter<>>(db, "INSERT INTO customers VALUES (?, ?, ?, ?, ?)");
+        sink = std::make_unique<job_sink_t>(db, *insert);
+    }
+    std::optional<sb::job_state> open(sb::job_key const& k) { return sink->open(k); }
+    void commit(std::vector<examples::customer>&& rows, sb::job_state const& st)
+    {
+        sink->commit(std::move(rows), st);
+    }
+    void close() { sink->close(); }
+    std::string describe() const { return "scratch " + files.file.string(); }
 };
 
 } // namespace
@@ -82,7 +128,16 @@ int main(int argc, char** argv)
              "no job state and no fence (for measuring their cost only)");
     cli.path("--checkpoint-file", checkpoint_file,
              "also write the runner's checkpoint file every 10 batches");
+    examples::advise_settings advise;
+    advise.add_to(cli);
     cli.parse(argc, argv);
+
+    if (advise.on) {
+        examples::generate_csv_if_missing(load.csv, load.rows);
+        return examples::run_advise(
+            "csv_to_sqlite", advise, [&] { return examples::csv_source(load); },
+            examples::clean_step(load), [&] { return std::make_unique<scratch_sqlite>(db_path); });
+    }
 
     return examples::run_main(
         "csv_to_sqlite",

@@ -3,6 +3,7 @@
 //
 //     parallel_transform [--records N] [--batch N] [--jobs K] [--passes P] [--compare]
 //                        [--push URL]
+//                        [--advise [--advise-sample N] [--advise-memory BYTES] ...]
 //
 // The source is a std::views pipeline (iota | transform: a record of ~300 bytes per id, made
 // when it is reached); views::memory_guarded cuts it into batches of --batch records (fewer
@@ -13,6 +14,8 @@
 // the speed-up it measured on this machine (bench/RESULTS*.md publishes no figure for it).
 // With --push http://host:port the run's metrics go to that Prometheus Pushgateway while it
 // runs and at the end (run_options::push_url; docs/runner.md, Metrics).
+// With --advise it runs the batch-size advisor on the first --advise-sample records with the
+// same step (examples/common/advise.hpp, docs/batch-size.md) and prints --batch and --jobs.
 //
 // test-args: --records 20000 --batch 500 --jobs 2 --passes 2 --compare
 
@@ -30,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/advise.hpp"
 #include "common/args.hpp"
 #include "common/data.hpp"
 
@@ -122,7 +126,30 @@ int main(int argc, char** argv)
              "run with 1 batch in flight, then with --jobs, and print the speed-up");
     cli.text("--push", push_url,
              "a Prometheus Pushgateway (http://host:port) to push the run's metrics to");
+    examples::advise_settings advise;
+    advise.add_to(cli);
     cli.parse(argc, argv);
+    if (advise.on) { // the same source and step; the sink sums into a checksum nobody reads
+        return examples::run_advise(
+            "parallel_transform", advise,
+            [records] {
+                return std::views::iota(std::uint64_t{0}, records) |
+                       std::views::transform(make_record);
+            },
+            [passes](auto& b) {
+                std::vector<std::uint64_t> cleaned;
+                cleaned.reserve(b.size());
+                for (record const& r : b)
+                    cleaned.push_back(clean(r, passes));
+                return cleaned;
+            },
+            [] {
+                return [sum = std::uint64_t{0}](std::vector<std::uint64_t>&& cleaned) mutable {
+                    for (std::uint64_t h : cleaned)
+                        sum ^= h;
+                };
+            });
+    }
     try {
         if (compare) {
             outcome const one = run(records, batch, 1, passes);

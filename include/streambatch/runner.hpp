@@ -14,6 +14,7 @@
 #ifndef STREAMBATCH_RUNNER_HPP_INCLUDED
 #define STREAMBATCH_RUNNER_HPP_INCLUDED
 
+#include <streambatch/runner/advisor.hpp>
 #include <streambatch/runner/checkpoint.hpp>
 #include <streambatch/runner/for_each_batch.hpp>
 #include <streambatch/runner/run_merge.hpp>

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# bench/advisor_validate.sh: does the batch-size advisor predict full runs?
+#
+#   bash bench/advisor_validate.sh [BUILD_DIR] [ROWS] [SAMPLE] [OUT.md]
+#
+# For csv_to_sqlite, csv_to_postgres (against a throw-away PostgreSQL server started here with
+# tests/io/sql/pg_server.sh, stopped by a trap) and parallel_transform: run `--advise` on a
+# sample of SAMPLE records (default 50 000) with the examples' default goal (most records/s),
+# then a full run of ROWS records (default 1 000 000) at the recommended --batch and --jobs
+# under /usr/bin/time -v, and compare the predicted records/s and peak RSS with the measured
+# ones (the example's own records/s line; time's "Maximum resident set size"). Target: within
+# ±20 %. BUILD_DIR (default build/release) must hold examples/{csv_to_sqlite,csv_to_postgres,
+# parallel_transform}. Prints a Markdown table (and writes it to OUT.md when given), with
+# `uptime` before each advice and after each full run: the machine is shared, and a prediction
+# made under one load misses a run under another.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:-$here/build/release}" && pwd)
+rows=${2:-1000000}
+sample=${3:-50000}
+out=${4:-}
+ex=$build/examples
+for e in csv_to_sqlite csv_to_postgres parallel_transform; do
+    [[ -x $ex/$e ]] || { echo "advisor_validate.sh: no $ex/$e (build the examples)" >&2; exit 1; }
+done
+[[ -x /usr/bin/time ]] || { echo "advisor_validate.sh: /usr/bin/time is missing (Debian: time)" >&2; exit 1; }
+
+work=$(mktemp -d)
+pgdir=$work/pg
+cleanup() {
+    bash "$here/tests/io/sql/pg_server.sh" stop "$pgdir" >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+chmod 755 "$work"
+bash "$here/tests/io/sql/pg_server.sh" start "$pgdir" >/dev/null
+export STREAMBATCH_PG_ENV=$pgdir/env
+
+load() { uptime | sed 's/.*load average: //'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+verdict() { awk -v r="$1" 'BEGIN { print (r >= 0.8 && r <= 1.2) ? "pass" : "**miss**" }'; }
+
+rows_md=()
+validate() { # name, advise args..., --, full-run args...
+    local name=$1
+    shift
+    local adv=() full=()
+    while [[ $1 != -- ]]; do adv+=("$1"); shift; done
+    shift
+    full=("$@")
+    local before after advice rec batch jobs prps prss mrps mrss_kb mrss
+    before=$(load)
+    advice=$("$ex/$name" "${adv[@]}" --advise --advise-sample "$sample")
+    echo "$advice" >&2
+    rec=$(grep '^recommended' <<<"$advice")
+    batch=$(sed -E 's/.*--batch ([0-9]+).*/\1/' <<<"$rec")
+    jobs=$(sed -E 's/.*--jobs ([0-9]+).*/\1/' <<<"$rec")
+    prps=$(sed -E 's/.*predicted ([0-9.]+) records\/s.*/\1/' <<<"$rec")
+    prss=$(sed -E 's/.*peak RSS ([0-9.]+) MiB.*/\1/' <<<"$rec")
+    local log=$work/$name.full
+    /usr/bin/time -v "$ex/$name" "${full[@]}" --batch "$batch" --jobs "$jobs" >"$log.out" 2>"$log.err"
+    after=$(load)
+    cat "$log.out" >&2
+    if [[ $name == parallel_transform ]]; then
+        mrps=$(sed -nE 's/.* records, ([0-9.]+) records\/s.*/\1/p' "$log.out")
+    else
+        mrps=$(sed -nE 's/^records\/s +([0-9.]+) over.*/\1/p' "$log.out")
+    fi
+    mrss_kb=$(sed -nE 's/.*Maximum resident set size \(kbytes\): ([0-9]+)/\1/p' "$log.err")
+    mrss=$(awk -v k="$mrss_kb" 'BEGIN { printf "%.1f", k / 1024 }')
+    local rr mr
+    rr=$(ratio "$mrps" "$prps")
+    mr=$(ratio "$mrss" "$prss")
+    rows_md+=("| $name | $batch | $jobs | $prps | $mrps | $rr $(verdict "$rr") | $prss | $mrss | $mr $(verdict "$mr") | $before | $after |")
+}
+
+validate csv_to_sqlite --csv "$work/customers.csv" --rows "$rows" --db "$work/advice.db" -- \
+    --csv "$work/customers.csv" --rows "$rows" --db "$work/customers.db" --fresh
+validate csv_to_postgres --csv "$work/customers.csv" --rows "$rows" --table customers -- \
+    --csv "$work/customers.csv" --rows "$rows" --table customers --fresh
+validate parallel_transform --records "$rows" -- --records "$rows"
+
+{
+    echo "| example | batch | jobs | predicted records/s | measured records/s | measured / predicted | predicted peak RSS (MiB) | measured peak RSS (MiB) | measured / predicted | load before advice (1, 5, 15 min) | load after full run |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${rows_md[@]}"
+} | tee ${out:+"$out"}
