@@ -546,6 +546,49 @@ inline constexpr bool is_vector_v = false;
 template <class T>
 inline constexpr bool is_vector_v<std::vector<T>> = true;
 
+/// A scalar's compact-protocol type, and its reader and writer (for a list element; a bool
+/// field's value is in its header instead).
+template <class T, ctype Type, auto Read, auto Write>
+struct scalar_io {
+    static constexpr ctype type = Type;
+    static T read(thrift::reader& r) { return static_cast<T>((r.*Read)()); }
+    static void write(thrift::writer& w, T const& v) { (w.*Write)(v); }
+};
+template <class T>
+struct scalar;
+template <>
+struct scalar<bool> : scalar_io<bool, ctype::bool_true, &thrift::reader::read_bool_element,
+                                &thrift::writer::write_bool_element> {};
+template <>
+struct scalar<std::int8_t>
+    : scalar_io<std::int8_t, ctype::i8, &thrift::reader::read_i8, &thrift::writer::write_i8> {};
+template <>
+struct scalar<std::int16_t>
+    : scalar_io<std::int16_t, ctype::i16, &thrift::reader::read_i16, &thrift::writer::write_i16> {};
+template <>
+struct scalar<std::int32_t>
+    : scalar_io<std::int32_t, ctype::i32, &thrift::reader::read_i32, &thrift::writer::write_i32> {};
+template <>
+struct scalar<std::int64_t>
+    : scalar_io<std::int64_t, ctype::i64, &thrift::reader::read_i64, &thrift::writer::write_i64> {};
+template <>
+struct scalar<double> : scalar_io<double, ctype::double_, &thrift::reader::read_double,
+                                  &thrift::writer::write_double> {};
+template <>
+struct scalar<std::string> : scalar_io<std::string, ctype::binary, &thrift::reader::read_string,
+                                       &thrift::writer::write_binary> {};
+/// Enums are i32s.
+template <class E>
+    requires std::is_enum_v<E>
+struct scalar<E> {
+    static constexpr ctype type = ctype::i32;
+    static E read(thrift::reader& r) { return static_cast<E>(r.read_i32()); }
+    static void write(thrift::writer& w, E e) { w.write_i32(static_cast<std::int32_t>(e)); }
+};
+
+template <class T>
+concept is_scalar = requires { scalar<T>::type; };
+
 /// The compact-protocol type a member of type T is written as.
 template <class T>
 constexpr ctype wire_type() noexcept
@@ -554,20 +597,8 @@ constexpr ctype wire_type() noexcept
         return wire_type<typename T::value_type>();
     else if constexpr (is_vector_v<T>)
         return ctype::list;
-    else if constexpr (std::is_same_v<T, bool>)
-        return ctype::bool_true;
-    else if constexpr (std::is_enum_v<T> || std::is_same_v<T, std::int32_t>)
-        return ctype::i32;
-    else if constexpr (std::is_same_v<T, std::int8_t>)
-        return ctype::i8;
-    else if constexpr (std::is_same_v<T, std::int16_t>)
-        return ctype::i16;
-    else if constexpr (std::is_same_v<T, std::int64_t>)
-        return ctype::i64;
-    else if constexpr (std::is_same_v<T, double>)
-        return ctype::double_;
-    else if constexpr (std::is_same_v<T, std::string>)
-        return ctype::binary;
+    else if constexpr (is_scalar<T>)
+        return scalar<T>::type;
     else {
         static_assert(described<T> || std::is_same_v<T, logical_type>, "no Thrift type for T");
         return ctype::struct_;
@@ -651,22 +682,8 @@ bool read_list(thrift::reader& r, ctype elem, std::vector<T>& out, Fn&& read_one
 template <class T>
 void read_one(thrift::reader& r, T& out)
 {
-    if constexpr (std::is_same_v<T, bool>)
-        out = r.read_bool_element();
-    else if constexpr (std::is_enum_v<T>)
-        out = static_cast<T>(r.read_i32());
-    else if constexpr (std::is_same_v<T, std::int8_t>)
-        out = r.read_i8();
-    else if constexpr (std::is_same_v<T, std::int16_t>)
-        out = r.read_i16();
-    else if constexpr (std::is_same_v<T, std::int32_t>)
-        out = r.read_i32();
-    else if constexpr (std::is_same_v<T, std::int64_t>)
-        out = r.read_i64();
-    else if constexpr (std::is_same_v<T, double>)
-        out = r.read_double();
-    else if constexpr (std::is_same_v<T, std::string>)
-        out = r.read_string();
+    if constexpr (is_scalar<T>)
+        out = scalar<T>::read(r);
     else
         decode(r, out);
 }
@@ -750,6 +767,7 @@ void decode(thrift::reader& r, T& obj)
 {
     constexpr auto const& fields = detail::thrift_struct<T>::fields;
     static_assert(std::tuple_size_v<std::remove_cvref_t<decltype(fields)>> <= 64);
+    static_assert(detail::ascending_ids(fields), "field ids must ascend (encode's order)");
     std::uint64_t const start = r.offset();
     std::uint64_t seen = 0;
     detail::read_struct(r, [&](thrift::field const& f) {
@@ -822,22 +840,8 @@ namespace detail {
 template <class T>
 void write_one(thrift::writer& w, T const& v)
 {
-    if constexpr (std::is_same_v<T, bool>)
-        w.write_bool_element(v);
-    else if constexpr (std::is_enum_v<T>)
-        w.write_i32(static_cast<std::int32_t>(v));
-    else if constexpr (std::is_same_v<T, std::int8_t>)
-        w.write_i8(v);
-    else if constexpr (std::is_same_v<T, std::int16_t>)
-        w.write_i16(v);
-    else if constexpr (std::is_same_v<T, std::int32_t>)
-        w.write_i32(v);
-    else if constexpr (std::is_same_v<T, std::int64_t>)
-        w.write_i64(v);
-    else if constexpr (std::is_same_v<T, double>)
-        w.write_double(v);
-    else if constexpr (std::is_same_v<T, std::string>)
-        w.write_binary(v);
+    if constexpr (is_scalar<T>)
+        scalar<T>::write(w, v);
     else
         encode(w, v);
 }
@@ -898,6 +902,7 @@ template <class T>
     requires detail::described<T>
 void encode(thrift::writer& w, T const& obj)
 {
+    static_assert(detail::ascending_ids(detail::thrift_struct<T>::fields));
     w.struct_begin();
     std::apply([&](auto const&... d) { (detail::write_field(w, d, obj), ...); },
                detail::thrift_struct<T>::fields);
@@ -1134,20 +1139,6 @@ struct thrift_struct<page_header> {
         field(8, "data_page_header_v2", &S::data_page_header_v2, optional),
     };
 };
-
-static_assert(ascending_ids(thrift_struct<statistics>::fields));
-static_assert(ascending_ids(thrift_struct<key_value>::fields));
-static_assert(ascending_ids(thrift_struct<schema_element>::fields));
-static_assert(ascending_ids(thrift_struct<sorting_column>::fields));
-static_assert(ascending_ids(thrift_struct<page_encoding_stats>::fields));
-static_assert(ascending_ids(thrift_struct<column_metadata>::fields));
-static_assert(ascending_ids(thrift_struct<column_chunk>::fields));
-static_assert(ascending_ids(thrift_struct<row_group>::fields));
-static_assert(ascending_ids(thrift_struct<file_metadata>::fields));
-static_assert(ascending_ids(thrift_struct<data_page_header>::fields));
-static_assert(ascending_ids(thrift_struct<dictionary_page_header>::fields));
-static_assert(ascending_ids(thrift_struct<data_page_header_v2>::fields));
-static_assert(ascending_ids(thrift_struct<page_header>::fields));
 
 } // namespace detail
 
