@@ -18,7 +18,9 @@
 //         code does; a struct whose required field is missing is an error. Optional fields are
 //         std::optional; optional lists are vectors (empty = absent, so encode omits them).
 //         Encryption is recorded, not decoded: column_chunk::encrypted,
-//         file_metadata::encrypted.
+//         file_metadata::encrypted. Each struct but logical_type (a union, by hand) is a table
+//         of its fields (detail::thrift_struct<T>: id, name, required or optional, member)
+//         that one generic decode and one generic encode walk.
 // Memory: the structs own their strings (statistics' min/max bytes included).
 // Errors: parquet::error with the absolute byte offset: what thrift::reader throws, and "<Struct>
 //         at byte N: required field <id> (<name>) missing". file() is empty (the file reader
