@@ -18,7 +18,9 @@
 //         code does; a struct whose required field is missing is an error. Optional fields are
 //         std::optional; optional lists are vectors (empty = absent, so encode omits them).
 //         Encryption is recorded, not decoded: column_chunk::encrypted,
-//         file_metadata::encrypted.
+//         file_metadata::encrypted. Each struct but logical_type (a union, by hand) is a table
+//         of its fields (detail::thrift_struct<T>: id, name, required or optional, member)
+//         that one generic decode and one generic encode walk.
 // Memory: the structs own their strings (statistics' min/max bytes included).
 // Errors: parquet::error with the absolute byte offset: what thrift::reader throws, and "<Struct>
 //         at byte N: required field <id> (<name>) missing". file() is empty (the file reader
@@ -36,11 +38,13 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <initializer_list>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace streambatch::parquet {
@@ -467,11 +471,159 @@ struct page_header {
     bool operator==(page_header const&) const = default;
 };
 
-// --- decoding ------------------------------------------------------------------------------
+// --- field tables --------------------------------------------------------------------------
+//
+// Each struct but logical_type is described by one table: a thrift_struct<T> specialisation
+// with the Thrift struct's name and a tuple of field descriptors in ascending id order. One
+// generic decode and one generic encode walk it. The wire type comes from the member's C++
+// type: bool; std::int8_t, std::int16_t, std::int32_t, std::int64_t; enums (as i32); double;
+// std::string (binary); a described struct or logical_type (struct); std::optional<T> (T's
+// type; encoded only when set); std::vector<T> (a list of T; an optional one is encoded only
+// when not empty). A plain (not std::optional) member marked optional is not checked on
+// decoding but always encoded (column_chunk::file_offset: required in the IDL, left out by some
+// writers). Three special kinds: marker (a bool set by an empty struct field: PageHeader's
+// index_page_header), recorded (a bool set when the field is present, whatever its type; the
+// field is skipped and not encoded: the encryption fields) and union_ids (a list of unions of
+// empty structs, stored as the members' ids: ColumnOrder).
 
 namespace detail {
 
 using thrift::ctype;
+
+enum class presence : bool { optional, required };
+inline constexpr presence required = presence::required;
+inline constexpr presence optional = presence::optional;
+
+enum class field_kind { value, marker, recorded, union_ids };
+
+/// One Thrift field of struct S, held in member M.
+template <class S, class M, field_kind K = field_kind::value>
+struct field_desc {
+    std::int16_t id;
+    char const* name;
+    M S::*member;
+    presence need;
+};
+
+template <class S, class M>
+constexpr field_desc<S, M> field(std::int16_t id, char const* name, M S::*member, presence need)
+{
+    return {id, name, member, need};
+}
+template <class S>
+constexpr field_desc<S, bool, field_kind::marker> marker(std::int16_t id, char const* name,
+                                                         bool S::*member)
+{
+    return {id, name, member, optional};
+}
+template <class S>
+constexpr field_desc<S, bool, field_kind::recorded> recorded(std::int16_t id, char const* name,
+                                                             bool S::*member)
+{
+    return {id, name, member, optional};
+}
+template <class S>
+constexpr field_desc<S, std::vector<std::int16_t>, field_kind::union_ids>
+union_ids(std::int16_t id, char const* name, std::vector<std::int16_t> S::*member, presence need)
+{
+    return {id, name, member, need};
+}
+
+/// Specialised below for each table-driven struct: `name` and `fields`.
+template <class T>
+struct thrift_struct;
+
+template <class T>
+concept described = requires {
+    thrift_struct<T>::name;
+    thrift_struct<T>::fields;
+};
+
+template <class T>
+inline constexpr bool is_optional_v = false;
+template <class T>
+inline constexpr bool is_optional_v<std::optional<T>> = true;
+template <class T>
+inline constexpr bool is_vector_v = false;
+template <class T>
+inline constexpr bool is_vector_v<std::vector<T>> = true;
+
+/// A scalar's compact-protocol type, and its reader and writer (for a list element; a bool
+/// field's value is in its header instead).
+template <class T, ctype Type, auto Read, auto Write>
+struct scalar_io {
+    static constexpr ctype type = Type;
+    static T read(thrift::reader& r) { return static_cast<T>((r.*Read)()); }
+    static void write(thrift::writer& w, T const& v) { (w.*Write)(v); }
+};
+template <class T>
+struct scalar;
+template <>
+struct scalar<bool> : scalar_io<bool, ctype::bool_true, &thrift::reader::read_bool_element,
+                                &thrift::writer::write_bool_element> {};
+template <>
+struct scalar<std::int8_t>
+    : scalar_io<std::int8_t, ctype::i8, &thrift::reader::read_i8, &thrift::writer::write_i8> {};
+template <>
+struct scalar<std::int16_t>
+    : scalar_io<std::int16_t, ctype::i16, &thrift::reader::read_i16, &thrift::writer::write_i16> {};
+template <>
+struct scalar<std::int32_t>
+    : scalar_io<std::int32_t, ctype::i32, &thrift::reader::read_i32, &thrift::writer::write_i32> {};
+template <>
+struct scalar<std::int64_t>
+    : scalar_io<std::int64_t, ctype::i64, &thrift::reader::read_i64, &thrift::writer::write_i64> {};
+template <>
+struct scalar<double> : scalar_io<double, ctype::double_, &thrift::reader::read_double,
+                                  &thrift::writer::write_double> {};
+template <>
+struct scalar<std::string> : scalar_io<std::string, ctype::binary, &thrift::reader::read_string,
+                                       &thrift::writer::write_binary> {};
+/// Enums are i32s.
+template <class E>
+    requires std::is_enum_v<E>
+struct scalar<E> {
+    static constexpr ctype type = ctype::i32;
+    static E read(thrift::reader& r) { return static_cast<E>(r.read_i32()); }
+    static void write(thrift::writer& w, E e) { w.write_i32(static_cast<std::int32_t>(e)); }
+};
+
+template <class T>
+concept is_scalar = requires { scalar<T>::type; };
+
+/// The compact-protocol type a member of type T is written as.
+template <class T>
+constexpr ctype wire_type() noexcept
+{
+    if constexpr (is_optional_v<T>)
+        return wire_type<typename T::value_type>();
+    else if constexpr (is_vector_v<T>)
+        return ctype::list;
+    else if constexpr (is_scalar<T>)
+        return scalar<T>::type;
+    else {
+        static_assert(described<T> || std::is_same_v<T, logical_type>, "no Thrift type for T");
+        return ctype::struct_;
+    }
+}
+
+/// Field ids strictly ascending (encode writes the fields in table order).
+template <class Tuple>
+constexpr bool ascending_ids(Tuple const& fields) noexcept
+{
+    return std::apply(
+        [](auto const&... d) {
+            std::int16_t last = 0;
+            return ((d.id > last ? (last = d.id, true) : false) && ...);
+        },
+        fields);
+}
+
+} // namespace detail
+
+// --- decoding ------------------------------------------------------------------------------
+
+namespace detail {
 
 /// Is a field of the expected type (both bool nibbles are bool)?
 inline bool is(thrift::field const& f, ctype t) noexcept
@@ -488,6 +640,26 @@ void read_struct(thrift::reader& r, Fn&& on_field)
         if (!on_field(f))
             r.skip(f);
     r.struct_end();
+}
+
+/// A union member that is an empty struct (or one whose fields we skip).
+inline void skip_struct(thrift::reader& r)
+{
+    read_struct(r, [](thrift::field const&) { return false; });
+}
+
+/// A union of (empty) structs: the id of its member (the last one), or `none` without one.
+inline std::int16_t read_union_id(thrift::reader& r, std::int16_t none)
+{
+    std::int16_t id = none;
+    read_struct(r, [&](thrift::field const& f) {
+        if (f.type != ctype::struct_)
+            return false;
+        id = f.id;
+        skip_struct(r);
+        return true;
+    });
+    return id;
 }
 
 /// Reads a list whose elements are `elem` with read_one(); false (elements skipped) when the
@@ -508,110 +680,114 @@ bool read_list(thrift::reader& r, ctype elem, std::vector<T>& out, Fn&& read_one
     return true;
 }
 
-/// Fails unless every bit of `required` is in `seen`; names the first missing field.
-inline void check_required(thrift::reader const& r, std::uint64_t start, char const* name,
-                           std::uint32_t seen, std::uint32_t required,
-                           std::initializer_list<char const*> field_names)
+/// One value that is not a field's bool (a list element, or a field's non-bool value).
+template <class T>
+void read_one(thrift::reader& r, T& out)
 {
-    std::uint32_t const missing = required & ~seen;
-    if (missing == 0)
-        return;
-    int id = 0;
-    while (!(missing & (1u << id)))
-        ++id;
-    std::string field_name = "?";
-    if (static_cast<std::size_t>(id) - 1 < field_names.size())
-        field_name = field_names.begin()[id - 1];
-    r.fail_at_offset(start, std::string(name) + " at byte " + std::to_string(start) +
-                                ": required field " + std::to_string(id) + " (" + field_name +
-                                ") missing");
+    if constexpr (is_scalar<T>)
+        out = scalar<T>::read(r);
+    else
+        decode(r, out);
 }
 
-constexpr std::uint32_t bit(int id) noexcept
+/// The value of field f (of the member's wire type) into `out`; false when not taken (a list
+/// of other elements, already skipped).
+template <class T>
+bool read_field_value(thrift::reader& r, thrift::field const& f, T& out)
 {
-    return 1u << id;
+    if constexpr (is_optional_v<T>) {
+        return read_field_value(r, f, out.emplace());
+    } else if constexpr (is_vector_v<T>) {
+        using E = typename T::value_type;
+        return read_list(r, wire_type<E>(), out, [&] {
+            E e{};
+            read_one(r, e);
+            return e;
+        });
+    } else if constexpr (std::is_same_v<T, bool>) {
+        out = thrift::reader::read_bool(f);
+        return true;
+    } else {
+        read_one(r, out);
+        return true;
+    }
 }
 
-template <class E>
-E read_enum(thrift::reader& r)
+/// Field f, described by d, into obj; false when not taken (then it is skipped).
+template <class S, class M, field_kind K>
+bool read_field(thrift::reader& r, thrift::field const& f, field_desc<S, M, K> const& d, S& obj)
 {
-    return static_cast<E>(r.read_i32());
+    M& m = obj.*d.member;
+    if constexpr (K == field_kind::recorded) {
+        (void)r;
+        (void)f;
+        m = true;
+        return false;
+    } else if constexpr (K == field_kind::marker) {
+        if (!is(f, ctype::struct_))
+            return false;
+        skip_struct(r);
+        m = true;
+        return true;
+    } else if constexpr (K == field_kind::union_ids) {
+        return is(f, ctype::list) &&
+               read_list(r, ctype::struct_, m, [&] { return read_union_id(r, 0); });
+    } else {
+        return is(f, wire_type<M>()) && read_field_value(r, f, m);
+    }
+}
+
+/// Throws "<Struct> at byte N: required field <id> (<name>) missing" for the first required
+/// field (lowest id) whose bit (its index in the table) is not in `seen`.
+template <class T>
+void check_required(thrift::reader const& r, std::uint64_t start, std::uint64_t seen)
+{
+    std::apply(
+        [&](auto const&... d) {
+            std::size_t i = 0;
+            auto check = [&](auto const& fd) {
+                bool const missing = fd.need == required && !(seen & (std::uint64_t{1} << i));
+                ++i;
+                if (missing)
+                    r.fail_at_offset(start, std::string(thrift_struct<T>::name) + " at byte " +
+                                                std::to_string(start) + ": required field " +
+                                                std::to_string(fd.id) + " (" + fd.name +
+                                                ") missing");
+            };
+            (check(d), ...);
+        },
+        thrift_struct<T>::fields);
 }
 
 } // namespace detail
 
-inline void decode(thrift::reader& r, statistics& s)
+/// Decodes a table-described struct: unknown fields and fields of another type are skipped; a
+/// required field missing is an error.
+template <class T>
+    requires detail::described<T>
+void decode(thrift::reader& r, T& obj)
 {
-    using detail::is;
-    using thrift::ctype;
-    detail::read_struct(r, [&](thrift::field const& f) {
-        switch (f.id) {
-        case 1:
-            return is(f, ctype::binary) && (s.max = r.read_string(), true);
-        case 2:
-            return is(f, ctype::binary) && (s.min = r.read_string(), true);
-        case 3:
-            return is(f, ctype::i64) && (s.null_count = r.read_i64(), true);
-        case 4:
-            return is(f, ctype::i64) && (s.distinct_count = r.read_i64(), true);
-        case 5:
-            return is(f, ctype::binary) && (s.max_value = r.read_string(), true);
-        case 6:
-            return is(f, ctype::binary) && (s.min_value = r.read_string(), true);
-        case 7:
-            return is(f, ctype::bool_true) && (s.is_max_value_exact = r.read_bool(f), true);
-        case 8:
-            return is(f, ctype::bool_true) && (s.is_min_value_exact = r.read_bool(f), true);
-        case 9:
-            return is(f, ctype::i64) && (s.nan_count = r.read_i64(), true);
-        default:
-            return false;
-        }
-    });
-}
-
-inline void decode(thrift::reader& r, key_value& kv)
-{
-    using detail::is;
-    using thrift::ctype;
+    constexpr auto const& fields = detail::thrift_struct<T>::fields;
+    static_assert(std::tuple_size_v<std::remove_cvref_t<decltype(fields)>> <= 64);
+    static_assert(detail::ascending_ids(fields), "field ids must ascend (encode's order)");
     std::uint64_t const start = r.offset();
-    std::uint32_t seen = 0;
+    std::uint64_t seen = 0;
     detail::read_struct(r, [&](thrift::field const& f) {
         bool took = false;
-        if (f.id == 1 && is(f, ctype::binary))
-            took = (kv.key = r.read_string(), true);
-        else if (f.id == 2 && is(f, ctype::binary))
-            took = (kv.value = r.read_string(), true);
-        if (took)
-            seen |= detail::bit(f.id);
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            // The first descriptor with f's id takes it (or not); later ones are not asked.
+            (void)((std::get<I>(fields).id == f.id &&
+                    (took = detail::read_field(r, f, std::get<I>(fields), obj),
+                     seen |= took ? std::uint64_t{1} << I : 0, true)) ||
+                   ...);
+        }(std::make_index_sequence<std::tuple_size_v<std::remove_cvref_t<decltype(fields)>>>{});
         return took;
     });
-    detail::check_required(r, start, "KeyValue", seen, detail::bit(1), {"key"});
+    detail::check_required<T>(r, start, seen);
 }
 
-namespace detail {
-
-/// A union member that is an empty struct (or one whose fields we skip).
-inline void skip_struct(thrift::reader& r)
-{
-    read_struct(r, [](thrift::field const&) { return false; });
-}
-
-inline time_unit read_time_unit(thrift::reader& r)
-{
-    time_unit u = time_unit::millis;
-    read_struct(r, [&](thrift::field const& f) {
-        if (f.type != ctype::struct_)
-            return false;
-        u = static_cast<time_unit>(f.id);
-        skip_struct(r);
-        return true;
-    });
-    return u;
-}
-
-} // namespace detail
-
+/// LogicalType, a union of 17 structs flattened into one C++ struct (kind plus the parameters
+/// of decimal, time/timestamp and integer), so it has no member per Thrift field: by hand.
 inline void decode(thrift::reader& r, logical_type& lt)
 {
     using detail::is;
@@ -638,7 +814,7 @@ inline void decode(thrift::reader& r, logical_type& lt)
                 if (g.id == 1 && is(g, ctype::bool_true))
                     return (lt.is_adjusted_to_utc = r.read_bool(g), true);
                 if (g.id == 2 && is(g, ctype::struct_))
-                    return (lt.unit = detail::read_time_unit(r), true);
+                    return (lt.unit = static_cast<time_unit>(detail::read_union_id(r, 1)), true);
                 return false;
             });
             return true;
@@ -658,557 +834,80 @@ inline void decode(thrift::reader& r, logical_type& lt)
     });
 }
 
-inline void decode(thrift::reader& r, schema_element& e)
-{
-    using detail::is;
-    using thrift::ctype;
-    std::uint64_t const start = r.offset();
-    std::uint32_t seen = 0;
-    detail::read_struct(r, [&](thrift::field const& f) {
-        bool took = false;
-        switch (f.id) {
-        case 1:
-            took = is(f, ctype::i32) && (e.type = detail::read_enum<physical_type>(r), true);
-            break;
-        case 2:
-            took = is(f, ctype::i32) && (e.type_length = r.read_i32(), true);
-            break;
-        case 3:
-            took = is(f, ctype::i32) &&
-                   (e.repetition_type = detail::read_enum<repetition_type>(r), true);
-            break;
-        case 4:
-            took = is(f, ctype::binary) && (e.name = r.read_string(), true);
-            break;
-        case 5:
-            took = is(f, ctype::i32) && (e.num_children = r.read_i32(), true);
-            break;
-        case 6:
-            took = is(f, ctype::i32) &&
-                   (e.converted_type = detail::read_enum<converted_type>(r), true);
-            break;
-        case 7:
-            took = is(f, ctype::i32) && (e.scale = r.read_i32(), true);
-            break;
-        case 8:
-            took = is(f, ctype::i32) && (e.precision = r.read_i32(), true);
-            break;
-        case 9:
-            took = is(f, ctype::i32) && (e.field_id = r.read_i32(), true);
-            break;
-        case 10:
-            if (is(f, ctype::struct_)) {
-                decode(r, e.logical_type.emplace());
-                took = true;
-            }
-            break;
-        default:
-            break;
-        }
-        if (took)
-            seen |= detail::bit(f.id);
-        return took;
-    });
-    detail::check_required(r, start, "SchemaElement", seen, detail::bit(4),
-                           {"type", "type_length", "repetition_type", "name"});
-}
-
-inline void decode(thrift::reader& r, sorting_column& c)
-{
-    using detail::is;
-    using thrift::ctype;
-    std::uint64_t const start = r.offset();
-    std::uint32_t seen = 0;
-    detail::read_struct(r, [&](thrift::field const& f) {
-        bool took = false;
-        if (f.id == 1 && is(f, ctype::i32))
-            took = (c.column_idx = r.read_i32(), true);
-        else if (f.id == 2 && is(f, ctype::bool_true))
-            took = (c.descending = r.read_bool(f), true);
-        else if (f.id == 3 && is(f, ctype::bool_true))
-            took = (c.nulls_first = r.read_bool(f), true);
-        if (took)
-            seen |= detail::bit(f.id);
-        return took;
-    });
-    detail::check_required(r, start, "SortingColumn", seen,
-                           detail::bit(1) | detail::bit(2) | detail::bit(3),
-                           {"column_idx", "descending", "nulls_first"});
-}
-
-inline void decode(thrift::reader& r, page_encoding_stats& s)
-{
-    using detail::is;
-    using thrift::ctype;
-    std::uint64_t const start = r.offset();
-    std::uint32_t seen = 0;
-    detail::read_struct(r, [&](thrift::field const& f) {
-        bool took = false;
-        if (f.id == 1 && is(f, ctype::i32))
-            took = (s.page_type = detail::read_enum<page_type>(r), true);
-        else if (f.id == 2 && is(f, ctype::i32))
-            took = (s.encoding = detail::read_enum<encoding>(r), true);
-        else if (f.id == 3 && is(f, ctype::i32))
-            took = (s.count = r.read_i32(), true);
-        if (took)
-            seen |= detail::bit(f.id);
-        return took;
-    });
-    detail::check_required(r, start, "PageEncodingStats", seen,
-                           detail::bit(1) | detail::bit(2) | detail::bit(3),
-                           {"page_type", "encoding", "count"});
-}
-
-inline void decode(thrift::reader& r, column_metadata& m)
-{
-    using detail::is;
-    using thrift::ctype;
-    std::uint64_t const start = r.offset();
-    std::uint32_t seen = 0;
-    detail::read_struct(r, [&](thrift::field const& f) {
-        bool took = false;
-        switch (f.id) {
-        case 1:
-            took = is(f, ctype::i32) && (m.type = detail::read_enum<physical_type>(r), true);
-            break;
-        case 2:
-            took = is(f, ctype::list) && detail::read_list(r, ctype::i32, m.encodings, [&] {
-                       return detail::read_enum<encoding>(r);
-                   });
-            break;
-        case 3:
-            took = is(f, ctype::list) && detail::read_list(r, ctype::binary, m.path_in_schema,
-                                                           [&] { return r.read_string(); });
-            break;
-        case 4:
-            took = is(f, ctype::i32) && (m.codec = detail::read_enum<compression_codec>(r), true);
-            break;
-        case 5:
-            took = is(f, ctype::i64) && (m.num_values = r.read_i64(), true);
-            break;
-        case 6:
-            took = is(f, ctype::i64) && (m.total_uncompressed_size = r.read_i64(), true);
-            break;
-        case 7:
-            took = is(f, ctype::i64) && (m.total_compressed_size = r.read_i64(), true);
-            break;
-        case 8:
-            took = is(f, ctype::list) &&
-                   detail::read_list(r, ctype::struct_, m.key_value_metadata, [&] {
-                       key_value kv;
-                       decode(r, kv);
-                       return kv;
-                   });
-            break;
-        case 9:
-            took = is(f, ctype::i64) && (m.data_page_offset = r.read_i64(), true);
-            break;
-        case 10:
-            took = is(f, ctype::i64) && (m.index_page_offset = r.read_i64(), true);
-            break;
-        case 11:
-            took = is(f, ctype::i64) && (m.dictionary_page_offset = r.read_i64(), true);
-            break;
-        case 12:
-            if (is(f, ctype::struct_)) {
-                decode(r, m.statistics.emplace());
-                took = true;
-            }
-            break;
-        case 13:
-            took =
-                is(f, ctype::list) && detail::read_list(r, ctype::struct_, m.encoding_stats, [&] {
-                    page_encoding_stats s;
-                    decode(r, s);
-                    return s;
-                });
-            break;
-        case 14:
-            took = is(f, ctype::i64) && (m.bloom_filter_offset = r.read_i64(), true);
-            break;
-        case 15:
-            took = is(f, ctype::i32) && (m.bloom_filter_length = r.read_i32(), true);
-            break;
-        default:
-            break;
-        }
-        if (took)
-            seen |= detail::bit(f.id);
-        return took;
-    });
-    using detail::bit;
-    detail::check_required(r, start, "ColumnMetaData", seen,
-                           bit(1) | bit(2) | bit(3) | bit(4) | bit(5) | bit(6) | bit(7) | bit(9),
-                           {"type", "encodings", "path_in_schema", "codec", "num_values",
-                            "total_uncompressed_size", "total_compressed_size",
-                            "key_value_metadata", "data_page_offset"});
-}
-
-inline void decode(thrift::reader& r, column_chunk& c)
-{
-    using detail::is;
-    using thrift::ctype;
-    detail::read_struct(r, [&](thrift::field const& f) {
-        switch (f.id) {
-        case 1:
-            return is(f, ctype::binary) && (c.file_path = r.read_string(), true);
-        case 2:
-            return is(f, ctype::i64) && (c.file_offset = r.read_i64(), true);
-        case 3:
-            if (!is(f, ctype::struct_))
-                return false;
-            decode(r, c.meta_data.emplace());
-            return true;
-        case 4:
-            return is(f, ctype::i64) && (c.offset_index_offset = r.read_i64(), true);
-        case 5:
-            return is(f, ctype::i32) && (c.offset_index_length = r.read_i32(), true);
-        case 6:
-            return is(f, ctype::i64) && (c.column_index_offset = r.read_i64(), true);
-        case 7:
-            return is(f, ctype::i32) && (c.column_index_length = r.read_i32(), true);
-        case 8:
-        case 9:
-            c.encrypted = true;
-            return false; // skipped
-        default:
-            return false;
-        }
-    });
-    // file_offset is required in the IDL but deprecated, and some writers leave it out; its
-    // default (0) is what Thrift's generated readers use too.
-}
-
-inline void decode(thrift::reader& r, row_group& g)
-{
-    using detail::is;
-    using thrift::ctype;
-    std::uint64_t const start = r.offset();
-    std::uint32_t seen = 0;
-    detail::read_struct(r, [&](thrift::field const& f) {
-        bool took = false;
-        switch (f.id) {
-        case 1:
-            took = is(f, ctype::list) && detail::read_list(r, ctype::struct_, g.columns, [&] {
-                       column_chunk c;
-                       decode(r, c);
-                       return c;
-                   });
-            break;
-        case 2:
-            took = is(f, ctype::i64) && (g.total_byte_size = r.read_i64(), true);
-            break;
-        case 3:
-            took = is(f, ctype::i64) && (g.num_rows = r.read_i64(), true);
-            break;
-        case 4:
-            took =
-                is(f, ctype::list) && detail::read_list(r, ctype::struct_, g.sorting_columns, [&] {
-                    sorting_column s;
-                    decode(r, s);
-                    return s;
-                });
-            break;
-        case 5:
-            took = is(f, ctype::i64) && (g.file_offset = r.read_i64(), true);
-            break;
-        case 6:
-            took = is(f, ctype::i64) && (g.total_compressed_size = r.read_i64(), true);
-            break;
-        case 7:
-            took = is(f, ctype::i16) && (g.ordinal = r.read_i16(), true);
-            break;
-        default:
-            break;
-        }
-        if (took)
-            seen |= detail::bit(f.id);
-        return took;
-    });
-    using detail::bit;
-    detail::check_required(r, start, "RowGroup", seen, bit(1) | bit(2) | bit(3),
-                           {"columns", "total_byte_size", "num_rows"});
-}
-
-inline void decode(thrift::reader& r, file_metadata& m)
-{
-    using detail::is;
-    using thrift::ctype;
-    std::uint64_t const start = r.offset();
-    std::uint32_t seen = 0;
-    detail::read_struct(r, [&](thrift::field const& f) {
-        bool took = false;
-        switch (f.id) {
-        case 1:
-            took = is(f, ctype::i32) && (m.version = r.read_i32(), true);
-            break;
-        case 2:
-            took = is(f, ctype::list) && detail::read_list(r, ctype::struct_, m.schema, [&] {
-                       schema_element e;
-                       decode(r, e);
-                       return e;
-                   });
-            break;
-        case 3:
-            took = is(f, ctype::i64) && (m.num_rows = r.read_i64(), true);
-            break;
-        case 4:
-            took = is(f, ctype::list) && detail::read_list(r, ctype::struct_, m.row_groups, [&] {
-                       row_group g;
-                       decode(r, g);
-                       return g;
-                   });
-            break;
-        case 5:
-            took = is(f, ctype::list) &&
-                   detail::read_list(r, ctype::struct_, m.key_value_metadata, [&] {
-                       key_value kv;
-                       decode(r, kv);
-                       return kv;
-                   });
-            break;
-        case 6:
-            took = is(f, ctype::binary) && (m.created_by = r.read_string(), true);
-            break;
-        case 7:
-            took = is(f, ctype::list) && detail::read_list(r, ctype::struct_, m.column_orders, [&] {
-                       std::int16_t id = 0;
-                       detail::read_struct(r, [&](thrift::field const& g) {
-                           if (g.type != ctype::struct_)
-                               return false;
-                           id = g.id;
-                           detail::skip_struct(r);
-                           return true;
-                       });
-                       return id;
-                   });
-            break;
-        case 8:
-            m.encrypted = true;
-            break; // skipped
-        default:
-            break;
-        }
-        if (took)
-            seen |= detail::bit(f.id);
-        return took;
-    });
-    using detail::bit;
-    detail::check_required(r, start, "FileMetaData", seen, bit(1) | bit(2) | bit(3) | bit(4),
-                           {"version", "schema", "num_rows", "row_groups"});
-}
-
-inline void decode(thrift::reader& r, data_page_header& h)
-{
-    using detail::is;
-    using thrift::ctype;
-    std::uint64_t const start = r.offset();
-    std::uint32_t seen = 0;
-    detail::read_struct(r, [&](thrift::field const& f) {
-        bool took = false;
-        switch (f.id) {
-        case 1:
-            took = is(f, ctype::i32) && (h.num_values = r.read_i32(), true);
-            break;
-        case 2:
-            took = is(f, ctype::i32) && (h.encoding = detail::read_enum<encoding>(r), true);
-            break;
-        case 3:
-            took = is(f, ctype::i32) &&
-                   (h.definition_level_encoding = detail::read_enum<encoding>(r), true);
-            break;
-        case 4:
-            took = is(f, ctype::i32) &&
-                   (h.repetition_level_encoding = detail::read_enum<encoding>(r), true);
-            break;
-        case 5:
-            if (is(f, ctype::struct_)) {
-                decode(r, h.statistics.emplace());
-                took = true;
-            }
-            break;
-        default:
-            break;
-        }
-        if (took)
-            seen |= detail::bit(f.id);
-        return took;
-    });
-    using detail::bit;
-    detail::check_required(
-        r, start, "DataPageHeader", seen, bit(1) | bit(2) | bit(3) | bit(4),
-        {"num_values", "encoding", "definition_level_encoding", "repetition_level_encoding"});
-}
-
-inline void decode(thrift::reader& r, dictionary_page_header& h)
-{
-    using detail::is;
-    using thrift::ctype;
-    std::uint64_t const start = r.offset();
-    std::uint32_t seen = 0;
-    detail::read_struct(r, [&](thrift::field const& f) {
-        bool took = false;
-        if (f.id == 1 && is(f, ctype::i32))
-            took = (h.num_values = r.read_i32(), true);
-        else if (f.id == 2 && is(f, ctype::i32))
-            took = (h.encoding = detail::read_enum<encoding>(r), true);
-        else if (f.id == 3 && is(f, ctype::bool_true))
-            took = (h.is_sorted = r.read_bool(f), true);
-        if (took)
-            seen |= detail::bit(f.id);
-        return took;
-    });
-    detail::check_required(r, start, "DictionaryPageHeader", seen, detail::bit(1) | detail::bit(2),
-                           {"num_values", "encoding"});
-}
-
-inline void decode(thrift::reader& r, data_page_header_v2& h)
-{
-    using detail::is;
-    using thrift::ctype;
-    std::uint64_t const start = r.offset();
-    std::uint32_t seen = 0;
-    detail::read_struct(r, [&](thrift::field const& f) {
-        bool took = false;
-        switch (f.id) {
-        case 1:
-            took = is(f, ctype::i32) && (h.num_values = r.read_i32(), true);
-            break;
-        case 2:
-            took = is(f, ctype::i32) && (h.num_nulls = r.read_i32(), true);
-            break;
-        case 3:
-            took = is(f, ctype::i32) && (h.num_rows = r.read_i32(), true);
-            break;
-        case 4:
-            took = is(f, ctype::i32) && (h.encoding = detail::read_enum<encoding>(r), true);
-            break;
-        case 5:
-            took = is(f, ctype::i32) && (h.definition_levels_byte_length = r.read_i32(), true);
-            break;
-        case 6:
-            took = is(f, ctype::i32) && (h.repetition_levels_byte_length = r.read_i32(), true);
-            break;
-        case 7:
-            took = is(f, ctype::bool_true) && (h.is_compressed = r.read_bool(f), true);
-            break;
-        case 8:
-            if (is(f, ctype::struct_)) {
-                decode(r, h.statistics.emplace());
-                took = true;
-            }
-            break;
-        default:
-            break;
-        }
-        if (took)
-            seen |= detail::bit(f.id);
-        return took;
-    });
-    using detail::bit;
-    detail::check_required(r, start, "DataPageHeaderV2", seen,
-                           bit(1) | bit(2) | bit(3) | bit(4) | bit(5) | bit(6),
-                           {"num_values", "num_nulls", "num_rows", "encoding",
-                            "definition_levels_byte_length", "repetition_levels_byte_length"});
-}
-
-inline void decode(thrift::reader& r, page_header& h)
-{
-    using detail::is;
-    using thrift::ctype;
-    std::uint64_t const start = r.offset();
-    std::uint32_t seen = 0;
-    detail::read_struct(r, [&](thrift::field const& f) {
-        bool took = false;
-        switch (f.id) {
-        case 1:
-            took = is(f, ctype::i32) && (h.type = detail::read_enum<page_type>(r), true);
-            break;
-        case 2:
-            took = is(f, ctype::i32) && (h.uncompressed_page_size = r.read_i32(), true);
-            break;
-        case 3:
-            took = is(f, ctype::i32) && (h.compressed_page_size = r.read_i32(), true);
-            break;
-        case 4:
-            took = is(f, ctype::i32) && (h.crc = r.read_i32(), true);
-            break;
-        case 5:
-            if (is(f, ctype::struct_)) {
-                decode(r, h.data_page_header.emplace());
-                took = true;
-            }
-            break;
-        case 6:
-            if (is(f, ctype::struct_)) {
-                detail::skip_struct(r);
-                h.index_page_header = took = true;
-            }
-            break;
-        case 7:
-            if (is(f, ctype::struct_)) {
-                decode(r, h.dictionary_page_header.emplace());
-                took = true;
-            }
-            break;
-        case 8:
-            if (is(f, ctype::struct_)) {
-                decode(r, h.data_page_header_v2.emplace());
-                took = true;
-            }
-            break;
-        default:
-            break;
-        }
-        if (took)
-            seen |= detail::bit(f.id);
-        return took;
-    });
-    using detail::bit;
-    detail::check_required(r, start, "PageHeader", seen, bit(1) | bit(2) | bit(3),
-                           {"type", "uncompressed_page_size", "compressed_page_size"});
-}
-
 // --- encoding ------------------------------------------------------------------------------
 
 namespace detail {
-template <class E>
-void field_enum(thrift::writer& w, std::int16_t id, E e)
+
+/// One value that is not a field's bool (a list element, or a field's non-bool value).
+template <class T>
+void write_one(thrift::writer& w, T const& v)
 {
-    w.field_i32(id, static_cast<std::int32_t>(e));
+    if constexpr (is_scalar<T>)
+        scalar<T>::write(w, v);
+    else
+        encode(w, v);
 }
+
+/// Field `id` holding v: omitted when an optional is unset or an optional list is empty.
+template <class T>
+void write_field_value(thrift::writer& w, std::int16_t id, T const& v, presence need)
+{
+    if constexpr (is_optional_v<T>) {
+        if (v)
+            write_field_value(w, id, *v, need);
+    } else if constexpr (is_vector_v<T>) {
+        if (need == optional && v.empty())
+            return;
+        w.field_list_begin(id, wire_type<typename T::value_type>(),
+                           static_cast<std::uint32_t>(v.size()));
+        for (auto const& e : v)
+            write_one(w, e);
+    } else if constexpr (std::is_same_v<T, bool>) {
+        w.field_bool(id, v);
+    } else {
+        w.field_header(wire_type<T>(), id);
+        write_one(w, v);
+    }
+}
+
+template <class S, class M, field_kind K>
+void write_field(thrift::writer& w, field_desc<S, M, K> const& d, S const& obj)
+{
+    M const& m = obj.*d.member;
+    if constexpr (K == field_kind::recorded) {
+        (void)w; // not re-encoded
+        (void)m;
+    } else if constexpr (K == field_kind::marker) {
+        if (m) {
+            w.field_struct_begin(d.id);
+            w.struct_end();
+        }
+    } else if constexpr (K == field_kind::union_ids) {
+        if (d.need == optional && m.empty())
+            return;
+        w.field_list_begin(d.id, ctype::struct_, static_cast<std::uint32_t>(m.size()));
+        for (std::int16_t member_id : m) {
+            w.struct_begin();
+            w.field_struct_begin(member_id);
+            w.struct_end();
+            w.struct_end();
+        }
+    } else {
+        write_field_value(w, d.id, m, d.need);
+    }
+}
+
 } // namespace detail
 
-inline void encode(thrift::writer& w, statistics const& s)
+/// Encodes a table-described struct, fields in ascending id order.
+template <class T>
+    requires detail::described<T>
+void encode(thrift::writer& w, T const& obj)
 {
+    static_assert(detail::ascending_ids(detail::thrift_struct<T>::fields));
     w.struct_begin();
-    if (s.max)
-        w.field_binary(1, *s.max);
-    if (s.min)
-        w.field_binary(2, *s.min);
-    if (s.null_count)
-        w.field_i64(3, *s.null_count);
-    if (s.distinct_count)
-        w.field_i64(4, *s.distinct_count);
-    if (s.max_value)
-        w.field_binary(5, *s.max_value);
-    if (s.min_value)
-        w.field_binary(6, *s.min_value);
-    if (s.is_max_value_exact)
-        w.field_bool(7, *s.is_max_value_exact);
-    if (s.is_min_value_exact)
-        w.field_bool(8, *s.is_min_value_exact);
-    if (s.nan_count)
-        w.field_i64(9, *s.nan_count);
-    w.struct_end();
-}
-
-inline void encode(thrift::writer& w, key_value const& kv)
-{
-    w.struct_begin();
-    w.field_binary(1, kv.key);
-    if (kv.value)
-        w.field_binary(2, *kv.value);
+    std::apply([&](auto const&... d) { (detail::write_field(w, d, obj), ...); },
+               detail::thrift_struct<T>::fields);
     w.struct_end();
 }
 
@@ -1243,227 +942,207 @@ inline void encode(thrift::writer& w, logical_type const& lt)
     w.struct_end();
 }
 
-inline void encode(thrift::writer& w, schema_element const& e)
-{
-    w.struct_begin();
-    if (e.type)
-        detail::field_enum(w, 1, *e.type);
-    if (e.type_length)
-        w.field_i32(2, *e.type_length);
-    if (e.repetition_type)
-        detail::field_enum(w, 3, *e.repetition_type);
-    w.field_binary(4, e.name);
-    if (e.num_children)
-        w.field_i32(5, *e.num_children);
-    if (e.converted_type)
-        detail::field_enum(w, 6, *e.converted_type);
-    if (e.scale)
-        w.field_i32(7, *e.scale);
-    if (e.precision)
-        w.field_i32(8, *e.precision);
-    if (e.field_id)
-        w.field_i32(9, *e.field_id);
-    if (e.logical_type) {
-        w.field_header(thrift::ctype::struct_, 10);
-        encode(w, *e.logical_type);
-    }
-    w.struct_end();
-}
+// --- the tables (parquet.thrift's field ids and names) -------------------------------------
 
 namespace detail {
-template <class T>
-void field_struct_list(thrift::writer& w, std::int16_t id, std::vector<T> const& v)
-{
-    w.field_list_begin(id, thrift::ctype::struct_, static_cast<std::uint32_t>(v.size()));
-    for (T const& x : v)
-        encode(w, x);
-}
+
+template <>
+struct thrift_struct<statistics> {
+    static constexpr char const* name = "Statistics";
+    using S = statistics;
+    static constexpr auto fields = std::tuple{
+        field(1, "max", &S::max, optional),
+        field(2, "min", &S::min, optional),
+        field(3, "null_count", &S::null_count, optional),
+        field(4, "distinct_count", &S::distinct_count, optional),
+        field(5, "max_value", &S::max_value, optional),
+        field(6, "min_value", &S::min_value, optional),
+        field(7, "is_max_value_exact", &S::is_max_value_exact, optional),
+        field(8, "is_min_value_exact", &S::is_min_value_exact, optional),
+        field(9, "nan_count", &S::nan_count, optional),
+    };
+};
+
+template <>
+struct thrift_struct<key_value> {
+    static constexpr char const* name = "KeyValue";
+    using S = key_value;
+    static constexpr auto fields = std::tuple{
+        field(1, "key", &S::key, required),
+        field(2, "value", &S::value, optional),
+    };
+};
+
+template <>
+struct thrift_struct<schema_element> {
+    static constexpr char const* name = "SchemaElement";
+    using S = schema_element;
+    static constexpr auto fields = std::tuple{
+        field(1, "type", &S::type, optional),
+        field(2, "type_length", &S::type_length, optional),
+        field(3, "repetition_type", &S::repetition_type, optional),
+        field(4, "name", &S::name, required),
+        field(5, "num_children", &S::num_children, optional),
+        field(6, "converted_type", &S::converted_type, optional),
+        field(7, "scale", &S::scale, optional),
+        field(8, "precision", &S::precision, optional),
+        field(9, "field_id", &S::field_id, optional),
+        field(10, "logicalType", &S::logical_type, optional),
+    };
+};
+
+template <>
+struct thrift_struct<sorting_column> {
+    static constexpr char const* name = "SortingColumn";
+    using S = sorting_column;
+    static constexpr auto fields = std::tuple{
+        field(1, "column_idx", &S::column_idx, required),
+        field(2, "descending", &S::descending, required),
+        field(3, "nulls_first", &S::nulls_first, required),
+    };
+};
+
+template <>
+struct thrift_struct<page_encoding_stats> {
+    static constexpr char const* name = "PageEncodingStats";
+    using S = page_encoding_stats;
+    static constexpr auto fields = std::tuple{
+        field(1, "page_type", &S::page_type, required),
+        field(2, "encoding", &S::encoding, required),
+        field(3, "count", &S::count, required),
+    };
+};
+
+template <>
+struct thrift_struct<column_metadata> {
+    static constexpr char const* name = "ColumnMetaData";
+    using S = column_metadata;
+    static constexpr auto fields = std::tuple{
+        field(1, "type", &S::type, required),
+        field(2, "encodings", &S::encodings, required),
+        field(3, "path_in_schema", &S::path_in_schema, required),
+        field(4, "codec", &S::codec, required),
+        field(5, "num_values", &S::num_values, required),
+        field(6, "total_uncompressed_size", &S::total_uncompressed_size, required),
+        field(7, "total_compressed_size", &S::total_compressed_size, required),
+        field(8, "key_value_metadata", &S::key_value_metadata, optional),
+        field(9, "data_page_offset", &S::data_page_offset, required),
+        field(10, "index_page_offset", &S::index_page_offset, optional),
+        field(11, "dictionary_page_offset", &S::dictionary_page_offset, optional),
+        field(12, "statistics", &S::statistics, optional),
+        field(13, "encoding_stats", &S::encoding_stats, optional),
+        field(14, "bloom_filter_offset", &S::bloom_filter_offset, optional),
+        field(15, "bloom_filter_length", &S::bloom_filter_length, optional),
+    };
+};
+
+template <>
+struct thrift_struct<column_chunk> {
+    static constexpr char const* name = "ColumnChunk";
+    using S = column_chunk;
+    static constexpr auto fields = std::tuple{
+        field(1, "file_path", &S::file_path, optional),
+        // Required in the IDL but deprecated, and some writers leave it out; its default (0) is
+        // what Thrift's generated readers use too. Always encoded.
+        field(2, "file_offset", &S::file_offset, optional),
+        field(3, "meta_data", &S::meta_data, optional),
+        field(4, "offset_index_offset", &S::offset_index_offset, optional),
+        field(5, "offset_index_length", &S::offset_index_length, optional),
+        field(6, "column_index_offset", &S::column_index_offset, optional),
+        field(7, "column_index_length", &S::column_index_length, optional),
+        recorded(8, "crypto_metadata", &S::encrypted),
+        recorded(9, "encrypted_column_metadata", &S::encrypted),
+    };
+};
+
+template <>
+struct thrift_struct<row_group> {
+    static constexpr char const* name = "RowGroup";
+    using S = row_group;
+    static constexpr auto fields = std::tuple{
+        field(1, "columns", &S::columns, required),
+        field(2, "total_byte_size", &S::total_byte_size, required),
+        field(3, "num_rows", &S::num_rows, required),
+        field(4, "sorting_columns", &S::sorting_columns, optional),
+        field(5, "file_offset", &S::file_offset, optional),
+        field(6, "total_compressed_size", &S::total_compressed_size, optional),
+        field(7, "ordinal", &S::ordinal, optional),
+    };
+};
+
+template <>
+struct thrift_struct<file_metadata> {
+    static constexpr char const* name = "FileMetaData";
+    using S = file_metadata;
+    static constexpr auto fields = std::tuple{
+        field(1, "version", &S::version, required),
+        field(2, "schema", &S::schema, required),
+        field(3, "num_rows", &S::num_rows, required),
+        field(4, "row_groups", &S::row_groups, required),
+        field(5, "key_value_metadata", &S::key_value_metadata, optional),
+        field(6, "created_by", &S::created_by, optional),
+        union_ids(7, "column_orders", &S::column_orders, optional),
+        recorded(8, "encryption_algorithm", &S::encrypted),
+    };
+};
+
+template <>
+struct thrift_struct<data_page_header> {
+    static constexpr char const* name = "DataPageHeader";
+    using S = data_page_header;
+    static constexpr auto fields = std::tuple{
+        field(1, "num_values", &S::num_values, required),
+        field(2, "encoding", &S::encoding, required),
+        field(3, "definition_level_encoding", &S::definition_level_encoding, required),
+        field(4, "repetition_level_encoding", &S::repetition_level_encoding, required),
+        field(5, "statistics", &S::statistics, optional),
+    };
+};
+
+template <>
+struct thrift_struct<dictionary_page_header> {
+    static constexpr char const* name = "DictionaryPageHeader";
+    using S = dictionary_page_header;
+    static constexpr auto fields = std::tuple{
+        field(1, "num_values", &S::num_values, required),
+        field(2, "encoding", &S::encoding, required),
+        field(3, "is_sorted", &S::is_sorted, optional),
+    };
+};
+
+template <>
+struct thrift_struct<data_page_header_v2> {
+    static constexpr char const* name = "DataPageHeaderV2";
+    using S = data_page_header_v2;
+    static constexpr auto fields = std::tuple{
+        field(1, "num_values", &S::num_values, required),
+        field(2, "num_nulls", &S::num_nulls, required),
+        field(3, "num_rows", &S::num_rows, required),
+        field(4, "encoding", &S::encoding, required),
+        field(5, "definition_levels_byte_length", &S::definition_levels_byte_length, required),
+        field(6, "repetition_levels_byte_length", &S::repetition_levels_byte_length, required),
+        field(7, "is_compressed", &S::is_compressed, optional),
+        field(8, "statistics", &S::statistics, optional),
+    };
+};
+
+template <>
+struct thrift_struct<page_header> {
+    static constexpr char const* name = "PageHeader";
+    using S = page_header;
+    static constexpr auto fields = std::tuple{
+        field(1, "type", &S::type, required),
+        field(2, "uncompressed_page_size", &S::uncompressed_page_size, required),
+        field(3, "compressed_page_size", &S::compressed_page_size, required),
+        field(4, "crc", &S::crc, optional),
+        field(5, "data_page_header", &S::data_page_header, optional),
+        marker(6, "index_page_header", &S::index_page_header),
+        field(7, "dictionary_page_header", &S::dictionary_page_header, optional),
+        field(8, "data_page_header_v2", &S::data_page_header_v2, optional),
+    };
+};
+
 } // namespace detail
-
-inline void encode(thrift::writer& w, sorting_column const& c)
-{
-    w.struct_begin();
-    w.field_i32(1, c.column_idx);
-    w.field_bool(2, c.descending);
-    w.field_bool(3, c.nulls_first);
-    w.struct_end();
-}
-
-inline void encode(thrift::writer& w, page_encoding_stats const& s)
-{
-    w.struct_begin();
-    detail::field_enum(w, 1, s.page_type);
-    detail::field_enum(w, 2, s.encoding);
-    w.field_i32(3, s.count);
-    w.struct_end();
-}
-
-inline void encode(thrift::writer& w, column_metadata const& m)
-{
-    using thrift::ctype;
-    w.struct_begin();
-    detail::field_enum(w, 1, m.type);
-    w.field_list_begin(2, ctype::i32, static_cast<std::uint32_t>(m.encodings.size()));
-    for (encoding e : m.encodings)
-        w.write_i32(static_cast<std::int32_t>(e));
-    w.field_list_begin(3, ctype::binary, static_cast<std::uint32_t>(m.path_in_schema.size()));
-    for (std::string const& p : m.path_in_schema)
-        w.write_binary(p);
-    detail::field_enum(w, 4, m.codec);
-    w.field_i64(5, m.num_values);
-    w.field_i64(6, m.total_uncompressed_size);
-    w.field_i64(7, m.total_compressed_size);
-    if (!m.key_value_metadata.empty())
-        detail::field_struct_list(w, 8, m.key_value_metadata);
-    w.field_i64(9, m.data_page_offset);
-    if (m.index_page_offset)
-        w.field_i64(10, *m.index_page_offset);
-    if (m.dictionary_page_offset)
-        w.field_i64(11, *m.dictionary_page_offset);
-    if (m.statistics) {
-        w.field_header(ctype::struct_, 12);
-        encode(w, *m.statistics);
-    }
-    if (!m.encoding_stats.empty())
-        detail::field_struct_list(w, 13, m.encoding_stats);
-    if (m.bloom_filter_offset)
-        w.field_i64(14, *m.bloom_filter_offset);
-    if (m.bloom_filter_length)
-        w.field_i32(15, *m.bloom_filter_length);
-    w.struct_end();
-}
-
-inline void encode(thrift::writer& w, column_chunk const& c)
-{
-    w.struct_begin();
-    if (c.file_path)
-        w.field_binary(1, *c.file_path);
-    w.field_i64(2, c.file_offset);
-    if (c.meta_data) {
-        w.field_header(thrift::ctype::struct_, 3);
-        encode(w, *c.meta_data);
-    }
-    if (c.offset_index_offset)
-        w.field_i64(4, *c.offset_index_offset);
-    if (c.offset_index_length)
-        w.field_i32(5, *c.offset_index_length);
-    if (c.column_index_offset)
-        w.field_i64(6, *c.column_index_offset);
-    if (c.column_index_length)
-        w.field_i32(7, *c.column_index_length);
-    w.struct_end();
-}
-
-inline void encode(thrift::writer& w, row_group const& g)
-{
-    w.struct_begin();
-    detail::field_struct_list(w, 1, g.columns);
-    w.field_i64(2, g.total_byte_size);
-    w.field_i64(3, g.num_rows);
-    if (!g.sorting_columns.empty())
-        detail::field_struct_list(w, 4, g.sorting_columns);
-    if (g.file_offset)
-        w.field_i64(5, *g.file_offset);
-    if (g.total_compressed_size)
-        w.field_i64(6, *g.total_compressed_size);
-    if (g.ordinal)
-        w.field_i16(7, *g.ordinal);
-    w.struct_end();
-}
-
-inline void encode(thrift::writer& w, file_metadata const& m)
-{
-    w.struct_begin();
-    w.field_i32(1, m.version);
-    detail::field_struct_list(w, 2, m.schema);
-    w.field_i64(3, m.num_rows);
-    detail::field_struct_list(w, 4, m.row_groups);
-    if (!m.key_value_metadata.empty())
-        detail::field_struct_list(w, 5, m.key_value_metadata);
-    if (m.created_by)
-        w.field_binary(6, *m.created_by);
-    if (!m.column_orders.empty()) {
-        w.field_list_begin(7, thrift::ctype::struct_,
-                           static_cast<std::uint32_t>(m.column_orders.size()));
-        for (std::int16_t id : m.column_orders) {
-            w.struct_begin();
-            w.field_struct_begin(id);
-            w.struct_end();
-            w.struct_end();
-        }
-    }
-    w.struct_end();
-}
-
-inline void encode(thrift::writer& w, data_page_header const& h)
-{
-    w.struct_begin();
-    w.field_i32(1, h.num_values);
-    detail::field_enum(w, 2, h.encoding);
-    detail::field_enum(w, 3, h.definition_level_encoding);
-    detail::field_enum(w, 4, h.repetition_level_encoding);
-    if (h.statistics) {
-        w.field_header(thrift::ctype::struct_, 5);
-        encode(w, *h.statistics);
-    }
-    w.struct_end();
-}
-
-inline void encode(thrift::writer& w, dictionary_page_header const& h)
-{
-    w.struct_begin();
-    w.field_i32(1, h.num_values);
-    detail::field_enum(w, 2, h.encoding);
-    if (h.is_sorted)
-        w.field_bool(3, *h.is_sorted);
-    w.struct_end();
-}
-
-inline void encode(thrift::writer& w, data_page_header_v2 const& h)
-{
-    w.struct_begin();
-    w.field_i32(1, h.num_values);
-    w.field_i32(2, h.num_nulls);
-    w.field_i32(3, h.num_rows);
-    detail::field_enum(w, 4, h.encoding);
-    w.field_i32(5, h.definition_levels_byte_length);
-    w.field_i32(6, h.repetition_levels_byte_length);
-    if (h.is_compressed)
-        w.field_bool(7, *h.is_compressed);
-    if (h.statistics) {
-        w.field_header(thrift::ctype::struct_, 8);
-        encode(w, *h.statistics);
-    }
-    w.struct_end();
-}
-
-inline void encode(thrift::writer& w, page_header const& h)
-{
-    using thrift::ctype;
-    w.struct_begin();
-    detail::field_enum(w, 1, h.type);
-    w.field_i32(2, h.uncompressed_page_size);
-    w.field_i32(3, h.compressed_page_size);
-    if (h.crc)
-        w.field_i32(4, *h.crc);
-    if (h.data_page_header) {
-        w.field_header(ctype::struct_, 5);
-        encode(w, *h.data_page_header);
-    }
-    if (h.index_page_header) {
-        w.field_struct_begin(6);
-        w.struct_end();
-    }
-    if (h.dictionary_page_header) {
-        w.field_header(ctype::struct_, 7);
-        encode(w, *h.dictionary_page_header);
-    }
-    if (h.data_page_header_v2) {
-        w.field_header(ctype::struct_, 8);
-        encode(w, *h.data_page_header_v2);
-    }
-    w.struct_end();
-}
 
 // --- whole buffers -------------------------------------------------------------------------
 
