@@ -170,12 +170,12 @@ class batch_view : public std::ranges::view_interface<batch_view<V, Rule>> {
             std::size_t const reuse = buf.size() < limit ? buf.size() : limit;
             for (; n < reuse && it != end; ++n, ++it)
                 buf[n] = std::ranges::iter_move(it);
-            if (n < reuse || it == end) {
+            // Slots the previous batch filled and this one did not (the source ended, or the
+            // limit fell) go. `it` is not compared with `end` once the batch is full: a
+            // source may read its next record to answer (a cursor's step, a CSV record), and
+            // a job source's position must stay at this batch's end.
+            if (n < buf.size())
                 buf.erase(buf.begin() + static_cast<std::ptrdiff_t>(n), buf.end());
-                return;
-            }
-            if (buf.size() > limit)
-                buf.erase(buf.begin() + static_cast<std::ptrdiff_t>(limit), buf.end());
         } else {
             buf.clear();
         }
