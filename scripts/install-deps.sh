@@ -44,6 +44,18 @@ echo "scripts/install-deps.sh: installing ${missing[*]}"
 
 sudo=()
 if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
+# The packages' own services are not started by the install: the tests start theirs (PostgreSQL,
+# munge, slurmctld, slurmd, the Pushgateway, node_exporter) in temp dirs on loopback ports, and a
+# slurmd started by its package's postinst without a slurm.conf fails the install where no init
+# system or policy stops it. Where nothing decides yet (no /usr/sbin/policy-rc.d), a temporary
+# one refuses every start for the length of the install.
+policy=/usr/sbin/policy-rc.d
+if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\n# scripts/install-deps.sh: no service starts during the install\nexit 101\n' |
+        "${sudo[@]}" tee "$policy" >/dev/null
+    "${sudo[@]}" chmod 755 "$policy"
+    trap '"${sudo[@]}" rm -f "$policy"' EXIT
+fi
 "${sudo[@]}" apt-get update
 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y --no-install-recommends "${missing[@]}"
