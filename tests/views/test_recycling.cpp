@@ -5,6 +5,7 @@
 // recycled (no new payload buffer after the first batches), the batch's own storage kept, how
 // many records are alive, and records that cannot be move-assigned.
 
+#include <streambatch/guard/batch_arena.hpp>
 #include <streambatch/views/chunk.hpp>
 #include <streambatch/views/memory_guarded.hpp>
 
@@ -15,6 +16,7 @@
 #include <functional>
 #include <iterator>
 #include <memory>
+#include <memory_resource>
 #include <ranges>
 #include <string>
 #include <string_view>
@@ -244,4 +246,77 @@ TEST_CASE("records that cannot be move-assigned are destroyed before the next ba
     CHECK(next == 95);
     CHECK(sizes.back() == 5);
     CHECK(counted::alive == before);
+}
+
+namespace {
+/// A single-pass source of std::pmr::strings drawn from a resource, two long then one short (a
+/// short one fits the string's own buffer: moved into a slot that owns heap storage, libstdc++
+/// copies it into that storage).
+class pmr_source : public std::ranges::view_interface<pmr_source> {
+    std::uint64_t count_ = 0;
+    std::pmr::memory_resource* resource_ = nullptr; // (a polymorphic_allocator is not assignable)
+
+public:
+    static std::string text(std::uint64_t i)
+    {
+        return i % 3 != 0 ? std::string(64, char('a' + i % 26)) : "s" + std::to_string(i);
+    }
+    class iterator {
+        pmr_source const* src_ = nullptr;
+        std::uint64_t i_ = 0;
+        mutable std::pmr::string current_;
+
+        void make() { current_.assign(text(i_)); }
+
+    public:
+        using value_type = std::pmr::string;
+        using difference_type = std::ptrdiff_t;
+        using iterator_concept = std::input_iterator_tag;
+        iterator() = default;
+        explicit iterator(pmr_source const& s) : src_(&s), current_(s.resource_)
+        {
+            if (s.count_ > 0)
+                make();
+        }
+        std::pmr::string& operator*() const noexcept { return current_; }
+        iterator& operator++()
+        {
+            if (++i_ < src_->count_)
+                make();
+            return *this;
+        }
+        void operator++(int) { ++*this; }
+        friend bool operator==(iterator const& it, std::default_sentinel_t) noexcept
+        {
+            return it.i_ >= it.src_->count();
+        }
+    };
+    pmr_source() = default;
+    pmr_source(std::uint64_t n, std::pmr::memory_resource* r) : count_(n), resource_(r) {}
+    std::uint64_t count() const noexcept { return count_; }
+    iterator begin() const { return iterator(*this); }
+    std::default_sentinel_t end() const noexcept { return std::default_sentinel; }
+};
+} // namespace
+
+static_assert(sb::recycle_records<std::string> && sb::recycle_records<record>);
+static_assert(!sb::recycle_records<std::pmr::string>);
+static_assert(!sb::recycle_records<counted>);
+
+TEST_CASE("records on a polymorphic allocator are not recycled: a batch_arena reset after each "
+          "batch leaves every record whole",
+          "[recycling]")
+{
+    // Recycled, a slot's record kept writing short strings into storage of an earlier batch's
+    // arena generation, which reset() hands out again: two slots came to share one buffer.
+    sb::batch_arena arena({.block_bytes = 4096, .generations = 2});
+    std::uint64_t i = 0;
+    for (auto batch : pmr_source(40, &arena) | sb::views::chunk(2)) {
+        for (auto const& s : batch) {
+            CHECK(std::string_view(s) == pmr_source::text(i));
+            ++i;
+        }
+        arena.reset();
+    }
+    CHECK(i == 40);
 }

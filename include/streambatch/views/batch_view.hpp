@@ -32,6 +32,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
+#include <memory>
+#include <memory_resource>
 #include <optional>
 #include <ranges>
 #include <type_traits>
@@ -39,6 +41,19 @@
 #include <vector>
 
 namespace streambatch {
+
+/// Whether a batch view over a single-pass source may move-assign each new record over the
+/// previous batch's record in its slot (reusing the slot's heap storage: no allocation per
+/// record in the steady state) instead of destroying the old batch first. Off for a record that
+/// uses a polymorphic allocator (std::pmr::string, a type with an allocator_type of
+/// std::pmr::polymorphic_allocator): its move assignment may copy into the slot's old storage,
+/// which belongs to the resource the slot's record was made with (a batch_arena recycles it
+/// batch after batch). A record type with pmr members opts out by specialising this as false:
+///     template <> inline constexpr bool streambatch::recycle_records<my_record> = false;
+template <class T>
+inline constexpr bool recycle_records =
+    std::is_move_assignable_v<T> &&
+    !std::uses_allocator_v<T, std::pmr::polymorphic_allocator<std::byte>>;
 
 /// A batch of records moved out of a single-pass source: a contiguous, sized window onto the
 /// buffer of the view that produced it. Cheap to copy (it is a view); valid until the view
@@ -160,13 +175,14 @@ class batch_view : public std::ranges::view_interface<batch_view<V, Rule>> {
     // the old one in its slot (recycling its storage: a std::string's move assignment hands
     // the slot's old buffer back to the source's record, which then fills it without
     // allocating), and the slots left over when the batch is shorter are destroyed. Records
-    // that cannot be move-assigned are destroyed first (buf.clear()), as before.
+    // that cannot be move-assigned, or that must not be (recycle_records: pmr records), are
+    // destroyed first (buf.clear()), as before.
     template <class S>
     static constexpr void fill(std::vector<record>& buf, base_iter& it, S const& end,
                                std::size_t limit)
     {
         std::size_t n = 0;
-        if constexpr (std::is_move_assignable_v<record>) {
+        if constexpr (recycle_records<record>) {
             std::size_t const reuse = buf.size() < limit ? buf.size() : limit;
             for (; n < reuse && it != end; ++n, ++it)
                 buf[n] = std::ranges::iter_move(it);
