@@ -108,10 +108,11 @@ class fake_gateway {
                 (status == 200 ? " OK" : " Internal Server Error") +
                 "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(reply.size()) +
                 "\r\nConnection: close\r\n\r\n" + reply;
+            lock.lock(); // recorded before the answer: a client that saw it finds it here
+            requests_.push_back(std::move(r));
+            lock.unlock();
             (void)!::send(c, out.data(), out.size(), MSG_NOSIGNAL);
             ::close(c);
-            lock.lock();
-            requests_.push_back(std::move(r));
         }
     }
 
