@@ -4,9 +4,10 @@
 # through sudo; nothing when all are installed), then configures, builds and tests five ways,
 # stopping at the first failure:
 #   dev (g++ Debug, -Werror; also the once-per-tree checks: mutants, clang-format),
-#   clang16 (clang++-16 Debug, -Werror), asan (g++, ASan + UBSan),
-#   tsan (g++, ThreadSanitizer, unit tests: the parallel runner), release (-O3: the tests
-#   again, and every benchmark run once at a tiny size, a smoke run that asserts no time).
+#   clang16 (clang++-16 Debug, -Werror), asan (g++ -O0, ASan + UBSan),
+#   tsan (g++ -O1, ThreadSanitizer, unit tests: the parallel runner), release (-O3, the
+#   benchmarks only: each run once at a tiny size, a smoke run that asserts no time; the unit
+#   tests run optimised under tsan, and the whole suite in the three Debug presets).
 # Each is a CMake workflow preset (CMakePresets.json), so any one can be rerun alone:
 #   cmake --workflow --preset asan
 # or pass preset names: bash scripts/test.sh dev asan
