@@ -156,6 +156,41 @@ TEST_CASE("merge_run_records adds up the partitions of a job", "[partition][merg
     CHECK_FALSE(fs::exists(d.path() / "merged_record.json.tmp"));
 }
 
+TEST_CASE("merge_run_records adds up the partitions' failed metric pushes", "[partition][merge]")
+{
+    test::temp_dir d{"streambatch-merge-push-"};
+    auto const input = numbers(100);
+    for (std::uint32_t i = 0; i < 2; ++i) {
+        sb::run_options o{.job = "load", .record_dir = d.path(), .fingerprint = "input-v1"};
+        o.set_partition({i, 2});
+        o.push_url = "http://127.0.0.1:1"; // nothing listens on port 1: every push fails
+        o.push_every = std::chrono::milliseconds(1);
+        o.push_timeout = std::chrono::milliseconds(200);
+        auto const r = sb::for_each_batch(
+            input | sb::views::every_nth(sb::partition{i, 2}) | sb::views::chunk(10), [](auto&) {},
+            o);
+        CHECK(r.push_failures > 0);
+    }
+    auto m = sb::merge_run_records(d.path());
+    REQUIRE(m.parts.size() == 2);
+    CHECK(m.parts[0].push_failures > 0);
+    CHECK(m.push_failures == m.parts[0].push_failures + m.parts[1].push_failures);
+    CHECK_THAT(sb::summary_markdown(m),
+               Contains("| metric pushes that failed | " + std::to_string(m.push_failures) + " |"));
+    CHECK_THAT(sb::to_json(m), Contains("\"push_failures\": " + std::to_string(m.push_failures)));
+
+    // A record written before push_failures existed counts none.
+    auto const rec = d.path() / sb::partition{1, 2}.name() / "latest" / "run_record.json";
+    auto text = read_all(rec);
+    auto const at = text.find("\"push_failures\"");
+    REQUIRE(at != std::string::npos);
+    text.erase(at, text.find('\n', at) - at + 1);
+    std::ofstream(rec, std::ios::trunc) << text;
+    m = sb::merge_run_records(d.path());
+    CHECK(m.parts[1].push_failures == 0);
+    CHECK(m.push_failures == m.parts[0].push_failures);
+}
+
 TEST_CASE("merge_run_records: a crashed worker restarted alone still adds up", "[partition][merge]")
 {
     test::temp_dir d{"streambatch-merge-"};

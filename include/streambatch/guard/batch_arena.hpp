@@ -144,6 +144,7 @@ private:
     char* ptr_ = nullptr; // bump pointer in gens_[cur_].back()
     char* end_ = nullptr;
     std::size_t capacity_ = 0, in_use_ = 0;
+    std::size_t blocks_ = 0; // blocks held from upstream (live and spare); spare_ has room for all
     std::uint64_t resets_ = 0, upstream_allocations_ = 0;
 
     static batch_arena_options const& checked(batch_arena_options const& o)
@@ -162,6 +163,7 @@ private:
         upstream_->deallocate(b.data, b.size, alignof(std::max_align_t));
         capacity_ -= b.size;
         in_use_ -= b.used;
+        --blocks_;
         b = {};
     }
 
@@ -184,6 +186,11 @@ private:
     void* next_block(std::size_t bytes, std::size_t align)
     {
         std::size_t const need = bytes + (align > alignof(std::max_align_t) ? align : 0);
+        // Room first, so that nothing below throws once a block is taken: this generation's
+        // list gets its entry, and spare_ can hold every block the arena owns, which is what
+        // lets reset() (noexcept) move a generation's blocks into it without allocating.
+        gens_[cur_].reserve(gens_[cur_].size() + 1);
+        spare_.reserve(blocks_ + 1);
         // A spare block that fits (the last one first: the most recently recycled).
         auto it = std::find_if(spare_.rbegin(), spare_.rend(),
                                [&](block const& b) { return b.size >= need; });
@@ -197,6 +204,7 @@ private:
             b.size = size;
             capacity_ += size;
             ++upstream_allocations_;
+            ++blocks_;
         }
         gens_[cur_].push_back(b);
         ptr_ = b.data;

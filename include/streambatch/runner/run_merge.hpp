@@ -77,8 +77,9 @@ struct partition_record {
     double latency_p95_ms = 0;
     double latency_max_ms = 0;
     std::uint64_t guard_events = 0;
-    std::string first_position; ///< where the last run began (run_options::position)
-    std::string last_position;  ///< where it ended
+    std::uint64_t push_failures = 0; ///< of the last run (0 in records written before 0.2.1)
+    std::string first_position;      ///< where the last run began (run_options::position)
+    std::string last_position;       ///< where it ended
 };
 
 struct merged_run {
@@ -91,6 +92,7 @@ struct merged_run {
     double records_per_second = 0;        ///< records / wall_s
     std::optional<std::uint32_t> slowest; ///< index of the partition with the longest run
     std::uint64_t peak_rss_bytes = 0;     ///< the highest of any worker
+    std::uint64_t push_failures = 0;      ///< failed metric pushes, all partitions' last runs
     std::vector<std::string> problems;    ///< empty when every partition completed
     std::size_t boundaries_checked = 0;   ///< pairs of neighbours compared (see above)
 
@@ -197,6 +199,8 @@ inline partition_record read_partition_record(std::filesystem::path const& file)
     p.latency_p95_ms = detail::member_double(r, "latency_p95_ms", file);
     p.latency_max_ms = detail::member_double(r, "latency_max_ms", file);
     p.guard_events = detail::json_array_length(detail::member(r, "guard_events", file));
+    if (r.count("push_failures") != 0)
+        p.push_failures = detail::member_u64(r, "push_failures", file);
     if (auto it = r.find("first_position"); it != r.end())
         p.first_position = it->second;
     p.last_position = detail::member(r, "last_position", file);
@@ -276,6 +280,7 @@ inline merged_run merge_run_records(std::filesystem::path const& dir)
             m.slowest = p.part.index;
         }
         m.peak_rss_bytes = std::max(m.peak_rss_bytes, p.peak_rss_bytes);
+        m.push_failures += p.push_failures;
         m.parts.push_back(std::move(p));
     }
     m.records_per_second = m.wall_s > 0 ? double(m.records) / m.wall_s : 0;
@@ -315,6 +320,8 @@ inline std::string summary_markdown(merged_run const& m)
         s += "| slowest partition | " + std::to_string(*m.slowest) + " |\n";
     s += "| highest peak RSS of a worker | " + fixed(double(m.peak_rss_bytes) / (1 << 20), 1) +
          " MiB |\n";
+    if (m.push_failures != 0)
+        s += "| metric pushes that failed | " + std::to_string(m.push_failures) + " |\n";
     s += "| neighbours checked to meet | " + std::to_string(m.boundaries_checked) + " of " +
          std::to_string(m.count > 0 ? m.count - 1 : 0) + " |\n";
     s += "\n## Partitions\n\n| partition | status | records | of which earlier runs | batches | "
@@ -355,6 +362,7 @@ inline std::string to_json(merged_run const& m)
         ",\n  \"records_per_second\": " + json_number(m.records_per_second) +
         ",\n  \"slowest_partition\": " + (m.slowest ? std::to_string(*m.slowest) : "null") +
         ",\n  \"peak_rss_bytes\": " + std::to_string(m.peak_rss_bytes) +
+        ",\n  \"push_failures\": " + std::to_string(m.push_failures) +
         ",\n  \"boundaries_checked\": " + std::to_string(m.boundaries_checked) +
         ",\n  \"partitions\": [";
     for (std::size_t i = 0; i < m.parts.size(); ++i) {
@@ -371,6 +379,7 @@ inline std::string to_json(merged_run const& m)
              ", \"latency_p95_ms\": " + json_number(p.latency_p95_ms) +
              ", \"latency_max_ms\": " + json_number(p.latency_max_ms) +
              ", \"guard_events\": " + std::to_string(p.guard_events) +
+             ", \"push_failures\": " + std::to_string(p.push_failures) +
              ", \"first_position\": " + json_quote(p.first_position) +
              ", \"last_position\": " + json_quote(p.last_position) +
              ", \"error\": " + json_quote(p.error) + "}";

@@ -147,25 +147,29 @@ class parallel_scheduler {
 
     // Destroys the retired batches (records, process results) outside the lock, then frees their
     // slots and keeps their buffers as spares. Called with the lock held, by a worker that is not
-    // committing.
-    void reclaim(std::unique_lock<std::mutex>& lock)
+    // committing. Allocates nothing: retired_ and spares_ were reserved for k batches (no more
+    // are ever in flight), so a bad_alloc here cannot end a worker thread (std::terminate).
+    // `dead` is the worker's own empty vector with room for k: the swap gives retired_ that room.
+    void reclaim(std::unique_lock<std::mutex>& lock, std::vector<std::unique_ptr<job>>& dead)
     {
-        std::vector<std::unique_ptr<job>> dead;
         dead.swap(retired_);
         lock.unlock();
-        std::vector<owned_t> buffers;
         for (auto& j : dead) {
-            if constexpr (owning) {
+            if constexpr (owning)
                 j->data->clear(); // its records die here, outside the lock
-                buffers.push_back(std::move(*j->data));
-            }
-            j.reset();
+            j->result.reset();
         }
         lock.lock();
-        for (auto& b : buffers)
-            spares_.push_back(std::move(b));
+        for (auto& j : dead) {
+            if constexpr (owning)
+                if (spares_.size() < spares_.capacity()) // always, as spares_ holds at most k
+                    spares_.push_back(std::move(*j->data));
+        }
         in_flight_ -= dead.size();
         cv_slot_.notify_all();
+        lock.unlock();
+        dead.clear(); // the job shells and whatever buffer spares_ had no room for
+        lock.lock();
     }
 
     // Advances the source to its next batch and moves it into a job; null at the end. The caller
@@ -228,10 +232,17 @@ class parallel_scheduler {
 
     void worker()
     {
+        std::vector<std::unique_ptr<job>> dead; // reclaim()'s, with room for every batch
+        try {
+            dead.reserve(k_);
+        } catch (...) {
+            fail(std::current_exception());
+            return;
+        }
         std::unique_lock lock(m_);
         while (true) {
             if (!retired_.empty())
-                reclaim(lock);
+                reclaim(lock, dead);
             bool const full = in_flight_ >= limit_now_;
             auto const t0 = std::chrono::steady_clock::now();
             cv_slot_.wait(lock, [&] {
@@ -314,7 +325,10 @@ public:
         : batches_(batches), process_(process), commit_(commit), opts_(opts), report_(report),
           done_(done), k_(opts.max_in_flight), limit_now_(opts.max_in_flight),
           index_(opts.resume_from.batches), first_(opts.resume_from.records)
-    {}
+    {
+        retired_.reserve(k_); // drain() and reclaim() then never allocate (see reclaim)
+        spares_.reserve(k_);
+    }
     parallel_scheduler(parallel_scheduler const&) = delete;
     parallel_scheduler& operator=(parallel_scheduler const&) = delete;
 
