@@ -589,7 +589,10 @@ TEST_CASE("advisor: an in-flight count no trial ran is modelled from the counts 
     CHECK(a.measured_in_flight);
     CHECK(a.predicted_records_per_second == Approx(3e6));
     std::string text = sb::to_text(a);
-    CHECK_THAT(text, Contains("measured: batch sizes 100, 1000 at 1, 4 in flight\n"));
+    CHECK_THAT(
+        text,
+        Contains(
+            "measured: batch sizes 100, 1000 at 1, 4 in flight; the rest is read off the model\n"));
     CHECK_THAT(text, !Contains("extrapolated"));
 
     // Within a memory budget of 3000 bytes (1000 + 10*k*n: 4 and 3 in flight do not fit; 2 in
@@ -602,4 +605,36 @@ TEST_CASE("advisor: an in-flight count no trial ran is modelled from the counts 
     text = sb::to_text(a);
     CHECK_THAT(text, Contains("not measured: 2 in flight (extrapolated: no trial ran it; 0.75 of "
                               "the model, from the nearest count that ran)"));
+}
+
+TEST_CASE("advisor: a sink's close() is timed with the trial, as the sink's (a deferred cost such "
+          "as a WAL checkpoint is a cost of the records written)",
+          "[advisor]")
+{
+    struct deferring_sink { // commits cheaply and pays 100 ns a record at close(), as a
+        fake_job* job;      // database that checkpoints its log then
+        std::uint64_t pending = 0;
+        std::optional<sb::job_state> open(sb::job_key const&) { return std::nullopt; }
+        void commit(std::vector<std::uint64_t>&& out, sb::job_state const&)
+        {
+            job->now += job->sink_per_batch + job->sink_per_record * std::int64_t(out.size());
+            pending += out.size();
+        }
+        void close()
+        {
+            job->now += 100 * std::int64_t(pending);
+            pending = 0;
+        }
+        std::string describe() const { return "deferring"; }
+    };
+    fake_job job;
+    auto const a = sb::advise(
+        job.make_source(), job.step(), [&] { return deferring_sink{&job}; }, job.options());
+    CHECK(a.model.sink.a_ns == Approx(980'000).epsilon(1e-6));
+    CHECK(a.model.sink.b_ns == Approx(200 + 100).epsilon(1e-6)); // the close's share a record
+    CHECK(a.model.source.b_ns == Approx(300).epsilon(1e-6));     // not the source's
+    for (auto const& t : a.trials) // the trial's records/s counts the close
+        CHECK(t.records_per_second ==
+              Approx(30'000 * 1e9 / (30'000 * 2'100.0 + double(t.batches) * 1'000'000))
+                  .epsilon(1e-9));
 }

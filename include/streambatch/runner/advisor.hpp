@@ -19,8 +19,10 @@
 //         (advisor_options::repeats runs of it, the median kept), smallest k*size first:
 //         for_each_batch over the sample | views::memory_guarded(size) with max_in_flight = k,
 //         as run_job runs it (a job source's position() and identity() taken after each batch
-//         pulled, a job sink given them with the batch). In the k = 1 trials the clock times step
-//         and sink; the source's share is the rest. Source, step and sink each cost a + b*n a batch
+//         pulled, a job sink given them with the batch; its close() timed with the trial, as the
+//         sink's: what a sink defers to it, such as a WAL checkpoint, is a cost of the records
+//         written). In the k = 1 trials the clock times step and sink; the source's share is the
+//         rest. Source, step and sink each cost a + b*n a batch
 //         of n, fitted by least squares over those trials as time per record = b + a/n (each trial
 //         weighed by its relative error, as records/s is; neither a nor b below 0), so a batch
 //         costs t(n) = a + b*n. With k in flight on C cores (advisor_options::cores) the step runs
@@ -660,9 +662,17 @@ advice advise(MakeSource make_source, Step step, MakeSink make_sink, advisor_opt
                     sink_ns += (opts.clock() - c0).count();
             },
             run);
-        t.elapsed = opts.clock() - t0;
-        if constexpr (requires { sink.close(); })
+        // The sink's close() is timed with the trial, as the sink's: what a sink defers to it
+        // (a scratch SQLite database checkpoints its WAL, a buffered file flushes) is a cost of
+        // the records the trial wrote, which a full run pays as it goes (SQLite checkpoints
+        // every 1000 WAL pages, about every 50 000 rows here: a sample of that size saw none).
+        if constexpr (requires { sink.close(); }) {
+            auto const c0 = opts.clock();
             sink.close();
+            if (timing)
+                sink_ns += (opts.clock() - c0).count();
+        }
+        t.elapsed = opts.clock() - t0;
         t.records = report.records;
         t.batches = report.batches;
         t.peak_rss_bytes = peak.load();
@@ -736,17 +746,26 @@ inline std::string to_text(advice const& a)
     }
     s += "\n";
     // What was measured and what is read off the model.
+    std::vector<std::size_t> sizes, ks;
+    for (auto const& t : a.trials) {
+        if (std::ranges::find(sizes, t.batch) == sizes.end())
+            sizes.push_back(t.batch);
+        if (std::ranges::find(ks, t.in_flight) == ks.end())
+            ks.push_back(t.in_flight);
+    }
+    std::ranges::sort(sizes);
+    std::ranges::sort(ks);
     s += "measured: batch sizes";
-    for (std::size_t i = 0; i < m.measured_batches.size(); ++i) {
-        std::snprintf(line, sizeof line, "%s %.0f", i ? "," : "", m.measured_batches[i]);
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+        std::snprintf(line, sizeof line, "%s %zu", i ? "," : "", sizes[i]);
         s += line;
     }
-    s += " at 1";
-    for (auto const& ke : m.efficiency) {
-        std::snprintf(line, sizeof line, ", %zu", ke.first);
+    s += " at";
+    for (std::size_t i = 0; i < ks.size(); ++i) {
+        std::snprintf(line, sizeof line, "%s %zu", i ? "," : "", ks[i]);
         s += line;
     }
-    s += " in flight\n";
+    s += " in flight; the rest is read off the model\n";
     if (m.one_batch_size)
         s += "note: the trials at 1 in flight all ran at one mean batch size, so the cost per "
              "batch (a) and per record (b) cannot be told apart: all of it is taken as per "
