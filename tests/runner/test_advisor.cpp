@@ -476,6 +476,7 @@ TEST_CASE("advisor: no setting with a rate above 0 is an advisor_error, not a nu
                              Catch::Matchers::Message("advise: near_best must be at least 0 and "
                                                       "below 1 (a fraction of the best "
                                                       "records/s), got -0.500000"));
+        CHECK(scratch == 0); // said before any trial ran
     }
     SECTION("a clock that does not advance: every predicted rate is 0")
     {

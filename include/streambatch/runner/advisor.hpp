@@ -293,6 +293,15 @@ inline cost_line fit_per_record(std::vector<std::pair<double, double>> const& xy
     return r;
 }
 
+/// near_best is a fraction of the best records/s: below 0 nothing is near the best.
+inline void check_near_best(double near_best)
+{
+    if (!(near_best >= 0 && near_best < 1)) // NaN too
+        throw advisor_error("advise: near_best must be at least 0 and below 1 (a fraction of the "
+                            "best records/s), got " +
+                            std::to_string(near_best));
+}
+
 template <class S>
 concept advisor_job_source = requires(S& s) {
     {
@@ -425,10 +434,7 @@ inline advisor_model fit_advisor_model(std::vector<advisor_trial>& trials, unsig
 /// advisor_error when no setting meets the budget or the bound.
 inline void recommend(advice& a, advisor_options const& opts)
 {
-    if (!(opts.near_best >= 0 && opts.near_best < 1)) // NaN too
-        throw advisor_error("advise: near_best must be at least 0 and below 1 (a fraction of the "
-                            "best records/s), got " +
-                            std::to_string(opts.near_best));
+    detail::check_near_best(opts.near_best);
     if (opts.batch_sizes.empty() || opts.in_flight.empty())
         throw advisor_error("advise: no batch sizes or no in-flight counts to try");
     std::size_t const lo = *std::ranges::min_element(opts.batch_sizes);
@@ -541,6 +547,7 @@ advice advise(MakeSource make_source, Step step, MakeSink make_sink, advisor_opt
         throw advisor_error("advise: the in-flight counts must include 1 (it times the parts)");
     if (std::ranges::find(opts.in_flight, std::size_t{0}) != opts.in_flight.end())
         throw advisor_error("advise: an in-flight count of 0");
+    detail::check_near_best(opts.near_best); // before the trials, not after them
     if (opts.cores == 0)
         opts.cores = std::max(1u, std::thread::hardware_concurrency());
     if (!opts.clock)
