@@ -11,8 +11,9 @@
 # ones (the example's own records/s line; time's "Maximum resident set size"). Target: within
 # ±20 %. BUILD_DIR (default build/release) must hold examples/{csv_to_sqlite,csv_to_postgres,
 # parallel_transform}. Prints a Markdown table (and writes it to OUT.md when given), with
-# `uptime` before each advice and after each full run: the machine is shared, and a prediction
-# made under one load misses a run under another.
+# `uptime` before each advice and after each full run, and the full run's CPU time (user + sys)
+# beside its wall time: the machine is shared, and a prediction made under one load misses a run
+# under another.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$here/build/release}" && pwd)
@@ -68,10 +69,16 @@ validate() { # name, advise args..., --, full-run args...
     fi
     mrss_kb=$(sed -nE 's/.*Maximum resident set size \(kbytes\): ([0-9]+)/\1/p' "$log.err")
     mrss=$(awk -v k="$mrss_kb" 'BEGIN { printf "%.1f", k / 1024 }')
+    # The full run's CPU (user + sys) against its wall time: on a shared machine, a run that got
+    # less of the cores shows it here (a wall-clock records/s that is low for that reason).
+    local cpu wall
+    cpu=$(awk -F': ' '/User time \(seconds\)|System time \(seconds\)/ { s += $2 } END { printf "%.2f", s }' "$log.err")
+    wall=$(sed -nE 's/.*Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (.*)/\1/p' "$log.err" |
+        awk -F: '{ s = 0; for (i = 1; i <= NF; ++i) s = s * 60 + $i; printf "%.2f", s }')
     local rr mr
     rr=$(ratio "$mrps" "$prps")
     mr=$(ratio "$mrss" "$prss")
-    rows_md+=("| $name | $batch | $jobs | $prps | $mrps | $rr $(verdict "$rr") | $prss | $mrss | $mr $(verdict "$mr") | $before | $after |")
+    rows_md+=("| $name | $batch | $jobs | $prps | $mrps | $rr $(verdict "$rr") | $prss | $mrss | $mr $(verdict "$mr") | $cpu / $wall | $before | $after |")
 }
 
 validate csv_to_sqlite --csv "$work/customers.csv" --rows "$rows" --db "$work/advice.db" -- \
@@ -81,7 +88,7 @@ validate csv_to_postgres --csv "$work/customers.csv" --rows "$rows" --table cust
 validate parallel_transform --records "$rows" -- --records "$rows"
 
 {
-    echo "| example | batch | jobs | predicted records/s | measured records/s | measured / predicted | predicted peak RSS (MiB) | measured peak RSS (MiB) | measured / predicted | load before advice (1, 5, 15 min) | load after full run |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    echo "| example | batch | jobs | predicted records/s | measured records/s | measured / predicted | predicted peak RSS (MiB) | measured peak RSS (MiB) | measured / predicted | full run CPU s / wall s | load before advice (1, 5, 15 min) | load after full run |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${rows_md[@]}"
 } | tee ${out:+"$out"}

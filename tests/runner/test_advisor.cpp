@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <deque>
 #include <filesystem>
@@ -459,4 +460,182 @@ TEST_CASE("advisor: a job source is asked its position and identity after each b
     // 50 us a batch more in the source: a = 50 us, b = 300 ns
     CHECK(a.model.source.a_ns == Approx(50'000).epsilon(1e-6));
     CHECK(a.model.source.b_ns == Approx(300).epsilon(1e-6));
+}
+
+TEST_CASE("advisor: no setting with a rate above 0 is an advisor_error, not a null pick",
+          "[advisor]")
+{
+    fake_job job;
+    std::uint64_t scratch = 0;
+    auto const sink = [&] { return fake_job::scratch_sink{&job, &scratch}; };
+    SECTION("near_best below 0: nothing is within it of the best")
+    {
+        auto o = job.options();
+        o.near_best = -0.5;
+        CHECK_THROWS_MATCHES(sb::advise(job.make_source(), job.step(), sink, o), sb::advisor_error,
+                             Catch::Matchers::Message("advise: near_best must be at least 0 and "
+                                                      "below 1 (a fraction of the best "
+                                                      "records/s), got -0.500000"));
+        CHECK(scratch == 0); // said before any trial ran
+    }
+    SECTION("a clock that does not advance: every predicted rate is 0")
+    {
+        auto o = job.options();
+        o.clock = [] { return std::chrono::nanoseconds(0); };
+        CHECK_THROWS_MATCHES(
+            sb::advise(job.make_source(), job.step(), sink, o), sb::advisor_error,
+            Catch::Matchers::Message(
+                "no setting has a predicted rate above 0 records/s (35 settings within the "
+                "goal): the fitted cost of a batch is 0.0 ns + 0.000 ns*n, so the trials "
+                "measured no time (does the clock advance?) or a rate that is not a number"));
+    }
+    SECTION("recommend() on a model fitted to nothing")
+    {
+        sb::advice a; // a model of all zeros
+        sb::advisor_options o;
+        CHECK_THROWS_WITH(sb::recommend(a, o),
+                          Contains("no setting has a predicted rate above 0 records/s"));
+    }
+}
+
+TEST_CASE("advisor: trials all at one mean batch size fit a = 0 and the whole cost per record, "
+          "never a slope over rounding",
+          "[advisor]")
+{
+    // Three k = 1 trials, each 3 batches of 1000 records in all (a mean of 333.33): 1/n is the
+    // same double, but the mean of three of them rounds off it, so a least-squares slope over
+    // them is rounding noise divided by (rounding noise)^2.
+    std::vector<sb::advisor_trial> trials;
+    // (Before the check, these three fitted the step a = 174.8 us, b = 675.7 ns from that noise.)
+    for (std::int64_t per_batch : {300'000, 400'000, 500'004}) {
+        sb::advisor_trial t{.batch = 1000, .in_flight = 1, .records = 1000, .batches = 3};
+        t.step = std::chrono::nanoseconds(per_batch); // source and sink 0
+        t.elapsed = 3 * t.step;
+        t.records_per_second = 1000 * 1e9 / double(t.elapsed.count());
+        t.peak_rss_bytes = 1 << 20;
+        trials.push_back(t);
+    }
+    sb::advisor_model const m = sb::fit_advisor_model(trials, 2, 100);
+    CHECK(m.one_batch_size);
+    REQUIRE(m.measured_batches.size() == 1);
+    CHECK(m.measured_batches[0] == Approx(1000.0 / 3));
+    for (sb::cost_line const& l : {m.source, m.step, m.sink, m.total()}) {
+        CHECK(std::isfinite(l.a_ns));
+        CHECK(std::isfinite(l.b_ns));
+        CHECK(l.a_ns == 0);
+    }
+    // the whole cost per record: the mean of 300, 400, 500.004 us a batch of 333.33
+    CHECK(m.step.b_ns == Approx(400'001.333 / (1000.0 / 3)).epsilon(1e-9));
+    CHECK(m.total().b_ns == Approx(400'001.333 / (1000.0 / 3)).epsilon(1e-9));
+    for (auto const& t : trials)
+        CHECK(std::isfinite(t.predicted_records_per_second));
+    // records/s is flat in n: no size is claimed faster than another
+    CHECK(m.records_per_second(100, 1) == Approx(m.records_per_second(10'000, 1)));
+
+    sb::advice a;
+    a.trials = trials;
+    a.model = m;
+    sb::advisor_options o;
+    o.batch_sizes = {1000, 3000};
+    o.in_flight = {1};
+    sb::recommend(a, o);
+    CHECK(a.batch == 1000); // the least memory among equals
+    CHECK(std::isfinite(a.predicted_records_per_second));
+    CHECK_THAT(sb::to_text(a), Contains("all ran at one mean batch size"));
+}
+
+TEST_CASE("advisor: an in-flight count no trial ran is modelled from the counts that ran, and "
+          "to_text says which were measured",
+          "[advisor]")
+{
+    // The step is 90 % of a batch; 4 cores. Trials at 1 and 4 in flight; 4 in flight measured
+    // 3x of 1 in flight where the model allows 4x (serial part 10 %: at most 10x): e_4 = 0.75.
+    std::vector<sb::advisor_trial> trials;
+    for (std::size_t n : {100u, 1000u}) {
+        sb::advisor_trial t{.batch = n, .in_flight = 1, .records = 10 * n, .batches = 10};
+        t.source = std::chrono::nanoseconds(std::int64_t(50 * n));
+        t.step = std::chrono::nanoseconds(std::int64_t(900 * n));
+        t.sink = std::chrono::nanoseconds(std::int64_t(50 * n));
+        t.elapsed = 10 * (t.source + t.step + t.sink);
+        t.records_per_second = 1e6;
+        t.peak_rss_bytes = 1000 + 10 * n;
+        trials.push_back(t);
+        sb::advisor_trial t4 = t;
+        t4.in_flight = 4;
+        t4.records_per_second = 3e6;
+        t4.peak_rss_bytes = 1000 + 40 * n;
+        trials.push_back(t4);
+    }
+    sb::advisor_model const m = sb::fit_advisor_model(trials, 4, 0);
+    REQUIRE(m.efficiency.size() == 1);
+    CHECK(m.efficiency[0].second == Approx(0.75));
+    CHECK(m.measured_in_flight(1));
+    CHECK(m.measured_in_flight(4));
+    CHECK_FALSE(m.measured_in_flight(2));
+    // 2 and 3 in flight: e from 4 in flight (the nearest that ran), not an ideal speed-up
+    CHECK(m.efficiency_at(2) == Approx(0.75));
+    CHECK(m.efficiency_at(3) == Approx(0.75));
+    CHECK(m.records_per_second(1000, 2) == Approx(0.75 * 2e6)); // ideal 2x of 1e6, at 0.75
+    CHECK(m.records_per_second(1000, 3) == Approx(0.75 * 3e6));
+    CHECK(m.records_per_second(1000, 4) == Approx(3e6));
+
+    sb::advice a;
+    a.trials = trials;
+    a.model = m;
+    sb::advisor_options o;
+    o.batch_sizes = {100, 1000};
+    o.in_flight = {1, 4};
+    sb::recommend(a, o);
+    CHECK(a.max_in_flight == 4); // an ideal 3 in flight (3e6, less memory) would be picked
+    CHECK(a.measured_in_flight);
+    CHECK(a.predicted_records_per_second == Approx(3e6));
+    std::string text = sb::to_text(a);
+    CHECK_THAT(
+        text,
+        Contains(
+            "measured: batch sizes 100, 1000 at 1, 4 in flight; the rest is read off the model\n"));
+    CHECK_THAT(text, !Contains("extrapolated"));
+
+    // Within a memory budget of 3000 bytes (1000 + 10*k*n: 4 and 3 in flight do not fit; 2 in
+    // flight fits at 100): 2 in flight at 100 is picked, and said to be extrapolated.
+    o.memory_budget = 3000;
+    sb::recommend(a, o);
+    CHECK(a.max_in_flight == 2);
+    CHECK_FALSE(a.measured_in_flight);
+    CHECK(a.predicted_records_per_second == Approx(1.5e6)); // not an ideal 2e6
+    text = sb::to_text(a);
+    CHECK_THAT(text, Contains("not measured: 2 in flight (extrapolated: no trial ran it; 0.75 of "
+                              "the model, from the nearest count that ran)"));
+}
+
+TEST_CASE("advisor: a sink's close() is timed with the trial, as the sink's (a deferred cost such "
+          "as a WAL checkpoint is a cost of the records written)",
+          "[advisor]")
+{
+    struct deferring_sink { // commits cheaply and pays 100 ns a record at close(), as a
+        fake_job* job;      // database that checkpoints its log then
+        std::uint64_t pending = 0;
+        std::optional<sb::job_state> open(sb::job_key const&) { return std::nullopt; }
+        void commit(std::vector<std::uint64_t>&& out, sb::job_state const&)
+        {
+            job->now += job->sink_per_batch + job->sink_per_record * std::int64_t(out.size());
+            pending += out.size();
+        }
+        void close()
+        {
+            job->now += 100 * std::int64_t(pending);
+            pending = 0;
+        }
+        std::string describe() const { return "deferring"; }
+    };
+    fake_job job;
+    auto const a = sb::advise(
+        job.make_source(), job.step(), [&] { return deferring_sink{&job}; }, job.options());
+    CHECK(a.model.sink.a_ns == Approx(980'000).epsilon(1e-6));
+    CHECK(a.model.sink.b_ns == Approx(200 + 100).epsilon(1e-6)); // the close's share a record
+    CHECK(a.model.source.b_ns == Approx(300).epsilon(1e-6));     // not the source's
+    for (auto const& t : a.trials) // the trial's records/s counts the close
+        CHECK(t.records_per_second ==
+              Approx(30'000 * 1e9 / (30'000 * 2'100.0 + double(t.batches) * 1'000'000))
+                  .epsilon(1e-9));
 }

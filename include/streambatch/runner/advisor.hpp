@@ -19,15 +19,20 @@
 //         (advisor_options::repeats runs of it, the median kept), smallest k*size first:
 //         for_each_batch over the sample | views::memory_guarded(size) with max_in_flight = k,
 //         as run_job runs it (a job source's position() and identity() taken after each batch
-//         pulled, a job sink given them with the batch). In the k = 1 trials the clock times step
-//         and sink; the source's share is the rest. Source, step and sink each cost a + b*n a batch
+//         pulled, a job sink given them with the batch; its close() timed with the trial, as the
+//         sink's: what a sink defers to it, such as a WAL checkpoint, is a cost of the records
+//         written). In the k = 1 trials the clock times step and sink; the source's share is the
+//         rest. Source, step and sink each cost a + b*n a batch
 //         of n, fitted by least squares over those trials as time per record = b + a/n (each trial
 //         weighed by its relative error, as records/s is; neither a nor b below 0), so a batch
 //         costs t(n) = a + b*n. With k in flight on C cores (advisor_options::cores) the step runs
 //         in parallel and the source and sink serially, so
 //             records/s(n, k) = e_k * n / max(t(n) / min(k, C), source(n) + sink(n))
 //         where e_k (1 for k = 1) is the median of measured / modelled records/s over the
-//         trials with k in flight (the machine's contention). Batch latency(n, k) =
+//         trials with k in flight (the machine's contention); for a k no trial ran, the e of the
+//         nearest k that ran (never an ideal speed-up), and to_text says which settings were
+//         measured and which not. When the k = 1 trials all ran at one mean batch size, a and b
+//         cannot be told apart: a = 0 and the whole cost per record. Batch latency(n, k) =
 //         t(n) * max(1, k / C) / e_k. Memory: peak RSS = base + k*n*bytes_per_record, the
 //         line fitted to each trial's largest RSS sample (taken as each step returns, the batch
 //         and its result alive), bytes_per_record never below what streambatch::record_bytes
@@ -39,8 +44,10 @@
 // Errors: advisor_error: an empty sample, a sample smaller than two batches of the largest
 //         size (names both), fewer than two batch sizes, no k = 1 in the in-flight counts, a
 //         memory budget no setting meets (names the smallest memory needed, and at which
-//         setting), a latency bound none meets (names the smallest latency); what the job
-//         throws, as for_each_batch reports it. See docs/batch-size.md.
+//         setting), a latency bound none meets (names the smallest latency), near_best outside
+//         [0, 1), no setting with a predicted rate above 0 (names the fitted cost: a clock that
+//         did not advance); what the job throws, as for_each_batch reports it. See
+//         docs/batch-size.md.
 // Example:
 //     streambatch::advisor_options o{.sample_records = 50'000, .memory_budget = 64 << 20};
 //     auto advice = streambatch::advise([&] { return read_rows("in.csv"); }, clean,
@@ -141,30 +148,54 @@ struct advisor_model {
     double weighed_bytes_per_record = 0; ///< what record_bytes says (a floor)
     unsigned cores = 1;
     std::vector<std::pair<std::size_t, double>> efficiency{}; ///< (k, e_k) for k > 1
+    /// The mean batch sizes of the k = 1 trials (sorted, distinct): what a and b were fitted on.
+    std::vector<double> measured_batches{};
+    /// True when those trials ran at one mean batch size (a sample smaller than the sizes, a
+    /// guard that cut every batch to one size): a and b cannot be told apart, so the whole cost
+    /// is taken as per record (a = 0: no gain from larger batches is claimed).
+    bool one_batch_size = false;
 
     cost_line total() const noexcept
     {
         return {source.a_ns + step.a_ns + sink.a_ns, source.b_ns + step.b_ns + sink.b_ns};
     }
+    /// Whether a trial ran with k in flight (k = 1 always did).
+    bool measured_in_flight(std::size_t k) const noexcept
+    {
+        return k <= 1 ||
+               std::ranges::any_of(efficiency, [k](auto const& e) { return e.first == k; });
+    }
+    /// e_k: measured for a k that a trial ran; for one that none did, the e of the nearest
+    /// measured k > 1 (of two as near, the smaller), so an untried k is never modelled as an
+    /// ideal speed-up; with none measured above 1, 1 / min(k, cores): no speed-up at all.
     double efficiency_at(std::size_t k) const noexcept
     {
         if (k <= 1)
             return 1;
-        double e = 1;
-        std::size_t best = 0;
-        for (auto const& [kk, ee] : efficiency) // the nearest k measured at or below
-            if (kk <= k && kk > best)
-                best = kk, e = ee;
+        double e = 0;
+        std::size_t dist = std::numeric_limits<std::size_t>::max();
+        for (auto const& [kk, ee] : efficiency) {
+            std::size_t const d = kk > k ? kk - k : k - kk;
+            if (d < dist || (d == dist && ee < e))
+                dist = d, e = ee;
+        }
+        if (dist == std::numeric_limits<std::size_t>::max())
+            return 1 / double(std::min<std::size_t>(k, std::max(1u, cores)));
         return e;
     }
     double batch_ns(double n) const noexcept { return total().at(n); }
-    double records_per_second(double n, std::size_t k) const noexcept
+    /// records/s with e_k = 1: the step in parallel on min(k, cores), source and sink serial.
+    double ideal_records_per_second(double n, std::size_t k) const noexcept
     {
         double const t = batch_ns(n);
         double const serial = source.at(n) + sink.at(n);
         double const par = t / double(std::min<std::size_t>(k, std::max(1u, cores)));
         double const per_batch = std::max(par, serial);
-        return per_batch > 0 ? efficiency_at(k) * n * 1e9 / per_batch : 0;
+        return per_batch > 0 ? n * 1e9 / per_batch : 0;
+    }
+    double records_per_second(double n, std::size_t k) const noexcept
+    {
+        return efficiency_at(k) * ideal_records_per_second(n, k);
     }
     double latency_ns(double n, std::size_t k) const noexcept
     {
@@ -187,6 +218,11 @@ struct advice {
     std::uint64_t predicted_peak_rss_bytes = 0;
     std::chrono::nanoseconds predicted_latency{0};
     std::string goal; ///< "most records/s within 64.0 MiB", ...
+    /// Whether a trial ran the recommended max_in_flight (false: e_k extrapolated, see
+    /// advisor_model::efficiency_at) and the recommended batch size (false: a size between the
+    /// tried ones, read off the fitted line).
+    bool measured_in_flight = true;
+    bool measured_batch = true;
 };
 
 namespace detail {
@@ -205,6 +241,16 @@ inline std::string advisor_ms(double ns)
     return buf;
 }
 
+/// Whether the x of the points span less than a relative 1e-9: one x, as far as a slope goes
+/// (the mean of equal doubles can round off them, and a slope over that rounding is noise).
+inline bool one_x(std::vector<std::pair<double, double>> const& xy)
+{
+    if (xy.empty())
+        return true;
+    auto const [lo, hi] = std::ranges::minmax(xy | std::views::keys);
+    return !(hi - lo > 1e-9 * std::max(std::abs(lo), std::abs(hi)));
+}
+
 /// Least squares y = a + b*x; with fewer than two distinct x, b = 0 and a the mean.
 inline cost_line least_squares(std::vector<std::pair<double, double>> const& xy)
 {
@@ -215,10 +261,12 @@ inline cost_line least_squares(std::vector<std::pair<double, double>> const& xy)
     for (auto const& [x, y] : xy)
         sx += x, sy += y;
     double const mx = sx / m, my = sy / m;
+    if (one_x(xy))
+        return {my, 0};
     double sxx = 0, sxy = 0;
     for (auto const& [x, y] : xy)
         sxx += (x - mx) * (x - mx), sxy += (x - mx) * (y - my);
-    if (sxx <= 0)
+    if (!(sxx > 0))
         return {my, 0};
     double const b = sxy / sxx;
     return {my - b * mx, b};
@@ -243,6 +291,15 @@ inline cost_line fit_per_record(std::vector<std::pair<double, double>> const& xy
         r = {sxx > 0 ? std::max(0.0, sxy / sxx) : 0, 0};
     }
     return r;
+}
+
+/// near_best is a fraction of the best records/s: below 0 nothing is near the best.
+inline void check_near_best(double near_best)
+{
+    if (!(near_best >= 0 && near_best < 1)) // NaN too
+        throw advisor_error("advise: near_best must be at least 0 and below 1 (a fraction of the "
+                            "best records/s), got " +
+                            std::to_string(near_best));
 }
 
 template <class S>
@@ -319,13 +376,19 @@ inline advisor_model fit_advisor_model(std::vector<advisor_trial>& trials, unsig
     std::vector<std::pair<double, double>> src, stp, snk, mem;
     for (auto const& t : trials) {
         mem.emplace_back(double(t.in_flight) * double(t.batch), double(t.peak_rss_bytes));
-        if (t.in_flight != 1 || t.batches == 0)
+        if (t.in_flight != 1 || t.batches == 0 || t.records == 0)
             continue;
         double const n = double(t.records) / double(t.batches); // the mean batch
         src.emplace_back(1 / n, double(t.source.count()) / n);  // per record = b + a/n
         stp.emplace_back(1 / n, double(t.step.count()) / n);
         snk.emplace_back(1 / n, double(t.sink.count()) / n);
+        m.measured_batches.push_back(n);
     }
+    std::ranges::sort(m.measured_batches);
+    m.measured_batches.erase(std::unique(m.measured_batches.begin(), m.measured_batches.end(),
+                                         [](double x, double y) { return y - x <= 1e-9 * y; }),
+                             m.measured_batches.end());
+    m.one_batch_size = detail::one_x(src); // a and b not separable: fit_per_record gives a = 0
     m.source = detail::fit_per_record(src);
     m.step = detail::fit_per_record(stp);
     m.sink = detail::fit_per_record(snk);
@@ -347,7 +410,8 @@ inline advisor_model fit_advisor_model(std::vector<advisor_trial>& trials, unsig
         std::vector<double> ratios;
         for (auto const& t : trials)
             if (t.in_flight == k && t.batches != 0) {
-                double const model = m.records_per_second(double(t.records) / double(t.batches), k);
+                double const model =
+                    m.ideal_records_per_second(double(t.records) / double(t.batches), k);
                 if (model > 0)
                     ratios.push_back(t.records_per_second / model);
             }
@@ -370,6 +434,9 @@ inline advisor_model fit_advisor_model(std::vector<advisor_trial>& trials, unsig
 /// advisor_error when no setting meets the budget or the bound.
 inline void recommend(advice& a, advisor_options const& opts)
 {
+    detail::check_near_best(opts.near_best);
+    if (opts.batch_sizes.empty() || opts.in_flight.empty())
+        throw advisor_error("advise: no batch sizes or no in-flight counts to try");
     std::size_t const lo = *std::ranges::min_element(opts.batch_sizes);
     std::size_t const hi = *std::ranges::max_element(opts.batch_sizes);
     std::size_t const kmax = *std::ranges::max_element(opts.in_flight);
@@ -433,12 +500,28 @@ inline void recommend(advice& a, advisor_options const& opts)
     }
     double best = 0;
     for (auto const& c : ok)
-        best = std::max(best, c.rps);
+        if (std::isfinite(c.rps))
+            best = std::max(best, c.rps);
     cand const* pick = nullptr;
-    for (auto const& c : ok)
-        if (c.rps >= (1 - opts.near_best) * best &&
-            (!pick || c.bytes < pick->bytes || (c.bytes == pick->bytes && c.rps > pick->rps)))
-            pick = &c;
+    if (best > 0)
+        for (auto const& c : ok)
+            if (std::isfinite(c.rps) && c.rps >= (1 - opts.near_best) * best &&
+                (!pick || c.bytes < pick->bytes || (c.bytes == pick->bytes && c.rps > pick->rps)))
+                pick = &c;
+    if (!pick) {
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "%.1f ns + %.3f ns*n", m.total().a_ns, m.total().b_ns);
+        throw advisor_error(
+            "no setting has a predicted rate above 0 records/s (" + std::to_string(ok.size()) +
+            " settings within the goal): the fitted cost of a batch is " + buf +
+            ", so the trials measured no time (does the clock advance?) or a rate that is not a "
+            "number");
+    }
+    a.measured_in_flight = m.measured_in_flight(pick->k);
+    a.measured_batch =
+        std::ranges::any_of(m.measured_batches,
+                            [&](double x) { return std::abs(x - double(pick->n)) <= 0.01 * x; }) ||
+        std::ranges::find(opts.batch_sizes, pick->n) != opts.batch_sizes.end();
     a.batch = pick->n;
     a.max_in_flight = pick->k;
     a.predicted_records_per_second = pick->rps;
@@ -464,6 +547,7 @@ advice advise(MakeSource make_source, Step step, MakeSink make_sink, advisor_opt
         throw advisor_error("advise: the in-flight counts must include 1 (it times the parts)");
     if (std::ranges::find(opts.in_flight, std::size_t{0}) != opts.in_flight.end())
         throw advisor_error("advise: an in-flight count of 0");
+    detail::check_near_best(opts.near_best); // before the trials, not after them
     if (opts.cores == 0)
         opts.cores = std::max(1u, std::thread::hardware_concurrency());
     if (!opts.clock)
@@ -585,9 +669,17 @@ advice advise(MakeSource make_source, Step step, MakeSink make_sink, advisor_opt
                     sink_ns += (opts.clock() - c0).count();
             },
             run);
-        t.elapsed = opts.clock() - t0;
-        if constexpr (requires { sink.close(); })
+        // The sink's close() is timed with the trial, as the sink's: what a sink defers to it
+        // (a scratch SQLite database checkpoints its WAL, a buffered file flushes) is a cost of
+        // the records the trial wrote, which a full run pays as it goes (SQLite checkpoints
+        // every 1000 WAL pages, about every 50 000 rows here: a sample of that size saw none).
+        if constexpr (requires { sink.close(); }) {
+            auto const c0 = opts.clock();
             sink.close();
+            if (timing)
+                sink_ns += (opts.clock() - c0).count();
+        }
+        t.elapsed = opts.clock() - t0;
         t.records = report.records;
         t.batches = report.batches;
         t.peak_rss_bytes = peak.load();
@@ -660,6 +752,32 @@ inline std::string to_text(advice const& a)
         s += line;
     }
     s += "\n";
+    // What was measured and what is read off the model.
+    std::vector<std::size_t> sizes, ks;
+    for (auto const& t : a.trials) {
+        if (std::ranges::find(sizes, t.batch) == sizes.end())
+            sizes.push_back(t.batch);
+        if (std::ranges::find(ks, t.in_flight) == ks.end())
+            ks.push_back(t.in_flight);
+    }
+    std::ranges::sort(sizes);
+    std::ranges::sort(ks);
+    s += "measured: batch sizes";
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+        std::snprintf(line, sizeof line, "%s %zu", i ? "," : "", sizes[i]);
+        s += line;
+    }
+    s += " at";
+    for (std::size_t i = 0; i < ks.size(); ++i) {
+        std::snprintf(line, sizeof line, "%s %zu", i ? "," : "", ks[i]);
+        s += line;
+    }
+    s += " in flight; the rest is read off the model\n";
+    if (m.one_batch_size)
+        s += "note: the trials at 1 in flight all ran at one mean batch size, so the cost per "
+             "batch (a) and per record (b) cannot be told apart: all of it is taken as per "
+             "record (a = 0), and no size is predicted faster than another (try sizes the "
+             "sample holds twice, or a larger sample)\n";
     std::snprintf(line, sizeof line,
                   "recommended (%s): --batch %zu --jobs %zu: predicted %.0f records/s, peak RSS "
                   "%.1f MiB, %.3f ms a batch\n",
@@ -667,6 +785,23 @@ inline std::string to_text(advice const& a)
                   double(a.predicted_peak_rss_bytes) / double(1 << 20),
                   double(a.predicted_latency.count()) / 1e6);
     s += line;
+    if (!a.measured_in_flight || !a.measured_batch) {
+        s += "not measured:";
+        if (!a.measured_batch) {
+            std::snprintf(line, sizeof line, " batch size %zu (interpolated on the fitted line)",
+                          a.batch);
+            s += line;
+        }
+        if (!a.measured_in_flight) {
+            std::snprintf(line, sizeof line,
+                          "%s %zu in flight (extrapolated: no trial ran it; %.2f of the model, "
+                          "from the nearest count that ran)",
+                          a.measured_batch ? "" : ";", a.max_in_flight,
+                          m.efficiency_at(a.max_in_flight));
+            s += line;
+        }
+        s += "\n";
+    }
     return s;
 }
 
