@@ -1,0 +1,263 @@
+// The reader (io/parquet/reader.hpp, column_reader.hpp) over apache/parquet-testing: every flat
+// file of data/ read whole with the footer's row count, nested ones refused by name unless
+// projected away, known values, projection errors, per-row-group batches, chunk over rows,
+// tuples and structs, and every file of bad_data/ refused with file + offset or read (which,
+// recorded here).
+#include <streambatch/io/parquet/reader.hpp>
+#include <streambatch/views/chunk.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "parquet_test_support.hpp"
+
+namespace pq = streambatch::parquet;
+namespace fs = std::filesystem;
+using parquet_test::testing_dir;
+
+namespace {
+
+std::vector<fs::path> parquet_files(fs::path const& dir)
+{
+    std::vector<fs::path> v;
+    for (auto const& e : fs::directory_iterator(dir))
+        if (e.is_regular_file() && e.path().extension() == ".parquet")
+            v.push_back(e.path());
+    std::sort(v.begin(), v.end());
+    return v;
+}
+
+/// Files of data/ this reader cannot read, and why (not damage: a codec we do not link).
+std::map<std::string, std::string> const unreadable = {
+    // page CRCs that do not match (the files exist to show that a reader checks them)
+    {"datapage_v1-corrupt-checksum.parquet", "page 0: CRC mismatch"},
+    {"rle-dict-uncompressed-corrupt-checksum.parquet", "CRC mismatch"},
+};
+
+} // namespace
+
+TEST_CASE("reader: every flat file of data/ is read with the footer's row count, nested ones "
+          "are refused by name",
+          "[parquet][reader]")
+{
+    int flat = 0, nested = 0;
+    for (fs::path const& p : parquet_files(testing_dir() / "data")) {
+        std::string const name = p.filename().string();
+        INFO(name);
+        pq::file f(p);
+        if (unreadable.count(name)) {
+            CHECK_THROWS_WITH(
+                [&] {
+                    for ([[maybe_unused]] auto const& r : pq::rows(p)) {
+                    }
+                }(),
+                Catch::Contains(unreadable.at(name)));
+            continue;
+        }
+        if (!f.schema().is_flat()) {
+            ++nested;
+            std::string const field = f.schema().nested_fields.front();
+            try {
+                pq::rows(p);
+                FAIL("no error");
+            } catch (pq::error const& e) {
+                CHECK(e.file() == p.string());
+                CHECK_THAT(e.reason(), Catch::Contains("is nested (not supported)"));
+                CHECK_THAT(e.reason(), Catch::Contains("\"" + field));
+            }
+            // the flat columns alone are read
+            std::vector<std::string> flat_cols;
+            for (auto const& c : f.schema().columns)
+                if (!c.nested)
+                    flat_cols.push_back(c.name);
+            if (!flat_cols.empty()) {
+                std::int64_t n = 0;
+                for (auto const& r : pq::rows(p, flat_cols)) {
+                    CHECK(r.size() == flat_cols.size());
+                    ++n;
+                }
+                CHECK(n == f.num_rows());
+            }
+            continue;
+        }
+        ++flat;
+        std::int64_t n = 0;
+        for (auto const& r : pq::rows(p)) {
+            REQUIRE(r.size() == f.schema().columns.size());
+            CHECK(r.number() == n);
+            for (auto const& v : r.values())
+                (void)v.to_string();
+            ++n;
+        }
+        CHECK(n == f.num_rows());
+    }
+    CHECK(flat >= 40);
+    CHECK(nested >= 10);
+}
+
+TEST_CASE("reader: alltypes_plain.parquet's values", "[parquet][reader]")
+{
+    auto const p = testing_dir() / "data" / "alltypes_plain.parquet";
+    std::vector<std::string> got;
+    for (auto const& r : pq::rows(p, {"id", "bool_col", "string_col", "timestamp_col",
+                                      "double_col", "date_string_col"})) {
+        std::string line;
+        for (auto const& v : r.values())
+            line += v.to_string() + "|";
+        got.push_back(line);
+    }
+    REQUIRE(got.size() == 8);
+    CHECK(got[0] == "4|true|0|2009-03-01 00:00:00|0.0|03/01/09|");
+    CHECK(got[1] == "5|false|1|2009-03-01 00:01:00|10.1|03/01/09|");
+    // typed access and tuples
+    std::vector<std::tuple<int, bool, double>> t;
+    for (auto const& r : pq::rows(p, {"id", "bool_col", "double_col"}))
+        t.push_back(r.as<std::tuple<int, bool, double>>());
+    CHECK(t[1] == std::tuple<int, bool, double>{5, false, 10.1});
+    struct rec {
+        std::int64_t id;
+        std::optional<float> f;
+    };
+    std::vector<rec> recs;
+    for (auto const& r : pq::rows(p, {"id", "float_col"}))
+        recs.push_back(r.to<rec, std::int64_t, std::optional<float>>());
+    CHECK(recs[7].id == 1);
+    CHECK(recs[7].f == 1.1f);
+    // by name, and a wrong type
+    pq::reader rd(p, {"id", "string_col"});
+    auto it = rd.begin();
+    CHECK(it != rd.end());
+    CHECK((*it).get<int>("id") == 4);
+    CHECK((*it).get<std::string>("string_col") == "0");
+    CHECK_THROWS_WITH((*it).get<bool>("string_col"),
+                      Catch::Contains("row 0 column \"string_col\": cannot read a bool"));
+}
+
+TEST_CASE("reader: a projected name that is not a column is an error naming it",
+          "[parquet][reader]")
+{
+    auto const p = testing_dir() / "data" / "alltypes_plain.parquet";
+    try {
+        pq::rows(p, {"id", "nope"});
+        FAIL("no error");
+    } catch (pq::error const& e) {
+        CHECK(e.file() == p.string());
+        CHECK_THAT(e.reason(), Catch::StartsWith("no column \"nope\" (columns: id, bool_col"));
+    }
+}
+
+TEST_CASE("reader: one batch per row group, chunk over rows, resume from a position",
+          "[parquet][reader]")
+{
+    auto const p = testing_dir() / "data" / "alltypes_tiny_pages.parquet";
+    pq::file f(p);
+    std::vector<std::size_t> sizes;
+    std::int64_t total = 0;
+    for (std::vector<pq::row> const& g : pq::row_groups(p, {"id"})) {
+        sizes.push_back(g.size());
+        total += static_cast<std::int64_t>(g.size());
+    }
+    REQUIRE(sizes.size() == f.metadata().row_groups.size());
+    for (std::size_t g = 0; g < sizes.size(); ++g)
+        CHECK(static_cast<std::int64_t>(sizes[g]) == f.metadata().row_groups[g].num_rows);
+    CHECK(total == f.num_rows());
+
+    std::int64_t rows = 0, sum = 0, batches = 0;
+    for (auto batch : pq::rows(p, {"id"}) | streambatch::views::chunk(1000)) {
+        ++batches;
+        for (auto const& r : batch) {
+            sum += r.get<std::int64_t>(0);
+            ++rows;
+        }
+    }
+    CHECK(rows == f.num_rows());
+    CHECK(batches == (rows + 999) / 1000);
+    std::int64_t want = 0;
+    for (auto const& r : pq::rows(p, {"id"}))
+        want += r.get<std::int64_t>(0);
+    CHECK(sum == want);
+
+    // resume at row 4000 of the file's first row group
+    std::vector<std::int64_t> all, tail;
+    for (auto const& r : pq::rows(p, {"id"}))
+        all.push_back(r.get<std::int64_t>(0));
+    for (auto const& r : pq::rows(p, {"id"}, pq::position{0, 4000}))
+        tail.push_back(r.get<std::int64_t>(0));
+    REQUIRE(tail.size() == all.size() - 4000);
+    CHECK(std::equal(tail.begin(), tail.end(), all.begin() + 4000));
+}
+
+TEST_CASE("reader: the delta files equal their _expect.csv", "[parquet][reader]")
+{
+    for (char const* base : {"delta_binary_packed", "delta_byte_array",
+                             "delta_encoding_optional_column", "delta_encoding_required_column"}) {
+        INFO(base);
+        auto const dir = testing_dir() / "data";
+        std::ifstream csv(dir / (std::string(base) + "_expect.csv"));
+        std::string line;
+        std::getline(csv, line); // header
+        std::int64_t n = 0;
+        for (auto const& r : pq::rows(dir / (std::string(base) + ".parquet"))) {
+            REQUIRE(std::getline(csv, line));
+            std::vector<std::string> fields;
+            std::string cur;
+            bool quoted = false;
+            for (char c : line) {
+                if (c == '"')
+                    quoted = !quoted;
+                else if (c == ',' && !quoted) {
+                    fields.push_back(cur);
+                    cur.clear();
+                } else
+                    cur += c;
+            }
+            fields.push_back(cur);
+            REQUIRE(fields.size() == r.size());
+            for (std::size_t i = 0; i < r.size(); ++i) {
+                INFO("row " << n << " column " << r.names()[i]);
+                std::string const got = r[i].is_null() ? "" : r[i].to_string();
+                CHECK(got == fields[i]);
+            }
+            ++n;
+        }
+        CHECK_FALSE(std::getline(csv, line));
+        CHECK(n > 0);
+    }
+}
+
+TEST_CASE("reader: every file of bad_data/ is refused with file and offset, or read",
+          "[parquet][reader][bad]")
+{
+    std::map<std::string, std::string> outcome;
+    for (fs::path const& p : parquet_files(testing_dir() / "bad_data")) {
+        std::string const name = p.filename().string();
+        try {
+            std::int64_t n = 0;
+            for (auto const& r : pq::rows(p)) {
+                for (auto const& v : r.values())
+                    (void)v.to_string();
+                ++n;
+            }
+            outcome[name] = "read " + std::to_string(n) + " rows";
+        } catch (pq::error const& e) {
+            CHECK(e.file() == p.string());
+            // a nested column is refused by name, the rest where they are
+            if (e.reason().find("is nested (not supported)") == std::string::npos)
+                CHECK(e.offset() != pq::error::npos);
+            outcome[name] = std::string("refused: ") + e.what();
+        }
+    }
+    for (auto const& [k, v] : outcome)
+        WARN(k << ": " << v);
+    CHECK(outcome.size() == 8);
+}
