@@ -109,8 +109,8 @@ TEST_CASE("reader: alltypes_plain.parquet's values", "[parquet][reader]")
 {
     auto const p = testing_dir() / "data" / "alltypes_plain.parquet";
     std::vector<std::string> got;
-    for (auto const& r : pq::rows(p, {"id", "bool_col", "string_col", "timestamp_col",
-                                      "double_col", "date_string_col"})) {
+    for (auto const& r : pq::rows(p, {"id", "bool_col", "string_col", "timestamp_col", "double_col",
+                                      "date_string_col"})) {
         std::string line;
         for (auto const& v : r.values())
             line += v.to_string() + "|";

@@ -213,8 +213,9 @@ public:
                     ::crc32(0L, raw_.data(), static_cast<uInt>(raw_.size())));
                 if (crc != static_cast<std::uint32_t>(*h.crc))
                     fail(page, at,
-                         "CRC mismatch (header " + std::to_string(static_cast<std::uint32_t>(*h.crc)) +
-                             ", page " + std::to_string(crc) + ")");
+                         "CRC mismatch (header " +
+                             std::to_string(static_cast<std::uint32_t>(*h.crc)) + ", page " +
+                             std::to_string(crc) + ")");
             }
             compression_codec const codec = m_->codec;
             auto const decompress = [&](std::span<std::uint8_t const> in, std::size_t n,

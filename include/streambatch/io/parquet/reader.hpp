@@ -100,13 +100,27 @@ inline value_type value_type_of(column_descriptor const& c)
     if (c.logical_type && c.logical_type->kind != K::none) {
         auto const& l = *c.logical_type;
         switch (l.kind) {
-        case K::string: v.meaning = value_meaning::string; break;
-        case K::enum_: v.meaning = value_meaning::enum_; break;
-        case K::json: v.meaning = value_meaning::json; break;
-        case K::bson: v.meaning = value_meaning::bson; break;
-        case K::uuid: v.meaning = value_meaning::uuid; break;
-        case K::date: v.meaning = value_meaning::date; break;
-        case K::float16: v.meaning = value_meaning::float16; break;
+        case K::string:
+            v.meaning = value_meaning::string;
+            break;
+        case K::enum_:
+            v.meaning = value_meaning::enum_;
+            break;
+        case K::json:
+            v.meaning = value_meaning::json;
+            break;
+        case K::bson:
+            v.meaning = value_meaning::bson;
+            break;
+        case K::uuid:
+            v.meaning = value_meaning::uuid;
+            break;
+        case K::date:
+            v.meaning = value_meaning::date;
+            break;
+        case K::float16:
+            v.meaning = value_meaning::float16;
+            break;
         case K::time:
             v.meaning = value_meaning::time;
             v.unit = l.unit;
@@ -124,7 +138,8 @@ inline value_type value_type_of(column_descriptor const& c)
         case K::integer:
             v.meaning = l.is_signed ? value_meaning::signed_int : value_meaning::unsigned_int;
             break;
-        default: break;
+        default:
+            break;
         }
         if (v.meaning != value_meaning::none)
             return v;
@@ -132,11 +147,21 @@ inline value_type value_type_of(column_descriptor const& c)
     if (c.converted_type) {
         using C = converted_type;
         switch (*c.converted_type) {
-        case C::utf8: v.meaning = value_meaning::string; break;
-        case C::enum_: v.meaning = value_meaning::enum_; break;
-        case C::json: v.meaning = value_meaning::json; break;
-        case C::bson: v.meaning = value_meaning::bson; break;
-        case C::date: v.meaning = value_meaning::date; break;
+        case C::utf8:
+            v.meaning = value_meaning::string;
+            break;
+        case C::enum_:
+            v.meaning = value_meaning::enum_;
+            break;
+        case C::json:
+            v.meaning = value_meaning::json;
+            break;
+        case C::bson:
+            v.meaning = value_meaning::bson;
+            break;
+        case C::date:
+            v.meaning = value_meaning::date;
+            break;
         case C::decimal:
             v.meaning = value_meaning::decimal;
             v.scale = c.scale;
@@ -156,12 +181,17 @@ inline value_type value_type_of(column_descriptor const& c)
         case C::uint_8:
         case C::uint_16:
         case C::uint_32:
-        case C::uint_64: v.meaning = value_meaning::unsigned_int; break;
+        case C::uint_64:
+            v.meaning = value_meaning::unsigned_int;
+            break;
         case C::int_8:
         case C::int_16:
         case C::int_32:
-        case C::int_64: v.meaning = value_meaning::signed_int; break;
-        default: break;
+        case C::int_64:
+            v.meaning = value_meaning::signed_int;
+            break;
+        default:
+            break;
         }
     }
     if (c.type == physical_type::int96 && v.meaning == value_meaning::none)
@@ -383,23 +413,30 @@ public:
     {
         using M = value_meaning;
         switch (kind_) {
-        case value_kind::null: return "NULL";
-        case value_kind::boolean: return std::get<bool>(v_) ? "true" : "false";
-        case value_kind::float_: return detail::shortest(std::get<float>(v_));
-        case value_kind::double_: return detail::shortest(std::get<double>(v_));
-        case value_kind::int96: return format_timestamp(0, 6);
+        case value_kind::null:
+            return "NULL";
+        case value_kind::boolean:
+            return std::get<bool>(v_) ? "true" : "false";
+        case value_kind::float_:
+            return detail::shortest(std::get<float>(v_));
+        case value_kind::double_:
+            return detail::shortest(std::get<double>(v_));
+        case value_kind::int96:
+            return format_timestamp(0, 6);
         case value_kind::int32:
         case value_kind::int64: {
             std::int64_t const x = kind_ == value_kind::int32 ? std::get<std::int32_t>(v_)
                                                               : std::get<std::int64_t>(v_);
             switch (type_.meaning) {
-            case M::date: return detail::format_date(x);
+            case M::date:
+                return detail::format_date(x);
             case M::time: {
                 unsigned const digits = detail::unit_digits(type_.unit);
                 std::string s = detail::format_time_of_day(static_cast<std::uint64_t>(x), digits);
                 return type_.utc ? s + "+00" : s;
             }
-            case M::timestamp: return format_timestamp(x, detail::unit_digits(type_.unit));
+            case M::timestamp:
+                return format_timestamp(x, detail::unit_digits(type_.unit));
             case M::decimal: {
                 bool const neg = x < 0;
                 std::uint64_t const mag =
@@ -410,7 +447,8 @@ public:
                 return kind_ == value_kind::int32
                            ? std::to_string(static_cast<std::uint32_t>(std::get<std::int32_t>(v_)))
                            : std::to_string(static_cast<std::uint64_t>(x));
-            default: return std::to_string(x);
+            default:
+                return std::to_string(x);
             }
         }
         case value_kind::bytes: {
@@ -418,7 +456,8 @@ public:
             switch (type_.meaning) {
             case M::string:
             case M::enum_:
-            case M::json: return b;
+            case M::json:
+                return b;
             case M::decimal: {
                 bool neg = false;
                 std::string d = detail::big_endian_digits(b, neg);
@@ -445,7 +484,8 @@ public:
                     return detail::shortest(detail::half_to_float(h));
                 }
                 break;
-            default: break;
+            default:
+                break;
             }
             // BLOB, as DuckDB prints one: printable ASCII as is, other bytes as \xHH
             static constexpr char hex[] = "0123456789ABCDEF";
@@ -483,7 +523,8 @@ private:
             int96_value const& t = std::get<int96_value>(v_);
             auto const d = static_cast<std::int64_t>(t.julian_day) - 2440588;
             auto const micros = static_cast<std::int64_t>(
-                static_cast<std::uint64_t>(d) * 86400000000ULL + t.nanos_of_day / 1000);
+                static_cast<std::uint64_t>(d) * 86400000000ULL +
+                static_cast<std::uint64_t>(static_cast<std::int64_t>(t.nanos_of_day) / 1000));
             days = micros / 86400000000LL;
             rest = micros % 86400000000LL;
             if (rest < 0) {
@@ -553,8 +594,8 @@ class row {
         } else if constexpr (std::is_same_v<T, std::string>) {
             if (v.is_null())
                 return fail("string");
-            if (auto p = v.if_bytes(); p && v.meaning() != value_meaning::decimal &&
-                                       v.meaning() != value_meaning::uuid)
+            if (auto p = v.if_bytes();
+                p && v.meaning() != value_meaning::decimal && v.meaning() != value_meaning::uuid)
                 return *p;
             return v.to_string();
         } else {
@@ -587,8 +628,7 @@ public:
     template <class T>
     T get(std::size_t i) const
     {
-        return convert<T>(values_.at(i), i < names().size() ? names()[i] : std::string(),
-                          number_);
+        return convert<T>(values_.at(i), i < names().size() ? names()[i] : std::string(), number_);
     }
     /// The value of column `name` as T; a name not in the row is an error naming it.
     template <class T>
@@ -664,13 +704,16 @@ class row_cursor {
         std::size_t const i = page_value_[k]++;
         value_buffer const& vb = p.values;
         switch (readers_[k]->descriptor().type) {
-        case physical_type::boolean: return value::make(value_kind::boolean, t, vb.fixed[i] != 0);
+        case physical_type::boolean:
+            return value::make(value_kind::boolean, t, vb.fixed[i] != 0);
         case physical_type::int32:
             return value::make(value_kind::int32, t, vb.get<std::int32_t>(i));
         case physical_type::int64:
             return value::make(value_kind::int64, t, vb.get<std::int64_t>(i));
-        case physical_type::float_: return value::make(value_kind::float_, t, vb.get<float>(i));
-        case physical_type::double_: return value::make(value_kind::double_, t, vb.get<double>(i));
+        case physical_type::float_:
+            return value::make(value_kind::float_, t, vb.get<float>(i));
+        case physical_type::double_:
+            return value::make(value_kind::double_, t, vb.get<double>(i));
         case physical_type::int96: {
             int96_value x;
             std::memcpy(&x.nanos_of_day, vb.fixed.data() + i * 12, 8);
@@ -736,10 +779,7 @@ public:
     }
 
     file const& source() const noexcept { return *f_; }
-    std::shared_ptr<std::vector<std::string> const> const& names() const noexcept
-    {
-        return names_;
-    }
+    std::shared_ptr<std::vector<std::string> const> const& names() const noexcept { return names_; }
     std::vector<std::size_t> const& columns() const noexcept { return cols_; }
     position where() const noexcept { return {group_, group_row_}; }
 

@@ -30,7 +30,11 @@ std::vector<std::string> split_tsv(std::string const& line)
             out.emplace_back();
         else if (c == '\\' && i + 1 < line.size()) {
             char const n = line[++i];
-            out.back() += n == 't' ? '\t' : n == 'n' ? '\n' : n == 'r' ? '\r' : n == 'N' ? '\x01' : n;
+            out.back() += n == 't'   ? '\t'
+                          : n == 'n' ? '\n'
+                          : n == 'r' ? '\r'
+                          : n == 'N' ? '\x01'
+                                     : n;
         } else
             out.back() += c;
     }

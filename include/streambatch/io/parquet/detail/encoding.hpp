@@ -83,14 +83,20 @@ struct value_buffer {
 inline std::size_t value_width(physical_type t, std::int32_t type_length) noexcept
 {
     switch (t) {
-    case physical_type::boolean: return 1;
+    case physical_type::boolean:
+        return 1;
     case physical_type::int32:
-    case physical_type::float_: return 4;
+    case physical_type::float_:
+        return 4;
     case physical_type::int64:
-    case physical_type::double_: return 8;
-    case physical_type::int96: return 12;
-    case physical_type::fixed_len_byte_array: return static_cast<std::size_t>(type_length);
-    case physical_type::byte_array: return 0;
+    case physical_type::double_:
+        return 8;
+    case physical_type::int96:
+        return 12;
+    case physical_type::fixed_len_byte_array:
+        return static_cast<std::size_t>(type_length);
+    case physical_type::byte_array:
+        return 0;
     }
     return 0;
 }
@@ -276,9 +282,8 @@ inline std::size_t decode_plain(physical_type t, std::int32_t type_length,
     std::size_t const w = out.width;
     if (w == 0 || count > in.size() / w)
         fail_decode(base, "PLAIN",
-                    std::to_string(count) + " " + to_string(t) + " values of " +
-                        std::to_string(w) + " bytes but the page has " +
-                        std::to_string(in.size()) + " bytes");
+                    std::to_string(count) + " " + to_string(t) + " values of " + std::to_string(w) +
+                        " bytes but the page has " + std::to_string(in.size()) + " bytes");
     out.fixed.assign(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(count * w));
     return count * w;
 }
@@ -342,8 +347,8 @@ inline std::size_t decode_delta_binary_packed(std::span<std::uint8_t const> in, 
         fail_decode(base, enc, "block size " + std::to_string(block) + " not a multiple of 128");
     if (miniblocks == 0 || block % miniblocks != 0 || (block / miniblocks) % 32 != 0)
         fail_decode(base, enc,
-                    "block size " + std::to_string(block) + " over " +
-                        std::to_string(miniblocks) + " miniblocks: not multiples of 32");
+                    "block size " + std::to_string(block) + " over " + std::to_string(miniblocks) +
+                        " miniblocks: not multiples of 32");
     if (count > total)
         fail_decode(base, enc,
                     std::to_string(count) + " values wanted but the header holds " +
@@ -413,8 +418,8 @@ inline std::size_t decode_delta_length(std::span<std::uint8_t const> in, std::si
                             std::to_string(total));
         if (total > in.size() * 64 + 1)
             fail_decode(base, enc, "lengths header announces " + std::to_string(total) + " values");
-        pos = decode_delta_binary_packed(in, static_cast<std::size_t>(total), lengths, base, 32,
-                                         enc);
+        pos =
+            decode_delta_binary_packed(in, static_cast<std::size_t>(total), lengths, base, 32, enc);
     }
     out.clear(0);
     out.offsets.reserve(count + 1);
@@ -449,8 +454,8 @@ inline void decode_delta_byte_array(std::span<std::uint8_t const> in, std::size_
                         std::to_string(total));
     if (total > in.size() * 64 + 1)
         fail_decode(base, enc, "prefix header announces " + std::to_string(total) + " values");
-    std::size_t const used = decode_delta_binary_packed(in, static_cast<std::size_t>(total),
-                                                        prefixes, base, 32, enc);
+    std::size_t const used =
+        decode_delta_binary_packed(in, static_cast<std::size_t>(total), prefixes, base, 32, enc);
     value_buffer suffixes;
     decode_delta_length(in.subspan(used), count, suffixes, base + used, enc);
     out.clear(width);
@@ -460,8 +465,7 @@ inline void decode_delta_byte_array(std::span<std::uint8_t const> in, std::size_
         if (pre < 0 || static_cast<std::size_t>(pre) > prev.size())
             fail_decode(base, enc,
                         "value " + std::to_string(i) + "'s prefix length " + std::to_string(pre) +
-                            " past the previous value's " + std::to_string(prev.size()) +
-                            " bytes");
+                            " past the previous value's " + std::to_string(prev.size()) + " bytes");
         std::string_view const suf = suffixes.bytes(i);
         cur.assign(prev, 0, static_cast<std::size_t>(pre));
         cur.append(suf);
@@ -508,7 +512,9 @@ inline void decode_values(encoding e, physical_type t, std::int32_t type_length,
 {
     std::size_t const w = value_width(t, type_length);
     switch (e) {
-    case encoding::plain: decode_plain(t, type_length, in, count, out, base); return;
+    case encoding::plain:
+        decode_plain(t, type_length, in, count, out, base);
+        return;
     case encoding::plain_dictionary:
     case encoding::rle_dictionary: {
         char const* const enc = to_string(e);
@@ -573,7 +579,8 @@ inline void decode_values(encoding e, physical_type t, std::int32_t type_length,
         decode_byte_stream_split(in, count, w, out, base);
         return;
     case encoding::bit_packed:
-    default: break;
+    default:
+        break;
     }
     throw error(std::string(), base, std::string("unsupported value encoding ") + to_string(e));
 }
