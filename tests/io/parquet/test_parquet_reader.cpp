@@ -4,7 +4,10 @@
 // tuples and structs, and every file of bad_data/ refused with file + offset or read (which,
 // recorded here).
 #include <streambatch/io/parquet/reader.hpp>
+#include <streambatch/record_bytes.hpp>
+#include <streambatch/views/adaptive_chunk.hpp>
 #include <streambatch/views/chunk.hpp>
+#include <streambatch/views/memory_guarded.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -187,6 +190,40 @@ TEST_CASE("reader: one batch per row group, chunk over rows, resume from a posit
         want += r.get<std::int64_t>(0);
     CHECK(sum == want);
 
+    // memory_guarded with a policy of its own, adaptive_chunk by bytes
+    struct fixed_policy {
+        std::size_t next_batch_size(std::size_t) { return 777; }
+    };
+    rows = 0;
+    std::int64_t guarded_batches = 0;
+    for (auto batch : pq::rows(p, {"id", "string_col"}) |
+                          streambatch::views::memory_guarded(100, fixed_policy{})) {
+        CHECK((batch.size() == 777 || rows + static_cast<std::int64_t>(batch.size()) == total));
+        rows += static_cast<std::int64_t>(batch.size());
+        ++guarded_batches;
+    }
+    CHECK(rows == total);
+    CHECK(guarded_batches == (total + 776) / 777);
+    pq::row probe;
+    for (auto const& r : pq::rows(p, {"id", "string_col"})) {
+        probe = r;
+        break;
+    }
+    std::size_t const one = streambatch::record_bytes(probe);
+    CHECK(one >= sizeof(pq::row) + 2 * sizeof(pq::value));
+    rows = 0;
+    std::int64_t adaptive_batches = 0;
+    for (auto batch :
+         pq::rows(p, {"id", "string_col"}) |
+             streambatch::views::adaptive_chunk(
+                 {.target_bytes = one * 100, .min_records = 1, .max_records = 10'000})) {
+        CHECK(batch.size() <= 100);
+        rows += static_cast<std::int64_t>(batch.size());
+        ++adaptive_batches;
+    }
+    CHECK(rows == total);
+    CHECK(adaptive_batches >= total / 100);
+
     // resume at row 4000 of the file's first row group
     std::vector<std::int64_t> all, tail;
     for (auto const& r : pq::rows(p, {"id"}))
@@ -286,4 +323,23 @@ TEST_CASE("reader: every file of bad_data/ is refused with file and offset, or r
         REQUIRE(expected.count(k));
         CHECK_THAT(v, Catch::Contains(expected.at(k)));
     }
+}
+
+TEST_CASE("reader: nation.dict-malformed.parquet (PARQUET-816) is read past its chunks' stated "
+          "ends",
+          "[parquet][reader]")
+{
+    // Old parquet-mr understated total_compressed_size; Arrow and DuckDB read on, and so do we,
+    // up to the footer (parquet-wasm refuses the file: "EOF: Invalid page header").
+    auto const p = testing_dir() / "data" / "nation.dict-malformed.parquet";
+    pq::file f(p);
+    std::vector<std::string> names;
+    for (auto const& r : pq::rows(p, {"nation_key", "name"})) {
+        CHECK(r.get<std::int64_t>(0) == static_cast<std::int64_t>(names.size()));
+        names.push_back(r.get<std::string>(1));
+    }
+    REQUIRE(names.size() == 25);
+    CHECK(names[0] == "ALGERIA");
+    CHECK(names[1] == "ARGENTINA");
+    CHECK(names[24] == "UNITED STATES");
 }

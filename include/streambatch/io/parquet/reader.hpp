@@ -7,7 +7,8 @@
 //         meaning(): none, string, enum_, json, bson, uuid, date, time, timestamp, decimal,
 //         signed_int, unsigned_int, float16; unit(), utc(), scale(); to_string() as DuckDB
 //         prints the value); parquet::row (values(), names(), operator[](i),
-//         get<T>(i), as<Tuple>(), to<Struct, Fields...>()); parquet::position {row_group,
+//         get<T>(i), as<Tuple>(), to<Struct, Fields...>(), and record_bytes(row) for
+//         adaptive_chunk); parquet::position {row_group,
 //         row}; parquet::reader, a single-pass view of rows (names(), position(),
 //         schema_columns()); parquet::row_groups, a single-pass view of std::vector<row>, one
 //         per row group; parquet::rows(path, columns) -> reader; rows_as<Tuple>(...) view.
@@ -658,6 +659,18 @@ public:
         }(std::index_sequence_for<Fields...>{});
     }
 };
+
+/// The bytes a row holds (found by streambatch::record_bytes through ADL, for adaptive_chunk):
+/// the row, its values, and the text of those whose string is past the small-string buffer
+/// (the names are shared by every row and not counted).
+inline std::size_t record_bytes(row const& r) noexcept
+{
+    std::size_t n = sizeof(row) + r.values().capacity() * sizeof(value);
+    for (value const& v : r.values())
+        if (std::string const* s = v.if_bytes(); s && s->capacity() > std::string().capacity())
+            n += s->capacity() + 1;
+    return n;
+}
 
 namespace detail {
 
