@@ -17,15 +17,23 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <ranges>
 #include <set>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
+
+#include <unistd.h>
 
 #include "parquet_test_support.hpp"
 
 namespace pq = streambatch::parquet;
 namespace fs = std::filesystem;
+
+static_assert(std::ranges::input_range<pq::reader> && std::ranges::view<pq::reader>);
+static_assert(std::ranges::input_range<pq::row_groups> && std::ranges::view<pq::row_groups>);
+static_assert(std::same_as<std::ranges::range_value_t<pq::reader>, pq::row>);
 using parquet_test::testing_dir;
 
 namespace {
@@ -136,6 +144,11 @@ TEST_CASE("reader: alltypes_plain.parquet's values", "[parquet][reader]")
         recs.push_back(r.to<rec, std::int64_t, std::optional<float>>());
     CHECK(recs[7].id == 1);
     CHECK(recs[7].f == 1.1f);
+    std::vector<std::pair<int, std::string>> pairs;
+    for (auto const& x : pq::rows_as<std::pair<int, std::string>>(p, {"id", "string_col"}))
+        pairs.push_back(x);
+    REQUIRE(pairs.size() == 8);
+    CHECK(pairs[0] == std::pair<int, std::string>{4, "0"});
     // by name, and a wrong type
     pq::reader rd(p, {"id", "string_col"});
     auto it = rd.begin();
@@ -342,4 +355,79 @@ TEST_CASE("reader: nation.dict-malformed.parquet (PARQUET-816) is read past its 
     CHECK(names[0] == "ALGERIA");
     CHECK(names[1] == "ARGENTINA");
     CHECK(names[24] == "UNITED STATES");
+}
+
+namespace {
+
+/// A copy of `src` in a scratch file with byte `at` set to `value`.
+fs::path damaged_copy(fs::path const& src, std::uint64_t at, std::uint8_t value)
+{
+    auto bytes = parquet_test::slurp(src);
+    REQUIRE(at < bytes.size());
+    bytes[at] = value;
+    fs::path const out =
+        fs::temp_directory_path() /
+        ("streambatch_pq_" + std::to_string(::getpid()) + "_" + src.filename().string());
+    std::ofstream(out, std::ios::binary)
+        .write(reinterpret_cast<char const*>(bytes.data()),
+               static_cast<std::streamsize>(bytes.size()));
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("reader: damage in a page is named: file, row group, column, page, byte offset",
+          "[parquet][reader]")
+{
+    // alltypes_plain.parquet is uncompressed: an offset inside a page is the byte's own.
+    auto const src = testing_dir() / "data" / "alltypes_plain.parquet";
+    pq::file f(src);
+    pq::column_reader cr(f, 0, 0); // "id": a dictionary page, then one data page
+    pq::column_page page;
+    REQUIRE(cr.next_page(page));
+    CHECK(page.page == 1);
+    CHECK(page.rows == 8);
+    auto const head = f.read(page.offset, 64);
+    std::size_t hs = 0;
+    pq::page_header const h = pq::decode_page_header(head, page.offset, hs);
+    REQUIRE(h.data_page_header);
+    std::uint64_t const data = page.offset + hs;
+    // optional column: a 4-byte length, the definition levels, then the indices' bit width
+    auto const len_bytes = f.read(data, 4);
+    std::uint64_t const width_at =
+        data + 4 + (len_bytes[0] | len_bytes[1] << 8 | len_bytes[2] << 16 | len_bytes[3] << 24);
+    fs::path const bad = damaged_copy(src, width_at, 40);
+    try {
+        for ([[maybe_unused]] auto const& r : pq::rows(bad, {"id"})) {
+        }
+        FAIL("no error");
+    } catch (pq::error const& e) {
+        CHECK(e.file() == bad.string());
+        CHECK(e.offset() == width_at);
+        CHECK(e.reason() == std::string("row group 0 column 0 (\"id\") page 1: ") +
+                                to_string(h.data_page_header->encoding) +
+                                ": index bit width 40 past 32");
+    }
+    fs::remove(bad);
+
+    // a page CRC that does not match: the page's header offset
+    auto const crc_src = testing_dir() / "data" / "datapage_v1-uncompressed-checksum.parquet";
+    pq::file cf(crc_src);
+    pq::column_reader ccr(cf, 0, 0);
+    REQUIRE(ccr.next_page(page));
+    auto const chead = cf.read(page.offset, 64);
+    pq::page_header const ch = pq::decode_page_header(chead, page.offset, hs);
+    REQUIRE(ch.crc);
+    fs::path const bad_crc = damaged_copy(crc_src, page.offset + hs + 10, 0x5a);
+    try {
+        for ([[maybe_unused]] auto const& r : pq::rows(bad_crc)) {
+        }
+        FAIL("no error");
+    } catch (pq::error const& e) {
+        CHECK(e.file() == bad_crc.string());
+        CHECK(e.offset() == page.offset);
+        CHECK_THAT(e.reason(), Catch::StartsWith("row group 0 column 0 (\"a\") page 0: CRC "
+                                                 "mismatch (header "));
+    }
+    fs::remove(bad_crc);
 }

@@ -18,10 +18,12 @@
 //         chunk's decoded dictionary. Pages are read with pread, one at a time.
 // Errors: parquet::error naming the file and a byte offset, its reason starting
 //         "row group R column C ("name") page P: " then what: the page header's decoder, a
-//         "CRC mismatch (header 0x..., page 0x...)", the codec's error, a level or value
-//         decoder's ("RLE_DICTIONARY: index 9 past the dictionary's 4 values at byte 17 of the
-//         decompressed page"), "page past the end of the data area", "N values in the pages,
-//         the footer says M". A nested column: "column "a.b" is nested (not supported)".
+//         "CRC mismatch (header 3150855069, page 256863498)", the codec's error, a level or
+//         value decoder's ("RLE_DICTIONARY: index 9 (value 0) past the dictionary's 4 values at
+//         byte 17 of the decompressed page"; on an uncompressed page the offset is the byte's
+//         own), "page past the end of the data area", "page of N values past the chunk's M
+//         (K read before it)" (checked before anything is sized by N). A nested column:
+//         "column "a.b" is nested (not supported)".
 // Example:
 //     streambatch::parquet::file f("alltypes_plain.parquet");
 //     streambatch::parquet::column_reader cr(f, 0, 0);
@@ -157,6 +159,16 @@ class column_reader {
         used = prefix + body.size();
     }
 
+    /// A page's value count against what the chunk has left (before anything is sized by it).
+    void check_count(std::size_t page, std::uint64_t at, std::size_t n) const
+    {
+        if (static_cast<std::int64_t>(n) > m_->num_values - values_read_)
+            fail(page, at,
+                 "page of " + std::to_string(n) + " values past the chunk's " +
+                     std::to_string(m_->num_values) + " (" + std::to_string(values_read_) +
+                     " read before it)");
+    }
+
 public:
     column_reader(file const& f, std::size_t row_group, std::size_t column)
         : f_(&f), rg_(row_group), col_(column)
@@ -258,6 +270,7 @@ public:
                         fail(page, at, "data page without its header");
                     auto const& dp = *h.data_page_header;
                     n = static_cast<std::size_t>(dp.num_values);
+                    check_count(page, at, n);
                     enc = dp.encoding;
                     decompress(raw_, usize, data_at);
                     std::span<std::uint8_t const> body = plain_;
@@ -272,6 +285,7 @@ public:
                         fail(page, at, "data page v2 without its header");
                     auto const& dp = *h.data_page_header_v2;
                     n = static_cast<std::size_t>(dp.num_values);
+                    check_count(page, at, n);
                     nulls_v2 = static_cast<std::size_t>(dp.num_nulls);
                     enc = dp.encoding;
                     auto const rl = static_cast<std::size_t>(dp.repetition_levels_byte_length);
@@ -324,10 +338,6 @@ public:
                 rethrow(e, page, data_at, compressed);
             }
             values_read_ += static_cast<std::int64_t>(n);
-            if (values_read_ > m_->num_values)
-                fail(page, at,
-                     std::to_string(values_read_) + " values in the pages, the footer says " +
-                         std::to_string(m_->num_values));
             out.rows = n;
             out.page = page;
             out.offset = at;

@@ -9,8 +9,9 @@
 //         prints the value); parquet::row (values(), names(), operator[](i),
 //         get<T>(i), as<Tuple>(), to<Struct, Fields...>(), and record_bytes(row) for
 //         adaptive_chunk); parquet::position {row_group,
-//         row}; parquet::reader, a single-pass view of rows (names(), position(),
-//         schema_columns()); parquet::row_groups, a single-pass view of std::vector<row>, one
+//         row}; parquet::reader, a single-pass view of rows (names(), next_position(): where
+//         the next row not yet handed out is, for resume; source(): the file);
+//         parquet::row_groups, a single-pass view of std::vector<row>, one
 //         per row group; parquet::rows(path, columns) -> reader; rows_as<Tuple>(...) view.
 // Models: std::ranges::input_range and view, move-only, like csv::reader: it works under
 //         views::chunk / adaptive_chunk / memory_guarded. One batch per row group:

@@ -261,7 +261,7 @@ inline std::size_t decode_plain(physical_type t, std::int32_t type_length,
     }
     if (t == physical_type::byte_array) {
         std::size_t pos = 0;
-        out.offsets.reserve(count + 1);
+        out.offsets.reserve(std::min(count, in.size() / 4) + 1); // 4 bytes a value at least
         for (std::size_t i = 0; i < count; ++i) {
             if (in.size() - pos < 4)
                 fail_decode(base + pos, "PLAIN",
@@ -355,7 +355,7 @@ inline std::size_t decode_delta_binary_packed(std::span<std::uint8_t const> in, 
                         std::to_string(total));
     std::uint64_t const per_mini = block / miniblocks;
     out.clear();
-    out.reserve(count);
+    out.reserve(std::min<std::size_t>(count, std::size_t{1} << 16)); // grows with real values
     std::uint64_t value = (first_z >> 1) ^ (~(first_z & 1) + 1);
     if (count == 0)
         return pos;
