@@ -73,7 +73,7 @@ class column_reader {
     std::int64_t values_read_ = 0;
     std::size_t page_ = 0;
     std::optional<detail::value_buffer> dict_;
-    std::vector<std::uint8_t> raw_, plain_;
+    std::vector<std::uint8_t> head_, raw_, plain_; // header bytes, page as stored, decompressed
     std::vector<std::uint32_t> levels_;
 
     std::string where(std::size_t page) const
@@ -102,10 +102,10 @@ class column_reader {
         std::uint64_t const avail = limit_ - pos_;
         std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(avail, 256));
         for (;;) {
-            raw_.resize(want);
-            f_->read_at(pos_, raw_);
+            head_.resize(want);
+            f_->read_at(pos_, head_);
             try {
-                return decode_page_header(raw_, pos_, header_size);
+                return decode_page_header(head_, pos_, header_size);
             } catch (error const& e) {
                 bool const truncated = e.reason().find("truncated") != std::string::npos;
                 if (!truncated || want >= avail || want >= (std::size_t{16} << 20))

@@ -409,6 +409,8 @@ public:
     double const* if_double() const noexcept { return std::get_if<double>(&v_); }
     /// BYTE_ARRAY and FIXED_LEN_BYTE_ARRAY values (strings, binary, decimals, UUIDs).
     std::string const* if_bytes() const noexcept { return std::get_if<std::string>(&v_); }
+    /// The bytes, to reuse their buffer (the reader does).
+    std::string* if_bytes_mut() noexcept { return std::get_if<std::string>(&v_); }
 
     /// The value as DuckDB prints it (its VARCHAR cast); "NULL" for a null.
     std::string to_string() const
@@ -696,7 +698,9 @@ class row_cursor {
             page_row_[k] = page_value_[k] = 0;
         }
     }
-    value take(std::size_t k)
+    /// Column k's next value into `slot` (a string already there is reused).
+    void take(std::size_t k, value& slot) { slot = take_value(k, slot); }
+    value take_value(std::size_t k, value& slot)
     {
         column_page& p = pages_[k];
         if (page_row_[k] >= p.rows) {
@@ -735,8 +739,14 @@ class row_cursor {
             return value::make(value_kind::int96, t, x);
         }
         case physical_type::byte_array:
-        case physical_type::fixed_len_byte_array:
-            return value::make(value_kind::bytes, t, std::string(vb.bytes(i)));
+        case physical_type::fixed_len_byte_array: {
+            std::string_view const b = vb.bytes(i);
+            if (std::string* s = slot.if_bytes_mut()) {
+                s->assign(b.data(), b.size()); // no allocation when it fits
+                return value::make(value_kind::bytes, t, std::move(*s));
+            }
+            return value::make(value_kind::bytes, t, std::string(b));
+        }
         }
         return value::null(t);
     }
@@ -809,10 +819,12 @@ public:
         }
         if (group_ >= groups.size())
             return false;
-        std::vector<value> vals;
-        vals.reserve(cols_.size());
+        // the row's values are reused when `out` still holds them (a reader's current row
+        // that nobody moved away)
+        std::vector<value> vals = std::move(out.values());
+        vals.resize(cols_.size());
         for (std::size_t k = 0; k < cols_.size(); ++k)
-            vals.push_back(take(k));
+            take(k, vals[k]);
         out = row(names_, std::move(vals), number_);
         ++group_row_;
         ++number_;

@@ -37,6 +37,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace streambatch::parquet::detail {
@@ -316,16 +317,51 @@ inline void gather(value_buffer const& dict, std::span<std::uint32_t const> indi
             fail_decode(base, enc,
                         "index " + std::to_string(indices[i]) + " (value " + std::to_string(i) +
                             ") past the dictionary's " + std::to_string(n) + " values");
+    auto const copy = [&]<std::size_t W>(std::integral_constant<std::size_t, W>) {
+        std::uint8_t* o = out.fixed.data();
+        std::uint8_t const* src = dict.fixed.data();
+        for (std::size_t i = 0; i < indices.size(); ++i)
+            std::memcpy(o + i * W, src + std::size_t{indices[i]} * W, W); // inlined: W is fixed
+    };
     if (dict.width) {
         out.fixed.resize(indices.size() * dict.width);
-        for (std::size_t i = 0; i < indices.size(); ++i)
-            std::memcpy(out.fixed.data() + i * dict.width,
-                        dict.fixed.data() + indices[i] * dict.width, dict.width);
+        switch (dict.width) {
+        case 1:
+            copy(std::integral_constant<std::size_t, 1>{});
+            break;
+        case 4:
+            copy(std::integral_constant<std::size_t, 4>{});
+            break;
+        case 8:
+            copy(std::integral_constant<std::size_t, 8>{});
+            break;
+        case 12:
+            copy(std::integral_constant<std::size_t, 12>{});
+            break;
+        case 16:
+            copy(std::integral_constant<std::size_t, 16>{});
+            break;
+        default:
+            for (std::size_t i = 0; i < indices.size(); ++i)
+                std::memcpy(out.fixed.data() + i * dict.width,
+                            dict.fixed.data() + indices[i] * dict.width, dict.width);
+        }
     } else {
-        out.offsets.reserve(indices.size() + 1);
-        for (std::uint32_t ix : indices) {
-            std::string_view const s = dict.bytes(ix);
-            out.push_bytes(s.data(), s.size());
+        std::size_t total = 0;
+        for (std::uint32_t ix : indices)
+            total += dict.offsets[ix + 1] - dict.offsets[ix];
+        out.data.resize(total);
+        out.offsets.resize(indices.size() + 1);
+        char* o = out.data.data();
+        std::uint32_t at = 0;
+        for (std::size_t i = 0; i < indices.size(); ++i) {
+            std::uint32_t const from = dict.offsets[indices[i]];
+            std::uint32_t const len = dict.offsets[indices[i] + 1] - from;
+            char const* src = dict.data.data() + from;
+            for (std::uint32_t k = 0; k < len; ++k) // short strings: no libc call per value
+                o[at + k] = src[k];
+            at += len;
+            out.offsets[i + 1] = at;
         }
     }
 }
@@ -520,7 +556,7 @@ inline void decode_values(encoding e, physical_type t, std::int32_t type_length,
         char const* const enc = to_string(e);
         if (!dict)
             fail_decode(base, enc, "data page refers to a dictionary but the chunk has none");
-        std::vector<std::uint32_t> ix;
+        thread_local std::vector<std::uint32_t> ix; // reused: a page's indices, not reallocated
         decode_dictionary_indices(in, count, ix, base, enc);
         gather(*dict, ix, out, base, enc);
         return;
@@ -548,7 +584,7 @@ inline void decode_values(encoding e, physical_type t, std::int32_t type_length,
     case encoding::delta_binary_packed: {
         if (t != physical_type::int32 && t != physical_type::int64)
             fail_decode(base, "DELTA_BINARY_PACKED", std::string("values of type ") + to_string(t));
-        std::vector<std::int64_t> v;
+        thread_local std::vector<std::int64_t> v; // reused, as above
         decode_delta_binary_packed(in, count, v, base);
         out.clear(w);
         out.fixed.resize(count * w);
