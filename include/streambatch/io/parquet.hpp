@@ -1,28 +1,38 @@
 // streambatch/io/parquet.hpp: the Parquet component (streambatch::parquet; links libsnappy,
-// zlib, libzstd and liblz4). So far its foundation: the footer and schema, the metadata structs
-// with their Thrift compact decoding and encoding, and the page codecs.
+// zlib, libzstd and liblz4): the footer and schema, the metadata structs with their Thrift
+// compact decoding and encoding, the page codecs, the value decoders, the column reader and the
+// row reader (dynamic rows, projection, tuples/structs, one batch per row group).
 //
 // In:     a Parquet file's path (parquet::file), or its bytes (read_footer, decode_*).
 // Out:    parquet::error (errors.hpp); parquet::thrift::reader / writer (detail/thrift.hpp);
 //         the metadata structs, decode/encode (metadata.hpp); parquet::file, footer,
 //         schema_view, column_descriptor, chunk_range, read_footer, parse_footer (file.hpp);
-//         parquet::codec::decompress / compress (detail/codec.hpp).
+//         parquet::codec::decompress / compress (detail/codec.hpp); the decoders
+//         (detail/encoding.hpp); parquet::column_reader, column_page (column_reader.hpp);
+//         parquet::value, value_kind, value_meaning, value_type, row, position, reader,
+//         rows(), row_groups, rows_as<T>() (reader.hpp).
 // Models: Apache Parquet (parquet-format's parquet.thrift); no Arrow, no libthrift.
-// Memory: one file's metadata; pages are decompressed into buffers their caller owns.
+// Memory: one file's metadata; a reader holds one page per projected column (with its
+//         dictionary); row_groups one row group's projected rows.
 // Errors: parquet::error, naming the file, the byte offset and what is wrong.
 // Example:
 //     #include <streambatch/io/parquet.hpp>
 //     streambatch::parquet::file f("data.parquet");
 //     if (!f.schema().is_flat()) std::cerr << "nested: " << f.schema().nested_fields[0] << '\n';
 //     std::cout << f.num_rows() << " rows in " << f.metadata().row_groups.size() << " groups\n";
+//     for (auto const& r : streambatch::parquet::rows("data.parquet", {"id", "name"}))
+//         std::cout << r[0].to_string() << ' ' << r.get<std::string>(1) << '\n';
 
 #ifndef STREAMBATCH_IO_PARQUET_HPP_INCLUDED
 #define STREAMBATCH_IO_PARQUET_HPP_INCLUDED
 
+#include <streambatch/io/parquet/column_reader.hpp>
 #include <streambatch/io/parquet/detail/codec.hpp>
+#include <streambatch/io/parquet/detail/encoding.hpp>
 #include <streambatch/io/parquet/detail/thrift.hpp>
 #include <streambatch/io/parquet/errors.hpp>
 #include <streambatch/io/parquet/file.hpp>
 #include <streambatch/io/parquet/metadata.hpp>
+#include <streambatch/io/parquet/reader.hpp>
 
 #endif // STREAMBATCH_IO_PARQUET_HPP_INCLUDED

@@ -131,14 +131,22 @@ inline schema_view build_schema(file_metadata const& md, std::string const& file
     if (root_children < 0)
         fail(element_name(0) + ": negative num_children " + std::to_string(root_children));
 
+    // A frame holds no copy of its path: a leaf's path is gathered from the frames' elements
+    // when the leaf is reached, so the walk's memory is the stack plus the leaves' own paths,
+    // and those are bounded (max_path_elements) so that a deep, small footer cannot make the
+    // descriptors quadratic in its size.
     struct frame {
         std::size_t left;      // children still to visit
         std::int16_t def, rep; // levels at this group
         bool nested;           // a repeated group on the way here
-        std::vector<std::string> path;
+        std::size_t element;   // its schema element (0: the root)
     };
     std::vector<frame> stack;
-    stack.push_back({static_cast<std::size_t>(root_children), 0, 0, false, {}});
+    stack.push_back({static_cast<std::size_t>(root_children), 0, 0, false, 0});
+    // Bytes of the leaves' paths and names (strings and characters) over all leaves: 64 MiB
+    // (a flat schema of 10 000 columns of 100-byte names takes 4 MiB).
+    constexpr std::size_t max_path_bytes = std::size_t{64} << 20;
+    std::size_t path_bytes = 0;
     std::size_t i = 1;
     std::string top_level;
     while (!stack.empty()) {
@@ -165,11 +173,9 @@ inline schema_view build_schema(file_metadata const& md, std::string const& file
             ++def;
         if (rep == repetition_type::repeated)
             ++level_rep;
-        std::vector<std::string> path = parent.path;
-        path.push_back(e.name);
         bool const group = e.num_children && (*e.num_children > 0 || !e.type);
         auto const note_nested = [&] {
-            std::string const& name = path.front();
+            std::string const& name = top ? e.name : md.schema[stack[1].element].name;
             if (std::find(view.nested_fields.begin(), view.nested_fields.end(), name) ==
                 view.nested_fields.end())
                 view.nested_fields.push_back(name);
@@ -186,7 +192,7 @@ inline schema_view build_schema(file_metadata const& md, std::string const& file
             if (stack.size() > 1000)
                 fail(element_name(i) + ": groups nested deeper than 1000");
             stack.push_back({static_cast<std::size_t>(*e.num_children), def, level_rep,
-                             parent.nested || rep == repetition_type::repeated, std::move(path)});
+                             parent.nested || rep == repetition_type::repeated, i});
             ++i;
             continue;
         }
@@ -216,9 +222,24 @@ inline schema_view build_schema(file_metadata const& md, std::string const& file
         c.nested = !top || level_rep > 0;
         if (top && c.nested)
             note_nested();
-        for (std::size_t k = 0; k < path.size(); ++k)
-            c.name += (k ? "." : "") + path[k];
-        c.path = std::move(path);
+        std::size_t name_size = e.name.size() + 1;
+        for (std::size_t k = 1; k < stack.size(); ++k)
+            name_size += md.schema[stack[k].element].name.size() + 1;
+        path_bytes += 2 * name_size + (stack.size() + 1) * sizeof(std::string);
+        if (path_bytes > max_path_bytes)
+            fail(element_name(i) + ": the leaves' paths and names take more than " +
+                 std::to_string(max_path_bytes >> 20) + " MiB (leaf at depth " +
+                 std::to_string(stack.size()) + ")");
+        c.path.reserve(stack.size());
+        for (std::size_t k = 1; k < stack.size(); ++k)
+            c.path.push_back(md.schema[stack[k].element].name);
+        c.path.push_back(e.name);
+        c.name.reserve(name_size);
+        for (std::size_t k = 0; k < c.path.size(); ++k) {
+            if (k)
+                c.name += '.';
+            c.name += c.path[k];
+        }
         view.columns.push_back(std::move(c));
         ++i;
     }

@@ -36,6 +36,7 @@
 #include <streambatch/io/parquet/detail/thrift.hpp>
 #include <streambatch/io/parquet/errors.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -674,7 +675,9 @@ bool read_list(thrift::reader& r, ctype elem, std::vector<T>& out, Fn&& read_one
         return false;
     }
     out.clear();
-    out.reserve(h.size);
+    // The count is bounded by the bytes left (one byte per element at least), but an element
+    // in memory is far larger than a byte: reserve a bounded start and let it grow.
+    out.reserve(std::min<std::size_t>({h.size, r.remaining(), 4096}));
     for (std::uint32_t i = 0; i < h.size; ++i)
         out.push_back(read_one());
     return true;
@@ -1158,15 +1161,71 @@ inline file_metadata decode_file_metadata(std::span<std::uint8_t const> bytes,
     return m;
 }
 
+/// The largest page (compressed or not) a reader accepts: 1 GiB (writers cut pages at about
+/// 1 MiB; parquet-mr's and Arrow's hard limit is 2 GiB).
+inline constexpr std::int64_t max_page_size = std::int64_t{1} << 30;
+
+/// Checks a decoded page header's sizes and counts: no negative or oversized
+/// compressed/uncompressed size (past max_page_size, or a compressed size past
+/// `bytes_after`, the bytes after the header that the page may use), no negative num_values,
+/// num_nulls or num_rows, v2 level lengths inside both sizes. Throws parquet::error at `at`
+/// (the header's first byte).
+inline void check_page_header(page_header const& h, std::uint64_t at,
+                              std::uint64_t bytes_after = static_cast<std::uint64_t>(-1))
+{
+    auto const fail = [&](std::string const& reason) {
+        throw error(std::string(), at, "page header: " + reason);
+    };
+    auto const size = [&](char const* what, std::int32_t v) {
+        if (v < 0)
+            fail(std::string("negative ") + what + " " + std::to_string(v));
+        if (v > max_page_size)
+            fail(std::string(what) + " " + std::to_string(v) + " past the limit of " +
+                 std::to_string(max_page_size));
+    };
+    size("uncompressed_page_size", h.uncompressed_page_size);
+    size("compressed_page_size", h.compressed_page_size);
+    if (static_cast<std::uint64_t>(h.compressed_page_size) > bytes_after)
+        fail("compressed_page_size " + std::to_string(h.compressed_page_size) + " but only " +
+             std::to_string(bytes_after) + " bytes follow the header");
+    auto const count = [&](char const* what, std::int32_t v) {
+        if (v < 0)
+            fail(std::string("negative ") + what + " " + std::to_string(v));
+    };
+    if (h.data_page_header)
+        count("num_values", h.data_page_header->num_values);
+    if (h.dictionary_page_header)
+        count("dictionary num_values", h.dictionary_page_header->num_values);
+    if (auto const& v2 = h.data_page_header_v2) {
+        count("num_values", v2->num_values);
+        count("num_nulls", v2->num_nulls);
+        count("num_rows", v2->num_rows);
+        count("definition_levels_byte_length", v2->definition_levels_byte_length);
+        count("repetition_levels_byte_length", v2->repetition_levels_byte_length);
+        if (v2->num_nulls > v2->num_values)
+            fail("num_nulls " + std::to_string(v2->num_nulls) + " past num_values " +
+                 std::to_string(v2->num_values));
+        std::int64_t const levels =
+            std::int64_t{v2->definition_levels_byte_length} + v2->repetition_levels_byte_length;
+        if (levels > h.compressed_page_size || levels > h.uncompressed_page_size)
+            fail("level bytes " + std::to_string(levels) + " past the page's size (" +
+                 std::to_string(h.compressed_page_size) + " compressed, " +
+                 std::to_string(h.uncompressed_page_size) + " uncompressed)");
+    }
+}
+
 /// A PageHeader from the front of `bytes`; `header_size` gets how many bytes it took (the page
-/// data follows them).
+/// data follows them). Checked by check_page_header; `bytes_after` (when given) is how many
+/// bytes after the header the page may take (a caller that read only a prefix knows more).
 inline page_header decode_page_header(std::span<std::uint8_t const> bytes, std::uint64_t base,
-                                      std::size_t& header_size)
+                                      std::size_t& header_size,
+                                      std::optional<std::uint64_t> bytes_after = std::nullopt)
 {
     thrift::reader r(bytes, base);
     page_header h;
     decode(r, h);
     header_size = r.position();
+    check_page_header(h, base, bytes_after.value_or(static_cast<std::uint64_t>(-1)));
     return h;
 }
 
