@@ -6,7 +6,9 @@
 // Out:    parquet::error (errors.hpp); parquet::thrift::reader / writer (detail/thrift.hpp);
 //         the metadata structs, decode/encode (metadata.hpp); parquet::file, footer,
 //         schema_view, column_descriptor, chunk_range, read_footer, parse_footer (file.hpp);
-//         parquet::codec::decompress / compress (detail/codec.hpp).
+//         parquet::codec::decompress / compress (detail/codec.hpp); the encoders, pages and
+//         CRCs parquet::enc (detail/encode.hpp); parquet::writer, column_spec, writer_options,
+//         columns_for (writer.hpp).
 // Models: Apache Parquet (parquet-format's parquet.thrift); no Arrow, no libthrift.
 // Memory: one file's metadata; pages are decompressed into buffers their caller owns.
 // Errors: parquet::error, naming the file, the byte offset and what is wrong.
@@ -20,9 +22,11 @@
 #define STREAMBATCH_IO_PARQUET_HPP_INCLUDED
 
 #include <streambatch/io/parquet/detail/codec.hpp>
+#include <streambatch/io/parquet/detail/encode.hpp>
 #include <streambatch/io/parquet/detail/thrift.hpp>
 #include <streambatch/io/parquet/errors.hpp>
 #include <streambatch/io/parquet/file.hpp>
 #include <streambatch/io/parquet/metadata.hpp>
+#include <streambatch/io/parquet/writer.hpp>
 
 #endif // STREAMBATCH_IO_PARQUET_HPP_INCLUDED
