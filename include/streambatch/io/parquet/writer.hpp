@@ -5,13 +5,14 @@
 //         optional), declared one by one or derived from a row type (columns_for<Row>(names));
 //         rows: tuples, pairs, std::arrays or simple aggregates (a struct of up to 16 public
 //         fields, no base class), whose i-th element goes to column i; writer_options.
-// Out:    parquet::column_spec (factories boolean, int8, int16, int32, int64, uint8, uint16,
+// Out:    parquet::cell (a dynamic row's value); parquet::column_spec (factories boolean, int8,
+// int16, int32, int64, uint8, uint16,
 //         uint32, uint64, float32, float64, string, binary, date, timestamp(unit, utc),
 //         decimal(precision, scale); optional()); columns_for<Row>(names); writer_options;
 //         parquet::writer: write_batch(rows) (its rows, then the row group ends),
-//         write_row(row), end_row_group(), close() (the footer), rows_written(),
-//         row_groups_written(), bytes_written(), path(), metadata() (after close),
-//         buffered_bytes().
+//         write_row(row), write_cells(span<cell const>) (a dynamic row), end_row_group(), close()
+//         (the footer), rows_written(), row_groups_written(), bytes_written(), path(), metadata()
+//         (after close), buffered_bytes().
 // Models: one column chunk per column per row group: a dictionary page (when dictionary
 //         encoding is on and the values fit writer_options::dictionary_byte_limit; past it the
 //         chunk falls back to PLAIN for its remaining pages, as Arrow and parquet-mr do), data
@@ -66,6 +67,7 @@
 #include <optional>
 #include <ranges>
 #include <set>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -127,7 +129,10 @@ struct column_spec {
         }
     }
 
-    static column_spec boolean(std::string n) { return plain(std::move(n), physical_type::boolean); }
+    static column_spec boolean(std::string n)
+    {
+        return plain(std::move(n), physical_type::boolean);
+    }
     static column_spec int8(std::string n) { return integer(std::move(n), 8, true); }
     static column_spec int16(std::string n) { return integer(std::move(n), 16, true); }
     static column_spec int32(std::string n) { return plain(std::move(n), physical_type::int32); }
@@ -163,8 +168,7 @@ struct column_spec {
         return c;
     }
     /// INT64 TIMESTAMP(unit, utc): units since 1970-01-01 (UTC when `utc`, else local time).
-    static column_spec timestamp(std::string n, time_unit unit = time_unit::micros,
-                                 bool utc = true)
+    static column_spec timestamp(std::string n, time_unit unit = time_unit::micros, bool utc = true)
     {
         column_spec c = plain(std::move(n), physical_type::int64);
         c.logical = logical_type{
@@ -179,8 +183,8 @@ struct column_spec {
     /// 18 (a larger precision is refused by the writer).
     static column_spec decimal(std::string n, std::int32_t precision, std::int32_t scale)
     {
-        column_spec c = plain(std::move(n), precision <= 9 ? physical_type::int32
-                                                           : physical_type::int64);
+        column_spec c =
+            plain(std::move(n), precision <= 9 ? physical_type::int32 : physical_type::int64);
         c.logical = logical_type{
             .kind = logical_type::kind_t::decimal, .scale = scale, .precision = precision};
         c.converted = converted_type::decimal;
@@ -199,7 +203,8 @@ private:
     }
     static column_spec integer(std::string n, int bits, bool is_signed)
     {
-        column_spec c = plain(std::move(n), bits == 64 ? physical_type::int64 : physical_type::int32);
+        column_spec c =
+            plain(std::move(n), bits == 64 ? physical_type::int64 : physical_type::int32);
         c.logical = logical_type{.kind = logical_type::kind_t::integer,
                                  .bit_width = static_cast<std::int8_t>(bits),
                                  .is_signed = is_signed};
@@ -211,9 +216,10 @@ private:
 };
 
 struct writer_options {
-    compression_codec codec = compression_codec::snappy; ///< uncompressed, snappy, gzip, zstd, lz4_raw
-    int compression_level = -1;                          ///< the codec's default
-    bool dictionary = true;                              ///< RLE_DICTIONARY where it fits
+    compression_codec codec =
+        compression_codec::snappy; ///< uncompressed, snappy, gzip, zstd, lz4_raw
+    int compression_level = -1;    ///< the codec's default
+    bool dictionary = true;        ///< RLE_DICTIONARY where it fits
     std::size_t dictionary_byte_limit = std::size_t{1} << 20; ///< per column chunk
     std::size_t page_byte_size = std::size_t{1} << 20;        ///< values per data page (about)
     std::size_t row_group_byte_size = std::size_t{64} << 20;  ///< encoded pages per row group
@@ -315,9 +321,10 @@ column_spec spec_for(std::string name)
         return C::date(std::move(name));
     else if constexpr (is_time_point<T>::value) {
         using D = typename T::duration;
-        time_unit const u = std::ratio_less_equal_v<typename D::period, std::nano>    ? time_unit::nanos
-                            : std::ratio_less_equal_v<typename D::period, std::micro> ? time_unit::micros
-                                                                                      : time_unit::millis;
+        time_unit const u =
+            std::ratio_less_equal_v<typename D::period, std::nano>    ? time_unit::nanos
+            : std::ratio_less_equal_v<typename D::period, std::micro> ? time_unit::micros
+                                                                      : time_unit::millis;
         return C::timestamp(std::move(name), u, true);
     } else {
         static_assert(std::is_convertible_v<T const&, std::string_view>,
@@ -339,13 +346,13 @@ std::vector<column_spec> columns_for(std::vector<std::string> const& names)
     using T = decltype(writer_detail::as_tuple(std::declval<R const&>()));
     constexpr std::size_t n = std::tuple_size_v<T>;
     if (names.size() != n)
-        throw std::invalid_argument("streambatch::parquet::columns_for: " +
-                                    std::to_string(names.size()) + " names for a row of " +
-                                    std::to_string(n) + " fields");
+        throw std::invalid_argument(
+            "streambatch::parquet::columns_for: " + std::to_string(names.size()) +
+            " names for a row of " + std::to_string(n) + " fields");
     std::vector<column_spec> out;
     [&]<std::size_t... I>(std::index_sequence<I...>) {
-        (out.push_back(writer_detail::spec_for<std::remove_cvref_t<std::tuple_element_t<I, T>>>(
-             names[I])),
+        (out.push_back(
+             writer_detail::spec_for<std::remove_cvref_t<std::tuple_element_t<I, T>>>(names[I])),
          ...);
     }(std::make_index_sequence<n>{});
     return out;
@@ -420,12 +427,12 @@ public:
         bool const has_dict = dict_pages_ > 0;
         if (has_dict) {
             out.push_back(enc::dictionary_page(opt_.codec, dict_.bytes(), dict_.size(),
-                                                  opt_.page_crc, opt_.compression_level));
+                                               opt_.page_crc, opt_.compression_level));
             m.encoding_stats.push_back({page_type::dictionary_page, encoding::plain, 1});
         }
         if (dict_pages_ > 0)
-            m.encoding_stats.push_back(
-                {page_type::data_page, encoding::rle_dictionary, static_cast<std::int32_t>(dict_pages_)});
+            m.encoding_stats.push_back({page_type::data_page, encoding::rle_dictionary,
+                                        static_cast<std::int32_t>(dict_pages_)});
         if (plain_pages_ > 0)
             m.encoding_stats.push_back(
                 {page_type::data_page, encoding::plain, static_cast<std::int32_t>(plain_pages_)});
@@ -472,8 +479,8 @@ private:
 
     std::size_t page_estimate() const noexcept
     {
-        std::size_t const idx_bytes = indices_.size() *
-                                      static_cast<std::size_t>(enc::bit_width(dict_.size()) + 7) / 8;
+        std::size_t const idx_bytes =
+            indices_.size() * static_cast<std::size_t>(enc::bit_width(dict_.size()) + 7) / 8;
         return plain_.size() + idx_bytes + defs_.size() / 8;
     }
 
@@ -493,8 +500,8 @@ private:
             v = values;
         }
         auto p = enc::data_page_v1(opt_.codec, defs_, spec_.is_optional ? 1 : 0, v, slots_,
-                                      dict_page ? encoding::rle_dictionary : encoding::plain,
-                                      opt_.page_crc, opt_.compression_level);
+                                   dict_page ? encoding::rle_dictionary : encoding::plain,
+                                   opt_.page_crc, opt_.compression_level);
         pages_bytes_ += p.size();
         pages_.push_back(std::move(p));
         (dict_page ? dict_pages_ : plain_pages_) += 1;
@@ -596,10 +603,17 @@ std::string type_of()
 
 } // namespace writer_detail
 
-/// Writes one Parquet file. Move-only; close() writes the footer.
+/// One value of a dynamic row (writer::write_cells): null, bool, a signed or unsigned integer,
+/// float, double or bytes; converted to its column as a value of that C++ type would be.
+using cell =
+    std::variant<std::monostate, bool, std::int64_t, std::uint64_t, float, double, std::string>;
+
+/// Writes one Parquet file. Neither copied nor moved (hold it in a std::optional or a
+/// std::unique_ptr); close() writes the footer.
 class writer {
 public:
-    writer(std::filesystem::path path, std::vector<column_spec> columns, writer_options options = {})
+    writer(std::filesystem::path path, std::vector<column_spec> columns,
+           writer_options options = {})
         : path_(std::move(path)), name_(path_.string()), specs_(std::move(columns)),
           opt_(std::move(options))
     {
@@ -647,6 +661,21 @@ public:
         [&]<std::size_t... I>(std::index_sequence<I...>) {
             (put(I, std::get<I>(t)), ...);
         }(std::make_index_sequence<n>{});
+        ++group_rows_;
+        if (group_rows_ % 64 == 0 && buffered_bytes() >= opt_.row_group_byte_size)
+            end_row_group();
+    }
+
+    /// Buffers one dynamic row: cell i to column i.
+    void write_cells(std::span<cell const> row)
+    {
+        check_open();
+        if (row.size() != specs_.size())
+            fail(error::npos, "row " + std::to_string(rows_ + group_rows_) + " has " +
+                                  std::to_string(row.size()) + " fields for " +
+                                  std::to_string(specs_.size()) + " columns");
+        for (std::size_t i = 0; i < row.size(); ++i)
+            put(i, row[i]);
         ++group_rows_;
         if (group_rows_ % 64 == 0 && buffered_bytes() >= opt_.row_group_byte_size)
             end_row_group();
@@ -706,7 +735,8 @@ public:
         for (auto const& c : specs_) {
             schema_element e;
             e.type = c.type;
-            e.repetition_type = c.is_optional ? repetition_type::optional : repetition_type::required;
+            e.repetition_type =
+                c.is_optional ? repetition_type::optional : repetition_type::required;
             e.name = c.name;
             e.converted_type = c.converted;
             if (c.logical && c.logical->kind == logical_type::kind_t::decimal) {
@@ -801,8 +831,8 @@ private:
             if (!seen.insert(c.name).second)
                 fail(error::npos, "column \"" + c.name + "\" is declared twice");
             if (c.type == physical_type::int96 || c.type == physical_type::fixed_len_byte_array)
-                fail(error::npos, "column \"" + c.name + "\": physical type " +
-                                      to_string(c.type) + " is not written");
+                fail(error::npos, "column \"" + c.name + "\": physical type " + to_string(c.type) +
+                                      " is not written");
             if (c.logical && c.logical->kind == logical_type::kind_t::decimal &&
                 (c.precision < 1 || c.precision > 18 || c.scale < 0 || c.scale > c.precision))
                 fail(error::npos, "column \"" + c.name + "\": DECIMAL(" +
@@ -909,8 +939,11 @@ private:
                 put(col, *v);
             else
                 put_null(col);
+        } else if constexpr (std::is_same_v<T, cell>) {
+            std::visit([&](auto const& x) { put(col, x); }, v);
         } else if constexpr (std::is_same_v<T, std::nullopt_t> ||
-                             std::is_same_v<T, std::nullptr_t>) {
+                             std::is_same_v<T, std::nullptr_t> ||
+                             std::is_same_v<T, std::monostate>) {
             put_null(col);
         } else {
             std::visit([&](auto& b) { put_value(col, b, v); }, builders_[col]);
