@@ -8,7 +8,8 @@
 //         schema_view, column_descriptor, chunk_range, read_footer, parse_footer (file.hpp);
 //         parquet::codec::decompress / compress (detail/codec.hpp); the encoders, pages and
 //         CRCs parquet::enc (detail/encode.hpp); parquet::writer, column_spec, writer_options,
-//         columns_for (writer.hpp).
+//         columns_for, cell (writer.hpp); parquet::dataset_sink, dataset_sink_options,
+//         dataset_sink_error: a job sink writing a dataset directory of part files (sink.hpp).
 // Models: Apache Parquet (parquet-format's parquet.thrift); no Arrow, no libthrift.
 // Memory: one file's metadata; pages are decompressed into buffers their caller owns.
 // Errors: parquet::error, naming the file, the byte offset and what is wrong.
@@ -27,6 +28,7 @@
 #include <streambatch/io/parquet/errors.hpp>
 #include <streambatch/io/parquet/file.hpp>
 #include <streambatch/io/parquet/metadata.hpp>
+#include <streambatch/io/parquet/sink.hpp>
 #include <streambatch/io/parquet/writer.hpp>
 
 #endif // STREAMBATCH_IO_PARQUET_HPP_INCLUDED

@@ -1,8 +1,6 @@
 // parquet::writer: files it writes are read back by DuckDB, hyparquet and parquet-wasm (the npm
 // oracles of tests/io/parquet/oracle) with the values written, and DuckDB sees the types and
 // statistics the footer declares. Also: the encoders' bytes, page CRCs, errors.
-#include "writer_test_support.hpp"
-
 #include <streambatch/io/parquet.hpp>
 
 #include <algorithm>
@@ -14,6 +12,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "writer_test_support.hpp"
 
 namespace pq = streambatch::parquet;
 using writer_test::canon_row;
@@ -111,8 +111,8 @@ pq::cell random_cell(pq::column_spec const& c, std::mt19937_64& rng, int null_on
         return v;
     }
     case pq::physical_type::byte_array: {
-        static char const* const words[] = {"", "a", "b", "ümlaut", "quote\"back\\slash",
-                                            "tab\tnew\nline", "日本", "zz"};
+        static char const* const words[] = {
+            "", "a", "b", "ümlaut", "quote\"back\\slash", "tab\tnew\nline", "日本", "zz"};
         std::string s;
         if (rng() % 3 != 0) {
             s = words[rng() % 8];
@@ -131,8 +131,9 @@ pq::cell random_cell(pq::column_spec const& c, std::mt19937_64& rng, int null_on
         if (!c.logical->is_signed) {
             if (bits == 64) {
                 auto const r = rng() % 4;
-                return r == 0 ? std::numeric_limits<std::uint64_t>::max()
-                               : r == 1 ? std::uint64_t{0} : static_cast<std::uint64_t>(rng());
+                return r == 0   ? std::numeric_limits<std::uint64_t>::max()
+                       : r == 1 ? std::uint64_t{0}
+                                : static_cast<std::uint64_t>(rng());
             }
             return static_cast<std::uint64_t>(pick(0, (std::int64_t{1} << bits) - 1));
         }
@@ -144,8 +145,8 @@ pq::cell random_cell(pq::column_spec const& c, std::mt19937_64& rng, int null_on
         std::int64_t const per_s = c.logical->unit == pq::time_unit::millis   ? 1000
                                    : c.logical->unit == pq::time_unit::micros ? 1000000
                                                                               : 1000000000;
-        std::int64_t const span = c.logical->unit == pq::time_unit::nanos ? 9'000'000'000LL
-                                                                          : 250'000'000'000LL;
+        std::int64_t const span =
+            c.logical->unit == pq::time_unit::nanos ? 9'000'000'000LL : 250'000'000'000LL;
         return pick(-span, span) * per_s / 1000 + static_cast<std::int64_t>(rng() % 1000);
     }
     if (kind == K::decimal) {
@@ -155,7 +156,8 @@ pq::cell random_cell(pq::column_spec const& c, std::mt19937_64& rng, int null_on
         return pick(-(m - 1), m - 1);
     }
     if (c.type == pq::physical_type::int32)
-        return pick(std::numeric_limits<std::int32_t>::min(), std::numeric_limits<std::int32_t>::max());
+        return pick(std::numeric_limits<std::int32_t>::min(),
+                    std::numeric_limits<std::int32_t>::max());
     return pick(std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max());
 }
 
@@ -193,8 +195,7 @@ std::vector<std::string> expected(std::vector<pq::column_spec> const& cols, tabl
 
 } // namespace
 
-TEST_CASE("writer: the RLE/bit-packed hybrid and PLAIN bytes are the format's",
-          "[parquet][writer]")
+TEST_CASE("writer: the RLE/bit-packed hybrid and PLAIN bytes are the format's", "[parquet][writer]")
 {
     std::vector<std::uint32_t> const run(8, 1);
     CHECK(pq::enc::rle_hybrid(run, 1) == std::vector<std::uint8_t>{0x10, 0x01});
@@ -283,14 +284,14 @@ TEST_CASE("writer: every type, each codec, dictionary and plain, read back by Du
     auto const rows = random_rows(cols, 2500, rng);
     auto const want = expected(cols, rows);
     std::vector<fs::path> files;
-    for (auto codec : {pq::compression_codec::uncompressed, pq::compression_codec::snappy,
-                       pq::compression_codec::gzip, pq::compression_codec::zstd,
-                       pq::compression_codec::lz4_raw})
+    for (auto codec :
+         {pq::compression_codec::uncompressed, pq::compression_codec::snappy,
+          pq::compression_codec::gzip, pq::compression_codec::zstd, pq::compression_codec::lz4_raw})
         for (bool dict : {true, false}) {
-            auto const f = dir.path / (std::string(pq::to_string(codec)) + (dict ? "-dict" : "-plain") +
-                                       ".parquet");
-            write_file(f, cols, rows,
-                       {.codec = codec, .dictionary = dict, .page_byte_size = 4096}, 1000);
+            auto const f = dir.path / (std::string(pq::to_string(codec)) +
+                                       (dict ? "-dict" : "-plain") + ".parquet");
+            write_file(f, cols, rows, {.codec = codec, .dictionary = dict, .page_byte_size = 4096},
+                       1000);
             files.push_back(f);
         }
     for (std::string engine : {"duckdb", "hyparquet", "parquet-wasm"}) {
@@ -315,19 +316,26 @@ TEST_CASE("writer: DuckDB's parquet_schema and parquet_metadata show our types a
     temp_dir dir("stats");
     auto const f = dir.path / "stats.parquet";
     using C = pq::column_spec;
-    std::vector<pq::column_spec> const cols{
-        C::int8("i8"), C::uint64("u64"), C::float64("d").optional(), C::string("s").optional(),
-        C::decimal("dec", 9, 2), C::timestamp("ts", pq::time_unit::micros, true), C::date("dt")};
+    std::vector<pq::column_spec> const cols{C::int8("i8"),
+                                            C::uint64("u64"),
+                                            C::float64("d").optional(),
+                                            C::string("s").optional(),
+                                            C::decimal("dec", 9, 2),
+                                            C::timestamp("ts", pq::time_unit::micros, true),
+                                            C::date("dt")};
     {
         pq::writer w(f, cols, {.codec = pq::compression_codec::snappy});
-        using row = std::tuple<int, std::uint64_t, std::optional<double>, std::optional<std::string>,
-                               int, std::int64_t, std::chrono::sys_days>;
+        using row =
+            std::tuple<int, std::uint64_t, std::optional<double>, std::optional<std::string>, int,
+                       std::int64_t, std::chrono::sys_days>;
         using namespace std::chrono;
-        std::vector<row> g1{{-128, 1, -0.0, "b", -12345, 0, sys_days(2024y / 1 / 1)},
-                            {127, ~std::uint64_t{0}, std::nullopt, "\xc3\xa9", 5, 10, sys_days(1970y / 1 / 1)},
-                            {0, 2, 2.5, std::nullopt, 0, -10, sys_days(1969y / 12 / 31)}};
+        std::vector<row> g1{
+            {-128, 1, -0.0, "b", -12345, 0, sys_days(2024y / 1 / 1)},
+            {127, ~std::uint64_t{0}, std::nullopt, "\xc3\xa9", 5, 10, sys_days(1970y / 1 / 1)},
+            {0, 2, 2.5, std::nullopt, 0, -10, sys_days(1969y / 12 / 31)}};
         w.write_batch(g1);
-        std::vector<row> g2{{3, 7, std::numeric_limits<double>::quiet_NaN(), "a", 99, 1, sys_days(2000y / 2 / 29)}};
+        std::vector<row> g2{
+            {3, 7, std::numeric_limits<double>::quiet_NaN(), "a", 99, 1, sys_days(2000y / 2 / 29)}};
         w.write_batch(g2);
         w.close();
         CHECK(w.row_groups_written() == 2);
@@ -352,7 +360,10 @@ TEST_CASE("writer: DuckDB's parquet_schema and parquet_metadata show our types a
     has(R"j("path_in_schema":"i8","type":"INT32","num_values":"3","compression":"SNAPPY","encodings":"PLAIN, RLE, RLE_DICTIONARY","stats_min_value":"-128","stats_max_value":"127","stats_null_count":"0")j");
     has(R"j("path_in_schema":"u64","type":"INT64","num_values":"3","compression":"SNAPPY","encodings":"PLAIN, RLE, RLE_DICTIONARY","stats_min_value":"1","stats_max_value":"18446744073709551615","stats_null_count":"0")j");
     has(R"j("path_in_schema":"d","type":"DOUBLE","num_values":"3","compression":"SNAPPY","encodings":"PLAIN, RLE, RLE_DICTIONARY","stats_min_value":"-0.0","stats_max_value":"2.5","stats_null_count":"1")j");
-    has("\"path_in_schema\":\"s\",\"type\":\"BYTE_ARRAY\",\"num_values\":\"3\",\"compression\":\"SNAPPY\",\"encodings\":\"PLAIN, RLE, RLE_DICTIONARY\",\"stats_min_value\":\"b\",\"stats_max_value\":\"\xc3\xa9\",\"stats_null_count\":\"1\"");
+    has("\"path_in_schema\":\"s\",\"type\":\"BYTE_ARRAY\",\"num_values\":\"3\",\"compression\":"
+        "\"SNAPPY\",\"encodings\":\"PLAIN, RLE, "
+        "RLE_DICTIONARY\",\"stats_min_value\":\"b\",\"stats_max_value\":\"\xc3\xa9\",\"stats_null_"
+        "count\":\"1\"");
     has(R"j("path_in_schema":"dec","type":"INT32","num_values":"3","compression":"SNAPPY","encodings":"PLAIN, RLE, RLE_DICTIONARY","stats_min_value":"-123.45","stats_max_value":"0.05","stats_null_count":"0")j");
     has(R"j("path_in_schema":"dt","type":"INT32","num_values":"3","compression":"SNAPPY","encodings":"PLAIN, RLE, RLE_DICTIONARY","stats_min_value":"1969-12-31","stats_max_value":"2024-01-01")j");
     // row group 1: NaN is left out of the bounds (no min/max), not counted as null
@@ -386,10 +397,14 @@ TEST_CASE("writer: a dictionary past its byte limit falls back to PLAIN in the s
     auto const got = lines_of(writer_test::read_with("duckdb", f));
     CHECK(got == expected(cols, rows));
     auto const meta = writer_test::node("meta.mjs", {f.string()});
-    CHECK(meta.find(R"j("path_in_schema":"n","type":"INT64","num_values":"5000","compression":"SNAPPY","encodings":"PLAIN, RLE, RLE_DICTIONARY","stats_min_value":"0","stats_max_value":"9","stats_null_count":"715")j") != std::string::npos);
+    CHECK(
+        meta.find(
+            R"j("path_in_schema":"n","type":"INT64","num_values":"5000","compression":"SNAPPY","encodings":"PLAIN, RLE, RLE_DICTIONARY","stats_min_value":"0","stats_max_value":"9","stats_null_count":"715")j") !=
+        std::string::npos);
 }
 
-TEST_CASE("writer: a row group ends when its pages pass the byte budget", "[parquet][writer][oracle]")
+TEST_CASE("writer: a row group ends when its pages pass the byte budget",
+          "[parquet][writer][oracle]")
 {
     writer_test::oracles();
     temp_dir dir("budget");
@@ -406,8 +421,10 @@ TEST_CASE("writer: a row group ends when its pages pass the byte budget", "[parq
     }
     {
         pq::writer w(f, cols,
-                     {.codec = pq::compression_codec::uncompressed, .dictionary = false,
-                      .page_byte_size = 8192, .row_group_byte_size = 64 * 1024});
+                     {.codec = pq::compression_codec::uncompressed,
+                      .dictionary = false,
+                      .page_byte_size = 8192,
+                      .row_group_byte_size = 64 * 1024});
         for (auto const& r : rows)
             w.write_cells(r);
         CHECK(w.buffered_bytes() < 64 * 1024 + 8192 * 2);
@@ -450,7 +467,8 @@ TEST_CASE("writer: rows from structs and tuples, schema from the type", "[parque
                                    R"([2,"alan",null,41,false])"});
 }
 
-TEST_CASE("writer: errors name the file, the row, the column and what is wrong", "[parquet][writer]")
+TEST_CASE("writer: errors name the file, the row, the column and what is wrong",
+          "[parquet][writer]")
 {
     temp_dir dir("errors");
     auto const f = dir.path / "e.parquet";
@@ -475,7 +493,8 @@ TEST_CASE("writer: errors name the file, the row, the column and what is wrong",
     {
         pq::writer w(f, {C::int64("n"), C::string("s")});
         auto const m = message([&] { w.write_row(std::tuple{std::nullopt, "b"}); });
-        CHECK(m.find("row 0, column \"n\" (INT64): null in a required column") != std::string::npos);
+        CHECK(m.find("row 0, column \"n\" (INT64): null in a required column") !=
+              std::string::npos);
         auto const m2 = message([&] { w.write_row(std::tuple{1, 2}); });
         CHECK(m2.find("column \"s\" (BYTE_ARRAY STRING): cannot take a 32-bit integer") !=
               std::string::npos);

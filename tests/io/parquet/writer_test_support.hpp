@@ -15,10 +15,11 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <variant>
 #include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace writer_test {
 
@@ -42,8 +43,10 @@ inline fs::path oracles()
         return dir;
     if (required_here())
         FAIL("the Parquet oracles are not installed at \""
-             << dir.string() << "\" (STREAMBATCH_PARQUET_ORACLES; tests/io/parquet/oracle/install.sh)");
-    std::fprintf(stderr, "Parquet oracles not installed at \"%s\": skipped\n", dir.string().c_str());
+             << dir.string()
+             << "\" (STREAMBATCH_PARQUET_ORACLES; tests/io/parquet/oracle/install.sh)");
+    std::fprintf(stderr, "Parquet oracles not installed at \"%s\": skipped\n",
+                 dir.string().c_str());
     std::exit(77);
 }
 
@@ -154,9 +157,8 @@ inline std::string canon(streambatch::parquet::column_spec const& c,
             else if constexpr (std::is_same_v<T, bool>)
                 return x ? "true" : "false";
             else if constexpr (std::is_same_v<T, std::string>)
-                return c.logical && c.logical->kind == logical_type::kind_t::string
-                           ? json_string(x)
-                           : hex_text(x);
+                return c.logical && c.logical->kind == logical_type::kind_t::string ? json_string(x)
+                                                                                    : hex_text(x);
             else if constexpr (std::is_floating_point_v<T>) {
                 if (c.type == physical_type::float_)
                     return float_text(static_cast<double>(static_cast<float>(x)));

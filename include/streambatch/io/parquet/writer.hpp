@@ -608,6 +608,12 @@ std::string type_of()
 using cell =
     std::variant<std::monostate, bool, std::int64_t, std::uint64_t, float, double, std::string>;
 
+namespace writer_detail {
+template <class R>
+concept cell_range = std::ranges::contiguous_range<R const> &&
+                     std::same_as<std::ranges::range_value_t<R const>, cell>;
+} // namespace writer_detail
+
 /// Writes one Parquet file. Neither copied nor moved (hold it in a std::optional or a
 /// std::unique_ptr); close() writes the footer.
 class writer {
@@ -647,23 +653,17 @@ public:
     }
 
     /// Buffers one row in the current row group (which ends when its pages pass
-    /// row_group_byte_size, or at end_row_group()).
+    /// row_group_byte_size, or at end_row_group()): a tuple-like or simple aggregate, or a
+    /// contiguous range of cells (write_cells).
     template <class Row>
     void write_row(Row const& row)
     {
-        check_open();
-        auto const t = writer_detail::as_tuple(row);
-        constexpr std::size_t n = std::tuple_size_v<decltype(t)>;
-        if (n != specs_.size())
-            fail(error::npos, "row " + std::to_string(rows_ + group_rows_) + " has " +
-                                  std::to_string(n) + " fields for " +
-                                  std::to_string(specs_.size()) + " columns");
-        [&]<std::size_t... I>(std::index_sequence<I...>) {
-            (put(I, std::get<I>(t)), ...);
-        }(std::make_index_sequence<n>{});
-        ++group_rows_;
-        if (group_rows_ % 64 == 0 && buffered_bytes() >= opt_.row_group_byte_size)
-            end_row_group();
+        if constexpr (writer_detail::cell_range<Row>) {
+            write_cells(row);
+            return;
+        } else {
+            write_tuple_row(row);
+        }
     }
 
     /// Buffers one dynamic row: cell i to column i.
@@ -681,6 +681,26 @@ public:
             end_row_group();
     }
 
+private:
+    template <class Row>
+    void write_tuple_row(Row const& row)
+    {
+        check_open();
+        auto const t = writer_detail::as_tuple(row);
+        constexpr std::size_t n = std::tuple_size_v<decltype(t)>;
+        if (n != specs_.size())
+            fail(error::npos, "row " + std::to_string(rows_ + group_rows_) + " has " +
+                                  std::to_string(n) + " fields for " +
+                                  std::to_string(specs_.size()) + " columns");
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            (put(I, std::get<I>(t)), ...);
+        }(std::make_index_sequence<n>{});
+        ++group_rows_;
+        if (group_rows_ % 64 == 0 && buffered_bytes() >= opt_.row_group_byte_size)
+            end_row_group();
+    }
+
+public:
     /// Ends the current row group (nothing when it has no rows): its column chunks are written.
     void end_row_group()
     {
