@@ -372,8 +372,9 @@ private:
             throw dataset_sink_error("streambatch::parquet: " + dir_.string() +
                                          ": cannot commit part " + final_path.filename().string() +
                                          ": checkpoint " + checkpoint_.string() + ": " +
-                                         e.reason() + " (the part is finished but not "
-                                                      "committed: the next open removes it)",
+                                         e.reason() +
+                                         " (the part is finished but not "
+                                         "committed: the next open removes it)",
                                      e.error_number());
         }
         last_part_ = seq;
@@ -410,9 +411,10 @@ private:
                                      " is being written by another process (" +
                                      (complete ? who->str() : "one that has not named itself") +
                                      "), which holds the lock " + lock_.string() + "; job '" +
-                                     key.str() + "' wrote nothing. Wait for it to finish, or "
-                                                 "stop it; a holder that died releases the lock "
-                                                 "by itself",
+                                     key.str() +
+                                     "' wrote nothing. Wait for it to finish, or "
+                                     "stop it; a holder that died releases the lock "
+                                     "by itself",
                                  who.value_or(holder{}));
             }
             timespec t{0, 1'000'000L};
@@ -459,7 +461,8 @@ private:
                              std::chrono::system_clock::now().time_since_epoch())
                              .count();
         return "{\"version\": 1, \"sink\": \"parquet_dataset\", \"job\": " +
-               streambatch::detail::json_quote(key_) + ",\n \"has_state\": " + (s ? "true" : "false") +
+               streambatch::detail::json_quote(key_) +
+               ",\n \"has_state\": " + (s ? "true" : "false") +
                ", \"position\": " + streambatch::detail::json_quote(st.position) +
                ",\n \"identity\": " + streambatch::detail::json_quote(st.identity) +
                ",\n \"batches\": " + std::to_string(st.batches) +
@@ -547,8 +550,8 @@ private:
             for (std::uint64_t s = 1; s <= last; ++s)
                 if (!parts.count(s))
                     throw dataset_sink_error(
-                        where + ": committed part " + part_name(s) + " is missing (the checkpoint " +
-                        ck + " names " + part_name(last) +
+                        where + ": committed part " + part_name(s) +
+                        " is missing (the checkpoint " + ck + " names " + part_name(last) +
                         " as the last finished part): the dataset lost data; nothing was "
                         "written. Restore the part, or start over in an empty directory");
         }
@@ -585,8 +588,9 @@ private:
     void remove_left(std::filesystem::path const& p)
     {
         if (::unlink(p.c_str()) != 0 && errno != ENOENT)
-            sink_detail::fail("cannot remove " + p.string() + " (left by a writer that did not "
-                                                               "finish)",
+            sink_detail::fail("cannot remove " + p.string() +
+                                  " (left by a writer that did not "
+                                  "finish)",
                               errno);
         removed_.push_back(p);
     }
