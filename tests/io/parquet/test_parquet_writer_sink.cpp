@@ -1,8 +1,6 @@
 // parquet::dataset_sink: a dataset directory of part files under the job sink contract: commit
 // and resume, what a killed writer left removed on open, the fence, and errors that name the
 // directory and the part. Parts are read back by DuckDB (the npm oracles).
-#include "writer_test_support.hpp"
-
 #include <streambatch/io/parquet.hpp>
 
 #include <fstream>
@@ -13,6 +11,8 @@
 
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "writer_test_support.hpp"
 
 namespace pq = streambatch::parquet;
 namespace fs = std::filesystem;
@@ -35,13 +35,16 @@ batch make_batch(std::int64_t from, std::int64_t n)
 {
     batch b;
     for (std::int64_t i = from; i < from + n; ++i)
-        b.emplace_back(i, i % 5 == 0 ? std::nullopt : std::optional<std::string>("n" + std::to_string(i)));
+        b.emplace_back(i, i % 5 == 0 ? std::nullopt
+                                     : std::optional<std::string>("n" + std::to_string(i)));
     return b;
 }
 
 streambatch::job_state state_after(std::uint64_t batches, std::uint64_t records)
 {
-    return {.position = std::to_string(records), .identity = "input v1", .batches = batches,
+    return {.position = std::to_string(records),
+            .identity = "input v1",
+            .batches = batches,
             .records = records};
 }
 
@@ -112,9 +115,10 @@ TEST_CASE("sink: a part per batch, the checkpoint names the last, a reopen resum
         }
         sink.close();
     }
-    CHECK(names_in(dir) == std::vector<std::string>{"_streambatch.lock", "_streambatch_checkpoint.json",
-                                                    "part-00000001.parquet", "part-00000002.parquet",
-                                                    "part-00000003.parquet"});
+    CHECK(names_in(dir) ==
+          std::vector<std::string>{"_streambatch.lock", "_streambatch_checkpoint.json",
+                                   "part-00000001.parquet", "part-00000002.parquet",
+                                   "part-00000003.parquet"});
     std::ifstream ck(dir / "_streambatch_checkpoint.json");
     std::string const text((std::istreambuf_iterator<char>(ck)), std::istreambuf_iterator<char>());
     CHECK(text.find("\"last_part\": 3, \"last_part_name\": \"part-00000003.parquet\"") !=
@@ -135,8 +139,7 @@ TEST_CASE("sink: a part per batch, the checkpoint names the last, a reopen resum
     CHECK(last.num_rows() == 50);
 }
 
-TEST_CASE("sink: open removes temp files and parts past the checkpoint",
-          "[parquet][sink][oracle]")
+TEST_CASE("sink: open removes temp files and parts past the checkpoint", "[parquet][sink][oracle]")
 {
     writer_test::oracles();
     temp_dir tmp("sink-crash");
@@ -196,8 +199,7 @@ TEST_CASE("sink: open removes temp files and parts past the checkpoint",
     CHECK(read_dataset(dir) == concat(written));
 }
 
-TEST_CASE("sink: a live holder is refused, a dead one taken over, fence_lost",
-          "[parquet][sink]")
+TEST_CASE("sink: a live holder is refused, a dead one taken over, fence_lost", "[parquet][sink]")
 {
     temp_dir tmp("sink-fence");
     auto const dir = tmp.path / "ds";
@@ -266,7 +268,8 @@ TEST_CASE("sink: errors name the directory and the part", "[parquet][sink]")
         sink.commit(make_batch(0, 4), state_after(1, 4));
         // a null in a required column: the writer names the part's temp file, row and column
         batch bad{{1, "a"}};
-        auto const bad_cells = std::vector<std::vector<pq::cell>>{{std::monostate{}, std::string("x")}};
+        auto const bad_cells =
+            std::vector<std::vector<pq::cell>>{{std::monostate{}, std::string("x")}};
         try {
             sink.commit(bad_cells, state_after(2, 5));
             FAIL("no error");
@@ -296,8 +299,8 @@ TEST_CASE("sink: errors name the directory and the part", "[parquet][sink]")
             pq::dataset_sink sink(dir, columns());
             sink.open({.job = "load"});
         });
-        CHECK(m.find("dataset " + dir.string() + ": committed part part-00000001.parquet is missing") !=
-              std::string::npos);
+        CHECK(m.find("dataset " + dir.string() +
+                     ": committed part part-00000001.parquet is missing") != std::string::npos);
     }
     auto const dir2 = tmp.path / "foreign";
     fs::create_directories(dir2);
@@ -307,12 +310,14 @@ TEST_CASE("sink: errors name the directory and the part", "[parquet][sink]")
             pq::dataset_sink sink(dir2, columns());
             sink.open({.job = "load"});
         });
-        CHECK(m.find("dataset " + dir2.string() + " holds 1 part files (part-00000001.parquet ...) "
+        CHECK(m.find("dataset " + dir2.string() +
+                     " holds 1 part files (part-00000001.parquet ...) "
                      "but no checkpoint") != std::string::npos);
     }
     auto const m = message([&] {
         pq::dataset_sink sink(dir2, columns());
         sink.commit(make_batch(0, 1), state_after(1, 1));
     });
-    CHECK(m.find("dataset_sink " + dir2.string() + ": commit() before open()") != std::string::npos);
+    CHECK(m.find("dataset_sink " + dir2.string() + ": commit() before open()") !=
+          std::string::npos);
 }
