@@ -22,7 +22,8 @@
 //   stop it gracefully. --fresh removes the dataset's parts and checkpoint first (under the
 //   job's fence).
 //
-// test-args: --rows 20000 --batch 500 --jobs 2 --out test.parquet --csv test.csv --record-dir run --fresh
+// test-args: --rows 20000 --batch 500 --jobs 2 --out test.parquet --csv test.csv --record-dir run
+// --fresh
 
 #include <streambatch.hpp>
 #include <streambatch/io/csv.hpp>
@@ -64,8 +65,8 @@ int main(int argc, char** argv)
                              : codec == "gzip" ? pq::compression_codec::gzip
                              : codec == "none" ? pq::compression_codec::uncompressed
                                                : pq::compression_codec::snappy;
-            auto const columns = pq::columns_for<examples::customer>(
-                {"id", "name", "email", "country", "balance"});
+            auto const columns =
+                pq::columns_for<examples::customer>({"id", "name", "email", "country", "balance"});
             if (load.fresh) { // under the job's fence: a running copy is never pulled from under
                 pq::dataset_sink holder(out_dir, columns, o);
                 try {
@@ -83,8 +84,8 @@ int main(int argc, char** argv)
             }
             auto in = examples::csv_source(load);
             pq::dataset_sink out(out_dir, columns, o);
-            sb::job_result r = examples::run_csv_job(
-                in, out, examples::job_options("customers", load), load);
+            sb::job_result r =
+                examples::run_csv_job(in, out, examples::job_options("customers", load), load);
             examples::print_resuming(r.resumed_from);
             std::uint64_t rows = 0, parts = 0;
             for (auto const& e : std::filesystem::directory_iterator(out_dir))
