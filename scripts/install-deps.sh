@@ -26,7 +26,13 @@ everything=("${example[@]}"
 
 case ${1:-all} in
     example) packages=("${example[@]}") ;;
-    all) packages=("${everything[@]}") ;;
+    all) packages=("${everything[@]}")
+        # node and npm run the Parquet oracles (tests/io/parquet/oracle: DuckDB, hyparquet,
+        # parquet-wasm from npm). Debian's only where either command is missing: a machine with
+        # NodeSource's nodejs (which bundles npm) would see Debian's npm conflict with it.
+        if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+            packages+=(nodejs npm)
+        fi ;;
     *) echo "scripts/install-deps.sh: unknown set '$1' (example or all)" >&2; exit 2 ;;
 esac
 

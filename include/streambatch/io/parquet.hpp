@@ -10,7 +10,10 @@
 //         parquet::codec::decompress / compress (detail/codec.hpp); the decoders
 //         (detail/encoding.hpp); parquet::column_reader, column_page (column_reader.hpp);
 //         parquet::value, value_kind, value_meaning, value_type, row, position, reader,
-//         rows(), row_groups, rows_as<T>() (reader.hpp).
+//         rows(), row_groups, rows_as<T>() (reader.hpp); the encoders, pages and
+//         CRCs parquet::enc (detail/encode.hpp); parquet::writer, column_spec, writer_options,
+//         columns_for, cell (writer.hpp); parquet::dataset_sink, dataset_sink_options,
+//         dataset_sink_error: a job sink writing a dataset directory of part files (sink.hpp).
 // Models: Apache Parquet (parquet-format's parquet.thrift); no Arrow, no libthrift.
 // Memory: one file's metadata; a reader holds one page per projected column (with its
 //         dictionary); row_groups one row group's projected rows.
@@ -28,11 +31,14 @@
 
 #include <streambatch/io/parquet/column_reader.hpp>
 #include <streambatch/io/parquet/detail/codec.hpp>
+#include <streambatch/io/parquet/detail/encode.hpp>
 #include <streambatch/io/parquet/detail/encoding.hpp>
 #include <streambatch/io/parquet/detail/thrift.hpp>
 #include <streambatch/io/parquet/errors.hpp>
 #include <streambatch/io/parquet/file.hpp>
 #include <streambatch/io/parquet/metadata.hpp>
 #include <streambatch/io/parquet/reader.hpp>
+#include <streambatch/io/parquet/sink.hpp>
+#include <streambatch/io/parquet/writer.hpp>
 
 #endif // STREAMBATCH_IO_PARQUET_HPP_INCLUDED
