@@ -541,10 +541,17 @@ private:
             if (std::isnan(v))
                 return;
         }
-        if (!min_ || less(P(v), *min_))
-            min_ = P(v);
-        if (!max_ || less(*max_, P(v)))
-            max_ = P(v);
+        if constexpr (std::is_same_v<P, std::string>) { // no copy unless a bound moves
+            if (!min_ || v < std::string_view(*min_))
+                min_.emplace(v);
+            if (!max_ || std::string_view(*max_) < v)
+                max_.emplace(v);
+        } else {
+            if (!min_ || less(v, *min_))
+                min_ = v;
+            if (!max_ || less(*max_, v))
+                max_ = v;
+        }
     }
 
     static std::string bytes_of(P v)

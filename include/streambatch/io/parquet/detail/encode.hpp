@@ -47,7 +47,6 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
-#include <unordered_map>
 #include <vector>
 
 #include <zlib.h>
@@ -189,9 +188,9 @@ public:
         } else {
             static_assert(std::is_arithmetic_v<T>);
             static_assert(std::endian::native == std::endian::little, "little-endian hosts only");
-            auto const at = bytes_.size();
-            bytes_.resize(at + sizeof(T));
-            std::memcpy(bytes_.data() + at, &v, sizeof(T));
+            unsigned char b[sizeof(T)];
+            std::memcpy(b, &v, sizeof(T));
+            bytes_.insert(bytes_.end(), b, b + sizeof(T));
         }
     }
     std::span<std::uint8_t const> bytes() const noexcept { return bytes_; }
@@ -211,65 +210,118 @@ public:
 /// chunk; the dictionary is frozen: full() stays true).
 template <class T>
 class dictionary {
-    using key_type = std::conditional_t<std::is_same_v<T, std::string>, std::string, T>;
-    struct hasher {
-        std::size_t operator()(key_type const& k) const noexcept
-        {
-            if constexpr (std::is_floating_point_v<T>) {
-                // by bits: -0.0 and 0.0 stay apart, NaN finds itself
-                using U = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
-                return std::hash<U>{}(std::bit_cast<U>(k));
-            } else {
-                return std::hash<key_type>{}(k);
-            }
-        }
-    };
-    struct equal {
-        bool operator()(key_type const& a, key_type const& b) const noexcept
-        {
-            if constexpr (std::is_floating_point_v<T>) {
-                using U = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
-                return std::bit_cast<U>(a) == std::bit_cast<U>(b);
-            } else {
-                return a == b;
-            }
-        }
-    };
-    std::unordered_map<key_type, std::uint32_t, hasher, equal> index_;
+    // Open addressing: slots_ hold 1 + the value's index (0: empty); the values are kept as
+    // they are (numbers) or as offsets into the PLAIN bytes (strings): no allocation per entry.
+    std::vector<std::uint32_t> slots_;
+    using stored = std::conditional_t<std::is_same_v<T, bool>, std::uint8_t, T>;
+    std::vector<stored> numbers_;                               // not strings
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> strs_; // strings: offset, length
     plain_writer<T> plain_;
     std::size_t limit_;
+    std::size_t count_ = 0;
     bool full_ = false;
+
+    using arg = typename plain_writer<T>::arg_type;
+
+    static std::uint64_t mix(std::uint64_t x) noexcept
+    {
+        x ^= x >> 33;
+        x *= 0xff51afd7ed558ccdull;
+        x ^= x >> 33;
+        x *= 0xc4ceb9fe1a85ec53ull;
+        return x ^ (x >> 33);
+    }
+    static std::uint64_t hash(arg v) noexcept
+    {
+        if constexpr (std::is_same_v<T, std::string>) {
+            return std::hash<std::string_view>{}(v);
+        } else {
+            // by bits: -0.0 and 0.0 stay apart, NaN finds itself
+            using U = std::conditional_t<sizeof(stored) <= 4, std::uint32_t, std::uint64_t>;
+            U u = 0;
+            stored const sv = static_cast<stored>(v);
+            std::memcpy(&u, &sv, sizeof(stored));
+            return mix(u);
+        }
+    }
+    bool equal_at(std::uint32_t i, arg v) const noexcept
+    {
+        if constexpr (std::is_same_v<T, std::string>) {
+            auto const [off, len] = strs_[i];
+            return len == v.size() &&
+                   (len == 0 || std::memcmp(plain_.bytes().data() + off, v.data(), len) == 0);
+        } else {
+            stored const sv = static_cast<stored>(v);
+            return std::memcmp(&numbers_[i], &sv, sizeof(stored)) == 0;
+        }
+    }
+    void grow()
+    {
+        std::vector<std::uint32_t> old = std::move(slots_);
+        slots_.assign(old.empty() ? 1024 : old.size() * 2, 0);
+        std::size_t const mask = slots_.size() - 1;
+        for (std::uint32_t s : old) {
+            if (s == 0)
+                continue;
+            std::uint32_t const i = s - 1;
+            std::uint64_t h;
+            if constexpr (std::is_same_v<T, std::string>)
+                h = hash(std::string_view(reinterpret_cast<char const*>(plain_.bytes().data()) +
+                                              strs_[i].first,
+                                          strs_[i].second));
+            else
+                h = hash(static_cast<arg>(numbers_[i]));
+            std::size_t at = h & mask;
+            while (slots_[at] != 0)
+                at = (at + 1) & mask;
+            slots_[at] = s;
+        }
+    }
 
 public:
     explicit dictionary(std::size_t byte_limit) : limit_(byte_limit) {}
 
-    std::optional<std::uint32_t> index_of(typename plain_writer<T>::arg_type v)
+    std::optional<std::uint32_t> index_of(arg v)
     {
-        key_type key(v);
-        if (auto it = index_.find(key); it != index_.end())
-            return it->second;
+        if (slots_.empty())
+            grow();
+        std::size_t const mask = slots_.size() - 1;
+        std::size_t at = hash(v) & mask;
+        for (; slots_[at] != 0; at = (at + 1) & mask)
+            if (equal_at(slots_[at] - 1, v))
+                return slots_[at] - 1;
         if (full_)
             return std::nullopt;
-        std::size_t grow = sizeof(T);
+        std::size_t grow_by = sizeof(T);
         if constexpr (std::is_same_v<T, std::string>)
-            grow = 4 + v.size();
-        if (plain_.size() + grow > limit_ || index_.size() >= 0x7fffffffu) {
+            grow_by = 4 + v.size();
+        if (plain_.size() + grow_by > limit_ || count_ >= 0x7fffffffu) {
             full_ = true;
             return std::nullopt;
         }
-        auto const i = static_cast<std::uint32_t>(index_.size());
-        index_.emplace(std::move(key), i);
+        auto const i = static_cast<std::uint32_t>(count_++);
+        if constexpr (std::is_same_v<T, std::string>)
+            strs_.emplace_back(static_cast<std::uint32_t>(plain_.size() + 4),
+                               static_cast<std::uint32_t>(v.size()));
+        else
+            numbers_.push_back(static_cast<stored>(v));
         plain_.put(v);
+        slots_[at] = i + 1;
+        if (2 * count_ > slots_.size())
+            grow();
         return i;
     }
     bool full() const noexcept { return full_; }
-    std::size_t size() const noexcept { return index_.size(); }
+    std::size_t size() const noexcept { return count_; }
     std::size_t byte_size() const noexcept { return plain_.size(); }
     std::span<std::uint8_t const> bytes() const noexcept { return plain_.bytes(); }
     void clear() noexcept
     {
-        index_.clear();
+        slots_.clear();
+        numbers_.clear();
+        strs_.clear();
         plain_.clear();
+        count_ = 0;
         full_ = false;
     }
 };
