@@ -13,7 +13,8 @@
 //         rows(), row_groups, rows_as<T>() (reader.hpp); the encoders, pages and
 //         CRCs parquet::enc (detail/encode.hpp); parquet::writer, column_spec, writer_options,
 //         columns_for, cell (writer.hpp); parquet::dataset_sink, dataset_sink_options,
-//         dataset_sink_error: a job sink writing a dataset directory of part files (sink.hpp).
+//         dataset_sink_error: a job sink writing a dataset directory of part files (sink.hpp);
+//         parquet::file_source, file_source_options: a file as a job source (job_source.hpp).
 // Models: Apache Parquet (parquet-format's parquet.thrift); no Arrow, no libthrift.
 // Memory: one file's metadata; a reader holds one page per projected column (with its
 //         dictionary); row_groups one row group's projected rows.
@@ -36,6 +37,7 @@
 #include <streambatch/io/parquet/detail/thrift.hpp>
 #include <streambatch/io/parquet/errors.hpp>
 #include <streambatch/io/parquet/file.hpp>
+#include <streambatch/io/parquet/job_source.hpp>
 #include <streambatch/io/parquet/metadata.hpp>
 #include <streambatch/io/parquet/reader.hpp>
 #include <streambatch/io/parquet/sink.hpp>

@@ -83,7 +83,8 @@ TEST_CASE("encoding: the RLE/bit-packed hybrid at every bit width 0..32", "[parq
         CHECK(r.position() == b.size());
         std::vector<std::uint32_t> more(1);
         std::uint64_t at = 0;
-        CHECK(error_of([&] { r.get(more.data(), 1); }, &at) == "RLE: ran out of data (1 values missing)");
+        CHECK(error_of([&] { r.get(more.data(), 1); }, &at) ==
+              "RLE: ran out of data (1 values missing)");
         CHECK(at == b.size());
     }
     std::uint64_t at = 0;
@@ -176,20 +177,21 @@ TEST_CASE("encoding: byte arrays: PLAIN, DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARR
     for (auto const& w : words)
         dl.insert(dl.end(), w.begin(), w.end());
     d::value_buffer v;
-    d::decode_values(pq::encoding::delta_length_byte_array, pq::physical_type::byte_array, 0, dl,
-                     5, nullptr, v, 0);
+    d::decode_values(pq::encoding::delta_length_byte_array, pq::physical_type::byte_array, 0, dl, 5,
+                     nullptr, v, 0);
     REQUIRE(v.size() == 5);
     for (std::size_t i = 0; i < 5; ++i)
         CHECK(v.bytes(i) == words[i]);
     // cut the last value short
     bytes cut(dl.begin(), dl.end() - 1);
     std::uint64_t at = 0;
-    CHECK(error_of([&] {
-              d::decode_values(pq::encoding::delta_length_byte_array,
-                               pq::physical_type::byte_array, 0, cut, 5, nullptr, v, 20);
-          },
-                   &at) == "DELTA_LENGTH_BYTE_ARRAY: value 4's length 6 past the end of the page "
-                           "(5 bytes left)");
+    CHECK(error_of(
+              [&] {
+                  d::decode_values(pq::encoding::delta_length_byte_array,
+                                   pq::physical_type::byte_array, 0, cut, 5, nullptr, v, 20);
+              },
+              &at) == "DELTA_LENGTH_BYTE_ARRAY: value 4's length 6 past the end of the page "
+                      "(5 bytes left)");
     CHECK(at == 20 + cut.size() - 5);
 
     // PLAIN byte arrays, and a length past the end
@@ -203,9 +205,9 @@ TEST_CASE("encoding: byte arrays: PLAIN, DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARR
     for (std::size_t i = 0; i < 5; ++i)
         CHECK(v.bytes(i) == words[i]);
     plain[plain.size() - 10] = 200; // "banana"'s length
-    CHECK(error_of([&] { d::decode_plain(pq::physical_type::byte_array, 0, plain, 5, v, 4); },
-                   &at) ==
-          "PLAIN: BYTE_ARRAY value 4's length 200 past the end of the page (6 bytes left)");
+    CHECK(
+        error_of([&] { d::decode_plain(pq::physical_type::byte_array, 0, plain, 5, v, 4); }, &at) ==
+        "PLAIN: BYTE_ARRAY value 4's length 200 past the end of the page (6 bytes left)");
     CHECK(at == 4 + plain.size() - 10);
 }
 
@@ -220,16 +222,17 @@ TEST_CASE("encoding: BYTE_STREAM_SPLIT, BOOLEAN, dictionaries", "[parquet][encod
             bss[k * 3 + i] = b[k];
     }
     d::value_buffer v;
-    d::decode_values(pq::encoding::byte_stream_split, pq::physical_type::float_, 0, bss, 3,
-                     nullptr, v, 0);
+    d::decode_values(pq::encoding::byte_stream_split, pq::physical_type::float_, 0, bss, 3, nullptr,
+                     v, 0);
     for (std::size_t i = 0; i < 3; ++i)
         CHECK(v.get<float>(i) == f[i]);
     std::uint64_t at = 0;
-    CHECK(error_of([&] {
-              d::decode_values(pq::encoding::byte_stream_split, pq::physical_type::float_, 0,
-                               bytes(13), 3, nullptr, v, 9);
-          },
-                   &at) == "BYTE_STREAM_SPLIT: 13 bytes are not a multiple of the width 4");
+    CHECK(error_of(
+              [&] {
+                  d::decode_values(pq::encoding::byte_stream_split, pq::physical_type::float_, 0,
+                                   bytes(13), 3, nullptr, v, 9);
+              },
+              &at) == "BYTE_STREAM_SPLIT: 13 bytes are not a multiple of the width 4");
 
     d::decode_plain(pq::physical_type::boolean, 0, bytes{0b10110}, 5, v, 0);
     CHECK(v.fixed == bytes{0, 1, 1, 0, 1});
@@ -238,15 +241,15 @@ TEST_CASE("encoding: BYTE_STREAM_SPLIT, BOOLEAN, dictionaries", "[parquet][encod
     d::decode_plain(pq::physical_type::int64, 0,
                     bytes{7, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0}, 2, dict, 0);
     bytes ix = {1, 3 << 1, 1}; // bit width 1, a run of 3 times 1
-    d::decode_values(pq::encoding::rle_dictionary, pq::physical_type::int64, 0, ix, 3, &dict, v,
-                     0);
+    d::decode_values(pq::encoding::rle_dictionary, pq::physical_type::int64, 0, ix, 3, &dict, v, 0);
     CHECK(v.get<std::int64_t>(2) == 9);
     ix = {2, 3 << 1, 3}; // index 3 of 2
-    CHECK(error_of([&] {
-              d::decode_values(pq::encoding::rle_dictionary, pq::physical_type::int64, 0, ix, 3,
-                               &dict, v, 40);
-          },
-                   &at) == "RLE_DICTIONARY: index 3 (value 0) past the dictionary's 2 values");
+    CHECK(error_of(
+              [&] {
+                  d::decode_values(pq::encoding::rle_dictionary, pq::physical_type::int64, 0, ix, 3,
+                                   &dict, v, 40);
+              },
+              &at) == "RLE_DICTIONARY: index 3 (value 0) past the dictionary's 2 values");
     CHECK(at == 40);
     CHECK(error_of([&] {
               d::decode_values(pq::encoding::plain_dictionary, pq::physical_type::int64, 0, ix, 3,
