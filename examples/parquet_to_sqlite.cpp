@@ -17,7 +17,8 @@
 //   same job is refused while the first runs (exit 75); SIGINT/SIGTERM stop it after the batch
 //   in hand (exit 130/143). --fresh drops the table and the job's state first (under its fence).
 //
-// test: run by tests/parquet_to_sqlite.sh (it needs a Parquet file that csv_to_parquet writes)
+// test: run by tests/killloop/kill_loop_parquet_to_sqlite.sh (killloop.parquet_to_sqlite: it needs
+// a Parquet file that csv_to_parquet writes)
 
 #include <streambatch.hpp>
 #include <streambatch/io/parquet.hpp>
@@ -54,12 +55,12 @@ std::string sql_type(pq::column_descriptor const& c)
         return "INTEGER";
     case pq::physical_type::int32:
     case pq::physical_type::int64: {
-        bool const integer = plain ||
-                             (c.logical_type &&
-                              c.logical_type->kind == pq::logical_type::kind_t::integer) ||
-                             (c.converted_type && !c.logical_type &&
-                              *c.converted_type >= pq::converted_type::uint_8 &&
-                              *c.converted_type <= pq::converted_type::int_64);
+        bool const integer =
+            plain ||
+            (c.logical_type && c.logical_type->kind == pq::logical_type::kind_t::integer) ||
+            (c.converted_type && !c.logical_type &&
+             *c.converted_type >= pq::converted_type::uint_8 &&
+             *c.converted_type <= pq::converted_type::int_64);
         return integer ? "INTEGER" : "TEXT";
     }
     case pq::physical_type::float_:
@@ -112,9 +113,9 @@ void bind_value(sq::statement& st, int i, pq::value const& v, std::string const&
             return st.bind_at(i, std::span<std::byte const>(
                                      reinterpret_cast<std::byte const*>(b->data()), b->size()));
     }
-    if (auto const* s = v.if_bytes(); s && (v.meaning() == pq::value_meaning::string ||
-                                            v.meaning() == pq::value_meaning::enum_ ||
-                                            v.meaning() == pq::value_meaning::json))
+    if (auto const* s = v.if_bytes();
+        s && (v.meaning() == pq::value_meaning::string || v.meaning() == pq::value_meaning::enum_ ||
+              v.meaning() == pq::value_meaning::json))
         return st.bind_at(i, *s);
     st.bind_at(i, v.to_string());
 }
@@ -159,8 +160,7 @@ int main(int argc, char** argv)
         sb::partition part{};
         if (!part_text.empty())
             part = sb::partition::parse(part_text);
-        pq::file_source in(parquet_path,
-                           {.columns = split_names(columns), .part = part});
+        pq::file_source in(parquet_path, {.columns = split_names(columns), .part = part});
         if (table.empty())
             table = parquet_path.stem().string();
 
@@ -224,8 +224,8 @@ int main(int argc, char** argv)
         };
         sb::job_result r = sb::run_job(in, step, out, std::move(o));
         if (r.resumed_from)
-            fmt::print("resumed at   row group {} ({} rows done)\n", r.resumed_from->position,
-                       r.resumed_from->records);
+            fmt::print("resumed at   \"{}\" (row group, row; {} rows done)\n",
+                       r.resumed_from->position, r.resumed_from->records);
         fmt::print("loaded       {} rows this run ({} in the table) from {} rows of {}\n",
                    r.report.records,
                    db.scalar<std::int64_t>("SELECT count(*) FROM " + sql_name(table)),

@@ -42,8 +42,9 @@ void write_ids(fs::path const& p, std::vector<int> const& groups)
     for (int n : groups) {
         std::vector<std::tuple<std::int64_t, std::optional<std::string>>> rows;
         for (int i = 0; i < n; ++i, ++id)
-            rows.emplace_back(id, id % 7 == 0 ? std::nullopt
-                                              : std::optional<std::string>("n" + std::to_string(id)));
+            rows.emplace_back(id, id % 7 == 0
+                                      ? std::nullopt
+                                      : std::optional<std::string>("n" + std::to_string(id)));
         w.write_batch(rows);
     }
     w.close();

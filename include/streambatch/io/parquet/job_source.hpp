@@ -76,7 +76,7 @@ class file_source {
         std::optional<parquet::reader> r;
         std::int64_t left = 0;  // rows still to hand out
         std::int64_t taken = 0; // rows handed out (and stepped past)
-        bool called = false; // rows() was called
+        bool called = false;    // rows() was called
         bool started = false, stopped = false;
     };
     std::unique_ptr<state> s_ = std::make_unique<state>();
@@ -182,8 +182,8 @@ public:
             (group + 1 < group_start_.size() &&
              row > group_start_[group + 1] - group_start_[group]) ||
             (group + 1 == group_start_.size() && row != 0))
-            throw bad("is not a row of the file (" +
-                      std::to_string(group_start_.size() - 1) + " row groups)");
+            throw bad("is not a row of the file (" + std::to_string(group_start_.size() - 1) +
+                      " row groups)");
         std::int64_t const abs = group_start_[group] + row;
         if (abs < group_start_[first_group_] || abs > end_)
             throw bad("lies outside partition " + opts_.part.str() + " (row groups " +
