@@ -47,6 +47,10 @@ compile_one() { # SRC: compile it with the libraries its includes name
         read -ra more <<<"$(pkg-config --cflags --libs libpq)"
         libs+=("${more[@]}")
     fi
+    if grep -q '<streambatch/io/parquet.hpp>' "$src"; then
+        read -ra more <<<"$(pkg-config --cflags --libs snappy zlib libzstd liblz4)"
+        libs+=("${more[@]}")
+    fi
     if grep -q '<streambatch/interop/fmt.hpp>' "$src"; then
         read -ra more <<<"$(pkg-config --cflags --libs fmt)"
         libs+=("${more[@]}")
