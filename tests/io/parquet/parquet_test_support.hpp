@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -44,6 +45,25 @@ inline std::vector<std::uint8_t> slurp(std::filesystem::path const& p)
     std::ifstream in(p, std::ios::binary);
     REQUIRE(in);
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+/// The .parquet files in `dir` (and its subdirectories when `recursive`), sorted.
+inline std::vector<std::filesystem::path> parquet_files(std::filesystem::path const& dir,
+                                                        bool recursive = false)
+{
+    std::vector<std::filesystem::path> v;
+    auto const take = [&](std::filesystem::directory_entry const& e) {
+        if (e.is_regular_file() && e.path().extension() == ".parquet")
+            v.push_back(e.path());
+    };
+    if (recursive)
+        for (auto const& e : std::filesystem::recursive_directory_iterator(dir))
+            take(e);
+    else
+        for (auto const& e : std::filesystem::directory_iterator(dir))
+            take(e);
+    std::sort(v.begin(), v.end());
+    return v;
 }
 
 } // namespace parquet_test

@@ -34,19 +34,10 @@ namespace fs = std::filesystem;
 static_assert(std::ranges::input_range<pq::reader> && std::ranges::view<pq::reader>);
 static_assert(std::ranges::input_range<pq::row_groups> && std::ranges::view<pq::row_groups>);
 static_assert(std::same_as<std::ranges::range_value_t<pq::reader>, pq::row>);
+using parquet_test::parquet_files;
 using parquet_test::testing_dir;
 
 namespace {
-
-std::vector<fs::path> parquet_files(fs::path const& dir)
-{
-    std::vector<fs::path> v;
-    for (auto const& e : fs::directory_iterator(dir))
-        if (e.is_regular_file() && e.path().extension() == ".parquet")
-            v.push_back(e.path());
-    std::sort(v.begin(), v.end());
-    return v;
-}
 
 /// Files of data/ this reader cannot read, and why (not damage: a codec we do not link).
 std::map<std::string, std::string> const unreadable = {
