@@ -892,7 +892,10 @@ public:
 
     /// The projected columns' names, in the rows' order.
     std::vector<std::string> const& names() const { return *s_->cursor.names(); }
-    /// The position of the next row not yet handed out (for resume).
+    /// The position after the row the iterator is on (once begin() was called): resume there
+    /// after that row is handled. Under views::chunk and the like the iterator already stands
+    /// on the next batch's first row when a batch is handed out, so this is one row too far for
+    /// a batch: parquet::file_source (job_source.hpp) counts the rows handed out instead.
     position next_position() const noexcept { return s_->cursor.where(); }
     /// The open file.
     parquet::file const& source() const noexcept { return s_->cursor.source(); }
