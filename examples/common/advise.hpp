@@ -5,6 +5,9 @@
 //     --advise                  run the advisor instead of the job, then stop (exit 0)
 //     --advise-sample N         records of the input a trial reads (default 50 000)
 //     --advise-repeats R        runs of each trial, the median kept (default 3)
+//     --advise-confirm R        runs of the recommended setting on a longer sample; their median
+//                               is the predicted records/s (default 3; 0: the model's)
+//     --advise-confirm-sample N records a confirming run reads (default 4 samples)
 //     --advise-sizes LIST       batch sizes to try (default 100,300,1000,3000,10000)
 //     --advise-jobs LIST        batches in flight to try (default 1,2; must hold 1)
 //     --advise-memory BYTES     the goal: most records/s within this peak RSS (0: none)
@@ -38,6 +41,8 @@ struct advise_settings {
     bool on = false;
     std::size_t sample = 50'000;
     std::size_t repeats = 3;
+    std::size_t confirm = 3;
+    std::size_t confirm_sample = 0;
     std::string sizes = "100,300,1000,3000,10000";
     std::string jobs = "1,2";
     std::uint64_t memory = 0;
@@ -51,6 +56,12 @@ struct advise_settings {
         cli.number("--advise-sample", sample, "records of the input each advisor trial reads");
         cli.number("--advise-repeats", repeats, "runs of each advisor trial (the median is kept)",
                    std::size_t{1}, std::size_t{100});
+        cli.number("--advise-confirm", confirm,
+                   "runs of the recommended setting on a longer sample (their median is the "
+                   "prediction; 0: the model's)",
+                   std::size_t{0}, std::size_t{100});
+        cli.number("--advise-confirm-sample", confirm_sample,
+                   "records a confirming run reads (0: 4 times --advise-sample)", std::size_t{0});
         cli.text("--advise-sizes", sizes, "batch sizes the advisor tries, comma-separated");
         cli.text("--advise-jobs", jobs, "batches in flight the advisor tries (must hold 1)");
         cli.number("--advise-memory", memory, "advisor goal: peak RSS in bytes (0: no budget)",
@@ -85,6 +96,8 @@ struct advise_settings {
         o.in_flight = parse_list("--advise-jobs", jobs);
         o.sample_records = sample;
         o.repeats = repeats;
+        o.confirm_repeats = confirm;
+        o.confirm_records = confirm_sample;
         o.memory_budget = memory;
         o.latency_bound = std::chrono::milliseconds(latency_ms);
         return o;

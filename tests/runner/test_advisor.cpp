@@ -639,3 +639,73 @@ TEST_CASE("advisor: a sink's close() is timed with the trial, as the sink's (a d
               Approx(30'000 * 1e9 / (30'000 * 2'100.0 + double(t.batches) * 1'000'000))
                   .epsilon(1e-9));
 }
+
+TEST_CASE("advisor: confirming runs time the recommended setting on a longer sample, and their "
+          "median is the prediction",
+          "[advisor]")
+{
+    fake_job job;
+    job.records = 200'000;
+    std::uint64_t scratch = 0;
+    auto o = job.options();
+    o.batch_sizes = {1000, 3000};
+    o.sample_records = 20'000;
+    o.confirm_repeats = 3;
+    o.confirm_records = 100'000;
+    // Each call of the sink factory adds 1 ms to the sink's cost a batch, so the three confirming
+    // runs (the last three factory calls) measure three different rates: the median is the
+    // second's.
+    int factory_calls = 0;
+    auto const a = sb::advise(
+        job.make_source(), job.step(),
+        [&] {
+            ++factory_calls;
+            if (factory_calls > 2)
+                job.sink_per_batch = 980'000 + 1'000'000 * (factory_calls - 2);
+            return fake_job::scratch_sink{&job, &scratch};
+        },
+        o);
+    CHECK(factory_calls == 2 + 3);
+    REQUIRE(a.confirmations.size() == 3);
+    for (auto const& t : a.confirmations) {
+        CHECK(t.batch == a.batch);
+        CHECK(t.in_flight == a.max_in_flight);
+        CHECK(t.records == 100'000); // the longer sample, not the trials' 20 000
+    }
+    // A run of 100 000 records at batches of n (the last one shorter): 300 ns a record pulled,
+    // the step 20 us a batch + 1.5 us a record, the sink its a a batch + 200 ns a record.
+    auto const rate = [&](double sink_a) {
+        double const records = 100'000;
+        double const batches = std::ceil(records / double(a.batch));
+        double const ns = records * (300 + 1'500 + 200) + batches * (20'000 + sink_a);
+        return records * 1e9 / ns;
+    };
+    CHECK(a.confirmations[0].records_per_second == Approx(rate(1'980'000)).epsilon(1e-6));
+    CHECK(a.confirmations[1].records_per_second == Approx(rate(2'980'000)).epsilon(1e-6));
+    CHECK(a.confirmations[2].records_per_second == Approx(rate(3'980'000)).epsilon(1e-6));
+    CHECK(a.predicted_records_per_second == Approx(rate(2'980'000)).epsilon(1e-6));
+    // the model, fitted on the trials (sink a = 0.98 ms), said more, and is kept (its rate is
+    // for whole batches: within 1 % of this run's, whose last batch is shorter)
+    CHECK(a.modelled_records_per_second == Approx(rate(980'000)).epsilon(1e-2));
+    CHECK(a.modelled_records_per_second > a.predicted_records_per_second * 1.2);
+    auto const text = sb::to_text(a);
+    CHECK_THAT(text, Contains("confirmed: 3 runs of 100000 records at --batch " +
+                              std::to_string(a.batch) + " --jobs 1"));
+    CHECK_THAT(text, Contains("the model said"));
+}
+
+TEST_CASE("advisor: without confirming runs the prediction is the model's", "[advisor]")
+{
+    fake_job job;
+    std::uint64_t scratch = 0;
+    auto o = job.options();
+    auto const a = sb::advise(
+        job.make_source(), job.step(),
+        [&] {
+            return fake_job::scratch_sink{&job, &scratch};
+        },
+        o);
+    CHECK(a.confirmations.empty());
+    CHECK(a.predicted_records_per_second == a.modelled_records_per_second);
+    CHECK_THAT(sb::to_text(a), !Contains("confirmed:"));
+}

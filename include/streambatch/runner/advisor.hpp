@@ -39,7 +39,9 @@
 //         weighs in a record and its result. The recommendation: of the batch sizes on a grid
 //         between the smallest and largest tried and k up to the largest tried, those within
 //         the memory budget and the latency bound; the smallest memory among those within
-//         near_best (5 %) of the best records/s.
+//         near_best (5 %) of the best records/s. With confirm_repeats, that setting then runs
+//         confirm_repeats times on confirm_records records (4 samples by default), and the
+//         median of those runs is the predicted records/s (the model's stays beside it).
 // Memory: k batches of the sample and their results at most, as the real job; O(trials).
 // Errors: advisor_error: an empty sample, a sample smaller than two batches of the largest
 //         size (names both), fewer than two batch sizes, no k = 1 in the in-flight counts, a
@@ -112,7 +114,11 @@ struct advisor_options {
     std::vector<std::size_t> in_flight{1, 2};                   ///< must hold 1
     std::size_t sample_records = 20'000; ///< records read from the source per trial (at most)
     std::size_t repeats = 1; ///< runs of each trial; the one with the median records/s is kept
-    std::uint64_t memory_budget = 0;           ///< bytes of peak RSS allowed (0: no budget)
+    /// Runs of the recommended setting on a longer sample after the recommendation (0: none);
+    /// when run, their median records/s is the prediction (the model's is kept beside it).
+    std::size_t confirm_repeats = 0;
+    std::size_t confirm_records = 0; ///< records a confirming run reads (0: 4 * sample_records)
+    std::uint64_t memory_budget = 0; ///< bytes of peak RSS allowed (0: no budget)
     std::chrono::nanoseconds latency_bound{0}; ///< per batch, pulled to committed (0: none)
     unsigned cores = 0;                        ///< 0: std::thread::hardware_concurrency()
     double near_best = 0.05; ///< take the smallest memory within this fraction of the best
@@ -223,6 +229,12 @@ struct advice {
     /// tried ones, read off the fitted line).
     bool measured_in_flight = true;
     bool measured_batch = true;
+    /// advisor_options::confirm_repeats runs of the recommended setting on
+    /// advisor_options::confirm_records records, in the order run (empty: none asked). When
+    /// there are some, predicted_records_per_second is their median and
+    /// modelled_records_per_second what the fitted model said.
+    std::vector<advisor_trial> confirmations{};
+    double modelled_records_per_second = 0;
 };
 
 namespace detail {
@@ -590,13 +602,15 @@ advice advise(MakeSource make_source, Step step, MakeSink make_sink, advisor_opt
     });
 
     double weighed = 0, weighed_records = 0;
-    auto const run_trial = [&](std::size_t n, std::size_t k) {
+    // A trial: `limit` records of the source at batches of n, k in flight; with `parts`, at
+    // k = 1 the clock also times the step and the sink (and the weighing runs) for the fit.
+    auto const run_trial = [&](std::size_t n, std::size_t k, std::size_t limit, bool parts) {
         advisor_trial t;
         t.batch = n;
         t.in_flight = k;
         std::atomic<std::int64_t> step_ns{0}, sink_ns{0}, other_ns{0};
         std::atomic<std::uint64_t> peak{0};
-        bool const timing = k == 1;
+        bool const timing = parts && k == 1;
         auto source = make_source();
         auto sink_holder = make_sink();
         auto& sink = detail::advisor_deref(sink_holder);
@@ -629,8 +643,7 @@ advice advise(MakeSource make_source, Step step, MakeSink make_sink, advisor_opt
         std::uint64_t index = 0;
         auto const t0 = opts.clock();
         auto report = for_each_batch(
-            detail::advisor_rows(source, opts.sample_records) |
-                views::memory_guarded(n, std::ref(guard)),
+            detail::advisor_rows(source, limit) | views::memory_guarded(n, std::ref(guard)),
             [&](auto& b) {
                 auto const s0 = opts.clock();
                 auto out = step(b);
@@ -704,7 +717,7 @@ advice advise(MakeSource make_source, Step step, MakeSink make_sink, advisor_opt
         std::vector<advisor_trial> runs;
         std::uint64_t peak = 0;
         for (std::size_t r = 0; r < std::max<std::size_t>(1, opts.repeats); ++r) {
-            runs.push_back(run_trial(n, k));
+            runs.push_back(run_trial(n, k, opts.sample_records, true));
             peak = std::max(peak, runs.back().peak_rss_bytes);
         }
         std::ranges::sort(runs, {}, &advisor_trial::records_per_second);
@@ -714,6 +727,21 @@ advice advise(MakeSource make_source, Step step, MakeSink make_sink, advisor_opt
     a.model = fit_advisor_model(a.trials, opts.cores,
                                 weighed_records > 0 ? weighed / weighed_records : 0);
     recommend(a, opts);
+    a.modelled_records_per_second = a.predicted_records_per_second;
+    if (opts.confirm_repeats != 0) {
+        // The recommended setting run again on a longer sample: a cost the short trials
+        // amortise badly (a sink's set-up, a checkpoint at close, caches warming) weighs less
+        // in it, and what it measures is the setting itself, not the fitted line between sizes.
+        std::size_t const limit =
+            opts.confirm_records != 0 ? opts.confirm_records : 4 * opts.sample_records;
+        for (std::size_t r = 0; r < opts.confirm_repeats; ++r)
+            a.confirmations.push_back(run_trial(a.batch, a.max_in_flight, limit, false));
+        std::vector<double> rates;
+        for (auto const& t : a.confirmations)
+            rates.push_back(t.records_per_second);
+        std::ranges::sort(rates);
+        a.predicted_records_per_second = rates[(rates.size() - 1) / 2];
+    }
     return a;
 }
 
@@ -778,6 +806,21 @@ inline std::string to_text(advice const& a)
              "batch (a) and per record (b) cannot be told apart: all of it is taken as per "
              "record (a = 0), and no size is predicted faster than another (try sizes the "
              "sample holds twice, or a larger sample)\n";
+    if (!a.confirmations.empty()) {
+        double lo = std::numeric_limits<double>::max(), hi = 0;
+        for (auto const& t : a.confirmations) {
+            lo = std::min(lo, t.records_per_second);
+            hi = std::max(hi, t.records_per_second);
+        }
+        std::snprintf(line, sizeof line,
+                      "confirmed: %zu runs of %llu records at --batch %zu --jobs %zu: %.0f "
+                      "records/s median (%.0f-%.0f); the model said %.0f\n",
+                      a.confirmations.size(),
+                      static_cast<unsigned long long>(a.confirmations.front().records), a.batch,
+                      a.max_in_flight, a.predicted_records_per_second, lo, hi,
+                      a.modelled_records_per_second);
+        s += line;
+    }
     std::snprintf(line, sizeof line,
                   "recommended (%s): --batch %zu --jobs %zu: predicted %.0f records/s, peak RSS "
                   "%.1f MiB, %.3f ms a batch\n",
