@@ -692,6 +692,7 @@ TEST_CASE("advisor: confirming runs time the recommended setting on a longer sam
     CHECK_THAT(text, Contains("confirmed: 3 runs of 100000 records at --batch " +
                               std::to_string(a.batch) + " --jobs 1"));
     CHECK_THAT(text, Contains("the model said"));
+    CHECK_THAT(text, !Contains("not measured:")); // the confirming runs measured the pick
 }
 
 TEST_CASE("advisor: without confirming runs the prediction is the model's", "[advisor]")

@@ -829,7 +829,10 @@ inline std::string to_text(advice const& a)
                   double(a.predicted_latency.count()) / 1e6);
     s += line;
     if (!a.measured_in_flight || !a.measured_batch) {
-        s += "not measured:";
+        // with confirming runs the setting was measured after all: say where it came from
+        s += a.confirmations.empty()
+                 ? "not measured:"
+                 : "picked off the model, then measured by the confirming runs:";
         if (!a.measured_batch) {
             std::snprintf(line, sizeof line, " batch size %zu (interpolated on the fitted line)",
                           a.batch);
