@@ -119,9 +119,8 @@ TEST_CASE("parquet dataset_source: a directory read whole and as n partitions: e
     fs::create_directory(d.path / "sub.parquet");
 
     pq::dataset_source whole(d.path);
-    CHECK(whole.files() ==
-          std::vector<std::string>{"a.parquet", "b.parquet", "c.parquet", "d.parquet",
-                                   "e.parquet"});
+    CHECK(whole.files() == std::vector<std::string>{"a.parquet", "b.parquet", "c.parquet",
+                                                    "d.parquet", "e.parquet"});
     CHECK(whole.groups_total() == 11);
     CHECK(whole.rows_total() == total);
     CHECK(whole.describe() == d.path.string());
@@ -275,8 +274,8 @@ TEST_CASE("parquet dataset_source: another schema, bad positions, misuse and an 
     temp_dir d("schema");
     write_ids(d.path / "p1.parquet", {3}, 0);
     {
-        pq::writer w(d.path / "p2.parquet", {pq::column_spec::int64("id"),
-                                             pq::column_spec::int64("name").optional()});
+        pq::writer w(d.path / "p2.parquet",
+                     {pq::column_spec::int64("id"), pq::column_spec::int64("name").optional()});
         w.write_row(std::tuple<std::int64_t, std::optional<std::int64_t>>{1, 2});
         w.close();
     }
@@ -332,17 +331,16 @@ TEST_CASE("parquet dataset_source: reads what parquet::dataset_sink wrote, in co
     fs::path const dir = d.path / "out";
     std::int64_t id = 0;
     {
-        pq::dataset_sink sink(dir,
-                              {pq::column_spec::int64("id"),
-                               pq::column_spec::string("name").optional()},
-                              {.batches_per_part = 3});
+        pq::dataset_sink sink(
+            dir, {pq::column_spec::int64("id"), pq::column_spec::string("name").optional()},
+            {.batches_per_part = 3});
         REQUIRE_FALSE(sink.open({.job = "load"}));
         for (std::uint64_t b = 1; b <= 10; ++b) {
             std::vector<std::tuple<std::int64_t, std::optional<std::string>>> rows;
             for (std::uint64_t i = 0; i < b * 11; ++i, ++id)
-                rows.emplace_back(id, id % 7 == 0 ? std::nullopt
-                                                  : std::optional<std::string>(
-                                                        "n" + std::to_string(id)));
+                rows.emplace_back(id, id % 7 == 0
+                                          ? std::nullopt
+                                          : std::optional<std::string>("n" + std::to_string(id)));
             sink.commit(rows, {.position = std::to_string(id), .batches = b});
         }
         sink.close();

@@ -37,7 +37,8 @@
 //         for rows() twice, or seek() / check_identity() after rows().
 // Example:
 //     parquet::dataset_source src("out/orders", {.columns = {"id", "total"},
-//                                                .part = streambatch::partition_from_environment()});
+//                                                .part =
+//                                                streambatch::partition_from_environment()});
 //     if (auto state = sink.open({.job = "load orders", .part = src.part()})) {
 //         src.check_identity(*state);                 // throws input_changed
 //         src.seek(state->position);
@@ -88,9 +89,8 @@ inline std::vector<std::pair<std::string, std::string>> identity_entries(std::st
     std::size_t at = id.find("; ");
     while (at != std::string_view::npos) {
         std::size_t const next = id.find("; ", at + 2);
-        std::string_view const e =
-            id.substr(at + 2, next == std::string_view::npos ? std::string_view::npos
-                                                             : next - at - 2);
+        std::string_view const e = id.substr(
+            at + 2, next == std::string_view::npos ? std::string_view::npos : next - at - 2);
         std::size_t const b = e.rfind(" bytes=");
         if (b == std::string_view::npos)
             out.emplace_back(std::string(e), std::string());
@@ -147,12 +147,12 @@ inline std::string element_difference(schema_element const& a, schema_element co
 /// A set of Parquet files as a job_source. See the top of this file.
 class dataset_source {
     struct member {
-        std::string key;                      // the name in positions and identities
-        std::filesystem::path path;           // where it is
-        std::shared_ptr<parquet::file> file;  // open when the partition reads it
-        std::size_t first_global = 0;         // its first row group's global index
-        std::size_t groups = 0;               // its row groups
-        std::string entry;                    // "<key> bytes=<size> footer=<hex>"
+        std::string key;                     // the name in positions and identities
+        std::filesystem::path path;          // where it is
+        std::shared_ptr<parquet::file> file; // open when the partition reads it
+        std::size_t first_global = 0;        // its first row group's global index
+        std::size_t groups = 0;              // its row groups
+        std::string entry;                   // "<key> bytes=<size> footer=<hex>"
     };
     std::string where_; // describe()
     dataset_source_options opts_;
@@ -167,9 +167,9 @@ class dataset_source {
         dataset_source const* src = nullptr;
         std::optional<parquet::reader> r;
         std::ranges::iterator_t<parquet::reader> it{};
-        std::int64_t next = 0;    // absolute row the iterator stands on
+        std::int64_t next = 0;     // absolute row the iterator stands on
         std::int64_t file_end = 0; // absolute end of the current file's share
-        std::int64_t taken = 0;   // rows handed out (and stepped past)
+        std::int64_t taken = 0;    // rows handed out (and stepped past)
         bool called = false, started = false, stopped = false;
 
         // Opens the reader at absolute row `abs` (< the partition's end).
@@ -181,8 +181,7 @@ class dataset_source {
             std::size_t const last = std::min(m.first_global + m.groups, src->end_group_);
             file_end = src->group_start_[last];
             next = abs;
-            r.emplace(m.file, src->opts_.columns,
-                      parquet::position{g - m.first_global, p.second});
+            r.emplace(m.file, src->opts_.columns, parquet::position{g - m.first_global, p.second});
             it = r->begin();
         }
         void step()
@@ -273,11 +272,11 @@ public:
         std::set<std::string> seen;
         for (auto const& p : paths) {
             if (!seen.insert(p.string()).second)
-                throw std::invalid_argument("streambatch::parquet::dataset_source: " +
-                                            p.string() + " is listed twice");
+                throw std::invalid_argument("streambatch::parquet::dataset_source: " + p.string() +
+                                            " is listed twice");
             files_.push_back({p.string(), p, nullptr, 0, 0, {}});
         }
-        where_ = paths.empty()     ? std::string("an empty list of files")
+        where_ = paths.empty()       ? std::string("an empty list of files")
                  : paths.size() == 1 ? paths[0].string()
                                      : paths[0].string() + " and " +
                                            std::to_string(paths.size() - 1) + " more files";
@@ -343,8 +342,8 @@ public:
             if (f == files_.end())
                 throw bad("names no file of the dataset");
             std::size_t const g = f->first_global + group;
-            if (group > f->groups || (group < f->groups && row > group_start_[g + 1] -
-                                                                     group_start_[g]) ||
+            if (group > f->groups ||
+                (group < f->groups && row > group_start_[g + 1] - group_start_[g]) ||
                 (group == f->groups && row != 0))
                 throw bad("is not a row of " + f->key + " (" + std::to_string(f->groups) +
                           " row groups)");
@@ -463,8 +462,7 @@ private:
                         dataset_detail::element_difference(first_schema[e], schema[e]);
                     if (!d.empty())
                         diff = "schema element " + std::to_string(e) + " (\"" +
-                               first_schema[e].name + "\") has " + d + " (" + files_[0].key +
-                               ")";
+                               first_schema[e].name + "\") has " + d + " (" + files_[0].key + ")";
                 }
                 if (!diff.empty())
                     throw error(f->path(), error::npos,
