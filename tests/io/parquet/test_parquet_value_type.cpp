@@ -12,11 +12,12 @@
 
 namespace pq = streambatch::parquet;
 
-TEST_CASE("value_type_of: converted TIME_*/TIMESTAMP_* are local, logical types keep their UTC flag",
-          "[parquet][reader]")
+TEST_CASE(
+    "value_type_of: converted TIME_*/TIMESTAMP_* are local, logical types keep their UTC flag",
+    "[parquet][reader]")
 {
     using C = pq::converted_type;
-    for (auto const [ct, meaning, unit] :
+    for (auto const& [ct, meaning, unit] :
          {std::tuple{C::time_millis, pq::value_meaning::time, pq::time_unit::millis},
           std::tuple{C::time_micros, pq::value_meaning::time, pq::time_unit::micros},
           std::tuple{C::timestamp_millis, pq::value_meaning::timestamp, pq::time_unit::millis},

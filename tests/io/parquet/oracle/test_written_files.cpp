@@ -54,7 +54,8 @@ fs::path written_dir()
     fs::path const dir = env ? env : "";
     if (!dir.empty() && fs::exists(dir / ".done"))
         return dir;
-    std::fprintf(stderr, "no written files at \"%s\" (the parquet_written_files fixture): skipped\n",
+    std::fprintf(stderr,
+                 "no written files at \"%s\" (the parquet_written_files fixture): skipped\n",
                  dir.string().c_str());
     std::exit(77);
 }
@@ -125,17 +126,16 @@ contents walk(pq::file const& f)
             while (values < cm.num_values) {
                 REQUIRE(at < bytes.size());
                 std::size_t header_size = 0;
-                pq::page_header const h = pq::decode_page_header(
-                    std::span<std::uint8_t const>(bytes).subspan(at), range.offset + at,
-                    header_size);
+                pq::page_header const h =
+                    pq::decode_page_header(std::span<std::uint8_t const>(bytes).subspan(at),
+                                           range.offset + at, header_size);
                 c.page_types.insert(pq::to_string(h.type));
                 if (h.dictionary_page_header) {
                     // the dictionary page's own encoding is PLAIN (or PLAIN_DICTIONARY in old
                     // files); what counts is the data pages' RLE_DICTIONARY / PLAIN_DICTIONARY
                 } else if (h.data_page_header) {
                     c.encodings.insert(pq::to_string(h.data_page_header->encoding));
-                    c.column_encodings[d.name].insert(
-                        pq::to_string(h.data_page_header->encoding));
+                    c.column_encodings[d.name].insert(pq::to_string(h.data_page_header->encoding));
                     values += h.data_page_header->num_values;
                 } else if (h.data_page_header_v2) {
                     c.encodings.insert(pq::to_string(h.data_page_header_v2->encoding));
@@ -210,15 +210,15 @@ TEST_CASE("oracle: files written by DuckDB, hyparquet-writer and parquet-wasm ar
         // what the file holds is what its name says
         pq::file const f(p);
         contents const c = walk(f);
-        INFO("codecs " << joined(c.codecs) << "; pages " << joined(c.page_types)
-                       << "; encodings " << joined(c.encodings));
-        for (auto const& [token, codec] : std::vector<std::pair<std::string, std::string>>{
-                 {"_uncompressed", "UNCOMPRESSED"},
-                 {"_snappy", "SNAPPY"},
-                 {"_gzip", "GZIP"},
-                 {"_zstd", "ZSTD"},
-                 {"_lz4_raw", "LZ4_RAW"},
-                 {"_lz4_v", "LZ4"}})
+        INFO("codecs " << joined(c.codecs) << "; pages " << joined(c.page_types) << "; encodings "
+                       << joined(c.encodings));
+        for (auto const& [token, codec] :
+             std::vector<std::pair<std::string, std::string>>{{"_uncompressed", "UNCOMPRESSED"},
+                                                              {"_snappy", "SNAPPY"},
+                                                              {"_gzip", "GZIP"},
+                                                              {"_zstd", "ZSTD"},
+                                                              {"_lz4_raw", "LZ4_RAW"},
+                                                              {"_lz4_v", "LZ4"}})
             if (has(name, token))
                 CHECK(c.codecs == std::set<std::string>{codec});
         // DuckDB's PARQUET_VERSION V2 changes its encodings, not its pages (always v1);
@@ -228,8 +228,7 @@ TEST_CASE("oracle: files written by DuckDB, hyparquet-writer and parquet-wasm ar
         CHECK(c.page_types.count(v2 ? "DATA_PAGE" : "DATA_PAGE_V2") == 0);
         if (has(name, "_dict") || (m[1] == "parquet-wasm" && has(m[2], ", dictionary"))) {
             CHECK(c.page_types.count("DICTIONARY_PAGE") == 1);
-            CHECK(c.encodings.count("RLE_DICTIONARY") + c.encodings.count("PLAIN_DICTIONARY") >=
-                  1);
+            CHECK(c.encodings.count("RLE_DICTIONARY") + c.encodings.count("PLAIN_DICTIONARY") >= 1);
         }
         if (has(name, "duckdb_") && has(name, "_v1_dict")) // DuckDB's version 1 files
             CHECK(c.column_encodings.at("s") == std::set<std::string>{"PLAIN_DICTIONARY"});
@@ -242,8 +241,7 @@ TEST_CASE("oracle: files written by DuckDB, hyparquet-writer and parquet-wasm ar
                 CHECK(c.column_encodings.at(col).count("RLE_DICTIONARY") == 0);
         if (has(name, "duckdb_") && has(name, "_v2_plain")) {
             CHECK(c.column_encodings.at("id") == std::set<std::string>{"DELTA_BINARY_PACKED"});
-            CHECK(c.column_encodings.at("s2") ==
-                  std::set<std::string>{"DELTA_LENGTH_BYTE_ARRAY"});
+            CHECK(c.column_encodings.at("s2") == std::set<std::string>{"DELTA_LENGTH_BYTE_ARRAY"});
             CHECK(c.column_encodings.at("d") == std::set<std::string>{"BYTE_STREAM_SPLIT"});
         }
         if (has(name, "parquetwasm_delta")) {
@@ -257,8 +255,7 @@ TEST_CASE("oracle: files written by DuckDB, hyparquet-writer and parquet-wasm ar
             if (m[1] == "parquet-wasm")
                 CHECK(c.column_encodings.at("id") == std::set<std::string>{"BYTE_STREAM_SPLIT"});
             else
-                CHECK(c.column_encodings.at("i64_b") ==
-                      std::set<std::string>{"BYTE_STREAM_SPLIT"});
+                CHECK(c.column_encodings.at("i64_b") == std::set<std::string>{"BYTE_STREAM_SPLIT"});
         }
         if (m[1] == "hyparquet-writer") {
             CHECK(c.column_encodings.at("s_dba") == std::set<std::string>{"DELTA_BYTE_ARRAY"});
@@ -288,25 +285,45 @@ TEST_CASE("oracle: files written by DuckDB, hyparquet-writer and parquet-wasm ar
     INFO("encodings: " << joined(all.encodings));
     INFO("physical types: " << joined(all.physical));
     INFO("types: " << joined(all.types));
-    CHECK(all.codecs == std::set<std::string>{"UNCOMPRESSED", "SNAPPY", "GZIP", "ZSTD",
-                                              "LZ4_RAW", "LZ4"});
-    CHECK(all.page_types ==
-          std::set<std::string>{"DATA_PAGE", "DATA_PAGE_V2", "DICTIONARY_PAGE"});
-    for (char const* e : {"PLAIN", "RLE", "PLAIN_DICTIONARY", "RLE_DICTIONARY", "DELTA_BINARY_PACKED",
-                          "DELTA_LENGTH_BYTE_ARRAY", "DELTA_BYTE_ARRAY", "BYTE_STREAM_SPLIT"})
+    CHECK(all.codecs ==
+          std::set<std::string>{"UNCOMPRESSED", "SNAPPY", "GZIP", "ZSTD", "LZ4_RAW", "LZ4"});
+    CHECK(all.page_types == std::set<std::string>{"DATA_PAGE", "DATA_PAGE_V2", "DICTIONARY_PAGE"});
+    for (char const* e :
+         {"PLAIN", "RLE", "PLAIN_DICTIONARY", "RLE_DICTIONARY", "DELTA_BINARY_PACKED",
+          "DELTA_LENGTH_BYTE_ARRAY", "DELTA_BYTE_ARRAY", "BYTE_STREAM_SPLIT"})
         CHECK(all.encodings.count(e) == 1);
-    for (char const* t : {"BOOLEAN", "INT32", "INT64", "FLOAT", "DOUBLE", "BYTE_ARRAY",
-                          "FIXED_LEN_BYTE_ARRAY"})
+    for (char const* t :
+         {"BOOLEAN", "INT32", "INT64", "FLOAT", "DOUBLE", "BYTE_ARRAY", "FIXED_LEN_BYTE_ARRAY"})
         CHECK(all.physical.count(t) == 1);
     CHECK(all.physical.count("INT96") == 0);
-    for (char const* t :
-         {"STRING", "ENUM", "JSON", "UUID", "DATE", "TIME(MILLIS)", "TIME(MICROS)", "TIME(NANOS)",
-          "TIMESTAMP(MILLIS)", "TIMESTAMP(MILLIS, utc)", "TIMESTAMP(MICROS)",
-          "TIMESTAMP(MICROS, utc)", "TIMESTAMP(NANOS)", "TIMESTAMP(NANOS, utc)", "DECIMAL on INT32",
-          "DECIMAL on INT64", "DECIMAL on FIXED_LEN_BYTE_ARRAY", "DECIMAL on BYTE_ARRAY", "INT8",
-          "INT16", "UINT8", "UINT16", "UINT32", "UINT64", "TIME_MILLIS", "TIME_MICROS",
-          "TIMESTAMP_MILLIS"})
+    for (char const* t : {"STRING",
+                          "ENUM",
+                          "JSON",
+                          "UUID",
+                          "DATE",
+                          "TIME(MILLIS)",
+                          "TIME(MICROS)",
+                          "TIME(NANOS)",
+                          "TIMESTAMP(MILLIS)",
+                          "TIMESTAMP(MILLIS, utc)",
+                          "TIMESTAMP(MICROS)",
+                          "TIMESTAMP(MICROS, utc)",
+                          "TIMESTAMP(NANOS)",
+                          "TIMESTAMP(NANOS, utc)",
+                          "DECIMAL on INT32",
+                          "DECIMAL on INT64",
+                          "DECIMAL on FIXED_LEN_BYTE_ARRAY",
+                          "DECIMAL on BYTE_ARRAY",
+                          "INT8",
+                          "INT16",
+                          "UINT8",
+                          "UINT16",
+                          "UINT32",
+                          "UINT64",
+                          "TIME_MILLIS",
+                          "TIME_MICROS",
+                          "TIMESTAMP_MILLIS"})
         CHECK(all.types.count(t) == 1);
-    WARN(per_writer.size() << " writers, " << compared_values << " values compared; types: "
-                           << joined(all.types));
+    WARN(per_writer.size() << " writers, " << compared_values
+                           << " values compared; types: " << joined(all.types));
 }
