@@ -1,7 +1,8 @@
 // Writes the matrix of files other writers produce, for the reader's oracle test
 // (test_written_files.cpp): node write_files.mjs OUT_DIR
-// Writers: DuckDB (@duckdb/node-api: COPY ... (FORMAT parquet) with each codec, data pages v1
-// and v2, dictionary on and off; every type it writes), hyparquet-writer (its types and every
+// Writers: DuckDB (@duckdb/node-api: COPY ... (FORMAT parquet) with each codec, PARQUET_VERSION
+// V1 (PLAIN_DICTIONARY) and V2 (DELTA_*, BYTE_STREAM_SPLIT; its pages stay v1), dictionary on
+// and off; every type it writes), hyparquet-writer (its types and every
 // encoding it writes; SNAPPY, GZIP through node's zlib, ZSTD through the `zstd` command as its
 // README says: a Compressors entry), parquet-wasm (arrow-rs: each codec incl. Hadoop LZ4,
 // writer versions 1 and 2, dictionary on and off, DELTA_*, BYTE_STREAM_SPLIT).
@@ -10,9 +11,11 @@
 // separated; NULL is \N; \\, \t, \n, \r escaped), which the C++ test compares with
 // value::to_string. The files of one table hold the same values, so one reading serves them
 // all: where DuckDB reads a file its reading must equal the table's (else this script fails);
-// where it cannot (Hadoop LZ4, BYTE_STREAM_SPLIT on integers) the table's reading is the
-// expectation, and OUT_DIR/files.tsv says so. The values are also checked against what was
-// generated (integers, strings) here, before they are written out.
+// where it cannot (Hadoop LZ4, BYTE_STREAM_SPLIT on integers or FIXED_LEN_BYTE_ARRAY) the
+// table's reading is the expectation, and OUT_DIR/files.tsv says so. A column DuckDB reads
+// lossily (UTC nanosecond timestamps: its TIMESTAMPTZ keeps microseconds) is replaced by the
+// generated values in DuckDB's text. The first reading of each table is checked against what
+// was generated (integers, strings, nanosecond timestamps) before anything is written out.
 // OUT_DIR/files.tsv: name, writer, what the file is meant to cover, and where its expectation
 // comes from ("duckdb" or "table"). OUT_DIR/.done when all went well.
 import { DuckDBInstance } from '@duckdb/node-api';
