@@ -359,3 +359,33 @@ TEST_CASE("parquet dataset_source: reads what parquet::dataset_sink wrote, in co
         check_ids(seen, 0, id);
     }
 }
+
+TEST_CASE(
+    "parquet dataset_source: a worker reads only its own files' pages; a moved source reads on",
+    "[parquet][dataset_source]")
+{
+    temp_dir d("own");
+    write_ids(d.path / "p1.parquet", {10, 10}, 0);
+    write_ids(d.path / "p2.parquet", {10, 10}, 20);
+    { // damage p2's first page header (its footer stays whole)
+        std::fstream f(d.path / "p2.parquet", std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(4);
+        std::string const zeros(24, '\xff');
+        f.write(zeros.data(), std::streamsize(zeros.size()));
+    }
+    pq::dataset_source first(d.path, {.part = {0, 2}}); // p1's 2 groups
+    check_ids(read_batches(first, 3).first, 0, 20);
+    pq::dataset_source second(d.path, {.part = {1, 2}});
+    CHECK_THROWS_WITH(read_batches(second, 3),
+                      Contains((d.path / "p2.parquet").string()) && Contains("row group 0"));
+
+    // rows() then a move: the view reads on through the moved-to source
+    pq::dataset_source src(d.path, {.part = {0, 2}});
+    auto rows = src.rows();
+    pq::dataset_source moved(std::move(src));
+    std::vector<std::int64_t> ids;
+    for (auto& r : rows)
+        ids.push_back(*r[0].if_int64());
+    check_ids(ids, 0, 20);
+    CHECK(moved.position() == "p2.parquet 0 0");
+}
