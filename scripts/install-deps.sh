@@ -19,6 +19,7 @@ everything=("${example[@]}"
             prometheus-pushgateway prometheus-node-exporter  # tests/metrics: the real collectors
             libtbb-dev python3 python3-psutil gnuplot-nox
             libsnappy-dev libzstd-dev zlib1g-dev liblz4-dev   # streambatch::parquet's codecs
+            zstd          # the zstd command: hyparquet-writer's ZSTD in tests/io/parquet/oracle/write_files.mjs
             python3-pandas  # bench/tools/compare.sh: pandas read_csv beside the CSV reader
             util-linux    # script(1), for the progress line's pseudo-terminal test
             openmpi-bin   # mpirun, for the partitioned-workers tests (no MPI library is linked)

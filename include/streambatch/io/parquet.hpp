@@ -14,7 +14,9 @@
 //         CRCs parquet::enc (detail/encode.hpp); parquet::writer, column_spec, writer_options,
 //         columns_for, cell (writer.hpp); parquet::dataset_sink, dataset_sink_options,
 //         dataset_sink_error: a job sink writing a dataset directory of part files (sink.hpp);
-//         parquet::file_source, file_source_options: a file as a job source (job_source.hpp).
+//         parquet::file_source, file_source_options: a file as a job source (job_source.hpp);
+//         parquet::dataset_source, dataset_source_options: a directory or list of files as a
+//         job source split by row group (dataset_source.hpp).
 // Models: Apache Parquet (parquet-format's parquet.thrift); no Arrow, no libthrift.
 // Memory: one file's metadata; a reader holds one page per projected column (with its
 //         dictionary); row_groups one row group's projected rows.
@@ -31,6 +33,7 @@
 #define STREAMBATCH_IO_PARQUET_HPP_INCLUDED
 
 #include <streambatch/io/parquet/column_reader.hpp>
+#include <streambatch/io/parquet/dataset_source.hpp>
 #include <streambatch/io/parquet/detail/codec.hpp>
 #include <streambatch/io/parquet/detail/encode.hpp>
 #include <streambatch/io/parquet/detail/encoding.hpp>

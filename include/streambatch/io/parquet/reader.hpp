@@ -93,8 +93,9 @@ struct value_type {
     std::int32_t scale = 0;             ///< decimal
 };
 
-/// The value_type of a column (logical type first, else its converted type; INT96: timestamp
-/// in nanoseconds, not UTC).
+/// The value_type of a column (logical type first, else its converted type, whose TIME_* and
+/// TIMESTAMP_* are not UTC-adjusted, as DuckDB and Arrow read them; INT96: timestamp in
+/// nanoseconds, not UTC).
 inline value_type value_type_of(column_descriptor const& c)
 {
     value_type v;
@@ -168,17 +169,19 @@ inline value_type value_type_of(column_descriptor const& c)
             v.meaning = value_meaning::decimal;
             v.scale = c.scale;
             break;
+        // A converted type alone reads as a local (not UTC-adjusted) time or timestamp, as
+        // DuckDB and Arrow read it: "00:00:34.567", not "00:00:34.567+00".
         case C::time_millis:
-            v = {value_meaning::time, time_unit::millis, true, 0};
+            v = {value_meaning::time, time_unit::millis, false, 0};
             break;
         case C::time_micros:
-            v = {value_meaning::time, time_unit::micros, true, 0};
+            v = {value_meaning::time, time_unit::micros, false, 0};
             break;
         case C::timestamp_millis:
-            v = {value_meaning::timestamp, time_unit::millis, true, 0};
+            v = {value_meaning::timestamp, time_unit::millis, false, 0};
             break;
         case C::timestamp_micros:
-            v = {value_meaning::timestamp, time_unit::micros, true, 0};
+            v = {value_meaning::timestamp, time_unit::micros, false, 0};
             break;
         case C::uint_8:
         case C::uint_16:
