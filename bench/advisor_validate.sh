@@ -64,17 +64,25 @@ validate() { # name, advise args..., --, full-run args...
     prps=$(sed -E 's/.*predicted ([0-9.]+) records\/s.*/\1/' <<<"$rec")
     prss=$(sed -E 's/.*peak RSS ([0-9.]+) MiB.*/\1/' <<<"$rec")
     model=$(sed -nE 's/.*the model said ([0-9.]+).*/\1/p' <<<"$advice")
+    [[ $batch =~ ^[0-9]+$ && $jobs =~ ^[0-9]+$ && -n $prps && -n $prss ]] ||
+        { echo "advisor_validate.sh: cannot read $name's recommendation: $rec" >&2; exit 1; }
     local log=$work/$name.full run rps_all=() rss_all=() cpu_all=() wall_all=()
     for ((run = 1; run <= full_runs; ++run)); do
-        /usr/bin/time -v "$ex/$name" "${full[@]}" --batch "$batch" --jobs "$jobs" >"$log.out" 2>"$log.err"
+        /usr/bin/time -v "$ex/$name" "${full[@]}" --batch "$batch" --jobs "$jobs" >"$log.out" 2>"$log.err" ||
+            { cat "$log.out" "$log.err" >&2; echo "advisor_validate.sh: $name's full run failed" >&2; exit 1; }
         cat "$log.out" >&2
+        local rps rss
         if [[ $name == parallel_transform ]]; then
-            rps_all+=("$(sed -nE 's/.* records, ([0-9.]+) records\/s.*/\1/p' "$log.out")")
+            rps=$(sed -nE 's/.* records, ([0-9.]+) records\/s.*/\1/p' "$log.out")
         else
-            rps_all+=("$(sed -nE 's/^records\/s +([0-9.]+) over.*/\1/p' "$log.out")")
+            rps=$(sed -nE 's/^records\/s +([0-9.]+) over.*/\1/p' "$log.out")
         fi
-        rss_all+=("$(sed -nE 's/.*Maximum resident set size \(kbytes\): ([0-9]+)/\1/p' "$log.err" |
-            awk '{ printf "%.1f", $1 / 1024 }')")
+        rss=$(sed -nE 's/.*Maximum resident set size \(kbytes\): ([0-9]+)/\1/p' "$log.err" |
+            awk '{ printf "%.1f", $1 / 1024 }')
+        [[ -n $rps && -n $rss ]] ||
+            { cat "$log.out" "$log.err" >&2; echo "advisor_validate.sh: no records/s or peak RSS in $name's full run" >&2; exit 1; }
+        rps_all+=("$rps")
+        rss_all+=("$rss")
         # The full run's CPU (user + sys) against its wall time: on a shared machine, a run that
         # got less of the cores shows it here (a wall-clock records/s that is low for that reason).
         cpu_all+=("$(awk -F': ' '/User time \(seconds\)|System time \(seconds\)/ { s += $2 } END { printf "%.2f", s }' "$log.err")")

@@ -688,6 +688,12 @@ TEST_CASE("advisor: confirming runs time the recommended setting on a longer sam
     // for whole batches: within 1 % of this run's, whose last batch is shorter)
     CHECK(a.modelled_records_per_second == Approx(rate(980'000)).epsilon(1e-2));
     CHECK(a.modelled_records_per_second > a.predicted_records_per_second * 1.2);
+    // the model's latency (a = 20 us + 0.98 ms, b = 2 us a record) scaled by how much slower the
+    // setting ran than modelled
+    CHECK(double(a.predicted_latency.count()) ==
+          Approx((1e6 + 2000.0 * double(a.batch)) * a.modelled_records_per_second /
+                 a.predicted_records_per_second)
+              .epsilon(1e-6));
     auto const text = sb::to_text(a);
     CHECK_THAT(text, Contains("confirmed: 3 runs of 100000 records at --batch " +
                               std::to_string(a.batch) + " --jobs 1"));

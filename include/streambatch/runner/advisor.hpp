@@ -41,7 +41,9 @@
 //         the memory budget and the latency bound; the smallest memory among those within
 //         near_best (5 %) of the best records/s. With confirm_repeats, that setting then runs
 //         confirm_repeats times on confirm_records records (4 samples by default), and the
-//         median of those runs is the predicted records/s (the model's stays beside it).
+//         median of those runs is the predicted records/s (the model's stays beside it), and
+//         the batch latency is the model's scaled by the model's rate over that median; the
+//         peak RSS stays the model's (a short run does not grow the heap a long one does).
 // Memory: k batches of the sample and their results at most, as the real job; O(trials).
 // Errors: advisor_error: an empty sample, a sample smaller than two batches of the largest
 //         size (names both), fewer than two batch sizes, no k = 1 in the in-flight counts, a
@@ -231,8 +233,9 @@ struct advice {
     bool measured_batch = true;
     /// advisor_options::confirm_repeats runs of the recommended setting on
     /// advisor_options::confirm_records records, in the order run (empty: none asked). When
-    /// there are some, predicted_records_per_second is their median and
-    /// modelled_records_per_second what the fitted model said.
+    /// there are some, predicted_records_per_second is their median,
+    /// modelled_records_per_second what the fitted model said, and predicted_latency the
+    /// model's scaled by the ratio of the two.
     std::vector<advisor_trial> confirmations{};
     double modelled_records_per_second = 0;
 };
@@ -741,6 +744,11 @@ advice advise(MakeSource make_source, Step step, MakeSink make_sink, advisor_opt
             rates.push_back(t.records_per_second);
         std::ranges::sort(rates);
         a.predicted_records_per_second = rates[(rates.size() - 1) / 2];
+        // a batch takes as much longer than modelled as the setting ran slower than modelled
+        if (a.predicted_records_per_second > 0 && a.modelled_records_per_second > 0)
+            a.predicted_latency = std::chrono::nanoseconds(
+                std::llround(double(a.predicted_latency.count()) * a.modelled_records_per_second /
+                             a.predicted_records_per_second));
     }
     return a;
 }
