@@ -194,8 +194,10 @@ public:
     column_descriptor const& descriptor() const noexcept { return *d_; }
     std::size_t pages_read() const noexcept { return page_; }
 
-    /// The next data page's rows into `out`; false when the chunk's values are all read.
-    bool next_page(column_page& out)
+    /// The next data page's rows into `out`; false when the chunk's values are all read. With
+    /// `append`, the page's rows go after those `out` holds (rows, defined and values grow; page
+    /// and offset are the last page's): the columnar reader's buffers (columns.hpp).
+    bool next_page(column_page& out, bool append = false)
     {
         while (values_read_ < m_->num_values) {
             std::size_t const page = page_;
@@ -263,7 +265,11 @@ public:
             std::span<std::uint8_t const> values;
             std::uint64_t values_base = 0; // the values' offset in the page data
             bool compressed = codec != compression_codec::uncompressed;
-            out.defined.clear();
+            if (!append) {
+                out.defined.clear();
+                out.rows = 0;
+            }
+            std::size_t const had = out.rows; // rows before this page
             try {
                 if (h.type == page_type::data_page) {
                     if (!h.data_page_header)
@@ -312,18 +318,23 @@ public:
                 }
                 std::size_t defined = n;
                 if (d_->max_definition_level > 0) {
-                    out.defined.resize(n);
-                    defined = 0;
+                    out.defined.resize(had + n);
+                    std::uint8_t* def = out.defined.data() + had;
                     auto const max = static_cast<std::uint32_t>(d_->max_definition_level);
-                    for (std::size_t i = 0; i < n; ++i) {
-                        if (levels_[i] > max)
-                            detail::fail_decode(0, "levels",
-                                                "definition level " + std::to_string(levels_[i]) +
-                                                    " past the column's maximum " +
-                                                    std::to_string(max));
-                        out.defined[i] = levels_[i] == max;
-                        defined += out.defined[i];
+                    std::uint32_t over = 0;
+                    defined = 0;
+                    for (std::size_t i = 0; i < n; ++i) { // branch-free: vectorised
+                        over |= levels_[i] > max ? levels_[i] : 0;
+                        def[i] = levels_[i] == max;
+                        defined += def[i];
                     }
+                    if (over)
+                        for (std::size_t i = 0; i < n; ++i)
+                            if (levels_[i] > max)
+                                detail::fail_decode(
+                                    0, "levels",
+                                    "definition level " + std::to_string(levels_[i]) +
+                                        " past the column's maximum " + std::to_string(max));
                     if (h.type == page_type::data_page_v2 && n - defined != nulls_v2)
                         detail::fail_decode(0, "levels",
                                             std::to_string(n - defined) +
@@ -331,14 +342,15 @@ public:
                                                 std::to_string(nulls_v2));
                 }
                 detail::decode_values(enc, d_->type, d_->type_length, values, defined,
-                                      dict_ ? &*dict_ : nullptr, out.values, values_base);
+                                      dict_ ? &*dict_ : nullptr, out.values, values_base,
+                                      append && had > 0);
             } catch (error const& e) {
                 if (e.file() == f_->path())
                     throw;
                 rethrow(e, page, data_at, compressed);
             }
             values_read_ += static_cast<std::int64_t>(n);
-            out.rows = n;
+            out.rows = had + n;
             out.page = page;
             out.offset = at;
             return true;

@@ -242,27 +242,36 @@ public:
     }
 };
 
-/// PLAIN: `count` values of type `t` from `in` appended to `out` (cleared first); returns the
-/// bytes used.
+/// PLAIN: `count` values of type `t` from `in` into `out` (cleared first, unless `append`:
+/// then after the values it holds, which are of the same type); returns the bytes used.
 inline std::size_t decode_plain(physical_type t, std::int32_t type_length,
                                 std::span<std::uint8_t const> in, std::size_t count,
-                                value_buffer& out, std::uint64_t base)
+                                value_buffer& out, std::uint64_t base, bool append = false)
 {
-    out.clear(value_width(t, type_length));
+    if (append)
+        out.width = value_width(t, type_length);
+    else
+        out.clear(value_width(t, type_length));
+    std::size_t const had = out.fixed.size();
     if (t == physical_type::boolean) {
         if (in.size() < (count + 7) / 8)
             fail_decode(base, "PLAIN",
                         std::to_string(count) + " BOOLEAN values need " +
                             std::to_string((count + 7) / 8) + " bytes, the page has " +
                             std::to_string(in.size()));
-        out.fixed.resize(count);
+        out.fixed.resize(had + count);
+        std::uint8_t* o = out.fixed.data() + had;
         for (std::size_t i = 0; i < count; ++i)
-            out.fixed[i] = (in[i >> 3] >> (i & 7)) & 1;
+            o[i] = (in[i >> 3] >> (i & 7)) & 1;
         return (count + 7) / 8;
     }
     if (t == physical_type::byte_array) {
         std::size_t pos = 0;
-        out.offsets.reserve(std::min(count, in.size() / 4) + 1); // 4 bytes a value at least
+        // 4 bytes a value at least; the values' bytes are fewer than the page's
+        out.offsets.reserve(out.offsets.size() + std::min(count, in.size() / 4));
+        out.data.reserve(out.data.size() + in.size());
+        if (out.data.size() + in.size() > UINT32_MAX)
+            fail_decode(base, "PLAIN", "more than 4 GiB of BYTE_ARRAY values in one buffer");
         for (std::size_t i = 0; i < count; ++i) {
             if (in.size() - pos < 4)
                 fail_decode(base + pos, "PLAIN",
@@ -285,7 +294,9 @@ inline std::size_t decode_plain(physical_type t, std::int32_t type_length,
         fail_decode(base, "PLAIN",
                     std::to_string(count) + " " + to_string(t) + " values of " + std::to_string(w) +
                         " bytes but the page has " + std::to_string(in.size()) + " bytes");
-    out.fixed.assign(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(count * w));
+    out.fixed.resize(had + count * w); // no zero fill past the capacity reused
+    if (count)
+        std::memcpy(out.fixed.data() + had, in.data(), count * w);
     return count * w;
 }
 
@@ -306,11 +317,17 @@ inline void decode_dictionary_indices(std::span<std::uint8_t const> in, std::siz
     d.get(out.data(), count);
 }
 
-/// out = dict[indices...]; an index past the dictionary is an error at `base`.
+/// out = dict[indices...] (after what `out` holds when `append`); an index past the dictionary
+/// is an error at `base`.
 inline void gather(value_buffer const& dict, std::span<std::uint32_t const> indices,
-                   value_buffer& out, std::uint64_t base, char const* enc = "RLE_DICTIONARY")
+                   value_buffer& out, std::uint64_t base, char const* enc = "RLE_DICTIONARY",
+                   bool append = false)
 {
-    out.clear(dict.width);
+    if (append)
+        out.width = dict.width;
+    else
+        out.clear(dict.width);
+    std::size_t const had = dict.width ? out.fixed.size() : out.size();
     std::size_t const n = dict.size();
     for (std::size_t i = 0; i < indices.size(); ++i)
         if (indices[i] >= n)
@@ -318,13 +335,13 @@ inline void gather(value_buffer const& dict, std::span<std::uint32_t const> indi
                         "index " + std::to_string(indices[i]) + " (value " + std::to_string(i) +
                             ") past the dictionary's " + std::to_string(n) + " values");
     auto const copy = [&]<std::size_t W>(std::integral_constant<std::size_t, W>) {
-        std::uint8_t* o = out.fixed.data();
+        std::uint8_t* o = out.fixed.data() + had;
         std::uint8_t const* src = dict.fixed.data();
         for (std::size_t i = 0; i < indices.size(); ++i)
             std::memcpy(o + i * W, src + std::size_t{indices[i]} * W, W); // inlined: W is fixed
     };
     if (dict.width) {
-        out.fixed.resize(indices.size() * dict.width);
+        out.fixed.resize(had + indices.size() * dict.width);
         switch (dict.width) {
         case 1:
             copy(std::integral_constant<std::size_t, 1>{});
@@ -343,17 +360,20 @@ inline void gather(value_buffer const& dict, std::span<std::uint32_t const> indi
             break;
         default:
             for (std::size_t i = 0; i < indices.size(); ++i)
-                std::memcpy(out.fixed.data() + i * dict.width,
+                std::memcpy(out.fixed.data() + had + i * dict.width,
                             dict.fixed.data() + indices[i] * dict.width, dict.width);
         }
     } else {
         std::size_t total = 0;
         for (std::uint32_t ix : indices)
             total += dict.offsets[ix + 1] - dict.offsets[ix];
-        out.data.resize(total);
-        out.offsets.resize(indices.size() + 1);
+        std::size_t const start = out.data.size();
+        if (start + total > UINT32_MAX)
+            fail_decode(base, enc, "more than 4 GiB of BYTE_ARRAY values in one buffer");
+        out.data.resize(start + total);
+        out.offsets.resize(had + indices.size() + 1);
         char* o = out.data.data();
-        std::uint32_t at = 0;
+        auto at = static_cast<std::uint32_t>(start);
         for (std::size_t i = 0; i < indices.size(); ++i) {
             std::uint32_t const from = dict.offsets[indices[i]];
             std::uint32_t const len = dict.offsets[indices[i] + 1] - from;
@@ -361,7 +381,7 @@ inline void gather(value_buffer const& dict, std::span<std::uint32_t const> indi
             for (std::uint32_t k = 0; k < len; ++k) // short strings: no libc call per value
                 o[at + k] = src[k];
             at += len;
-            out.offsets[i + 1] = at;
+            out.offsets[had + i + 1] = at;
         }
     }
 }
@@ -540,16 +560,41 @@ inline void decode_byte_stream_split(std::span<std::uint8_t const> in, std::size
             out.fixed[i * width + b] = in[b * stride + i];
 }
 
+/// `v`'s values after `out`'s (both of one type).
+inline void append_values(value_buffer& out, value_buffer const& v)
+{
+    out.width = v.width;
+    if (v.width) {
+        out.fixed.insert(out.fixed.end(), v.fixed.begin(), v.fixed.end());
+        return;
+    }
+    std::size_t const start = out.data.size();
+    if (start + v.data.size() > UINT32_MAX)
+        fail_decode(0, "BYTE_ARRAY", "more than 4 GiB of values in one buffer");
+    out.data.insert(out.data.end(), v.data.begin(), v.data.end());
+    for (std::size_t i = 1; i < v.offsets.size(); ++i)
+        out.offsets.push_back(static_cast<std::uint32_t>(start + v.offsets[i]));
+}
+
 /// A data page's `count` non-null values in encoding `e` (dictionary ones through `dict`,
-/// which must be set for them).
+/// which must be set for them) into `out`: cleared first, or, with `append`, after the values
+/// it holds (PLAIN and dictionary pages are decoded in place; the others through a buffer).
 inline void decode_values(encoding e, physical_type t, std::int32_t type_length,
                           std::span<std::uint8_t const> in, std::size_t count,
-                          value_buffer const* dict, value_buffer& out, std::uint64_t base)
+                          value_buffer const* dict, value_buffer& out, std::uint64_t base,
+                          bool append = false)
 {
+    if (append && e != encoding::plain && e != encoding::plain_dictionary &&
+        e != encoding::rle_dictionary) {
+        thread_local value_buffer page; // reused
+        decode_values(e, t, type_length, in, count, dict, page, base);
+        append_values(out, page);
+        return;
+    }
     std::size_t const w = value_width(t, type_length);
     switch (e) {
     case encoding::plain:
-        decode_plain(t, type_length, in, count, out, base);
+        decode_plain(t, type_length, in, count, out, base, append);
         return;
     case encoding::plain_dictionary:
     case encoding::rle_dictionary: {
@@ -558,7 +603,7 @@ inline void decode_values(encoding e, physical_type t, std::int32_t type_length,
             fail_decode(base, enc, "data page refers to a dictionary but the chunk has none");
         thread_local std::vector<std::uint32_t> ix; // reused: a page's indices, not reallocated
         decode_dictionary_indices(in, count, ix, base, enc);
-        gather(*dict, ix, out, base, enc);
+        gather(*dict, ix, out, base, enc, append);
         return;
     }
     case encoding::rle:
