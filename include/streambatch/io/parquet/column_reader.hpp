@@ -58,7 +58,7 @@ namespace streambatch::parquet {
 /// One data page's rows of one flat column.
 struct column_page {
     std::size_t rows = 0;              ///< values in the page, nulls included
-    std::vector<std::uint8_t> defined; ///< per row: 1 value, 0 null; empty: all defined
+    detail::buffer<std::uint8_t> defined; ///< per row: 1 value, 0 null; empty: all defined
     detail::value_buffer values;       ///< the non-null values, in order
     std::size_t page = 0;              ///< its index among the chunk's pages (dictionary too)
     std::uint64_t offset = 0;          ///< of its header in the file
@@ -72,9 +72,10 @@ class column_reader {
     std::uint64_t pos_ = 0, stated_end_ = 0, limit_ = 0;
     std::int64_t values_read_ = 0;
     std::size_t page_ = 0;
-    std::optional<detail::value_buffer> dict_;
-    std::vector<std::uint8_t> head_, raw_, plain_; // header bytes, page as stored, decompressed
-    std::vector<std::uint32_t> levels_;
+    detail::value_buffer dict_;
+    bool has_dict_ = false;
+    detail::buffer<std::uint8_t> head_, raw_, plain_; // header bytes, page as stored, decompressed
+    detail::buffer<std::uint32_t> levels_;
 
     std::string where(std::size_t page) const
     {
@@ -171,8 +172,21 @@ class column_reader {
 
 public:
     column_reader(file const& f, std::size_t row_group, std::size_t column)
-        : f_(&f), rg_(row_group), col_(column)
+        : f_(&f), col_(column)
     {
+        reopen(row_group);
+    }
+
+    /// The same column's chunk in `row_group`, from its start; the buffers (pages, dictionary)
+    /// are kept for reuse.
+    void reopen(std::size_t row_group)
+    {
+        file const& f = *f_;
+        std::size_t const column = col_;
+        rg_ = row_group;
+        values_read_ = 0;
+        page_ = 0;
+        has_dict_ = false;
         if (row_group >= f.metadata().row_groups.size() || column >= f.schema().columns.size())
             throw error(f.path(), error::npos,
                         "row group " + std::to_string(row_group) + " column " +
@@ -244,17 +258,17 @@ public:
             if (h.type == page_type::dictionary_page) {
                 if (!h.dictionary_page_header)
                     fail(page, at, "dictionary page without its header");
-                if (dict_)
+                if (has_dict_)
                     fail(page, at, "a second dictionary page");
                 auto const enc = h.dictionary_page_header->encoding;
                 if (enc != encoding::plain && enc != encoding::plain_dictionary)
                     fail(page, at, std::string("dictionary encoded ") + to_string(enc));
                 decompress(raw_, usize, data_at);
-                dict_.emplace();
+                has_dict_ = true;
                 try {
                     detail::decode_plain(
                         d_->type, d_->type_length, plain_,
-                        static_cast<std::size_t>(h.dictionary_page_header->num_values), *dict_, 0);
+                        static_cast<std::size_t>(h.dictionary_page_header->num_values), dict_, 0);
                 } catch (error const& e) {
                     rethrow(e, page, data_at, codec != compression_codec::uncompressed);
                 }
@@ -342,7 +356,7 @@ public:
                                                 std::to_string(nulls_v2));
                 }
                 detail::decode_values(enc, d_->type, d_->type_length, values, defined,
-                                      dict_ ? &*dict_ : nullptr, out.values, values_base,
+                                      has_dict_ ? &dict_ : nullptr, out.values, values_base,
                                       append && had > 0);
             } catch (error const& e) {
                 if (e.file() == f_->path())

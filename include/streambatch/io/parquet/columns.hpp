@@ -225,9 +225,11 @@ class column_batches : public std::ranges::view_interface<column_batches> {
         void open_group()
         {
             auto const& g = f->metadata().row_groups[group];
-            readers.clear();
             for (std::size_t k = 0; k < cols.size(); ++k) {
-                readers.emplace_back(std::in_place, *f, group, cols[k]);
+                if (readers.size() <= k)
+                    readers.emplace_back(std::in_place, *f, group, cols[k]);
+                else
+                    readers[k]->reopen(group); // its buffers reused
                 carry[k].rows = 0;
                 carry[k].defined.clear();
             }
@@ -258,7 +260,6 @@ class column_batches : public std::ranges::view_interface<column_batches> {
                 if (!readers.empty())
                     finish_group();
                 ++group;
-                readers.clear();
                 if (group < groups.size())
                     open_group();
             }

@@ -37,19 +37,48 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <memory>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace streambatch::parquet::detail {
 
-/// Decoded values of one type. Fixed-width values (BOOLEAN as one byte 0/1, INT32, INT64,
+/// std::allocator whose value-less construct() leaves the element uninitialised: resize() of a
+/// buffer about to be overwritten (a page, decoded values) does not zero it first.
+template <class T>
+struct default_init_allocator : std::allocator<T> {
+    template <class U>
+    struct rebind {
+        using other = default_init_allocator<U>;
+    };
+    default_init_allocator() = default;
+    template <class U>
+    default_init_allocator(default_init_allocator<U> const&) noexcept
+    {}
+    template <class U>
+    void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>)
+    {
+        ::new (static_cast<void*>(p)) U;
+    }
+    template <class U, class... A>
+    void construct(U* p, A&&... a)
+    {
+        ::new (static_cast<void*>(p)) U(std::forward<A>(a)...);
+    }
+};
+/// A vector whose resize() does not zero what it adds.
+template <class T>
+using buffer = std::vector<T, default_init_allocator<T>>;
+
+/// Decoded values of one type (buffers that are not zeroed when they grow). Fixed-width values (BOOLEAN as one byte 0/1, INT32, INT64,
 /// INT96, FLOAT, DOUBLE, FIXED_LEN_BYTE_ARRAY) sit in `fixed`, `width` bytes each; BYTE_ARRAY
 /// values in `data`, value i at [offsets[i], offsets[i + 1]).
 struct value_buffer {
     std::size_t width = 0; ///< 0 for BYTE_ARRAY
-    std::vector<std::uint8_t> fixed;
-    std::vector<char> data;
-    std::vector<std::uint32_t> offsets{0};
+    buffer<std::uint8_t> fixed;
+    buffer<char> data;
+    buffer<std::uint32_t> offsets{0};
 
     std::size_t size() const noexcept { return width ? fixed.size() / width : offsets.size() - 1; }
     void clear(std::size_t w)
