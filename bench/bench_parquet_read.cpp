@@ -98,7 +98,8 @@ int main(int argc, char** argv)
             path = argv[i];
     }
     if (!path || (mode != "columns" && mode != "rows")) {
-        std::fprintf(stderr, "usage: bench_parquet_read --mode columns|rows FILE [--budget BYTES]\n");
+        std::fprintf(stderr,
+                     "usage: bench_parquet_read --mode columns|rows FILE [--budget BYTES]\n");
         return 2;
     }
     try {
@@ -122,8 +123,7 @@ int main(int argc, char** argv)
                     " sum_c=%.6f len_s=%" PRId64 " len_t=%" PRId64
                     " wall_s=%.4f cpu_s=%.4f max_rss_kib=%ld largest_group_bytes=%" PRIu64 "\n",
                     mode.c_str(), s.rows, s.a, s.b, s.c, s.len_s, s.len_t,
-                    std::chrono::duration<double>(t1 - t0).count(), c1 - c0, u.ru_maxrss,
-                    largest);
+                    std::chrono::duration<double>(t1 - t0).count(), c1 - c0, u.ru_maxrss, largest);
     } catch (std::exception const& e) {
         std::fprintf(stderr, "bench_parquet_read: %s\n", e.what());
         return 1;

@@ -197,17 +197,15 @@ TEST_CASE("columns: memory_short is asked once a row group, true reads it in sli
     fs::path const p = testing_dir() / "data" / "alltypes_tiny_pages_plain.parquet";
     int asked = 0;
     auto const whole = by_columns(p, {.memory_short = [&] {
-                                          ++asked;
-                                          return false;
-                                      }});
+                                      ++asked;
+                                      return false;
+                                  }});
     CHECK(asked == 1);
     CHECK(whole.all_whole);
     // short of memory with a budget: the budget (when under 8 MiB) slices the group
     pq::file f(p);
-    auto const parts = by_columns(
-        p, {.budget_bytes = pq::largest_projected_group(f, {}) / 4, .memory_short = [] {
-                return true;
-            }});
+    auto const parts = by_columns(p, {.budget_bytes = pq::largest_projected_group(f, {}) / 4,
+                                      .memory_short = [] { return true; }});
     CHECK_FALSE(parts.all_whole);
     CHECK(parts.cells == whole.cells);
 }

@@ -15,7 +15,9 @@
 //         nation.dict-malformed.parquet so) is read past its stated end up to the footer, as
 //         Arrow does; nothing past the footer's start is read.
 // Memory: one page: its compressed bytes, its decompressed bytes, its decoded values; plus the
-//         chunk's decoded dictionary. Pages are read with pread, one at a time.
+//         chunk's decoded dictionary. Pages are read with pread, one at a time. The page
+//         buffers (page_buffers) may be shared by the readers of one thread; reopen(row_group)
+//         moves to the column's chunk in another row group, keeping every buffer.
 // Errors: parquet::error naming the file and a byte offset, its reason starting
 //         "row group R column C ("name") page P: " then what: the page header's decoder, a
 //         "CRC mismatch (header 3150855069, page 256863498)", the codec's error, a level or
@@ -46,6 +48,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -57,11 +60,19 @@ namespace streambatch::parquet {
 
 /// One data page's rows of one flat column.
 struct column_page {
-    std::size_t rows = 0;              ///< values in the page, nulls included
+    std::size_t rows = 0;                 ///< values in the page, nulls included
     detail::buffer<std::uint8_t> defined; ///< per row: 1 value, 0 null; empty: all defined
-    detail::value_buffer values;       ///< the non-null values, in order
-    std::size_t page = 0;              ///< its index among the chunk's pages (dictionary too)
-    std::uint64_t offset = 0;          ///< of its header in the file
+    detail::value_buffer values;          ///< the non-null values, in order
+    std::size_t page = 0;                 ///< its index among the chunk's pages (dictionary too)
+    std::uint64_t offset = 0;             ///< of its header in the file
+};
+
+/// A column reader's page buffers (header bytes, the page as stored, decompressed, its levels):
+/// they hold one page only while next_page() decodes it, so the readers of one thread may
+/// share them (column_batches and the row reader do: one set, not one per column).
+struct page_buffers {
+    detail::buffer<std::uint8_t> head, raw, plain;
+    detail::buffer<std::uint32_t> levels;
 };
 
 class column_reader {
@@ -74,8 +85,7 @@ class column_reader {
     std::size_t page_ = 0;
     detail::value_buffer dict_;
     bool has_dict_ = false;
-    detail::buffer<std::uint8_t> head_, raw_, plain_; // header bytes, page as stored, decompressed
-    detail::buffer<std::uint32_t> levels_;
+    std::shared_ptr<page_buffers> buf_;
 
     std::string where(std::size_t page) const
     {
@@ -103,10 +113,10 @@ class column_reader {
         std::uint64_t const avail = limit_ - pos_;
         std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(avail, 256));
         for (;;) {
-            head_.resize(want);
-            f_->read_at(pos_, head_);
+            buf_->head.resize(want);
+            f_->read_at(pos_, buf_->head);
             try {
-                return decode_page_header(head_, pos_, header_size);
+                return decode_page_header(buf_->head, pos_, header_size);
             } catch (error const& e) {
                 bool const truncated = e.reason().find("truncated") != std::string::npos;
                 if (!truncated || want >= avail || want >= (std::size_t{16} << 20))
@@ -121,7 +131,8 @@ class column_reader {
     {
         unsigned const w = static_cast<unsigned>(
             std::bit_width(static_cast<std::uint32_t>(d_->max_definition_level)));
-        levels_.resize(n);
+        buf_->levels.clear();
+        detail::grow(buf_->levels, n);
         if (enc == encoding::bit_packed && v1_prefix) {
             std::size_t const bytes = (n * w + 7) / 8;
             if (in.size() < bytes)
@@ -132,7 +143,7 @@ class column_reader {
                     std::size_t const bit = i * w + b;
                     v = v << 1 | ((in[bit / 8] >> (7 - bit % 8)) & 1);
                 }
-                levels_[i] = v;
+                buf_->levels[i] = v;
             }
             used = bytes;
             return;
@@ -156,7 +167,7 @@ class column_reader {
             prefix = 4;
         }
         detail::rle_decoder r(body, w, base + prefix);
-        r.get(levels_.data(), n);
+        r.get(buf_->levels.data(), n);
         used = prefix + body.size();
     }
 
@@ -171,8 +182,11 @@ class column_reader {
     }
 
 public:
-    column_reader(file const& f, std::size_t row_group, std::size_t column)
-        : f_(&f), col_(column)
+    /// `buffers`: page buffers shared with other readers of this thread (null: its own).
+    column_reader(file const& f, std::size_t row_group, std::size_t column,
+                  std::shared_ptr<page_buffers> buffers = {})
+        : f_(&f), col_(column),
+          buf_(buffers ? std::move(buffers) : std::make_shared<page_buffers>())
     {
         reopen(row_group);
     }
@@ -234,11 +248,12 @@ public:
             if (h.type != page_type::dictionary_page && h.type != page_type::data_page &&
                 h.type != page_type::data_page_v2)
                 continue; // index pages and unknown ones
-            raw_.resize(csize);
-            f_->read_at(data_at, raw_);
+            buf_->raw.clear();
+            detail::grow(buf_->raw, csize);
+            f_->read_at(data_at, buf_->raw);
             if (h.crc) {
                 auto const crc = static_cast<std::uint32_t>(
-                    ::crc32(0L, raw_.data(), static_cast<uInt>(raw_.size())));
+                    ::crc32(0L, buf_->raw.data(), static_cast<uInt>(buf_->raw.size())));
                 if (crc != static_cast<std::uint32_t>(*h.crc))
                     fail(page, at,
                          "CRC mismatch (header " +
@@ -248,9 +263,10 @@ public:
             compression_codec const codec = m_->codec;
             auto const decompress = [&](std::span<std::uint8_t const> in, std::size_t n,
                                         std::uint64_t in_at) {
-                plain_.resize(n);
+                buf_->plain.clear();
+                detail::grow(buf_->plain, n);
                 try {
-                    codec::decompress(codec, in, plain_, f_->path(), in_at);
+                    codec::decompress(codec, in, buf_->plain, f_->path(), in_at);
                 } catch (error const& e) {
                     fail(page, e.offset(), e.reason());
                 }
@@ -263,11 +279,11 @@ public:
                 auto const enc = h.dictionary_page_header->encoding;
                 if (enc != encoding::plain && enc != encoding::plain_dictionary)
                     fail(page, at, std::string("dictionary encoded ") + to_string(enc));
-                decompress(raw_, usize, data_at);
+                decompress(buf_->raw, usize, data_at);
                 has_dict_ = true;
                 try {
                     detail::decode_plain(
-                        d_->type, d_->type_length, plain_,
+                        d_->type, d_->type_length, buf_->plain,
                         static_cast<std::size_t>(h.dictionary_page_header->num_values), dict_, 0);
                 } catch (error const& e) {
                     rethrow(e, page, data_at, codec != compression_codec::uncompressed);
@@ -292,8 +308,8 @@ public:
                     n = static_cast<std::size_t>(dp.num_values);
                     check_count(page, at, n);
                     enc = dp.encoding;
-                    decompress(raw_, usize, data_at);
-                    std::span<std::uint8_t const> body = plain_;
+                    decompress(buf_->raw, usize, data_at);
+                    std::span<std::uint8_t const> body = buf_->plain;
                     std::size_t used = 0;
                     if (d_->max_definition_level > 0) {
                         decode_levels(body, dp.definition_level_encoding, n, true, 0, used);
@@ -310,18 +326,18 @@ public:
                     enc = dp.encoding;
                     auto const rl = static_cast<std::size_t>(dp.repetition_levels_byte_length);
                     auto const dl = static_cast<std::size_t>(dp.definition_levels_byte_length);
-                    if (rl + dl > raw_.size())
+                    if (rl + dl > buf_->raw.size())
                         fail(page, at, "level bytes past the page");
                     if (d_->max_definition_level > 0) {
                         std::size_t used = 0;
                         compressed = false; // levels are stored as they are
-                        decode_levels(std::span(raw_).subspan(rl, dl), encoding::rle, n, false, rl,
-                                      used);
+                        decode_levels(std::span(buf_->raw).subspan(rl, dl), encoding::rle, n, false,
+                                      rl, used);
                     }
-                    std::span<std::uint8_t const> rest = std::span(raw_).subspan(rl + dl);
+                    std::span<std::uint8_t const> rest = std::span(buf_->raw).subspan(rl + dl);
                     if (dp.compressed() && codec != compression_codec::uncompressed) {
                         decompress(rest, usize - rl - dl, data_at + rl + dl);
-                        values = plain_;
+                        values = buf_->plain;
                         compressed = true;
                         values_base = 0;
                     } else {
@@ -332,22 +348,23 @@ public:
                 }
                 std::size_t defined = n;
                 if (d_->max_definition_level > 0) {
-                    out.defined.resize(had + n);
+                    detail::grow(out.defined, had + n);
                     std::uint8_t* def = out.defined.data() + had;
                     auto const max = static_cast<std::uint32_t>(d_->max_definition_level);
+                    std::uint32_t const* lv = buf_->levels.data();
                     std::uint32_t over = 0;
                     defined = 0;
                     for (std::size_t i = 0; i < n; ++i) { // branch-free: vectorised
-                        over |= levels_[i] > max ? levels_[i] : 0;
-                        def[i] = levels_[i] == max;
-                        defined += def[i];
+                        over |= lv[i] > max ? lv[i] : 0;
+                        def[i] = static_cast<std::uint8_t>(lv[i] == max);
+                        defined += lv[i] == max;
                     }
                     if (over)
                         for (std::size_t i = 0; i < n; ++i)
-                            if (levels_[i] > max)
+                            if (buf_->levels[i] > max)
                                 detail::fail_decode(
                                     0, "levels",
-                                    "definition level " + std::to_string(levels_[i]) +
+                                    "definition level " + std::to_string(buf_->levels[i]) +
                                         " past the column's maximum " + std::to_string(max));
                     if (h.type == page_type::data_page_v2 && n - defined != nulls_v2)
                         detail::fail_decode(0, "levels",

@@ -26,8 +26,9 @@
 //         (num_rows x budget / projected size rows), pages read as the slice needs them; a page
 //         that straddles two slices is decoded once and its tail carried to the next slice.
 // Memory: the batch's buffers (the projected columns' decoded values of one row group, or of a
-//         slice plus one page per column), plus per column one page (compressed and
-//         decompressed) and its dictionary. Buffers keep their capacity across batches.
+//         slice plus one page per column), one page (compressed and decompressed: the
+//         columns' readers share these buffers) and each column's dictionary. Buffers keep
+//         their capacity across batches.
 // Errors: parquet::error (file, byte offset, "row group R column C ("name") page P: ...") from
 //         the column reader; a projected name that is not a column ("no column "x" (columns:
 //         a, b)"); a nested column; a column whose pages end before the row group's rows ("row
@@ -89,8 +90,14 @@ struct column_values : column_page {
     bool is_null(std::size_t row) const noexcept { return !defined.empty() && !defined[row]; }
     std::size_t null_count() const noexcept { return rows - values.size(); }
 
-    std::span<std::int32_t const> int32s() const { return typed<std::int32_t>(physical_type::int32); }
-    std::span<std::int64_t const> int64s() const { return typed<std::int64_t>(physical_type::int64); }
+    std::span<std::int32_t const> int32s() const
+    {
+        return typed<std::int32_t>(physical_type::int32);
+    }
+    std::span<std::int64_t const> int64s() const
+    {
+        return typed<std::int64_t>(physical_type::int64);
+    }
     std::span<float const> floats() const { return typed<float>(physical_type::float_); }
     std::span<double const> doubles() const { return typed<double>(physical_type::double_); }
     /// BOOLEAN values, one byte 0/1 each.
@@ -129,8 +136,8 @@ struct column_batch {
     std::size_t row_group = 0;
     std::int64_t first_row = 0; ///< the batch's first row's number in the file
     std::size_t rows = 0;
-    std::size_t slice = 0;    ///< its index among the row group's slices
-    bool whole_group = true;  ///< the batch is the whole row group
+    std::size_t slice = 0;   ///< its index among the row group's slices
+    bool whole_group = true; ///< the batch is the whole row group
     std::vector<column_values> columns;
 
     /// The bytes its buffers hold allocated (capacities, not sizes).
@@ -152,7 +159,8 @@ inline std::uint64_t largest_projected_group(file const& f, std::vector<std::siz
     for (row_group const& g : f.metadata().row_groups) {
         std::uint64_t n = 0;
         for (std::size_t c = 0; c < g.columns.size(); ++c)
-            if ((columns.empty() || std::find(columns.begin(), columns.end(), c) != columns.end()) &&
+            if ((columns.empty() ||
+                 std::find(columns.begin(), columns.end(), c) != columns.end()) &&
                 g.columns[c].meta_data)
                 n += static_cast<std::uint64_t>(
                     std::max<std::int64_t>(0, g.columns[c].meta_data->total_uncompressed_size));
@@ -206,6 +214,7 @@ class column_batches : public std::ranges::view_interface<column_batches> {
         std::vector<std::size_t> cols;
         std::shared_ptr<std::vector<std::string> const> names;
         std::vector<std::optional<column_reader>> readers;
+        std::shared_ptr<page_buffers> pages = std::make_shared<page_buffers>(); // shared by all
         std::vector<column_values> carry; // rows read past the last slice, per column
         column_batch batch;
         std::size_t group = 0;
@@ -227,7 +236,7 @@ class column_batches : public std::ranges::view_interface<column_batches> {
             auto const& g = f->metadata().row_groups[group];
             for (std::size_t k = 0; k < cols.size(); ++k) {
                 if (readers.size() <= k)
-                    readers.emplace_back(std::in_place, *f, group, cols[k]);
+                    readers.emplace_back(std::in_place, *f, group, cols[k], pages);
                 else
                     readers[k]->reopen(group); // its buffers reused
                 carry[k].rows = 0;
@@ -248,8 +257,8 @@ class column_batches : public std::ranges::view_interface<column_batches> {
             }
             if (budget > 0 && projected > budget && g.num_rows > 0) {
                 auto const rows = static_cast<std::uint64_t>(g.num_rows);
-                slice_rows = static_cast<std::size_t>(
-                    std::max<std::uint64_t>(1, rows * budget / projected));
+                slice_rows =
+                    static_cast<std::size_t>(std::max<std::uint64_t>(1, rows * budget / projected));
             }
         }
 
@@ -268,10 +277,9 @@ class column_batches : public std::ranges::view_interface<column_batches> {
                 return;
             }
             std::int64_t const left = groups[group].num_rows - group_row;
-            std::size_t const want =
-                slice_rows ? static_cast<std::size_t>(
-                                 std::min<std::int64_t>(left, static_cast<std::int64_t>(slice_rows)))
-                           : static_cast<std::size_t>(left);
+            std::size_t const want = slice_rows ? static_cast<std::size_t>(std::min<std::int64_t>(
+                                                      left, static_cast<std::int64_t>(slice_rows)))
+                                                : static_cast<std::size_t>(left);
             for (std::size_t k = 0; k < cols.size(); ++k) {
                 column_values& out = batch.columns[k];
                 column_values& tail = carry[k];
@@ -286,11 +294,11 @@ class column_batches : public std::ranges::view_interface<column_batches> {
                 }
                 while (out.rows < want)
                     if (!readers[k]->next_page(out, true))
-                        fail_rows(k, "its pages end after " +
-                                         std::to_string(group_row + static_cast<std::int64_t>(
-                                                                        out.rows)) +
-                                         " rows, the row group has " +
-                                         std::to_string(groups[group].num_rows));
+                        fail_rows(
+                            k, "its pages end after " +
+                                   std::to_string(group_row + static_cast<std::int64_t>(out.rows)) +
+                                   " rows, the row group has " +
+                                   std::to_string(groups[group].num_rows));
                 if (out.rows > want) {
                     if (!slice_rows)
                         fail_rows(k, "its pages hold more rows than the row group's " +

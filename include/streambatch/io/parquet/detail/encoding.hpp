@@ -34,10 +34,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
-#include <memory>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -71,9 +71,29 @@ struct default_init_allocator : std::allocator<T> {
 template <class T>
 using buffer = std::vector<T, default_init_allocator<T>>;
 
-/// Decoded values of one type (buffers that are not zeroed when they grow). Fixed-width values (BOOLEAN as one byte 0/1, INT32, INT64,
-/// INT96, FLOAT, DOUBLE, FIXED_LEN_BYTE_ARRAY) sit in `fixed`, `width` bytes each; BYTE_ARRAY
-/// values in `data`, value i at [offsets[i], offsets[i + 1]).
+/// Capacity for `n` elements in `v`: n and an eighth when `v` is empty (a buffer refilled page
+/// after page, or batch after batch, does not double for a page a little larger than the last,
+/// nor reallocate for every one: each freed block is a hole in glibc's heap), doubling while
+/// appending (pages after pages).
+template <class V>
+void make_room(V& v, std::size_t n)
+{
+    if (n > v.capacity())
+        v.reserve(v.empty() ? n + n / 8 : std::max(n, v.capacity() * 2));
+}
+
+/// make_room, then resize to `n`.
+template <class V>
+void grow(V& v, std::size_t n)
+{
+    make_room(v, n);
+    v.resize(n);
+}
+
+/// Decoded values of one type (buffers that are not zeroed when they grow). Fixed-width values
+/// (BOOLEAN as one byte 0/1, INT32, INT64, INT96, FLOAT, DOUBLE, FIXED_LEN_BYTE_ARRAY) sit in
+/// `fixed`, `width` bytes each; BYTE_ARRAY values in `data`, value i at [offsets[i], offsets[i +
+/// 1]).
 struct value_buffer {
     std::size_t width = 0; ///< 0 for BYTE_ARRAY
     buffer<std::uint8_t> fixed;
@@ -288,7 +308,7 @@ inline std::size_t decode_plain(physical_type t, std::int32_t type_length,
                         std::to_string(count) + " BOOLEAN values need " +
                             std::to_string((count + 7) / 8) + " bytes, the page has " +
                             std::to_string(in.size()));
-        out.fixed.resize(had + count);
+        grow(out.fixed, had + count);
         std::uint8_t* o = out.fixed.data() + had;
         for (std::size_t i = 0; i < count; ++i)
             o[i] = (in[i >> 3] >> (i & 7)) & 1;
@@ -297,8 +317,8 @@ inline std::size_t decode_plain(physical_type t, std::int32_t type_length,
     if (t == physical_type::byte_array) {
         std::size_t pos = 0;
         // 4 bytes a value at least; the values' bytes are fewer than the page's
-        out.offsets.reserve(out.offsets.size() + std::min(count, in.size() / 4));
-        out.data.reserve(out.data.size() + in.size());
+        make_room(out.offsets, out.offsets.size() + std::min(count, in.size() / 4));
+        make_room(out.data, out.data.size() + in.size());
         if (out.data.size() + in.size() > UINT32_MAX)
             fail_decode(base, "PLAIN", "more than 4 GiB of BYTE_ARRAY values in one buffer");
         for (std::size_t i = 0; i < count; ++i) {
@@ -323,7 +343,7 @@ inline std::size_t decode_plain(physical_type t, std::int32_t type_length,
         fail_decode(base, "PLAIN",
                     std::to_string(count) + " " + to_string(t) + " values of " + std::to_string(w) +
                         " bytes but the page has " + std::to_string(in.size()) + " bytes");
-    out.fixed.resize(had + count * w); // no zero fill past the capacity reused
+    grow(out.fixed, had + count * w); // not zeroed
     if (count)
         std::memcpy(out.fixed.data() + had, in.data(), count * w);
     return count * w;
@@ -370,7 +390,7 @@ inline void gather(value_buffer const& dict, std::span<std::uint32_t const> indi
             std::memcpy(o + i * W, src + std::size_t{indices[i]} * W, W); // inlined: W is fixed
     };
     if (dict.width) {
-        out.fixed.resize(had + indices.size() * dict.width);
+        grow(out.fixed, had + indices.size() * dict.width);
         switch (dict.width) {
         case 1:
             copy(std::integral_constant<std::size_t, 1>{});
@@ -399,8 +419,8 @@ inline void gather(value_buffer const& dict, std::span<std::uint32_t const> indi
         std::size_t const start = out.data.size();
         if (start + total > UINT32_MAX)
             fail_decode(base, enc, "more than 4 GiB of BYTE_ARRAY values in one buffer");
-        out.data.resize(start + total);
-        out.offsets.resize(had + indices.size() + 1);
+        grow(out.data, start + total);
+        grow(out.offsets, had + indices.size() + 1);
         char* o = out.data.data();
         auto at = static_cast<std::uint32_t>(start);
         for (std::size_t i = 0; i < indices.size(); ++i) {
