@@ -72,7 +72,7 @@ struct column_page {
 /// share them (column_batches and the row reader do: one set, not one per column).
 struct page_buffers {
     detail::buffer<std::uint8_t> head, raw, plain;
-    detail::buffer<std::uint32_t> levels;
+    detail::buffer<std::uint8_t> levels; // definition levels (a flat column's fit a byte)
 };
 
 class column_reader {
@@ -131,6 +131,10 @@ class column_reader {
     {
         unsigned const w = static_cast<unsigned>(
             std::bit_width(static_cast<std::uint32_t>(d_->max_definition_level)));
+        if (d_->max_definition_level > 255)
+            detail::fail_decode(base, "levels",
+                                "maximum definition level " +
+                                    std::to_string(d_->max_definition_level) + " past 255");
         buf_->levels.clear();
         detail::grow(buf_->levels, n);
         if (enc == encoding::bit_packed && v1_prefix) {
@@ -143,7 +147,7 @@ class column_reader {
                     std::size_t const bit = i * w + b;
                     v = v << 1 | ((in[bit / 8] >> (7 - bit % 8)) & 1);
                 }
-                buf_->levels[i] = v;
+                buf_->levels[i] = static_cast<std::uint8_t>(v);
             }
             used = bytes;
             return;
@@ -248,9 +252,17 @@ public:
             if (h.type != page_type::dictionary_page && h.type != page_type::data_page &&
                 h.type != page_type::data_page_v2)
                 continue; // index pages and unknown ones
+            compression_codec const codec = m_->codec;
+            // a large SNAPPY page of v1 (or a dictionary page) without a CRC is read in chunks
+            // as it is decompressed: the compressed page is never held whole
+            bool const chunked = codec == compression_codec::snappy && !h.crc &&
+                                 h.type != page_type::data_page_v2 &&
+                                 csize > (std::size_t{256} << 10);
             buf_->raw.clear();
-            detail::grow(buf_->raw, csize);
-            f_->read_at(data_at, buf_->raw);
+            if (!chunked) {
+                detail::grow(buf_->raw, csize);
+                f_->read_at(data_at, buf_->raw);
+            }
             if (h.crc) {
                 auto const crc = static_cast<std::uint32_t>(
                     ::crc32(0L, buf_->raw.data(), static_cast<uInt>(buf_->raw.size())));
@@ -260,13 +272,22 @@ public:
                              std::to_string(static_cast<std::uint32_t>(*h.crc)) + ", page " +
                              std::to_string(crc) + ")");
             }
-            compression_codec const codec = m_->codec;
-            auto const decompress = [&](std::span<std::uint8_t const> in, std::size_t n,
-                                        std::uint64_t in_at) {
+            auto const into_plain = [&](std::size_t n) {
                 buf_->plain.clear();
                 detail::grow(buf_->plain, n);
+                return std::span<std::uint8_t>(buf_->plain);
+            };
+            auto const decompress = [&](std::span<std::uint8_t const> in,
+                                        std::span<std::uint8_t> dst, std::uint64_t in_at) {
                 try {
-                    codec::decompress(codec, in, buf_->plain, f_->path(), in_at);
+                    if (chunked)
+                        codec::snappy_from(
+                            [&](std::size_t off, std::span<std::uint8_t> o) {
+                                f_->read_at(data_at + off, o);
+                            },
+                            csize, dst, f_->path(), in_at);
+                    else
+                        codec::decompress(codec, in, dst, f_->path(), in_at);
                 } catch (error const& e) {
                     fail(page, e.offset(), e.reason());
                 }
@@ -279,7 +300,7 @@ public:
                 auto const enc = h.dictionary_page_header->encoding;
                 if (enc != encoding::plain && enc != encoding::plain_dictionary)
                     fail(page, at, std::string("dictionary encoded ") + to_string(enc));
-                decompress(buf_->raw, usize, data_at);
+                decompress(buf_->raw, into_plain(usize), data_at);
                 has_dict_ = true;
                 try {
                     detail::decode_plain(
@@ -295,6 +316,10 @@ public:
             std::span<std::uint8_t const> values;
             std::uint64_t values_base = 0; // the values' offset in the page data
             bool compressed = codec != compression_codec::uncompressed;
+            // a v1 PLAIN page (not BOOLEAN) is decompressed straight into out.values and
+            // decoded where it lies: from in_place_start, after in_place_skip bytes of levels
+            bool in_place = false;
+            std::size_t in_place_start = 0, in_place_skip = 0;
             if (!append) {
                 out.defined.clear();
                 out.rows = 0;
@@ -308,13 +333,32 @@ public:
                     n = static_cast<std::size_t>(dp.num_values);
                     check_count(page, at, n);
                     enc = dp.encoding;
-                    decompress(buf_->raw, usize, data_at);
-                    std::span<std::uint8_t const> body = buf_->plain;
+                    std::span<std::uint8_t> body;
+                    in_place = enc == encoding::plain && d_->type != physical_type::boolean;
+                    if (in_place) {
+                        detail::value_buffer& v = out.values;
+                        if (!(append && had > 0))
+                            v.clear(detail::value_width(d_->type, d_->type_length));
+                        if (d_->type == physical_type::byte_array) {
+                            in_place_start = v.data.size();
+                            detail::grow(v.data, in_place_start + usize);
+                            body = {reinterpret_cast<std::uint8_t*>(v.data.data()) + in_place_start,
+                                    usize};
+                        } else {
+                            in_place_start = v.fixed.size();
+                            detail::grow(v.fixed, in_place_start + usize);
+                            body = {v.fixed.data() + in_place_start, usize};
+                        }
+                    } else {
+                        body = into_plain(usize);
+                    }
+                    decompress(buf_->raw, body, data_at);
                     std::size_t used = 0;
                     if (d_->max_definition_level > 0) {
                         decode_levels(body, dp.definition_level_encoding, n, true, 0, used);
                         values_base = used;
                     }
+                    in_place_skip = used;
                     values = body.subspan(used);
                 } else {
                     if (!h.data_page_header_v2)
@@ -336,7 +380,7 @@ public:
                     }
                     std::span<std::uint8_t const> rest = std::span(buf_->raw).subspan(rl + dl);
                     if (dp.compressed() && codec != compression_codec::uncompressed) {
-                        decompress(rest, usize - rl - dl, data_at + rl + dl);
+                        decompress(rest, into_plain(usize - rl - dl), data_at + rl + dl);
                         values = buf_->plain;
                         compressed = true;
                         values_base = 0;
@@ -351,7 +395,7 @@ public:
                     detail::grow(out.defined, had + n);
                     std::uint8_t* def = out.defined.data() + had;
                     auto const max = static_cast<std::uint32_t>(d_->max_definition_level);
-                    std::uint32_t const* lv = buf_->levels.data();
+                    std::uint8_t const* lv = buf_->levels.data();
                     std::uint32_t over = 0;
                     defined = 0;
                     for (std::size_t i = 0; i < n; ++i) { // branch-free: vectorised
@@ -372,9 +416,14 @@ public:
                                                 " nulls in the levels, the header says " +
                                                 std::to_string(nulls_v2));
                 }
-                detail::decode_values(enc, d_->type, d_->type_length, values, defined,
-                                      has_dict_ ? &dict_ : nullptr, out.values, values_base,
-                                      append && had > 0);
+                if (in_place)
+                    detail::decode_plain_in_place(d_->type, d_->type_length, out.values,
+                                                  in_place_start, in_place_skip, defined,
+                                                  values_base);
+                else
+                    detail::decode_values(enc, d_->type, d_->type_length, values, defined,
+                                          has_dict_ ? &dict_ : nullptr, out.values, values_base,
+                                          append && had > 0);
             } catch (error const& e) {
                 if (e.file() == f_->path())
                     throw;

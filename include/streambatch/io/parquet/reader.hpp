@@ -695,7 +695,7 @@ class row_cursor {
         readers_.clear();
         for (std::size_t k = 0; k < cols_.size(); ++k) {
             readers_.emplace_back(std::in_place, *f_, group_, cols_[k], buffers_);
-            pages_[k] = {};
+            pages_[k].rows = 0; // its buffers kept for the next pages
             page_row_[k] = page_value_[k] = 0;
         }
     }

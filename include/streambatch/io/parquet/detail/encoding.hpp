@@ -71,7 +71,7 @@ struct default_init_allocator : std::allocator<T> {
 template <class T>
 using buffer = std::vector<T, default_init_allocator<T>>;
 
-/// Capacity for `n` elements in `v`: n and an eighth when `v` is empty (a buffer refilled page
+/// Capacity for `n` elements in `v`: n and a 32nd when `v` is empty (a buffer refilled page
 /// after page, or batch after batch, does not double for a page a little larger than the last,
 /// nor reallocate for every one: each freed block is a hole in glibc's heap), doubling while
 /// appending (pages after pages).
@@ -79,7 +79,7 @@ template <class V>
 void make_room(V& v, std::size_t n)
 {
     if (n > v.capacity())
-        v.reserve(v.empty() ? n + n / 8 : std::max(n, v.capacity() * 2));
+        v.reserve(v.empty() ? n + n / 32 : std::max(n, v.capacity() * 2));
 }
 
 /// make_room, then resize to `n`.
@@ -263,8 +263,10 @@ public:
     /// Bytes consumed up to the end of the current run.
     std::size_t position() const noexcept { return pos_; }
 
-    /// The next `n` values into out[0, n).
-    void get(std::uint32_t* out, std::size_t n)
+    /// The next `n` values into out[0, n) (T: std::uint32_t, or a narrower unsigned type when
+    /// the bit width fits it: definition levels as bytes).
+    template <class T>
+    void get(T* out, std::size_t n)
     {
         while (n > 0) {
             if (left_ == 0) {
@@ -278,11 +280,11 @@ public:
                 std::uint8_t const* p = in_.data() + packed_start_;
                 std::size_t const size = pos_ - packed_start_;
                 for (std::size_t k = 0; k < take; ++k)
-                    out[k] = static_cast<std::uint32_t>(
-                        read_bits(p, size, (packed_next_ + k) * width_, width_));
+                    out[k] =
+                        static_cast<T>(read_bits(p, size, (packed_next_ + k) * width_, width_));
                 packed_next_ += take;
             } else {
-                std::fill(out, out + take, value_);
+                std::fill(out, out + take, static_cast<T>(value_));
             }
             left_ -= take;
             out += take;
@@ -290,6 +292,42 @@ public:
         }
     }
 };
+
+/// PLAIN BYTE_ARRAY: take(bytes, length) for each of the `count` values of `in` (a 4-byte length,
+/// then the bytes); returns the bytes used. A value's length is read before take() sees it, so
+/// take() may overwrite the bytes before that value (decode_plain_in_place does).
+template <class Take>
+std::size_t plain_byte_arrays(std::span<std::uint8_t const> in, std::size_t count,
+                              std::uint64_t base, Take&& take)
+{
+    std::size_t pos = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+        if (in.size() - pos < 4)
+            fail_decode(base + pos, "PLAIN",
+                        "BYTE_ARRAY value " + std::to_string(i) + "'s length cut short");
+        std::uint32_t n = 0;
+        std::memcpy(&n, in.data() + pos, 4);
+        pos += 4;
+        if (n > in.size() - pos)
+            fail_decode(base + pos - 4, "PLAIN",
+                        "BYTE_ARRAY value " + std::to_string(i) + "'s length " + std::to_string(n) +
+                            " past the end of the page (" + std::to_string(in.size() - pos) +
+                            " bytes left)");
+        take(in.data() + pos, n);
+        pos += n;
+    }
+    return pos;
+}
+
+/// PLAIN fixed-width values: `count` of `w` bytes must fit in `size` bytes.
+inline void check_plain_fixed(physical_type t, std::size_t w, std::size_t count, std::size_t size,
+                              std::uint64_t base)
+{
+    if (w == 0 || count > size / w)
+        fail_decode(base, "PLAIN",
+                    std::to_string(count) + " " + to_string(t) + " values of " + std::to_string(w) +
+                        " bytes but the page has " + std::to_string(size) + " bytes");
+}
 
 /// PLAIN: `count` values of type `t` from `in` into `out` (cleared first, unless `append`:
 /// then after the values it holds, which are of the same type); returns the bytes used.
@@ -315,38 +353,57 @@ inline std::size_t decode_plain(physical_type t, std::int32_t type_length,
         return (count + 7) / 8;
     }
     if (t == physical_type::byte_array) {
-        std::size_t pos = 0;
         // 4 bytes a value at least; the values' bytes are fewer than the page's
         make_room(out.offsets, out.offsets.size() + std::min(count, in.size() / 4));
         make_room(out.data, out.data.size() + in.size());
         if (out.data.size() + in.size() > UINT32_MAX)
             fail_decode(base, "PLAIN", "more than 4 GiB of BYTE_ARRAY values in one buffer");
-        for (std::size_t i = 0; i < count; ++i) {
-            if (in.size() - pos < 4)
-                fail_decode(base + pos, "PLAIN",
-                            "BYTE_ARRAY value " + std::to_string(i) + "'s length cut short");
-            std::uint32_t n = 0;
-            std::memcpy(&n, in.data() + pos, 4);
-            pos += 4;
-            if (n > in.size() - pos)
-                fail_decode(base + pos - 4, "PLAIN",
-                            "BYTE_ARRAY value " + std::to_string(i) + "'s length " +
-                                std::to_string(n) + " past the end of the page (" +
-                                std::to_string(in.size() - pos) + " bytes left)");
-            out.push_bytes(reinterpret_cast<char const*>(in.data() + pos), n);
-            pos += n;
-        }
-        return pos;
+        return plain_byte_arrays(in, count, base, [&](std::uint8_t const* p, std::uint32_t n) {
+            out.push_bytes(reinterpret_cast<char const*>(p), n);
+        });
     }
     std::size_t const w = out.width;
-    if (w == 0 || count > in.size() / w)
-        fail_decode(base, "PLAIN",
-                    std::to_string(count) + " " + to_string(t) + " values of " + std::to_string(w) +
-                        " bytes but the page has " + std::to_string(in.size()) + " bytes");
+    check_plain_fixed(t, w, count, in.size(), base);
     grow(out.fixed, had + count * w); // not zeroed
     if (count)
         std::memcpy(out.fixed.data() + had, in.data(), count * w);
     return count * w;
+}
+
+/// PLAIN values decoded where they lie: the page's bytes were decompressed straight into
+/// out's buffer (out.data for BYTE_ARRAY, out.fixed for the other types but BOOLEAN), from
+/// `start + skip` to its end (`skip`: bytes before them the caller is done with, such as
+/// definition levels); they are compacted to `start`, as decode_plain(..., append) would have
+/// appended them from another buffer (no copy of the page, no second page buffer). Errors as
+/// decode_plain's, at `base` + the offset in the values.
+inline void decode_plain_in_place(physical_type t, std::int32_t type_length, value_buffer& out,
+                                  std::size_t start, std::size_t skip, std::size_t count,
+                                  std::uint64_t base)
+{
+    out.width = value_width(t, type_length);
+    if (t == physical_type::byte_array) {
+        char* d = out.data.data();
+        std::span<std::uint8_t const> const in(reinterpret_cast<std::uint8_t const*>(d) + start +
+                                                   skip,
+                                               out.data.size() - start - skip);
+        if (start + in.size() > UINT32_MAX)
+            fail_decode(base, "PLAIN", "more than 4 GiB of BYTE_ARRAY values in one buffer");
+        make_room(out.offsets, out.offsets.size() + std::min(count, in.size() / 4));
+        std::size_t at = start;
+        plain_byte_arrays(in, count, base, [&](std::uint8_t const* p, std::uint32_t n) {
+            std::memmove(d + at, p, n); // at <= p: the bytes move down
+            at += n;
+            out.offsets.push_back(static_cast<std::uint32_t>(at));
+        });
+        out.data.resize(at);
+        return;
+    }
+    std::size_t const w = out.width;
+    std::size_t const size = out.fixed.size() - start - skip;
+    check_plain_fixed(t, w, count, size, base);
+    if (skip && count)
+        std::memmove(out.fixed.data() + start, out.fixed.data() + start + skip, count * w);
+    out.fixed.resize(start + count * w);
 }
 
 /// A dictionary-encoded data page's values: a bit-width byte, then RLE/bit-packed indices.
