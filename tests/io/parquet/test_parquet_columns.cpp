@@ -4,6 +4,7 @@
 // the budget makes the buffers smaller; the memory_short hook; errors name file, row group,
 // column, page and byte offset.
 #include <streambatch/io/parquet/columns.hpp>
+#include <streambatch/io/parquet/detail/codec.hpp>
 #include <streambatch/io/parquet/reader.hpp>
 
 #include <catch2/catch.hpp>
@@ -15,6 +16,7 @@
 #include <fstream>
 #include <ranges>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -271,4 +273,99 @@ TEST_CASE("columns: damage in a page is named: file, row group, column, page, by
         }
     }
     fs::remove(bad);
+}
+
+TEST_CASE("columns: PLAIN decoded in place equals decode_plain, errors alike", "[parquet][columns]")
+{
+    namespace d = pq::detail;
+    // three BYTE_ARRAY values after 3 bytes the caller is done with (levels)
+    std::vector<std::uint8_t> page = {9, 9, 9};
+    for (std::string const v : {"ab", "", "xyz"}) {
+        auto const n = static_cast<std::uint32_t>(v.size());
+        for (int k = 0; k < 4; ++k)
+            page.push_back(static_cast<std::uint8_t>(n >> (8 * k)));
+        page.insert(page.end(), v.begin(), v.end());
+    }
+    d::value_buffer want;
+    d::decode_plain(pq::physical_type::byte_array, 0, std::span(page).subspan(3), 3, want, 3);
+    d::value_buffer got;
+    got.clear(0);
+    got.push_bytes("before", 6); // appended after what the buffer holds
+    got.data.insert(got.data.end(), page.begin(), page.end());
+    d::decode_plain_in_place(pq::physical_type::byte_array, 0, got, 6, 3, 3, 3);
+    REQUIRE(got.size() == 4);
+    CHECK(got.bytes(0) == "before");
+    for (std::size_t i = 0; i < 3; ++i)
+        CHECK(got.bytes(i + 1) == want.bytes(i));
+    CHECK(got.data.size() == 11);
+    // a length past the page: the same error as decode_plain's
+    page[3 + 4 + 2] = 200; // value 1's length
+    std::string const reason = [&] {
+        try {
+            d::decode_plain(pq::physical_type::byte_array, 0, std::span(page).subspan(3), 3, want,
+                            3);
+        } catch (pq::error const& e) {
+            CHECK(e.offset() == 3 + 6);
+            return e.reason();
+        }
+        return std::string();
+    }();
+    CHECK_THAT(reason, Catch::StartsWith("PLAIN: BYTE_ARRAY value 1's length 200 past the end"));
+    got.clear(0);
+    got.data.assign(page.begin(), page.end());
+    try {
+        d::decode_plain_in_place(pq::physical_type::byte_array, 0, got, 0, 3, 3, 3);
+        FAIL("no error");
+    } catch (pq::error const& e) {
+        CHECK(e.offset() == 3 + 6);
+        CHECK(e.reason() == reason);
+    }
+    // fixed width: INT32 after 2 bytes of levels
+    std::vector<std::uint8_t> ints = {7, 7, 1, 0, 0, 0, 2, 0, 0, 0};
+    d::value_buffer fixed;
+    fixed.clear(4);
+    fixed.fixed.assign(ints.begin(), ints.end());
+    d::decode_plain_in_place(pq::physical_type::int32, 0, fixed, 0, 2, 2, 2);
+    REQUIRE(fixed.size() == 2);
+    CHECK(fixed.get<std::int32_t>(0) == 1);
+    CHECK(fixed.get<std::int32_t>(1) == 2);
+    fixed.fixed.assign(ints.begin(), ints.end());
+    CHECK_THROWS_WITH(
+        d::decode_plain_in_place(pq::physical_type::int32, 0, fixed, 0, 2, 3, 2),
+        Catch::EndsWith("byte 2: PLAIN: 3 INT32 values of 4 bytes but the page has 8 bytes"));
+}
+
+TEST_CASE("columns: SNAPPY read in chunks (snappy_from) equals decompress, errors alike",
+          "[parquet][columns]")
+{
+    std::vector<std::uint8_t> plain(700'000);
+    for (std::size_t i = 0; i < plain.size(); ++i)
+        plain[i] = static_cast<std::uint8_t>((i * 2654435761u) >> (i % 3 == 0 ? 24 : 7));
+    auto const packed = pq::codec::compress(pq::compression_codec::snappy, plain);
+    std::size_t reads = 0;
+    auto const read = [&](std::size_t off, std::span<std::uint8_t> o) {
+        ++reads;
+        REQUIRE(off + o.size() <= packed.size());
+        std::memcpy(o.data(), packed.data() + off, o.size());
+    };
+    std::vector<std::uint8_t> out(plain.size());
+    pq::codec::snappy_from(read, packed.size(), out, "f.parquet", 100);
+    CHECK(out == plain);
+    CHECK(reads >= packed.size() / (128 << 10)); // in chunks, never the whole page at once
+    // a wrong size and damage: errors naming the codec, both sizes, file and offset
+    std::vector<std::uint8_t> short_out(plain.size() - 1);
+    try {
+        pq::codec::snappy_from(read, packed.size(), short_out, "f.parquet", 100);
+        FAIL("no error");
+    } catch (pq::error const& e) {
+        CHECK(e.file() == "f.parquet");
+        CHECK(e.offset() == 100);
+        CHECK_THAT(e.reason(), Catch::StartsWith("SNAPPY: " + std::to_string(packed.size()) +
+                                                 " bytes do not decompress into 699999: its "
+                                                 "header says 700000"));
+    }
+    auto const cut = [&](std::size_t off, std::span<std::uint8_t> o) { read(off, o); };
+    CHECK_THROWS_WITH(pq::codec::snappy_from(cut, packed.size() / 2, out, "f.parquet", 100),
+                      Catch::Contains("SNAPPY: " + std::to_string(packed.size() / 2) +
+                                      " bytes do not decompress into 700000: invalid input"));
 }
