@@ -61,7 +61,7 @@ if [[ ! -f $file ]]; then
     node "$npm_dir/parquet_read_duckdb.mjs" gen "$rows" "$file.tmp"
     mv "$file.tmp" "$file"
 fi
-size=$(stat -c %s "$file")
+size=$(stat -L -c %s "$file")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
