@@ -15,7 +15,11 @@
 //         nation.dict-malformed.parquet so) is read past its stated end up to the footer, as
 //         Arrow does; nothing past the footer's start is read.
 // Memory: one page: its compressed bytes, its decompressed bytes, its decoded values; plus the
-//         chunk's decoded dictionary. Pages are read with pread, one at a time. The page
+//         chunk's decoded dictionary. Pages are read with pread, one at a time. A SNAPPY page
+//         (v1 or dictionary, past 256 KiB, without a CRC) is read in 128 KiB chunks as it is
+//         decompressed (codec::snappy_from), and a v1 PLAIN page (not BOOLEAN) is decompressed
+//         straight into the values' buffer and decoded where it lies, so such pages take no
+//         compressed or decompressed page buffer. next_page(out, true) appends. The page
 //         buffers (page_buffers) may be shared by the readers of one thread; reopen(row_group)
 //         moves to the column's chunk in another row group, keeping every buffer.
 // Errors: parquet::error naming the file and a byte offset, its reason starting
