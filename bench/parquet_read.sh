@@ -100,7 +100,7 @@ for ((p = 0; p < pairs; ++p)); do
 done
 load_after=$(uptime)
 commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
-dirty=$(git -C "$repo" status --porcelain -- include bench 2>/dev/null | head -1)
+dirty=$(git -C "$repo" status --porcelain -- include bench ':!bench/RESULTS-*' 2>/dev/null | head -1)
 [[ -z $dirty ]] || commit="$commit (with uncommitted changes)"
 
 python3 - "$results" "$rows" "$pairs" "$size" "$load_before" "$load_after" "$commit" "$smoke" <<'EOF' > "$work/report.md"
