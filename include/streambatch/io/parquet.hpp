@@ -9,6 +9,7 @@
 //         schema_view, column_descriptor, chunk_range, read_footer, parse_footer (file.hpp);
 //         parquet::codec::decompress / compress (detail/codec.hpp); the decoders
 //         (detail/encoding.hpp); parquet::column_reader, column_page (column_reader.hpp);
+//         parquet::column_batches, column_batch, column_values, column_options (columns.hpp);
 //         parquet::value, value_kind, value_meaning, value_type, row, position, reader,
 //         rows(), row_groups, rows_as<T>() (reader.hpp); the encoders, pages and
 //         CRCs parquet::enc (detail/encode.hpp); parquet::writer, column_spec, writer_options,
@@ -33,6 +34,7 @@
 #define STREAMBATCH_IO_PARQUET_HPP_INCLUDED
 
 #include <streambatch/io/parquet/column_reader.hpp>
+#include <streambatch/io/parquet/columns.hpp>
 #include <streambatch/io/parquet/dataset_source.hpp>
 #include <streambatch/io/parquet/detail/codec.hpp>
 #include <streambatch/io/parquet/detail/encode.hpp>

@@ -235,7 +235,7 @@ TEST_CASE("encoding: BYTE_STREAM_SPLIT, BOOLEAN, dictionaries", "[parquet][encod
               &at) == "BYTE_STREAM_SPLIT: 13 bytes are not a multiple of the width 4");
 
     d::decode_plain(pq::physical_type::boolean, 0, bytes{0b10110}, 5, v, 0);
-    CHECK(v.fixed == bytes{0, 1, 1, 0, 1});
+    CHECK(bytes(v.fixed.begin(), v.fixed.end()) == bytes{0, 1, 1, 0, 1});
 
     d::value_buffer dict;
     d::decode_plain(pq::physical_type::int64, 0,

@@ -687,6 +687,7 @@ class row_cursor {
     std::shared_ptr<std::vector<std::string> const> names_;
     std::vector<value_type> types_;
     std::vector<std::optional<column_reader>> readers_;
+    std::shared_ptr<page_buffers> buffers_ = std::make_shared<page_buffers>(); // shared by all
     std::vector<column_page> pages_;
     std::vector<std::size_t> page_row_, page_value_;
     std::size_t group_ = 0;
@@ -696,8 +697,8 @@ class row_cursor {
     {
         readers_.clear();
         for (std::size_t k = 0; k < cols_.size(); ++k) {
-            readers_.emplace_back(std::in_place, *f_, group_, cols_[k]);
-            pages_[k] = {};
+            readers_.emplace_back(std::in_place, *f_, group_, cols_[k], buffers_);
+            pages_[k].rows = 0; // its buffers kept for the next pages
             page_row_[k] = page_value_[k] = 0;
         }
     }

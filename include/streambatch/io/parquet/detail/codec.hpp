@@ -3,18 +3,23 @@
 //
 // In:     a codec, a page's compressed bytes, and a buffer of exactly its uncompressed size
 //         (the page header says it); to compress: bytes and a level.
-// Out:    codec::decompress(codec, in, out, file, offset): fills all of `out`, for UNCOMPRESSED,
+// Out:    codec::snappy_from(read, size, out, file, offset): SNAPPY from a reader of the
+//         compressed bytes, in chunks of 128 KiB (the column reader's large pages: the
+//         compressed page is never held whole).
+//         codec::decompress(codec, in, out, file, offset): fills all of `out`, for UNCOMPRESSED,
 //         SNAPPY, GZIP (gzip or zlib framing, several concatenated members too), ZSTD (several
 //         frames too), LZ4_RAW (an LZ4 block) and LZ4 (the deprecated Hadoop framing: frames of
 //         a big-endian 4-byte uncompressed size, a 4-byte compressed size and an LZ4 block;
 //         when the bytes are not such frames, a raw LZ4 block, as parquet-mr and Arrow read
 //         what old Parquet C++ wrote). codec::compress(codec, in, level): UNCOMPRESSED, SNAPPY,
 //         GZIP (gzip framing), ZSTD, LZ4_RAW. codec::can_decompress / can_compress.
-// Models: a page is decompressed whole into a buffer its reader owns; nothing is streamed.
+// Models: a page is decompressed whole into a buffer its reader owns; only snappy_from reads
+//         its input in chunks.
 //         Empty input with an empty output is not handed to the library (an empty Snappy
 //         stream is invalid, and writers leave empty v2 pages so: parquet-testing's
 //         datapage_v2_empty_datapage.snappy.parquet).
-// Memory: decompress writes only into `out` (zlib keeps its ~7 KiB state meanwhile); compress
+// Memory: decompress writes only into `out` (zlib keeps its ~7 KiB state meanwhile);
+//         snappy_from a 128 KiB chunk (one per thread, kept); compress
 //         returns a vector of the codec's bound, shrunk to what it wrote.
 // Errors: parquet::error naming the codec, both sizes and what went wrong ("SNAPPY: 51 bytes
 //         do not decompress into 47: invalid input"), at `file` and `offset` when given
@@ -30,16 +35,21 @@
 #include <streambatch/io/parquet/errors.hpp>
 #include <streambatch/io/parquet/metadata.hpp>
 
+#include <algorithm>
 #include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <span>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <lz4.h>
 #include <snappy-c.h>
+#include <snappy-sinksource.h>
+#include <snappy.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -235,6 +245,68 @@ inline void decompress(compression_codec c, std::span<std::uint8_t const> in,
     throw error(file, offset,
                 "compression codec " + std::string(to_string(c)) + " (" +
                     std::to_string(static_cast<std::int32_t>(c)) + ") is not supported");
+}
+
+namespace detail {
+
+/// snappy's Source over compressed bytes read in chunks by `read(offset, span)`.
+template <class Read>
+class chunked_source final : public snappy::Source {
+    Read& read_;
+    std::vector<std::uint8_t>& chunk_;
+    std::size_t size_, next_ = 0; // bytes in all; the next one not yet read
+    std::size_t pos_ = 0, len_ = 0, left_;
+
+public:
+    chunked_source(Read& read, std::size_t size, std::vector<std::uint8_t>& chunk)
+        : read_(read), chunk_(chunk), size_(size), left_(size)
+    {}
+    std::size_t Available() const override { return left_; }
+    char const* Peek(std::size_t* len) override
+    {
+        if (pos_ == len_ && next_ < size_) {
+            len_ = std::min(chunk_.size(), size_ - next_);
+            read_(next_, std::span(chunk_.data(), len_));
+            next_ += len_;
+            pos_ = 0;
+        }
+        *len = len_ - pos_;
+        return reinterpret_cast<char const*>(chunk_.data() + pos_);
+    }
+    void Skip(std::size_t n) override
+    {
+        pos_ += n;
+        left_ -= n;
+    }
+};
+
+} // namespace detail
+
+/// SNAPPY without the compressed bytes held whole: `in_size` of them read by
+/// `read(offset, std::span<std::uint8_t> out)` (out.size() bytes from offset `offset` of them)
+/// in chunks of 128 KiB, decompressed into all of `out`. Errors as decompress()'s; `read`'s own
+/// pass through.
+template <class Read>
+void snappy_from(Read&& read, std::size_t in_size, std::span<std::uint8_t> out,
+                 std::string const& file = {}, std::uint64_t offset = error::npos)
+{
+    auto const c = compression_codec::snappy;
+    if (in_size == 0 && out.empty())
+        return;
+    std::uint8_t head[10] = {};
+    std::size_t const head_size = std::min<std::size_t>(in_size, sizeof head);
+    read(std::size_t{0}, std::span(head, head_size));
+    std::size_t length = 0;
+    if (snappy_uncompressed_length(reinterpret_cast<char const*>(head), head_size, &length) !=
+        SNAPPY_OK)
+        detail::fail(c, in_size, out.size(), "invalid input (no length prefix)", file, offset);
+    if (length != out.size())
+        detail::fail(c, in_size, out.size(), "its header says " + std::to_string(length), file,
+                     offset);
+    thread_local std::vector<std::uint8_t> chunk(std::size_t{128} << 10);
+    detail::chunked_source<std::remove_reference_t<Read>> src(read, in_size, chunk);
+    if (!snappy::RawUncompress(&src, reinterpret_cast<char*>(out.data())))
+        detail::fail(c, in_size, out.size(), "invalid input", file, offset);
 }
 
 /// Compresses `in` with `c`. `level`: zstd's (0: its default), gzip's (-1: zlib's default,

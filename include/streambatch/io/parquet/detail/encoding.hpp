@@ -34,22 +34,71 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace streambatch::parquet::detail {
 
-/// Decoded values of one type. Fixed-width values (BOOLEAN as one byte 0/1, INT32, INT64,
-/// INT96, FLOAT, DOUBLE, FIXED_LEN_BYTE_ARRAY) sit in `fixed`, `width` bytes each; BYTE_ARRAY
-/// values in `data`, value i at [offsets[i], offsets[i + 1]).
+/// std::allocator whose value-less construct() leaves the element uninitialised: resize() of a
+/// buffer about to be overwritten (a page, decoded values) does not zero it first.
+template <class T>
+struct default_init_allocator : std::allocator<T> {
+    template <class U>
+    struct rebind {
+        using other = default_init_allocator<U>;
+    };
+    default_init_allocator() = default;
+    template <class U>
+    default_init_allocator(default_init_allocator<U> const&) noexcept
+    {}
+    template <class U>
+    void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>)
+    {
+        ::new (static_cast<void*>(p)) U;
+    }
+    template <class U, class... A>
+    void construct(U* p, A&&... a)
+    {
+        ::new (static_cast<void*>(p)) U(std::forward<A>(a)...);
+    }
+};
+/// A vector whose resize() does not zero what it adds.
+template <class T>
+using buffer = std::vector<T, default_init_allocator<T>>;
+
+/// Capacity for `n` elements in `v`: n and a 32nd when `v` is empty (a buffer refilled page
+/// after page, or batch after batch, does not double for a page a little larger than the last,
+/// nor reallocate for every one: each freed block is a hole in glibc's heap), doubling while
+/// appending (pages after pages).
+template <class V>
+void make_room(V& v, std::size_t n)
+{
+    if (n > v.capacity())
+        v.reserve(v.empty() ? n + n / 32 : std::max(n, v.capacity() * 2));
+}
+
+/// make_room, then resize to `n`.
+template <class V>
+void grow(V& v, std::size_t n)
+{
+    make_room(v, n);
+    v.resize(n);
+}
+
+/// Decoded values of one type (buffers that are not zeroed when they grow). Fixed-width values
+/// (BOOLEAN as one byte 0/1, INT32, INT64, INT96, FLOAT, DOUBLE, FIXED_LEN_BYTE_ARRAY) sit in
+/// `fixed`, `width` bytes each; BYTE_ARRAY values in `data`, value i at [offsets[i], offsets[i +
+/// 1]).
 struct value_buffer {
     std::size_t width = 0; ///< 0 for BYTE_ARRAY
-    std::vector<std::uint8_t> fixed;
-    std::vector<char> data;
-    std::vector<std::uint32_t> offsets{0};
+    buffer<std::uint8_t> fixed;
+    buffer<char> data;
+    buffer<std::uint32_t> offsets{0};
 
     std::size_t size() const noexcept { return width ? fixed.size() / width : offsets.size() - 1; }
     void clear(std::size_t w)
@@ -214,8 +263,10 @@ public:
     /// Bytes consumed up to the end of the current run.
     std::size_t position() const noexcept { return pos_; }
 
-    /// The next `n` values into out[0, n).
-    void get(std::uint32_t* out, std::size_t n)
+    /// The next `n` values into out[0, n) (T: std::uint32_t, or a narrower unsigned type when
+    /// the bit width fits it: definition levels as bytes).
+    template <class T>
+    void get(T* out, std::size_t n)
     {
         while (n > 0) {
             if (left_ == 0) {
@@ -229,11 +280,11 @@ public:
                 std::uint8_t const* p = in_.data() + packed_start_;
                 std::size_t const size = pos_ - packed_start_;
                 for (std::size_t k = 0; k < take; ++k)
-                    out[k] = static_cast<std::uint32_t>(
-                        read_bits(p, size, (packed_next_ + k) * width_, width_));
+                    out[k] =
+                        static_cast<T>(read_bits(p, size, (packed_next_ + k) * width_, width_));
                 packed_next_ += take;
             } else {
-                std::fill(out, out + take, value_);
+                std::fill(out, out + take, static_cast<T>(value_));
             }
             left_ -= take;
             out += take;
@@ -242,51 +293,117 @@ public:
     }
 };
 
-/// PLAIN: `count` values of type `t` from `in` appended to `out` (cleared first); returns the
-/// bytes used.
+/// PLAIN BYTE_ARRAY: take(bytes, length) for each of the `count` values of `in` (a 4-byte length,
+/// then the bytes); returns the bytes used. A value's length is read before take() sees it, so
+/// take() may overwrite the bytes before that value (decode_plain_in_place does).
+template <class Take>
+std::size_t plain_byte_arrays(std::span<std::uint8_t const> in, std::size_t count,
+                              std::uint64_t base, Take&& take)
+{
+    std::size_t pos = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+        if (in.size() - pos < 4)
+            fail_decode(base + pos, "PLAIN",
+                        "BYTE_ARRAY value " + std::to_string(i) + "'s length cut short");
+        std::uint32_t n = 0;
+        std::memcpy(&n, in.data() + pos, 4);
+        pos += 4;
+        if (n > in.size() - pos)
+            fail_decode(base + pos - 4, "PLAIN",
+                        "BYTE_ARRAY value " + std::to_string(i) + "'s length " + std::to_string(n) +
+                            " past the end of the page (" + std::to_string(in.size() - pos) +
+                            " bytes left)");
+        take(in.data() + pos, n);
+        pos += n;
+    }
+    return pos;
+}
+
+/// PLAIN fixed-width values: `count` of `w` bytes must fit in `size` bytes.
+inline void check_plain_fixed(physical_type t, std::size_t w, std::size_t count, std::size_t size,
+                              std::uint64_t base)
+{
+    if (w == 0 || count > size / w)
+        fail_decode(base, "PLAIN",
+                    std::to_string(count) + " " + to_string(t) + " values of " + std::to_string(w) +
+                        " bytes but the page has " + std::to_string(size) + " bytes");
+}
+
+/// PLAIN: `count` values of type `t` from `in` into `out` (cleared first, unless `append`:
+/// then after the values it holds, which are of the same type); returns the bytes used.
 inline std::size_t decode_plain(physical_type t, std::int32_t type_length,
                                 std::span<std::uint8_t const> in, std::size_t count,
-                                value_buffer& out, std::uint64_t base)
+                                value_buffer& out, std::uint64_t base, bool append = false)
 {
-    out.clear(value_width(t, type_length));
+    if (append)
+        out.width = value_width(t, type_length);
+    else
+        out.clear(value_width(t, type_length));
+    std::size_t const had = out.fixed.size();
     if (t == physical_type::boolean) {
         if (in.size() < (count + 7) / 8)
             fail_decode(base, "PLAIN",
                         std::to_string(count) + " BOOLEAN values need " +
                             std::to_string((count + 7) / 8) + " bytes, the page has " +
                             std::to_string(in.size()));
-        out.fixed.resize(count);
+        grow(out.fixed, had + count);
+        std::uint8_t* o = out.fixed.data() + had;
         for (std::size_t i = 0; i < count; ++i)
-            out.fixed[i] = (in[i >> 3] >> (i & 7)) & 1;
+            o[i] = (in[i >> 3] >> (i & 7)) & 1;
         return (count + 7) / 8;
     }
     if (t == physical_type::byte_array) {
-        std::size_t pos = 0;
-        out.offsets.reserve(std::min(count, in.size() / 4) + 1); // 4 bytes a value at least
-        for (std::size_t i = 0; i < count; ++i) {
-            if (in.size() - pos < 4)
-                fail_decode(base + pos, "PLAIN",
-                            "BYTE_ARRAY value " + std::to_string(i) + "'s length cut short");
-            std::uint32_t n = 0;
-            std::memcpy(&n, in.data() + pos, 4);
-            pos += 4;
-            if (n > in.size() - pos)
-                fail_decode(base + pos - 4, "PLAIN",
-                            "BYTE_ARRAY value " + std::to_string(i) + "'s length " +
-                                std::to_string(n) + " past the end of the page (" +
-                                std::to_string(in.size() - pos) + " bytes left)");
-            out.push_bytes(reinterpret_cast<char const*>(in.data() + pos), n);
-            pos += n;
-        }
-        return pos;
+        // 4 bytes a value at least; the values' bytes are fewer than the page's
+        make_room(out.offsets, out.offsets.size() + std::min(count, in.size() / 4));
+        make_room(out.data, out.data.size() + in.size());
+        if (out.data.size() + in.size() > UINT32_MAX)
+            fail_decode(base, "PLAIN", "more than 4 GiB of BYTE_ARRAY values in one buffer");
+        return plain_byte_arrays(in, count, base, [&](std::uint8_t const* p, std::uint32_t n) {
+            out.push_bytes(reinterpret_cast<char const*>(p), n);
+        });
     }
     std::size_t const w = out.width;
-    if (w == 0 || count > in.size() / w)
-        fail_decode(base, "PLAIN",
-                    std::to_string(count) + " " + to_string(t) + " values of " + std::to_string(w) +
-                        " bytes but the page has " + std::to_string(in.size()) + " bytes");
-    out.fixed.assign(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(count * w));
+    check_plain_fixed(t, w, count, in.size(), base);
+    grow(out.fixed, had + count * w); // not zeroed
+    if (count)
+        std::memcpy(out.fixed.data() + had, in.data(), count * w);
     return count * w;
+}
+
+/// PLAIN values decoded where they lie: the page's bytes were decompressed straight into
+/// out's buffer (out.data for BYTE_ARRAY, out.fixed for the other types but BOOLEAN), from
+/// `start + skip` to its end (`skip`: bytes before them the caller is done with, such as
+/// definition levels); they are compacted to `start`, as decode_plain(..., append) would have
+/// appended them from another buffer (no copy of the page, no second page buffer). Errors as
+/// decode_plain's, at `base` + the offset in the values.
+inline void decode_plain_in_place(physical_type t, std::int32_t type_length, value_buffer& out,
+                                  std::size_t start, std::size_t skip, std::size_t count,
+                                  std::uint64_t base)
+{
+    out.width = value_width(t, type_length);
+    if (t == physical_type::byte_array) {
+        char* d = out.data.data();
+        std::span<std::uint8_t const> const in(reinterpret_cast<std::uint8_t const*>(d) + start +
+                                                   skip,
+                                               out.data.size() - start - skip);
+        if (start + in.size() > UINT32_MAX)
+            fail_decode(base, "PLAIN", "more than 4 GiB of BYTE_ARRAY values in one buffer");
+        make_room(out.offsets, out.offsets.size() + std::min(count, in.size() / 4));
+        std::size_t at = start;
+        plain_byte_arrays(in, count, base, [&](std::uint8_t const* p, std::uint32_t n) {
+            std::memmove(d + at, p, n); // at <= p: the bytes move down
+            at += n;
+            out.offsets.push_back(static_cast<std::uint32_t>(at));
+        });
+        out.data.resize(at);
+        return;
+    }
+    std::size_t const w = out.width;
+    std::size_t const size = out.fixed.size() - start - skip;
+    check_plain_fixed(t, w, count, size, base);
+    if (skip && count)
+        std::memmove(out.fixed.data() + start, out.fixed.data() + start + skip, count * w);
+    out.fixed.resize(start + count * w);
 }
 
 /// A dictionary-encoded data page's values: a bit-width byte, then RLE/bit-packed indices.
@@ -306,11 +423,17 @@ inline void decode_dictionary_indices(std::span<std::uint8_t const> in, std::siz
     d.get(out.data(), count);
 }
 
-/// out = dict[indices...]; an index past the dictionary is an error at `base`.
+/// out = dict[indices...] (after what `out` holds when `append`); an index past the dictionary
+/// is an error at `base`.
 inline void gather(value_buffer const& dict, std::span<std::uint32_t const> indices,
-                   value_buffer& out, std::uint64_t base, char const* enc = "RLE_DICTIONARY")
+                   value_buffer& out, std::uint64_t base, char const* enc = "RLE_DICTIONARY",
+                   bool append = false)
 {
-    out.clear(dict.width);
+    if (append)
+        out.width = dict.width;
+    else
+        out.clear(dict.width);
+    std::size_t const had = dict.width ? out.fixed.size() : out.size();
     std::size_t const n = dict.size();
     for (std::size_t i = 0; i < indices.size(); ++i)
         if (indices[i] >= n)
@@ -318,13 +441,13 @@ inline void gather(value_buffer const& dict, std::span<std::uint32_t const> indi
                         "index " + std::to_string(indices[i]) + " (value " + std::to_string(i) +
                             ") past the dictionary's " + std::to_string(n) + " values");
     auto const copy = [&]<std::size_t W>(std::integral_constant<std::size_t, W>) {
-        std::uint8_t* o = out.fixed.data();
+        std::uint8_t* o = out.fixed.data() + had;
         std::uint8_t const* src = dict.fixed.data();
         for (std::size_t i = 0; i < indices.size(); ++i)
             std::memcpy(o + i * W, src + std::size_t{indices[i]} * W, W); // inlined: W is fixed
     };
     if (dict.width) {
-        out.fixed.resize(indices.size() * dict.width);
+        grow(out.fixed, had + indices.size() * dict.width);
         switch (dict.width) {
         case 1:
             copy(std::integral_constant<std::size_t, 1>{});
@@ -343,17 +466,20 @@ inline void gather(value_buffer const& dict, std::span<std::uint32_t const> indi
             break;
         default:
             for (std::size_t i = 0; i < indices.size(); ++i)
-                std::memcpy(out.fixed.data() + i * dict.width,
+                std::memcpy(out.fixed.data() + had + i * dict.width,
                             dict.fixed.data() + indices[i] * dict.width, dict.width);
         }
     } else {
         std::size_t total = 0;
         for (std::uint32_t ix : indices)
             total += dict.offsets[ix + 1] - dict.offsets[ix];
-        out.data.resize(total);
-        out.offsets.resize(indices.size() + 1);
+        std::size_t const start = out.data.size();
+        if (start + total > UINT32_MAX)
+            fail_decode(base, enc, "more than 4 GiB of BYTE_ARRAY values in one buffer");
+        grow(out.data, start + total);
+        grow(out.offsets, had + indices.size() + 1);
         char* o = out.data.data();
-        std::uint32_t at = 0;
+        auto at = static_cast<std::uint32_t>(start);
         for (std::size_t i = 0; i < indices.size(); ++i) {
             std::uint32_t const from = dict.offsets[indices[i]];
             std::uint32_t const len = dict.offsets[indices[i] + 1] - from;
@@ -361,7 +487,7 @@ inline void gather(value_buffer const& dict, std::span<std::uint32_t const> indi
             for (std::uint32_t k = 0; k < len; ++k) // short strings: no libc call per value
                 o[at + k] = src[k];
             at += len;
-            out.offsets[i + 1] = at;
+            out.offsets[had + i + 1] = at;
         }
     }
 }
@@ -540,16 +666,41 @@ inline void decode_byte_stream_split(std::span<std::uint8_t const> in, std::size
             out.fixed[i * width + b] = in[b * stride + i];
 }
 
+/// `v`'s values after `out`'s (both of one type).
+inline void append_values(value_buffer& out, value_buffer const& v)
+{
+    out.width = v.width;
+    if (v.width) {
+        out.fixed.insert(out.fixed.end(), v.fixed.begin(), v.fixed.end());
+        return;
+    }
+    std::size_t const start = out.data.size();
+    if (start + v.data.size() > UINT32_MAX)
+        fail_decode(0, "BYTE_ARRAY", "more than 4 GiB of values in one buffer");
+    out.data.insert(out.data.end(), v.data.begin(), v.data.end());
+    for (std::size_t i = 1; i < v.offsets.size(); ++i)
+        out.offsets.push_back(static_cast<std::uint32_t>(start + v.offsets[i]));
+}
+
 /// A data page's `count` non-null values in encoding `e` (dictionary ones through `dict`,
-/// which must be set for them).
+/// which must be set for them) into `out`: cleared first, or, with `append`, after the values
+/// it holds (PLAIN and dictionary pages are decoded in place; the others through a buffer).
 inline void decode_values(encoding e, physical_type t, std::int32_t type_length,
                           std::span<std::uint8_t const> in, std::size_t count,
-                          value_buffer const* dict, value_buffer& out, std::uint64_t base)
+                          value_buffer const* dict, value_buffer& out, std::uint64_t base,
+                          bool append = false)
 {
+    if (append && e != encoding::plain && e != encoding::plain_dictionary &&
+        e != encoding::rle_dictionary) {
+        thread_local value_buffer page; // reused
+        decode_values(e, t, type_length, in, count, dict, page, base);
+        append_values(out, page);
+        return;
+    }
     std::size_t const w = value_width(t, type_length);
     switch (e) {
     case encoding::plain:
-        decode_plain(t, type_length, in, count, out, base);
+        decode_plain(t, type_length, in, count, out, base, append);
         return;
     case encoding::plain_dictionary:
     case encoding::rle_dictionary: {
@@ -558,7 +709,7 @@ inline void decode_values(encoding e, physical_type t, std::int32_t type_length,
             fail_decode(base, enc, "data page refers to a dictionary but the chunk has none");
         thread_local std::vector<std::uint32_t> ix; // reused: a page's indices, not reallocated
         decode_dictionary_indices(in, count, ix, base, enc);
-        gather(*dict, ix, out, base, enc);
+        gather(*dict, ix, out, base, enc, append);
         return;
     }
     case encoding::rle:
