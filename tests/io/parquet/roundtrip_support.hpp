@@ -25,7 +25,8 @@ namespace pq = streambatch::parquet;
 
 /// What the readers can be asked to agree on. `oracles`: values DuckDB, hyparquet and
 /// parquet-wasm represent exactly (dates in years 1-9999, timestamps within about 8000 years
-/// of 1970, decimals below 2^49 as hyparquet reads them as doubles, STRING values valid UTF-8).
+/// of 1970 (UTC nanoseconds in whole microseconds: DuckDB's TIMESTAMPTZ), decimals below
+/// 2^49 as hyparquet reads them as doubles, STRING values valid UTF-8).
 /// Without it, every value the writer takes (our reader reads them all back bit for bit).
 struct mode {
     bool oracles = false;
@@ -255,7 +256,12 @@ inline pq::cell random_value(pq::column_spec const& c, std::mt19937_64& rng, mod
                                                                               : 1000000000;
         std::int64_t const span =
             c.logical->unit == pq::time_unit::nanos ? 9'000'000'000LL : 250'000'000'000LL;
-        return pick(-span, span) * per_s / 1000 + static_cast<std::int64_t>(rng() % 1000);
+        std::int64_t const t =
+            pick(-span, span) * per_s / 1000 + static_cast<std::int64_t>(rng() % 1000);
+        // DuckDB reads TIMESTAMP(NANOS, UTC) as TIMESTAMPTZ, in microseconds
+        if (c.logical->unit == pq::time_unit::nanos && c.logical->is_adjusted_to_utc)
+            return t / 1000 * 1000;
+        return t;
     }
     if (kind == K::decimal) {
         std::int64_t p10 = 1;

@@ -16,7 +16,9 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <tuple>
 #include <variant>
 #include <vector>
 
@@ -165,4 +167,41 @@ TEST_CASE("roundtrip: wide files of many rows, small pages and row groups, read 
     std::uint64_t const base = 14'000'000;
     for (std::uint64_t k = 0; k < 6; ++k)
         check_case(dir.path, roundtrip::make_case(base + k, {}, 17, 20000));
+}
+
+TEST_CASE("roundtrip: a chunk of mostly distinct values drops its dictionary, a repetitive one "
+          "keeps it",
+          "[parquet][writer]")
+{
+    scratch_dir dir;
+    auto const f = dir.path / "probe.parquet";
+    using C = pq::column_spec;
+    {
+        pq::writer w(f, {C::int64("id"), C::string("cat"), C::string("hex").optional()},
+                     {.page_byte_size = std::size_t{1} << 20});
+        std::vector<std::tuple<std::int64_t, std::string, std::optional<std::string>>> rows;
+        for (std::int64_t i = 0; i < 20000; ++i)
+            rows.emplace_back(i, "c" + std::to_string(i % 97),
+                              i % 3 == 0 ? std::nullopt
+                                         : std::optional<std::string>(std::to_string(i * 7919)));
+        w.write_batch(rows);
+        w.close();
+    }
+    pq::file const file(f);
+    auto const& cols = file.metadata().row_groups.at(0).columns;
+    REQUIRE(cols.size() == 3);
+    CHECK_FALSE(cols[0].meta_data->dictionary_page_offset.has_value()); // unique ids
+    CHECK(cols[1].meta_data->dictionary_page_offset.has_value());       // 97 values
+    CHECK_FALSE(cols[2].meta_data->dictionary_page_offset.has_value()); // unique strings
+    std::int64_t i = 0;
+    for (pq::row const& r : pq::rows(f)) {
+        REQUIRE(*r[0].if_int64() == i);
+        REQUIRE(*r[1].if_bytes() == "c" + std::to_string(i % 97));
+        if (i % 3 == 0)
+            REQUIRE(r[2].is_null());
+        else
+            REQUIRE(*r[2].if_bytes() == std::to_string(i * 7919));
+        ++i;
+    }
+    CHECK(i == 20000);
 }
