@@ -86,7 +86,7 @@ print(f"Date {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC, commit {commit}, {
       f"(A = DuckDB COPY ... (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 122880), `SET threads=1`; "
       f"B = parquet::writer, SNAPPY, a row group every 122880 rows, one thread).\n")
 print(f"Load before: `{before.strip()}`; after: `{after.strip()}`\n")
-print(f"Command: `bash bench/parquet_write.sh {binary.split('/build/')[-1] if '/build/' in binary else binary} {rows} {pairs} bench/RESULTS-parquet-write.md` "
+print(f"Command: `bash bench/parquet_write.sh {('build/' + binary.split('/build/')[-1]) if '/build/' in binary else binary} {rows} {pairs} bench/RESULTS-parquet-write.md` "
       f"(after `cmake --preset release && cmake --build --preset release --target bench_parquet_write`).\n")
 gen = {k: med([r["wall_s"] for r in runs[k]]) for k in ("Agen", "Bgen") if k in runs}
 genc = {k: med([r["cpu_s"] for r in runs[k]]) for k in ("Agen", "Bgen") if k in runs}
@@ -99,7 +99,7 @@ for k in ("A", "B", "Agen", "Bgen"):
         continue
     wall = [r["wall_s"] for r in v]
     cpu = [r["cpu_s"] for r in v]
-    rate = [rows / w for w in wall]
+    rate = [rows / max(w, 1e-6) for w in wall]
     sub = "–"
     if k in ("A", "B") and (k + "gen") in gen:
         sub = mm([rows / max(w - gen[k + "gen"], 1e-9) for w in wall])
