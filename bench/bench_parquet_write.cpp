@@ -159,8 +159,10 @@ int main(int argc, char** argv)
     if (w) {
         w->close();
         for (auto const& g : w->metadata().row_groups) {
-            largest = std::max<std::uint64_t>(largest, static_cast<std::uint64_t>(g.total_compressed_size.value_or(0)));
-            largest_raw = std::max<std::uint64_t>(largest_raw, static_cast<std::uint64_t>(g.total_byte_size));
+            largest = std::max<std::uint64_t>(
+                largest, static_cast<std::uint64_t>(g.total_compressed_size.value_or(0)));
+            largest_raw =
+                std::max<std::uint64_t>(largest_raw, static_cast<std::uint64_t>(g.total_byte_size));
         }
         groups = w->row_groups_written();
         bytes = w->bytes_written();

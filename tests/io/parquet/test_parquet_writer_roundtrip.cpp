@@ -61,8 +61,7 @@ TEST_CASE("writer: random schemas, options and edge values read back by DuckDB, 
         auto const got = read_files(engine, files);
         for (std::size_t k = 0; k < cases.size(); ++k) {
             auto const& fc = cases[k];
-            INFO(engine << " reading " << files[k].filename().string() << "; "
-                        << fc.describe());
+            INFO(engine << " reading " << files[k].filename().string() << "; " << fc.describe());
             auto const it = got.find(files[k].string());
             REQUIRE(it != got.end());
             if (!it->second.empty() && it->second.front().rfind("!! ", 0) == 0)

@@ -31,8 +31,8 @@
 //         DOUBLE (an integer too); anything convertible to std::string_view for STRING and
 //         BYTE_ARRAY. An optional column also takes std::nullopt, nullptr and std::optional<T>.
 //         Files are written with POSIX write() on the writer's file descriptor, never read back.
-// Memory: the current row group's encoded, compressed pages (all columns; one buffer per
-//         column, kept from row group to row group at the largest chunk's size), the current
+// Memory: the current row group's encoded, compressed pages (all columns; per column in
+//         blocks of 256 KiB, kept from row group to row group: the largest chunk's), the current
 //         page's values and levels per column (page_byte_size), each column's dictionary
 //         (dictionary_byte_limit), and per thread one page's raw and compressed scratch.
 // Errors: parquet::error naming the file and what: a value a column cannot take ("row 12,
@@ -367,11 +367,11 @@ std::vector<column_spec> columns_for(std::vector<std::string> const& names)
 namespace writer_detail {
 
 /// A finished column chunk: its dictionary page (if any), then its data pages' bytes (headers
-/// included; a view of the builder's buffer, valid until its next page), and its metadata
-/// with offsets relative to the chunk's start (the writer adds where it lands).
+/// included; views of the builder's blocks, in order, valid until its next page), and its
+/// metadata with offsets relative to the chunk's start (the writer adds where it lands).
 struct finished_chunk {
     std::optional<enc::page> dictionary;
-    std::span<std::uint8_t const> data;
+    std::vector<std::span<std::uint8_t const>> data;
     column_metadata meta;
 };
 
@@ -428,8 +428,7 @@ public:
     /// Bytes this chunk holds now (finished pages and the current page's estimate).
     std::size_t buffered_bytes() const noexcept
     {
-        return (pages_ ? chunk_bytes_.size() : 0) + page_estimate() +
-               (use_dict_ ? dict_.byte_size() : 0);
+        return (pages_ ? chunk_size_ : 0) + page_estimate() + (use_dict_ ? dict_.byte_size() : 0);
     }
 
     /// Ends the chunk (see finished_chunk).
@@ -467,12 +466,13 @@ public:
             m.total_uncompressed_size +=
                 static_cast<std::int64_t>(out.dictionary->uncompressed_size());
         }
-        m.total_compressed_size += static_cast<std::int64_t>(chunk_bytes_.size());
+        m.total_compressed_size += static_cast<std::int64_t>(chunk_size_);
         m.total_uncompressed_size += static_cast<std::int64_t>(pages_uncompressed_);
         m.num_values = static_cast<std::int64_t>(chunk_values_);
         if (opt_.statistics)
             m.statistics = stats();
-        out.data = chunk_bytes_;
+        for (std::size_t b = 0; b < blocks_used_; ++b)
+            out.data.emplace_back(blocks_[b]);
         out.meta = std::move(m);
         reset();
         return out;
@@ -491,10 +491,33 @@ private:
     std::size_t slots_ = 0; ///< value slots (nulls too) in the current page
     std::size_t chunk_values_ = 0;
     std::size_t dict_pages_ = 0, plain_pages_ = 0;
-    // the chunk's data pages (header, body, ...), kept across chunks (cleared, not freed): a
-    // row group's pages land in memory already faulted in
-    std::vector<std::uint8_t> chunk_bytes_;
+    // the chunk's data pages (header, body, ...) in blocks of block_bytes, kept across chunks
+    // (cleared, not freed): a row group's pages land in memory already faulted in, and a
+    // growing chunk is never copied to a larger buffer (nor leaves the smaller one behind)
+    static constexpr std::size_t block_bytes = std::size_t{256} << 10;
+    std::vector<std::vector<std::uint8_t>> blocks_;
+    std::size_t blocks_used_ = 0, chunk_size_ = 0;
+    std::vector<std::uint8_t> page_bytes_; ///< the page being appended
     std::size_t pages_ = 0, pages_uncompressed_ = 0;
+
+    void append_to_chunk(std::span<std::uint8_t const> b)
+    {
+        chunk_size_ += b.size();
+        while (!b.empty()) {
+            if (blocks_used_ == 0 ||
+                blocks_[blocks_used_ - 1].size() == blocks_[blocks_used_ - 1].capacity()) {
+                if (blocks_used_ == blocks_.size()) {
+                    blocks_.emplace_back();
+                    blocks_.back().reserve(block_bytes);
+                }
+                blocks_[blocks_used_++].clear();
+            }
+            auto& blk = blocks_[blocks_used_ - 1];
+            std::size_t const n = std::min(b.size(), blk.capacity() - blk.size());
+            blk.insert(blk.end(), b.begin(), b.begin() + static_cast<std::ptrdiff_t>(n));
+            b = b.subspan(n);
+        }
+    }
     std::int64_t nulls_ = 0;
     std::optional<P> min_, max_;
     std::size_t probed_ = 0; ///< values dictionary-encoded in this chunk
@@ -538,11 +561,13 @@ private:
             v = index_bytes_;
         }
         if (pages_ == 0)
-            chunk_bytes_.clear(); // the last chunk's pages, written
+            blocks_used_ = chunk_size_ = 0; // the last chunk's pages, written
+        page_bytes_.clear();
         pages_uncompressed_ +=
-            enc::append_data_page_v1(chunk_bytes_, opt_.codec, defs_, spec_.is_optional ? 1 : 0, v,
+            enc::append_data_page_v1(page_bytes_, opt_.codec, defs_, spec_.is_optional ? 1 : 0, v,
                                      slots_, dict_page ? encoding::rle_dictionary : encoding::plain,
                                      opt_.page_crc, opt_.compression_level);
+        append_to_chunk(page_bytes_);
         ++pages_;
         (dict_page ? dict_pages_ : plain_pages_) += 1;
         chunk_values_ += slots_;
@@ -555,7 +580,7 @@ private:
     void reset()
     {
         pages_ = 0;
-        pages_uncompressed_ = 0; // chunk_bytes_: finish()'s view, cleared by the next page
+        pages_uncompressed_ = 0; // blocks_: finish()'s views, reused from the next page on
         dict_.clear();
         page_dict_ = true;
         dict_pages_ = plain_pages_ = 0;
@@ -773,7 +798,8 @@ public:
                 write_bytes(dictionary->header.data(), dictionary->header.size());
                 write_bytes(dictionary->body.data(), dictionary->body.size());
             }
-            write_bytes(data.data(), data.size());
+            for (auto const& d : data)
+                write_bytes(d.data(), d.size());
             column_chunk c;
             c.file_offset = start;
             g.total_byte_size += meta.total_uncompressed_size;
