@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdio>
 #include <numeric>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -93,6 +94,45 @@ TEST_CASE("run_job: a failed commit leaves the state of the last good batch, and
     CHECK(db.rows.size() == 95); // exactly once
     CHECK(std::accumulate(db.rows.begin(), db.rows.end(), std::int64_t{0}) == 95 * 96);
     CHECK(db.state->batches == 10);
+}
+
+namespace {
+/// A sink whose close() fails (as parquet::dataset_sink's does when it cannot finish its last
+/// part) after releasing the fence.
+struct failing_close_sink : memory_sink {
+    using memory_sink::memory_sink;
+    int closes = 0;
+    void close()
+    {
+        memory_sink::close();
+        if (closes++ == 0)
+            throw std::runtime_error("close: the last part cannot be finished");
+    }
+};
+} // namespace
+
+TEST_CASE("run_job: a sink's failing close() is reported, unless a batch already failed",
+          "[job][run_job]")
+{
+    {
+        memory_store db;
+        vector_source in(numbers(25));
+        failing_close_sink out(db);
+        CHECK_THROWS_WITH(sb::run_job(in, doubled, out, options()),
+                          "close: the last part cannot be finished");
+        CHECK(out.closes == 1);
+        CHECK_FALSE(db.held);
+        CHECK(db.rows.size() == 25);
+    }
+    { // the commit's error is the one reported (a second exception would terminate)
+        memory_store db;
+        vector_source in(numbers(25));
+        failing_close_sink out(db);
+        out.fail_at_commit = 1;
+        CHECK_THROWS_AS(sb::run_job(in, doubled, out, options()), sb::batch_failed);
+        CHECK(out.closes == 1);
+        CHECK_FALSE(db.held);
+    }
 }
 
 TEST_CASE("run_job: another input is refused before anything is read or written", "[job][run_job]")

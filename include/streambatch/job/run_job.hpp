@@ -40,6 +40,7 @@
 #include <chrono>
 #include <cstddef>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -112,9 +113,20 @@ job_result run_job(Source& source, Step step, Sink& sink, job_options opts)
 {
     job_result result;
     job_key const key{opts.job, opts.part};
-    struct close_on_exit {
+    struct close_on_exit { // a close() that throws is reported, unless an error is on its way
         Sink& s;
-        ~close_on_exit() { s.close(); }
+        int const unwinding = std::uncaught_exceptions();
+        ~close_on_exit() noexcept(false)
+        {
+            if (std::uncaught_exceptions() == unwinding) {
+                s.close();
+                return;
+            }
+            try {
+                s.close();
+            } catch (...) {
+            }
+        }
     };
     result.resumed_from = sink.open(key);
     close_on_exit const closer{sink};

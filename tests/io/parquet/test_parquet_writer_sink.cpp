@@ -321,3 +321,45 @@ TEST_CASE("sink: errors name the directory and the part", "[parquet][sink]")
     CHECK(m.find("dataset_sink " + dir2.string() + ": commit() before open()") !=
           std::string::npos);
 }
+
+TEST_CASE("sink: close() reports a pending part it cannot finish, and still releases the fence",
+          "[parquet][sink]")
+{
+    temp_dir tmp("sink-close");
+    auto const dir = tmp.path / "ds";
+    SECTION("the part cannot be renamed into place")
+    {
+        pq::dataset_sink sink(dir, columns(), {.batches_per_part = 2});
+        REQUIRE_FALSE(sink.open({.job = "load"}).has_value());
+        sink.commit(make_batch(0, 4), state_after(1, 4));
+        fs::create_directories(dir / "part-00000001.parquet" / "x"); // rename onto it fails
+        try {
+            sink.close();
+            FAIL("close() threw nothing");
+        } catch (pq::dataset_sink_error const& e) {
+            std::string const m = e.what();
+            CHECK(m.find("cannot rename " + (dir / ".part-00000001.parquet.tmp").string()) !=
+                  std::string::npos);
+            CHECK(m.find((dir / "part-00000001.parquet").string()) != std::string::npos);
+        }
+        CHECK(sink.last_part() == 0);
+        CHECK_FALSE(fs::exists(dir / ".part-00000001.parquet.tmp"));
+        CHECK_NOTHROW(sink.close()); // idempotent
+        fs::remove_all(dir / "part-00000001.parquet");
+        pq::dataset_sink again(dir, columns());               // the fence was released
+        CHECK_FALSE(again.open({.job = "load"}).has_value()); // batch 1 was not committed
+        again.close();
+    }
+    SECTION("the checkpoint moved under the sink: fence_lost, nothing committed")
+    {
+        pq::dataset_sink sink(dir, columns(), {.batches_per_part = 2});
+        REQUIRE_FALSE(sink.open({.job = "load"}).has_value());
+        sink.commit(make_batch(0, 4), state_after(1, 4));
+        std::ofstream(dir / "_streambatch_checkpoint.json", std::ios::app) << " ";
+        CHECK_THROWS_AS(sink.close(), streambatch::fence_lost);
+        CHECK_FALSE(fs::exists(dir / ".part-00000001.parquet.tmp"));
+        CHECK_FALSE(fs::exists(dir / "part-00000001.parquet"));
+        pq::dataset_sink again(dir, columns());
+        CHECK_NOTHROW(again.open({.job = "load"})); // the lock is free again
+    }
+}

@@ -35,9 +35,9 @@
 //         read_parquet('dir/*.parquet'), Arrow, Spark) never sees a half file: part names
 //         appear only by rename of a whole, fsync'ed file, and temp names are hidden. After a
 //         failed commit the sink refuses more commits: close and open it again.
-//         close(): finishes a pending part (errors swallowed: call flush() to see them; an
-//         unfinished part is then removed and its batches were not committed), releases the
-//         fence. The destructor abandons a pending part (removes it) and releases the fence.
+//         close(): finishes a pending part, releases the fence, then throws what finishing
+//         the part threw, if it failed (the unfinished part is removed; its batches were not
+//         committed). The destructor abandons a pending part (removes it) and releases the fence.
 // Memory: one part's current row group (parquet::writer's), and one checkpoint's text.
 // Errors: fence_held (another live process holds the lock: names it, .by, the directory and
 //         job); fence_lost (commit: the checkpoint or the lock file changed under this writer;
@@ -69,6 +69,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -275,17 +276,23 @@ public:
         }
     }
 
-    /// Finishes a pending part (errors swallowed: its batches stay uncommitted), releases the
-    /// fence. Idempotent.
-    void close() noexcept
+    /// Finishes a pending part, then releases the fence (also when finishing failed). A failure
+    /// to finish the part is thrown after the fence is released (fence_lost, dataset_sink_error
+    /// or parquet::error, as flush() throws it): the part's batches were not committed and its
+    /// temp file is removed. Idempotent: a second close() does nothing and throws nothing.
+    void close()
     {
+        std::exception_ptr failure;
         try {
             if (failed_.empty())
                 flush();
         } catch (...) {
+            failure = std::current_exception();
         }
         abandon_part();
         release();
+        if (failure)
+            std::rethrow_exception(failure);
     }
 
     /// The directory, for messages.

@@ -18,7 +18,9 @@
 //         chunk falls back to PLAIN for its remaining pages, as Arrow and parquet-mr do), data
 //         pages v1 of about page_byte_size (definition levels for optional columns, RLE_DICTIONARY
 //         or PLAIN values), each with a CRC. A row group ends at write_batch's end, at
-//         end_row_group(), or when its encoded pages pass row_group_byte_size. Column
+//         end_row_group(), or when its encoded pages pass row_group_byte_size. A chunk whose
+//         first 8192 values are more than half distinct drops its dictionary and is PLAIN
+//         (DuckDB decides alike: a dictionary of unique values only costs). Column
 //         statistics per chunk: null_count, and min_value/max_value in the column's order
 //         (signed for INT32/INT64 and DECIMAL, unsigned for the UINT_* types, IEEE for floats
 //         with NaN left out and -0/+0 as parquet-format says, unsigned bytes for BYTE_ARRAY).
@@ -29,8 +31,10 @@
 //         DOUBLE (an integer too); anything convertible to std::string_view for STRING and
 //         BYTE_ARRAY. An optional column also takes std::nullopt, nullptr and std::optional<T>.
 //         Files are written with POSIX write() on the writer's file descriptor, never read back.
-// Memory: the current row group's encoded, compressed pages (all columns), the current page's
-//         values and levels per column, and each column's dictionary (dictionary_byte_limit).
+// Memory: the current row group's encoded, compressed pages (all columns; per column in
+//         blocks of 256 KiB, kept from row group to row group: the largest chunk's), the current
+//         page's values and levels per column (page_byte_size), each column's dictionary
+//         (dictionary_byte_limit), and per thread one page's raw and compressed scratch.
 // Errors: parquet::error naming the file and what: a value a column cannot take ("row 12,
 //         column "age" (INT8): 300 is out of range"), a row with another number of fields, a
 //         bad declaration (a decimal's precision, a duplicate or empty name), system failures
@@ -221,8 +225,10 @@ struct writer_options {
     int compression_level = -1;    ///< the codec's default
     bool dictionary = true;        ///< RLE_DICTIONARY where it fits
     std::size_t dictionary_byte_limit = std::size_t{1} << 20; ///< per column chunk
-    std::size_t page_byte_size = std::size_t{1} << 20;        ///< values per data page (about)
-    std::size_t row_group_byte_size = std::size_t{64} << 20;  ///< encoded pages per row group
+    /// Values per data page (about). 64 KiB: SNAPPY compresses in 64 KiB blocks anyway, and
+    /// small pages keep the writer's memory near its row group's encoded size.
+    std::size_t page_byte_size = std::size_t{64} << 10;
+    std::size_t row_group_byte_size = std::size_t{64} << 20; ///< encoded pages per row group
     bool page_crc = true;
     bool statistics = true;
     bool fsync = false; ///< close() fsyncs the file before it returns
@@ -360,6 +366,15 @@ std::vector<column_spec> columns_for(std::vector<std::string> const& names)
 
 namespace writer_detail {
 
+/// A finished column chunk: its dictionary page (if any), then its data pages' bytes (headers
+/// included; views of the builder's blocks, in order, valid until its next page), and its
+/// metadata with offsets relative to the chunk's start (the writer adds where it lands).
+struct finished_chunk {
+    std::optional<enc::page> dictionary;
+    std::vector<std::span<std::uint8_t const>> data;
+    column_metadata meta;
+};
+
 /// One column chunk being built: the current page's levels and values, the chunk's finished
 /// pages, its dictionary and its statistics. P: the physical value type.
 template <class P>
@@ -390,11 +405,14 @@ public:
         if (use_dict_ && page_dict_) {
             if (auto i = dict_.index_of(v)) {
                 indices_.push_back(*i);
+                if (++probed_ == dictionary_probe && dict_pages_ == 0 && 2 * dict_.size() > probed_)
+                    drop_dictionary();
             } else { // the dictionary is full: this page ends, the chunk goes on in PLAIN
                 --slots_;
                 if (spec_.is_optional)
                     defs_.pop_back();
-                flush_page();
+                if (slots_ > 0) // no empty page (nor an empty dictionary page for it)
+                    flush_page();
                 page_dict_ = false;
                 if (spec_.is_optional)
                     defs_.push_back(1);
@@ -410,24 +428,23 @@ public:
     /// Bytes this chunk holds now (finished pages and the current page's estimate).
     std::size_t buffered_bytes() const noexcept
     {
-        return pages_bytes_ + page_estimate() + (use_dict_ ? dict_.byte_size() : 0);
+        return (pages_ ? chunk_size_ : 0) + page_estimate() + (use_dict_ ? dict_.byte_size() : 0);
     }
 
-    /// Ends the chunk: its pages (the dictionary page first) and its metadata, with offsets
-    /// relative to the chunk's start (the writer adds where it lands).
-    std::pair<std::vector<enc::page>, column_metadata> finish()
+    /// Ends the chunk (see finished_chunk).
+    finished_chunk finish()
     {
-        if (slots_ > 0 || pages_.empty())
+        if (slots_ > 0 || pages_ == 0)
             flush_page();
-        std::vector<enc::page> out;
+        finished_chunk out;
         column_metadata m;
         m.type = spec_.type;
         m.path_in_schema = {spec_.name};
         m.codec = opt_.codec;
         bool const has_dict = dict_pages_ > 0;
         if (has_dict) {
-            out.push_back(enc::dictionary_page(opt_.codec, dict_.bytes(), dict_.size(),
-                                               opt_.page_crc, opt_.compression_level));
+            out.dictionary = enc::dictionary_page(opt_.codec, dict_.bytes(), dict_.size(),
+                                                  opt_.page_crc, opt_.compression_level);
             m.encoding_stats.push_back({page_type::dictionary_page, encoding::plain, 1});
         }
         if (dict_pages_ > 0)
@@ -441,23 +458,24 @@ public:
         m.encodings.push_back(encoding::rle);
         if (has_dict)
             m.encodings.push_back(encoding::rle_dictionary);
-        std::int64_t offset = 0;
-        if (has_dict)
+        m.data_page_offset = 0;
+        if (out.dictionary) {
             m.dictionary_page_offset = 0;
-        for (auto& p : pages_)
-            out.push_back(std::move(p));
-        for (std::size_t i = 0; i < out.size(); ++i) {
-            if (i == (has_dict ? 1u : 0u))
-                m.data_page_offset = offset;
-            offset += static_cast<std::int64_t>(out[i].size());
-            m.total_compressed_size += static_cast<std::int64_t>(out[i].size());
-            m.total_uncompressed_size += static_cast<std::int64_t>(out[i].uncompressed_size());
+            m.data_page_offset = static_cast<std::int64_t>(out.dictionary->size());
+            m.total_compressed_size += static_cast<std::int64_t>(out.dictionary->size());
+            m.total_uncompressed_size +=
+                static_cast<std::int64_t>(out.dictionary->uncompressed_size());
         }
+        m.total_compressed_size += static_cast<std::int64_t>(chunk_size_);
+        m.total_uncompressed_size += static_cast<std::int64_t>(pages_uncompressed_);
         m.num_values = static_cast<std::int64_t>(chunk_values_);
         if (opt_.statistics)
             m.statistics = stats();
+        for (std::size_t b = 0; b < blocks_used_; ++b)
+            out.data.emplace_back(blocks_[b]);
+        out.meta = std::move(m);
         reset();
-        return {std::move(out), std::move(m)};
+        return out;
     }
 
 private:
@@ -466,16 +484,57 @@ private:
     std::vector<std::uint8_t> defs_;
     enc::plain_writer<P> plain_;
     std::vector<std::uint32_t> indices_;
+    std::vector<std::uint8_t> index_bytes_; ///< the current page's encoded indices
     enc::dictionary<P> dict_;
     bool use_dict_;
     bool page_dict_ = true; ///< the current page is dictionary-encoded (while use_dict_)
     std::size_t slots_ = 0; ///< value slots (nulls too) in the current page
     std::size_t chunk_values_ = 0;
     std::size_t dict_pages_ = 0, plain_pages_ = 0;
-    std::vector<enc::page> pages_;
-    std::size_t pages_bytes_ = 0;
+    // the chunk's data pages (header, body, ...) in blocks of block_bytes, kept across chunks
+    // (cleared, not freed): a row group's pages land in memory already faulted in, and a
+    // growing chunk is never copied to a larger buffer (nor leaves the smaller one behind)
+    static constexpr std::size_t block_bytes = std::size_t{256} << 10;
+    std::vector<std::vector<std::uint8_t>> blocks_;
+    std::size_t blocks_used_ = 0, chunk_size_ = 0;
+    std::vector<std::uint8_t> page_bytes_; ///< the page being appended
+    std::size_t pages_ = 0, pages_uncompressed_ = 0;
+
+    void append_to_chunk(std::span<std::uint8_t const> b)
+    {
+        chunk_size_ += b.size();
+        while (!b.empty()) {
+            if (blocks_used_ == 0 ||
+                blocks_[blocks_used_ - 1].size() == blocks_[blocks_used_ - 1].capacity()) {
+                if (blocks_used_ == blocks_.size()) {
+                    blocks_.emplace_back();
+                    blocks_.back().reserve(block_bytes);
+                }
+                blocks_[blocks_used_++].clear();
+            }
+            auto& blk = blocks_[blocks_used_ - 1];
+            std::size_t const n = std::min(b.size(), blk.capacity() - blk.size());
+            blk.insert(blk.end(), b.begin(), b.begin() + static_cast<std::ptrdiff_t>(n));
+            b = b.subspan(n);
+        }
+    }
     std::int64_t nulls_ = 0;
     std::optional<P> min_, max_;
+    std::size_t probed_ = 0; ///< values dictionary-encoded in this chunk
+
+    /// The first dictionary_probe values of a chunk decide: more than half of them distinct,
+    /// and the chunk drops its dictionary (the values so far re-encoded PLAIN, no dictionary
+    /// page): unique columns (ids, hashes, measurements) are not hashed and indexed for nothing.
+    static constexpr std::size_t dictionary_probe = 8192;
+
+    void drop_dictionary()
+    {
+        for (std::uint32_t i : indices_)
+            plain_.put(dict_.value_at(i));
+        indices_.clear();
+        dict_.clear();
+        page_dict_ = false;
+    }
 
     std::size_t page_estimate() const noexcept
     {
@@ -492,18 +551,24 @@ private:
 
     void flush_page()
     {
-        bool const dict_page = use_dict_ && page_dict_;
-        std::vector<std::uint8_t> values;
+        // a page of nulls only, before the dictionary holds a value: PLAIN (no values), so
+        // that no empty dictionary page is written (some readers refuse one)
+        bool const dict_page = use_dict_ && page_dict_ && dict_.size() > 0;
         std::span<std::uint8_t const> v = plain_.bytes();
         if (dict_page) {
-            enc::append_dictionary_indices(values, indices_, dict_.size());
-            v = values;
+            index_bytes_.clear();
+            enc::append_dictionary_indices(index_bytes_, indices_, dict_.size());
+            v = index_bytes_;
         }
-        auto p = enc::data_page_v1(opt_.codec, defs_, spec_.is_optional ? 1 : 0, v, slots_,
-                                   dict_page ? encoding::rle_dictionary : encoding::plain,
-                                   opt_.page_crc, opt_.compression_level);
-        pages_bytes_ += p.size();
-        pages_.push_back(std::move(p));
+        if (pages_ == 0)
+            blocks_used_ = chunk_size_ = 0; // the last chunk's pages, written
+        page_bytes_.clear();
+        pages_uncompressed_ +=
+            enc::append_data_page_v1(page_bytes_, opt_.codec, defs_, spec_.is_optional ? 1 : 0, v,
+                                     slots_, dict_page ? encoding::rle_dictionary : encoding::plain,
+                                     opt_.page_crc, opt_.compression_level);
+        append_to_chunk(page_bytes_);
+        ++pages_;
         (dict_page ? dict_pages_ : plain_pages_) += 1;
         chunk_values_ += slots_;
         slots_ = 0;
@@ -514,13 +579,14 @@ private:
 
     void reset()
     {
-        pages_.clear();
-        pages_bytes_ = 0;
+        pages_ = 0;
+        pages_uncompressed_ = 0; // blocks_: finish()'s views, reused from the next page on
         dict_.clear();
         page_dict_ = true;
         dict_pages_ = plain_pages_ = 0;
         chunk_values_ = 0;
         nulls_ = 0;
+        probed_ = 0;
         min_.reset();
         max_.reset();
     }
@@ -635,8 +701,10 @@ public:
         if (fd_ < 0)
             fail_errno("cannot create the file");
         builders_.reserve(specs_.size());
-        for (auto const& c : specs_)
+        for (auto const& c : specs_) {
             add_builder(c);
+            bounds_.push_back(bounds_of(c));
+        }
         write_bytes(reinterpret_cast<std::uint8_t const*>("PAR1"), 4);
     }
     writer(writer const&) = delete;
@@ -721,15 +789,17 @@ public:
         g.ordinal = static_cast<std::int16_t>(groups_.size());
         std::int64_t compressed = 0;
         for (auto& b : builders_) {
-            auto [pages, meta] = std::visit([](auto& c) { return c.finish(); }, b);
+            auto [dictionary, data, meta] = std::visit([](auto& c) { return c.finish(); }, b);
             auto const start = static_cast<std::int64_t>(offset_);
             meta.data_page_offset += start;
             if (meta.dictionary_page_offset)
                 *meta.dictionary_page_offset += start;
-            for (auto const& p : pages) {
-                write_bytes(p.header.data(), p.header.size());
-                write_bytes(p.body.data(), p.body.size());
+            if (dictionary) {
+                write_bytes(dictionary->header.data(), dictionary->header.size());
+                write_bytes(dictionary->body.data(), dictionary->body.size());
             }
+            for (auto const& d : data)
+                write_bytes(d.data(), d.size());
             column_chunk c;
             c.file_offset = start;
             g.total_byte_size += meta.total_uncompressed_size;
@@ -822,6 +892,7 @@ private:
     std::vector<column_spec> specs_;
     writer_options opt_;
     std::vector<writer_detail::any_column> builders_;
+    std::vector<std::pair<std::int64_t, std::uint64_t>> bounds_; ///< integer range per column
     std::vector<row_group> groups_;
     file_metadata meta_;
     int fd_ = -1;
@@ -921,7 +992,21 @@ private:
     template <class T>
     std::int64_t to_integer(std::size_t col, T const& v) const
     {
-        auto const& s = specs_[col];
+        auto const [lo, hi] = bounds_[col];
+        bool ok;
+        if constexpr (std::is_signed_v<T>)
+            ok = static_cast<std::int64_t>(v) >= lo &&
+                 (v < 0 || static_cast<std::uint64_t>(v) <= hi);
+        else
+            ok = static_cast<std::uint64_t>(v) <= hi;
+        if (!ok) [[unlikely]]
+            bad_value(col, std::to_string(v) + " is out of range");
+        return static_cast<std::int64_t>(v); // unsigned 64-bit: the same bits
+    }
+
+    /// The integer range column `c` takes (its physical and logical type).
+    static std::pair<std::int64_t, std::uint64_t> bounds_of(column_spec const& s)
+    {
         std::int64_t lo = std::numeric_limits<std::int64_t>::min();
         std::uint64_t hi = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
         if (s.type == physical_type::int32) {
@@ -946,15 +1031,7 @@ private:
             lo = -static_cast<std::int64_t>(p10 - 1);
             hi = p10 - 1;
         }
-        bool ok;
-        if constexpr (std::is_signed_v<T>)
-            ok = static_cast<std::int64_t>(v) >= lo &&
-                 (v < 0 || static_cast<std::uint64_t>(v) <= hi);
-        else
-            ok = static_cast<std::uint64_t>(v) <= hi;
-        if (!ok)
-            bad_value(col, std::to_string(v) + " is out of range");
-        return static_cast<std::int64_t>(v); // unsigned 64-bit: the same bits
+        return {lo, hi};
     }
 
     template <class V>

@@ -9,7 +9,8 @@
 //         runs, the rest in bit-packed groups of 8); enc::dictionary<T> (distinct values in
 //         first-seen order, their PLAIN bytes, index_of(v) or nullopt once the byte limit
 //         is passed); enc::page (a header and its compressed bytes, written as one piece),
-//         enc::data_page_v1(...) and enc::dictionary_page(...); enc::page_crc(bytes).
+//         enc::data_page_v1(...), append_data_page_v1(out, ...) (the same page appended to a
+//         buffer) and enc::dictionary_page(...); enc::page_crc(bytes).
 // Models: parquet-format's Encodings.md: PLAIN (little-endian fixed widths, BOOLEAN bit-packed
 //         LSB first, BYTE_ARRAY as a 4-byte length and the bytes), RLE/bit-packed hybrid (a
 //         ULEB128 header: (count << 1) for an RLE run, (groups << 1) | 1 for bit-packed groups;
@@ -18,7 +19,9 @@
 //         columns only; required ones have none) then the values, compressed as a whole. The
 //         page CRC is zlib's CRC-32 of the page's bytes after the header, as stored
 //         (compressed), as parquet-format's PageHeader.crc says.
-// Memory: one page's levels and values, and its compressed copy.
+// Memory: one page's levels and values, and its compressed copy; per thread, buffers of the
+//         largest page's raw and compressed size, kept for reuse (fresh memory each page costs
+//         page faults and zero-filling).
 // Errors: parquet::error from the codec (naming it and the sizes); std::length_error for a
 //         page over 2 GiB (a page size is an i32 in the header).
 // Example:
@@ -49,6 +52,7 @@
 #include <type_traits>
 #include <vector>
 
+#include <snappy-c.h>
 #include <zlib.h>
 
 namespace streambatch::parquet::enc {
@@ -183,14 +187,19 @@ public:
                 bytes_.back() = static_cast<std::uint8_t>(bytes_.back() | (1u << bit_));
             bit_ = static_cast<std::uint8_t>((bit_ + 1) % 8);
         } else if constexpr (std::is_same_v<T, std::string>) {
-            append_le32(bytes_, static_cast<std::uint32_t>(v.size()));
-            bytes_.insert(bytes_.end(), v.begin(), v.end());
+            static_assert(std::endian::native == std::endian::little, "little-endian hosts only");
+            std::size_t const at = bytes_.size();
+            auto const len = static_cast<std::uint32_t>(v.size());
+            bytes_.resize(at + 4 + v.size());
+            std::memcpy(bytes_.data() + at, &len, 4);
+            if (!v.empty())
+                std::memcpy(bytes_.data() + at + 4, v.data(), v.size());
         } else {
             static_assert(std::is_arithmetic_v<T>);
             static_assert(std::endian::native == std::endian::little, "little-endian hosts only");
-            unsigned char b[sizeof(T)];
-            std::memcpy(b, &v, sizeof(T));
-            bytes_.insert(bytes_.end(), b, b + sizeof(T));
+            std::size_t const at = bytes_.size();
+            bytes_.resize(at + sizeof(T));
+            std::memcpy(bytes_.data() + at, &v, sizeof(T));
         }
     }
     std::span<std::uint8_t const> bytes() const noexcept { return bytes_; }
@@ -311,6 +320,16 @@ public:
             grow();
         return i;
     }
+    /// The value of index `i` (< size()); a string's view is into bytes().
+    arg value_at(std::uint32_t i) const noexcept
+    {
+        if constexpr (std::is_same_v<T, std::string>)
+            return std::string_view(reinterpret_cast<char const*>(plain_.bytes().data()) +
+                                        strs_[i].first,
+                                    strs_[i].second);
+        else
+            return static_cast<arg>(numbers_[i]);
+    }
     bool full() const noexcept { return full_; }
     std::size_t size() const noexcept { return count_; }
     std::size_t byte_size() const noexcept { return plain_.size(); }
@@ -371,18 +390,86 @@ inline std::int32_t page_size_i32(std::size_t n)
     return static_cast<std::int32_t>(n);
 }
 
+/// `raw` as stored with `codec`: a view of `raw` itself (UNCOMPRESSED), or of a per-thread
+/// scratch buffer reused page after page (no fresh, zero-filled memory each page), valid until
+/// the next call on this thread.
+inline std::span<std::uint8_t const> compressed(compression_codec codec,
+                                                std::span<std::uint8_t const> raw, int level)
+{
+    thread_local std::vector<std::uint8_t> scratch;
+    if (codec == compression_codec::uncompressed)
+        return raw;
+    if (codec == compression_codec::snappy) {
+        std::size_t n = snappy_max_compressed_length(raw.size());
+        if (scratch.size() < n)
+            scratch.resize(n);
+        if (snappy_compress(reinterpret_cast<char const*>(raw.data()), raw.size(),
+                            reinterpret_cast<char*>(scratch.data()), &n) != SNAPPY_OK)
+            throw error(std::string(), error::npos,
+                        "SNAPPY: cannot compress " + std::to_string(raw.size()) +
+                            " bytes: snappy_compress failed");
+        return std::span<std::uint8_t const>(scratch.data(), n);
+    }
+    scratch = codec::compress(codec, raw, level);
+    return scratch;
+}
+
+/// The header of a page of `raw` stored as `body`.
+inline std::vector<std::uint8_t> header_for(page_header& h, std::size_t raw_size,
+                                            std::span<std::uint8_t const> body, bool with_crc)
+{
+    h.uncompressed_page_size = page_size_i32(raw_size);
+    h.compressed_page_size = page_size_i32(body.size());
+    if (with_crc)
+        h.crc = page_crc(body);
+    return encode_page_header(h);
+}
+
 inline page finish_page(page_header h, std::span<std::uint8_t const> raw, compression_codec codec,
                         bool with_crc, int level)
 {
     page p;
-    p.body = codec::compress(codec, raw, level);
-    h.uncompressed_page_size = page_size_i32(raw.size());
-    h.compressed_page_size = page_size_i32(p.body.size());
-    if (with_crc)
-        h.crc = page_crc(p.body);
-    p.header = encode_page_header(h);
+    auto const body = compressed(codec, raw, level);
+    p.body.assign(body.begin(), body.end());
+    p.header = header_for(h, raw.size(), body, with_crc);
     p.header_struct = std::move(h);
     return p;
+}
+
+/// A data page v1's uncompressed bytes (levels, then values) in a per-thread buffer, reused.
+inline std::span<std::uint8_t const>
+data_page_v1_raw(std::span<std::uint8_t const> definition_levels, int max_definition_level,
+                 std::span<std::uint8_t const> values)
+{
+    thread_local std::vector<std::uint8_t> raw;
+    thread_local std::vector<std::uint32_t> lv;
+    raw.clear();
+    raw.reserve(values.size() + definition_levels.size() / 4 + 16);
+    if (max_definition_level > 0) {
+        lv.assign(definition_levels.begin(), definition_levels.end());
+        raw.resize(4);
+        rle_hybrid_append(raw, lv, bit_width(static_cast<std::uint64_t>(max_definition_level)));
+        auto const n = static_cast<std::uint32_t>(raw.size() - 4);
+        for (int i = 0; i < 4; ++i)
+            raw[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(n >> (8 * i));
+    }
+    raw.insert(raw.end(), values.begin(), values.end());
+    return raw;
+}
+
+inline page_header data_page_v1_header(std::size_t num_values, encoding value_encoding,
+                                       std::optional<statistics> stats)
+{
+    page_header h;
+    h.type = page_type::data_page;
+    data_page_header d;
+    d.num_values = page_size_i32(num_values);
+    d.encoding = value_encoding;
+    d.definition_level_encoding = encoding::rle;
+    d.repetition_level_encoding = encoding::rle;
+    d.statistics = std::move(stats);
+    h.data_page_header = std::move(d);
+    return h;
 }
 
 } // namespace detail
@@ -395,27 +482,29 @@ inline page data_page_v1(compression_codec codec, std::span<std::uint8_t const> 
                          std::size_t num_values, encoding value_encoding, bool with_crc,
                          int level = -1, std::optional<statistics> stats = std::nullopt)
 {
-    std::vector<std::uint8_t> raw;
-    raw.reserve(values.size() + definition_levels.size() / 4 + 16);
-    if (max_definition_level > 0) {
-        std::vector<std::uint32_t> lv(definition_levels.begin(), definition_levels.end());
-        raw.resize(4);
-        rle_hybrid_append(raw, lv, bit_width(static_cast<std::uint64_t>(max_definition_level)));
-        auto const n = static_cast<std::uint32_t>(raw.size() - 4);
-        for (int i = 0; i < 4; ++i)
-            raw[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(n >> (8 * i));
-    }
-    raw.insert(raw.end(), values.begin(), values.end());
-    page_header h;
-    h.type = page_type::data_page;
-    data_page_header d;
-    d.num_values = detail::page_size_i32(num_values);
-    d.encoding = value_encoding;
-    d.definition_level_encoding = encoding::rle;
-    d.repetition_level_encoding = encoding::rle;
-    d.statistics = std::move(stats);
-    h.data_page_header = std::move(d);
-    return detail::finish_page(std::move(h), raw, codec, with_crc, level);
+    auto const raw = detail::data_page_v1_raw(definition_levels, max_definition_level, values);
+    return detail::finish_page(
+        detail::data_page_v1_header(num_values, value_encoding, std::move(stats)), raw, codec,
+        with_crc, level);
+}
+
+/// data_page_v1's page appended to `out` (header, then the stored bytes), without a page
+/// object of its own: what the writer does, page after page, into one buffer per column
+/// chunk. Returns the page's uncompressed size (header included), as the column metadata
+/// counts it.
+inline std::size_t append_data_page_v1(std::vector<std::uint8_t>& out, compression_codec codec,
+                                       std::span<std::uint8_t const> definition_levels,
+                                       int max_definition_level,
+                                       std::span<std::uint8_t const> values, std::size_t num_values,
+                                       encoding value_encoding, bool with_crc, int level = -1)
+{
+    auto const raw = detail::data_page_v1_raw(definition_levels, max_definition_level, values);
+    auto h = detail::data_page_v1_header(num_values, value_encoding, std::nullopt);
+    auto const body = detail::compressed(codec, raw, level);
+    auto const header = detail::header_for(h, raw.size(), body, with_crc);
+    out.insert(out.end(), header.begin(), header.end());
+    out.insert(out.end(), body.begin(), body.end());
+    return header.size() + raw.size();
 }
 
 /// A dictionary page of `num_values` PLAIN-encoded values.
