@@ -361,7 +361,7 @@ TEST_CASE("parquet dataset_source: reads what parquet::dataset_sink wrote, in co
 }
 
 TEST_CASE(
-    "parquet dataset_source: a worker reads only its own files' pages; a moved source reads on",
+    "parquet dataset_source: a worker reads only its own files' pages, and a moved source reads on",
     "[parquet][dataset_source]")
 {
     temp_dir d("own");
