@@ -13,7 +13,14 @@ execute_process(COMMAND ${EXE} ${spec_args} --list-test-names-only
                 OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc
                 WORKING_DIRECTORY ${WORKDIR})
 file(REMOVE ${OUT})
-string(REGEX MATCHALL "[^\n]+" names "${out}")   # names with ';' are refused below
+# A name holding ';' would be split in two by CMake's lists (and its add_test would run
+# nothing): refuse it, naming it, before the split.
+string(REGEX MATCHALL "[^\n]*;[^\n]*" semicolon_names "${out}")
+if(semicolon_names)
+  message(FATAL_ERROR "streambatch_discover_tests: ${EXE}: a test name holds ';', which CTest "
+                      "cannot name (rename the TEST_CASE): ${semicolon_names}")
+endif()
+string(REGEX MATCHALL "[^\n]+" names "${out}")
 list(LENGTH names count)
 math(EXPR expect_rc "${count} % 256")  # Catch 2's listing exits with the number of names
 if(NOT rc MATCHES "^[0-9]+$" OR NOT rc EQUAL expect_rc OR NOT err STREQUAL "" OR count EQUAL 0)

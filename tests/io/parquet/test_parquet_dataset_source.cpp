@@ -11,6 +11,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -361,7 +362,7 @@ TEST_CASE("parquet dataset_source: reads what parquet::dataset_sink wrote, in co
 }
 
 TEST_CASE(
-    "parquet dataset_source: a worker reads only its own files' pages; a moved source reads on",
+    "parquet dataset_source: a worker reads only its own files' pages, and a moved source reads on",
     "[parquet][dataset_source]")
 {
     temp_dir d("own");
@@ -379,13 +380,124 @@ TEST_CASE(
     CHECK_THROWS_WITH(read_batches(second, 3),
                       Contains((d.path / "p2.parquet").string()) && Contains("row group 0"));
 
-    // rows() then a move: the view reads on through the moved-to source
-    pq::dataset_source src(d.path, {.part = {0, 2}});
-    auto rows = src.rows();
-    pq::dataset_source moved(std::move(src));
+    // Read whole, the damaged page stops the view at p2's start: the iterator is at its end and
+    // position() names the row that could not be read (the reader of p1 is gone).
+    pq::dataset_source whole(d.path);
+    auto rows = whole.rows();
+    auto it = rows.begin();
     std::vector<std::int64_t> ids;
-    for (auto& r : rows)
-        ids.push_back(*r[0].if_int64());
+    CHECK_THROWS_WITH(
+        [&] {
+            for (; it != rows.end(); ++it)
+                ids.push_back(*(*it)[0].if_int64());
+        }(),
+        Contains((d.path / "p2.parquet").string()) && Contains("row group 0"));
     check_ids(ids, 0, 20);
-    CHECK(moved.position() == "p2.parquet 0 0");
+    CHECK(it == rows.end());
+    CHECK(whole.position() == "p2.parquet 0 0");
+
+    // rows() then a move, the moved-from source destroyed: the view reads on through the
+    // moved-to source, across a file boundary
+    temp_dir m("moved");
+    for (int i = 0; i < 4; ++i)
+        write_ids(m.path / ("q" + std::to_string(i) + ".parquet"), {10}, 10 * i);
+    std::optional<pq::dataset_source> src(std::in_place, m.path,
+                                          pq::dataset_source_options{.part = {0, 2}});
+    auto moved_rows = src->rows();
+    pq::dataset_source moved(std::move(*src));
+    src.reset();
+    std::vector<std::int64_t> moved_ids;
+    std::vector<std::string> moved_positions;
+    for (auto& r : moved_rows) {
+        moved_ids.push_back(*r[0].if_int64());
+        moved_positions.push_back(moved.position());
+    }
+    check_ids(moved_ids, 0, 20);
+    CHECK(moved_positions[9] == "q0.parquet 0 9");
+    CHECK(moved_positions[10] == "q1.parquet 0 0");
+    CHECK(moved.position() == "q2.parquet 0 0");
+}
+
+namespace {
+
+std::size_t open_fds()
+{
+    std::size_t n = 0;
+    for ([[maybe_unused]] auto const& e : fs::directory_iterator("/proc/self/fd"))
+        ++n;
+    return n;
+}
+
+} // namespace
+
+TEST_CASE("parquet dataset_source: one file open at a time, and a file rewritten after the "
+          "source was made is refused, naming it",
+          "[parquet][dataset_source]")
+{
+    temp_dir d("fds");
+    for (int i = 0; i < 40; ++i)
+        write_ids(d.path / ("p" + std::to_string(100 + i) + ".parquet"), {2, 1}, 3 * i);
+    std::size_t const base = open_fds();
+    pq::dataset_source src(d.path);
+    CHECK(open_fds() <= base); // every footer read, every file closed
+    std::vector<std::int64_t> ids;
+    std::size_t most = 0;
+    for (auto& r : src.rows()) {
+        ids.push_back(*r[0].if_int64());
+        most = std::max(most, open_fds());
+    }
+    check_ids(ids, 0, 120);
+    CHECK(most <= base + 1); // the file being read
+    CHECK(open_fds() <= base);
+
+    temp_dir c("changed");
+    write_ids(c.path / "p1.parquet", {10, 10}, 0);
+    write_ids(c.path / "p2.parquet", {5}, 20);
+    pq::dataset_source before(c.path);
+    write_ids(c.path / "p2.parquet", {6}, 20); // rewritten: another size and footer
+    std::vector<std::int64_t> got;
+    auto const read = [&] {
+        for (auto& r : before.rows())
+            got.push_back(*r[0].if_int64());
+    };
+    CHECK_THROWS_AS(read(), sb::input_changed);
+    CHECK_THROWS_WITH(before.check_identity({}), Contains("after rows()"));
+    check_ids(got, 0, 20);
+    CHECK(before.position() == "p2.parquet 0 0");
+    pq::dataset_source again(c.path);
+    again.seek("p2.parquet 0 0");
+    CHECK(read_batches(again, 4).first.size() == 6);
+    pq::dataset_source stale(c.path);
+    write_ids(c.path / "p2.parquet", {5}, 20);
+    stale.seek("p2.parquet 0 0");
+    CHECK_THROWS_WITH(read_batches(stale, 4), Contains((c.path / "p2.parquet").string()) &&
+                                                  Contains("changed since the source was opened") &&
+                                                  Contains("(now \"bytes=") &&
+                                                  Contains("was \"bytes="));
+}
+
+TEST_CASE("parquet dataset_source: the same file under two spellings, and a dangling link",
+          "[parquet][dataset_source]")
+{
+    temp_dir d("spellings");
+    write_ids(d.path / "a.parquet", {3}, 0);
+    write_ids(d.path / "b.parquet", {3}, 3);
+    fs::path const a = d.path / "a.parquet";
+    fs::path const dot = d.path / "." / "a.parquet";
+    CHECK_THROWS_AS(pq::dataset_source(std::vector<fs::path>{a, d.path / "b.parquet", dot}),
+                    std::invalid_argument);
+    CHECK_THROWS_WITH(pq::dataset_source(std::vector<fs::path>{a, d.path / "b.parquet", dot}),
+                      Contains("listed twice (as " + a.string() + " and as " + dot.string() + ")"));
+    fs::create_symlink(a, d.path / "link.parquet.lnk");
+    CHECK_THROWS_WITH(pq::dataset_source(std::vector<fs::path>{d.path / "link.parquet.lnk", a}),
+                      Contains("listed twice"));
+    fs::remove(d.path / "link.parquet.lnk");
+    pq::dataset_source both(std::vector<fs::path>{a, d.path / "b.parquet"});
+    check_ids(read_batches(both, 2).first, 0, 6);
+
+    // a "*.parquet" entry that cannot be stat'ed is an error, not a file skipped
+    fs::create_symlink(d.path / "missing", d.path / "c.parquet");
+    CHECK_THROWS_AS(pq::dataset_source(d.path), pq::error);
+    CHECK_THROWS_WITH(pq::dataset_source(d.path),
+                      Contains((d.path / "c.parquet").string()) && Contains("cannot stat"));
 }

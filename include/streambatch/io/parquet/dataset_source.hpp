@@ -26,15 +26,22 @@
 //         the identity and the schema check). A partition may be empty when n > G. Every file
 //         must have the first file's schema (the elements below the root: names, types,
 //         repetition, logical and converted types, decimal scale and precision).
-// Memory: one parquet::file (footer) per file of the partition; the reader's (one page per
-//         projected column and its dictionary) for the file being read; the identity's text.
+// Memory: every footer is read and its file closed when the source is made: one open file
+//         (one descriptor, its footer) at a time, the one being read, released when rows() steps
+//         to the next file or past the last row; the reader's (one page per projected column
+//         and its dictionary) for that file; the identity's text and the row groups' layout.
 // Errors: input_changed (check_identity: names the file added, removed or changed, and both
-//         identities); parquet::error naming the file: one that is not Parquet, a schema that
-//         differs from the first file's (names the element and what differs), the directory
-//         that cannot be listed; and the reader's (file, row group, column, page, byte offset);
-//         std::invalid_argument for the same path listed twice, or a position that does not
-//         parse, names no file of the dataset, or lies outside the partition; std::logic_error
-//         for rows() twice, or seek() / check_identity() after rows().
+//         identities; rows(), on opening a file whose size or footer is not what the source
+//         saw when it was made: names the file, then and now); parquet::error naming the file:
+//         one that is not Parquet, a schema that differs from the first file's (names the
+//         element and what differs), the directory that cannot be listed, a "*.parquet" entry
+//         that cannot be stat'ed ("cannot stat", e.g. a dangling link); and the reader's (file,
+//         row group, column, page, byte offset): after an error in rows() the iterator
+//         compares equal to the end and position() names the row it stopped at;
+//         std::invalid_argument for the same file listed twice (by device and inode: names
+//         both spellings), or a position that does not parse, names no file of the dataset,
+//         or lies outside the partition; std::logic_error for rows() twice, or seek() /
+//         check_identity() after rows().
 // Example:
 //     parquet::dataset_source src("out/orders", {.columns = {"id", "total"},
 //                                                .part =
@@ -62,16 +69,18 @@
 #include <cstdint>
 #include <filesystem>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <optional>
 #include <ranges>
-#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
+
+#include <sys/stat.h>
 
 namespace streambatch::parquet {
 
@@ -147,12 +156,11 @@ inline std::string element_difference(schema_element const& a, schema_element co
 /// A set of Parquet files as a job_source. See the top of this file.
 class dataset_source {
     struct member {
-        std::string key;                     // the name in positions and identities
-        std::filesystem::path path;          // where it is
-        std::shared_ptr<parquet::file> file; // open when the partition reads it
-        std::size_t first_global = 0;        // its first row group's global index
-        std::size_t groups = 0;              // its row groups
-        std::string entry;                   // "<key> bytes=<size> footer=<hex>"
+        std::string key;              // the name in positions and identities
+        std::filesystem::path path;   // where it is
+        std::size_t first_global = 0; // its first row group's global index
+        std::size_t groups = 0;       // its row groups
+        std::string entry;            // "<key> bytes=<size> footer=<hex>"
     };
     std::string where_; // describe()
     dataset_source_options opts_;
@@ -172,17 +180,31 @@ class dataset_source {
         std::int64_t taken = 0;    // rows handed out (and stepped past)
         bool called = false, started = false, stopped = false;
 
-        // Opens the reader at absolute row `abs` (< the partition's end).
+        // Opens the file holding absolute row `abs` (< the partition's end), the previous
+        // file's reader (and so its descriptor) released first, and the reader at that row.
+        // Until that succeeds the view stands at its end (stopped): if opening throws, the
+        // iterator compares equal to the end and position() is `abs`.
         void open_at(std::int64_t abs)
         {
+            stopped = true;
+            it = {};
+            r.reset();
             auto const p = src->locate(abs);
             std::size_t const g = p.first;
             member const& m = src->files_[src->group_file_[g]];
             std::size_t const last = std::min(m.first_global + m.groups, src->end_group_);
+            auto f = std::make_shared<parquet::file>(m.path);
+            if (std::string const now = entry_of(m.key, *f); now != m.entry)
+                throw input_changed("streambatch::parquet::dataset_source: " + m.path.string() +
+                                    " changed since the source was opened (now \"" +
+                                    now.substr(m.key.size() + 1) + "\", was \"" +
+                                    m.entry.substr(m.key.size() + 1) + "\")");
+            r.emplace(std::move(f), src->opts_.columns,
+                      parquet::position{g - m.first_global, p.second});
+            it = r->begin();
             file_end = src->group_start_[last];
             next = abs;
-            r.emplace(m.file, src->opts_.columns, parquet::position{g - m.first_global, p.second});
-            it = r->begin();
+            stopped = false;
         }
         void step()
         {
@@ -190,11 +212,17 @@ class dataset_source {
             ++next;
             if (next == src->end_) {
                 stopped = true; // the partition's last row: the reader is not advanced
+                it = {};
+                r.reset(); // the last file is released
             } else if (next == file_end) {
-                r.reset();
                 open_at(next);
             } else {
-                ++it;
+                try {
+                    ++it;
+                } catch (...) {
+                    stopped = true; // the view ends at the row it could not read
+                    throw;
+                }
             }
         }
     };
@@ -253,14 +281,17 @@ public:
                 !name.ends_with(".parquet"))
                 continue;
             std::error_code tec;
-            if (it->is_regular_file(tec))
+            bool const regular = it->is_regular_file(tec);
+            if (tec)
+                throw error(it->path(), error::npos, "cannot stat: " + tec.message());
+            if (regular)
                 names.push_back(name);
         }
         if (ec)
             throw error(where_, error::npos, "cannot list the dataset directory: " + ec.message());
         std::sort(names.begin(), names.end());
         for (auto& n : names)
-            files_.push_back({n, directory / n, nullptr, 0, 0, {}});
+            files_.push_back({n, directory / n, 0, 0, {}});
         init();
     }
 
@@ -269,12 +300,20 @@ public:
                             dataset_source_options opts = {})
         : opts_(std::move(opts))
     {
-        std::set<std::string> seen;
+        // the same file under two spellings (d/a.parquet, d/./a.parquet, a link): by device
+        // and inode; a path that cannot be stat'ed is left to parquet::file's error
+        std::map<std::pair<std::uint64_t, std::uint64_t>, std::string> seen;
         for (auto const& p : paths) {
-            if (!seen.insert(p.string()).second)
-                throw std::invalid_argument("streambatch::parquet::dataset_source: " + p.string() +
-                                            " is listed twice");
-            files_.push_back({p.string(), p, nullptr, 0, 0, {}});
+            struct ::stat st {};
+            if (::stat(p.c_str(), &st) == 0) {
+                auto const [at, fresh] = seen.emplace(
+                    std::pair<std::uint64_t, std::uint64_t>(st.st_dev, st.st_ino), p.string());
+                if (!fresh)
+                    throw std::invalid_argument(
+                        "streambatch::parquet::dataset_source: " + p.string() +
+                        " is listed twice (as " + at->second + " and as " + p.string() + ")");
+            }
+            files_.push_back({p.string(), p, 0, 0, {}});
         }
         where_ = paths.empty()       ? std::string("an empty list of files")
                  : paths.size() == 1 ? paths[0].string()
@@ -362,10 +401,9 @@ public:
             throw std::logic_error("streambatch::parquet::dataset_source: rows() twice");
         s_->called = true;
         s_->src = this;
+        s_->stopped = true;
         if (start_ < end_)
             s_->open_at(start_);
-        else
-            s_->stopped = true;
         return rows_view(s_.get());
     }
 
@@ -448,7 +486,7 @@ private:
         std::int64_t at = 0;
         for (std::size_t i = 0; i < files_.size(); ++i) {
             member& m = files_[i];
-            auto f = std::make_shared<parquet::file>(m.path);
+            auto const f = std::make_unique<parquet::file>(m.path); // closed at the loop's end
             auto const& schema = f->metadata().schema;
             if (i == 0) {
                 first_schema = schema;
@@ -477,7 +515,6 @@ private:
                 group_start_.push_back(at);
                 at += rg.num_rows;
             }
-            m.file = std::move(f);
         }
         group_start_.push_back(at);
         std::size_t const g = group_file_.size();
@@ -486,11 +523,6 @@ private:
         end_group_ = g * (opts_.part.index + 1) / n;
         start_ = group_start_[first_group_];
         end_ = group_start_[end_group_];
-        // keep open only the files this partition reads
-        for (auto& m : files_)
-            if (m.groups == 0 || m.first_global + m.groups <= first_group_ ||
-                m.first_global >= end_group_)
-                m.file.reset();
     }
 
     // (global row group, row) of an absolute row; a position is the group holding the row

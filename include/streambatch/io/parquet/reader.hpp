@@ -170,7 +170,10 @@ inline value_type value_type_of(column_descriptor const& c)
             v.scale = c.scale;
             break;
         // A converted type alone reads as a local (not UTC-adjusted) time or timestamp, as
-        // DuckDB and Arrow read it: "00:00:34.567", not "00:00:34.567+00".
+        // DuckDB and Arrow read it: "00:00:34.567", not "00:00:34.567+00". This departs from
+        // parquet-format's LogicalTypes.md, whose backward-compatibility tables map them to
+        // UTC ("| TIME_MILLIS | TimeType (isAdjustedToUTC = true, unit = MILLIS) |", and so
+        // for TIME_MICROS, TIMESTAMP_MILLIS, TIMESTAMP_MICROS): we follow the readers.
         case C::time_millis:
             v = {value_meaning::time, time_unit::millis, false, 0};
             break;

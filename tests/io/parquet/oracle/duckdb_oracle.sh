@@ -4,10 +4,12 @@
 # fixture parquet_oracles installs into (never the repository), and a dump of every flat file of
 # parquet-testing's data/ as DuckDB reads it into OUT_DIR (duckdb_dump.mjs).
 # Usage: duckdb_oracle.sh PARQUET_TESTING OUT_DIR ORACLES_DIR
-# Exit 77 (skipped) when node/npm or the package cannot be had, unless CI=true or
-# STREAMBATCH_REQUIRE_ALL=ON/1, where that fails.
+# Exit 77 (skipped) when node/npm or parquet-testing cannot be had, unless CI=true or
+# STREAMBATCH_REQUIRE_ALL=ON/1, where that fails; 1 when install.sh fails otherwise (npm).
 set -u
 testing=$1 out=$2 oracles=$3
+# cleared first, so that a skip leaves no earlier run's dump (nor its .done) behind
+rm -rf -- "$out"
 here=$(cd "$(dirname "$0")" && pwd)
 required=0
 [[ ${CI:-} == true || ${STREAMBATCH_REQUIRE_ALL:-} == ON || ${STREAMBATCH_REQUIRE_ALL:-} == 1 ]] && required=1
@@ -18,12 +20,11 @@ skip() {
 }
 command -v node >/dev/null && command -v npm >/dev/null || skip "node/npm not found"
 [[ -d $testing/data ]] || skip "no parquet-testing at $testing"
-rm -rf "$out"
 mkdir -p "$out"
 dir=$(bash "$here/install.sh" "$oracles")
 rc=$?
 ((rc == 77)) && skip "node/npm not found"
-((rc == 0)) || skip "install.sh failed (exit $rc)"
+((rc == 0)) || { echo "install.sh failed (exit $rc)" >&2; exit 1; }
 files=()
 for f in "$testing"/data/*.parquet; do files+=("$f"); done
 (cd "$dir" && node duckdb_dump.mjs "$out" "${files[@]}") || { echo "duckdb_dump failed" >&2; exit 1; }
