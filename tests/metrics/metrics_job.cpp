@@ -3,7 +3,8 @@
 //     metrics_job free-port
 //         prints a free loopback TCP port (bound to port 0, then closed) and exits
 //     metrics_job run --job NAME --records N --batch B [--partition I/N] [--push URL]
-//                     [--push-every-ms MS] [--record-dir DIR] [--record-every-ms MS]
+//                     [--push-every-ms MS] [--push-timeout-ms MS] [--record-dir DIR]
+//                     [--record-every-ms MS]
 //                     [--gate DIR --pause-at K[,K...]]
 //         runs a job over the records 0..N-1 (its partition's share with --partition: views::
 //         every_nth), batches of B, summing the ids. With --pause-at, before batch K is
@@ -88,6 +89,8 @@ int main(int argc, char** argv)
             o.push_url = value;
         else if (flag == "--push-every-ms")
             o.push_every = std::chrono::milliseconds(std::stol(value));
+        else if (flag == "--push-timeout-ms")
+            o.push_timeout = std::chrono::milliseconds(std::stol(value));
         else if (flag == "--record-dir")
             o.record_dir = value;
         else if (flag == "--record-every-ms")

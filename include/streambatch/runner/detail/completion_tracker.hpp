@@ -333,7 +333,7 @@ public:
             opts_.guard_->log->active = false;
             report_.guard_events = opts_.guard_->log->events;
         }
-        if (pusher_) { // the final figures, once more (waits at most push_timeout + 100 ms)
+        if (pusher_) { // the final figures, once more (waits at most 1 s + push_timeout + 100 ms)
             report_.push_failures = pusher_->failures();
             report_.push_failures = pusher_->finish(prometheus_text(report_, false));
         }

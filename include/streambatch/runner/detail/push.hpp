@@ -9,7 +9,8 @@
 // exchange (name lookup aside: getaddrinfo has no timeout) bounded by a deadline, cancellable
 // through a file descriptor. metrics_pusher: a thread of its own that pushes the newest text
 // submitted (older ones waiting are dropped), counts failed pushes, and warns once per outage
-// (stderr); finish() pushes the final text and waits at most push_timeout (+100 ms) for it.
+// (stderr); finish() lets a push under way end (at most 1 s), then pushes the final text after
+// it and waits at most push_timeout (+100 ms) for that.
 // See docs/runner.md (metrics).
 
 #ifndef STREAMBATCH_RUNNER_DETAIL_PUSH_HPP_INCLUDED
@@ -411,6 +412,7 @@ private:
         std::condition_variable cv;
         std::optional<std::string> pending;
         bool stop = false, busy = false, done = false, outage = false;
+        bool final_taken = false; // the thread has taken finish()'s text
         std::uint64_t pushed = 0, failures = 0, failures_in_outage = 0;
         int cancel[2] = {-1, -1}; // a pipe: a byte in it abandons the push under way
         ~state()
@@ -440,6 +442,7 @@ private:
                 break;
             std::string text = std::move(*s->pending);
             s->pending.reset();
+            s->final_taken = s->stop;
             s->drain_cancel(); // a cancel meant for the push before this one
             s->busy = true;
             lock.unlock();
@@ -567,16 +570,26 @@ public:
         return s_->pushed;
     }
 
-    /// The last push: abandons the one under way (its text is older), pushes `text`, and waits
-    /// for it at most timeout + 100 ms (a push that has not ended by then counts as failed).
-    /// Returns the failures, this one included. Call it once.
+    /// The last push: lets the push under way end (for at most the smaller of timeout and
+    /// 1 s; then abandons it: a hung gateway does not hold the job), pushes `text` after it, and
+    /// waits for that at most timeout + 100 ms (a push that has not ended by then counts as
+    /// failed). Returns the failures, this one included. Call it once. The push under way is
+    /// let end first because, abandoned once its request was sent, the gateway could still
+    /// store its older figures after the final ones (seen: a partition's 300 records left in
+    /// the gateway after its final push of 500).
     std::uint64_t finish(std::string text)
     {
         {
-            std::lock_guard lock(s_->mutex);
+            std::unique_lock lock(s_->mutex);
             s_->pending = std::move(text);
             s_->stop = true;
-            if (s_->busy)
+            s_->cv.notify_all();
+            auto const grace =
+                std::min<std::chrono::milliseconds>(s_->timeout, std::chrono::seconds(1));
+            bool const older_ended =
+                s_->cv.wait_until(lock, std::chrono::steady_clock::now() + grace,
+                                  [&] { return s_->final_taken || s_->done || !s_->busy; });
+            if (!older_ended && !s_->final_taken && s_->busy)
                 (void)!::write(s_->cancel[1], "x", 1);
         }
         s_->cv.notify_all();
