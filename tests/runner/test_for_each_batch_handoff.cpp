@@ -1,5 +1,6 @@
 // The parallel runner's hand-off: the commit step (a serial sink's critical path) does nothing
-// but commit; a committed batch is destroyed by a worker about to pull, after its commit.
+// but commit; a committed batch is destroyed by a worker about to pull, after its commit. A
+// commit step that confirms later is confirmed before the next commit and counted only then.
 #include <streambatch/runner/for_each_batch.hpp>
 #include <streambatch/views/chunk.hpp>
 
@@ -7,8 +8,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <mutex>
 #include <numeric>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -16,6 +20,7 @@
 #include <vector>
 
 #include "support/archetypes.hpp"
+#include "support/temp_dir.hpp"
 
 namespace sb = streambatch;
 using namespace std::chrono_literals;
@@ -124,4 +129,91 @@ TEST_CASE("for_each_batch: a process result may point into its batch's records u
         CHECK(r.records == 1000);
         CHECK(r.batches == 34);
     }
+}
+
+namespace {
+
+/// A commit step that confirms later (detail::confirming_commit): logs each send and confirm;
+/// the confirm of batch `refuse` throws.
+struct confirming_commit {
+    std::mutex* m;
+    std::vector<std::string>* log;
+    std::uint64_t refuse = ~std::uint64_t{0};
+    std::optional<std::uint64_t> sent{};
+    void operator()(int, sb::batch_info const& i)
+    {
+        std::lock_guard lock(*m);
+        if (sent)
+            log->push_back("send while " + std::to_string(*sent) + " unconfirmed");
+        log->push_back("send " + std::to_string(i.index));
+        sent = i.index;
+    }
+    void confirm()
+    {
+        std::lock_guard lock(*m);
+        log->push_back("confirm " + std::to_string(sent.value()));
+        auto const b = *sent;
+        sent.reset();
+        if (b == refuse)
+            throw std::runtime_error("the server refused batch " + std::to_string(b));
+    }
+};
+
+} // namespace
+
+TEST_CASE("for_each_batch: a confirming commit step is confirmed before the next batch's commit "
+          "and at the end, and a batch counts once confirmed",
+          "[runner][confirm]")
+{
+    std::vector<int> const data(10, 1);
+    auto const in_flight = GENERATE(std::size_t{1}, std::size_t{2}, std::size_t{3});
+    std::mutex m;
+    std::vector<std::string> log;
+    sb::run_options opts;
+    opts.max_in_flight = in_flight;
+    auto const report = sb::for_each_batch(
+        data | sb::views::chunk(3), [](auto const& b) { return static_cast<int>(b.size()); },
+        confirming_commit{&m, &log}, opts);
+    CHECK(report.batches == 4);
+    CHECK(report.records == 10);
+    CHECK(log == std::vector<std::string>{"send 0", "confirm 0", "send 1", "confirm 1", "send 2",
+                                          "confirm 2", "send 3", "confirm 3"});
+}
+
+TEST_CASE("for_each_batch: a refused confirmation fails the batch it confirms, which is not "
+          "counted",
+          "[runner][confirm]")
+{
+    std::vector<int> const data(10, 1);
+    auto const in_flight = GENERATE(std::size_t{1}, std::size_t{2});
+    auto const refuse = GENERATE(std::uint64_t{1}, std::uint64_t{3}); // in the middle; the last
+    std::mutex m;
+    std::vector<std::string> log;
+    test::temp_dir const dir{"streambatch-confirm-"};
+    sb::run_options opts;
+    opts.max_in_flight = in_flight;
+    opts.job = "confirm";
+    opts.checkpoint_path = dir / "job.ckpt";
+    opts.checkpoint_every_batches = 1;
+    try {
+        sb::for_each_batch(
+            data | sb::views::chunk(3), [](auto const& b) { return static_cast<int>(b.size()); },
+            confirming_commit{&m, &log, refuse}, opts);
+        FAIL("no error");
+    } catch (sb::batch_failed const& e) {
+        CHECK(e.info.index == refuse);
+        CHECK_THAT(std::string(e.what()),
+                   Catch::Contains("batch " + std::to_string(refuse)) &&
+                       Catch::Contains("commit") &&
+                       Catch::Contains("the server refused batch " + std::to_string(refuse)));
+    }
+    // What the run counted as committed: the batches before the refused one, no more.
+    auto const at = sb::resume_point(opts.checkpoint_path, "confirm", "");
+    CHECK(at.batches == refuse);
+    CHECK(at.records == 3 * refuse);
+    // Nothing was sent after the refused batch's confirmation, and no send overlapped another.
+    REQUIRE_FALSE(log.empty());
+    CHECK(log.back() == "confirm " + std::to_string(refuse));
+    for (auto const& line : log)
+        CHECK_THAT(line, !Catch::Contains("unconfirmed"));
 }

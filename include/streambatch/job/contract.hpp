@@ -3,7 +3,8 @@
 //
 // In:     a source (records, a position that round-trips through text, its input's identity)
 //         and a sink (commits a batch together with the state it reached, behind a fence).
-// Out:    the concepts job_source and job_sink; job_key (job + partition), job_state (what a
+// Out:    the concepts job_source, job_sink and confirming_job_sink (send now, confirm with
+//         the next batch); job_key (job + partition), job_state (what a
 //         sink stores with each batch: position, identity, batches, records), holder (who holds
 //         a fence: host, pid, start time, run id), and the errors input_changed, fence_held,
 //         fence_lost. run_job (job/run_job.hpp) drives them.
@@ -195,6 +196,20 @@ concept job_sink = requires(K& k, job_key const& key, Batch&& b, job_state const
     {
         k.describe()
     } -> std::convertible_to<std::string>;
+};
+
+/// A job_sink that confirms later: send(batch, state) writes the batch and the state in one
+/// transaction and returns once it is sent; confirm() waits until the last batch sent is
+/// committed, and throws why it was not (nothing of that batch is then stored). At most one
+/// batch is unconfirmed: send() confirms the one before it first; commit() is send() then
+/// confirm(); close() confirms. run_job calls send() and confirm(), so that the server commits
+/// batch N while the job reads and cleans batch N+1; the runner counts a batch as committed only
+/// once confirm() returned for it. A crash between the two loses nothing: the stored state is
+/// the last confirmed batch's or the one sent, and the job resumes from it.
+template <class K, class Batch>
+concept confirming_job_sink = job_sink<K, Batch> && requires(K& k, Batch&& b, job_state const& st) {
+    k.send(std::forward<Batch>(b), st);
+    k.confirm();
 };
 
 } // namespace streambatch

@@ -12,8 +12,11 @@
 //         the stored state; source.check_identity(state) (input_changed: another input) and
 //         source.seek(state.position); then for_each_batch over the source's rows in batches
 //         of opts.batch under a memory guard, with `step` on up to run.max_in_flight threads and
-//         each result committed in batch order by sink.commit(result, state after the batch);
-//         last sink.close(). With handle_signals, a stop_on_signals (job/stop_signals.hpp) is
+//         each result committed in batch order by sink.commit(result, state after the batch)
+//         (a confirming_job_sink: sink.send(result, state), confirmed by sink.confirm() before
+//         the next batch's send and at the end, so the sink's server commits batch N while
+//         batch N+1 is read and cleaned; a batch counts as committed once confirmed); last
+//         sink.close(). With handle_signals, a stop_on_signals (job/stop_signals.hpp) is
 //         live for the run. Commits are always in batch order (run.ordered is forced on): the
 //         stored position must cover every batch before it.
 // Memory: at most run.max_in_flight batches (fewer while the guard says memory is short), and
@@ -174,14 +177,31 @@ job_result run_job(Source& source, Step step, Sink& sink, job_options opts)
     static_assert(job_sink<Sink, out_t&&>,
                   "streambatch::run_job: the sink must model job_sink for the step's result");
 
-    result.report = for_each_batch(
-        batches, [&step](batch_t b) -> out_t { return step(b); },
-        [&sink, identities](out_t&& out, batch_info const& info) {
-            job_state const after{std::string(info.position), identities->pop(info.position),
-                                  info.index + 1, info.first_record + info.size};
-            sink.commit(std::move(out), after);
-        },
-        run);
+    auto state_after = [identities](batch_info const& info) {
+        return job_state{std::string(info.position), identities->pop(info.position), info.index + 1,
+                         info.first_record + info.size};
+    };
+    auto process = [&step](batch_t b) -> out_t { return step(b); };
+    if constexpr (confirming_job_sink<Sink, out_t&&>) {
+        // The runner confirms each batch before committing the next, and counts it then.
+        struct send_then_confirm {
+            Sink& sink;
+            decltype(state_after) state;
+            void operator()(out_t&& out, batch_info const& info)
+            {
+                sink.send(std::move(out), state(info));
+            }
+            void confirm() { sink.confirm(); }
+        };
+        result.report = for_each_batch(batches, process, send_then_confirm{sink, state_after}, run);
+    } else {
+        result.report = for_each_batch(
+            batches, process,
+            [&sink, &state_after](out_t&& out, batch_info const& info) {
+                sink.commit(std::move(out), state_after(info));
+            },
+            run);
+    }
     if (signals) {
         signals->finished();
         // A signal after the last batch was pulled stopped nothing: the job completed.

@@ -64,18 +64,16 @@
 namespace streambatch {
 namespace detail {
 
-/// max_in_flight == 1: each batch is processed and committed in turn, on the caller's thread.
-/// Returns true when run_options::stop ended it (checked before each batch is pulled).
+/// run_sequential's loop: pulls, processes and commits each batch in turn (a confirming commit's
+/// batch is confirmed before the next is committed). True when run_options::stop ended it.
 template <class Batches, class Process, class Commit>
-bool run_sequential(Batches& batches, Process& process, Commit& commit, run_options const& opts,
-                    run_report& report, completion_tracker& done)
+bool run_batches_in_turn(Batches& batches, Process& process, Commit& commit,
+                         run_options const& opts, run_report& report, completion_tracker& done,
+                         sent_tracker<Commit>& sent)
 {
     std::uint64_t index = opts.resume_from.batches;
     std::uint64_t first = opts.resume_from.records;
     std::uint64_t local = 0;
-    report.peak_in_flight = 0;
-    if (opts.stop.stop_requested())
-        return true;
     for (auto it = std::ranges::begin(batches); it != std::ranges::end(batches); ++it) {
         auto&& b = *it;
         report.peak_in_flight = 1;
@@ -87,6 +85,7 @@ bool run_sequential(Batches& batches, Process& process, Commit& commit, run_opti
         try {
             if constexpr (std::is_void_v<R>) {
                 process_out_of_line(process, b, info);
+                sent.confirm(commit, done); // the batch before this one
                 try {
                     call_commit(commit, std::monostate{}, info);
                 } catch (...) {
@@ -94,6 +93,7 @@ bool run_sequential(Batches& batches, Process& process, Commit& commit, run_opti
                 }
             } else {
                 R r = process_out_of_line(process, b, info);
+                sent.confirm(commit, done); // the batch before this one
                 try {
                     call_commit(commit, std::move(r), info);
                 } catch (...) {
@@ -105,13 +105,35 @@ bool run_sequential(Batches& batches, Process& process, Commit& commit, run_opti
         } catch (...) {
             std::throw_with_nested(batch_failed(info, "process", current_what()));
         }
-        done.complete(local++, info, std::chrono::steady_clock::now() - t0, std::move(pos), used);
+        sent.sent(commit, done, local++, info, std::chrono::steady_clock::now() - t0,
+                  std::move(pos), used);
         ++index;
         first += info.size;
         if (opts.stop.stop_requested()) // before ++it pulls the next batch
             return true;
     }
     return false;
+}
+
+/// max_in_flight == 1: each batch is processed and committed in turn, on the caller's thread.
+/// Returns true when run_options::stop ended it (checked before each batch is pulled).
+template <class Batches, class Process, class Commit>
+bool run_sequential(Batches& batches, Process& process, Commit& commit, run_options const& opts,
+                    run_report& report, completion_tracker& done)
+{
+    report.peak_in_flight = 0;
+    if (opts.stop.stop_requested())
+        return true;
+    sent_tracker<Commit> sent; // a confirming commit's batch sent and not yet confirmed
+    bool stopped = false;
+    try {
+        stopped = run_batches_in_turn(batches, process, commit, opts, report, done, sent);
+    } catch (...) {
+        sent.confirm_quietly(commit, done);
+        throw;
+    }
+    sent.confirm(commit, done); // the last batch sent
+    return stopped;
 }
 
 } // namespace detail

@@ -26,6 +26,7 @@ using batch = std::vector<test::job_record>;
 using copy_job_sink = pg::job_sink<pg::detail::copy_batch<sb::sql::detail::same_columns>>;
 static_assert(sb::job_sink<copy_job_sink, batch>);
 static_assert(sb::job_sink<copy_job_sink, batch const&>);
+static_assert(sb::confirming_job_sink<copy_job_sink, batch>);
 
 pg::connection connect()
 {
@@ -363,4 +364,64 @@ TEST_CASE("postgres: job_sink lets exactly one of two racing processes write (50
     }
     INFO("the first child won " << won_first << " of 50 rounds");
     SUCCEED();
+}
+
+TEST_CASE("postgres: job_sink send returns before the server's verdict, confirm gives it naming "
+          "the batch and row, and the sink goes on from the last confirmed state",
+          "[postgres][job_sink][confirm]")
+{
+    auto conn = connect();
+    tables const t(conn);
+    conn.exec("CREATE UNIQUE INDEX ON " + t.data + " (id)");
+    pg::copy_sink copy(conn, t.data);
+    pg::job_sink sink(conn, copy, t.options());
+    CHECK_FALSE(sink.open({.job = "confirm"}));
+    sink.send(test::rows(0, 10), state_after(1, 10));
+    sink.confirm();
+    CHECK(sums(conn, t.data) == expected(10));
+
+    batch dup = test::rows(10, 10);
+    dup[5] = {3, "row 3"};                         // committed by batch 0
+    sink.send(std::move(dup), state_after(2, 10)); // the server has not answered yet
+    try {
+        sink.confirm();
+        FAIL("no error");
+    } catch (pg::batch_error const& e) {
+        CHECK(e.sqlstate() == "23505");
+        CHECK(e.batch_index() == 1);
+        CHECK(e.row_index() == 5);
+        CHECK_THAT(e.what(), Catch::Contains("batch 1, row 5"));
+    }
+    CHECK_FALSE(conn.in_transaction());
+    CHECK(sums(conn, t.data) == expected(10));
+    CHECK(conn.scalar<std::string>("SELECT position FROM " + t.state) == "offset 10");
+    sink.confirm(); // nothing sent: nothing to do
+
+    // The sink expects batch 0's state again: the next batch commits on it.
+    sink.send(test::rows(10, 10), state_after(2, 10));
+    sink.commit(test::rows(20, 10), state_after(3, 10)); // confirms the batch sent first
+    CHECK(sums(conn, t.data) == expected(30));
+    CHECK(conn.scalar<std::string>("SELECT position FROM " + t.state) == "offset 30");
+    sink.send(test::rows(30, 10), state_after(4, 10));
+    sink.close(); // waits for the batch sent before it lets the fence go
+    CHECK(sums(conn, t.data) == expected(40));
+    CHECK(conn.scalar<std::int64_t>("SELECT batches FROM " + t.state) == 4);
+}
+
+TEST_CASE("postgres: job_sink send reports a lost fence at once and writes nothing",
+          "[postgres][job_sink][confirm]")
+{
+    auto conn = connect();
+    tables const t(conn);
+    pg::copy_sink copy(conn, t.data);
+    pg::job_sink sink(conn, copy, t.options());
+    CHECK_FALSE(sink.open({.job = "lost"}));
+    sink.send(test::rows(0, 10), state_after(1, 10));
+    sink.confirm();
+    auto other = connect(); // another writer moves the state under this one
+    other.exec("UPDATE " + t.state + " SET position = 'offset 999', token = token + 1");
+    CHECK_THROWS_AS(sink.send(test::rows(10, 10), state_after(2, 10)), sb::fence_lost);
+    sink.confirm();
+    CHECK_FALSE(conn.in_transaction());
+    CHECK(sums(conn, t.data) == expected(10));
 }

@@ -335,3 +335,75 @@ TEST_CASE("postgres: a cursor's batches flow into a copy_sink on a second connec
     CHECK(dst.scalar<std::int64_t>("SELECT sum(id) FROM " + to) == 12'502'500 - 500'500);
     CHECK(dst.scalar<std::string>("SELECT name FROM " + to + " WHERE id = 4321") == "row 4321");
 }
+
+TEST_CASE("postgres: copy_sink inserts a small COPY that would fill the server's buffer row by "
+          "row, a large or wide one buffered, and writes the same rows either way",
+          "[postgres][sink][path]")
+{
+    pg::connection conn = connect();
+    std::string const table = test::unique_name("paths");
+    conn.exec("CREATE TABLE " + table + "(id bigint PRIMARY KEY, name text NOT NULL)");
+    pg::copy_sink sink(conn, table, {"id", "name"});
+    CHECK(sink.path() == pg::copy_path::automatic);
+    CHECK_THAT(sink.sql_for(1000), Catch::EndsWith("WHERE random() >= 0"));
+
+    sink.write(records(1, 1000)); // 1000 short rows: the server would make 1000 slots
+    CHECK(sink.last_path() == pg::copy_path::row_by_row);
+    sink.write(records(1001, 1400)); // 400: fewer than the 600 that cost
+    CHECK(sink.last_path() == pg::copy_path::buffered);
+    sink.write(records(1401, 6400)); // 5000: the server's cost is spread over enough rows
+    CHECK(sink.last_path() == pg::copy_path::buffered);
+    sink.path(pg::copy_path::buffered);
+    sink.write(records(6401, 7400));
+    CHECK(sink.last_path() == pg::copy_path::buffered);
+    sink.path(pg::copy_path::row_by_row);
+    sink.write(records(7401, 12400));
+    CHECK(sink.last_path() == pg::copy_path::row_by_row);
+    CHECK(conn.scalar<std::int64_t>("SELECT count(*) FROM " + table) == 12400);
+    CHECK(conn.scalar<std::int64_t>("SELECT count(DISTINCT id) FROM " + table) == 12400);
+    CHECK(conn.scalar<std::int64_t>("SELECT sum(id) FROM " + table) == 12400LL * 12401 / 2);
+    CHECK(conn.scalar<std::int64_t>("SELECT count(*) FROM " + table +
+                                    " WHERE name = 'name ' || id") == 12400);
+
+    // Wide rows: the server writes its buffer out at 64 KiB, so 1000 of them never make the
+    // slots that cost; known once a batch of them has been sent.
+    std::string const wide = test::unique_name("wide");
+    conn.exec("CREATE TABLE " + wide + "(id bigint, name text)");
+    pg::copy_sink widen(conn, wide, {}, [](record const& r) {
+        return std::tuple(std::get<0>(r), std::get<1>(r) + std::string(300, 'x'));
+    });
+    widen.write(records(1, 1000));
+    CHECK(widen.last_path() == pg::copy_path::row_by_row); // no size known yet: taken as short
+    widen.write(records(1001, 2000));
+    CHECK(widen.last_path() == pg::copy_path::buffered);
+    CHECK(conn.scalar<std::int64_t>("SELECT count(*) FROM " + wide) == 2000);
+}
+
+TEST_CASE("postgres: a bad row of a COPY inserted row by row names its batch and row, and rolls "
+          "the batch back",
+          "[postgres][sink][path]")
+{
+    pg::connection conn = connect();
+    std::string const table = test::unique_name("bypath");
+    conn.exec("CREATE TABLE " + table + "(id bigint PRIMARY KEY, name text NOT NULL)");
+    pg::copy_sink sink(conn, table, {"id", "name"});
+    auto const path = GENERATE(pg::copy_path::row_by_row, pg::copy_path::buffered);
+    sink.path(path);
+    sink.write(records(1, 10));
+    auto bad = records(11, 1010);
+    std::get<0>(bad[700]) = 5; // already committed
+    try {
+        sink.write(bad);
+        FAIL("no error");
+    } catch (pg::batch_error const& e) {
+        CHECK(sink.last_path() == path);
+        CHECK(e.sqlstate() == "23505");
+        CHECK(e.batch_index() == 1);
+        CHECK(e.row_index() == 700);
+        CHECK_THAT(
+            std::string(e.what()),
+            Catch::StartsWith("streambatch::postgres: batch 1, row 700 (0-based) into " + table));
+    }
+    CHECK(!conn.in_transaction());
+    CHECK(ids(conn, table).size() == 10);
+}

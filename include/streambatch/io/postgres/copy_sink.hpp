@@ -1,7 +1,8 @@
 // streambatch/io/postgres/copy_sink.hpp: the PostgreSQL sink: postgres::copy_sink, COPY table
 // (columns) FROM STDIN in text format, one transaction (BEGIN ... COMMIT) per batch, with a hook
 // that runs inside it (to advance a checkpoint: exactly-once), and write_rows for a transaction
-// the caller has open (a job sink's). Part of
+// the caller has open (a job sink's); copy_path: how the server inserts a COPY's rows (a small
+// COPY row by row: see copy_path). Part of
 // <streambatch/io/postgres.hpp>; include that. See docs/sql.md.
 
 #ifndef STREAMBATCH_IO_POSTGRES_COPY_SINK_HPP_INCLUDED
@@ -11,6 +12,7 @@
 #include <streambatch/io/sql/sink.hpp>
 #include <streambatch/io/sql/traits.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <concepts>
 #include <cstddef>
@@ -59,18 +61,39 @@ inline std::size_t copy_line(std::string_view context)
 
 } // namespace detail
 
+/// How a COPY inserts its rows on the server (copy_sink::path).
+///  - buffered:   the server's multi-insert buffer (up to 1000 rows or 64 KiB, then written
+///                together): the fastest per row, but on PostgreSQL 15 (measured here) a COPY
+///                that fills the buffer costs ~3 ms more on the server, whatever its size: each
+///                buffered row gets a tuple slot of its own, made and dropped by every COPY
+///                statement (bench/RESULTS-postgres.md).
+///  - row_by_row: `COPY ... WHERE random() >= 0`, which is always true but volatile, so the
+///                server inserts each row as it reads it, with one slot (~0.5 us a row more).
+///                Needs PostgreSQL 12 or later.
+///  - automatic:  row_by_row for a COPY that would fill the buffer with at most 4000 rows (the
+///                rows' average size is the earlier batches'), buffered otherwise.
+enum class copy_path { automatic, buffered, row_by_row };
+
 /// The sink: COPY table (columns) FROM STDIN, one transaction (BEGIN ... COMMIT) per batch.
 template <class Map = sql::detail::same_columns>
 class copy_sink {
     connection* conn_;
-    std::string table_, copy_sql_;
+    std::string table_, copy_sql_, row_by_row_sql_;
     std::size_t columns_;
     Map map_;
     std::uint64_t batches_ = 0;
     std::uint64_t rows_ = 0;
+    std::uint64_t sent_rows_ = 0, sent_bytes_ = 0; // COPY text sent: the rows' average size
     std::string buf_, scratch_;
+    copy_path path_ = copy_path::automatic;
+    copy_path last_path_ = copy_path::buffered;
+    bool can_filter_ = false; // the server takes COPY ... WHERE (12 and later)
 
     static constexpr std::size_t flush_bytes = 64 * 1024;
+    // The server's multi-insert buffer (PostgreSQL's copyfrom.c): written out at this many rows
+    // or bytes of input.
+    static constexpr std::size_t server_buffer_rows = 1000;
+    static constexpr std::size_t server_buffer_bytes = 65535;
 
     template <class C>
     void encode(C const& cols)
@@ -112,15 +135,18 @@ class copy_sink {
     // One COPY of the batch's records in the open transaction (started: the caller has sent
     // the COPY statement and got its COPY IN; what it sent after it is drained with it); on an
     // error the COPY is ended and batch_error thrown (the caller rolls back).
+    // With drain false, the COPY's data is sent and ended but its result (and those of what
+    // follows it in the query string) not read: finish_rows(index) reads them.
     template <class B>
-    std::size_t copy_rows(B& batch, std::uint64_t index, bool started = false)
+    std::size_t copy_rows(B& batch, std::uint64_t index, bool started = false, bool drain = true)
     {
         PGconn* const c = conn_->handle();
         std::size_t n = 0;
         std::size_t at = batch_error::npos; // the record being mapped and encoded
         try {
             if (started) {
-            } else if (result r(PQexec(c, copy_sql_.c_str())); !r || r.status() != PGRES_COPY_IN)
+            } else if (result r(PQexec(c, sql_for(batch_rows(batch)).c_str()));
+                       !r || r.status() != PGRES_COPY_IN)
                 detail::throw_error(c, r.handle(), copy_sql_);
             buf_.clear();
             for (auto&& rec : batch) {
@@ -130,16 +156,20 @@ class copy_sink {
                 at = batch_error::npos;
                 ++n;
                 if (buf_.size() >= flush_bytes) {
+                    sent_bytes_ += buf_.size();
                     put(buf_);
                     buf_.clear();
                 }
             }
+            sent_bytes_ += buf_.size();
+            sent_rows_ += n;
             put(buf_);
             buf_.clear();
             if (PQputCopyEnd(c, nullptr) != 1)
                 detail::throw_error(c, nullptr, copy_sql_, "ending COPY");
-            if (result r = detail::finish_copy(c); !r || r.status() != PGRES_COMMAND_OK)
-                detail::throw_error(c, r.handle(), copy_sql_);
+            if (drain)
+                if (result r = detail::finish_copy(c); !r || r.status() != PGRES_COMMAND_OK)
+                    detail::throw_error(c, r.handle(), copy_sql_);
         } catch (error const& e) {
             end_copy();
             std::size_t row = at;
@@ -161,6 +191,15 @@ class copy_sink {
         if (buf_.capacity() > 4 * flush_bytes) // one huge record must not pin its buffer
             std::string().swap(buf_);
         return n;
+    }
+
+    template <class B>
+    static std::size_t batch_rows(B& batch)
+    {
+        if constexpr (std::ranges::sized_range<B>)
+            return static_cast<std::size_t>(std::ranges::size(batch));
+        else
+            return 0; // unknown: taken as small
     }
 
     void end_copy() noexcept
@@ -210,7 +249,32 @@ public:
             copy_sql_ += ")";
         }
         copy_sql_ += " FROM STDIN (FORMAT text)";
+        row_by_row_sql_ = copy_sql_ + " WHERE random() >= 0";
+        can_filter_ = PQserverVersion(conn.handle()) >= 120000;
         buf_.reserve(flush_bytes + 4096);
+    }
+
+    /// How the server inserts the rows (copy_path); automatic by default.
+    void path(copy_path p) noexcept { path_ = p; }
+    copy_path path() const noexcept { return path_; }
+    /// The path the last COPY took (buffered or row_by_row).
+    copy_path last_path() const noexcept { return last_path_; }
+
+    /// The COPY statement for a batch of `rows` rows (0: unknown), by path(); sets last_path().
+    std::string const& sql_for(std::size_t rows)
+    {
+        bool row_by_row = can_filter_ && path_ == copy_path::row_by_row;
+        if (can_filter_ && path_ == copy_path::automatic && rows <= 4000) {
+            // Rows the server buffers before writing them out: it is the slots it makes for
+            // them that cost (see copy_path). The rows' size so far, else a short row's.
+            std::size_t const avg = static_cast<std::size_t>(
+                sent_rows_ ? std::max<std::uint64_t>(1, sent_bytes_ / sent_rows_) : 64);
+            std::size_t const buffered =
+                std::min({rows, server_buffer_rows, server_buffer_bytes / avg});
+            row_by_row = buffered >= 600;
+        }
+        last_path_ = row_by_row ? copy_path::row_by_row : copy_path::buffered;
+        return row_by_row ? row_by_row_sql_ : copy_sql_;
     }
 
     /// Sends every record of `batch` with one COPY in one transaction; hook(conn) runs in it
@@ -264,19 +328,41 @@ public:
         return n;
     }
 
-    /// write_rows for a COPY the caller has started: it sent sql() (with what comes before and
-    /// after it in one query string: postgres::job_sink sends BEGIN, its state update, the COPY
+    /// write_rows for a COPY the caller has started: it sent sql_for(rows) (with what comes before
+    /// and after it in one query string: postgres::job_sink sends BEGIN, its state update, the COPY
     /// and COMMIT in one round trip) and PQgetResult gave PGRES_COPY_IN. Sends the rows, ends
     /// the COPY and drains the results of the rest of the string; the first failure throws
     /// batch_error as write_rows does.
+    ///
+    /// With drain false it returns once the data is sent and the COPY ended, without reading
+    /// the results: finish_rows(index) reads them (postgres::job_sink::send and confirm).
     template <std::ranges::input_range B>
         requires std::invocable<Map&, std::ranges::range_reference_t<B>>
-    std::size_t write_rows_in_copy(B&& batch)
+    std::size_t write_rows_in_copy(B&& batch, bool drain = true)
     {
         std::uint64_t const index = batches_++;
-        std::size_t const n = copy_rows(batch, index, true);
+        std::size_t const n = copy_rows(batch, index, true, drain);
         rows_ += n;
         return n;
+    }
+
+    /// Reads the results of batch `index`'s COPY, sent by write_rows_in_copy(batch, false), and
+    /// of what followed it in the query string; the first failure throws batch_error naming the
+    /// batch and the row the server names, as write_rows_in_copy would have.
+    void finish_rows(std::uint64_t index)
+    {
+        PGconn* const c = conn_->handle();
+        try {
+            if (result r = detail::finish_copy(c); !r || r.status() != PGRES_COMMAND_OK)
+                detail::throw_error(c, r.handle(), copy_sql_);
+        } catch (error const& e) {
+            std::size_t row = batch_error::npos;
+            if (std::size_t const line = detail::copy_line(e.context()))
+                row = line - 1;
+            throw batch_error(where(index, row) +
+                                  std::string(io::detail::unprefixed<detail::tag>(e.what())),
+                              e, index, row);
+        }
     }
 
     /// write() calls so far (failed ones included: the next batch's index).

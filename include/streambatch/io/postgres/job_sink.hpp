@@ -15,7 +15,12 @@
 //         commit(b, state)   BEGIN; compare-and-set of the state row; write(conn, b); COMMIT.
 //                            With a copy_sink, one query string (BEGIN; the compare-and-set;
 //                            COPY; COMMIT) and two round trips a batch (docs/sql.md).
-//         close()            releases the fence (noexcept; also the destructor's).
+//         send(b, state)     commit() up to the COPY's end, without waiting for the server's
+//         confirm()          verdict; confirm() waits for it (streambatch::confirming_job_sink:
+//                            run_job uses them, so the server commits batch N while batch N+1
+//                            is read and cleaned). A copy_sink only; with a callable, commit().
+//         close()            waits for a batch sent (its failure is not reported: confirm()
+//                            first), then releases the fence (noexcept; also the destructor's).
 //         describe()         "PostgreSQL 127.0.0.1:5432/shop table customers" (the table of a
 //                            copy_sink; none for a callable).
 //         taken_over()       the holder recorded in the row when open() took the fence (its
@@ -34,7 +39,8 @@
 // Errors: fence_held (open: the lock is held; .by is the holder recorded in the row; the message
 //         names it, the job, the server and the backend pid that holds the lock); fence_lost
 //         (commit: the row's token or position moved: names the holder now recorded; nothing of
-//         the batch is written); postgres::error (the server); what write throws (copy_sink:
+//         the batch is written; from send(), at once); postgres::error (the server); from
+//         confirm(), the server's verdict on the batch sent; what write throws (copy_sink:
 //         postgres::batch_error), after the transaction was rolled back (neither the batch nor
 //         the state is written); std::logic_error (commit before open, open twice, a transaction
 //         already open on the connection); std::invalid_argument (a copy_sink on another
@@ -61,6 +67,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <ranges>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -171,7 +178,11 @@ class job_sink : public sql::detail::job_sink_base<job_sink<Write>, connection, 
 
     std::string table_; // the data's table, for describe()
     std::int64_t lock_key_ = 0;
-    std::string batch_sql_; // commit()'s query string (kept: its capacity is reused)
+    std::string batch_sql_;      // commit()'s query string (kept: its capacity is reused)
+    std::size_t batch_rows_ = 0; // the batch being committed's rows (0: unknown), for its COPY
+    bool sending_ = false;       // send(): the COPY's results are left for confirm()
+    std::optional<std::uint64_t> sent_; // the copy_sink's index of the batch sent, unconfirmed
+    std::optional<std::string> confirmed_position_; // what last_position_ was before send()
 
     std::string where() const { return sql_.table + " on PostgreSQL " + conn_->where(); }
 
@@ -201,6 +212,15 @@ class job_sink : public sql::detail::job_sink_base<job_sink<Write>, connection, 
             std::string const sql = "SELECT pg_advisory_unlock(" + std::to_string(lock_key_) + ")";
             PQclear(PQexec(c, sql.c_str()));
         }
+    }
+
+    template <class B>
+    static std::size_t rows_of(B const& batch)
+    {
+        if constexpr (std::ranges::sized_range<B const>)
+            return static_cast<std::size_t>(std::ranges::size(batch));
+        else
+            return 0;
     }
 
     void check_idle(char const* what) const
@@ -268,7 +288,7 @@ class job_sink : public sql::detail::job_sink_base<job_sink<Write>, connection, 
                                        std::to_string(token_),        lit(last)};
         batch_sql_ = "BEGIN; " + sql_.compare_and_set_with(sql::detail::dialect::postgres, values);
         if constexpr (detail::is_copy_batch<Write>)
-            batch_sql_ += "; " + write_.sink->sql() + "; COMMIT";
+            batch_sql_ += "; " + write_.sink->sql_for(batch_rows_) + "; COMMIT";
         PGconn* const c = conn_->handle();
         if (PQsendQuery(c, batch_sql_.c_str()) != 1)
             detail::throw_error(c, nullptr, batch_sql_, "sending the batch's BEGIN");
@@ -291,13 +311,15 @@ class job_sink : public sql::detail::job_sink_base<job_sink<Write>, connection, 
     void write_batch(B&& batch)
     {
         if constexpr (detail::is_copy_batch<Write>)
-            write_.sink->write_rows_in_copy(std::forward<B>(batch));
+            write_.sink->write_rows_in_copy(std::forward<B>(batch), !sending_);
         else
             std::invoke(write_, *conn_, std::forward<B>(batch));
     }
     void finish_commit() const
     {
         if constexpr (detail::is_copy_batch<Write>) {
+            if (sending_)
+                return; // confirm() reads the results
             // The COMMIT ran with the COPY's results (copy_sink drained them): idle means it
             // committed.
             if (PQtransactionStatus(conn_->handle()) != PQTRANS_IDLE)
@@ -439,18 +461,86 @@ public:
     }
 
     /// Writes `batch` and `state` in one transaction, if the stored state is still the one this
-    /// writer last stored (else fence_lost, and nothing is written).
+    /// writer last stored (else fence_lost, and nothing is written). Confirms a batch sent
+    /// first.
     template <class B>
         requires std::invocable<Write&, connection&, B&&>
     void commit(B&& batch, job_state const& state)
     {
+        confirm();
+        batch_rows_ = rows_of(batch);
         this->commit_batch(std::forward<B>(batch), state);
     }
 
+    /// commit() that returns once the batch is sent (streambatch::confirming_job_sink): the
+    /// query string, the go-ahead of its COPY, the rows and the COPY's end are sent, and the
+    /// server's results (the COPY's, the COMMIT's) are left for confirm(). fence_lost and the
+    /// client's own failures (a record that does not map) are thrown here, as by commit(); the
+    /// server's verdict on the rows by confirm(). Confirms the batch sent before first. With a
+    /// write callable (not a copy_sink) it is commit().
+    template <class B>
+        requires std::invocable<Write&, connection&, B&&>
+    void send(B&& batch, job_state const& state)
+    {
+        confirm();
+        if constexpr (!detail::is_copy_batch<Write>) {
+            commit(std::forward<B>(batch), state);
+        } else {
+            batch_rows_ = rows_of(batch);
+            std::optional<std::string> const before = last_position_;
+            sending_ = true;
+            try {
+                this->commit_batch(std::forward<B>(batch), state);
+            } catch (...) {
+                sending_ = false;
+                throw;
+            }
+            sending_ = false;
+            sent_ = write_.sink->batches() - 1;
+            confirmed_position_ = before;
+        }
+    }
+
+    /// Waits until the batch sent by send() is committed; if the server refused it, rolls back
+    /// and throws what commit() would have (postgres::batch_error naming the batch and row, or
+    /// postgres::error), and the sink expects the state of the batch before it again. Nothing
+    /// sent: nothing to do.
+    void confirm()
+    {
+        if constexpr (detail::is_copy_batch<Write>)
+            confirm_sent();
+    }
+
+private:
+    void confirm_sent()
+    {
+        if (!sent_)
+            return;
+        std::uint64_t const index = *sent_;
+        sent_.reset();
+        try {
+            write_.sink->finish_rows(index);
+            if (PQtransactionStatus(conn_->handle()) != PQTRANS_IDLE)
+                throw error("streambatch::postgres: COMMIT on " + conn_->where() +
+                                " did not run: the transaction is still open",
+                            "25P02", "the transaction had failed", {}, {}, {}, "COMMIT",
+                            conn_->host(), conn_->port());
+        } catch (...) {
+            rollback();
+            last_position_ = confirmed_position_;
+            throw;
+        }
+    }
+
+public:
     /// Releases the fence: clears the holder if the row still holds this writer's token, and
     /// frees the lock.
     void close() noexcept
     {
+        try {
+            confirm(); // a batch sent: its outcome, before the fence goes
+        } catch (...) {
+        }
         if (!std::exchange(held_, false))
             return;
         PGconn* c = conn_->handle();

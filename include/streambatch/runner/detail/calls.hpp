@@ -10,10 +10,13 @@
 #include <streambatch/runner/run_options.hpp>
 #include <streambatch/views/batch_view.hpp>
 
+#include <chrono>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <functional>
+#include <optional>
 #include <ranges>
 #include <string>
 #include <type_traits>
@@ -79,6 +82,25 @@ void call_commit(C& c, R&& r, batch_info const& i)
         std::invoke(c, std::forward<R>(r));
     }
 }
+
+/// A commit step that confirms later: commit(result, info) returns once the batch is sent, and
+/// confirm() waits until the last batch sent is committed (or throws why it was not). The runner
+/// calls confirm() before the next commit and at the end, and counts a batch as committed only
+/// when confirm() has returned for it (postgres::job_sink through run_job: the server commits
+/// batch N while the job reads batch N+1).
+template <class C>
+concept confirming_commit = requires(C& c) { c.confirm(); };
+
+/// The batch a confirming commit step has sent and not yet confirmed: what the runner needs to
+/// count it once confirmed.
+struct sent_batch {
+    std::uint64_t local = 0;
+    batch_info info{};
+    std::string position; ///< owns what info.position views
+    std::chrono::nanoseconds took{0};
+    double used = 0;
+    std::chrono::steady_clock::time_point sent_at{};
+};
 
 inline std::string current_what()
 {

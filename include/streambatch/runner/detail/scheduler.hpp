@@ -45,6 +45,58 @@
 namespace streambatch::detail {
 
 /// Runs one parallel for_each_batch: construct, then run() once.
+/// The runner's side of a confirming commit step (calls.hpp, confirming_commit): holds the batch
+/// sent and not yet confirmed, confirms it before the next commit and at the end, and only then
+/// counts it as committed. For any other commit step, sent() counts the batch at once.
+template <class Commit>
+class sent_tracker {
+    std::optional<sent_batch> sent_;
+
+public:
+    /// Commit returned for this batch: counted now, or held until confirmed.
+    void sent(Commit&, completion_tracker& done, std::uint64_t local, batch_info const& info,
+              std::chrono::nanoseconds took, std::string position, double used)
+    {
+        if constexpr (confirming_commit<Commit>) {
+            sent_.emplace(sent_batch{local, info, std::move(position), took, used,
+                                     std::chrono::steady_clock::now()});
+            sent_->info.position = sent_->position;
+        } else {
+            done.complete(local, info, took, std::move(position), used);
+        }
+    }
+
+    /// Waits for the batch sent to be committed and counts it; its failure is rethrown as
+    /// batch_failed naming that batch (stage "commit"). Nothing held: nothing to do.
+    void confirm(Commit& commit, completion_tracker& done)
+    {
+        if constexpr (confirming_commit<Commit>) {
+            if (!sent_)
+                return;
+            sent_batch b = std::move(*sent_);
+            sent_.reset();
+            b.info.position = b.position;
+            try {
+                commit.confirm();
+            } catch (...) {
+                std::throw_with_nested(batch_failed(b.info, "commit", current_what()));
+            }
+            b.took += std::chrono::steady_clock::now() - b.sent_at;
+            done.complete(b.local, b.info, b.took, std::move(b.position), b.used);
+        }
+    }
+
+    /// After another failure: confirms the batch sent if it can, so that the report counts what
+    /// the sink committed; a failure to confirm is dropped (the first failure is the one told).
+    void confirm_quietly(Commit& commit, completion_tracker& done) noexcept
+    {
+        try {
+            confirm(commit, done);
+        } catch (...) {
+        }
+    }
+};
+
 template <class Batches, class Process, class Commit>
 class parallel_scheduler {
     using B = std::remove_cvref_t<std::ranges::range_reference_t<Batches>>;
@@ -88,8 +140,9 @@ class parallel_scheduler {
     std::uint64_t next_commit_ = 0;
     std::exception_ptr error_;
     bool source_done_ = false, pulling_ = false;
-    bool stopped_ = false;  // run_options::stop ended the pulling
-    std::size_t limit_now_; // k, or 1 while the watched guard reports memory pressure
+    bool stopped_ = false;      // run_options::stop ended the pulling
+    std::size_t limit_now_;     // k, or 1 while the watched guard reports memory pressure
+    sent_tracker<Commit> sent_; // held by the committing thread (then by run(), after the join)
 
     // Touched only by the thread holding the pulling token.
     std::optional<std::ranges::iterator_t<Batches>> it_;
@@ -123,13 +176,15 @@ class parallel_scheduler {
             lock.unlock();
             try {
                 auto const t0 = std::chrono::steady_clock::now();
+                sent_.confirm(commit_, done_); // the batch before this one, if still unconfirmed
                 try {
                     call_commit(commit_, std::move(*j->result), j->info);
                 } catch (...) {
                     std::throw_with_nested(batch_failed(j->info, "commit", current_what()));
                 }
                 j->took += std::chrono::steady_clock::now() - t0;
-                done_.complete(j->local, j->info, j->took, std::move(j->position), j->used);
+                sent_.sent(commit_, done_, j->local, j->info, j->took, std::move(j->position),
+                           j->used);
             } catch (...) {
                 lock.lock();
                 committing_ = false;
@@ -348,8 +403,11 @@ public:
         }
         for (auto& t : pool)
             t.join();
-        if (error_)
+        if (error_) {
+            sent_.confirm_quietly(commit_, done_);
             std::rethrow_exception(error_);
+        }
+        sent_.confirm(commit_, done_); // the last batch sent
         return stopped_;
     }
 };
