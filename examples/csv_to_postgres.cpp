@@ -4,6 +4,7 @@
 //
 //     csv_to_postgres [--csv FILE] [--rows N] [--table NAME] [--conninfo STR] [--fresh]
 //                     [--batch N] [--jobs K] [--record-dir DIR] [--throttle-us U]
+//                     [--copy-path auto|buffered|row-by-row]
 //                     [--partition I/N | --partition auto] [--setup-only]
 //                     [--advise [--advise-sample N] [--advise-memory BYTES] ...]
 //
@@ -16,8 +17,10 @@
 //   of them), not into the table.
 // - Each row is cleaned (id parsed, name trimmed, email lower-cased, balance parsed) on up to
 //   --jobs threads; each batch is sent with postgres::copy_sink (COPY NAME FROM STDIN), one
-//   transaction per batch, in batch order. The table (default customers; a plain lower-case
-//   identifier) is created if missing; --fresh drops it and its checkpoint first.
+//   transaction per batch, in batch order, and confirmed while the next batch is read and
+//   cleaned (postgres::job_sink::send/confirm); a batch of up to 4000 short rows is inserted
+//   row by row on the server (--copy-path, postgres::copy_path). The table (default customers; a
+//   plain lower-case identifier) is created if missing; --fresh drops it and its checkpoint first.
 // - The job is streambatch::run_job over a csv::file_source and a postgres::job_sink: the CSV
 //   position after each batch and the CSV's identity are stored in the table
 //   streambatch_job_state (one row per job, the job being the table's name and the partition)
@@ -118,6 +121,12 @@ struct scratch_postgres {
     {
         sink->commit(std::move(rows), st);
     }
+    // As the job's own sink does: the server commits batch N while batch N+1 is read.
+    void send(std::vector<examples::customer>&& rows, sb::job_state const& st)
+    {
+        sink->send(std::move(rows), st);
+    }
+    void confirm() { sink->confirm(); }
     void close() { sink->close(); }
     std::string describe() const { return "scratch schema " + schema; }
 };
@@ -134,6 +143,10 @@ int main(int argc, char** argv)
     server.add_to(cli);
     std::string part_arg;
     bool setup_only = false;
+    std::string path_arg = "auto";
+    cli.text("--copy-path", path_arg,
+             "how the server inserts a COPY's rows: auto, buffered or row-by-row "
+             "(postgres::copy_path, docs/sql.md)");
     cli.text("--partition", part_arg,
              "load only share I of N of the CSV (I/N), or auto: the launcher's");
     cli.flag("--setup-only", setup_only,
@@ -141,6 +154,13 @@ int main(int argc, char** argv)
     examples::advise_settings advise;
     advise.add_to(cli);
     cli.parse(argc, argv);
+    pg::copy_path path = pg::copy_path::automatic;
+    if (path_arg == "buffered")
+        path = pg::copy_path::buffered;
+    else if (path_arg == "row-by-row")
+        path = pg::copy_path::row_by_row;
+    else if (path_arg != "auto")
+        cli.fail("--copy-path: auto, buffered or row-by-row, not " + path_arg);
 
     if (advise.on) {
         examples::postgres_settings::load_env();
@@ -185,6 +205,7 @@ int main(int argc, char** argv)
             pg::connection db(server.conninfo);
             db.exec("SET client_min_messages = warning"); // no NOTICEs for IF [NOT] EXISTS
             pg::copy_sink copy(db, table, {"id", "name", "email", "country", "balance"});
+            copy.path(path);
             // DDL under an advisory lock: jobs started together must not race on CREATE TABLE.
             db.exec("SELECT pg_advisory_lock(7305001)");
             db.exec("CREATE TABLE IF NOT EXISTS " + table +

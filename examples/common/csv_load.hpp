@@ -339,14 +339,16 @@ public:
         clean_cpu_.fetch_add(cpu, std::memory_order_relaxed);
         clean_wall_.fetch_add(wall, std::memory_order_relaxed);
     }
+    /// The sink's time in a commit (or a send: `batch` true), or in a confirm (false).
     void add_commit(std::chrono::steady_clock::time_point t0,
-                    std::chrono::steady_clock::time_point t1, std::int64_t cpu) noexcept
+                    std::chrono::steady_clock::time_point t1, std::int64_t cpu,
+                    bool batch = true) noexcept
     {
         sink_idle_ += ns_between(last_end_, t0);
         commit_wall_ += ns_between(t0, t1);
         commit_cpu_ += cpu;
         last_end_ = t1;
-        ++commits_;
+        commits_ += batch ? 1 : 0;
     }
     /// One line of key=value pairs, seconds (bench/jobs_scaling.sh reads it).
     void print() const
@@ -369,6 +371,18 @@ class timed_sink {
     Sink& sink_;
     stage_timer& t_;
 
+    template <class F>
+    void timed(F f, bool batch)
+    {
+        if (!t_.on)
+            return f();
+        auto const t0 = std::chrono::steady_clock::now();
+        std::int64_t const c0 = stage_timer::thread_cpu_ns();
+        f();
+        t_.add_commit(t0, std::chrono::steady_clock::now(), stage_timer::thread_cpu_ns() - c0,
+                      batch);
+    }
+
 public:
     timed_sink(Sink& sink, stage_timer& t) : sink_(sink), t_(t) {}
     std::optional<streambatch::job_state> open(streambatch::job_key const& key)
@@ -381,12 +395,19 @@ public:
     template <class Batch>
     void commit(Batch&& b, streambatch::job_state const& state)
     {
-        if (!t_.on)
-            return sink_.commit(std::forward<Batch>(b), state);
-        auto const t0 = std::chrono::steady_clock::now();
-        std::int64_t const c0 = stage_timer::thread_cpu_ns();
-        sink_.commit(std::forward<Batch>(b), state);
-        t_.add_commit(t0, std::chrono::steady_clock::now(), stage_timer::thread_cpu_ns() - c0);
+        timed([&] { sink_.commit(std::forward<Batch>(b), state); }, true);
+    }
+    /// A sink that confirms later (postgres::job_sink) stays one: send now, confirm later.
+    template <class Batch>
+        requires streambatch::confirming_job_sink<Sink, Batch&&>
+    void send(Batch&& b, streambatch::job_state const& state)
+    {
+        timed([&] { sink_.send(std::forward<Batch>(b), state); }, true);
+    }
+    void confirm()
+        requires requires(Sink& s) { s.confirm(); }
+    {
+        timed([&] { sink_.confirm(); }, false);
     }
     void close() noexcept { sink_.close(); }
     std::string describe() const { return sink_.describe(); }
