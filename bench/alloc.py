@@ -37,13 +37,13 @@ ROOT = HERE.parent
 PYTHON = "/usr/bin/python3"
 
 MODES = ["stream", "batch", "batch-policy", "batch-tcache", "arena", "stream-recycle", "recycle",
-         "insert-stream", "insert", "insert-policy", "loop", "loop-policy"]
+         "clean-first", "insert-stream", "insert", "insert-policy", "loop", "loop-policy"]
 # the environment a mode runs in (batch-tcache: glibc's per-thread cache holds a whole batch)
 TCACHE = "glibc.malloc.tcache_count=1000"
 ENV = {"batch-tcache": {"GLIBC_TUNABLES": TCACHE}}
 # each batched mode against its one-at-a-time baseline (the loop against itself with the policy)
 BASELINE = {"batch": "stream", "batch-policy": "stream", "batch-tcache": "stream",
-            "arena": "stream", "stream-recycle": "stream", "recycle": "stream",
+            "arena": "stream", "stream-recycle": "stream", "recycle": "stream", "clean-first": "stream",
             "insert": "insert-stream", "insert-policy": "insert-stream",
             "loop": "loop-policy"}
 WHAT = {
@@ -54,6 +54,7 @@ WHAT = {
     "arena": "batch, records' strings drawn from a `streambatch::batch_arena` reset every batch",
     "stream-recycle": "one at a time, cleaned into the same record every time (`clean_into`): no malloc per record",
     "recycle": "batch, the cleaned vector kept across batches and each record cleaned into its slot (`clean_into`): no malloc per record",
+    "clean-first": "`source | std::views::transform(clean_one) | memory_guarded(1000)`: cleaned before batching, each batch read in place",
     "insert-stream": "`bench::record` one at a time: made, read, freed (baseline)",
     "insert": "`memory_guarded(1000)`, each batch read in place (`sink.insert(batch)`); records recycled by the view",
     "insert-policy": "insert under `streambatch::malloc_policy`",
@@ -153,7 +154,7 @@ def main():
         print(f"bench/alloc.py: round {r + 1}/{runs} of bench_alloc", file=sys.stderr)
     sums = {m: res[m][0]["checksum"] for m in MODES}
     big = {}
-    for m in ["batch", "batch-policy", "batch-tcache", "arena", "recycle", "insert",
+    for m in ["batch", "batch-policy", "batch-tcache", "arena", "recycle", "clean-first", "insert",
               "insert-policy", "stream"]:
         big[m] = run_alloc(alloc, m, n10)["rss_kib"]
     # 2. callgrind
@@ -212,7 +213,7 @@ def main():
              + (f"Ir: callgrind, the job function alone, {ncg:,} records, per record, and over the baseline's." if irs else ""))
     L.append("")
     same = len({sums[m] for m in ["stream", "batch", "batch-policy", "batch-tcache", "arena",
-                                  "stream-recycle", "recycle"]}) == 1 and \
+                                  "stream-recycle", "recycle", "clean-first"]}) == 1 and \
         len({sums[m] for m in ["insert-stream", "insert", "insert-policy", "loop", "loop-policy"]}) == 1
     L.append(f"Checksums: {'the same within each group (the same work)' if same else 'DIFFER: ' + str(sums)}.")
     L.append("")
