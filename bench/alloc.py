@@ -54,7 +54,7 @@ WHAT = {
     "arena": "batch, records' strings drawn from a `streambatch::batch_arena` reset every batch",
     "stream-recycle": "one at a time, cleaned into the same record every time (`clean_into`): no malloc per record",
     "recycle": "batch, the cleaned vector kept across batches and each record cleaned into its slot (`clean_into`): no malloc per record",
-    "clean-first": "`source | std::views::transform(clean_one) | memory_guarded(1000)`: cleaned before batching, each batch read in place",
+    "clean-first": "`std::views::transform(clean_one)` over the source, then `memory_guarded(1000)`: cleaned before batching, each batch read in place",
     "insert-stream": "`bench::record` one at a time: made, read, freed (baseline)",
     "insert": "`memory_guarded(1000)`, each batch read in place (`sink.insert(batch)`); records recycled by the view",
     "insert-policy": "insert under `streambatch::malloc_policy`",
