@@ -36,17 +36,25 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PYTHON = "/usr/bin/python3"
 
-MODES = ["stream", "batch", "batch-policy", "arena", "insert-stream", "insert", "insert-policy",
-         "loop", "loop-policy"]
+MODES = ["stream", "batch", "batch-policy", "batch-tcache", "arena", "stream-recycle", "recycle",
+         "clean-first", "insert-stream", "insert", "insert-policy", "loop", "loop-policy"]
+# the environment a mode runs in (batch-tcache: glibc's per-thread cache holds a whole batch)
+TCACHE = "glibc.malloc.tcache_count=1000"
+ENV = {"batch-tcache": {"GLIBC_TUNABLES": TCACHE}}
 # each batched mode against its one-at-a-time baseline (the loop against itself with the policy)
-BASELINE = {"batch": "stream", "batch-policy": "stream", "arena": "stream",
+BASELINE = {"batch": "stream", "batch-policy": "stream", "batch-tcache": "stream",
+            "arena": "stream", "stream-recycle": "stream", "recycle": "stream", "clean-first": "stream",
             "insert": "insert-stream", "insert-policy": "insert-stream",
             "loop": "loop-policy"}
 WHAT = {
-    "stream": "one at a time: made, cleaned, sunk, freed (baseline)",
+    "stream": "one at a time: made, cleaned (`clean_one`), sunk, freed (baseline)",
     "batch": "`memory_guarded(1000)`, each batch cleaned into a new vector and freed together; glibc defaults",
     "batch-policy": "batch under `streambatch::malloc_policy`",
+    "batch-tcache": f"batch with `GLIBC_TUNABLES={TCACHE}` (a freed batch fits glibc's per-thread cache)",
     "arena": "batch, records' strings drawn from a `streambatch::batch_arena` reset every batch",
+    "stream-recycle": "one at a time, cleaned into the same record every time (`clean_into`): no malloc per record",
+    "recycle": "batch, the cleaned vector kept across batches and each record cleaned into its slot (`clean_into`): no malloc per record",
+    "clean-first": "`std::views::transform(clean_one)` over the source, then `memory_guarded(1000)`: cleaned before batching, each batch read in place",
     "insert-stream": "`bench::record` one at a time: made, read, freed (baseline)",
     "insert": "`memory_guarded(1000)`, each batch read in place (`sink.insert(batch)`); records recycled by the view",
     "insert-policy": "insert under `streambatch::malloc_policy`",
@@ -64,9 +72,13 @@ def kv(line):
     return dict(re.findall(r"(\w+)=(\S+)", line))
 
 
+def mode_env(mode):
+    return {**os.environ, **ENV.get(mode, {})}
+
+
 def run_alloc(exe, mode, n):
     out = subprocess.run([exe, "--mode", mode, "--records", str(n), "--batch", "1000"],
-                         capture_output=True, text=True, check=True).stdout
+                         capture_output=True, text=True, check=True, env=mode_env(mode)).stdout
     d = kv(out.strip().splitlines()[-1])
     return {"seconds": float(d["seconds"]), "cpu": float(d["user_s"]) + float(d["sys_s"]),
             "sys": float(d["sys_s"]), "minflt": int(d["minflt"]),
@@ -106,7 +118,7 @@ def callgrind(exe, mode, n):
         subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
                         "--collect-atstart=no", f"--toggle-collect=*::{fn}(*", exe, "--mode", mode,
                         "--records", str(n), "--batch", "1000"],
-                       capture_output=True, text=True, check=True)
+                       capture_output=True, text=True, check=True, env=mode_env(mode))
         with open(out) as f:
             for line in f:
                 if line.startswith("summary:") or line.startswith("totals:"):
@@ -142,7 +154,8 @@ def main():
         print(f"bench/alloc.py: round {r + 1}/{runs} of bench_alloc", file=sys.stderr)
     sums = {m: res[m][0]["checksum"] for m in MODES}
     big = {}
-    for m in ["batch", "batch-policy", "arena", "insert", "insert-policy", "stream"]:
+    for m in ["batch", "batch-policy", "batch-tcache", "arena", "recycle", "clean-first", "insert",
+              "insert-policy", "stream"]:
         big[m] = run_alloc(alloc, m, n10)["rss_kib"]
     # 2. callgrind
     irs = {}
@@ -199,7 +212,8 @@ def main():
              "pipeline is faster than the same records one at a time. "
              + (f"Ir: callgrind, the job function alone, {ncg:,} records, per record, and over the baseline's." if irs else ""))
     L.append("")
-    same = len({sums[m] for m in ["stream", "batch", "batch-policy", "arena"]}) == 1 and \
+    same = len({sums[m] for m in ["stream", "batch", "batch-policy", "batch-tcache", "arena",
+                                  "stream-recycle", "recycle", "clean-first"]}) == 1 and \
         len({sums[m] for m in ["insert-stream", "insert", "insert-policy", "loop", "loop-policy"]}) == 1
     L.append(f"Checksums: {'the same within each group (the same work)' if same else 'DIFFER: ' + str(sums)}.")
     L.append("")

@@ -8,8 +8,14 @@
 //   batch         views::memory_guarded(K) (the default guard), each batch cleaned into a new
 //                 vector, sunk, and freed together: glibc's defaults;
 //   batch-policy  batch under a streambatch::malloc_policy (guard/malloc_policy.hpp);
+//   batch-tcache  batch, run by alloc.py with GLIBC_TUNABLES=glibc.malloc.tcache_count=1000;
+//   stream-recycle one at a time, each record cleaned into the same customer (clean_into);
+//   recycle       batch, the cleaned vector kept across batches and each record cleaned into
+//                 its slot (clean_into): the slot's old buffers go back to the source;
 //   arena         batch with the records' strings (the source's and the cleaned ones) drawn from
 //                 a streambatch::batch_arena (guard/batch_arena.hpp), reset after every batch;
+//   clean-first   raw_source | std::views::transform(clean_one) | memory_guarded(K): records
+//                 cleaned before batching, each batch of cleaned records read where it lies;
 //   insert-stream bench::record (id, name, payload) one at a time: made, read, freed;
 //   insert        views::memory_guarded(K) over those records, each batch read where it lies
 //                 (sink.insert(batch)) and freed by the view when it pulls the next batch;
@@ -18,10 +24,10 @@
 //                 cleared every K (no library): glibc's defaults;
 //   loop-policy   loop under a streambatch::malloc_policy.
 // Prints one line of key=value pairs: mode records batch seconds user_s sys_s minflt
-// peak_rss_kib upstream_blocks checksum (checksum: the same for stream, batch*, arena; and for
-// insert*, loop*, which sink bench::record). seconds covers the job only; minflt and CPU are
-// getrusage's for the whole process (the pool is made before, and costs the same in every mode).
-// Each mode is an out-of-line run_<mode>() so that callgrind can count it alone:
+// peak_rss_kib upstream_blocks checksum (checksum: the same for stream*, batch*, arena, recycle;
+// and for insert*, loop*, which sink bench::record). seconds covers the job only; minflt and CPU
+// are getrusage's for the whole process (the pool is made before, and costs the same in every
+// mode). Each mode is an out-of-line run_<mode>() so that callgrind can count it alone:
 //     valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*run_arena*' bench_alloc
 //         --mode arena --records 200000
 
@@ -71,11 +77,72 @@ using batch_of_customers = std::vector<bench::customer>;
     out.records += cleaned.size();
 }
 
+/// The same sink, the batch kept by the caller (recycled for the next batch).
+[[gnu::noinline]] void sink_in_place(batch_of_customers const& cleaned, outcome& out)
+{
+    for (auto const& c : cleaned)
+        out.checksum += bench::sink_value(c);
+    out.records += cleaned.size();
+}
+
+// --- the same record work in every mode -----------------------------------------------------
+// run_stream and the batched modes make and clean each record through these two functions,
+// compiled once, out of line and flattened (STREAMBATCH_BENCH_OUT_OF_LINE: never inlined into a
+// caller, everything they call inlined into them). Before, bench::make_raw_record and
+// bench::clean were inline, and GCC inlined them (and std::to_chars inside them) differently
+// into run_stream and run_batch: __to_chars_10_impl cost 56 Ir per record in one and 117 in the
+// other, a difference in the benchmark, not in batching.
+
+STREAMBATCH_BENCH_OUT_OF_LINE void make_raw(std::uint64_t i, std::size_t payload,
+                                            bench::raw_record& out)
+{
+    bench::make_raw_record(i, payload, out);
+}
+
+STREAMBATCH_BENCH_OUT_OF_LINE bench::customer clean_one(bench::raw_record&& r)
+{
+    return bench::clean(std::move(r));
+}
+
+/// bench::clean into an existing record: the same steps, but the payload is move-assigned over
+/// `out`'s, so `out`'s old payload buffer goes back into `r` (libstdc++'s move assignment hands
+/// the destination's heap buffer to the source), and the batch view hands `r`'s buffers back to
+/// the source, which refills them: no malloc and no free per record in the steady state.
+STREAMBATCH_BENCH_OUT_OF_LINE void clean_into(bench::raw_record&& r, bench::customer& out)
+{
+    auto trim = [](std::string_view s) {
+        auto const b = s.find_first_not_of(' ');
+        auto const e = s.find_last_not_of(' ');
+        return b == std::string_view::npos ? std::string_view{} : s.substr(b, e - b + 1);
+    };
+    auto const id = trim(r.id);
+    if (std::from_chars(id.data(), id.data() + id.size(), out.id).ec != std::errc())
+        throw std::runtime_error("bad id '" + r.id + "'");
+    out.name = trim(r.name);
+    std::transform(out.name.begin(), out.name.end(), out.name.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    out.payload = std::move(r.payload);
+}
+
+struct raw_maker {
+    std::size_t payload_bytes = bench::default_payload_bytes;
+    void operator()(std::uint64_t i, bench::raw_record& out) const
+    {
+        make_raw(i, payload_bytes, out);
+    }
+};
+
+/// bench::raw_records, made by make_raw().
+bench::lazy_source<bench::raw_record, raw_maker> raw_source(std::uint64_t n, std::size_t payload)
+{
+    return {n, raw_maker{payload}};
+}
+
 [[gnu::noinline]] outcome run_stream(std::uint64_t n, std::size_t, std::size_t payload)
 {
     outcome out;
-    for (auto& r : bench::raw_records(n, payload)) {
-        bench::customer const c = bench::clean(std::move(r));
+    for (auto& r : raw_source(n, payload)) {
+        bench::customer const c = clean_one(std::move(r));
         out.checksum += bench::sink_value(c);
         ++out.records;
     }
@@ -86,12 +153,79 @@ using batch_of_customers = std::vector<bench::customer>;
 {
     outcome out;
     sb::memory_guard guard;
-    for (auto b : bench::raw_records(n, payload) | sb::views::memory_guarded(k, std::ref(guard))) {
+    for (auto b : raw_source(n, payload) | sb::views::memory_guarded(k, std::ref(guard))) {
         batch_of_customers cleaned;
         cleaned.reserve(b.size());
         for (auto& r : b)
-            cleaned.push_back(bench::clean(std::move(r)));
+            cleaned.push_back(clean_one(std::move(r)));
         sink(std::move(cleaned), out);
+    }
+    return out;
+}
+
+/// The same batches, the tcache raised: alloc.py runs this mode with
+/// GLIBC_TUNABLES=glibc.malloc.tcache_count=1000 (a batch's payloads freed together fit the
+/// thread's cache, and the next batch's mallocs take them back from it). The same code as batch.
+[[gnu::noinline]] outcome run_batch_tcache(std::uint64_t n, std::size_t k, std::size_t payload)
+{
+    if (std::getenv("GLIBC_TUNABLES") == nullptr)
+        std::fprintf(stderr, "bench_alloc: batch-tcache without GLIBC_TUNABLES is batch\n");
+    return run_batch(n, k, payload);
+}
+
+// A named function object, not a lambda: a lambda's name contains run_clean_first's, and
+// callgrind's --toggle-collect would switch counting off again inside it.
+struct clean_fn {
+    bench::customer operator()(bench::raw_record& r) const { return clean_one(std::move(r)); }
+};
+
+/// Cleaned before batching: the source piped through std::views::transform(clean_one) into
+/// views::memory_guarded, each batch of cleaned records read where it lies. One move per record
+/// (the cleaned record into its slot, over the previous batch's record) instead of two.
+[[gnu::noinline]] outcome run_clean_first(std::uint64_t n, std::size_t k, std::size_t payload)
+{
+    outcome out;
+    sb::memory_guard guard;
+    auto cleaned = raw_source(n, payload) | std::views::transform(clean_fn{});
+    for (auto b : cleaned | sb::views::memory_guarded(k, std::ref(guard))) {
+        for (auto const& c : b)
+            out.checksum += bench::sink_value(c);
+        out.records += b.size();
+    }
+    return out;
+}
+
+/// One at a time, the cleaned record kept from one record to the next (clean_into): the
+/// baseline of `recycle`.
+[[gnu::noinline]] outcome run_stream_recycle(std::uint64_t n, std::size_t, std::size_t payload)
+{
+    outcome out;
+    bench::customer c;
+    for (auto& r : raw_source(n, payload)) {
+        clean_into(std::move(r), c);
+        out.checksum += bench::sink_value(c);
+        ++out.records;
+    }
+    return out;
+}
+
+/// The cleaned vector kept from one batch to the next, each record cleaned into its slot
+/// (clean_into): the slot's old payload goes back to the batch's record, and from there to the
+/// source. No malloc and no free per record.
+[[gnu::noinline]] outcome run_recycle(std::uint64_t n, std::size_t k, std::size_t payload)
+{
+    outcome out;
+    sb::memory_guard guard;
+    batch_of_customers cleaned;
+    for (auto b : raw_source(n, payload) | sb::views::memory_guarded(k, std::ref(guard))) {
+        if (cleaned.size() < b.size())
+            cleaned.resize(b.size());
+        else
+            cleaned.erase(cleaned.begin() + static_cast<std::ptrdiff_t>(b.size()), cleaned.end());
+        auto slot = cleaned.begin();
+        for (auto& r : b)
+            clean_into(std::move(r), *slot++);
+        sink_in_place(cleaned, out);
     }
     return out;
 }
@@ -131,7 +265,7 @@ public:
         std::uint64_t i_ = 0;
         mutable pmr_raw_record current_{std::pmr::polymorphic_allocator<char>()};
 
-        void make()
+        STREAMBATCH_BENCH_OUT_OF_LINE void make()
         {
             char buf[48] = "  ";
             char* p = std::to_chars(buf + 2, buf + sizeof buf, i_ + 1).ptr;
@@ -181,7 +315,7 @@ public:
 };
 
 /// bench::clean, into a record drawn from the same arena (the payload moves: same resource).
-pmr_customer clean_pmr(pmr_raw_record&& r)
+STREAMBATCH_BENCH_OUT_OF_LINE pmr_customer clean_pmr(pmr_raw_record&& r)
 {
     auto trim = [](std::string_view s) {
         auto const b = s.find_first_not_of(' ');
@@ -339,6 +473,14 @@ int main(int argc, char** argv)
         job = run_batch;
     else if (mode == "batch-policy")
         job = run_batch_policy;
+    else if (mode == "batch-tcache")
+        job = run_batch_tcache;
+    else if (mode == "stream-recycle")
+        job = run_stream_recycle;
+    else if (mode == "recycle")
+        job = run_recycle;
+    else if (mode == "clean-first")
+        job = run_clean_first;
     else if (mode == "arena")
         job = run_arena;
     else if (mode == "insert-stream")
@@ -353,7 +495,8 @@ int main(int argc, char** argv)
         job = run_loop_policy;
     else {
         std::fprintf(stderr,
-                     "usage: bench_alloc --mode stream|batch|batch-policy|arena|insert-stream|"
+                     "usage: bench_alloc --mode stream|batch|batch-policy|batch-tcache|arena|"
+                     "stream-recycle|recycle|clean-first|insert-stream|"
                      "insert|insert-policy|loop|loop-policy [--records N] [--batch K] "
                      "[--payload-bytes B]\n");
         return 2;

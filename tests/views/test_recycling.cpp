@@ -18,6 +18,7 @@
 #include <memory>
 #include <memory_resource>
 #include <ranges>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -319,4 +320,127 @@ TEST_CASE("records on a polymorphic allocator are not recycled: a batch_arena re
         arena.reset();
     }
     CHECK(i == 40);
+}
+
+namespace {
+/// Counts its moves, copies and live instances; move-assignable, nothrow default-constructible:
+/// a record that a source of values has built in its slot, without a move.
+struct tallied {
+    static inline int alive = 0;
+    static inline int moves = 0; // move constructions and move assignments
+    static inline int copies = 0;
+    std::uint64_t id = 0;
+    payload_string payload;
+    tallied() noexcept { ++alive; }
+    tallied(std::uint64_t i) : id(i), payload(200, char('a' + i % 26)) { ++alive; }
+    tallied(tallied const& o) : id(o.id), payload(o.payload) { ++alive, ++copies; }
+    tallied(tallied&& o) noexcept : id(o.id), payload(std::move(o.payload)) { ++alive, ++moves; }
+    tallied& operator=(tallied const& o)
+    {
+        id = o.id, payload = o.payload, ++copies;
+        return *this;
+    }
+    tallied& operator=(tallied&& o) noexcept
+    {
+        id = o.id, payload = std::move(o.payload), ++moves;
+        return *this;
+    }
+    ~tallied() { --alive; }
+};
+
+/// The clean step of a pipeline that cleans before batching: a value per record; throws at
+/// `fail_at` (when set) with a message naming the record.
+struct make_tallied {
+    std::uint64_t fail_at = ~std::uint64_t{0};
+    tallied operator()(std::uint64_t i) const
+    {
+        if (i == fail_at)
+            throw std::runtime_error("cannot clean record " + std::to_string(i));
+        return tallied(i);
+    }
+};
+
+/// std::views::iota made single-pass (an input view of the numbers, as a file of ids would be).
+struct ids : std::ranges::view_interface<ids> {
+    std::uint64_t count = 0;
+    struct iterator {
+        std::uint64_t const* count = nullptr;
+        std::uint64_t i = 0;
+        using value_type = std::uint64_t;
+        using difference_type = std::ptrdiff_t;
+        using iterator_concept = std::input_iterator_tag;
+        std::uint64_t operator*() const { return i; }
+        iterator& operator++()
+        {
+            ++i;
+            return *this;
+        }
+        void operator++(int) { ++i; }
+        friend bool operator==(iterator const& it, std::default_sentinel_t) noexcept
+        {
+            return it.i >= *it.count;
+        }
+    };
+    iterator begin() const { return {&count, 0}; }
+    std::default_sentinel_t end() const noexcept { return std::default_sentinel; }
+};
+static_assert(std::ranges::input_range<ids> && !std::ranges::forward_range<ids>);
+} // namespace
+
+TEST_CASE("records a source yields by value are built in their slots, never moved, after the "
+          "first batch",
+          "[recycling]")
+{
+    tallied::moves = tallied::copies = 0;
+    int const before = tallied::alive;
+    std::uint64_t next = 0, batches = 0;
+    int moves_after_first = -1;
+    std::vector<std::size_t> sizes;
+    ids src;
+    src.count = 1005;
+    auto cleaned = src | std::views::transform(make_tallied{});
+    for (sb::batch<tallied> b : cleaned | sb::views::chunk(100)) {
+        if (batches == 1)
+            moves_after_first = tallied::moves; // the first batch's records went in by push_back
+        CHECK(tallied::alive - before == int(b.size())); // the previous batch's are gone
+        for (tallied const& r : b) {
+            REQUIRE(r.id == next);
+            REQUIRE(holds_letters(r.payload, next));
+            ++next;
+        }
+        sizes.push_back(b.size());
+        ++batches;
+    }
+    CHECK(next == 1005);
+    CHECK(batches == 11);
+    CHECK(sizes.back() == 5);
+    CHECK(moves_after_first <= 100);            // the first batch: at most one move each
+    CHECK(tallied::moves == moves_after_first); // later batches: built in place
+    CHECK(tallied::copies == 0);
+    CHECK(tallied::alive == before);
+}
+
+TEST_CASE("a source of values that throws mid-batch leaves every slot a record: nothing leaks, "
+          "nothing is destroyed twice",
+          "[recycling]")
+{
+    int const before = tallied::alive;
+    std::uint64_t seen = 0;
+    ids src;
+    src.count = 100;
+    auto cleaned = src | std::views::transform(make_tallied{.fail_at = 47});
+    {
+        auto view = cleaned | sb::views::memory_guarded(20, scripted{{20}});
+        try {
+            for (auto b : view)
+                for (tallied const& r : b)
+                    REQUIRE(r.id == seen++);
+            FAIL("no exception");
+        } catch (std::runtime_error const& e) {
+            CHECK(std::string_view(e.what()) == "cannot clean record 47");
+        }
+        CHECK(seen == 40); // two whole batches read, the third failed at its 8th record
+        CHECK(tallied::alive - before == 20); // the buffer's 20 slots are all records
+    }
+    CHECK(tallied::alive == before);
 }

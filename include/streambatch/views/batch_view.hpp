@@ -11,8 +11,10 @@
 //           (the next batch then allocates a new one). With a count rule (chunk,
 //           memory_guarded) each record is move-assigned over the previous batch's record in
 //           its slot, so a string's buffer goes back to the source to be refilled (no malloc
-//           and free per record, no heap trimmed between batches); otherwise the previous
-//           batch's records are destroyed before the next is pulled.
+//           and free per record, no heap trimmed between batches); a source that yields
+//           records by value (a std::views::transform) has each one built in its slot, over
+//           the previous record, without a move; otherwise the previous batch's records are
+//           destroyed before the next is pulled.
 // Models: input_range always; forward_range when V is forward and the rule is a pure function
 //         of the records (chunk, adaptive_chunk); sized_range for chunk over a sized V.
 //         Not const-iterable. Single-pass: begin() restarts nothing; iterators and batches
@@ -29,11 +31,13 @@
 #ifndef STREAMBATCH_VIEWS_BATCH_VIEW_HPP_INCLUDED
 #define STREAMBATCH_VIEWS_BATCH_VIEW_HPP_INCLUDED
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
 #include <memory>
 #include <memory_resource>
+#include <new>
 #include <optional>
 #include <ranges>
 #include <type_traits>
@@ -177,6 +181,18 @@ class batch_view : public std::ranges::view_interface<batch_view<V, Rule>> {
     // allocating), and the slots left over when the batch is shorter are destroyed. Records
     // that cannot be move-assigned, or that must not be (recycle_records: pmr records), are
     // destroyed first (buf.clear()), as before.
+    // A source that yields records by value (std::views::transform(clean) over a source, a
+    // generator of values): the value *it returns is built straight into the slot, over the
+    // previous batch's record destroyed just before (guaranteed copy elision: no move, no
+    // temporary). Moving it in would cost a move assignment per record and the temporary's
+    // destruction (bench/RESULTS-alloc.md, mode clean-first). A record that cannot be default-made
+    // without throwing is move-assigned as before: if the source throws, the slot must still
+    // hold a record.
+    static constexpr bool builds_in_place =
+        !std::is_reference_v<std::iter_reference_t<base_iter>> &&
+        std::same_as<std::iter_reference_t<base_iter>, record> &&
+        std::is_nothrow_default_constructible_v<record> && std::is_nothrow_destructible_v<record>;
+
     template <class S>
     static constexpr void fill(std::vector<record>& buf, base_iter& it, S const& end,
                                std::size_t limit)
@@ -184,8 +200,21 @@ class batch_view : public std::ranges::view_interface<batch_view<V, Rule>> {
         std::size_t n = 0;
         if constexpr (recycle_records<record>) {
             std::size_t const reuse = buf.size() < limit ? buf.size() : limit;
-            for (; n < reuse && it != end; ++n, ++it)
-                buf[n] = std::ranges::iter_move(it);
+            if constexpr (builds_in_place) {
+                for (; n < reuse && it != end; ++n, ++it) {
+                    record* const slot = buf.data() + n;
+                    std::destroy_at(slot);
+                    try {
+                        ::new (static_cast<void*>(slot)) record(*it); // no move: built in place
+                    } catch (...) {
+                        ::new (static_cast<void*>(slot)) record(); // the slot stays a record
+                        throw;
+                    }
+                }
+            } else {
+                for (; n < reuse && it != end; ++n, ++it)
+                    buf[n] = std::ranges::iter_move(it);
+            }
             // Slots the previous batch filled and this one did not (the source ended, or the
             // limit fell) go. `it` is not compared with `end` once the batch is full: a
             // source may read its next record to answer (a cursor's step, a CSV record), and
