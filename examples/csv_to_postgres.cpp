@@ -254,9 +254,12 @@ int main(int argc, char** argv)
             sb::job_result r = examples::run_csv_job(
                 in, out, examples::job_options(table, load, part.value_or(sb::partition{})), load);
             examples::print_resuming(r.resumed_from);
-            fmt::print("loaded       {} rows this run ({} in {} on {}), {} rejected\n",
-                       r.report.records, db.scalar<std::int64_t>("SELECT count(*) FROM " + table),
-                       table, db.where(), in.get() ? in.get()->position().skipped : 0);
+            // The job's own count (its state row), not a count(*): scanning the table just
+            // loaded costs ~0.2 s per million rows here, a fifth of psql's whole \copy.
+            fmt::print("loaded       {} rows this run ({} by this job in all, into {} on {}), {} "
+                       "rejected\n",
+                       r.report.records, r.report.resumed_from_records + r.report.records, table,
+                       db.where(), in.get() ? in.get()->position().skipped : 0);
             examples::print_summary(r.report, load);
             return r;
         },
