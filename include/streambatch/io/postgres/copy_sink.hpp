@@ -199,7 +199,7 @@ class copy_sink {
         if constexpr (std::ranges::sized_range<B>)
             return static_cast<std::size_t>(std::ranges::size(batch));
         else
-            return 0; // unknown: taken as small
+            return 0; // unknown: the plain (buffered) COPY
     }
 
     void end_copy() noexcept
@@ -260,7 +260,7 @@ public:
     /// The path the last COPY took (buffered or row_by_row).
     copy_path last_path() const noexcept { return last_path_; }
 
-    /// The COPY statement for a batch of `rows` rows (0: unknown), by path(); sets last_path().
+    /// The COPY statement for a batch of `rows` rows (0: unknown, so buffered unless forced), by path(); sets last_path().
     std::string const& sql_for(std::size_t rows)
     {
         bool row_by_row = can_filter_ && path_ == copy_path::row_by_row;
