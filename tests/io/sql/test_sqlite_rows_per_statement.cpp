@@ -96,17 +96,18 @@ TEST_CASE("sqlite: rows_per_statement keeps each row's values: a map's temporari
 
     SECTION("a map returning new strings by value: each is alive until its step")
     {
-        sq::inserter ins(
-            db, "INSERT INTO customers VALUES (?, ?, ?)",
-            [](customer const& c) { return std::tuple(c.id, c.name + " long enough to allocate!", c.email); },
-            {.rows_per_statement = 3});
+        sq::inserter ins(db, "INSERT INTO customers VALUES (?, ?, ?)",
+                         [](customer const& c) {
+                             return std::tuple(c.id, c.name + " long enough to allocate!", c.email);
+                         },
+                         {.rows_per_statement = 3});
         CHECK(ins.write(batch) == 7);
         for (auto const& c : batch) {
             INFO("id " << c.id);
             CHECK(db.scalar<std::string>("SELECT name FROM customers WHERE id = ?", c.id) ==
                   c.name + " long enough to allocate!");
-            CHECK(db.scalar<std::optional<std::string>>(
-                      "SELECT email FROM customers WHERE id = ?", c.id) == c.email);
+            CHECK(db.scalar<std::optional<std::string>>("SELECT email FROM customers WHERE id = ?",
+                                                        c.id) == c.email);
         }
     }
     SECTION("quotes, a `?` in a literal and a comment are not parameters; an UPSERT after VALUES")
@@ -168,26 +169,24 @@ TEST_CASE("sqlite: rows_per_statement: a failing row is still named, and its bat
     }
     SECTION("a map that throws")
     {
-        sq::inserter mapped(
-            db, "INSERT INTO t VALUES (?, ?)",
-            [](record const& r) {
-                if (std::get<0>(r) == 11)
-                    throw std::runtime_error("no eleven");
-                return std::tie(std::get<0>(r), std::get<1>(r));
-            },
-            {.rows_per_statement = 4});
+        sq::inserter mapped(db, "INSERT INTO t VALUES (?, ?)",
+                            [](record const& r) {
+                                if (std::get<0>(r) == 11)
+                                    throw std::runtime_error("no eleven");
+                                return std::tie(std::get<0>(r), std::get<1>(r));
+                            },
+                            {.rows_per_statement = 4});
         try {
             mapped.write(records(5, 13));
             FAIL("no error");
         } catch (sq::batch_error const& e) {
             CHECK(e.row_index() == 6);
             CHECK_THAT(std::string(e.what()),
-                       Catch::Contains("batch 0, row 6 (0-based)") &&
-                           Catch::Contains("no eleven"));
+                       Catch::Contains("batch 0, row 6 (0-based)") && Catch::Contains("no eleven"));
         }
     }
     CHECK(!db.in_transaction());
-    CHECK(table(db) == records(1, 4)); // nothing of the failed batch
+    CHECK(table(db) == records(1, 4));     // nothing of the failed batch
     CHECK(ins.write(records(5, 13)) == 9); // and the inserter goes on
     CHECK(table(db) == records(1, 13));
 }
@@ -266,6 +265,6 @@ TEST_CASE("sqlite: disable_memory_status takes effect before SQLite is initialis
     sq::inserter(db, "INSERT INTO t VALUES (?, ?)").write(records(1, 100));
     CHECK(table(db) == records(1, 100));
     CHECK(took);
-    CHECK(sqlite3_memory_used() == 0); // no statistics kept
+    CHECK(sqlite3_memory_used() == 0);        // no statistics kept
     CHECK_FALSE(sq::disable_memory_status()); // initialised now: no effect
 }
