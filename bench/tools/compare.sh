@@ -17,8 +17,8 @@
 #                quotes and embedded newlines; gen_bench_csv.cpp).
 #   SQLite load  examples/csv_to_sqlite --jobs 1 (default batch 1000, cleaning, checkpoint row in
 #                every batch's transaction) against the sqlite3 shell's `.import --csv --skip 1`
-#                into the same table with the same pragmas (WAL, synchronous=NORMAL), a new
-#                database file each run, 1 000 000 rows.
+#                into the same table with the same pragmas (16 KiB pages, WAL,
+#                synchronous=NORMAL), a new database file each run, 1 000 000 rows.
 #   PostgreSQL   examples/csv_to_postgres (defaults: --jobs 1, batch 1000, exactly-once) against
 #                `psql \copy ... (FORMAT csv, HEADER true)` of the same file into a table of the
 #                same schema (each truncated first), on a throw-away server started here
@@ -171,6 +171,7 @@ done
 # --- the SQLite load -----------------------------------------------------------------------
 echo "== compare.sh: SQLite load, $load_rows rows" >&2
 cat >"$scratch/import.sql" <<EOF
+PRAGMA page_size=16384;
 PRAGMA journal_mode=WAL;
 PRAGMA synchronous=NORMAL;
 CREATE TABLE customers(id INTEGER, name TEXT, email TEXT, country TEXT, balance REAL);

@@ -18,6 +18,12 @@
 //         in BEGIN IMMEDIATE ... COMMIT; hook(db) runs inside that transaction, before COMMIT
 //         (e.g. to advance a checkpoint: exactly-once). Returns the rows written.
 //         ins.write_rows(batch) inserts into the transaction the caller has open (a job sink's).
+//         sqlite::inserter(db, insert_sql, [map,] {.rows_per_statement = n}) binds n records into
+//         one INSERT ... VALUES (?, ...), (?, ...) ... a step (SQLite's per-statement work once
+//         per n rows; errors still name their row). database(file, {.no_mutex = true}): a
+//         connection used by one thread at a time, without its mutex. sqlite::
+//         disable_memory_status(): SQLite's allocations skip its process-wide statistics mutex
+//         (opt-in, process-wide, before SQLite is first used).
 //         sqlite::job_sink(db, ins or write(db, batch) [, sql::job_sink_options])   a
 //         streambatch::job_sink (job/contract.hpp): open(key) takes the job's fence (a lease in
 //         its row of the table streambatch_job_state; fence_held names a live holder, a killed

@@ -27,6 +27,19 @@ namespace streambatch::sqlite {
 template <class T>
 concept bindable = sql::detail::bindable_v<std::remove_cvref_t<T>>;
 
+/// Turns off SQLite's memory statistics (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0)) for the
+/// whole process: every allocation SQLite makes then skips a process-wide mutex and its
+/// counters (sqlite3_memory_used() and sqlite3_memory_highwater() stay 0, and
+/// sqlite3_soft_heap_limit64() no longer limits anything). Opt-in, because it is process-wide:
+/// call it at the start of main(), before any thread uses SQLite; SQLite takes it only before
+/// it is initialised (the first database opened, or sqlite3_initialize()). Returns true if it
+/// took effect, false if SQLite was already initialised (nothing changed). Not thread-safe:
+/// no other thread may call SQLite meanwhile.
+inline bool disable_memory_status() noexcept
+{
+    return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK;
+}
+
 /// A SQLite connection (RAII sqlite3*), movable.
 class database {
     sqlite3* db_ = nullptr;
@@ -37,6 +50,11 @@ public:
         bool read_only = false;
         bool create = true; ///< create the file if missing (ignored when read_only)
         std::chrono::milliseconds busy_timeout{5000};
+        /// SQLITE_OPEN_NOMUTEX: the connection and its statements skip their mutex on every
+        /// call (bind, step, reset...). Only for a connection used by one thread at a time
+        /// (several in turn are fine when something else orders their calls, as the runner
+        /// orders a job sink's commits); false (the default): serialized, any thread any time.
+        bool no_mutex = false;
     };
 
     explicit database(std::string file) : database(std::move(file), options{}) {}
@@ -44,6 +62,8 @@ public:
     {
         int flags = opts.read_only ? SQLITE_OPEN_READONLY
                                    : SQLITE_OPEN_READWRITE | (opts.create ? SQLITE_OPEN_CREATE : 0);
+        if (opts.no_mutex)
+            flags |= SQLITE_OPEN_NOMUTEX;
         int const rc = sqlite3_open_v2(file_.c_str(), &db_, flags | SQLITE_OPEN_URI, nullptr);
         if (rc != SQLITE_OK) {
             std::string const msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);

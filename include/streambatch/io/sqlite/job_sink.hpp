@@ -26,7 +26,8 @@
 //         Waiting: every transaction waits for the database lock up to the database's busy
 //         timeout (database::options::busy_timeout, 5 s by default), then sqlite::error
 //         SQLITE_BUSY.
-// Memory: the state's strings; the write callable's own.
+// Memory: the state's strings; the write callable's own; the compare-and-set statement,
+//         prepared by the first commit and kept.
 // Errors: fence_held (open: a live holder; .by is it; the message names it, the job and the
 //         database); fence_lost (commit: the row's token or position moved: names the holder
 //         now recorded; nothing of the batch is written); sqlite::error (the database); what
@@ -136,6 +137,10 @@ class job_sink : public sql::detail::job_sink_base<job_sink<Write>, database, Wr
 
     std::string where() const { return sql_.table + " in SQLite " + detail::quote(conn_->file()); }
 
+    // The compare-and-set of commit(), prepared by the first commit and kept (reset after each
+    // step: it holds no lock between commits).
+    std::optional<statement> compare_and_set_;
+
     void rollback() const noexcept
     {
         if (conn_->in_transaction())
@@ -157,8 +162,19 @@ class job_sink : public sql::detail::job_sink_base<job_sink<Write>, database, Wr
     bool begin_and_set(job_state const& state)
     {
         conn_->exec("BEGIN IMMEDIATE");
-        conn_->exec(sql_.compare_and_set, state.position, state.identity, state.batches,
-                    state.records, sql::detail::utc_now(), key_.str(), token_, last_position_);
+        if (!compare_and_set_)
+            compare_and_set_.emplace(*conn_, sql_.compare_and_set);
+        statement& st = *compare_and_set_;
+        try {
+            st.bind(state.position, state.identity, state.batches, state.records,
+                    sql::detail::utc_now(), key_.str(), token_, last_position_);
+            while (st.step()) {
+            }
+        } catch (...) {
+            st.reset();
+            throw;
+        }
+        st.reset();
         return conn_->changes() == 1;
     }
     std::optional<detail::state_row> read_state_row() const
