@@ -10,9 +10,9 @@
 # file(CONFIGURE), so reconfiguring recompiles only what changed; the TUs of headers no longer
 # listed are removed.
 #
-# STREAMBATCH_HEADER_CHECKS=OFF (the asan and tsan presets) registers nothing: whether a header
-# compiles alone does not depend on the sanitizer flags, and g++ (dev) and clang (clang16)
-# already check it; the sanitizer presets spend their build on the tests.
+# STREAMBATCH_HEADER_CHECKS=OFF (the tsan preset) registers nothing: whether a header compiles
+# alone does not depend on the sanitizer flags, and g++ (dev) and clang (asan) already check it;
+# tsan spends its build on the tests.
 
 include_guard(GLOBAL)
 option(STREAMBATCH_HEADER_CHECKS "Compile every header alone (streambatch_header_check)" ON)
