@@ -8,7 +8,8 @@
 #                           [--base-bin PATH] [--out FILE]
 #
 # - The server: tests/io/sql/pg_server.sh start (initdb in a mktemp -d, loopback, the first free
-#   port from 55432, fsync=off, synchronous_commit=off, full_page_writes=off), stopped by a trap.
+#   port from 55432, fsync=off, synchronous_commit=off, full_page_writes=off; autovacuum off
+#   here), stopped by a trap.
 # - The CSV: N rows (default 1 000 000) made by the example's own generator
 #   (csv_to_postgres --setup-only --rows N).
 # - Paired runs: per pair, psql \copy (TRUNCATE, then \copy ... FORMAT csv, HEADER) and then
@@ -52,6 +53,9 @@ trap cleanup EXIT INT TERM
 bash "$root/tests/io/sql/pg_server.sh" start "$work/server" >&2
 export STREAMBATCH_PG_ENV=$work/server/env
 set -a; source "$STREAMBATCH_PG_ENV"; set +a
+# No autovacuum: its VACUUM and ANALYZE of a loaded table would land in whichever run comes
+# next and blur the server-CPU column; both loads leave the same work for it.
+psql -X -q -c "ALTER SYSTEM SET autovacuum = off" -c "SELECT pg_reload_conf()" >/dev/null
 cd "$work"
 csv=$work/customers.csv
 "$bin" --setup-only --rows "$rows" --csv "$csv" --table bench_setup --fresh >/dev/null
@@ -122,7 +126,7 @@ commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
     echo "# PostgreSQL load: csv_to_postgres against psql \\copy"
     echo
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit: $commit$(git -C "$root" diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
-    echo "- machine: $(nproc) CPUs, $(uname -sr); $(psql -X -qtA -c 'SHOW server_version') on 127.0.0.1 (fsync=off, synchronous_commit=off, full_page_writes=off)"
+    echo "- machine: $(nproc) CPUs, $(uname -sr); $(psql -X -qtA -c 'SHOW server_version') on 127.0.0.1 (fsync=off, synchronous_commit=off, full_page_writes=off, autovacuum=off)"
     echo "- load: \`$(uptime)\`"
     echo "- command: \`bash bench/pg_load.sh --rows $rows --pairs $pairs --batches \"$batches\" --jobs \"$jobs\"$([[ $paths == auto ]] || echo " --copy-paths \\\"$paths\\\"")$([[ -n $base_bin ]] && echo " --base-bin ...")\`"
     echo "- $rows rows of the example's customers CSV ($(du -m "$csv" | cut -f1) MB); $pairs pairs (psql, then each batch size and job count), medians with min-max"
@@ -144,7 +148,7 @@ commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
                 }
                 mq = median(q, n[k]); ma = median(a, n[k]); mc = median(c, n[k]); mr = median(r, n[k]); mv = median(v, n[k])
                 if (k == "psql") label = "psql \\copy"
-                else { split(k, f, "-"); label = (k ~ /^base-/ ? "csv_to_postgres before" : "csv_to_postgres") " --batch " f[k ~ /^base-/ ? 3 : 2] " --jobs " f[k ~ /^base-/ ? 5 : 4] (k ~ /^base-/ || f[6] == "auto" ? "" : " --copy-path " f[6]) }
+                else { split(k, f, "-"); label = (k ~ /^base-/ ? "csv_to_postgres before" : "csv_to_postgres") " --batch " f[k ~ /^base-/ ? 3 : 2] " --jobs " f[k ~ /^base-/ ? 5 : 4] (k ~ /^base-/ || k ~ /-path-auto$/ ? "" : " --copy-path " substr(k, index(k, "-path-") + 6)) }
                 printf "| %s | %.0f k (%.0f-%.0f k) | %.2fx (%.2f-%.2f) | %.2f | %.2f | %.1f |\n", label, ma / 1000, lo / 1000, hi / 1000, mq, qlo, qhi, mc, mv, mr
             }
         }' "$work/runs"

@@ -64,11 +64,11 @@ inline std::size_t copy_line(std::string_view context)
 /// How a COPY inserts its rows on the server (copy_sink::path).
 ///  - buffered:   the server's multi-insert buffer (up to 1000 rows or 64 KiB, then written
 ///                together): the fastest per row, but on PostgreSQL 15 (measured here) a COPY
-///                that fills the buffer costs ~3 ms more on the server, whatever its size: each
+///                that fills the buffer costs the server milliseconds more, whatever its size: each
 ///                buffered row gets a tuple slot of its own, made and dropped by every COPY
 ///                statement (bench/RESULTS-postgres.md).
 ///  - row_by_row: `COPY ... WHERE random() >= 0`, which is always true but volatile, so the
-///                server inserts each row as it reads it, with one slot (~0.5 us a row more).
+///                server inserts each row as it reads it, with one slot (a little more per row).
 ///                Needs PostgreSQL 12 or later.
 ///  - automatic:  row_by_row for a COPY that would fill the buffer with at most 4000 rows (the
 ///                rows' average size is the earlier batches'), buffered otherwise.
@@ -260,7 +260,8 @@ public:
     /// The path the last COPY took (buffered or row_by_row).
     copy_path last_path() const noexcept { return last_path_; }
 
-    /// The COPY statement for a batch of `rows` rows (0: unknown, so buffered unless forced), by path(); sets last_path().
+    /// The COPY statement for a batch of `rows` rows (0: unknown, so buffered unless forced), by
+    /// path(); sets last_path().
     std::string const& sql_for(std::size_t rows)
     {
         bool row_by_row = can_filter_ && path_ == copy_path::row_by_row;
