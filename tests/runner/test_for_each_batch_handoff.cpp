@@ -217,3 +217,24 @@ TEST_CASE("for_each_batch: a refused confirmation fails the batch it confirms, w
     for (auto const& line : log)
         CHECK_THAT(line, !Catch::Contains("unconfirmed"));
 }
+
+TEST_CASE("for_each_batch: a checkpoint that cannot be written while counting a confirmed batch "
+          "is the checkpoint_error itself",
+          "[runner][confirm]")
+{
+    std::vector<int> const data(100, 1);
+    auto const in_flight = GENERATE(std::size_t{1}, std::size_t{2});
+    std::mutex m;
+    std::vector<std::string> log;
+    sb::run_options opts;
+    opts.max_in_flight = in_flight;
+    opts.checkpoint_path = "/nonexistent-dir/job.ckpt";
+    opts.checkpoint_every_batches = 1;
+    auto slow = [](auto const& b) {
+        std::this_thread::sleep_for(2ms); // the checkpoint writer fails in microseconds
+        return static_cast<int>(b.size());
+    };
+    CHECK_THROWS_AS(
+        sb::for_each_batch(data | sb::views::chunk(2), slow, confirming_commit{&m, &log}, opts),
+        sb::checkpoint_error);
+}

@@ -82,9 +82,11 @@ bool run_batches_in_turn(Batches& batches, Process& process, Commit& commit,
         double const used = opts.guard_ ? opts.guard_->snapshot().used_fraction : 0.0;
         auto const t0 = std::chrono::steady_clock::now();
         using R = process_result_t<Process, std::remove_reference_t<decltype(b)>>;
+        bool processed = false; // past it, a failure is not this batch's process step's
         try {
             if constexpr (std::is_void_v<R>) {
                 process_out_of_line(process, b, info);
+                processed = true;
                 sent.confirm(commit, done); // the batch before this one
                 try {
                     call_commit(commit, std::monostate{}, info);
@@ -93,6 +95,7 @@ bool run_batches_in_turn(Batches& batches, Process& process, Commit& commit,
                 }
             } else {
                 R r = process_out_of_line(process, b, info);
+                processed = true;
                 sent.confirm(commit, done); // the batch before this one
                 try {
                     call_commit(commit, std::move(r), info);
@@ -103,6 +106,8 @@ bool run_batches_in_turn(Batches& batches, Process& process, Commit& commit,
         } catch (batch_failed const&) {
             throw;
         } catch (...) {
+            if (processed) // counting the batch confirmed (a checkpoint, a run record) failed
+                throw;
             std::throw_with_nested(batch_failed(info, "process", current_what()));
         }
         sent.sent(commit, done, local++, info, std::chrono::steady_clock::now() - t0,

@@ -394,6 +394,7 @@ TEST_CASE("postgres: job_sink send returns before the server's verdict, confirm 
     }
     CHECK_FALSE(conn.in_transaction());
     CHECK(sums(conn, t.data) == expected(10));
+    CHECK(copy.rows_written() == 10); // the refused batch's rows are not counted
     CHECK(conn.scalar<std::string>("SELECT position FROM " + t.state) == "offset 10");
     sink.confirm(); // nothing sent: nothing to do
 

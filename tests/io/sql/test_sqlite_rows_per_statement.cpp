@@ -8,6 +8,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -110,6 +111,22 @@ TEST_CASE("sqlite: rows_per_statement keeps each row's values: a map's temporari
                                                         c.id) == c.email);
         }
     }
+    SECTION("a map whose result points into a buffer it reuses for the next record")
+    {
+        std::string scratch;
+        sq::inserter ins(db, "INSERT INTO customers(id, name) VALUES (?, ?)",
+                         [&](customer const& c) {
+                             scratch = c.name + " from a scratch buffer, long enough to allocate";
+                             return std::tuple(c.id, std::string_view(scratch));
+                         },
+                         {.rows_per_statement = 3});
+        CHECK(ins.write(batch) == 7);
+        for (auto const& c : batch) {
+            INFO("id " << c.id);
+            CHECK(db.scalar<std::string>("SELECT name FROM customers WHERE id = ?", c.id) ==
+                  c.name + " from a scratch buffer, long enough to allocate");
+        }
+    }
     SECTION("quotes, a `?` in a literal and a comment are not parameters; an UPSERT after VALUES")
     {
         sq::inserter ins(db,
@@ -209,6 +226,9 @@ TEST_CASE("sqlite: rows_per_statement refuses an INSERT it cannot repeat, naming
     refused("INSERT INTO t VALUES (?, ?) RETURNING id + ?", 4,
             "every parameter, as ?, in its row of values");
     refused("INSERT INTO t VALUES (?, ?)", 0, "rows_per_statement 0 for");
+    refused("insert or fail into t values (?, ?)", 4, "(not OR FAIL)");
+    refused("INSERT  OR  ROLLBACK INTO t VALUES (?, ?)", 4, "(not OR ROLLBACK)");
+    sq::inserter ignore(db, "INSERT OR IGNORE INTO t VALUES (?, ?)", {.rows_per_statement = 4});
     int const limit = sqlite3_limit(db.handle(), SQLITE_LIMIT_VARIABLE_NUMBER, -1);
     refused("INSERT INTO t VALUES (?, ?)", static_cast<std::size_t>(limit),
             "parameters, more than SQLite's limit of " + std::to_string(limit));

@@ -84,6 +84,7 @@ class copy_sink {
     std::uint64_t batches_ = 0;
     std::uint64_t rows_ = 0;
     std::uint64_t sent_rows_ = 0, sent_bytes_ = 0; // COPY text sent: the rows' average size
+    std::size_t unconfirmed_rows_ = 0;             // sent by write_rows_in_copy(b, false)
     std::string buf_, scratch_;
     copy_path path_ = copy_path::automatic;
     copy_path last_path_ = copy_path::buffered;
@@ -343,7 +344,10 @@ public:
     {
         std::uint64_t const index = batches_++;
         std::size_t const n = copy_rows(batch, index, true, drain);
-        rows_ += n;
+        if (drain)
+            rows_ += n;
+        else
+            unconfirmed_rows_ = n; // counted by finish_rows, if the server takes them
         return n;
     }
 
@@ -353,9 +357,11 @@ public:
     void finish_rows(std::uint64_t index)
     {
         PGconn* const c = conn_->handle();
+        std::size_t const n = std::exchange(unconfirmed_rows_, 0);
         try {
             if (result r = detail::finish_copy(c); !r || r.status() != PGRES_COMMAND_OK)
                 detail::throw_error(c, r.handle(), copy_sql_);
+            rows_ += n;
         } catch (error const& e) {
             std::size_t row = batch_error::npos;
             if (std::size_t const line = detail::copy_line(e.context()))

@@ -77,6 +77,22 @@ inline std::string multi_row_sql(std::string const& sql, int params, std::size_t
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                c == '_';
     };
+    {
+        // INSERT OR FAIL keeps the rows before a failing one and OR ROLLBACK ends the
+        // transaction: the rerun one row at a time could not name the row.
+        std::string w[3]; // the first three words, upper-cased
+        std::size_t n_words = 0;
+        for (char c : sql.substr(0, sql.find('('))) {
+            bool const space = c == ' ' || c == '\t' || c == '\n' || c == '\r';
+            if (space && !w[n_words].empty() && ++n_words == 3)
+                break;
+            if (!space)
+                w[n_words] += (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+        }
+        if (w[0] == "INSERT" && w[1] == "OR" && (w[2] == "FAIL" || w[2] == "ROLLBACK"))
+            throw refuse("an INSERT whose failed statement SQLite undoes whole (not OR " + w[2] +
+                         ")");
+    }
     std::size_t values = std::string::npos, open = 0, close = 0;
     int depth = 0, marks = 0;
     for (std::size_t i = 0; i < sql.size();) {
@@ -154,9 +170,10 @@ class inserter {
     std::uint64_t batches_ = 0;
     std::uint64_t rows_ = 0;
 
-    // Binds one record's columns into `st` from parameter offset + 1 on.
+    // Binds one record's columns into `st` from parameter offset + 1 on; copy: SQLite keeps its
+    // own copy of text and blobs (else it reads them at the step).
     template <class C>
-    void bind_columns(statement& st, int offset, C const& cols)
+    void bind_columns(statement& st, int offset, C const& cols, bool copy = false)
     {
         int const k = stmt_.parameter_count();
         if constexpr (sql::detail::tuple_like<C>) {
@@ -168,7 +185,7 @@ class inserter {
                                             " values");
             [&]<std::size_t... I>(std::index_sequence<I...>) {
                 using std::get;
-                (st.bind_at(offset + static_cast<int>(I) + 1, get<I>(cols), false), ...);
+                (st.bind_at(offset + static_cast<int>(I) + 1, get<I>(cols), copy), ...);
             }(std::make_index_sequence<std::tuple_size_v<C>>{});
         } else {
             static_assert(bindable<C>,
@@ -177,7 +194,7 @@ class inserter {
                 throw std::invalid_argument("streambatch::sqlite: " + detail::quote(stmt_.sql()) +
                                             " has " + std::to_string(k) +
                                             " parameters, the record maps to 1 value");
-            st.bind_at(offset + 1, cols, false);
+            st.bind_at(offset + 1, cols, copy);
         }
     }
     template <class C>
@@ -251,7 +268,11 @@ class inserter {
                 } else {
                     group.push_back(std::addressof(std::invoke(map_, rec)));
                 }
-                bind_columns(*multi_, static_cast<int>(group.size() - 1) * k, *group.back());
+                // Stepped only when the group is full: a map's result may point into what the
+                // map reuses for the next record (a member, a scratch buffer), so its text is
+                // copied; the records' own columns (same_columns) live in the batch.
+                bind_columns(*multi_, static_cast<int>(group.size() - 1) * k, *group.back(),
+                             !std::is_same_v<Map, sql::detail::same_columns>);
             } catch (...) {
                 rethrow_at(index, row);
             }

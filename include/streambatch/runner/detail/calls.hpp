@@ -96,10 +96,9 @@ concept confirming_commit = requires(C& c) { c.confirm(); };
 struct sent_batch {
     std::uint64_t local = 0;
     batch_info info{};
-    std::string position; ///< owns what info.position views
-    std::chrono::nanoseconds took{0};
+    std::string position;             ///< owns what info.position views
+    std::chrono::nanoseconds took{0}; ///< process and send; confirm's wait is added to it
     double used = 0;
-    std::chrono::steady_clock::time_point sent_at{};
 };
 
 inline std::string current_what()

@@ -58,8 +58,7 @@ public:
               std::chrono::nanoseconds took, std::string position, double used)
     {
         if constexpr (confirming_commit<Commit>) {
-            sent_.emplace(sent_batch{local, info, std::move(position), took, used,
-                                     std::chrono::steady_clock::now()});
+            sent_.emplace(sent_batch{local, info, std::move(position), took, used});
             sent_->info.position = sent_->position;
         } else {
             done.complete(local, info, took, std::move(position), used);
@@ -76,12 +75,13 @@ public:
             sent_batch b = std::move(*sent_);
             sent_.reset();
             b.info.position = b.position;
+            auto const t0 = std::chrono::steady_clock::now();
             try {
                 commit.confirm();
             } catch (...) {
                 std::throw_with_nested(batch_failed(b.info, "commit", current_what()));
             }
-            b.took += std::chrono::steady_clock::now() - b.sent_at;
+            b.took += std::chrono::steady_clock::now() - t0; // its latency: the wait, not the gap
             done.complete(b.local, b.info, b.took, std::move(b.position), b.used);
         }
     }
@@ -175,8 +175,8 @@ class parallel_scheduler {
             ++next_commit_;
             lock.unlock();
             try {
-                auto const t0 = std::chrono::steady_clock::now();
                 sent_.confirm(commit_, done_); // the batch before this one, if still unconfirmed
+                auto const t0 = std::chrono::steady_clock::now();
                 try {
                     call_commit(commit_, std::move(*j->result), j->info);
                 } catch (...) {
