@@ -4,7 +4,8 @@
 # throw-away server of its own.
 #
 #     bash bench/pg_load.sh [--rows N] [--pairs P] [--batches "1000 10000"] [--jobs "1 2"]
-#                           [--copy-paths "auto buffered row-by-row"] [--bin PATH]
+#                           [--copy-paths "auto buffered row-by-row"]
+#                           [--copy-formats "auto text binary"] [--bin PATH]
 #                           [--base-bin PATH] [--out FILE]
 #
 # - The server: tests/io/sql/pg_server.sh start (initdb in a mktemp -d, loopback, the first free
@@ -13,9 +14,9 @@
 # - The CSV: N rows (default 1 000 000) made by the example's own generator
 #   (csv_to_postgres --setup-only --rows N).
 # - Paired runs: per pair, psql \copy (TRUNCATE, then \copy ... FORMAT csv, HEADER) and then
-#   csv_to_postgres --fresh --batch B --jobs J for each batch size B (default 1000, the example's
-#   default, and 10000, the size docs/sql.md recommends) and each J (default 1 and 2) and each
-#   --copy-path (default auto only), each under
+#   csv_to_postgres --fresh --batch B --jobs J for each batch size B (default 1000, the other
+#   examples' default, and 50000, csv_to_postgres's) and each J (default 1 and 2) and each
+#   --copy-path (default auto only) and each --copy-format (default auto only), each under
 #   /usr/bin/time -v. With --base-bin, that binary (e.g. an older build) runs too, after the
 #   others, at each batch and job count.
 # - Prints, and writes to --out (markdown) if given: median rows/s with min-max; the ratio to
@@ -27,7 +28,7 @@
 # release --target csv_to_postgres), PostgreSQL 15's server binaries, psql, /usr/bin/time.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-rows=1000000 pairs=5 batches="1000 10000" jobs="1 2" paths="auto" bin=$root/build/release/examples/csv_to_postgres
+rows=1000000 pairs=5 batches="1000 50000" jobs="1 2" paths="auto" formats="auto" bin=$root/build/release/examples/csv_to_postgres
 base_bin="" out=""
 while (($#)); do
     case $1 in
@@ -36,6 +37,7 @@ while (($#)); do
     --batches) batches=$2; shift ;;
     --jobs) jobs=$2; shift ;;
     --copy-paths) paths=$2; shift ;;
+    --copy-formats) formats=$2; shift ;;
     --bin) bin=$2; shift ;;
     --base-bin) base_bin=$2; shift ;;
     --out) out=$2; shift ;;
@@ -105,14 +107,16 @@ for ((p = 1; p <= pairs; p++)); do
     for b in $batches; do
         for j in $jobs; do
             for c in $paths; do
-                run "$p" "batch-$b-jobs-$j-path-$c" "$bin" --csv "$csv" --table by_example --fresh --batch "$b" --jobs "$j" --copy-path "$c"
+                for fm in $formats; do
+                    run "$p" "ours:$b:$j:$c:$fm" "$bin" --csv "$csv" --table by_example --fresh --batch "$b" --jobs "$j" --copy-path "$c" --copy-format "$fm"
+                done
             done
         done
     done
     if [[ -n $base_bin ]]; then
         for b in $batches; do
             for j in $jobs; do
-                run "$p" "base-batch-$b-jobs-$j" "$base_bin" --csv "$csv" --table by_base --fresh --batch "$b" --jobs "$j"
+                run "$p" "base:$b:$j" "$base_bin" --csv "$csv" --table by_base --fresh --batch "$b" --jobs "$j"
             done
         done
     fi
@@ -128,7 +132,7 @@ commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit: $commit$(git -C "$root" diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
     echo "- machine: $(nproc) CPUs, $(uname -sr); $(psql -X -qtA -c 'SHOW server_version') on 127.0.0.1 (fsync=off, synchronous_commit=off, full_page_writes=off, autovacuum=off)"
     echo "- load: \`$(uptime)\`"
-    echo "- command: \`bash bench/pg_load.sh --rows $rows --pairs $pairs --batches \"$batches\" --jobs \"$jobs\"$([[ $paths == auto ]] || echo " --copy-paths \\\"$paths\\\"")$([[ -n $base_bin ]] && echo " --base-bin ...")\`"
+    echo "- command: \`bash bench/pg_load.sh --rows $rows --pairs $pairs --batches \"$batches\" --jobs \"$jobs\"$([[ $paths == auto ]] || echo " --copy-paths \\\"$paths\\\"")$([[ $formats == auto ]] || echo " --copy-formats \\\"$formats\\\"")$([[ -n $base_bin ]] && echo " --base-bin ...")\`"
     echo "- $rows rows of the example's customers CSV ($(du -m "$csv" | cut -f1) MB); $pairs pairs (psql, then each batch size and job count), medians with min-max"
     echo
     echo "| run | rows/s median (min-max) | ratio to psql, pair by pair: median (min-max) | client CPU s | server CPU s | peak RSS MiB |"
@@ -148,7 +152,7 @@ commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
                 }
                 mq = median(q, n[k]); ma = median(a, n[k]); mc = median(c, n[k]); mr = median(r, n[k]); mv = median(v, n[k])
                 if (k == "psql") label = "psql \\copy"
-                else { split(k, f, "-"); label = (k ~ /^base-/ ? "csv_to_postgres before" : "csv_to_postgres") " --batch " f[k ~ /^base-/ ? 3 : 2] " --jobs " f[k ~ /^base-/ ? 5 : 4] (k ~ /^base-/ || k ~ /-path-auto$/ ? "" : " --copy-path " substr(k, index(k, "-path-") + 6)) }
+                else { split(k, f, ":"); label = (f[1] == "base" ? "csv_to_postgres before" : "csv_to_postgres") " --batch " f[2] " --jobs " f[3] (f[1] == "base" || f[4] == "auto" ? "" : " --copy-path " f[4]) (f[1] == "base" || f[5] == "auto" ? "" : " --copy-format " f[5]) }
                 printf "| %s | %.0f k (%.0f-%.0f k) | %.2fx (%.2f-%.2f) | %.2f | %.2f | %.1f |\n", label, ma / 1000, lo / 1000, hi / 1000, mq, qlo, qhi, mc, mv, mr
             }
         }' "$work/runs"

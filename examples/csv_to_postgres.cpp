@@ -4,7 +4,7 @@
 //
 //     csv_to_postgres [--csv FILE] [--rows N] [--table NAME] [--conninfo STR] [--fresh]
 //                     [--batch N] [--jobs K] [--record-dir DIR] [--throttle-us U]
-//                     [--copy-path auto|buffered|row-by-row]
+//                     [--copy-path auto|buffered|row-by-row] [--copy-format auto|text|binary]
 //                     [--partition I/N | --partition auto] [--setup-only]
 //                     [--advise [--advise-sample N] [--advise-memory BYTES] ...]
 //
@@ -19,8 +19,10 @@
 //   --jobs threads; each batch is sent with postgres::copy_sink (COPY NAME FROM STDIN), one
 //   transaction per batch, in batch order, and confirmed while the next batch is read and
 //   cleaned (postgres::job_sink::send/confirm); a batch of up to 4000 short rows is inserted
-//   row by row on the server (--copy-path, postgres::copy_path). The table (default customers; a
-//   plain lower-case identifier) is created if missing; --fresh drops it and its checkpoint first.
+//   row by row on the server (--copy-path, postgres::copy_path), and rows go in COPY's binary
+//   format when the table's columns take them so (--copy-format, postgres::copy_format). The table
+//   (default customers; a plain lower-case identifier) is created if missing; --fresh drops it and
+//   its checkpoint first.
 // - The job is streambatch::run_job over a csv::file_source and a postgres::job_sink: the CSV
 //   position after each batch and the CSV's identity are stored in the table
 //   streambatch_job_state (one row per job, the job being the table's name and the partition)
@@ -33,6 +35,8 @@
 //   time), exit 75: the fence is a session advisory lock, freed by the server when the holder's
 //   connection dies; SIGINT/SIGTERM stop it gracefully (exit 130/143).
 // - Memory: --jobs batches of --batch rows at most, fewer while memory is tight (the guard).
+//   --batch is 50 000 by default here (1 000 in the other examples): each batch costs the
+//   server a transaction and a COPY statement, a third of its work at 1 000 rows (docs/sql.md).
 // - Many workers (docs/partitions.md): with --partition I/N, or --partition
 //   auto under mpirun, a Slurm job array or a Kubernetes Indexed Job
 //   (streambatch::partition_from_environment), this worker loads only the rows that start in
@@ -138,6 +142,10 @@ int main(int argc, char** argv)
     examples::command_line cli("csv_to_postgres",
                                "Loads a CSV of customers into PostgreSQL, exactly once.");
     examples::csv_load_settings load;
+    // PostgreSQL's own cost per transaction and COPY statement (about 0.5 ms of the server's CPU
+    // per batch here) is a third of the load at 1 000 rows a batch; at 50 000 it is lost in the
+    // rows (docs/sql.md, bench/RESULTS-postgres.md). The memory guard still lowers it.
+    load.batch = 50000;
     load.add_to(cli);
     examples::postgres_settings server;
     server.add_to(cli);
@@ -147,6 +155,10 @@ int main(int argc, char** argv)
     cli.text("--copy-path", path_arg,
              "how the server inserts a COPY's rows: auto, buffered or row-by-row "
              "(postgres::copy_path, docs/sql.md)");
+    std::string format_arg = "auto";
+    cli.text("--copy-format", format_arg,
+             "the format COPY's rows are sent in: auto (binary when the columns take it), text or "
+             "binary (postgres::copy_format, docs/sql.md)");
     cli.text("--partition", part_arg,
              "load only share I of N of the CSV (I/N), or auto: the launcher's");
     cli.flag("--setup-only", setup_only,
@@ -161,6 +173,13 @@ int main(int argc, char** argv)
         path = pg::copy_path::row_by_row;
     else if (path_arg != "auto")
         cli.fail("--copy-path: auto, buffered or row-by-row, not " + path_arg);
+    pg::copy_format format = pg::copy_format::automatic;
+    if (format_arg == "text")
+        format = pg::copy_format::text;
+    else if (format_arg == "binary")
+        format = pg::copy_format::binary;
+    else if (format_arg != "auto")
+        cli.fail("--copy-format: auto, text or binary, not " + format_arg);
 
     if (advise.on) {
         examples::postgres_settings::load_env();
@@ -206,6 +225,7 @@ int main(int argc, char** argv)
             db.exec("SET client_min_messages = warning"); // no NOTICEs for IF [NOT] EXISTS
             pg::copy_sink copy(db, table, {"id", "name", "email", "country", "balance"});
             copy.path(path);
+            copy.format(format);
             // DDL under an advisory lock: jobs started together must not race on CREATE TABLE.
             db.exec("SELECT pg_advisory_lock(7305001)");
             db.exec("CREATE TABLE IF NOT EXISTS " + table +

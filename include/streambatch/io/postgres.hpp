@@ -27,8 +27,11 @@
 //         It never runs a plain query that would buffer the whole result on the client. Set
 //         fetch_size (default 1000) to the batch size: one round trip per batch.
 //         postgres::copy_sink(conn, table, {columns} [, map]) sink.write(batch [, hook]) sends a
-//         batch as COPY table (columns) FROM STDIN (text format: backslash, tab, newline and CR
-//         escaped, NULL as \N) in BEGIN ... COMMIT; hook(conn) runs inside that transaction
+//         batch as COPY table (columns) FROM STDIN in BEGIN ... COMMIT: in binary format when
+//         every column is of the value's own type (bool, smallint/integer/bigint, real/double,
+//         text/varchar/char, bytea; the types read from the catalog once), else in text format
+//         (backslash, tab, newline and CR escaped, NULL as \N); sink.format(copy_format::...)
+//         forces one. hook(conn) runs inside that transaction
 //         after the COPY, before COMMIT (e.g. to advance a checkpoint: exactly-once). The table
 //         is SQL text (may be schema-qualified; quote it yourself if it needs quotes); the
 //         columns are quoted for you. Returns the rows written.

@@ -374,10 +374,14 @@ TEST_CASE("postgres: job_sink send returns before the server's verdict, confirm 
     tables const t(conn);
     conn.exec("CREATE UNIQUE INDEX ON " + t.data + " (id)");
     pg::copy_sink copy(conn, t.data);
+    auto const format = GENERATE(pg::copy_format::automatic, pg::copy_format::text);
+    copy.format(format);
     pg::job_sink sink(conn, copy, t.options());
     CHECK_FALSE(sink.open({.job = "confirm"}));
     sink.send(test::rows(0, 10), state_after(1, 10));
     sink.confirm();
+    CHECK(copy.last_format() ==
+          (format == pg::copy_format::text ? pg::copy_format::text : pg::copy_format::binary));
     CHECK(sums(conn, t.data) == expected(10));
 
     batch dup = test::rows(10, 10);

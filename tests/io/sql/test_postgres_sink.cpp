@@ -372,11 +372,17 @@ TEST_CASE("postgres: copy_sink inserts a small COPY that would fill the server's
     pg::copy_sink widen(conn, wide, {}, [](record const& r) {
         return std::tuple(std::get<0>(r), std::get<1>(r) + std::string(300, 'x'));
     });
+    widen.format(pg::copy_format::text);
     widen.write(records(1, 1000));
     CHECK(widen.last_path() == pg::copy_path::row_by_row); // no size known yet: taken as short
     widen.write(records(1001, 2000));
     CHECK(widen.last_path() == pg::copy_path::buffered);
     CHECK(conn.scalar<std::int64_t>("SELECT count(*) FROM " + wide) == 2000);
+    // In binary format the server counts rows only, not their bytes: 1000 wide rows fill it.
+    widen.format(pg::copy_format::automatic);
+    widen.write(records(2001, 3000));
+    CHECK(widen.last_format() == pg::copy_format::binary);
+    CHECK(widen.last_path() == pg::copy_path::row_by_row);
 }
 
 TEST_CASE("postgres: a bad row of a COPY inserted row by row names its batch and row, and rolls "
@@ -406,4 +412,162 @@ TEST_CASE("postgres: a bad row of a COPY inserted row by row names its batch and
     }
     CHECK(!conn.in_transaction());
     CHECK(ids(conn, table).size() == 10);
+}
+
+namespace {
+
+// Every type the binary format is written for, NULLs, and values the text format escapes.
+using typed = std::tuple<bool, int, long, long long, float, double, std::string, std::string_view,
+                         std::string, std::vector<std::byte>, std::optional<int>>;
+
+std::string const typed_columns =
+    "(b boolean, s smallint, i integer, l bigint, r real, d double precision, t text, "
+    "v varchar(12), c char(3), y bytea, n integer)";
+
+std::vector<typed> typed_rows()
+{
+    std::vector<typed> v;
+    auto const bytes = [](std::initializer_list<int> l) {
+        std::vector<std::byte> out;
+        for (int b : l)
+            out.push_back(static_cast<std::byte>(b));
+        return out;
+    };
+    v.emplace_back(true, -32768, std::numeric_limits<std::int32_t>::min(),
+                   std::numeric_limits<long long>::min(), 1.5f, -0.0, "tab\there\nnewline\\",
+                   "ünïcødé", "ab", bytes({0, 255, 10, 9}), std::nullopt);
+    v.emplace_back(false, 32767, std::numeric_limits<std::int32_t>::max(),
+                   std::numeric_limits<long long>::max(), -std::numeric_limits<float>::infinity(),
+                   std::numeric_limits<double>::quiet_NaN(), "", "", "xyz", bytes({}), 7);
+    for (int i = 0; i < 1200; ++i) // enough for the row-by-row path and a second flush
+        v.emplace_back(i % 2 == 0, i % 30000, i * 1000, 1LL << 40 | i, i / 4.0f, i * 0.125,
+                       "row " + std::to_string(i), "v" + std::to_string(i), "c", bytes({i % 256}),
+                       i % 3 ? std::optional<int>(i) : std::nullopt);
+    return v;
+}
+
+} // namespace
+
+TEST_CASE("postgres: copy_sink sends rows in COPY's binary format when the columns take them, and "
+          "stores the same values as the text format",
+          "[postgres][sink][format]")
+{
+    pg::connection conn = connect();
+    std::string const as_text = test::unique_name("as_text");
+    std::string const as_binary = test::unique_name("as_binary");
+    conn.exec("CREATE TABLE " + as_text + typed_columns);
+    conn.exec("CREATE TABLE " + as_binary + typed_columns);
+    pg::copy_sink text(conn, as_text);
+    text.format(pg::copy_format::text);
+    pg::copy_sink binary(conn, as_binary);
+    CHECK(binary.format() == pg::copy_format::automatic);
+    auto const rows = typed_rows();
+    text.write(rows);
+    binary.write(rows);
+    CHECK(text.last_format() == pg::copy_format::text);
+    CHECK(binary.last_format() == pg::copy_format::binary);
+    CHECK_THAT(binary.sql_for(10), Catch::Contains("(FORMAT binary)"));
+    CHECK(binary.rows_written() == rows.size());
+    auto const count = [&](std::string const& sql) { return conn.scalar<std::int64_t>(sql); };
+    CHECK(count("SELECT count(*) FROM " + as_binary) == 1202);
+    // Row for row the same values (NaN equals NaN, -0 equals 0 in SQL: checked apart below).
+    CHECK(count("SELECT count(*) FROM (SELECT * FROM " + as_binary + " EXCEPT ALL SELECT * FROM " +
+                as_text + ") x") == 0);
+    CHECK(count("SELECT count(*) FROM (SELECT * FROM " + as_text + " EXCEPT ALL SELECT * FROM " +
+                as_binary + ") x") == 0);
+    CHECK(conn.scalar<std::string>("SELECT t || '|' || v || '|' || c || '|' || encode(y, 'hex') "
+                                   "FROM " +
+                                   as_binary + " WHERE s = -32768") ==
+          "tab\there\nnewline\\|ünïcødé|ab|00ff0a09");
+    CHECK(conn.scalar<std::string>("SELECT d::text || ' ' || r::text FROM " + as_binary +
+                                   " WHERE s = 32767") == "NaN -Infinity");
+    CHECK(conn.scalar<std::string>("SELECT l::text FROM " + as_binary + " WHERE s = 32767") ==
+          "9223372036854775807");
+    CHECK(count("SELECT count(*) FROM " + as_binary + " WHERE n IS NULL") == 1 + 400);
+}
+
+TEST_CASE("postgres: copy_sink falls back to text when a column does not take its value in binary "
+          "format, and refuses a forced binary format naming the column",
+          "[postgres][sink][format]")
+{
+    pg::connection conn = connect();
+    std::string const table = test::unique_name("dated");
+    conn.exec("CREATE TABLE " + table + "(id bigint, day date)");
+    using dated = std::tuple<std::int64_t, std::string>;
+    std::vector<dated> const rows{{1, "2026-12-06"}, {2, "2026-01-31"}};
+    pg::copy_sink sink(conn, table);
+    sink.write(rows);
+    CHECK(sink.last_format() == pg::copy_format::text);
+    CHECK(conn.scalar<std::string>("SELECT max(day)::text FROM " + table) == "2026-12-06");
+
+    pg::copy_sink forced(conn, table);
+    forced.format(pg::copy_format::binary);
+    CHECK_THROWS_WITH(forced.write(rows),
+                      Catch::Contains("in binary format: column day (type 1082)") &&
+                          Catch::Contains(table));
+    CHECK(!conn.in_transaction());
+    CHECK(forced.rows_written() == 0);
+    CHECK(conn.scalar<std::int64_t>("SELECT count(*) FROM " + table) == 2);
+
+    // A table that is not there yet: text (COPY names the missing table), binary once it is.
+    std::string const later = test::unique_name("later");
+    pg::copy_sink early(conn, later, {"id", "day"});
+    CHECK_THROWS_AS(early.write(rows), pg::batch_error);
+    CHECK(early.last_format() == pg::copy_format::text);
+    conn.exec("CREATE TABLE " + later + "(id bigint, day text)");
+    early.write(rows);
+    CHECK(early.last_format() == pg::copy_format::binary);
+    CHECK(conn.scalar<std::int64_t>("SELECT sum(id) FROM " + later) == 3);
+}
+
+TEST_CASE("postgres: in binary format, an integer a column cannot hold and a value the server "
+          "refuses name their batch, row and column, and roll the batch back",
+          "[postgres][sink][format]")
+{
+    pg::connection conn = connect();
+    std::string const table = test::unique_name("narrow");
+    conn.exec("CREATE TABLE " + table + "(id integer PRIMARY KEY, code varchar(3))");
+    using row = std::tuple<std::int64_t, std::string>;
+    auto rows = [](int first, int last) {
+        std::vector<row> v;
+        for (int i = first; i <= last; ++i)
+            v.emplace_back(i, "c" + std::to_string(i % 10));
+        return v;
+    };
+    pg::copy_sink sink(conn, table);
+    sink.path(GENERATE(pg::copy_path::row_by_row, pg::copy_path::buffered));
+    sink.write(rows(1, 10));
+    CHECK(sink.last_format() == pg::copy_format::binary);
+
+    auto too_big = rows(11, 1010);
+    std::get<0>(too_big[300]) = 5'000'000'000;
+    try {
+        sink.write(too_big);
+        FAIL("no error");
+    } catch (pg::batch_error const& e) {
+        CHECK(e.batch_index() == 1);
+        CHECK(e.row_index() == 300);
+        CHECK_THAT(
+            std::string(e.what()),
+            Catch::StartsWith("streambatch::postgres: batch 1, row 300 (0-based) into " + table) &&
+                Catch::Contains("column id: 5000000000 is out of range for type integer"));
+    }
+    CHECK(!conn.in_transaction());
+
+    auto too_long = rows(11, 1010);
+    std::get<1>(too_long[700]) = "four";
+    try {
+        sink.write(too_long);
+        FAIL("no error");
+    } catch (pg::batch_error const& e) {
+        CHECK(e.sqlstate() == "22001");
+        CHECK(e.batch_index() == 2);
+        CHECK(e.row_index() == 700);
+        CHECK_THAT(std::string(e.what()), Catch::Contains("column code"));
+    }
+    CHECK(!conn.in_transaction());
+    CHECK(ids(conn, table).size() == 10);
+    sink.write(rows(11, 1010)); // the sink goes on
+    CHECK(ids(conn, table).size() == 1010);
+    CHECK(sink.rows_written() == 1010);
 }

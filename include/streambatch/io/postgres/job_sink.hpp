@@ -469,6 +469,8 @@ public:
     {
         confirm();
         batch_rows_ = rows_of(batch);
+        if constexpr (detail::is_copy_batch<Write>)
+            write_.sink->template choose_format<B>();
         this->commit_batch(std::forward<B>(batch), state);
     }
 
@@ -487,6 +489,7 @@ public:
             commit(std::forward<B>(batch), state);
         } else {
             batch_rows_ = rows_of(batch);
+            write_.sink->template choose_format<B>();
             std::optional<std::string> const before = last_position_;
             sending_ = true;
             try {
