@@ -413,6 +413,35 @@ TEST_CASE("postgres: job_sink send returns before the server's verdict, confirm 
     CHECK(conn.scalar<std::int64_t>("SELECT batches FROM " + t.state) == 4);
 }
 
+TEST_CASE("postgres: job_sink begins a binary batch again with the new column types when the "
+          "table was altered since the last batch",
+          "[postgres][job_sink][format]")
+{
+    auto conn = connect();
+    tables const t(conn);
+    pg::copy_sink copy(conn, t.data);
+    pg::job_sink sink(conn, copy, t.options());
+    CHECK_FALSE(sink.open({.job = "altered"}));
+    sink.send(test::rows(0, 10), state_after(1, 10));
+    sink.confirm();
+    CHECK(copy.last_format() == pg::copy_format::binary);
+    CHECK_THAT(copy.check_sql(), Catch::StartsWith("LOCK TABLE " + t.data));
+
+    conn.exec("ALTER TABLE " + t.data + " ALTER COLUMN id TYPE integer"); // 4 bytes now
+    sink.commit(test::rows(10, 10), state_after(2, 10));
+    CHECK(copy.last_format() == pg::copy_format::binary);
+    CHECK(sums(conn, t.data) == expected(20));
+    CHECK(conn.scalar<std::string>("SELECT position FROM " + t.state) == "offset 20");
+
+    conn.exec("ALTER TABLE " + t.data + " ALTER COLUMN id TYPE numeric"); // no binary for it
+    sink.send(test::rows(20, 10), state_after(3, 10));
+    sink.confirm();
+    CHECK(copy.last_format() == pg::copy_format::text);
+    CHECK(copy.check_sql().empty());
+    CHECK(sums(conn, t.data) == expected(30));
+    CHECK(copy.rows_written() == 30);
+}
+
 TEST_CASE("postgres: job_sink send reports a lost fence at once and writes nothing",
           "[postgres][job_sink][confirm]")
 {

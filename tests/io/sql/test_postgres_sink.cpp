@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -424,9 +425,12 @@ std::string const typed_columns =
     "(b boolean, s smallint, i integer, l bigint, r real, d double precision, t text, "
     "v varchar(12), c char(3), y bytea, n integer)";
 
-std::vector<typed> typed_rows()
+// `views` keeps the strings the rows' string_views point into.
+std::vector<typed> typed_rows(std::vector<std::string>& views)
 {
     std::vector<typed> v;
+    views.clear();
+    views.reserve(1200);
     auto const bytes = [](std::initializer_list<int> l) {
         std::vector<std::byte> out;
         for (int b : l)
@@ -439,10 +443,12 @@ std::vector<typed> typed_rows()
     v.emplace_back(false, 32767, std::numeric_limits<std::int32_t>::max(),
                    std::numeric_limits<long long>::max(), -std::numeric_limits<float>::infinity(),
                    std::numeric_limits<double>::quiet_NaN(), "", "", "xyz", bytes({}), 7);
-    for (int i = 0; i < 1200; ++i) // enough for the row-by-row path and a second flush
+    for (int i = 0; i < 1200; ++i) { // enough for the row-by-row path and a second flush
+        views.push_back("v" + std::to_string(i));
         v.emplace_back(i % 2 == 0, i % 30000, i * 1000, 1LL << 40 | i, i / 4.0f, i * 0.125,
-                       "row " + std::to_string(i), "v" + std::to_string(i), "c", bytes({i % 256}),
+                       "row " + std::to_string(i), views.back(), "c", bytes({i % 256}),
                        i % 3 ? std::optional<int>(i) : std::nullopt);
+    }
     return v;
 }
 
@@ -461,7 +467,8 @@ TEST_CASE("postgres: copy_sink sends rows in COPY's binary format when the colum
     text.format(pg::copy_format::text);
     pg::copy_sink binary(conn, as_binary);
     CHECK(binary.format() == pg::copy_format::automatic);
-    auto const rows = typed_rows();
+    std::vector<std::string> views;
+    auto const rows = typed_rows(views);
     text.write(rows);
     binary.write(rows);
     CHECK(text.last_format() == pg::copy_format::text);
@@ -470,7 +477,7 @@ TEST_CASE("postgres: copy_sink sends rows in COPY's binary format when the colum
     CHECK(binary.rows_written() == rows.size());
     auto const count = [&](std::string const& sql) { return conn.scalar<std::int64_t>(sql); };
     CHECK(count("SELECT count(*) FROM " + as_binary) == 1202);
-    // Row for row the same values (NaN equals NaN, -0 equals 0 in SQL: checked apart below).
+    // Row for row the same values (NaN equals NaN and -0 equals 0 in SQL: checked apart below).
     CHECK(count("SELECT count(*) FROM (SELECT * FROM " + as_binary + " EXCEPT ALL SELECT * FROM " +
                 as_text + ") x") == 0);
     CHECK(count("SELECT count(*) FROM (SELECT * FROM " + as_text + " EXCEPT ALL SELECT * FROM " +
@@ -484,6 +491,99 @@ TEST_CASE("postgres: copy_sink sends rows in COPY's binary format when the colum
     CHECK(conn.scalar<std::string>("SELECT l::text FROM " + as_binary + " WHERE s = 32767") ==
           "9223372036854775807");
     CHECK(count("SELECT count(*) FROM " + as_binary + " WHERE n IS NULL") == 1 + 400);
+    CHECK(conn.scalar<std::string>("SELECT d::text || ' ' || r::text FROM " + as_binary +
+                                   " WHERE s = -32768") == "-0 1.5");
+    CHECK(count("SELECT count(DISTINCT v) FROM " + as_binary) == 1202);
+}
+
+TEST_CASE("postgres: copy_sink in binary format: a span of bytes, unsigned and narrow integers, "
+          "write_rows in the caller's transaction and quoted mixed-case columns",
+          "[postgres][sink][format]")
+{
+    pg::connection conn = connect();
+    std::string const table = test::unique_name("mixed");
+    conn.exec("CREATE TABLE " + table + "(\"Id\" bigint, \"Small One\" smallint, blob bytea)");
+    using row = std::tuple<unsigned long long, int, std::span<std::byte const>>;
+    std::vector<std::byte> const blob{std::byte{1}, std::byte{0}, std::byte{254}};
+    pg::copy_sink sink(conn, table, {"Id", "Small One", "blob"});
+    conn.exec("BEGIN");
+    sink.write_rows(std::vector<row>{{42u, -32768, blob}, {43u, 7, {}}});
+    CHECK(sink.last_format() == pg::copy_format::binary);
+    conn.exec("COMMIT");
+    CHECK(conn.scalar<std::string>("SELECT string_agg(\"Id\" || ':' || \"Small One\" || ':' || "
+                                   "encode(blob, 'hex'), ' ' ORDER BY \"Id\") FROM " +
+                                   table) == "42:-32768:0100fe 43:7:");
+
+    auto const refused = [&](row r, std::string const& what) {
+        try {
+            sink.write(std::vector<row>{{1u, 1, {}}, r});
+            FAIL("no error");
+        } catch (pg::batch_error const& e) {
+            CHECK(e.row_index() == 1);
+            CHECK_THAT(std::string(e.what()), Catch::Contains(what));
+        }
+        CHECK(!conn.in_transaction());
+    };
+    refused({18'446'744'073'709'551'615u, 1, {}},
+            "column Id: 18446744073709551615 is out of range for type bigint");
+    refused({2u, -32769, {}}, "column Small One: -32769 is out of range for type smallint");
+    CHECK(conn.scalar<std::int64_t>("SELECT count(*) FROM " + table) == 2);
+
+    // A double into a real column: the text format, which rounds and range-checks on the server.
+    std::string const reals = test::unique_name("reals");
+    conn.exec("CREATE TABLE " + reals + "(x real)");
+    pg::copy_sink into_real(conn, reals);
+    using one = std::tuple<double>;
+    into_real.write(std::vector<one>{{0.5}});
+    CHECK(into_real.last_format() == pg::copy_format::text);
+    CHECK_THROWS_WITH(into_real.write(std::vector<one>{{1e39}}),
+                      Catch::Contains("out of range for type real"));
+}
+
+TEST_CASE("postgres: copy_sink reads the column types again in each binary batch's transaction: "
+          "a table altered between batches gets its new encoding or the text format, never the "
+          "old bytes",
+          "[postgres][sink][format]")
+{
+    pg::connection conn = connect();
+    std::string const table = test::unique_name("altered");
+    conn.exec("CREATE TABLE " + table + "(id integer, ts bigint)");
+    using row = std::tuple<std::int64_t, std::int64_t>;
+    pg::copy_sink sink(conn, table);
+    sink.write(std::vector<row>{{1, 1'700'000'000}});
+    CHECK(sink.last_format() == pg::copy_format::binary);
+
+    // integer -> bigint: 8 bytes now, still binary.
+    conn.exec("ALTER TABLE " + table + " ALTER COLUMN id TYPE bigint");
+    sink.write(std::vector<row>{{5'000'000'000, 1'700'000'001}});
+    CHECK(sink.last_format() == pg::copy_format::binary);
+    CHECK(conn.scalar<std::int64_t>("SELECT max(id) FROM " + table) == 5'000'000'000);
+
+    // bigint -> timestamptz: an integer is not a timestamp's bytes. The text format, whose
+    // "1700000002" the server refuses, naming the row; nothing stored.
+    conn.exec("ALTER TABLE " + table + " ALTER COLUMN ts TYPE timestamptz USING to_timestamp(ts)");
+    try {
+        sink.write(std::vector<row>{{3, 1'700'000'002}});
+        FAIL("no error");
+    } catch (pg::batch_error const& e) {
+        CHECK(sink.last_format() == pg::copy_format::text);
+        CHECK(e.row_index() == 0);
+        CHECK_THAT(e.sqlstate(), Catch::StartsWith("22")); // a datetime error
+        CHECK_THAT(e.sql(), Catch::Contains("FORMAT text"));
+    }
+    CHECK(conn.scalar<std::int64_t>("SELECT count(*) FROM " + table) == 2);
+
+    // Dropped and made again with the columns swapped: the new types, by name.
+    std::string const swapped = test::unique_name("swapped");
+    conn.exec("CREATE TABLE " + swapped + "(a bigint, b double precision)");
+    using ab = std::tuple<std::int64_t, double>;
+    pg::copy_sink into(conn, swapped);
+    into.write(std::vector<ab>{{1, 2.5}});
+    conn.exec("DROP TABLE " + swapped);
+    conn.exec("CREATE TABLE " + swapped + "(a double precision, b bigint)");
+    CHECK_THROWS_AS(into.write(std::vector<ab>{{1, 2.5}}), pg::batch_error); // "2.5" as bigint
+    CHECK(into.last_format() == pg::copy_format::text);
+    CHECK(conn.scalar<std::int64_t>("SELECT count(*) FROM " + swapped) == 0);
 }
 
 TEST_CASE("postgres: copy_sink falls back to text when a column does not take its value in binary "

@@ -102,9 +102,18 @@ template <class T>
 inline constexpr bool is_bytes_v =
     std::is_same_v<T, std::span<std::byte const>> || std::is_same_v<T, std::vector<std::byte>>;
 
-/// Whether a value of type T goes to a column of type `oid` in binary format: exactly, as the
-/// text format would have it (an integer into a smallint, integer or bigint column is checked
-/// when encoded). NULL goes anywhere.
+// The integers written as smallint, integer or bigint (not bool, not the character types).
+template <class T>
+inline constexpr bool is_binary_integer_v =
+    std::is_integral_v<T> && !std::is_same_v<T, bool> && !std::is_same_v<T, char> &&
+    !std::is_same_v<T, wchar_t> && !std::is_same_v<T, char8_t> && !std::is_same_v<T, char16_t> &&
+    !std::is_same_v<T, char32_t>;
+
+/// Whether a value of type T goes to a column of type `oid` in binary format and is stored as the
+/// text format would store it: an integer into smallint, integer or bigint (range-checked when
+/// encoded), a float into real or double precision, a double into double precision only (into
+/// real the text format rounds and range-checks on the server: text is used), strings into
+/// text, varchar or char, bytes into bytea, bool into boolean. NULL goes anywhere.
 template <class T>
 bool binary_fits(unsigned oid) noexcept
 {
@@ -115,10 +124,12 @@ bool binary_fits(unsigned oid) noexcept
         return binary_fits<typename U::value_type>(oid);
     else if constexpr (std::is_same_v<U, bool>)
         return oid == oid_bool;
-    else if constexpr (std::is_integral_v<U>)
+    else if constexpr (is_binary_integer_v<U>)
         return oid == oid_int8 || oid == oid_int4 || oid == oid_int2;
-    else if constexpr (std::is_floating_point_v<U>)
+    else if constexpr (std::is_same_v<U, float>)
         return oid == oid_float8 || oid == oid_float4;
+    else if constexpr (std::is_same_v<U, double>)
+        return oid == oid_float8;
     else if constexpr (is_bytes_v<U>)
         return oid == oid_bytea;
     else if constexpr (std::is_convertible_v<U const&, std::string_view>)
@@ -144,12 +155,17 @@ inline void put_length(std::string& out, std::size_t n)
     put_big_endian<4>(out, n);
 }
 
-/// Appends one field in COPY's binary format for a column of type `oid` (binary_fits); an
-/// integer the column cannot hold throws std::out_of_range naming `column`.
+/// Appends one field in COPY's binary format for a column of type `oid`; an integer the column
+/// cannot hold throws std::out_of_range naming `column`, a value binary_fits refuses
+/// std::logic_error (the format was chosen for another record type).
 template <class T>
 void append_binary_field(std::string& out, unsigned oid, T const& v, std::string_view column)
 {
     using U = std::remove_cvref_t<T>;
+    if (!binary_fits<U>(oid))
+        throw std::logic_error("column " + std::string(column) + " (type " + std::to_string(oid) +
+                               ") does not take this value in binary format: the format was "
+                               "chosen for another record type (copy_sink::choose_format)");
     if constexpr (std::is_same_v<U, std::nullptr_t> || std::is_same_v<U, std::nullopt_t>) {
         put_big_endian<4>(out, 0xffffffffu);
     } else if constexpr (sql::detail::is_optional<U>::value) {
@@ -160,7 +176,7 @@ void append_binary_field(std::string& out, unsigned oid, T const& v, std::string
     } else if constexpr (std::is_same_v<U, bool>) {
         put_big_endian<4>(out, 1);
         out += static_cast<char>(v ? 1 : 0);
-    } else if constexpr (std::is_integral_v<U>) {
+    } else if constexpr (is_binary_integer_v<U>) {
         auto const fits = [&]<class I>(I) {
             if (!std::in_range<I>(v))
                 throw std::out_of_range("column " + std::string(column) + ": " + std::to_string(v) +
@@ -190,7 +206,7 @@ void append_binary_field(std::string& out, unsigned oid, T const& v, std::string
     } else if constexpr (is_bytes_v<U>) {
         put_length(out, v.size());
         out.append(reinterpret_cast<char const*>(v.data()), v.size());
-    } else {
+    } else if constexpr (std::is_convertible_v<U const&, std::string_view>) {
         std::string_view const s(v);
         put_length(out, s.size());
         out.append(s.data(), s.size());
@@ -206,10 +222,13 @@ void append_binary_field(std::string& out, unsigned oid, T const& v, std::string
 ///               its CPU per row than text or CSV, bench/RESULTS-postgres.md), but each value must
 ///               be the column's own type: bool, smallint, integer, bigint (from any integer type,
 ///               range-checked), real, double precision (from float or double), text, varchar,
-///               char (from strings) or bytea (from bytes); NULL anywhere. Throws
-///               std::invalid_argument at the first batch if a column does not take its value so.
-///  - automatic: binary when every column takes its value so (the table's column types are read
-///               from the catalog once, before the first batch), text otherwise.
+///               char (from strings) or bytea (from bytes); NULL anywhere. A batch whose columns
+///               do not take their values so fails (std::invalid_argument, nothing sent).
+///  - automatic: binary when every column takes its value so, text otherwise.
+/// The table's column types are read from the catalog before the first batch, and read again in
+/// each binary batch's transaction under the table's lock (the lock COPY takes): a table altered
+/// or replaced between batches gets the format and the encoding its new columns take, never
+/// bytes of the old types.
 enum class copy_format { automatic, text, binary };
 
 /// How a COPY inserts its rows on the server (copy_sink::path).
@@ -236,18 +255,29 @@ class copy_sink {
     Map map_;
     std::uint64_t batches_ = 0;
     std::uint64_t rows_ = 0;
-    std::uint64_t sent_rows_ = 0, sent_bytes_ = 0; // COPY text sent: the rows' average size
+    std::uint64_t sent_rows_ = 0, sent_bytes_ = 0; // text-format rows sent: their average size
     std::size_t unconfirmed_rows_ = 0;             // sent by write_rows_in_copy(b, false)
     std::string buf_, scratch_;
     copy_path path_ = copy_path::automatic;
     copy_path last_path_ = copy_path::buffered;
     bool can_filter_ = false; // the server takes COPY ... WHERE (12 and later)
     copy_format format_ = copy_format::automatic;
-    bool binary_ = false; // the format chosen (choose_format)
-    // The columns' names and types, from the catalog (looked_up_: tried; names_ empty: failed).
+    bool binary_ = false;                 // the format chosen (choose_format)
+    std::string const* sql_ = &copy_sql_; // the COPY statement chosen last (sql_for)
+    // The columns COPY fills, their names and types, from the catalog (looked_up_ false: not
+    // read, or no such table when last read); signature_: the table's own, as check_sql reads it.
     std::vector<std::string> names_;
     std::vector<unsigned> types_;
+    std::string signature_, check_sql_;
     bool looked_up_ = false;
+    // choose_format for the batch type last given (format_for<B>), for a caller without it.
+    copy_format (*chooser_)(copy_sink&, bool) = nullptr;
+
+    template <class B>
+    static copy_format choose_for(copy_sink& s, bool may_read)
+    {
+        return s.template choose<B>(may_read);
+    }
 
     static constexpr std::size_t flush_bytes = 64 * 1024;
     // The server's multi-insert buffer (PostgreSQL's copyfrom.c): written out at this many rows
@@ -302,7 +332,7 @@ class copy_sink {
         if (data.empty())
             return;
         if (PQputCopyData(conn_->handle(), data.data(), static_cast<int>(data.size())) != 1)
-            detail::throw_error(conn_->handle(), nullptr, copy_sql_, "sending COPY data");
+            detail::throw_error(conn_->handle(), nullptr, *sql_, "sending COPY data");
     }
 
     // One COPY of the batch's records in the open transaction (started: the caller has sent
@@ -317,10 +347,14 @@ class copy_sink {
         std::size_t n = 0;
         std::size_t at = batch_error::npos; // the record being mapped and encoded
         try {
-            if (started) {
-            } else if (result r(PQexec(c, sql_for(batch_rows(batch)).c_str()));
-                       !r || r.status() != PGRES_COPY_IN)
-                detail::throw_error(c, r.handle(), copy_sql_);
+            if (!started) {
+                choose_format<B>();
+                if (binary_)
+                    check_types(conn_->exec(check_sql_));
+                if (result r(PQexec(c, sql_for(batch_rows(batch)).c_str()));
+                    !r || r.status() != PGRES_COPY_IN)
+                    detail::throw_error(c, r.handle(), *sql_);
+            }
             buf_.clear();
             if (binary_)
                 buf_ += detail::binary_header;
@@ -331,22 +365,25 @@ class copy_sink {
                 at = batch_error::npos;
                 ++n;
                 if (buf_.size() >= flush_bytes) {
-                    sent_bytes_ += buf_.size();
+                    if (!binary_)
+                        sent_bytes_ += buf_.size();
                     put(buf_);
                     buf_.clear();
                 }
             }
-            if (binary_)
+            if (binary_) {
                 buf_ += detail::binary_trailer;
-            sent_bytes_ += buf_.size();
-            sent_rows_ += n;
+            } else {
+                sent_bytes_ += buf_.size();
+                sent_rows_ += n;
+            }
             put(buf_);
             buf_.clear();
             if (PQputCopyEnd(c, nullptr) != 1)
-                detail::throw_error(c, nullptr, copy_sql_, "ending COPY");
+                detail::throw_error(c, nullptr, *sql_, "ending COPY");
             if (drain)
                 if (result r = detail::finish_copy(c); !r || r.status() != PGRES_COMMAND_OK)
-                    detail::throw_error(c, r.handle(), copy_sql_);
+                    detail::throw_error(c, r.handle(), *sql_);
         } catch (error const& e) {
             end_copy();
             std::size_t row = at;
@@ -359,10 +396,9 @@ class copy_sink {
         } catch (...) {
             end_copy();
             std::string const msg = sql::detail::current_message();
-            std::throw_with_nested(
-                batch_error(where(index, at) + msg,
-                            error("", "", msg, {}, {}, {}, copy_sql_, conn_->host(), conn_->port()),
-                            index, at));
+            std::throw_with_nested(batch_error(
+                where(index, at) + msg,
+                error("", "", msg, {}, {}, {}, *sql_, conn_->host(), conn_->port()), index, at));
         }
         buf_.clear();
         if (buf_.capacity() > 4 * flush_bytes) // one huge record must not pin its buffer
@@ -379,33 +415,64 @@ class copy_sink {
             return 0; // unknown: the plain (buffered) COPY
     }
 
-    // The columns' names and type OIDs (the given columns, else the table's own, as COPY takes
-    // them), read once; false if they cannot be (no such table or column yet: COPY will say).
+    // The table's columns as one string, "<bytes>:<name> <type oid>" each, comma-separated, in
+    // COPY's order (no dropped or generated columns); NULL if there is no such table.
+    // to_regclass: NULL rather than an error, which would abort the caller's transaction.
+    std::string signature_sql() const
+    {
+        bool const v12 = PQserverVersion(conn_->handle()) >= 120000;
+        char* lit = PQescapeLiteral(conn_->handle(), table_.data(), table_.size());
+        if (!lit)
+            detail::throw_error(conn_->handle(), nullptr, {}, "quoting the table name " + table_);
+        std::string const quoted(lit);
+        PQfreemem(lit);
+        return "SELECT string_agg(octet_length(attname) || ':' || attname || ' ' || atttypid, "
+               "',' ORDER BY attnum) FROM pg_attribute WHERE attrelid = to_regclass(" +
+               quoted + ") AND attnum > 0 AND NOT attisdropped" +
+               (v12 ? " AND attgenerated = ''" : "");
+    }
+
+    // The names and types of the columns COPY fills (the given ones, else the table's own),
+    // read unless looked_up_; false if they cannot be (no such table or column yet: COPY will
+    // say which).
     bool look_up_types()
     {
         if (looked_up_)
-            return !names_.empty();
-        bool const v12 = PQserverVersion(conn_->handle()) >= 120000;
+            return true;
+        std::string sig;
+        try {
+            if (check_sql_.empty())
+                check_sql_ = "LOCK TABLE " + table_ + " IN ROW EXCLUSIVE MODE; " + signature_sql();
+            result const r = conn_->exec(signature_sql());
+            if (r.rows() != 1 || r.is_null(0, 0))
+                return false; // no such table (yet)
+            sig = r.value(0, 0);
+        } catch (error const&) {
+            return false; // a lost connection, say: text this time, try again next time
+        }
+        looked_up_ = adopt_signature(std::move(sig));
+        return looked_up_;
+    }
+
+    // Takes the columns COPY fills from a signature (signature_sql); false if it lacks one.
+    bool adopt_signature(std::string sig)
+    {
         std::vector<std::string> names;
         std::vector<unsigned> types;
-        try {
-            // to_regclass: NULL rather than an error, which would abort the caller's transaction
-            result const r =
-                conn_->exec(std::string("SELECT attname, atttypid::int8 FROM "
-                                        "pg_attribute WHERE attrelid = "
-                                        "to_regclass($1) AND attnum > 0 AND NOT "
-                                        "attisdropped") +
-                                (v12 ? " AND attgenerated = ''" : "") + " ORDER BY attnum",
-                            std::string_view(table_));
-            for (int i = 0; i < r.rows(); ++i) {
-                names.emplace_back(r.value(i, 0));
-                unsigned t = 0;
-                auto const v = r.value(i, 1);
-                std::from_chars(v.data(), v.data() + v.size(), t);
-                types.push_back(t);
-            }
-        } catch (error const&) {
-            return false; // an aborted transaction, say: text this time, try again next time
+        for (std::size_t at = 0; at < sig.size();) {
+            std::size_t len = 0;
+            auto const [p, ec] = std::from_chars(sig.data() + at, sig.data() + sig.size(), len);
+            std::size_t const name_at = static_cast<std::size_t>(p - sig.data()) + 1;
+            if (ec != std::errc() || name_at + len + 1 > sig.size())
+                return false;
+            names.emplace_back(sig.substr(name_at, len));
+            unsigned t = 0;
+            auto const [q, ec2] =
+                std::from_chars(sig.data() + name_at + len + 1, sig.data() + sig.size(), t);
+            if (ec2 != std::errc())
+                return false;
+            types.push_back(t);
+            at = static_cast<std::size_t>(q - sig.data()) + 1; // past the comma
         }
         if (!column_names_.empty()) {
             std::vector<std::string> picked_names;
@@ -420,11 +487,9 @@ class copy_sink {
             names = std::move(picked_names);
             types = std::move(picked);
         }
-        if (names.empty())
-            return false; // no such table (yet)
         names_ = std::move(names);
         types_ = std::move(types);
-        looked_up_ = true;
+        signature_ = std::move(sig);
         return true;
     }
 
@@ -508,30 +573,49 @@ public:
         }
         last_path_ = row_by_row ? copy_path::row_by_row : copy_path::buffered;
         if (binary_)
-            return row_by_row ? binary_row_by_row_sql_ : binary_sql_;
-        return row_by_row ? row_by_row_sql_ : copy_sql_;
+            sql_ = row_by_row ? &binary_row_by_row_sql_ : &binary_sql_;
+        else
+            sql_ = row_by_row ? &row_by_row_sql_ : &copy_sql_;
+        return *sql_;
     }
 
-    /// The format batches are sent in (copy_format); automatic by default. Set it before the
-    /// first batch, or call choose_format again.
+    /// The format batches are sent in (copy_format); automatic by default.
     void format(copy_format f) noexcept { format_ = f; }
     copy_format format() const noexcept { return format_; }
-    /// The format chosen for the batches (text or binary): by format() and, for automatic, the
-    /// table's column types against the values batches of B map to. write(), write_rows() and
-    /// postgres::job_sink call it before each COPY; the catalog is read once, when the format
-    /// is binary or automatic. std::invalid_argument if binary is forced and a column does not
-    /// take its value in binary format.
+    /// Chooses the format (text or binary) for batches of B: by format() and, for automatic, the
+    /// table's column types against the values batches of B map to (the catalog is read the first
+    /// time, unless the format is text). write() and write_rows() call it for each batch; so does
+    /// postgres::job_sink, and a caller of sql_for and write_rows_in_copy must too.
+    /// std::invalid_argument if binary is forced and a column does not take its value so.
     template <std::ranges::input_range B>
         requires std::invocable<Map&, std::ranges::range_reference_t<B>>
     copy_format choose_format()
     {
+        return choose<B>(true);
+    }
+    /// Remembers B as the batch type for choose_format() (no catalog read): postgres::job_sink.
+    template <std::ranges::input_range B>
+        requires std::invocable<Map&, std::ranges::range_reference_t<B>>
+    void format_for() noexcept
+    {
+        chooser_ = &choose_for<B>;
+    }
+    /// choose_format for the batch type last given (text if none was).
+    copy_format choose_format() { return chooser_ ? chooser_(*this, true) : copy_format::text; }
+
+private:
+    // choose_format; with may_read false, from the column types known (none: text).
+    template <class B>
+    copy_format choose(bool may_read)
+    {
+        chooser_ = &choose_for<B>;
         using cols =
             std::remove_cvref_t<std::invoke_result_t<Map&, std::ranges::range_reference_t<B>>>;
         binary_ = false;
         if (format_ == copy_format::text)
             return copy_format::text;
         std::string why;
-        if (look_up_types()) {
+        if (may_read ? look_up_types() : looked_up_) {
             auto check = [&]<class T>(std::size_t i) {
                 if (why.empty() && !detail::binary_fits<T>(types_[i]))
                     why = "column " + names_[i] + " (type " + std::to_string(types_[i]) +
@@ -553,7 +637,7 @@ public:
                 check.template operator()<cols>(0);
             }
         } else {
-            why = "its columns' types could not be read from the catalog";
+            why = "the table or one of its columns is not in the catalog";
         }
         if (why.empty()) {
             binary_ = true;
@@ -565,7 +649,32 @@ public:
                                         " (copy_format::automatic falls back to text)");
         return copy_format::text;
     }
-    /// The format of the last COPY (text or binary).
+
+public:
+    /// The statements that lock the table as COPY does and read its columns' types in the
+    /// batch's transaction, sent before each binary COPY (the last one's result goes to
+    /// check_types); empty in text format.
+    std::string const& check_sql() const noexcept
+    {
+        static std::string const none;
+        return binary_ ? check_sql_ : none;
+    }
+    /// Takes the result of check_sql(): false if the types are those the format was chosen
+    /// for; else the new ones are kept and the format chosen again from them, with no query
+    /// (the batch's COPY must be sent again: sql_for), true.
+    bool check_types(result const& r)
+    {
+        bool const table = r && r.rows() == 1 && !r.is_null(0, 0);
+        if (table && looked_up_ && r.value(0, 0) == signature_)
+            return false;
+        looked_up_ = table && adopt_signature(std::string(r.value(0, 0)));
+        if (chooser_)
+            chooser_(*this, false);
+        else
+            binary_ = false;
+        return true;
+    }
+    /// The format chosen for the last batch (text or binary).
     copy_format last_format() const noexcept
     {
         return binary_ ? copy_format::binary : copy_format::text;
@@ -587,7 +696,6 @@ public:
                 where(index, batch_error::npos) +
                 "the connection is already in a transaction (a cursor reading on it?); each "
                 "batch is its own: write through a second connection");
-        choose_format<B>();
         std::size_t const n = sql::detail::transact_batch<error, batch_error, detail::tag>(
             index, where(index, batch_error::npos), [&] { conn_->exec("BEGIN"); },
             [&] { return copy_rows(batch, index); },
@@ -597,7 +705,7 @@ public:
             },
             [&]() noexcept { rollback(); },
             [&](std::string const& msg) {
-                return error("", "", msg, {}, {}, {}, copy_sql_, conn_->host(), conn_->port());
+                return error("", "", msg, {}, {}, {}, *sql_, conn_->host(), conn_->port());
             });
         rows_ += n;
         return n;
@@ -618,7 +726,6 @@ public:
         if (PQtransactionStatus(conn_->handle()) != PQTRANS_INTRANS)
             throw std::logic_error(where(index, batch_error::npos) +
                                    "write_rows needs an open transaction (write() opens its own)");
-        choose_format<B>();
         std::size_t const n = copy_rows(batch, index);
         rows_ += n;
         return n;
@@ -654,7 +761,7 @@ public:
         std::size_t const n = std::exchange(unconfirmed_rows_, 0);
         try {
             if (result r = detail::finish_copy(c); !r || r.status() != PGRES_COMMAND_OK)
-                detail::throw_error(c, r.handle(), copy_sql_);
+                detail::throw_error(c, r.handle(), *sql_);
             rows_ += n;
         } catch (error const& e) {
             std::size_t row = batch_error::npos;
@@ -670,8 +777,8 @@ public:
     std::uint64_t batches() const noexcept { return batches_; }
     /// Rows committed so far.
     std::uint64_t rows_written() const noexcept { return rows_; }
-    /// The COPY statement.
-    std::string const& sql() const noexcept { return copy_sql_; }
+    /// The COPY statement chosen last (sql_for); before the first, the text format's.
+    std::string const& sql() const noexcept { return *sql_; }
     /// The table, as given.
     std::string const& table() const noexcept { return table_; }
     /// The connection it writes to.

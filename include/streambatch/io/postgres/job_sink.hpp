@@ -271,7 +271,10 @@ class job_sink : public sql::detail::job_sink_base<job_sink<Write>, connection, 
     // without waiting: BEGIN; the compare-and-set with its values as literals; and, when the
     // write is a copy_sink's, its COPY and the COMMIT after it (the server runs the COMMIT when
     // the COPY's data has ended well; a failed COPY skips it). Two round trips a batch: this
-    // string up to the COPY's go-ahead, then the data up to the COMMIT's reply.
+    // string up to the COPY's go-ahead, then the data up to the COMMIT's reply. Before a binary
+    // COPY the string locks the table and reads its column types (copy_sink::check_sql): if they
+    // are not those the format was chosen for, the transaction is rolled back and begun again
+    // with the format and encoding the new columns take.
     bool begin_and_set(job_state const& state)
     {
         auto lit = [&](std::optional<std::string_view> v) {
@@ -286,22 +289,47 @@ class job_sink : public sql::detail::job_sink_base<job_sink<Write>, connection, 
                                        std::to_string(state.batches), std::to_string(state.records),
                                        lit(sql::detail::utc_now()),   lit(key_.str()),
                                        std::to_string(token_),        lit(last)};
-        batch_sql_ = "BEGIN; " + sql_.compare_and_set_with(sql::detail::dialect::postgres, values);
-        if constexpr (detail::is_copy_batch<Write>)
-            batch_sql_ += "; " + write_.sink->sql_for(batch_rows_) + "; COMMIT";
+        std::string const set_sql =
+            "BEGIN; " + sql_.compare_and_set_with(sql::detail::dialect::postgres, values);
         PGconn* const c = conn_->handle();
-        if (PQsendQuery(c, batch_sql_.c_str()) != 1)
-            detail::throw_error(c, nullptr, batch_sql_, "sending the batch's BEGIN");
-        next_result(PGRES_COMMAND_OK); // BEGIN
-        bool const set = next_result(PGRES_COMMAND_OK).affected_rows() == 1;
-        if constexpr (detail::is_copy_batch<Write>) {
-            next_result(PGRES_COPY_IN);
-            if (!set)
-                rollback(); // ends the COPY (the COMMIT is skipped), then ROLLBACK
-        } else {
-            detail::finish_copy(c); // the end of the string
+        for (int attempt = 1;; ++attempt) {
+            batch_sql_ = set_sql;
+            bool checking = false;
+            if constexpr (detail::is_copy_batch<Write>) {
+                if (attempt == 1)
+                    write_.sink->choose_format(); // for the batch's type (commit, send)
+                // A binary COPY: the table's lock and its column types first (check_sql).
+                checking = !write_.sink->check_sql().empty();
+                if (checking)
+                    batch_sql_ += "; " + write_.sink->check_sql();
+                batch_sql_ += "; " + write_.sink->sql_for(batch_rows_) + "; COMMIT";
+            }
+            if (PQsendQuery(c, batch_sql_.c_str()) != 1)
+                detail::throw_error(c, nullptr, batch_sql_, "sending the batch's BEGIN");
+            next_result(PGRES_COMMAND_OK); // BEGIN
+            bool const set = next_result(PGRES_COMMAND_OK).affected_rows() == 1;
+            if constexpr (detail::is_copy_batch<Write>) {
+                bool changed = false;
+                if (checking) {
+                    next_result(PGRES_COMMAND_OK); // LOCK TABLE
+                    changed = write_.sink->check_types(next_result(PGRES_TUPLES_OK));
+                }
+                next_result(PGRES_COPY_IN);
+                if (!set || changed)
+                    rollback();       // ends the COPY (the COMMIT is skipped), then ROLLBACK
+                if (set && changed) { // the table was altered: again, as its columns are now
+                    if (attempt == 3)
+                        throw error("streambatch::postgres: the columns of " +
+                                        write_.sink->table() + " on " + conn_->where() +
+                                        " changed while each of 3 batch transactions began",
+                                    "", "", {}, {}, {}, batch_sql_, conn_->host(), conn_->port());
+                    continue;
+                }
+            } else {
+                detail::finish_copy(c); // the end of the string
+            }
+            return set;
         }
-        return set;
     }
     std::optional<detail::state_row> read_state_row() const
     {
@@ -470,7 +498,7 @@ public:
         confirm();
         batch_rows_ = rows_of(batch);
         if constexpr (detail::is_copy_batch<Write>)
-            write_.sink->template choose_format<B>();
+            write_.sink->template format_for<B>();
         this->commit_batch(std::forward<B>(batch), state);
     }
 
@@ -489,7 +517,7 @@ public:
             commit(std::forward<B>(batch), state);
         } else {
             batch_rows_ = rows_of(batch);
-            write_.sink->template choose_format<B>();
+            write_.sink->template format_for<B>();
             std::optional<std::string> const before = last_position_;
             sending_ = true;
             try {
