@@ -460,6 +460,41 @@ TEST_CASE("the checkpoint is the low-water mark while batches finish out of orde
     CHECK(sb::read_checkpoint(ck)->batches == 5);
 }
 
+TEST_CASE("batch_failed names the failed batch's position, which outlives the run",
+          "[for_each_batch][errors]")
+{
+    auto v = iota_vec(500);
+    for (std::size_t k : {1u, 3u}) {
+        sb::run_options o{.max_in_flight = k};
+        o.position = [n = 0]() mutable {
+            return "after " + std::to_string(n++) + std::string(40, '.'); // not a short string
+        };
+        std::exception_ptr thrown;
+        try {
+            sb::for_each_batch(
+                v | sb::views::chunk(100),
+                [](auto& b) {
+                    if (b[0] == 200)
+                        throw std::runtime_error("bad batch");
+                    return 0;
+                },
+                [](int) {}, o);
+        } catch (...) {
+            thrown = std::current_exception();
+        }
+        REQUIRE(thrown);
+        // The run's memory is gone; the exception (and a copy of it) still says where.
+        try {
+            std::rethrow_exception(thrown);
+        } catch (sb::batch_failed const& e) {
+            sb::batch_failed const copy = e;
+            CHECK(e.info.index == 2);
+            CHECK(e.info.position == "after 3" + std::string(40, '.'));
+            CHECK(copy.info.position == e.info.position);
+        }
+    }
+}
+
 TEST_CASE("the checkpoint is the low-water mark, never the highest finished batch",
           "[for_each_batch][checkpoint]")
 {

@@ -55,17 +55,33 @@ struct batch_info {
 
 /// Thrown by for_each_batch when process or commit throws; the original is nested.
 class batch_failed : public std::runtime_error, public std::nested_exception {
+    // What info.position views: the exception's own copy, shared by its copies, so it outlives
+    // the run that threw it.
+    std::shared_ptr<std::string const> position_;
+
+    batch_info owned(batch_info i)
+    {
+        if (!i.position.empty()) {
+            position_ = std::make_shared<std::string const>(i.position);
+            i.position = *position_;
+        }
+        return i;
+    }
+
 public:
     batch_failed(batch_info i, char const* stage, std::string const& cause)
         : std::runtime_error("streambatch: batch " + std::to_string(i.index) + " (records " +
                              std::to_string(i.first_record) + ".." +
                              std::to_string(i.first_record + (i.size ? i.size - 1 : 0)) +
                              ") failed in " + stage + ": " + cause),
-          info(i)
+          info(owned(i))
     {}
     /// The whole message given (for_each_batch appends later failures to a batch's error with
     /// it); nests the exception being handled, as the other constructor does.
-    batch_failed(batch_info i, std::string const& message) : std::runtime_error(message), info(i) {}
+    batch_failed(batch_info i, std::string const& message)
+        : std::runtime_error(message), info(owned(i))
+    {}
+    /// The batch; its position is valid as long as the exception (or a copy of it) is.
     batch_info info;
 };
 
