@@ -5,15 +5,19 @@
 // it itself while its records are in its cache, then hands it to the commit step, which one
 // thread at a time runs (the `committing_` role), in batch order when ordered. A batch of a
 // single-pass source is moved out of the view's buffer, and its buffer comes back as a spare
-// for a later batch. The first exception stops the job. A stop requested on run_options::stop
-// is seen by the next worker about to pull: nothing more is pulled, and the batches already
-// pulled are processed and committed as at the end of the input. See docs/runner.md.
+// for a later batch, its records still in it: the view moves the later batch's records over
+// them, reusing their storage (a csv::row's, a std::string's), so the steady state allocates
+// nothing per record, as a sequential run. The first exception stops the job. A stop requested on
+// run_options::stop is seen by the next worker about to pull: nothing more is pulled, and the
+// batches already pulled are processed and committed as at the end of the input. See
+// docs/runner.md.
 //
 // The commit step is the critical path of a job with a serial sink, so the committing thread
 // does nothing else: a committed batch is retired (its records and the process result still
-// alive, its slot still counted) and the next worker about to pull destroys it, off the commit
-// path, on the thread that pulled and processed batches (its allocator's own memory), then
-// reuses its slot and its buffer. While one thread commits, the others pull and process.
+// alive, its slot still counted) and the next worker about to pull destroys its process result,
+// off the commit path, on the thread that pulled and processed batches (its allocator's own
+// memory), then reuses its slot, its buffer and its records. While one thread commits, the others
+// pull and process.
 
 #ifndef STREAMBATCH_RUNNER_DETAIL_SCHEDULER_HPP_INCLUDED
 #define STREAMBATCH_RUNNER_DETAIL_SCHEDULER_HPP_INCLUDED
@@ -208,10 +212,14 @@ class parallel_scheduler {
     void reclaim(std::unique_lock<std::mutex>& lock, std::vector<std::unique_ptr<job>>& dead)
     {
         dead.swap(retired_);
+        // Recyclable records stay in their buffer, which goes back as a spare: the next pull
+        // moves its own records over them. Under memory pressure (one batch in flight) they die.
+        bool const keep = recycle_records<T> && limit_now_ >= k_;
         lock.unlock();
         for (auto& j : dead) {
             if constexpr (owning)
-                j->data->clear(); // its records die here, outside the lock
+                if (!keep)
+                    j->data->clear(); // its records die here, outside the lock
             j->result.reset();
         }
         lock.lock();
@@ -231,18 +239,14 @@ class parallel_scheduler {
     // holds the pulling token: nothing else touches the source, the view or the guard meanwhile.
     std::unique_ptr<job> pull()
     {
-        if (!it_)
+        if (!it_) {
             it_.emplace(std::ranges::begin(batches_)); // fills the first batch
-        else
-            ++*it_; // fills the next
-        if (*it_ == std::ranges::end(batches_))
-            return nullptr;
-        auto j = std::make_unique<job>();
-        j->local = local_++;
-        {
-            auto&& b = **it_;
-            j->info = batch_info{index_, first_, batch_size_of(b)};
+        } else {
             if constexpr (owning) {
+                // A committed batch's buffer, its records still in it when they can be
+                // recycled: the view moves the next batch's records over them (their storage
+                // reused, no allocation per record), in the slot this pull took. The batch
+                // view is still the last one pulled (taken: empty).
                 std::optional<owned_t> spare;
                 {
                     std::lock_guard lock(m_);
@@ -251,10 +255,22 @@ class parallel_scheduler {
                         spares_.pop_back();
                     }
                 }
-                j->data.emplace(spare ? b.take(std::move(*spare)) : b.take());
-            } else {
-                j->data.emplace(b);
+                if (spare)
+                    (**it_).recycle(std::move(*spare));
             }
+            ++*it_; // fills the next
+        }
+        if (*it_ == std::ranges::end(batches_))
+            return nullptr;
+        auto j = std::make_unique<job>();
+        j->local = local_++;
+        {
+            auto&& b = **it_;
+            j->info = batch_info{index_, first_, batch_size_of(b)};
+            if constexpr (owning)
+                j->data.emplace(b.take()); // the view gets a spare before it fills again
+            else
+                j->data.emplace(b);
         }
         j->position = opts_.position ? opts_.position() : std::string();
         j->info.position = j->position; // j is heap-allocated: the view stays valid
@@ -345,6 +361,10 @@ class parallel_scheduler {
             }
             lock.lock();
             pulling_ = false;
+            if constexpr (owning)
+                if (lim < limit_now_) // memory pressure: the spares' records die (see reclaim)
+                    for (auto& spare : spares_)
+                        spare.clear();
             limit_now_ = lim;
             if (!j) {
                 source_done_ = true;
