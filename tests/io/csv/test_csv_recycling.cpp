@@ -26,8 +26,14 @@ void* operator new(std::size_t n)
         return p;
     throw std::bad_alloc();
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p) noexcept
+{
+    std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept
+{
+    std::free(p);
+}
 
 namespace {
 
@@ -38,8 +44,8 @@ std::string customers(int n)
 {
     std::string text = "id,name,email\n";
     for (int i = 0; i < n; ++i)
-        text += std::to_string(100000 + i) + ",Some Body " + std::to_string(i % 10) +
-                ",some.body" + std::to_string(i % 10) + "@example.com\n";
+        text += std::to_string(100000 + i) + ",Some Body " + std::to_string(i % 10) + ",some.body" +
+                std::to_string(i % 10) + "@example.com\n";
     return text;
 }
 

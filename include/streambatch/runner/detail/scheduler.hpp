@@ -135,6 +135,7 @@ class parallel_scheduler {
     // Guarded by m_.
     std::mutex m_;
     std::condition_variable cv_slot_;
+    std::condition_variable cv_commit_; // a committer waiting for the next batch in order
     std::map<std::uint64_t, std::unique_ptr<job>> finished_; // processed, waiting to be committed
     std::vector<std::unique_ptr<job>>
         retired_;                 // committed, to be destroyed by a puller (in flight)
@@ -142,6 +143,10 @@ class parallel_scheduler {
     std::size_t in_flight_ = 0;   // pulled and not yet destroyed (retired_ included)
     bool stop_ = false, committing_ = false;
     std::uint64_t next_commit_ = 0;
+    std::uint64_t pulled_ = 0; // batches pulled (local indices below it), as of the last pull
+    // Smoothed times of one commit and of one pull + process, seen by the runner: when commits
+    // take at least as long, the sink bounds the job and the commit role stays on one thread.
+    double commit_ns_ = 0, work_ns_ = 0;
     std::exception_ptr error_;
     bool source_done_ = false, pulling_ = false;
     bool stopped_ = false;      // run_options::stop ended the pulling
@@ -162,7 +167,29 @@ class parallel_scheduler {
             error_ = e;
         stop_ = true;
         cv_slot_.notify_all();
+        cv_commit_.notify_all();
     }
+
+    static void smooth(double& avg, std::chrono::nanoseconds took) noexcept
+    {
+        double const x = static_cast<double>(took.count());
+        avg = avg == 0 ? x : avg + (x - avg) / 8;
+    }
+
+    // Whether the committer should wait for the next batch in order, being processed by
+    // another worker, rather than leave the commit role to pull and process a batch itself.
+    // With a sink that bounds the job (a commit takes at least as long as a pull and a
+    // process), the commit role then stays on one thread: the sink's working set (a database's
+    // page cache, its statements) stays in one core's cache, where handing the role to
+    // whichever worker finishes the next batch moved it between cores at every hand-off
+    // (csv_to_sqlite --jobs 2: the sink's CPU time +30 %; bench/RESULTS-parallel.md). With a
+    // process step that bounds the job, the committer helps process, as before.
+    bool wait_for_next() const noexcept
+    {
+        return opts_.ordered && commit_ns_ >= work_ns_ && commit_ns_ > 0 && next_coming();
+    }
+    // The next batch in order is being pulled (unless the source ends) or processed.
+    bool next_coming() const noexcept { return next_commit_ < pulled_ || pulling_; }
 
     // Commits what is ready; only one thread holds the commit role at a time.
     void drain(std::unique_lock<std::mutex>& lock)
@@ -172,12 +199,19 @@ class parallel_scheduler {
         committing_ = true;
         while (!stop_) {
             auto it = opts_.ordered ? finished_.find(next_commit_) : finished_.begin();
-            if (it == finished_.end())
-                break;
+            if (it == finished_.end()) {
+                if (!wait_for_next())
+                    break;
+                cv_commit_.wait(lock, [&] {
+                    return stop_ || finished_.contains(next_commit_) || !next_coming();
+                });
+                continue;
+            }
             std::unique_ptr<job> j = std::move(it->second);
             finished_.erase(it);
             ++next_commit_;
             lock.unlock();
+            std::chrono::nanoseconds commit_took{0};
             try {
                 sent_.confirm(commit_, done_); // the batch before this one, if still unconfirmed
                 auto const t0 = std::chrono::steady_clock::now();
@@ -186,7 +220,8 @@ class parallel_scheduler {
                 } catch (...) {
                     std::throw_with_nested(batch_failed(j->info, "commit", current_what()));
                 }
-                j->took += std::chrono::steady_clock::now() - t0;
+                commit_took = std::chrono::steady_clock::now() - t0;
+                j->took += commit_took;
                 sent_.sent(commit_, done_, j->local, j->info, j->took, std::move(j->position),
                            j->used);
             } catch (...) {
@@ -198,6 +233,7 @@ class parallel_scheduler {
                 return;
             }
             lock.lock();
+            smooth(commit_ns_, commit_took);
             retired_.push_back(std::move(j)); // destroyed by the next puller, not here
             cv_slot_.notify_all();
         }
@@ -340,6 +376,7 @@ class parallel_scheduler {
 
             std::unique_ptr<job> j;
             std::size_t lim = k_;
+            auto const t_pull = std::chrono::steady_clock::now();
             try {
                 j = pull();
                 if (opts_.guard_) { // read on the pulling thread: the guard's only user right now
@@ -359,8 +396,12 @@ class parallel_scheduler {
                 lock.lock();
                 return;
             }
+            auto const pull_took = std::chrono::steady_clock::now() - t_pull;
             lock.lock();
             pulling_ = false;
+            if (j)
+                pulled_ = j->local + 1;
+            cv_commit_.notify_one(); // a committer waiting for this pull (see wait_for_next)
             if constexpr (owning)
                 if (lim < limit_now_) // memory pressure: the spares' records die (see reclaim)
                     for (auto& spare : spares_)
@@ -389,7 +430,9 @@ class parallel_scheduler {
                 continue;
             }
             lock.lock();
+            smooth(work_ns_, pull_took + j->took);
             finished_.emplace(j->local, std::move(j));
+            cv_commit_.notify_one(); // a committer waiting for it (wait_for_next)
             drain(lock);
         }
     }
