@@ -85,6 +85,14 @@ public:
         spare.clear();
         return std::exchange(*buffer_, std::move(spare));
     }
+
+    /// After take(), before the view advances: gives the view `used`, a batch taken earlier
+    /// with its records still in it, to fill next. The view moves each new record over an old
+    /// one in its slot (recycle_records: a std::string's or csv::row's storage is reused, as
+    /// in a sequential pipeline, so the refill allocates nothing) and destroys the slots left
+    /// over; records that cannot be recycled are destroyed first. What the view held (nothing,
+    /// after take()) is destroyed.
+    void recycle(std::vector<T>&& used) const { *buffer_ = std::move(used); }
 };
 
 namespace detail {

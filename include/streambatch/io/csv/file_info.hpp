@@ -50,6 +50,16 @@ public:
     }
     std::optional<std::size_t> find(std::string_view column) const
     {
+        // A short header is scanned: comparing lengths first, it costs less than hashing the
+        // name (row::at(name) on every field of every row: bench/RESULTS-parallel.md).
+        if (columns.size() <= 16) {
+            for (std::size_t i = 0; i < columns.size(); ++i)
+                if (columns[i].size() == column.size() &&
+                    std::char_traits<char>::compare(columns[i].data(), column.data(),
+                                                    column.size()) == 0)
+                    return i;
+            return std::nullopt;
+        }
         auto const it = index_.find(column);
         if (it == index_.end())
             return std::nullopt;

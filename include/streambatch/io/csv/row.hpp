@@ -173,8 +173,8 @@ class row {
             rep_ = nullptr;
             rep_ = ::new (::operator new(cap)) head{0, 0, 0, 0, cap};
         }
-        if (!info_) // kept from the previous record when it was not moved out: no refcount traffic
-            info_ = info;
+        if (info_ != info) // kept from the previous record (or a recycled one of the same
+            info_ = info;  // input): no refcount traffic
         rep_->line = line;
         rep_->byte_offset = byte_offset;
         rep_->fields = static_cast<std::uint32_t>(n);
@@ -262,12 +262,21 @@ public:
 
     row() noexcept = default;
     row(row&& o) noexcept : rep_(std::exchange(o.rep_, nullptr)), info_(std::move(o.info_)) {}
+    /// Takes o's record and hands o this row's allocation, emptied (o.size() is 0), so that a
+    /// reader whose current row is moved over a recycled slot (views::chunk's refill, the
+    /// parallel runner's spare batches) fills that slot's old allocation next instead of
+    /// allocating: no allocation per row in the steady state (bench/RESULTS-parallel.md).
     row& operator=(row&& o) noexcept
     {
         if (this != &o) {
-            ::operator delete(rep_);
-            rep_ = std::exchange(o.rep_, nullptr);
-            info_ = std::move(o.info_);
+            std::swap(rep_, o.rep_);
+            info_.swap(o.info_);
+            if (o.rep_ != nullptr) {
+                o.rep_->line = 0;
+                o.rep_->byte_offset = 0;
+                o.rep_->fields = 0;
+                o.rep_->bytes = 0;
+            }
         }
         return *this;
     }

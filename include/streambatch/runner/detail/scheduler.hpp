@@ -5,15 +5,19 @@
 // it itself while its records are in its cache, then hands it to the commit step, which one
 // thread at a time runs (the `committing_` role), in batch order when ordered. A batch of a
 // single-pass source is moved out of the view's buffer, and its buffer comes back as a spare
-// for a later batch. The first exception stops the job. A stop requested on run_options::stop
-// is seen by the next worker about to pull: nothing more is pulled, and the batches already
-// pulled are processed and committed as at the end of the input. See docs/runner.md.
+// for a later batch, its records still in it: the view moves the later batch's records over
+// them, reusing their storage (a csv::row's, a std::string's), so the steady state allocates
+// nothing per record, as a sequential run. The first exception stops the job. A stop requested on
+// run_options::stop is seen by the next worker about to pull: nothing more is pulled, and the
+// batches already pulled are processed and committed as at the end of the input. See
+// docs/runner.md.
 //
 // The commit step is the critical path of a job with a serial sink, so the committing thread
 // does nothing else: a committed batch is retired (its records and the process result still
-// alive, its slot still counted) and the next worker about to pull destroys it, off the commit
-// path, on the thread that pulled and processed batches (its allocator's own memory), then
-// reuses its slot and its buffer. While one thread commits, the others pull and process.
+// alive, its slot still counted) and the next worker about to pull destroys its process result,
+// off the commit path, on the thread that pulled and processed batches (its allocator's own
+// memory), then reuses its slot, its buffer and its records. While one thread commits, the others
+// pull and process.
 
 #ifndef STREAMBATCH_RUNNER_DETAIL_SCHEDULER_HPP_INCLUDED
 #define STREAMBATCH_RUNNER_DETAIL_SCHEDULER_HPP_INCLUDED
@@ -131,6 +135,7 @@ class parallel_scheduler {
     // Guarded by m_.
     std::mutex m_;
     std::condition_variable cv_slot_;
+    std::condition_variable cv_commit_; // a committer waiting for the next batch in order
     std::map<std::uint64_t, std::unique_ptr<job>> finished_; // processed, waiting to be committed
     std::vector<std::unique_ptr<job>>
         retired_;                 // committed, to be destroyed by a puller (in flight)
@@ -138,6 +143,10 @@ class parallel_scheduler {
     std::size_t in_flight_ = 0;   // pulled and not yet destroyed (retired_ included)
     bool stop_ = false, committing_ = false;
     std::uint64_t next_commit_ = 0;
+    std::uint64_t pulled_ = 0; // batches pulled (local indices below it), as of the last pull
+    // Smoothed times of one commit and of one pull + process, seen by the runner: when commits
+    // take at least as long, the sink bounds the job and the commit role stays on one thread.
+    double commit_ns_ = 0, work_ns_ = 0;
     std::exception_ptr error_;
     bool source_done_ = false, pulling_ = false;
     bool stopped_ = false;      // run_options::stop ended the pulling
@@ -158,7 +167,29 @@ class parallel_scheduler {
             error_ = e;
         stop_ = true;
         cv_slot_.notify_all();
+        cv_commit_.notify_all();
     }
+
+    static void smooth(double& avg, std::chrono::nanoseconds took) noexcept
+    {
+        double const x = static_cast<double>(took.count());
+        avg = avg == 0 ? x : avg + (x - avg) / 8;
+    }
+
+    // Whether the committer should wait for the next batch in order, being processed by
+    // another worker, rather than leave the commit role to pull and process a batch itself.
+    // With a sink that bounds the job (a commit takes at least as long as a pull and a
+    // process), the commit role then stays on one thread: the sink's working set (a database's
+    // page cache, its statements) stays in one core's cache, where handing the role to
+    // whichever worker finishes the next batch moved it between cores at every hand-off
+    // (csv_to_sqlite --jobs 2: the sink's CPU time +30 %; bench/RESULTS-parallel.md). With a
+    // process step that bounds the job, the committer helps process, as before.
+    bool wait_for_next() const noexcept
+    {
+        return opts_.ordered && commit_ns_ >= work_ns_ && commit_ns_ > 0 && next_coming();
+    }
+    // The next batch in order is being pulled (unless the source ends) or processed.
+    bool next_coming() const noexcept { return next_commit_ < pulled_ || pulling_; }
 
     // Commits what is ready; only one thread holds the commit role at a time.
     void drain(std::unique_lock<std::mutex>& lock)
@@ -168,12 +199,19 @@ class parallel_scheduler {
         committing_ = true;
         while (!stop_) {
             auto it = opts_.ordered ? finished_.find(next_commit_) : finished_.begin();
-            if (it == finished_.end())
-                break;
+            if (it == finished_.end()) {
+                if (!wait_for_next())
+                    break;
+                cv_commit_.wait(lock, [&] {
+                    return stop_ || finished_.contains(next_commit_) || !next_coming();
+                });
+                continue;
+            }
             std::unique_ptr<job> j = std::move(it->second);
             finished_.erase(it);
             ++next_commit_;
             lock.unlock();
+            std::chrono::nanoseconds commit_took{0};
             try {
                 sent_.confirm(commit_, done_); // the batch before this one, if still unconfirmed
                 auto const t0 = std::chrono::steady_clock::now();
@@ -182,7 +220,8 @@ class parallel_scheduler {
                 } catch (...) {
                     std::throw_with_nested(batch_failed(j->info, "commit", current_what()));
                 }
-                j->took += std::chrono::steady_clock::now() - t0;
+                commit_took = std::chrono::steady_clock::now() - t0;
+                j->took += commit_took;
                 sent_.sent(commit_, done_, j->local, j->info, j->took, std::move(j->position),
                            j->used);
             } catch (...) {
@@ -194,6 +233,7 @@ class parallel_scheduler {
                 return;
             }
             lock.lock();
+            smooth(commit_ns_, commit_took);
             retired_.push_back(std::move(j)); // destroyed by the next puller, not here
             cv_slot_.notify_all();
         }
@@ -208,10 +248,14 @@ class parallel_scheduler {
     void reclaim(std::unique_lock<std::mutex>& lock, std::vector<std::unique_ptr<job>>& dead)
     {
         dead.swap(retired_);
+        // Recyclable records stay in their buffer, which goes back as a spare: the next pull
+        // moves its own records over them. Under memory pressure (one batch in flight) they die.
+        bool const keep = recycle_records<T> && limit_now_ >= k_;
         lock.unlock();
         for (auto& j : dead) {
             if constexpr (owning)
-                j->data->clear(); // its records die here, outside the lock
+                if (!keep)
+                    j->data->clear(); // its records die here, outside the lock
             j->result.reset();
         }
         lock.lock();
@@ -231,18 +275,14 @@ class parallel_scheduler {
     // holds the pulling token: nothing else touches the source, the view or the guard meanwhile.
     std::unique_ptr<job> pull()
     {
-        if (!it_)
+        if (!it_) {
             it_.emplace(std::ranges::begin(batches_)); // fills the first batch
-        else
-            ++*it_; // fills the next
-        if (*it_ == std::ranges::end(batches_))
-            return nullptr;
-        auto j = std::make_unique<job>();
-        j->local = local_++;
-        {
-            auto&& b = **it_;
-            j->info = batch_info{index_, first_, batch_size_of(b)};
+        } else {
             if constexpr (owning) {
+                // A committed batch's buffer, its records still in it when they can be
+                // recycled: the view moves the next batch's records over them (their storage
+                // reused, no allocation per record), in the slot this pull took. The batch
+                // view is still the last one pulled (taken: empty).
                 std::optional<owned_t> spare;
                 {
                     std::lock_guard lock(m_);
@@ -251,10 +291,22 @@ class parallel_scheduler {
                         spares_.pop_back();
                     }
                 }
-                j->data.emplace(spare ? b.take(std::move(*spare)) : b.take());
-            } else {
-                j->data.emplace(b);
+                if (spare)
+                    (**it_).recycle(std::move(*spare));
             }
+            ++*it_; // fills the next
+        }
+        if (*it_ == std::ranges::end(batches_))
+            return nullptr;
+        auto j = std::make_unique<job>();
+        j->local = local_++;
+        {
+            auto&& b = **it_;
+            j->info = batch_info{index_, first_, batch_size_of(b)};
+            if constexpr (owning)
+                j->data.emplace(b.take()); // the view gets a spare before it fills again
+            else
+                j->data.emplace(b);
         }
         j->position = opts_.position ? opts_.position() : std::string();
         j->info.position = j->position; // j is heap-allocated: the view stays valid
@@ -324,6 +376,7 @@ class parallel_scheduler {
 
             std::unique_ptr<job> j;
             std::size_t lim = k_;
+            auto const t_pull = std::chrono::steady_clock::now();
             try {
                 j = pull();
                 if (opts_.guard_) { // read on the pulling thread: the guard's only user right now
@@ -343,8 +396,16 @@ class parallel_scheduler {
                 lock.lock();
                 return;
             }
+            auto const pull_took = std::chrono::steady_clock::now() - t_pull;
             lock.lock();
             pulling_ = false;
+            if (j)
+                pulled_ = j->local + 1;
+            cv_commit_.notify_one(); // a committer waiting for this pull (see wait_for_next)
+            if constexpr (owning)
+                if (lim < limit_now_) // memory pressure: the spares' records die (see reclaim)
+                    for (auto& spare : spares_)
+                        spare.clear();
             limit_now_ = lim;
             if (!j) {
                 source_done_ = true;
@@ -369,7 +430,9 @@ class parallel_scheduler {
                 continue;
             }
             lock.lock();
+            smooth(work_ns_, pull_took + j->took);
             finished_.emplace(j->local, std::move(j));
+            cv_commit_.notify_one(); // a committer waiting for it (wait_for_next)
             drain(lock);
         }
     }
