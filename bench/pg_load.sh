@@ -132,7 +132,7 @@ commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit: $commit$(git -C "$root" diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
     echo "- machine: $(nproc) CPUs, $(uname -sr); $(psql -X -qtA -c 'SHOW server_version') on 127.0.0.1 (fsync=off, synchronous_commit=off, full_page_writes=off, autovacuum=off)"
     echo "- load: \`$(uptime)\`"
-    echo "- command: \`bash bench/pg_load.sh --rows $rows --pairs $pairs --batches \"$batches\" --jobs \"$jobs\"$([[ $paths == auto ]] || echo " --copy-paths \\\"$paths\\\"")$([[ $formats == auto ]] || echo " --copy-formats \\\"$formats\\\"")$([[ -n $base_bin ]] && echo " --base-bin ...")\`"
+    echo "- command: \`bash bench/pg_load.sh --rows $rows --pairs $pairs --batches \"$batches\" --jobs \"$jobs\"$([[ $paths == auto ]] || echo " --copy-paths \"$paths\"")$([[ $formats == auto ]] || echo " --copy-formats \"$formats\"")$([[ -n $base_bin ]] && echo " --base-bin ...")\`"
     echo "- $rows rows of the example's customers CSV ($(du -m "$csv" | cut -f1) MB); $pairs pairs (psql, then each batch size and job count), medians with min-max"
     echo
     echo "| run | rows/s median (min-max) | ratio to psql, pair by pair: median (min-max) | client CPU s | server CPU s | peak RSS MiB |"
