@@ -34,6 +34,44 @@ void operator delete(void* p, std::size_t) noexcept
 {
     std::free(p);
 }
+// The rest of the (unaligned) family, so that nothing allocated by one form is freed by another
+// (ASan's alloc-dealloc-mismatch): every form goes to malloc and free.
+void* operator new[](std::size_t n)
+{
+    return ::operator new(n);
+}
+void* operator new(std::size_t n, std::nothrow_t const&) noexcept
+{
+    try {
+        return ::operator new(n);
+    } catch (...) {
+        return nullptr;
+    }
+}
+void* operator new[](std::size_t n, std::nothrow_t const&) noexcept
+{
+    try {
+        return ::operator new(n);
+    } catch (...) {
+        return nullptr;
+    }
+}
+void operator delete[](void* p) noexcept
+{
+    std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept
+{
+    std::free(p);
+}
+void operator delete(void* p, std::nothrow_t const&) noexcept
+{
+    std::free(p);
+}
+void operator delete[](void* p, std::nothrow_t const&) noexcept
+{
+    std::free(p);
+}
 
 namespace {
 
