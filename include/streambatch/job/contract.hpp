@@ -3,11 +3,11 @@
 //
 // In:     a source (records, a position that round-trips through text, its input's identity)
 //         and a sink (commits a batch together with the state it reached, behind a fence).
-// Out:    the concepts job_source, job_sink and confirming_job_sink (send now, confirm with
-//         the next batch); job_key (job + partition), job_state (what a
-//         sink stores with each batch: position, identity, batches, records), holder (who holds
-//         a fence: host, pid, start time, run id), and the errors input_changed, fence_held,
-//         fence_lost. run_job (job/run_job.hpp) drives them.
+// Out:    the concepts job_source, job_sink, confirming_job_sink (send now, confirm with
+//         the next batch) and holding_job_sink (several batches in one transaction); job_key (job +
+//         partition), job_state (what a sink stores with each batch: position, identity, batches,
+//         records), holder (who holds a fence: host, pid, start time, run id), and the errors
+//         input_changed, fence_held, fence_lost. run_job (job/run_job.hpp) drives them.
 // Models: a source is opened, optionally seek()'d to a stored position, then its rows() are read
 //         once; position() and identity() describe the point after the rows pulled so far. A
 //         sink's open(key) takes the fence for (job, partition, sink) and returns the state
@@ -210,6 +210,22 @@ template <class K, class Batch>
 concept confirming_job_sink = job_sink<K, Batch> && requires(K& k, Batch&& b, job_state const& st) {
     k.send(std::forward<Batch>(b), st);
     k.confirm();
+};
+
+/// A confirming_job_sink that may write several batches in one transaction (postgres::job_sink
+/// with job_sink_options::transaction_rows): confirm_or_hold() waits for the verdict on the
+/// batch sent last (throws why it was refused; then every batch of the open transaction is
+/// rolled back) and returns true if the sink then committed every batch sent so far (with the
+/// state of the last), false if it holds them in its open transaction for more. confirm()
+/// commits what it holds. send() takes the verdict on the batch before first. run_job calls
+/// confirm_or_hold() before each send and confirm() at the end, and counts batches once
+/// committed. A crash loses nothing committed: the stored state is that of the last batch of
+/// the last transaction committed, and the job resumes from it.
+template <class K, class Batch>
+concept holding_job_sink = confirming_job_sink<K, Batch> && requires(K& k) {
+    {
+        k.confirm_or_hold()
+    } -> std::convertible_to<bool>;
 };
 
 } // namespace streambatch

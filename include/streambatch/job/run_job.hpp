@@ -183,7 +183,9 @@ job_result run_job(Source& source, Step step, Sink& sink, job_options opts)
     };
     auto process = [&step](batch_t b) -> out_t { return step(b); };
     if constexpr (confirming_job_sink<Sink, out_t&&>) {
-        // The runner confirms each batch before committing the next, and counts it then.
+        // The runner settles each batch before committing the next (confirms it, or, with a
+        // sink that holds batches in an open transaction, takes its verdict), and counts the
+        // batches once the sink has committed them.
         struct send_then_confirm {
             Sink& sink;
             decltype(state_after) state;
@@ -193,7 +195,15 @@ job_result run_job(Source& source, Step step, Sink& sink, job_options opts)
             }
             void confirm() { sink.confirm(); }
         };
-        result.report = for_each_batch(batches, process, send_then_confirm{sink, state_after}, run);
+        struct send_then_hold : send_then_confirm {
+            bool confirm_or_hold() { return this->sink.confirm_or_hold(); }
+        };
+        if constexpr (holding_job_sink<Sink, out_t&&>)
+            result.report =
+                for_each_batch(batches, process, send_then_hold{{sink, state_after}}, run);
+        else
+            result.report =
+                for_each_batch(batches, process, send_then_confirm{sink, state_after}, run);
     } else {
         result.report = for_each_batch(
             batches, process,

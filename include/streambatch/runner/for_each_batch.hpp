@@ -87,7 +87,7 @@ bool run_batches_in_turn(Batches& batches, Process& process, Commit& commit,
             if constexpr (std::is_void_v<R>) {
                 process_out_of_line(process, b, info);
                 processed = true;
-                sent.confirm(commit, done); // the batch before this one
+                sent.settle(commit, done); // the batch before this one
                 try {
                     call_commit(commit, std::monostate{}, info);
                 } catch (...) {
@@ -96,7 +96,7 @@ bool run_batches_in_turn(Batches& batches, Process& process, Commit& commit,
             } else {
                 R r = process_out_of_line(process, b, info);
                 processed = true;
-                sent.confirm(commit, done); // the batch before this one
+                sent.settle(commit, done); // the batch before this one
                 try {
                     call_commit(commit, std::move(r), info);
                 } catch (...) {
@@ -129,7 +129,7 @@ bool run_sequential(Batches& batches, Process& process, Commit& commit, run_opti
     report.peak_in_flight = 0;
     if (opts.stop.stop_requested())
         return true;
-    sent_tracker<Commit> sent; // a confirming commit's batch sent and not yet confirmed
+    sent_tracker<Commit> sent; // a confirming commit's batches sent and not yet confirmed
     bool stopped = false;
     try {
         stopped = run_batches_in_turn(batches, process, commit, opts, report, done, sent);
@@ -137,7 +137,7 @@ bool run_sequential(Batches& batches, Process& process, Commit& commit, run_opti
         sent.confirm_quietly(commit, done);
         throw;
     }
-    sent.confirm(commit, done); // the last batch sent
+    sent.confirm(commit, done); // the batches sent and held
     return stopped;
 }
 

@@ -11,6 +11,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -458,4 +459,161 @@ TEST_CASE("postgres: job_sink send reports a lost fence at once and writes nothi
     sink.confirm();
     CHECK_FALSE(conn.in_transaction());
     CHECK(sums(conn, t.data) == expected(10));
+}
+
+namespace {
+
+/// Another connection's view: what is committed.
+struct committed {
+    std::int64_t rows;
+    std::optional<std::string> position;
+    friend bool operator==(committed const&, committed const&) = default;
+};
+
+committed seen_by(pg::connection const& other, tables const& t)
+{
+    return {other.scalar<std::int64_t>("SELECT count(*) FROM " + t.data),
+            other.scalar<std::optional<std::string>>("SELECT position FROM " + t.state)};
+}
+
+sb::sql::job_sink_options in_transactions_of(tables const& t, std::size_t rows,
+                                             std::chrono::milliseconds time = std::chrono::hours(1))
+{
+    auto o = t.options();
+    o.transaction_rows = rows;
+    o.transaction_time = time;
+    return o;
+}
+
+} // namespace
+
+static_assert(sb::holding_job_sink<copy_job_sink, batch>);
+
+TEST_CASE("postgres: job_sink with transaction_rows holds batches in one transaction and commits "
+          "them with the last one's state once it holds that many rows",
+          "[postgres][job_sink][transaction_rows]")
+{
+    auto conn = connect();
+    auto other = connect();
+    tables const t(conn);
+    pg::copy_sink copy(conn, t.data);
+    auto const format = GENERATE(pg::copy_format::automatic, pg::copy_format::text);
+    copy.format(format);
+    pg::job_sink sink(conn, copy, in_transactions_of(t, 25));
+    CHECK_FALSE(sink.open({.job = "grouped"}));
+    sink.send(test::rows(0, 10), state_after(1, 10));
+    CHECK_FALSE(sink.confirm_or_hold()); // 10 rows: held
+    CHECK(conn.in_transaction());
+    sink.send(test::rows(10, 10), state_after(2, 10));
+    CHECK_FALSE(sink.confirm_or_hold());                    // 20
+    CHECK(seen_by(other, t) == committed{0, std::nullopt}); // nothing visible yet
+    CHECK(copy.rows_written() == 0);
+    sink.send(test::rows(20, 10), state_after(3, 10));
+    CHECK(sink.confirm_or_hold()); // 30 >= 25: committed, with batch 3's state
+    CHECK_FALSE(conn.in_transaction());
+    CHECK(seen_by(other, t) == committed{30, "offset 30"});
+    CHECK(other.scalar<std::int64_t>("SELECT batches FROM " + t.state) == 3);
+    CHECK(copy.rows_written() == 30);
+    CHECK(sums(conn, t.data) == expected(30));
+
+    sink.send(test::rows(30, 10), state_after(4, 10));
+    CHECK_FALSE(sink.confirm_or_hold());
+    sink.confirm(); // commits what it holds
+    CHECK(seen_by(other, t) == committed{40, "offset 40"});
+    CHECK(sink.confirm_or_hold()); // nothing held
+    sink.send(test::rows(40, 10), state_after(5, 10));
+    sink.close(); // commits the batch held before the fence goes
+    CHECK(seen_by(other, t) == committed{50, "offset 50"});
+    CHECK(sums(conn, t.data) == expected(50));
+    CHECK(copy.rows_written() == 50);
+}
+
+TEST_CASE("postgres: job_sink with transaction_rows rolls the whole transaction back when the "
+          "server refuses a batch, names that batch and row, and goes on from the state before",
+          "[postgres][job_sink][transaction_rows]")
+{
+    auto conn = connect();
+    auto other = connect();
+    tables const t(conn);
+    conn.exec("CREATE UNIQUE INDEX ON " + t.data + " (id)");
+    pg::copy_sink copy(conn, t.data);
+    auto const format = GENERATE(pg::copy_format::automatic, pg::copy_format::text);
+    copy.format(format);
+    pg::job_sink sink(conn, copy, in_transactions_of(t, 100));
+    CHECK_FALSE(sink.open({.job = "refused"}));
+    sink.send(test::rows(0, 10), state_after(1, 10));
+    sink.confirm();
+    sink.send(test::rows(10, 10), state_after(2, 10));
+    CHECK_FALSE(sink.confirm_or_hold());
+    batch dup = test::rows(20, 10);
+    dup[5] = {3, "row 3"}; // committed by batch 0
+    sink.send(std::move(dup), state_after(3, 10));
+    try {
+        sink.confirm_or_hold();
+        FAIL("no error");
+    } catch (pg::batch_error const& e) {
+        CHECK(e.sqlstate() == "23505");
+        CHECK(e.batch_index() == 2);
+        CHECK(e.row_index() == 5);
+        CHECK_THAT(e.what(), Catch::Contains("batch 2, row 5"));
+    }
+    CHECK_FALSE(conn.in_transaction());
+    // Batch 1, held in the same transaction, went with it: the state is batch 0's.
+    CHECK(seen_by(other, t) == committed{10, "offset 10"});
+    CHECK(copy.rows_written() == 10);
+    CHECK(sink.confirm_or_hold()); // nothing held
+
+    // The sink expects batch 0's state again: the job resumes from batch 1.
+    sink.send(test::rows(10, 10), state_after(2, 10));
+    sink.send(test::rows(20, 10), state_after(3, 10)); // takes batch 1's verdict first
+    sink.confirm();
+    CHECK(seen_by(other, t) == committed{30, "offset 30"});
+    CHECK(sums(conn, t.data) == expected(30));
+    CHECK(copy.rows_written() == 30);
+}
+
+TEST_CASE("postgres: job_sink with transaction_rows rolls the transaction back when a batch "
+          "fails on the client, and commits an old transaction after transaction_time",
+          "[postgres][job_sink][transaction_rows]")
+{
+    auto conn = connect();
+    auto other = connect();
+    tables const t(conn);
+    conn.exec("ALTER TABLE " + t.data + " ALTER COLUMN id TYPE smallint");
+    pg::copy_sink copy(conn, t.data);
+    copy.format(pg::copy_format::binary);
+    SECTION("a value the column cannot take, found while encoding")
+    {
+        pg::job_sink sink(conn, copy, in_transactions_of(t, 100));
+        CHECK_FALSE(sink.open({.job = "client"}));
+        sink.send(test::rows(0, 10), state_after(1, 10));
+        CHECK_FALSE(sink.confirm_or_hold());
+        batch big = test::rows(10, 10);
+        big[3] = {40000, "row 40000"};
+        try {
+            sink.send(std::move(big), state_after(2, 10));
+            FAIL("no error");
+        } catch (pg::batch_error const& e) {
+            CHECK(e.batch_index() == 1);
+            CHECK(e.row_index() == 3);
+            CHECK_THAT(e.what(), Catch::Contains("smallint"));
+        }
+        CHECK_FALSE(conn.in_transaction());
+        CHECK(seen_by(other, t) == committed{0, std::nullopt});
+        CHECK(sink.confirm_or_hold()); // nothing held: batch 0 went with the transaction
+        sink.send(test::rows(0, 10), state_after(1, 10));
+        sink.confirm();
+        CHECK(seen_by(other, t) == committed{10, "offset 10"});
+    }
+    SECTION("transaction_time")
+    {
+        pg::job_sink sink(conn, copy, in_transactions_of(t, 100, std::chrono::milliseconds(50)));
+        CHECK_FALSE(sink.open({.job = "time"}));
+        sink.send(test::rows(0, 10), state_after(1, 10));
+        CHECK_FALSE(sink.confirm_or_hold()); // young and small: held
+        std::this_thread::sleep_for(std::chrono::milliseconds(60));
+        sink.send(test::rows(10, 10), state_after(2, 10));
+        CHECK(sink.confirm_or_hold()); // open 60 ms: committed though it holds 20 rows
+        CHECK(seen_by(other, t) == committed{20, "offset 20"});
+    }
 }

@@ -244,9 +244,14 @@ enum class copy_format { automatic, text, binary };
 ///                rows' average size is the earlier batches'), buffered otherwise.
 enum class copy_path { automatic, buffered, row_by_row };
 
+template <class Write>
+class job_sink;
+
 /// The sink: COPY table (columns) FROM STDIN, one transaction (BEGIN ... COMMIT) per batch.
 template <class Map = sql::detail::same_columns>
 class copy_sink {
+    template <class Write>
+    friend class job_sink; // counts the rows of a transaction of several batches when it commits
     connection* conn_;
     std::string table_, copy_sql_, row_by_row_sql_;
     std::string binary_sql_, binary_row_by_row_sql_;
@@ -755,14 +760,18 @@ public:
     /// Reads the results of batch `index`'s COPY, sent by write_rows_in_copy(batch, false), and
     /// of what followed it in the query string; the first failure throws batch_error naming the
     /// batch and the row the server names, as write_rows_in_copy would have.
-    void finish_rows(std::uint64_t index)
+    /// Returns the batch's rows; `count` false: not counted in rows_written() (a job_sink
+    /// counts them when the transaction they are in commits).
+    std::size_t finish_rows(std::uint64_t index, bool count = true)
     {
         PGconn* const c = conn_->handle();
         std::size_t const n = std::exchange(unconfirmed_rows_, 0);
         try {
             if (result r = detail::finish_copy(c); !r || r.status() != PGRES_COMMAND_OK)
                 detail::throw_error(c, r.handle(), *sql_);
-            rows_ += n;
+            if (count)
+                rows_ += n;
+            return n;
         } catch (error const& e) {
             std::size_t row = batch_error::npos;
             if (std::size_t const line = detail::copy_line(e.context()))

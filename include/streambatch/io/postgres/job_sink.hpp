@@ -183,6 +183,17 @@ class job_sink : public sql::detail::job_sink_base<job_sink<Write>, connection, 
     bool sending_ = false;       // send(): the COPY's results are left for confirm()
     std::optional<std::uint64_t> sent_; // the copy_sink's index of the batch sent, unconfirmed
     std::optional<std::string> confirmed_position_; // what last_position_ was before send()
+    // A transaction of several batches (job_sink_options::transaction_rows, send()): open after
+    // its first batch's BEGIN, compare-and-set and COPY; committed by confirm_or_hold() once big
+    // or old enough, or by confirm(). last_position_ is then the first batch's position (what
+    // the row holds inside the transaction); state_ is the last batch's, stored at the COMMIT.
+    struct open_transaction {
+        std::chrono::steady_clock::time_point since;
+        std::uint64_t rows = 0; // the rows of its batches the server has taken (their COPYs)
+        job_state state;        // the last batch's
+    };
+    std::optional<open_transaction> open_;
+    bool leave_open_ = false; // begin_and_set: no COMMIT after the COPY (the first batch's)
 
     std::string where() const { return sql_.table + " on PostgreSQL " + conn_->where(); }
 
@@ -277,23 +288,10 @@ class job_sink : public sql::detail::job_sink_base<job_sink<Write>, connection, 
     // with the format and encoding the new columns take.
     bool begin_and_set(job_state const& state)
     {
-        auto lit = [&](std::optional<std::string_view> v) {
-            std::string out;
-            append_literal(out, v);
-            return out;
-        };
-        std::optional<std::string_view> last;
-        if (last_position_)
-            last = *last_position_;
-        std::string const values[8] = {lit(state.position),           lit(state.identity),
-                                       std::to_string(state.batches), std::to_string(state.records),
-                                       lit(sql::detail::utc_now()),   lit(key_.str()),
-                                       std::to_string(token_),        lit(last)};
-        std::string const set_sql =
-            "BEGIN; " + sql_.compare_and_set_with(sql::detail::dialect::postgres, values);
+        std::string const begin_sql = "BEGIN; " + set_sql(state, last_position_);
         PGconn* const c = conn_->handle();
         for (int attempt = 1;; ++attempt) {
-            batch_sql_ = set_sql;
+            batch_sql_ = begin_sql;
             bool checking = false;
             if constexpr (detail::is_copy_batch<Write>) {
                 if (attempt == 1)
@@ -302,7 +300,9 @@ class job_sink : public sql::detail::job_sink_base<job_sink<Write>, connection, 
                 checking = !write_.sink->check_sql().empty();
                 if (checking)
                     batch_sql_ += "; " + write_.sink->check_sql();
-                batch_sql_ += "; " + write_.sink->sql_for(batch_rows_) + "; COMMIT";
+                batch_sql_ += "; " + write_.sink->sql_for(batch_rows_);
+                if (!leave_open_)
+                    batch_sql_ += "; COMMIT";
             }
             if (PQsendQuery(c, batch_sql_.c_str()) != 1)
                 detail::throw_error(c, nullptr, batch_sql_, "sending the batch's BEGIN");
@@ -512,10 +512,12 @@ public:
         requires std::invocable<Write&, connection&, B&&>
     void send(B&& batch, job_state const& state)
     {
-        confirm();
         if constexpr (!detail::is_copy_batch<Write>) {
             commit(std::forward<B>(batch), state);
+        } else if (opts_.transaction_rows != 0) {
+            send_into_transaction(std::forward<B>(batch), state);
         } else {
+            confirm();
             batch_rows_ = rows_of(batch);
             write_.sink->template format_for<B>();
             std::optional<std::string> const before = last_position_;
@@ -538,11 +540,146 @@ public:
     /// sent: nothing to do.
     void confirm()
     {
-        if constexpr (detail::is_copy_batch<Write>)
-            confirm_sent();
+        if constexpr (detail::is_copy_batch<Write>) {
+            if (opts_.transaction_rows == 0) {
+                confirm_sent();
+            } else {
+                take_verdict();
+                if (open_)
+                    commit_open();
+            }
+        }
+    }
+
+    /// streambatch::holding_job_sink: waits for the server's verdict on the batch sent (throws
+    /// as confirm() would; every batch of the open transaction is then rolled back), then
+    /// commits the open transaction if it holds transaction_rows rows or has been open
+    /// transaction_time, and says whether every batch sent is now committed (true) or held
+    /// in the open transaction (false). Without transaction_rows: confirm(), then true.
+    bool confirm_or_hold()
+    {
+        if constexpr (detail::is_copy_batch<Write>) {
+            if (opts_.transaction_rows != 0) {
+                take_verdict();
+                if (!open_)
+                    return true;
+                if (open_->rows < opts_.transaction_rows &&
+                    std::chrono::steady_clock::now() - open_->since < opts_.transaction_time)
+                    return false;
+                commit_open();
+                return true;
+            }
+        }
+        confirm();
+        return true;
     }
 
 private:
+    /// The state's compare-and-set (sql::detail::job_state_sql), its values as literals:
+    /// `state` stored where the row holds `expected` and this writer's token.
+    std::string set_sql(job_state const& state, std::optional<std::string> const& expected) const
+    {
+        auto lit = [&](std::optional<std::string_view> v) {
+            std::string out;
+            append_literal(out, v);
+            return out;
+        };
+        std::optional<std::string_view> last;
+        if (expected)
+            last = *expected;
+        std::string const values[8] = {lit(state.position),           lit(state.identity),
+                                       std::to_string(state.batches), std::to_string(state.records),
+                                       lit(sql::detail::utc_now()),   lit(key_.str()),
+                                       std::to_string(token_),        lit(last)};
+        return sql_.compare_and_set_with(sql::detail::dialect::postgres, values);
+    }
+
+    // send() with transaction_rows: the first batch of a transaction as commit() sends it, but
+    // without the COMMIT after its COPY; each later one as one more COPY in it. Each COPY's
+    // result is read by the next send() or confirm (take_verdict), after the job has read and
+    // cleaned the next batch.
+    template <class B>
+    void send_into_transaction(B&& batch, job_state const& state)
+    {
+        take_verdict();
+        batch_rows_ = rows_of(batch);
+        if (!open_) {
+            write_.sink->template format_for<B>();
+            std::optional<std::string> const before = last_position_;
+            sending_ = leave_open_ = true;
+            try {
+                this->commit_batch(std::forward<B>(batch), state); // last_position_: this one's
+            } catch (...) {
+                sending_ = leave_open_ = false;
+                throw;
+            }
+            sending_ = leave_open_ = false;
+            confirmed_position_ = before;
+            open_.emplace(open_transaction{std::chrono::steady_clock::now(), 0, state});
+        } else {
+            PGconn* const c = conn_->handle();
+            try {
+                // The format chosen at the transaction's start holds: its LOCK TABLE keeps the
+                // columns as they were checked.
+                batch_sql_ = write_.sink->sql_for(batch_rows_);
+                if (PQsendQuery(c, batch_sql_.c_str()) != 1)
+                    detail::throw_error(c, nullptr, batch_sql_, "sending the batch's COPY");
+                next_result(PGRES_COPY_IN);
+                write_.sink->write_rows_in_copy(std::forward<B>(batch), false);
+            } catch (...) {
+                abandon_open();
+                throw;
+            }
+            open_->state = state;
+        }
+        sent_ = write_.sink->batches() - 1;
+    }
+
+    /// The server's verdict on the batch sent into the open transaction (its COPY's result);
+    /// on a failure, the whole transaction is rolled back and the failure rethrown.
+    void take_verdict()
+    {
+        if (!sent_)
+            return;
+        std::uint64_t const index = *sent_;
+        sent_.reset();
+        try {
+            open_->rows += write_.sink->finish_rows(index, false);
+        } catch (...) {
+            abandon_open();
+            throw;
+        }
+    }
+
+    /// Stores the last batch's state (where the row holds the first batch's, which this
+    /// transaction wrote) and commits: two round trips, once a transaction.
+    void commit_open()
+    {
+        try {
+            if (conn_->exec(set_sql(open_->state, last_position_)).affected_rows() != 1)
+                throw fence_lost(this->lost_message()); // the row is locked by this transaction
+            commit_transaction();
+        } catch (...) {
+            abandon_open();
+            throw;
+        }
+        last_position_ = open_->state.position;
+        write_.sink->rows_ += open_->rows;
+        open_.reset();
+    }
+
+    /// Rolls the open transaction back: none of its batches is stored; the sink expects the
+    /// state of the batch before the first of them again.
+    void abandon_open() noexcept
+    {
+        sent_.reset();
+        rollback();
+        if (open_) {
+            last_position_ = confirmed_position_;
+            open_.reset();
+        }
+    }
+
     void confirm_sent()
     {
         if (!sent_)

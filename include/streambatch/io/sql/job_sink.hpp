@@ -5,7 +5,8 @@
 //
 // In:     a dialect (SQLite: ?N parameters, `IS`; PostgreSQL: $N, `IS NOT DISTINCT FROM`), the
 //         state table's name (quoted here), a job_key and holders.
-// Out:    sql::job_sink_options (state_table, log, dead_holder_wait); sql::detail::
+// Out:    sql::job_sink_options (state_table, log, dead_holder_wait, transaction_rows and
+//         transaction_time); sql::detail::
 //         job_state_sql (the statements), the message builders and utc_now(); state_row (a row
 //         of the state table); rows_writer (a job sink's write made from an inserter or a
 //         copy_sink: its write_rows); job_sink_base<Derived, Conn, Write>, what both job sinks
@@ -64,6 +65,17 @@ struct job_sink_options {
     /// but its connection still holds the lock (the server has not yet seen it close), how long
     /// open() waits for the server to free it before throwing fence_held.
     std::chrono::milliseconds dead_holder_wait{10000};
+    /// PostgreSQL with a copy_sink, through send() and confirm_or_hold() (run_job): the batches
+    /// go into one transaction, each its own COPY, until it holds at least this many rows or
+    /// has been open transaction_time; then it commits with the state of its last batch. The
+    /// server's work per transaction (its BEGIN and COMMIT, the state's compare-and-set, the
+    /// column-type check of a binary COPY) is then paid once per transaction_rows, while the
+    /// job holds one batch at a time. A failed batch rolls back the whole transaction, and the
+    /// job resumes from its first batch. 0: one transaction per batch. SQLite ignores it.
+    std::size_t transaction_rows = 0;
+    /// With transaction_rows: the longest a transaction stays open (checked after each batch),
+    /// so a slow input still commits, and the stored state moves, at least this often.
+    std::chrono::milliseconds transaction_time{1000};
 };
 
 namespace detail {

@@ -91,6 +91,19 @@ void call_commit(C& c, R&& r, batch_info const& i)
 template <class C>
 concept confirming_commit = requires(C& c) { c.confirm(); };
 
+/// A confirming commit step that may keep its transaction open over several batches (a
+/// postgres::job_sink with job_sink_options::transaction_rows, through run_job): before each
+/// commit the runner calls confirm_or_hold() instead of confirm(). It waits for the verdict on
+/// the batch sent last (throws why it was refused) and returns true if it then committed every
+/// batch sent so far, false if it holds them in its open transaction for more. confirm() at the
+/// end commits what is held. A failure rolls back every batch held: none of them is counted.
+template <class C>
+concept holding_commit = confirming_commit<C> && requires(C& c) {
+    {
+        c.confirm_or_hold()
+    } -> std::convertible_to<bool>;
+};
+
 /// The batch a confirming commit step has sent and not yet confirmed: what the runner needs to
 /// count it once confirmed.
 struct sent_batch {

@@ -49,12 +49,45 @@
 namespace streambatch::detail {
 
 /// Runs one parallel for_each_batch: construct, then run() once.
-/// The runner's side of a confirming commit step (calls.hpp, confirming_commit): holds the batch
-/// sent and not yet confirmed, confirms it before the next commit and at the end, and only then
-/// counts it as committed. For any other commit step, sent() counts the batch at once.
+/// The runner's side of a confirming commit step (calls.hpp, confirming_commit): holds the
+/// batches sent and not yet confirmed, and counts them as committed only once the commit step
+/// says they are. Before each commit it settles the batch sent last: confirm() (it is committed),
+/// or, for a step that can keep its transaction open over several batches (holding_commit),
+/// confirm_or_hold() (its verdict; committed with the ones held before it, or held too). At the
+/// end, confirm() commits whatever is held. For any other commit step, sent() counts the batch
+/// at once.
 template <class Commit>
 class sent_tracker {
-    std::optional<sent_batch> sent_;
+    std::vector<sent_batch> held_; // in batch order; the last one's verdict may still be due
+
+    void complete_held(completion_tracker& done, std::chrono::nanoseconds waited)
+    {
+        for (auto& b : held_) {
+            b.info.position = b.position;
+            b.took += waited; // its latency: the wait, not the gap
+            done.complete(b.local, b.info, b.took, std::move(b.position), b.used);
+        }
+        held_.clear();
+    }
+
+    template <class F>
+    void call(F&& f, completion_tracker& done)
+    {
+        auto const t0 = std::chrono::steady_clock::now();
+        bool committed = true;
+        try {
+            committed = f();
+        } catch (...) {
+            // Nothing held is counted: the step rolled it all back (the job resumes from the
+            // first of them). Named: the batch sent last, whose verdict or commit failed.
+            sent_batch b = std::move(held_.back());
+            held_.clear();
+            b.info.position = b.position;
+            std::throw_with_nested(batch_failed(b.info, "commit", current_what()));
+        }
+        if (committed)
+            complete_held(done, std::chrono::steady_clock::now() - t0);
+    }
 
 public:
     /// Commit returned for this batch: counted now, or held until confirmed.
@@ -62,36 +95,44 @@ public:
               std::chrono::nanoseconds took, std::string position, double used)
     {
         if constexpr (confirming_commit<Commit>) {
-            sent_.emplace(sent_batch{local, info, std::move(position), took, used});
-            sent_->info.position = sent_->position;
+            held_.push_back(sent_batch{local, info, std::move(position), took, used});
+            held_.back().info.position = held_.back().position;
         } else {
             done.complete(local, info, took, std::move(position), used);
         }
     }
 
-    /// Waits for the batch sent to be committed and counts it; its failure is rethrown as
-    /// batch_failed naming that batch (stage "commit"). Nothing held: nothing to do.
-    void confirm(Commit& commit, completion_tracker& done)
+    /// Before the next commit: the verdict on the batch sent last, and the ones held counted
+    /// if the step committed them. A failure is rethrown as batch_failed naming that batch
+    /// (stage "commit"). Nothing held: nothing to do.
+    void settle(Commit& commit, completion_tracker& done)
     {
-        if constexpr (confirming_commit<Commit>) {
-            if (!sent_)
-                return;
-            sent_batch b = std::move(*sent_);
-            sent_.reset();
-            b.info.position = b.position;
-            auto const t0 = std::chrono::steady_clock::now();
-            try {
-                commit.confirm();
-            } catch (...) {
-                std::throw_with_nested(batch_failed(b.info, "commit", current_what()));
-            }
-            b.took += std::chrono::steady_clock::now() - t0; // its latency: the wait, not the gap
-            done.complete(b.local, b.info, b.took, std::move(b.position), b.used);
+        if constexpr (holding_commit<Commit>) {
+            if (!held_.empty())
+                call([&] { return static_cast<bool>(commit.confirm_or_hold()); }, done);
+        } else {
+            confirm(commit, done);
         }
     }
 
-    /// After another failure: confirms the batch sent if it can, so that the report counts what
-    /// the sink committed; a failure to confirm is dropped (the first failure is the one told).
+    /// Waits until every batch held is committed and counts them; a failure is rethrown as
+    /// batch_failed naming the batch sent last (stage "commit"). Nothing held: nothing to do.
+    void confirm(Commit& commit, completion_tracker& done)
+    {
+        if constexpr (confirming_commit<Commit>) {
+            if (!held_.empty())
+                call(
+                    [&] {
+                        commit.confirm();
+                        return true;
+                    },
+                    done);
+        }
+    }
+
+    /// After another failure: confirms the batches held if it can, so that the report counts
+    /// what the sink committed; a failure to confirm is dropped (the first failure is the one
+    /// told).
     void confirm_quietly(Commit& commit, completion_tracker& done) noexcept
     {
         try {
@@ -213,7 +254,7 @@ class parallel_scheduler {
             lock.unlock();
             std::chrono::nanoseconds commit_took{0};
             try {
-                sent_.confirm(commit_, done_); // the batch before this one, if still unconfirmed
+                sent_.settle(commit_, done_); // the batch before this one, if still unconfirmed
                 auto const t0 = std::chrono::steady_clock::now();
                 try {
                     call_commit(commit_, std::move(*j->result), j->info);
