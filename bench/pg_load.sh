@@ -5,7 +5,8 @@
 #
 #     bash bench/pg_load.sh [--rows N] [--pairs P] [--batches "1000 10000"] [--jobs "1 2"]
 #                           [--copy-paths "auto buffered row-by-row"]
-#                           [--copy-formats "auto text binary"] [--bin PATH]
+#                           [--copy-formats "auto text binary"] [--transaction-rows "0 50000"]
+#                           [--bin PATH]
 #                           [--base-bin PATH] [--out FILE]
 #
 # - The server: tests/io/sql/pg_server.sh start (initdb in a mktemp -d, loopback, the first free
@@ -16,7 +17,9 @@
 # - Paired runs: per pair, psql \copy (TRUNCATE, then \copy ... FORMAT csv, HEADER) and then
 #   csv_to_postgres --fresh --batch B --jobs J for each batch size B (default 1000, the other
 #   examples' default, and 50000, csv_to_postgres's) and each J (default 1 and 2) and each
-#   --copy-path (default auto only) and each --copy-format (default auto only), each under
+#   --copy-path (default auto only), each --copy-format (default auto only) and each
+#   --transaction-rows (default 50000 only, the example's: batches share a transaction until it
+#   holds that many rows; 0: a transaction per batch), each under
 #   /usr/bin/time -v. With --base-bin, that binary (e.g. an older build) runs too, after the
 #   others, at each batch and job count.
 # - Prints, and writes to --out (markdown) if given: median rows/s with min-max; the ratio to
@@ -28,7 +31,7 @@
 # release --target csv_to_postgres), PostgreSQL 15's server binaries, psql, /usr/bin/time.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-rows=1000000 pairs=5 batches="1000 50000" jobs="1 2" paths="auto" formats="auto" bin=$root/build/release/examples/csv_to_postgres
+rows=1000000 pairs=5 batches="1000 50000" jobs="1 2" paths="auto" formats="auto" txs="50000" bin=$root/build/release/examples/csv_to_postgres
 base_bin="" out=""
 while (($#)); do
     case $1 in
@@ -38,6 +41,7 @@ while (($#)); do
     --jobs) jobs=$2; shift ;;
     --copy-paths) paths=$2; shift ;;
     --copy-formats) formats=$2; shift ;;
+    --transaction-rows) txs=$2; shift ;;
     --bin) bin=$2; shift ;;
     --base-bin) base_bin=$2; shift ;;
     --out) out=$2; shift ;;
@@ -108,7 +112,9 @@ for ((p = 1; p <= pairs; p++)); do
         for j in $jobs; do
             for c in $paths; do
                 for fm in $formats; do
-                    run "$p" "ours:$b:$j:$c:$fm" "$bin" --csv "$csv" --table by_example --fresh --batch "$b" --jobs "$j" --copy-path "$c" --copy-format "$fm"
+                    for tx in $txs; do
+                        run "$p" "ours:$b:$j:$c:$fm:$tx" "$bin" --csv "$csv" --table by_example --fresh --batch "$b" --jobs "$j" --copy-path "$c" --copy-format "$fm" --transaction-rows "$tx"
+                    done
                 done
             done
         done
@@ -132,7 +138,7 @@ commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit: $commit$(git -C "$root" diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
     echo "- machine: $(nproc) CPUs, $(uname -sr); $(psql -X -qtA -c 'SHOW server_version') on 127.0.0.1 (fsync=off, synchronous_commit=off, full_page_writes=off, autovacuum=off)"
     echo "- load: \`$(uptime)\`"
-    echo "- command: \`bash bench/pg_load.sh --rows $rows --pairs $pairs --batches \"$batches\" --jobs \"$jobs\"$([[ $paths == auto ]] || echo " --copy-paths \"$paths\"")$([[ $formats == auto ]] || echo " --copy-formats \"$formats\"")$([[ -n $base_bin ]] && echo " --base-bin ...")\`"
+    echo "- command: \`bash bench/pg_load.sh --rows $rows --pairs $pairs --batches \"$batches\" --jobs \"$jobs\"$([[ $paths == auto ]] || echo " --copy-paths \"$paths\"")$([[ $formats == auto ]] || echo " --copy-formats \"$formats\"")$([[ $txs == 50000 ]] || echo " --transaction-rows \"$txs\"")$([[ -n $base_bin ]] && echo " --base-bin ...")\`"
     echo "- $rows rows of the example's customers CSV ($(du -m "$csv" | cut -f1) MB); $pairs pairs (psql, then each batch size and job count), medians with min-max"
     echo
     echo "| run | rows/s median (min-max) | ratio to psql, pair by pair: median (min-max) | client CPU s | server CPU s | peak RSS MiB |"
@@ -152,7 +158,7 @@ commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
                 }
                 mq = median(q, n[k]); ma = median(a, n[k]); mc = median(c, n[k]); mr = median(r, n[k]); mv = median(v, n[k])
                 if (k == "psql") label = "psql \\copy"
-                else { split(k, f, ":"); label = (f[1] == "base" ? "csv_to_postgres before" : "csv_to_postgres") " --batch " f[2] " --jobs " f[3] (f[1] == "base" || f[4] == "auto" ? "" : " --copy-path " f[4]) (f[1] == "base" || f[5] == "auto" ? "" : " --copy-format " f[5]) }
+                else { split(k, f, ":"); label = (f[1] == "base" ? "csv_to_postgres before" : "csv_to_postgres") " --batch " f[2] " --jobs " f[3] (f[1] == "base" || f[4] == "auto" ? "" : " --copy-path " f[4]) (f[1] == "base" || f[5] == "auto" ? "" : " --copy-format " f[5]) (f[1] == "base" || f[6] == "50000" ? "" : " --transaction-rows " f[6]) }
                 printf "| %s | %.0f k (%.0f-%.0f k) | %.2fx (%.2f-%.2f) | %.2f | %.2f | %.1f |\n", label, ma / 1000, lo / 1000, hi / 1000, mq, qlo, qhi, mc, mv, mr
             }
         }' "$work/runs"

@@ -4,7 +4,8 @@
 //
 //     csv_to_postgres [--csv FILE] [--rows N] [--table NAME] [--conninfo STR] [--fresh]
 //                     [--batch N] [--jobs K] [--record-dir DIR] [--throttle-us U]
-//                     [--copy-path auto|buffered|row-by-row] [--copy-format auto|text|binary]
+//                     [--transaction-rows N] [--copy-path auto|buffered|row-by-row]
+//                     [--copy-format auto|text|binary]
 //                     [--partition I/N | --partition auto] [--setup-only]
 //                     [--advise [--advise-sample N] [--advise-memory BYTES] ...]
 //
@@ -16,9 +17,12 @@
 //   FILE.rejects.jsonl (JSON Lines, docs/rejects.md) with its line and byte offset (up to 100
 //   of them), not into the table.
 // - Each row is cleaned (id parsed, name trimmed, email lower-cased, balance parsed) on up to
-//   --jobs threads; each batch is sent with postgres::copy_sink (COPY NAME FROM STDIN), one
-//   transaction per batch, in batch order, and confirmed while the next batch is read and
-//   cleaned (postgres::job_sink::send/confirm); a batch of up to 4000 short rows is inserted
+//   --jobs threads; each batch is sent with postgres::copy_sink (COPY NAME FROM STDIN), in
+//   batch order, and the server's verdict on it is read while the next batch is read and
+//   cleaned (postgres::job_sink::send/confirm_or_hold). Batches go into one transaction until it
+//   holds --transaction-rows rows (default 50 000; or it is a second old), which then commits
+//   with the position after its last batch; 0: a transaction per batch. A batch of up to 4000
+//   short rows is inserted
 //   row by row on the server (--copy-path, postgres::copy_path), and rows go in COPY's binary
 //   format when the table's columns take them so (--copy-format, postgres::copy_format). The table
 //   (default customers; a plain lower-case identifier) is created if missing; --fresh drops it and
@@ -34,9 +38,12 @@
 //   of the same job (or partition) is refused while the first runs, naming it (host, pid, start
 //   time), exit 75: the fence is a session advisory lock, freed by the server when the holder's
 //   connection dies; SIGINT/SIGTERM stop it gracefully (exit 130/143).
-// - Memory: --jobs batches of --batch rows at most, fewer while memory is tight (the guard).
-//   --batch is 50 000 by default here (1 000 in the other examples): each batch costs the
-//   server a transaction and a COPY statement, a third of its work at 1 000 rows (docs/sql.md).
+// - Memory: --jobs batches of --batch rows at most (default 1 000), fewer while memory is tight
+//   (the guard). The rows of an open transaction are on the server, not here: a transaction
+//   costs the server a BEGIN, the state's compare-and-set, a column-type check and a COMMIT,
+//   a third of its work at 1 000 rows a transaction, lost in the rows at 50 000 (docs/sql.md).
+//   A failed batch rolls back its whole transaction; a restart resumes after the last one
+//   committed.
 // - Many workers (docs/partitions.md): with --partition I/N, or --partition
 //   auto under mpirun, a Slurm job array or a Kubernetes Indexed Job
 //   (streambatch::partition_from_environment), this worker loads only the rows that start in
@@ -97,7 +104,8 @@ struct scratch_postgres {
         decltype(pg::job_sink(std::declval<pg::connection&>(), std::declval<pg::copy_sink<>&>()));
     std::unique_ptr<job_sink_t> sink;
 
-    scratch_postgres(std::string const& conninfo, std::string const& table, int trial)
+    scratch_postgres(std::string const& conninfo, std::string const& table, int trial,
+                     std::size_t transaction_rows)
         : db(conninfo),
           schema("advisor_" + std::to_string(::getpid()) + "_" + std::to_string(trial))
     {
@@ -108,7 +116,8 @@ struct scratch_postgres {
                 "(id bigint, name text, email text, country text, balance double precision)");
         copy = std::make_unique<pg::copy_sink<>>(
             db, table, std::vector<std::string>{"id", "name", "email", "country", "balance"});
-        sink = std::make_unique<job_sink_t>(db, *copy);
+        sink = std::make_unique<job_sink_t>(
+            db, *copy, sb::sql::job_sink_options{.transaction_rows = transaction_rows});
     }
     ~scratch_postgres()
     {
@@ -131,6 +140,7 @@ struct scratch_postgres {
         sink->send(std::move(rows), st);
     }
     void confirm() { sink->confirm(); }
+    bool confirm_or_hold() { return sink->confirm_or_hold(); }
     void close() { sink->close(); }
     std::string describe() const { return "scratch schema " + schema; }
 };
@@ -142,11 +152,15 @@ int main(int argc, char** argv)
     examples::command_line cli("csv_to_postgres",
                                "Loads a CSV of customers into PostgreSQL, exactly once.");
     examples::csv_load_settings load;
-    // PostgreSQL's own cost per transaction and COPY statement (about 0.5 ms of the server's CPU
-    // per batch here) is a third of the load at 1 000 rows a batch; at 50 000 it is lost in the
-    // rows (docs/sql.md, bench/RESULTS-postgres.md). The memory guard still lowers it.
-    load.batch = 50000;
     load.add_to(cli);
+    // PostgreSQL's own cost per transaction (about 0.4 ms of the server's CPU here) is a third
+    // of the load at 1 000 rows a transaction; at 50 000 it is lost in the rows (docs/sql.md,
+    // bench/RESULTS-postgres.md). The batches stay small: their rows wait on the server.
+    std::size_t transaction_rows = 50000;
+    cli.number("--transaction-rows", transaction_rows,
+               "batches go into one transaction until it holds this many rows (or is a second "
+               "old); 0: a transaction per batch (sql::job_sink_options::transaction_rows)",
+               std::size_t{0});
     examples::postgres_settings server;
     server.add_to(cli);
     std::string part_arg;
@@ -189,7 +203,8 @@ int main(int argc, char** argv)
             "csv_to_postgres", advise, [&] { return examples::csv_source(load); },
             examples::clean_step(load),
             [&] {
-                return std::make_unique<scratch_postgres>(server.conninfo, server.table, ++trial);
+                return std::make_unique<scratch_postgres>(server.conninfo, server.table, ++trial,
+                                                          transaction_rows);
             });
     }
 
@@ -270,7 +285,7 @@ int main(int argc, char** argv)
             }
 
             auto in = examples::csv_source(load, part.value_or(sb::partition{}));
-            pg::job_sink out(db, copy);
+            pg::job_sink out(db, copy, {.transaction_rows = transaction_rows});
             sb::job_result r = examples::run_csv_job(
                 in, out, examples::job_options(table, load, part.value_or(sb::partition{})), load);
             examples::print_resuming(r.resumed_from);

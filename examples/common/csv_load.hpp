@@ -409,6 +409,15 @@ public:
     {
         timed([&] { sink_.confirm(); }, false);
     }
+    /// A sink that holds batches in one transaction (postgres::job_sink with transaction_rows)
+    /// stays one: the verdict on each batch, a commit now and then.
+    bool confirm_or_hold()
+        requires requires(Sink& s) { s.confirm_or_hold(); }
+    {
+        bool committed = true;
+        timed([&] { committed = sink_.confirm_or_hold(); }, false);
+        return committed;
+    }
     void close() noexcept { sink_.close(); }
     std::string describe() const { return sink_.describe(); }
 };

@@ -529,7 +529,7 @@ TEST_CASE("postgres: job_sink with transaction_rows holds batches in one transac
 }
 
 TEST_CASE("postgres: job_sink with transaction_rows rolls the whole transaction back when the "
-          "server refuses a batch, names that batch and row, and goes on from the state before",
+          "server refuses a row, names its batch and row, and goes on from the state before",
           "[postgres][job_sink][transaction_rows]")
 {
     auto conn = connect();
@@ -548,8 +548,10 @@ TEST_CASE("postgres: job_sink with transaction_rows rolls the whole transaction 
     batch dup = test::rows(20, 10);
     dup[5] = {3, "row 3"}; // committed by batch 0
     sink.send(std::move(dup), state_after(3, 10));
+    CHECK_FALSE(sink.confirm_or_hold()); // its rows go into the open COPY: no verdict yet
+    sink.send(test::rows(30, 10), state_after(4, 10));
     try {
-        sink.confirm_or_hold();
+        sink.confirm(); // the COPY ends: the server names the line, in batch 2
         FAIL("no error");
     } catch (pg::batch_error const& e) {
         CHECK(e.sqlstate() == "23505");
@@ -565,7 +567,7 @@ TEST_CASE("postgres: job_sink with transaction_rows rolls the whole transaction 
 
     // The sink expects batch 0's state again: the job resumes from batch 1.
     sink.send(test::rows(10, 10), state_after(2, 10));
-    sink.send(test::rows(20, 10), state_after(3, 10)); // takes batch 1's verdict first
+    sink.send(test::rows(20, 10), state_after(3, 10));
     sink.confirm();
     CHECK(seen_by(other, t) == committed{30, "offset 30"});
     CHECK(sums(conn, t.data) == expected(30));

@@ -340,6 +340,64 @@ class copy_sink {
             detail::throw_error(conn_->handle(), nullptr, *sql_, "sending COPY data");
     }
 
+    // Encodes the batch's records into buf_, sending it whenever it holds flush_bytes; what is
+    // left stays in buf_. `at`: the record being mapped and encoded (npos between records).
+    template <class B>
+    std::size_t encode_rows(B& batch, std::size_t& at)
+    {
+        std::size_t n = 0;
+        for (auto&& rec : batch) {
+            at = n;
+            auto&& cols = std::invoke(map_, rec);
+            encode(cols);
+            at = batch_error::npos;
+            ++n;
+            if (buf_.size() >= flush_bytes) {
+                if (!binary_)
+                    sent_bytes_ += buf_.size();
+                put(buf_);
+                buf_.clear();
+            }
+        }
+        if (!binary_) {
+            sent_bytes_ += buf_.size();
+            sent_rows_ += n;
+        }
+        return n;
+    }
+
+    // In a catch block of a COPY of batch `index` whose record `at` (npos: none; the server's
+    // error names the COPY line, `first_row` rows before this batch's first) was being sent:
+    // ends the COPY and throws batch_error, naming the batch and the row.
+    [[noreturn]] void throw_batch_error(std::uint64_t index, std::size_t at,
+                                        std::size_t first_row = 0)
+    {
+        end_copy();
+        try {
+            throw;
+        } catch (error const& e) {
+            std::size_t row = at;
+            if (row == batch_error::npos) // the server names the COPY line
+                if (std::size_t const line = detail::copy_line(e.context()); line > first_row)
+                    row = line - 1 - first_row;
+            throw batch_error(where(index, row) +
+                                  std::string(io::detail::unprefixed<detail::tag>(e.what())),
+                              e, index, row);
+        } catch (...) {
+            std::string const msg = sql::detail::current_message();
+            std::throw_with_nested(batch_error(
+                where(index, at) + msg,
+                error("", "", msg, {}, {}, {}, *sql_, conn_->host(), conn_->port()), index, at));
+        }
+    }
+
+    void trim_buffer()
+    {
+        buf_.clear();
+        if (buf_.capacity() > 4 * flush_bytes) // one huge record must not pin its buffer
+            std::string().swap(buf_);
+    }
+
     // One COPY of the batch's records in the open transaction (started: the caller has sent
     // the COPY statement and got its COPY IN; what it sent after it is drained with it); on an
     // error the COPY is ended and batch_error thrown (the caller rolls back).
@@ -350,7 +408,7 @@ class copy_sink {
     {
         PGconn* const c = conn_->handle();
         std::size_t n = 0;
-        std::size_t at = batch_error::npos; // the record being mapped and encoded
+        std::size_t at = batch_error::npos;
         try {
             if (!started) {
                 choose_format<B>();
@@ -363,25 +421,9 @@ class copy_sink {
             buf_.clear();
             if (binary_)
                 buf_ += detail::binary_header;
-            for (auto&& rec : batch) {
-                at = n;
-                auto&& cols = std::invoke(map_, rec);
-                encode(cols);
-                at = batch_error::npos;
-                ++n;
-                if (buf_.size() >= flush_bytes) {
-                    if (!binary_)
-                        sent_bytes_ += buf_.size();
-                    put(buf_);
-                    buf_.clear();
-                }
-            }
-            if (binary_) {
+            n = encode_rows(batch, at);
+            if (binary_)
                 buf_ += detail::binary_trailer;
-            } else {
-                sent_bytes_ += buf_.size();
-                sent_rows_ += n;
-            }
             put(buf_);
             buf_.clear();
             if (PQputCopyEnd(c, nullptr) != 1)
@@ -389,26 +431,53 @@ class copy_sink {
             if (drain)
                 if (result r = detail::finish_copy(c); !r || r.status() != PGRES_COMMAND_OK)
                     detail::throw_error(c, r.handle(), *sql_);
-        } catch (error const& e) {
-            end_copy();
-            std::size_t row = at;
-            if (row == batch_error::npos) // the server names the COPY line
-                if (std::size_t const line = detail::copy_line(e.context()))
-                    row = line - 1;
-            throw batch_error(where(index, row) +
-                                  std::string(io::detail::unprefixed<detail::tag>(e.what())),
-                              e, index, row);
         } catch (...) {
-            end_copy();
-            std::string const msg = sql::detail::current_message();
-            std::throw_with_nested(batch_error(
-                where(index, at) + msg,
-                error("", "", msg, {}, {}, {}, *sql_, conn_->host(), conn_->port()), index, at));
+            throw_batch_error(index, at);
         }
-        buf_.clear();
-        if (buf_.capacity() > 4 * flush_bytes) // one huge record must not pin its buffer
-            std::string().swap(buf_);
+        trim_buffer();
         return n;
+    }
+
+    // postgres::job_sink with transaction_rows: one COPY for the batches of a transaction. Its
+    // first batch (`first`; the caller has sent the COPY and got its COPY IN) begins it; each
+    // sends its rows and leaves the COPY open. A record that does not map ends the COPY and
+    // throws batch_error; the server's verdict comes when end_long_copy() ends it.
+    template <class B>
+    std::size_t copy_more(B& batch, bool first)
+    {
+        std::uint64_t const index = batches_++;
+        std::size_t n = 0;
+        std::size_t at = batch_error::npos;
+        try {
+            buf_.clear();
+            if (first && binary_)
+                buf_ += detail::binary_header;
+            n = encode_rows(batch, at);
+            put(buf_);
+        } catch (...) {
+            throw_batch_error(index, at);
+        }
+        trim_buffer();
+        return n;
+    }
+
+    // Ends the COPY copy_more() sent and reads its result. The server's error names a line of
+    // the whole COPY: batch_of(line) gives the batch it is in and the rows before that batch.
+    template <class BatchOf>
+    void end_long_copy(BatchOf batch_of)
+    {
+        PGconn* const c = conn_->handle();
+        try {
+            if (binary_)
+                put(detail::binary_trailer);
+            if (PQputCopyEnd(c, nullptr) != 1)
+                detail::throw_error(c, nullptr, *sql_, "ending COPY");
+            if (result r = detail::finish_copy(c); !r || r.status() != PGRES_COMMAND_OK)
+                detail::throw_error(c, r.handle(), *sql_);
+        } catch (error const& e) {
+            auto const [index, before] = batch_of(detail::copy_line(e.context()));
+            throw_batch_error(index, batch_error::npos, before);
+        }
     }
 
     template <class B>

@@ -61,7 +61,9 @@
 #include <streambatch/io/sql/job_sink.hpp>
 #include <streambatch/job/contract.hpp>
 
+#include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <concepts>
 #include <cstdint>
 #include <functional>
@@ -73,6 +75,7 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <libpq-fe.h>
 
@@ -184,16 +187,18 @@ class job_sink : public sql::detail::job_sink_base<job_sink<Write>, connection, 
     std::optional<std::uint64_t> sent_; // the copy_sink's index of the batch sent, unconfirmed
     std::optional<std::string> confirmed_position_; // what last_position_ was before send()
     // A transaction of several batches (job_sink_options::transaction_rows, send()): open after
-    // its first batch's BEGIN, compare-and-set and COPY; committed by confirm_or_hold() once big
-    // or old enough, or by confirm(). last_position_ is then the first batch's position (what
-    // the row holds inside the transaction); state_ is the last batch's, stored at the COMMIT.
+    // its first batch's BEGIN, compare-and-set, type check and COPY, which stays open for the
+    // later batches' rows; committed by confirm_or_hold() once big or old enough, or by
+    // confirm(). last_position_ is then the first batch's position (what the row holds inside
+    // the transaction); state is the last batch's, stored at the COMMIT.
     struct open_transaction {
         std::chrono::steady_clock::time_point since;
-        std::uint64_t rows = 0; // the rows of its batches the server has taken (their COPYs)
-        job_state state;        // the last batch's
+        std::uint64_t rows = 0;                                     // sent in its COPY
+        std::vector<std::pair<std::uint64_t, std::uint64_t>> first; // per batch: index, 1st row
+        job_state state;                                            // the last batch's
     };
     std::optional<open_transaction> open_;
-    bool leave_open_ = false; // begin_and_set: no COMMIT after the COPY (the first batch's)
+    bool leave_open_ = false; // begin_and_set: no COMMIT after the COPY; write_batch: copy_more
 
     std::string where() const { return sql_.table + " on PostgreSQL " + conn_->where(); }
 
@@ -338,8 +343,12 @@ class job_sink : public sql::detail::job_sink_base<job_sink<Write>, connection, 
     template <class B>
     void write_batch(B&& batch)
     {
-        if constexpr (detail::is_copy_batch<Write>)
-            write_.sink->write_rows_in_copy(std::forward<B>(batch), !sending_);
+        if constexpr (detail::is_copy_batch<Write>) {
+            if (leave_open_)
+                open_->rows += write_.sink->copy_more(batch, true);
+            else
+                write_.sink->write_rows_in_copy(std::forward<B>(batch), !sending_);
+        }
         else
             std::invoke(write_, *conn_, std::forward<B>(batch));
     }
@@ -541,34 +550,24 @@ public:
     void confirm()
     {
         if constexpr (detail::is_copy_batch<Write>) {
-            if (opts_.transaction_rows == 0) {
+            if (open_)
+                commit_open();
+            else
                 confirm_sent();
-            } else {
-                take_verdict();
-                if (open_)
-                    commit_open();
-            }
         }
     }
 
-    /// streambatch::holding_job_sink: waits for the server's verdict on the batch sent (throws
-    /// as confirm() would; every batch of the open transaction is then rolled back), then
-    /// commits the open transaction if it holds transaction_rows rows or has been open
-    /// transaction_time, and says whether every batch sent is now committed (true) or held
-    /// in the open transaction (false). Without transaction_rows: confirm(), then true.
+    /// streambatch::holding_job_sink: with transaction_rows, commits the open transaction if it
+    /// holds transaction_rows rows or has been open transaction_time (what confirm() throws, it
+    /// throws: the server's verdict on its rows comes then), and says whether every batch sent
+    /// is now committed (true) or held in the open transaction (false). Without
+    /// transaction_rows: confirm(), then true.
     bool confirm_or_hold()
     {
         if constexpr (detail::is_copy_batch<Write>) {
-            if (opts_.transaction_rows != 0) {
-                take_verdict();
-                if (!open_)
-                    return true;
-                if (open_->rows < opts_.transaction_rows &&
-                    std::chrono::steady_clock::now() - open_->since < opts_.transaction_time)
-                    return false;
-                commit_open();
-                return true;
-            }
+            if (open_ && open_->rows < opts_.transaction_rows &&
+                std::chrono::steady_clock::now() - open_->since < opts_.transaction_time)
+                return false;
         }
         confirm();
         return true;
@@ -594,68 +593,58 @@ private:
         return sql_.compare_and_set_with(sql::detail::dialect::postgres, values);
     }
 
-    // send() with transaction_rows: the first batch of a transaction as commit() sends it, but
-    // without the COMMIT after its COPY; each later one as one more COPY in it. Each COPY's
-    // result is read by the next send() or confirm (take_verdict), after the job has read and
-    // cleaned the next batch.
+    // send() with transaction_rows: the first batch of a transaction as commit() sends it, its
+    // COPY left open; each later one's rows into the same COPY, with no statement and no wait.
     template <class B>
     void send_into_transaction(B&& batch, job_state const& state)
     {
-        take_verdict();
-        batch_rows_ = rows_of(batch);
+        confirm_sent(); // a batch send() sent before transaction_rows was set... none: no-op
         if (!open_) {
+            // The COPY's path for the transaction's rows, not the batch's.
+            batch_rows_ = std::max(rows_of(batch), opts_.transaction_rows);
             write_.sink->template format_for<B>();
             std::optional<std::string> const before = last_position_;
+            open_.emplace(open_transaction{std::chrono::steady_clock::now(), 0,
+                                           {{write_.sink->batches(), 0}}, state});
             sending_ = leave_open_ = true;
             try {
                 this->commit_batch(std::forward<B>(batch), state); // last_position_: this one's
             } catch (...) {
                 sending_ = leave_open_ = false;
+                open_.reset();
                 throw;
             }
             sending_ = leave_open_ = false;
             confirmed_position_ = before;
-            open_.emplace(open_transaction{std::chrono::steady_clock::now(), 0, state});
         } else {
-            PGconn* const c = conn_->handle();
+            // The format chosen at the transaction's start holds: its LOCK TABLE keeps the
+            // columns as they were checked.
+            open_->first.emplace_back(write_.sink->batches(), open_->rows);
             try {
-                // The format chosen at the transaction's start holds: its LOCK TABLE keeps the
-                // columns as they were checked.
-                batch_sql_ = write_.sink->sql_for(batch_rows_);
-                if (PQsendQuery(c, batch_sql_.c_str()) != 1)
-                    detail::throw_error(c, nullptr, batch_sql_, "sending the batch's COPY");
-                next_result(PGRES_COPY_IN);
-                write_.sink->write_rows_in_copy(std::forward<B>(batch), false);
+                open_->rows += write_.sink->copy_more(batch, false);
             } catch (...) {
                 abandon_open();
                 throw;
             }
             open_->state = state;
         }
-        sent_ = write_.sink->batches() - 1;
     }
 
-    /// The server's verdict on the batch sent into the open transaction (its COPY's result);
-    /// on a failure, the whole transaction is rolled back and the failure rethrown.
-    void take_verdict()
-    {
-        if (!sent_)
-            return;
-        std::uint64_t const index = *sent_;
-        sent_.reset();
-        try {
-            open_->rows += write_.sink->finish_rows(index, false);
-        } catch (...) {
-            abandon_open();
-            throw;
-        }
-    }
-
-    /// Stores the last batch's state (where the row holds the first batch's, which this
-    /// transaction wrote) and commits: two round trips, once a transaction.
+    /// Ends the transaction's COPY (the server's verdict on its rows: a refused row names its
+    /// batch and row), stores the last batch's state where the row holds the first batch's
+    /// (which this transaction wrote) and commits: two round trips, once a transaction.
     void commit_open()
     {
         try {
+            write_.sink->end_long_copy([&](std::size_t line) {
+                auto const& f = open_->first;
+                auto it = std::upper_bound(
+                    f.begin(), f.end(), line == 0 ? 0 : line - 1,
+                    [](std::uint64_t row, auto const& b) { return row < b.second; });
+                auto const& b = it == f.begin() ? f.front() : *std::prev(it);
+                return std::pair<std::uint64_t, std::size_t>(
+                    b.first, line == 0 ? 0 : static_cast<std::size_t>(b.second));
+            });
             if (conn_->exec(set_sql(open_->state, last_position_)).affected_rows() != 1)
                 throw fence_lost(this->lost_message()); // the row is locked by this transaction
             commit_transaction();
@@ -672,7 +661,6 @@ private:
     /// state of the batch before the first of them again.
     void abandon_open() noexcept
     {
-        sent_.reset();
         rollback();
         if (open_) {
             last_position_ = confirmed_position_;
