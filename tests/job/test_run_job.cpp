@@ -96,6 +96,88 @@ TEST_CASE("run_job: a failed commit leaves the state of the last good batch, and
     CHECK(db.state->batches == 10);
 }
 
+static_assert(sb::holding_job_sink<test_support::holding_memory_sink, std::vector<std::int64_t>&&>);
+
+TEST_CASE("run_job: a sink that holds batches in one transaction moves the stored state only at "
+          "its commits, and the report counts the batches it committed",
+          "[job][run_job][transaction]")
+{
+    for (std::size_t k : {1u, 2u}) {
+        memory_store db;
+        vector_source in(numbers(95));
+        test_support::holding_memory_sink out(db, 3);
+        auto const r = sb::run_job(in, doubled, out, options(k));
+        CHECK(r.exit_code() == 0);
+        CHECK(r.report.batches == 10);
+        CHECK(r.report.records == 95);
+        CHECK(db.rows.size() == 95);
+        CHECK(std::accumulate(db.rows.begin(), db.rows.end(), std::int64_t{0}) == 95 * 96);
+        // Transactions of 3 batches, then the last one at the end of the input.
+        CHECK(out.committed_after == std::vector<std::uint64_t>{3, 6, 9, 10});
+        CHECK(db.state->position == "95");
+        CHECK_FALSE(db.held);
+    }
+}
+
+TEST_CASE("run_job: a batch refused at its transaction's commit rolls back the batches before it "
+          "in that transaction, and the rerun loads them exactly once",
+          "[job][run_job][transaction]")
+{
+    for (std::size_t k : {1u, 2u}) {
+        memory_store db;
+        {
+            vector_source in(numbers(95));
+            test_support::holding_memory_sink out(db, 3);
+            out.refuse_batch = 7; // in the transaction of batches 6, 7 and 8
+            try {
+                sb::run_job(in, doubled, out, options(k));
+                FAIL("no error");
+            } catch (sb::batch_failed const& e) {
+                CHECK_THAT(e.what(), Catch::Contains("failed in commit"));
+                CHECK(e.info.index == 8); // the batch whose commit ended the transaction
+                CHECK_THAT(e.what(), Catch::Contains("a row of batch 7 refused"));
+            }
+            CHECK(out.committed_after == std::vector<std::uint64_t>{3, 6});
+            CHECK(db.state->position == "60"); // batches 6 and 7 went with batch 8's transaction
+            CHECK(db.rows.size() == 60);
+            CHECK_FALSE(db.held);
+        }
+        vector_source in(numbers(95));
+        test_support::holding_memory_sink out(db, 3);
+        auto const r = sb::run_job(in, doubled, out, options(k));
+        REQUIRE(r.resumed_from);
+        CHECK(r.resumed_from->records == 60);
+        CHECK(r.report.records == 35);
+        CHECK(db.rows.size() == 95); // exactly once
+        CHECK(std::accumulate(db.rows.begin(), db.rows.end(), std::int64_t{0}) == 95 * 96);
+    }
+}
+
+TEST_CASE("run_job: when a step fails, the batches a sink holds are committed before the job "
+          "stops, and counted",
+          "[job][run_job][transaction]")
+{
+    memory_store db;
+    vector_source in(numbers(95));
+    test_support::holding_memory_sink out(db, 3);
+    auto const failing = [](auto& batch) {
+        if (batch[0] == 51) // batch 5
+            throw std::runtime_error("clean: bad record");
+        return doubled(batch);
+    };
+    try {
+        sb::run_job(in, failing, out, options(1));
+        FAIL("no error");
+    } catch (sb::batch_failed const& e) {
+        CHECK_THAT(e.what(), Catch::Contains("failed in process"));
+        CHECK(e.info.index == 5);
+    }
+    // Batches 3 and 4, held in an open transaction, were committed: the rerun starts at 5.
+    CHECK(out.committed_after == std::vector<std::uint64_t>{3, 5});
+    CHECK(db.state->position == "50");
+    CHECK(db.rows.size() == 50);
+}
+
 namespace {
 /// A sink whose close() fails (as parquet::dataset_sink's does when it cannot finish its last
 /// part) after releasing the fence.

@@ -43,6 +43,8 @@ rows=60000
 q "DROP TABLE IF EXISTS $killed; DELETE FROM streambatch_job_state WHERE job = '$killed'"
 
 kills=0 runs=0 fresh= fence_retries=0
+tx_choices=(0 200 1000)
+declare -A tx_seen=()
 RANDOM=$(( $(date +%s) % 32768 ))
 while :; do
     runs=$((runs + 1))
@@ -51,7 +53,13 @@ while :; do
     if [[ -z $fresh && $(q "SELECT to_regclass('$killed') IS NOT NULL") == t && $(q "SELECT count(*) FROM $killed") -eq $rows ]]; then
         fresh=--fresh
     fi
+    # Each run takes its own --transaction-rows: a transaction per batch, or batches sharing one
+    # (4 or 20 batches of 50 rows), so that signals land inside transactions of several batches
+    # and runs resume what runs of another setting committed.
+    tx=${tx_choices[RANDOM % 3]}
+    tx_seen[$tx]=1
     env --default-signal=INT "$exe" --csv in.csv --table "$killed" --batch 50 --jobs 2 --throttle-us 3000 $fresh \
+        --transaction-rows "$tx" \
         --record-dir records > run.log 2>&1 &
     fresh=
     pid=$!
@@ -90,7 +98,7 @@ want=$(stats "$ref")
 got=$(stats "$killed")
 missing=$(q "SELECT count(*) FROM (SELECT * FROM $ref EXCEPT ALL SELECT * FROM $killed) d")
 extra=$(q "SELECT count(*) FROM (SELECT * FROM $killed EXCEPT ALL SELECT * FROM $ref) d")
-echo "signals $kills (SIGKILL $n_kill, SIGTERM $n_term, SIGINT $n_int; $n_finished_first runs done before theirs), runs $runs, fence refusals after a kill $fence_retries"
+echo "signals $kills (SIGKILL $n_kill, SIGTERM $n_term, SIGINT $n_int; $n_finished_first runs done before theirs), runs $runs, fence refusals after a kill $fence_retries, --transaction-rows taken: ${!tx_seen[*]}"
 echo "reference (count distinct sum md5): $want"
 echo "killed    (count distinct sum md5): $got"
 echo "missing $missing, not in the reference $extra"
@@ -106,6 +114,7 @@ declare -A ppid=() prc=() psig=()
 part_signals=0
 start_part() { # I
     env --default-signal=INT "$exe" --csv in.csv --table "$parted" --batch 50 --jobs 2 --throttle-us 3000 --partition "$1/2" \
+        --transaction-rows 200 \
         --record-dir parts > "part$1.log" 2>&1 &
     ppid[$1]=$!
 }

@@ -1073,3 +1073,94 @@ TEST_CASE("the first error wins, and later record and checkpoint failures are ap
         CHECK_THAT(slurp(latest / "run_record.json"), Contains("\"status\": \"running\""));
     }
 }
+
+namespace {
+/// A commit step that holds batches in one transaction until it has `every` of them
+/// (detail::holding_commit), as postgres::job_sink with transaction_rows does through run_job;
+/// the transaction holding batch `refuse` fails when it commits. for_each_batch takes the step
+/// by value: what it did is in the `transactions` it points to.
+struct transactions {
+    std::size_t every;
+    std::uint64_t refuse = ~std::uint64_t{0};
+    std::vector<std::uint64_t> held{}, committed{};
+    bool refused = false;
+};
+struct holding_step {
+    transactions* t;
+    void operator()(std::size_t, sb::batch_info const& info)
+    {
+        t->held.push_back(info.index);
+        t->refused = t->refused || info.index == t->refuse;
+    }
+    bool confirm_or_hold()
+    {
+        if (t->held.size() < t->every)
+            return false;
+        confirm();
+        return true;
+    }
+    void confirm()
+    {
+        if (std::exchange(t->refused, false)) {
+            t->held.clear();
+            throw std::runtime_error("the transaction was refused");
+        }
+        t->committed.insert(t->committed.end(), t->held.begin(), t->held.end());
+        t->held.clear();
+    }
+};
+static_assert(sb::detail::holding_commit<holding_step>);
+
+std::vector<std::uint64_t> first_n(std::uint64_t n)
+{
+    std::vector<std::uint64_t> v(n);
+    std::iota(v.begin(), v.end(), std::uint64_t{0});
+    return v;
+}
+} // namespace
+
+TEST_CASE("for_each_batch counts the batches a holding commit step holds only once it commits "
+          "them, and none of a transaction that fails",
+          "[for_each_batch][checkpoint][transaction]")
+{
+    for (std::size_t k : {std::size_t{1}, std::size_t{2}}) {
+        INFO("max_in_flight " << k);
+        test::temp_dir d{"streambatch-runner-"};
+        auto const ck = d.path() / "job.ckpt";
+        auto v = iota_vec(100);
+        std::atomic<int> pulls{0};
+        sb::run_options o{.max_in_flight = k,
+                          .progress = sb::progress_mode::never,
+                          .checkpoint_path = ck,
+                          .checkpoint_every_batches = 1};
+        o.position = [&] { return std::to_string(pulls++); };
+        SECTION("every transaction commits")
+        {
+            transactions t{3};
+            auto const r = sb::for_each_batch(
+                v | sb::views::chunk(10), [](auto& b) { return b.size(); }, holding_step{&t}, o);
+            CHECK(r.batches == 10);
+            CHECK(t.committed == first_n(10));
+            CHECK(sb::read_checkpoint(ck)->batches == 10);
+        }
+        SECTION("the transaction of batches 6, 7 and 8 fails")
+        {
+            transactions t{3, 7};
+            try {
+                sb::for_each_batch(
+                    v | sb::views::chunk(10), [](auto& b) { return b.size(); }, holding_step{&t},
+                    o);
+                FAIL("no error");
+            } catch (sb::batch_failed const& e) {
+                CHECK(e.info.index == 8); // the batch sent last: its commit ended the transaction
+                CHECK_THAT(e.what(), Contains("failed in commit: the transaction was refused"));
+            }
+            CHECK(t.committed == first_n(6));
+            auto const c = sb::read_checkpoint(ck);
+            REQUIRE(c);
+            CHECK(c->batches == 6); // not 8: batches 6 and 7 went with the transaction
+            CHECK(c->records == 60);
+            CHECK(c->position == "6");
+        }
+    }
+}

@@ -9,7 +9,9 @@
 #include <cstdint>
 #include <optional>
 #include <ranges>
+#include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace test_support {
@@ -105,6 +107,80 @@ public:
     }
     void close() noexcept { store_.held = false; }
     std::string describe() const { return "memory"; }
+};
+
+/// A sink that writes batches into one transaction until it holds `every` of them (or until
+/// confirm()), as postgres::job_sink with transaction_rows does: a streambatch::holding_job_sink.
+/// The store sees a transaction's rows and its last batch's state at its commit, or nothing.
+/// `refuse_batch`: the batch (0-based, counted over this sink's sends) whose rows the "server"
+/// refuses when its transaction commits; the whole transaction is then rolled back.
+class holding_memory_sink {
+    memory_store& store_;
+    std::vector<std::int64_t> pending_;
+    std::optional<streambatch::job_state> pending_state_;
+    int in_transaction_ = 0, sent_ = 0, refused_ = -1;
+
+public:
+    holding_memory_sink(memory_store& s, int per_transaction) : store_(s), every(per_transaction) {}
+    int every;
+    int refuse_batch = -1;
+    int transactions = 0;                       ///< committed
+    std::vector<std::uint64_t> committed_after; ///< the store's batches after each commit
+
+    std::optional<streambatch::job_state> open(streambatch::job_key const&)
+    {
+        if (store_.held)
+            throw streambatch::fence_held("memory: held", streambatch::holder::self());
+        store_.held = true;
+        return store_.state;
+    }
+    void send(std::vector<std::int64_t>&& batch, streambatch::job_state const& st)
+    {
+        if (sent_ == refuse_batch)
+            refused_ = sent_;
+        ++sent_;
+        pending_.insert(pending_.end(), batch.begin(), batch.end());
+        pending_state_ = st;
+        ++in_transaction_;
+    }
+    bool confirm_or_hold()
+    {
+        if (in_transaction_ != 0 && in_transaction_ < every)
+            return false;
+        confirm();
+        return true;
+    }
+    void confirm()
+    {
+        if (in_transaction_ == 0)
+            return;
+        int const refused = std::exchange(refused_, -1);
+        in_transaction_ = 0;
+        if (refused >= 0) {
+            pending_.clear();
+            throw std::runtime_error("memory: a row of batch " + std::to_string(refused) +
+                                     " refused; its transaction rolled back");
+        }
+        store_.rows.insert(store_.rows.end(), pending_.begin(), pending_.end());
+        pending_.clear();
+        store_.state = pending_state_;
+        ++transactions;
+        committed_after.push_back(store_.state->batches);
+    }
+    void commit(std::vector<std::int64_t>&& batch, streambatch::job_state const& st)
+    {
+        send(std::move(batch), st);
+        confirm();
+    }
+    void close() noexcept
+    {
+        try {
+            confirm();
+        } catch (...) {
+        }
+        store_.held = false;
+    }
+    std::string describe() const { return "memory, in transactions"; }
 };
 
 } // namespace test_support

@@ -348,8 +348,7 @@ class job_sink : public sql::detail::job_sink_base<job_sink<Write>, connection, 
                 open_->rows += write_.sink->copy_more(batch, true);
             else
                 write_.sink->write_rows_in_copy(std::forward<B>(batch), !sending_);
-        }
-        else
+        } else
             std::invoke(write_, *conn_, std::forward<B>(batch));
     }
     void finish_commit() const
@@ -604,8 +603,8 @@ private:
             batch_rows_ = std::max(rows_of(batch), opts_.transaction_rows);
             write_.sink->template format_for<B>();
             std::optional<std::string> const before = last_position_;
-            open_.emplace(open_transaction{std::chrono::steady_clock::now(), 0,
-                                           {{write_.sink->batches(), 0}}, state});
+            open_.emplace(open_transaction{
+                std::chrono::steady_clock::now(), 0, {{write_.sink->batches(), 0}}, state});
             sending_ = leave_open_ = true;
             try {
                 this->commit_batch(std::forward<B>(batch), state); // last_position_: this one's
