@@ -19,8 +19,16 @@
 //         confirm()          verdict; confirm() waits for it (streambatch::confirming_job_sink:
 //                            run_job uses them, so the server commits batch N while batch N+1
 //                            is read and cleaned). A copy_sink only; with a callable, commit().
-//         close()            waits for a batch sent (its failure is not reported: confirm()
-//                            first), then releases the fence (noexcept; also the destructor's).
+//         confirm_or_hold()  with options.transaction_rows (a copy_sink only): send() writes
+//                            batches into one transaction and one open COPY, and this commits
+//                            it (COPY's end, the last batch's state, COMMIT) once it holds
+//                            transaction_rows rows or is transaction_time old, returning true,
+//                            or returns false: held (streambatch::holding_job_sink; run_job
+//                            counts batches once committed). confirm() commits what is held.
+//                            Without it: confirm(), true.
+//         close()            waits for a batch sent or commits those held (a failure is not
+//                            reported: confirm() first), then releases the fence (noexcept; also
+//                            the destructor's).
 //         describe()         "PostgreSQL 127.0.0.1:5432/shop table customers" (the table of a
 //                            copy_sink; none for a callable).
 //         taken_over()       the holder recorded in the row when open() took the fence (its
@@ -35,16 +43,20 @@
 //         holds the lock (the server has not yet seen it close), open() waits for the lock up to
 //         options.dead_holder_wait. commit() writes only if the row still holds this writer's
 //         token and the position it last stored.
-// Memory: the state's strings; the write callable's own.
+// Memory: the state's strings; the write callable's own; with transaction_rows, the last
+//         batch's state and a batch index and row count per batch of the open transaction (its
+//         rows are on the server).
 // Errors: fence_held (open: the lock is held; .by is the holder recorded in the row; the message
 //         names it, the job, the server and the backend pid that holds the lock); fence_lost
 //         (commit: the row's token or position moved: names the holder now recorded; nothing of
 //         the batch is written; from send(), at once); postgres::error (the server); from
-//         confirm(), the server's verdict on the batch sent; what write throws (copy_sink:
-//         postgres::batch_error), after the transaction was rolled back (neither the batch nor
-//         the state is written); std::logic_error (commit before open, open twice, a transaction
-//         already open on the connection); std::invalid_argument (a copy_sink on another
-//         connection).
+//         confirm(), the server's verdict on the batch sent (with transaction_rows, from
+//         confirm_or_hold() or confirm(), on every batch of the transaction: a refused row
+//         rolls all of them back, and batch_error names its batch and row); what write throws
+//         (copy_sink: postgres::batch_error), after the transaction was rolled back (neither the
+//         batch nor the state is written); std::logic_error (commit before open, open twice, a
+//         transaction already open on the connection); std::invalid_argument (a copy_sink on
+//         another connection).
 // Example:
 //     postgres::connection conn;                        // PG* variables
 //     postgres::copy_sink copy(conn, "customers");
