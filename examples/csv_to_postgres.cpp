@@ -20,7 +20,8 @@
 //   --jobs threads; each batch is sent with postgres::copy_sink (COPY NAME FROM STDIN), in
 //   batch order, and the server's verdict on it is read while the next batch is read and
 //   cleaned (postgres::job_sink::send/confirm_or_hold). Batches go into one transaction until it
-//   holds --transaction-rows rows (default 50 000; or it is a second old), which then commits
+//   holds --transaction-rows rows (default 50 000; or it is a second old when a batch has been
+//   sent), which then commits
 //   with the position after its last batch; 0: a transaction per batch. A batch of up to 4000
 //   short rows is inserted
 //   row by row on the server (--copy-path, postgres::copy_path), and rows go in COPY's binary
@@ -159,7 +160,8 @@ int main(int argc, char** argv)
     std::size_t transaction_rows = 50000;
     cli.number("--transaction-rows", transaction_rows,
                "batches go into one transaction until it holds this many rows (or is a second "
-               "old); 0: a transaction per batch (sql::job_sink_options::transaction_rows)",
+               "old when a batch has been sent); 0: a transaction per batch "
+               "(sql::job_sink_options::transaction_rows)",
                std::size_t{0});
     examples::postgres_settings server;
     server.add_to(cli);

@@ -19,7 +19,7 @@
 #                every batch's transaction) against the sqlite3 shell's `.import --csv --skip 1`
 #                into the same table with the same pragmas (16 KiB pages, WAL,
 #                synchronous=NORMAL), a new database file each run, 1 000 000 rows.
-#   PostgreSQL   examples/csv_to_postgres (defaults: --jobs 1, batch 50 000, binary COPY, exactly-once) against
+#   PostgreSQL   examples/csv_to_postgres (defaults: --jobs 1, batch 1 000 in transactions of 50 000 rows, binary COPY, exactly-once) against
 #                `psql \copy ... (FORMAT csv, HEADER true)` of the same file into a table of the
 #                same schema (each truncated first), on a throw-away server started here
 #                (tests/io/sql/pg_server.sh: temp dir, 127.0.0.1, a free port, fsync=off),

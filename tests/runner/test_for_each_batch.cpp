@@ -1082,6 +1082,7 @@ namespace {
 struct transactions {
     std::size_t every;
     std::uint64_t refuse = ~std::uint64_t{0};
+    std::uint64_t fail_send = ~std::uint64_t{0}; ///< its commit (send) throws, rolling back all
     std::vector<std::uint64_t> held{}, committed{};
     bool refused = false;
 };
@@ -1089,6 +1090,10 @@ struct holding_step {
     transactions* t;
     void operator()(std::size_t, sb::batch_info const& info)
     {
+        if (info.index == t->fail_send) {
+            t->held.clear();
+            throw std::runtime_error("a record that does not map; the transaction rolled back");
+        }
         t->held.push_back(info.index);
         t->refused = t->refused || info.index == t->refuse;
     }
@@ -1161,6 +1166,25 @@ TEST_CASE("for_each_batch counts the batches a holding commit step holds only on
             CHECK(c->batches == 6); // not 8: batches 6 and 7 went with the transaction
             CHECK(c->records == 60);
             CHECK(c->position == "6");
+        }
+        SECTION("the commit (send) of batch 7 fails, rolling back batches 5 and 6 held with it")
+        {
+            transactions t{5};
+            t.fail_send = 7;
+            try {
+                sb::for_each_batch(
+                    v | sb::views::chunk(10), [](auto& b) { return b.size(); }, holding_step{&t},
+                    o);
+                FAIL("no error");
+            } catch (sb::batch_failed const& e) {
+                CHECK(e.info.index == 7);
+                CHECK_THAT(e.what(), Contains("failed in commit: a record that does not map"));
+            }
+            CHECK(t.committed == first_n(5));
+            auto const c = sb::read_checkpoint(ck);
+            REQUIRE(c);
+            CHECK(c->batches == 5); // not 7: the failed send took 5 and 6 with it
+            CHECK(c->position == "5");
         }
     }
 }

@@ -213,14 +213,13 @@ concept confirming_job_sink = job_sink<K, Batch> && requires(K& k, Batch&& b, jo
 };
 
 /// A confirming_job_sink that may write several batches in one transaction (postgres::job_sink
-/// with job_sink_options::transaction_rows): confirm_or_hold() waits for the verdict on the
-/// batch sent last (throws why it was refused; then every batch of the open transaction is
-/// rolled back) and returns true if the sink then committed every batch sent so far (with the
-/// state of the last), false if it holds them in its open transaction for more. confirm()
-/// commits what it holds. send() takes the verdict on the batch before first. run_job calls
-/// confirm_or_hold() before each send and confirm() at the end, and counts batches once
-/// committed. A crash loses nothing committed: the stored state is that of the last batch of
-/// the last transaction committed, and the job resumes from it.
+/// with job_sink_options::transaction_rows): confirm_or_hold() returns true if the sink has now
+/// committed every batch sent so far (with the state of the last; it may commit then, and throw
+/// why it could not), false if it holds them in its open transaction for more. confirm()
+/// commits what it holds. A failure of send(), confirm_or_hold() or confirm() rolls back every
+/// batch held. run_job calls confirm_or_hold() before each send and confirm() at the end, and
+/// counts batches once committed. A crash loses nothing committed: the stored state is that of
+/// the last batch of the last transaction committed, and the job resumes from it.
 template <class K, class Batch>
 concept holding_job_sink = confirming_job_sink<K, Batch> && requires(K& k) {
     {

@@ -91,6 +91,7 @@ bool run_batches_in_turn(Batches& batches, Process& process, Commit& commit,
                 try {
                     call_commit(commit, std::monostate{}, info);
                 } catch (...) {
+                    sent.commit_failed();
                     std::throw_with_nested(batch_failed(info, "commit", current_what()));
                 }
             } else {
@@ -100,6 +101,7 @@ bool run_batches_in_turn(Batches& batches, Process& process, Commit& commit,
                 try {
                     call_commit(commit, std::move(r), info);
                 } catch (...) {
+                    sent.commit_failed();
                     std::throw_with_nested(batch_failed(info, "commit", current_what()));
                 }
             }

@@ -619,3 +619,53 @@ TEST_CASE("postgres: job_sink with transaction_rows rolls the transaction back w
         CHECK(seen_by(other, t) == committed{20, "offset 20"});
     }
 }
+
+TEST_CASE("postgres: job_sink with transaction_rows names every batch of the transaction when the "
+          "server's error names no row (a foreign key at the COPY's end, a deferred constraint "
+          "at COMMIT)",
+          "[postgres][job_sink][transaction_rows]")
+{
+    auto conn = connect();
+    auto other = connect();
+    tables const t(conn);
+    std::string const parent = test::unique_name("job_parent");
+    conn.exec("CREATE TABLE " + parent + " (id bigint PRIMARY KEY)");
+    conn.exec("INSERT INTO " + parent + " SELECT generate_series(0, 99)");
+    auto const format = GENERATE(pg::copy_format::automatic, pg::copy_format::text);
+    SECTION("a foreign key")
+    {
+        conn.exec("ALTER TABLE " + t.data + " ADD FOREIGN KEY (id) REFERENCES " + parent);
+    }
+    SECTION("a deferred unique constraint")
+    {
+        conn.exec("ALTER TABLE " + t.data + " ADD UNIQUE (id) DEFERRABLE INITIALLY DEFERRED");
+    }
+    pg::copy_sink copy(conn, t.data);
+    copy.format(format);
+    pg::job_sink sink(conn, copy, in_transactions_of(t, 1000));
+    CHECK_FALSE(sink.open({.job = "no row"}));
+    sink.send(test::rows(0, 10), state_after(1, 10));
+    sink.confirm();
+    for (std::int64_t b = 1; b < 4; ++b) {
+        batch rows = test::rows(b * 10, 10);
+        if (b == 2)
+            rows[4] = {3, "row 3"}; // a duplicate of batch 0's, or ...
+        if (b == 3)
+            rows[6] = {500, "row 500"}; // ... no parent
+        sink.send(std::move(rows), state_after(b + 1, 10));
+        CHECK_FALSE(sink.confirm_or_hold());
+    }
+    try {
+        sink.confirm();
+        FAIL("no error");
+    } catch (pg::batch_error const& e) {
+        CHECK((e.sqlstate() == "23503" || e.sqlstate() == "23505"));
+        CHECK(e.batch_index() == 1); // where the job resumes
+        CHECK(e.row_index() == pg::batch_error::npos);
+        CHECK_THAT(e.what(),
+                   Catch::Contains("batches 1..3 (0-based, one transaction) into " + t.data));
+    }
+    CHECK_FALSE(conn.in_transaction());
+    CHECK(seen_by(other, t) == committed{10, "offset 10"});
+    CHECK(copy.rows_written() == 10);
+}

@@ -463,8 +463,10 @@ class copy_sink {
 
     // Ends the COPY copy_more() sent and reads its result. The server's error names a line of
     // the whole COPY: batch_of(line) gives the batch it is in and the rows before that batch.
+    // An error without a line (a foreign key or an AFTER trigger, checked at the COPY's end)
+    // is the transaction's: batches `first` to `last`.
     template <class BatchOf>
-    void end_long_copy(BatchOf batch_of)
+    void end_long_copy(std::uint64_t first, std::uint64_t last, BatchOf batch_of)
     {
         PGconn* const c = conn_->handle();
         try {
@@ -475,9 +477,26 @@ class copy_sink {
             if (result r = detail::finish_copy(c); !r || r.status() != PGRES_COMMAND_OK)
                 detail::throw_error(c, r.handle(), *sql_);
         } catch (error const& e) {
-            auto const [index, before] = batch_of(detail::copy_line(e.context()));
+            std::size_t const line = detail::copy_line(e.context());
+            if (line == 0)
+                throw_transaction_error(e, first, last);
+            auto const [index, before] = batch_of(line);
             throw_batch_error(index, batch_error::npos, before);
         }
+    }
+
+    // An error of a transaction of batches `first` to `last` that names no row of them (one at
+    // its COPY's end or its COMMIT: a foreign key, a trigger, a deferred constraint): ends a
+    // COPY still open and throws batch_error naming them all, its batch the first.
+    [[noreturn]] void throw_transaction_error(error const& e, std::uint64_t first,
+                                              std::uint64_t last)
+    {
+        end_copy();
+        throw batch_error("streambatch::postgres: batches " + std::to_string(first) + ".." +
+                              std::to_string(last) + " (0-based, one transaction) into " + table_ +
+                              " on " + conn_->where() + ": " +
+                              std::string(io::detail::unprefixed<detail::tag>(e.what())),
+                          e, first, batch_error::npos);
     }
 
     template <class B>

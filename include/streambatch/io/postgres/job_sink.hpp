@@ -629,15 +629,18 @@ private:
             confirmed_position_ = before;
         } else {
             // The format chosen at the transaction's start holds: its LOCK TABLE keeps the
-            // columns as they were checked.
-            open_->first.emplace_back(write_.sink->batches(), open_->rows);
+            // columns as they were checked. Whatever fails, the whole transaction is rolled
+            // back, so that its rows are never committed with a state that stops before them
+            // (and the runner, told that send() failed, counts none of its batches).
             try {
+                job_state next = state;
+                open_->first.emplace_back(write_.sink->batches(), open_->rows);
                 open_->rows += write_.sink->copy_more(batch, false);
+                open_->state = std::move(next);
             } catch (...) {
                 abandon_open();
                 throw;
             }
-            open_->state = state;
         }
     }
 
@@ -646,24 +649,32 @@ private:
     /// (which this transaction wrote) and commits: two round trips, once a transaction.
     void commit_open()
     {
+        auto const& batches = open_->first;
         try {
-            write_.sink->end_long_copy([&](std::size_t line) {
-                auto const& f = open_->first;
-                auto it = std::upper_bound(
-                    f.begin(), f.end(), line == 0 ? 0 : line - 1,
+            // COPY line L (1-based) is the transaction's row L - 1: in the last batch whose
+            // first row is at or before it.
+            auto const batch_of = [&](std::size_t line) {
+                auto const it = std::upper_bound(
+                    batches.begin(), batches.end(), std::uint64_t{line - 1},
                     [](std::uint64_t row, auto const& b) { return row < b.second; });
-                auto const& b = it == f.begin() ? f.front() : *std::prev(it);
-                return std::pair<std::uint64_t, std::size_t>(
-                    b.first, line == 0 ? 0 : static_cast<std::size_t>(b.second));
-            });
+                auto const& b = it == batches.begin() ? batches.front() : *std::prev(it);
+                return std::pair<std::uint64_t, std::size_t>(b.first,
+                                                             static_cast<std::size_t>(b.second));
+            };
+            write_.sink->end_long_copy(batches.front().first, batches.back().first, batch_of);
             if (conn_->exec(set_sql(open_->state, last_position_)).affected_rows() != 1)
                 throw fence_lost(this->lost_message()); // the row is locked by this transaction
-            commit_transaction();
+            try {
+                commit_transaction();
+            } catch (error const& e) { // a deferred constraint: the transaction's, no row's
+                write_.sink->throw_transaction_error(e, batches.front().first,
+                                                     batches.back().first);
+            }
         } catch (...) {
             abandon_open();
             throw;
         }
-        last_position_ = open_->state.position;
+        last_position_ = std::move(open_->state.position);
         write_.sink->rows_ += open_->rows;
         open_.reset();
     }

@@ -73,8 +73,10 @@ struct job_sink_options {
     /// job holds one batch at a time. A failed batch rolls back the whole transaction, and the
     /// job resumes from its first batch. 0: one transaction per batch. SQLite ignores it.
     std::size_t transaction_rows = 0;
-    /// With transaction_rows: the longest a transaction stays open (checked after each batch),
-    /// so a slow input still commits, and the stored state moves, at least this often.
+    /// With transaction_rows: a transaction this old commits when the next batch has been sent,
+    /// whatever its rows, so that a slow input still commits and the stored state moves. It is
+    /// checked only then: while the input waits for its next batch, the transaction stays open
+    /// (and its COPY, one statement: a server's statement_timeout counts the whole of it).
     std::chrono::milliseconds transaction_time{1000};
 };
 

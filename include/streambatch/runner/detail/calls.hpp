@@ -93,10 +93,11 @@ concept confirming_commit = requires(C& c) { c.confirm(); };
 
 /// A confirming commit step that may keep its transaction open over several batches (a
 /// postgres::job_sink with job_sink_options::transaction_rows, through run_job): before each
-/// commit the runner calls confirm_or_hold() instead of confirm(). It waits for the verdict on
-/// the batch sent last (throws why it was refused) and returns true if it then committed every
-/// batch sent so far, false if it holds them in its open transaction for more. confirm() at the
-/// end commits what is held. A failure rolls back every batch held: none of them is counted.
+/// commit the runner calls confirm_or_hold() instead of confirm(). It returns true if it has now
+/// committed every batch sent so far (it may commit then, and throw why it could not), false if
+/// it holds them in its open transaction for more. confirm() at the
+/// end commits what is held. A failure of either, or of the commit of the next batch (the
+/// step's operator()), rolls back every batch held: none of them is counted.
 template <class C>
 concept holding_commit = confirming_commit<C> && requires(C& c) {
     {

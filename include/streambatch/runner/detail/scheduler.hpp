@@ -115,6 +115,14 @@ public:
         }
     }
 
+    /// Commit threw for the batch after those held: a holding step has rolled them back with
+    /// it (holding_commit), so none of them is counted. Any other step holds none here.
+    void commit_failed() noexcept
+    {
+        if constexpr (holding_commit<Commit>)
+            held_.clear();
+    }
+
     /// Waits until every batch held is committed and counts them; a failure is rethrown as
     /// batch_failed naming the batch sent last (stage "commit"). Nothing held: nothing to do.
     void confirm(Commit& commit, completion_tracker& done)
@@ -259,6 +267,7 @@ class parallel_scheduler {
                 try {
                     call_commit(commit_, std::move(*j->result), j->info);
                 } catch (...) {
+                    sent_.commit_failed();
                     std::throw_with_nested(batch_failed(j->info, "commit", current_what()));
                 }
                 commit_took = std::chrono::steady_clock::now() - t0;
