@@ -201,8 +201,8 @@ def main():
       "`(id bigint, name text, email text, country text, balance double precision)`, each "
       "truncated at the start of its run, the row count checked after. streambatch: "
       "`csv_to_postgres --csv load.csv --table customers_sb --conninfo ... --fresh` (defaults: "
-      "--jobs 1, batches of 50 000, a binary-format COPY per batch with the checkpoint row in "
-      "its transaction: exactly once). psql: `psql -c 'TRUNCATE customers_psql' -c \"\\copy customers_psql FROM "
+      "--jobs 1, batches of 1 000 sent into transactions of 50 000 rows, one binary-format COPY "
+      "each, with the checkpoint row of its last batch in the transaction: exactly once). psql: `psql -c 'TRUNCATE customers_psql' -c \"\\copy customers_psql FROM "
       "'load.csv' WITH (FORMAT csv, HEADER true)\"` (one COPY, text as is). Peak RSS is the "
       "client's (the server's is not counted for either).")
     w("")
