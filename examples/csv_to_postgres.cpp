@@ -167,14 +167,19 @@ int main(int argc, char** argv)
     server.add_to(cli);
     std::string part_arg;
     bool setup_only = false;
-    std::string path_arg = "auto";
-    cli.text("--copy-path", path_arg,
-             "how the server inserts a COPY's rows: auto, buffered or row-by-row "
-             "(postgres::copy_path, docs/sql.md)");
-    std::string format_arg = "auto";
-    cli.text("--copy-format", format_arg,
-             "the format COPY's rows are sent in: auto (binary when the columns take it), text or "
-             "binary (postgres::copy_format, docs/sql.md)");
+    pg::copy_path path = pg::copy_path::automatic;
+    cli.choice("--copy-path", path,
+               {{"auto", pg::copy_path::automatic},
+                {"buffered", pg::copy_path::buffered},
+                {"row-by-row", pg::copy_path::row_by_row}},
+               "how the server inserts a COPY's rows (postgres::copy_path, docs/sql.md)");
+    pg::copy_format format = pg::copy_format::automatic;
+    cli.choice("--copy-format", format,
+               {{"auto", pg::copy_format::automatic},
+                {"text", pg::copy_format::text},
+                {"binary", pg::copy_format::binary}},
+               "the format COPY's rows are sent in; auto: binary when the columns take it "
+               "(postgres::copy_format, docs/sql.md)");
     cli.text("--partition", part_arg,
              "load only share I of N of the CSV (I/N), or auto: the launcher's");
     cli.flag("--setup-only", setup_only,
@@ -182,20 +187,6 @@ int main(int argc, char** argv)
     examples::advise_settings advise;
     advise.add_to(cli);
     cli.parse(argc, argv);
-    pg::copy_path path = pg::copy_path::automatic;
-    if (path_arg == "buffered")
-        path = pg::copy_path::buffered;
-    else if (path_arg == "row-by-row")
-        path = pg::copy_path::row_by_row;
-    else if (path_arg != "auto")
-        cli.fail("--copy-path: auto, buffered or row-by-row, not " + path_arg);
-    pg::copy_format format = pg::copy_format::automatic;
-    if (format_arg == "text")
-        format = pg::copy_format::text;
-    else if (format_arg == "binary")
-        format = pg::copy_format::binary;
-    else if (format_arg != "auto")
-        cli.fail("--copy-format: auto, text or binary, not " + format_arg);
 
     if (advise.on) {
         examples::postgres_settings::load_env();

@@ -19,12 +19,14 @@
 #include <CLI/CLI.hpp>
 
 #include <concepts>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace examples {
 
@@ -82,6 +84,35 @@ public:
             ->type_name("PATH")
             ->default_str(value.string())
             ->check(non_empty());
+    }
+
+    /// --flag WORD: one of `words` (each with the value it sets), as given; anything else is an
+    /// error naming them all: "--copy-format: wants auto, text or binary, got 'csv'".
+    template <class E>
+    CLI::Option* choice(std::string const& flag, E& value,
+                        std::vector<std::pair<std::string, E>> words, std::string const& help)
+    {
+        std::string list;
+        std::string current;
+        for (std::size_t i = 0; i < words.size(); ++i) {
+            list += (i == 0 ? "" : i + 1 == words.size() ? " or " : ", ") + words[i].first;
+            if (words[i].second == value)
+                current = words[i].first;
+        }
+        return app_
+            .add_option_function<std::string>(
+                flag,
+                [flag, &value, words, list](std::string const& text) {
+                    for (auto const& [word, v] : words)
+                        if (word == text) {
+                            value = v;
+                            return;
+                        }
+                    throw CLI::ValidationError(flag, "wants " + list + ", got '" + text + "'");
+                },
+                help + " (" + list + ")")
+            ->type_name("WORD")
+            ->default_str(current);
     }
 
     /// --flag: on when given.
