@@ -534,9 +534,10 @@ class copy_sink {
             return true;
         std::string sig;
         try {
+            std::string const query = signature_sql();
             if (check_sql_.empty())
-                check_sql_ = "LOCK TABLE " + table_ + " IN ROW EXCLUSIVE MODE; " + signature_sql();
-            result const r = conn_->exec(signature_sql());
+                check_sql_ = "LOCK TABLE " + table_ + " IN ROW EXCLUSIVE MODE; " + query;
+            result const r = conn_->exec(query);
             if (r.rows() != 1 || r.is_null(0, 0))
                 return false; // no such table (yet)
             sig = r.value(0, 0);
