@@ -1139,11 +1139,14 @@ TEST_CASE("for_each_batch counts the batches a holding commit step holds only on
                           .checkpoint_path = ck,
                           .checkpoint_every_batches = 1};
         o.position = [&] { return std::to_string(pulls++); };
+        auto const run = [&](transactions& t) {
+            return sb::for_each_batch(
+                v | sb::views::chunk(10), [](auto& b) { return b.size(); }, holding_step{&t}, o);
+        };
         SECTION("every transaction commits")
         {
             transactions t{3};
-            auto const r = sb::for_each_batch(
-                v | sb::views::chunk(10), [](auto& b) { return b.size(); }, holding_step{&t}, o);
+            auto const r = run(t);
             CHECK(r.batches == 10);
             CHECK(t.committed == first_n(10));
             CHECK(sb::read_checkpoint(ck)->batches == 10);
@@ -1152,9 +1155,7 @@ TEST_CASE("for_each_batch counts the batches a holding commit step holds only on
         {
             transactions t{3, 7};
             try {
-                sb::for_each_batch(
-                    v | sb::views::chunk(10), [](auto& b) { return b.size(); }, holding_step{&t},
-                    o);
+                run(t);
                 FAIL("no error");
             } catch (sb::batch_failed const& e) {
                 CHECK(e.info.index == 8); // the batch sent last: its commit ended the transaction
@@ -1172,9 +1173,7 @@ TEST_CASE("for_each_batch counts the batches a holding commit step holds only on
             transactions t{5};
             t.fail_send = 7;
             try {
-                sb::for_each_batch(
-                    v | sb::views::chunk(10), [](auto& b) { return b.size(); }, holding_step{&t},
-                    o);
+                run(t);
                 FAIL("no error");
             } catch (sb::batch_failed const& e) {
                 CHECK(e.info.index == 7);
